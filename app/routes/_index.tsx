@@ -1,0 +1,61 @@
+import { json, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Link } from '@remix-run/react'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { useOptionalUser } from '~/utils/user'
+
+export const meta: MetaFunction = () => [{ title: 'Trainyard · train LoRA models on your photos' }]
+
+export async function loader(_: LoaderFunctionArgs) {
+  return json({})
+}
+
+const STEPS = [
+  { title: 'Create a training', text: 'Name it, pick a trigger word and a base model: FLUX.1, SDXL or SD 1.5.' },
+  { title: 'Add your photos', text: 'Upload 5 to 200 images and caption them. We resize and clean them for you.' },
+  { title: 'Start a run', text: 'We rent one GPU, train, and hand you a .safetensors LoRA file to download.' },
+]
+
+export default function Index() {
+  const user = useOptionalUser()
+  return (
+    <div className="flex flex-col gap-12">
+      <section className="flex flex-col items-start gap-6 py-8 sm:py-16">
+        <h1 className="max-w-3xl text-4xl font-bold tracking-tight text-slate-900 sm:text-5xl">
+          Train a LoRA image model on your own photos.
+        </h1>
+        <p className="max-w-2xl text-lg text-slate-600">
+          Trainyard prepares your dataset, rents a GPU for exactly one run, watches it train, and shuts it
+          down when it is done.
+        </p>
+        {user ? (
+          <p className="text-slate-700">
+            Welcome back, <strong>{user.name ?? user.email}</strong>.{' '}
+            <Link to="/settings" className="link">
+              Your settings
+            </Link>
+          </p>
+        ) : (
+          <div className="flex flex-wrap gap-3">
+            <Link to="/signup" className="btn-primary">
+              Create an account
+            </Link>
+            <Link to="/login" className="btn-secondary">
+              Log in
+            </Link>
+          </div>
+        )}
+      </section>
+      <section className="grid gap-4 sm:grid-cols-3">
+        {STEPS.map((step, i) => (
+          <div key={step.title} className="card">
+            <p className="text-sm font-semibold text-brand-600">Step {i + 1}</p>
+            <h2 className="mt-1 text-lg font-semibold">{step.title}</h2>
+            <p className="mt-2 text-sm text-slate-600">{step.text}</p>
+          </div>
+        ))}
+      </section>
+    </div>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

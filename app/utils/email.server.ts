@@ -1,0 +1,43 @@
+// The one way the app sends email. With SMTP_URL set, through nodemailer. Without it, each message
+// is written as a JSON file { to, subject, text, html } into MAIL_OUTBOX_DIR and logged, so
+// development and tests need no mail server. Other tooling reads that folder: keep the contract.
+import crypto from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import nodemailer from 'nodemailer'
+import { getEnv } from './env.server'
+
+export type Email = { to: string; subject: string; text: string; html: string }
+
+let transport: nodemailer.Transporter | undefined
+
+export async function sendEmail(email: Email) {
+  const env = getEnv()
+  if (env.SMTP_URL) {
+    transport ??= nodemailer.createTransport(env.SMTP_URL)
+    await transport.sendMail({ from: env.MAIL_FROM, ...email })
+    return { delivered: 'smtp' as const }
+  }
+  const dir = path.resolve(env.MAIL_OUTBOX_DIR)
+  await fs.mkdir(dir, { recursive: true })
+  // Time first so a directory listing sorts by age; random suffix so two messages never collide.
+  const file = path.join(dir, `${Date.now()}-${crypto.randomBytes(4).toString('hex')}.json`)
+  await fs.writeFile(file, JSON.stringify(email, null, 2))
+  // The code is in the file, not in the log: logs are read by more people than mailboxes.
+  console.info(`[email] "${email.subject}" to ${email.to} written to ${path.relative(process.cwd(), file)}`)
+  return { delivered: 'outbox' as const, file }
+}
+
+function escapeHtml(s: string) {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+}
+
+/** A plain message with a code and a link, in text and HTML. */
+export function codeEmail({ to, subject, intro, code, link }: { to: string; subject: string; intro: string; code: string; link: string }): Email {
+  return {
+    to,
+    subject,
+    text: `${intro}\n\nYour code: ${code}\n\nOr open this link: ${link}\n\nThe code expires in 10 minutes. If you did not ask for it, ignore this email.`,
+    html: `<p>${escapeHtml(intro)}</p><p style="font-size:24px;font-weight:bold;letter-spacing:4px">${code}</p><p><a href="${escapeHtml(link)}">${escapeHtml(link)}</a></p><p>The code expires in 10 minutes. If you did not ask for it, ignore this email.</p>`,
+  }
+}

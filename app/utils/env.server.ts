@@ -1,0 +1,84 @@
+// The server's environment, validated once at start. A bad value stops the server with a message
+// that names the variable (see server/index.ts). Every variable is documented in .env.example.
+import { z } from 'zod'
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((v) => v === 'true' || v === '1')
+
+const DEV_SESSION_SECRET = 'dev-only-session-secret-change-me'
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    /** The address people use to reach the app; used in emails and OAuth redirects. */
+    APP_URL: z.string().url().optional(),
+    DATABASE_URL: z
+      .string()
+      .default('file:./data/dev.db')
+      .refine((v) => v.startsWith('file:'), 'must be a SQLite URL such as file:./data/dev.db'),
+    SESSION_SECRET: z.string().min(16, 'must be at least 16 characters').default(DEV_SESSION_SECRET),
+    MAIL_OUTBOX_DIR: z.string().min(1).default('data/outbox'),
+    SMTP_URL: z
+      .string()
+      .optional()
+      .refine((v) => !v || /^smtps?:\/\//.test(v), 'must start with smtp:// or smtps://'),
+    MAIL_FROM: z.string().min(3).default('Trainyard <no-reply@trainyard.local>'),
+    GITHUB_CLIENT_ID: z.string().optional(),
+    GITHUB_CLIENT_SECRET: z.string().optional(),
+    /** github.com, or a GitHub Enterprise host; the tests point it at a local stand-in. */
+    GITHUB_OAUTH_URL: z.string().url().default('https://github.com'),
+    GITHUB_API_URL: z.string().url().default('https://api.github.com'),
+    /** POSTs to the auth pages allowed per client address per minute. */
+    AUTH_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+    /** Behind a load balancer, how many proxies to trust for the client address (0 = none). */
+    TRUST_PROXY: z.coerce.number().int().min(0).default(0),
+    LOG_REQUESTS: booleanString,
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production' && env.SESSION_SECRET === DEV_SESSION_SECRET) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['SESSION_SECRET'],
+        message: 'must be set to a secret of your own in production',
+      })
+    }
+    if (Boolean(env.GITHUB_CLIENT_ID) !== Boolean(env.GITHUB_CLIENT_SECRET)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [env.GITHUB_CLIENT_ID ? 'GITHUB_CLIENT_SECRET' : 'GITHUB_CLIENT_ID'],
+        message: 'GitHub login needs both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET',
+      })
+    }
+  })
+
+export type Env = z.infer<typeof schema> & { APP_URL: string }
+
+export class EnvError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid environment:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'EnvError'
+  }
+}
+
+/** Parses an environment; throws EnvError naming each bad variable. Exported for tests. */
+export function parseEnv(source: NodeJS.ProcessEnv): Env {
+  // An empty string in .env means "not set": treat it as undefined so defaults apply.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''))
+  const result = schema.safeParse(cleaned)
+  if (!result.success) {
+    throw new EnvError(
+      result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
+    )
+  }
+  return { ...result.data, APP_URL: result.data.APP_URL ?? `http://localhost:${result.data.PORT}` }
+}
+
+let cached: Env | undefined
+
+export function getEnv(): Env {
+  cached ??= parseEnv(process.env)
+  return cached
+}

@@ -1,0 +1,36 @@
+// Cookie storages. Every cookie of the app starts with the same prefix.
+import { createCookieSessionStorage } from '@remix-run/node'
+import { getEnv } from './env.server'
+
+export const COOKIE_PREFIX = '__trainyard'
+
+function cookieOptions(name: string) {
+  const env = getEnv()
+  return {
+    name: `${COOKIE_PREFIX}_${name}`,
+    sameSite: 'lax' as const,
+    path: '/',
+    httpOnly: true,
+    secrets: [env.SESSION_SECRET],
+    // Secure cookies need https; the app behind TLS sets NODE_ENV=production.
+    secure: env.NODE_ENV === 'production' && env.APP_URL.startsWith('https:'),
+  }
+}
+
+/** Holds only the id of a Session row; the row decides whether the session is still valid. */
+export const authSessionStorage = createCookieSessionStorage<{ sessionId: string }>({
+  cookie: cookieOptions('session'),
+})
+
+/** Short-lived state between the steps of a flow: the email being verified, the session awaiting 2FA. */
+export const verifySessionStorage = createCookieSessionStorage<{
+  onboardingEmail: string
+  resetPasswordEmail: string
+  unverifiedSessionId: string
+  rememberMe: boolean
+  redirectTo: string
+}>({
+  cookie: { ...cookieOptions('verify'), maxAge: 60 * 10 },
+})
+
+export const SESSION_ID_KEY = 'sessionId'

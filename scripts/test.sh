@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: typecheck, lint, unit + integration tests (vitest), and browser tests
+# (Playwright in Debian's chromium). Installs what npm does not bring, so it passes on a fresh
+# machine: `npm install && npm test` is all a newcomer or CI types.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/ensure-chromium.sh
+
+echo "== typecheck"
+npx tsc --noEmit
+echo "== lint"
+npx eslint .
+echo "== unit and integration tests (vitest)"
+npx vitest run
+echo "== production build"
+npx remix build
+echo "== browser tests (playwright, chromium)"
+npx playwright test

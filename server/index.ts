@@ -1,0 +1,96 @@
+// The HTTP server: Express in front of Remix, for what Remix alone cannot do — a CSP nonce per
+// request, security headers, rate limiting of the auth POSTs, and timers (session purge).
+// See docs/decisions/002-express-server.md.
+import crypto from 'node:crypto'
+import path from 'node:path'
+import url from 'node:url'
+import { createRequestHandler } from '@remix-run/express'
+import { broadcastDevReady, type ServerBuild } from '@remix-run/node'
+import compression from 'compression'
+import express from 'express'
+import morgan from 'morgan'
+import { EnvError, getEnv } from '../app/utils/env.server'
+import { securityHeaders } from './security'
+import { authRateLimit } from './rate-limit'
+
+let env: ReturnType<typeof getEnv>
+try {
+  env = getEnv()
+} catch (error) {
+  if (error instanceof EnvError) {
+    console.error(`Trainyard cannot start. ${error.message}\nSee .env.example for every variable and its default.`)
+    process.exit(1)
+  }
+  throw error
+}
+
+const here = path.dirname(url.fileURLToPath(import.meta.url))
+const root = path.resolve(here, '..')
+const BUILD_PATH = path.join(root, 'build', 'index.js')
+const isDev = env.NODE_ENV === 'development'
+
+async function loadBuild() {
+  // A query string defeats the ESM module cache so a rebuilt bundle is picked up in development.
+  return (await import(`${url.pathToFileURL(BUILD_PATH).href}?t=${Date.now()}`)) as ServerBuild
+}
+
+let build: ServerBuild
+try {
+  build = await loadBuild()
+} catch (error) {
+  console.error(`Trainyard cannot start: no server build at ${BUILD_PATH}. Run "npm run build" first.`)
+  console.error(error)
+  process.exit(1)
+}
+
+const app = express()
+app.disable('x-powered-by')
+app.set('trust proxy', env.TRUST_PROXY)
+app.use(compression())
+
+app.use((_req, res, next) => {
+  res.locals.cspNonce = crypto.randomBytes(16).toString('base64')
+  next()
+})
+app.use(securityHeaders(env))
+
+// Fingerprinted assets never change; everything else in public/ may.
+app.use('/build', express.static(path.join(root, 'public', 'build'), { immutable: true, maxAge: '1y' }))
+app.use(express.static(path.join(root, 'public'), { maxAge: '1h' }))
+
+if (isDev || env.LOG_REQUESTS) app.use(morgan('tiny'))
+
+app.use(authRateLimit(env))
+
+app.all(
+  '*',
+  createRequestHandler({
+    build: build,
+    mode: env.NODE_ENV === 'production' ? 'production' : 'development',
+    getLoadContext: (_req, res) => ({ cspNonce: String(res.locals.cspNonce) }),
+  }),
+)
+
+const server = app.listen(env.PORT, () => {
+  console.log(`Trainyard is listening on http://localhost:${env.PORT}`)
+  // Under `remix dev` this tells the dev server the app is up; a plain start has no dev origin.
+  if (isDev && process.env.REMIX_DEV_ORIGIN) void broadcastDevReady(build)
+})
+
+// Expired session rows are deleted at each login and here every hour, so a quiet site is clean too.
+const { purgeExpiredSessions } = await import('../app/utils/auth.server')
+const PURGE_INTERVAL_MS = 60 * 60 * 1000
+const purgeTimer = setInterval(() => {
+  purgeExpiredSessions().catch((error: unknown) => console.error('session purge failed', error))
+}, PURGE_INTERVAL_MS)
+purgeTimer.unref()
+
+function shutdown(signal: string) {
+  console.log(`${signal} received, closing the server`)
+  clearInterval(purgeTimer)
+  server.close(() => process.exit(0))
+  // Keep-alive connections can hold close() open; do not wait for ever.
+  setTimeout(() => process.exit(0), 5000).unref()
+}
+process.once('SIGTERM', () => shutdown('SIGTERM'))
+process.once('SIGINT', () => shutdown('SIGINT'))

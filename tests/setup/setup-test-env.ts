@@ -1,0 +1,37 @@
+// Before each test file: its own copy of the migrated base database and its own mail outbox, set in
+// the environment before any app module reads it. console.error fails the test unless a test
+// expects it (vi.spyOn(console, 'error').mockImplementation(() => {})).
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { format } from 'node:util'
+import { afterAll, beforeEach, vi } from 'vitest'
+import { baseDatabasePath, tmpDir } from './paths'
+
+const id = `${process.env.VITEST_POOL_ID ?? '0'}-${crypto.randomBytes(4).toString('hex')}`
+const databaseFile = path.join(tmpDir, `test-${id}.db`)
+const outboxDir = path.join(tmpDir, `outbox-${id}`)
+fs.copyFileSync(baseDatabasePath, databaseFile)
+
+process.env.NODE_ENV = 'test'
+process.env.DATABASE_URL = `file:${databaseFile}`
+process.env.MAIL_OUTBOX_DIR = outboxDir
+process.env.SESSION_SECRET = 'test-session-secret-0123456789'
+delete process.env.SMTP_URL
+
+beforeEach(() => {
+  vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+    throw new Error(`console.error was called (mock it in the test if it is expected):\n${format(...args)}`)
+  })
+  // The email module logs where it wrote each message; that noise is not useful in test output.
+  vi.spyOn(console, 'info').mockImplementation(() => {})
+})
+
+afterAll(async () => {
+  const holder = globalThis as unknown as { __prisma?: { $disconnect(): Promise<void> } }
+  await holder.__prisma?.$disconnect()
+  delete holder.__prisma
+  fs.rmSync(databaseFile, { force: true })
+  fs.rmSync(`${databaseFile}-journal`, { force: true })
+  fs.rmSync(outboxDir, { recursive: true, force: true })
+})

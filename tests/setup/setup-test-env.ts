@@ -5,13 +5,13 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { format } from 'node:util'
-import { afterAll, beforeEach, vi } from 'vitest'
-import { baseDatabasePath, tmpDir } from './paths'
+import { afterAll, beforeEach, inject, vi } from 'vitest'
+import { tmpDir } from './paths'
 
 const id = `${process.env.VITEST_POOL_ID ?? '0'}-${crypto.randomBytes(4).toString('hex')}`
 const databaseFile = path.join(tmpDir, `test-${id}.db`)
 const outboxDir = path.join(tmpDir, `outbox-${id}`)
-fs.copyFileSync(baseDatabasePath, databaseFile)
+fs.copyFileSync(inject('baseDatabasePath'), databaseFile)
 
 process.env.NODE_ENV = 'test'
 process.env.DATABASE_URL = `file:${databaseFile}`

@@ -1,5 +1,6 @@
 // Development seed: the admin account from ADMIN_EMAIL / ADMIN_PASSWORD and a little demo data.
 // Idempotent: running it again changes nothing. Roles and permissions come from the migrations.
+import fs from 'node:fs'
 import bcrypt from 'bcryptjs'
 import { PrismaClient } from '@prisma/client'
 import { createSqliteAdapter, defaultDatabaseUrl } from './sqlite-adapter'
@@ -9,6 +10,7 @@ export const DEV_ADMIN_PASSWORD = 'trainyard-admin-dev'
 export const DEMO_USER_EMAIL = 'demo@trainyard.local'
 export const DEMO_USER_PASSWORD = 'trainyard-demo-dev'
 
+if (fs.existsSync('.env')) process.loadEnvFile('.env')
 const prisma = new PrismaClient({ adapter: createSqliteAdapter(process.env.DATABASE_URL || defaultDatabaseUrl) })
 
 async function upsertUser(email: string, name: string, password: string, roles: string[]) {

@@ -11,9 +11,9 @@ echo "== typecheck"
 npx tsc --noEmit
 echo "== lint"
 npx eslint .
+echo "== production build (the integration and browser tests run it)"
+npx remix build
 echo "== unit and integration tests (vitest)"
 npx vitest run
-echo "== production build"
-npx remix build
 echo "== browser tests (playwright, chromium)"
 npx playwright test

@@ -2,6 +2,7 @@
 // request, security headers, rate limiting of the auth POSTs, and timers (session purge).
 // See docs/decisions/002-express-server.md.
 import crypto from 'node:crypto'
+import fs from 'node:fs'
 import path from 'node:path'
 import url from 'node:url'
 import { createRequestHandler } from '@remix-run/express'
@@ -12,6 +13,9 @@ import morgan from 'morgan'
 import { EnvError, getEnv } from '../app/utils/env.server'
 import { securityHeaders } from './security'
 import { authRateLimit } from './rate-limit'
+
+// Variables already set in the environment win over .env (Node's loadEnvFile never overrides).
+if (fs.existsSync('.env')) process.loadEnvFile('.env')
 
 let env: ReturnType<typeof getEnv>
 try {

@@ -64,7 +64,7 @@ export class EnvError extends Error {
 }
 
 /** Parses an environment; throws EnvError naming each bad variable. Exported for tests. */
-export function parseEnv(source: NodeJS.ProcessEnv): Env {
+export function parseEnv(source: Record<string, string | undefined>): Env {
   // An empty string in .env means "not set": treat it as undefined so defaults apply.
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''))
   const result = schema.safeParse(cleaned)

@@ -1,0 +1,174 @@
+// /admin/users/:userId — one user's details and their roles. The last admin keeps the admin role.
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
+import { z } from 'zod'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { CheckboxField, ErrorList, SubmitButton } from '~/components/forms'
+import { prisma } from '~/utils/db.server'
+import { formError, parseFormData } from '~/utils/forms'
+import { userHasPermission } from '~/utils/permissions'
+import { requireUserWithPermission, userHasAnyAccess } from '~/utils/permissions.server'
+import { redirectWithToast } from '~/utils/toast.server'
+import { useUser } from '~/utils/user'
+import { setUserRoles } from './admin.server'
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: `${data?.user.email ?? 'User'} · Admin · Trainyard` },
+]
+
+// No box checked sends no field at all; one box sends a string; several send a list.
+const RolesSchema = z.object({
+  intent: z.literal('save-roles', { errorMap: () => ({ message: 'Unknown action' }) }),
+  roleId: z.preprocess(
+    (v) => (v === undefined ? [] : [v].flat()),
+    z.array(z.string().min(1)).max(100, 'Too many roles'),
+  ),
+})
+
+function notFound(): never {
+  throw new Response('Not found', { status: 404 })
+}
+
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  await requireUserWithPermission(request, 'read:user:any')
+  const user = await prisma.user.findUnique({
+    where: { id: params.userId ?? '' },
+    select: {
+      id: true,
+      email: true,
+      name: true,
+      createdAt: true,
+      updatedAt: true,
+      password: { select: { userId: true } },
+      connections: { select: { providerName: true, providerDisplayName: true } },
+      roles: { select: { id: true } },
+      _count: { select: { sessions: true, trainings: true } },
+    },
+  })
+  if (!user) notFound()
+  const roles = await prisma.role.findMany({
+    select: { id: true, name: true, description: true },
+    orderBy: { name: 'asc' },
+  })
+  return json({
+    user: {
+      id: user.id,
+      email: user.email,
+      name: user.name,
+      createdAt: user.createdAt,
+      updatedAt: user.updatedAt,
+      hasPassword: Boolean(user.password),
+      connections: user.connections,
+      roleIds: user.roles.map((r) => r.id),
+      sessionCount: user._count.sessions,
+      trainingCount: user._count.trainings,
+    },
+    roles,
+  })
+}
+
+export async function action({ request, params }: ActionFunctionArgs) {
+  const actorId = await requireUserWithPermission(request, 'update:user:any')
+  const user = await prisma.user.findUnique({ where: { id: params.userId ?? '' }, select: { id: true, email: true } })
+  if (!user) notFound()
+  const formData = await request.formData()
+  const parsed = parseFormData(formData, RolesSchema)
+  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  const roleIds = [...new Set(parsed.data.roleId)]
+  const known = await prisma.role.count({ where: { id: { in: roleIds } } })
+  if (known !== roleIds.length) {
+    return json(formError(formData, 'One of these roles no longer exists. Reload the page and try again.'), { status: 400 })
+  }
+  const result = await setUserRoles(user.id, roleIds)
+  if (!result.ok) {
+    return json(
+      formError(
+        formData,
+        `${user.email} is the last admin. Give the admin role to another user first, so that someone can still manage users and roles.`,
+      ),
+      { status: 400 },
+    )
+  }
+  // An admin who just took away their own access would land on a 403 page: send them home instead.
+  if (user.id === actorId && !(await userHasAnyAccess(actorId, 'read', 'user'))) {
+    return redirectWithToast('/', { type: 'success', description: 'Your roles were saved. You no longer have access to the admin pages.' })
+  }
+  return redirectWithToast(`/admin/users/${user.id}`, { type: 'success', description: `Roles saved for ${user.email}.` })
+}
+
+function formatDate(iso: string) {
+  // ISO date and time in UTC: identical on the server and in the browser, so hydration matches.
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`
+}
+
+export default function AdminUser() {
+  const { user, roles } = useLoaderData<typeof loader>()
+  const actionData = useActionData<typeof action>()
+  const canEdit = userHasPermission(useUser(), 'update:user:any')
+  const methods = [
+    ...(user.hasPassword ? ['Password'] : []),
+    ...user.connections.map((c) =>
+      c.providerName === 'github' ? `GitHub${c.providerDisplayName ? ` (${c.providerDisplayName})` : ''}` : c.providerName,
+    ),
+  ]
+  const details: Array<[string, string]> = [
+    ['Email', user.email],
+    ['Name', user.name ?? '—'],
+    ['Created', formatDate(user.createdAt)],
+    ['Updated', formatDate(user.updatedAt)],
+    ['Sign-in methods', methods.join(', ') || 'none'],
+    ['Active sessions', String(user.sessionCount)],
+    ['Trainings', String(user.trainingCount)],
+  ]
+  return (
+    <div className="flex flex-col gap-6">
+      <div>
+        <Link to="/admin/users" className="link text-sm">
+          ← All users
+        </Link>
+        <h2 className="mt-1 break-all text-xl font-semibold">{user.name ?? user.email}</h2>
+      </div>
+      <section className="card">
+        <h3 className="mb-3 font-semibold">Details</h3>
+        <dl className="grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-[auto_1fr]">
+          {details.map(([term, value]) => (
+            <div key={term} className="contents">
+              <dt className="font-medium text-slate-500">{term}</dt>
+              <dd className="mb-2 break-all text-slate-900 sm:mb-0">{value}</dd>
+            </div>
+          ))}
+        </dl>
+      </section>
+      <section className="card">
+        {/* Keyed by the stored roles: after a refused save the boxes stay as the admin left them;
+            after a save elsewhere they show what is stored. */}
+        <Form method="POST" className="flex flex-col gap-4" key={user.roleIds.join(',')}>
+          <fieldset className="flex flex-col gap-3" disabled={!canEdit}>
+            <legend className="mb-2 font-semibold">Roles</legend>
+            {roles.map((role) => (
+              <div key={role.id}>
+                <CheckboxField
+                  label={role.name}
+                  inputProps={{ name: 'roleId', value: role.id, defaultChecked: user.roleIds.includes(role.id) }}
+                />
+                {role.description ? <p className="ml-6 text-xs text-slate-500">{role.description}</p> : null}
+              </div>
+            ))}
+          </fieldset>
+          <ErrorList errors={[...(actionData?.formErrors ?? []), ...(actionData?.fieldErrors.roleId ?? [])]} />
+          {canEdit ? (
+            <div>
+              <SubmitButton name="intent" value="save-roles">
+                Save roles
+              </SubmitButton>
+            </div>
+          ) : (
+            <p className="text-sm text-slate-500">You may see these roles but not change them.</p>
+          )}
+        </Form>
+      </section>
+    </div>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

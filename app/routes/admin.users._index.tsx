@@ -1,0 +1,178 @@
+// /admin/users: every account, searchable by email or name, 20 to a page.
+import { json, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Form, Link, useLoaderData } from '@remix-run/react'
+import { z } from 'zod'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { prisma } from '~/utils/db.server'
+import { requireUserWithPermission } from '~/utils/permissions.server'
+
+export const meta: MetaFunction = () => [{ title: 'Users · Admin · Trainyard' }]
+
+const USERS_PER_PAGE = 20
+const SEARCH_MAX_CHARS = 100
+
+// Query strings come from links people edit by hand: a bad page number shows page 1, not an error.
+const SearchParamsSchema = z.object({
+  q: z.string().trim().max(SEARCH_MAX_CHARS).catch(''),
+  page: z.coerce.number().int().min(1).catch(1),
+})
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  await requireUserWithPermission(request, 'read:user:any')
+  const url = new URL(request.url)
+  const { q, page: requestedPage } = SearchParamsSchema.parse({
+    q: url.searchParams.get('q') ?? '',
+    page: url.searchParams.get('page') ?? '1',
+  })
+  // SQLite's LIKE (what `contains` becomes) ignores ASCII case, so "ADA" finds "ada@…".
+  const where = q ? { OR: [{ email: { contains: q } }, { name: { contains: q } }] } : {}
+  const total = await prisma.user.count({ where })
+  const pages = Math.max(1, Math.ceil(total / USERS_PER_PAGE))
+  // A page past the end (the list shrank since the link was made) shows the last page.
+  const page = Math.min(requestedPage, pages)
+  const users = await prisma.user.findMany({
+    where,
+    orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
+    skip: (page - 1) * USERS_PER_PAGE,
+    take: USERS_PER_PAGE,
+    select: {
+      id: true,
+      email: true,
+      name: true,
+      createdAt: true,
+      roles: { select: { name: true }, orderBy: { name: 'asc' } },
+      password: { select: { userId: true } },
+      connections: { select: { providerName: true } },
+    },
+  })
+  return json({
+    q,
+    page,
+    pages,
+    total,
+    from: total ? (page - 1) * USERS_PER_PAGE + 1 : 0,
+    to: (page - 1) * USERS_PER_PAGE + users.length,
+    users: users.map((u) => ({
+      id: u.id,
+      email: u.email,
+      name: u.name,
+      createdAt: u.createdAt,
+      roles: u.roles.map((r) => r.name),
+      signInMethods: [
+        ...(u.password ? ['Password'] : []),
+        ...(u.connections.some((c) => c.providerName === 'github') ? ['GitHub'] : []),
+      ],
+    })),
+  })
+}
+
+function pageHref(q: string, page: number) {
+  const params = new URLSearchParams()
+  if (q) params.set('q', q)
+  if (page > 1) params.set('page', String(page))
+  const search = params.toString()
+  return search ? `/admin/users?${search}` : '/admin/users'
+}
+
+export default function AdminUsers() {
+  const data = useLoaderData<typeof loader>()
+  return (
+    <div className="flex flex-col gap-4">
+      <h2 className="text-xl font-semibold">Users</h2>
+      <Form method="GET" role="search" className="flex flex-col gap-2 sm:flex-row sm:items-end">
+        <div className="flex flex-1 flex-col">
+          <label htmlFor="user-search" className="label">
+            Search by email or name
+          </label>
+          <input
+            id="user-search"
+            type="search"
+            name="q"
+            className="input"
+            defaultValue={data.q}
+            maxLength={SEARCH_MAX_CHARS}
+            key={data.q}
+          />
+        </div>
+        <button type="submit" className="btn-secondary">
+          Search
+        </button>
+      </Form>
+
+      {data.users.length === 0 ? (
+        <div className="card text-center text-slate-600">
+          {data.q ? (
+            <>
+              <p>No users match “{data.q}”.</p>
+              <Link to="/admin/users" className="link">
+                Show all users
+              </Link>
+            </>
+          ) : (
+            <p>No users yet.</p>
+          )}
+        </div>
+      ) : (
+        <>
+          <p className="text-sm text-slate-600" aria-live="polite">
+            Showing {data.from}–{data.to} of {data.total}
+          </p>
+          <div className="-mx-4 overflow-x-auto sm:mx-0">
+            <table className="min-w-full divide-y divide-slate-200 border-y border-slate-200 bg-white text-sm sm:rounded-lg sm:border">
+              <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+                <tr>
+                  <th scope="col" className="px-4 py-2">Email</th>
+                  <th scope="col" className="px-4 py-2">Name</th>
+                  <th scope="col" className="px-4 py-2">Roles</th>
+                  <th scope="col" className="px-4 py-2">Created</th>
+                  <th scope="col" className="px-4 py-2">Sign-in methods</th>
+                </tr>
+              </thead>
+              <tbody className="divide-y divide-slate-100">
+                {data.users.map((user) => (
+                  <tr key={user.id}>
+                    <td className="whitespace-nowrap px-4 py-2">
+                      <Link to={`/admin/users/${user.id}`} className="link">
+                        {user.email}
+                      </Link>
+                    </td>
+                    <td className="px-4 py-2">{user.name ?? <span className="text-slate-400">—</span>}</td>
+                    <td className="px-4 py-2">{user.roles.join(', ') || <span className="text-slate-400">none</span>}</td>
+                    {/* ISO date: the same on the server and in every browser, so hydration matches. */}
+                    <td className="whitespace-nowrap px-4 py-2">{user.createdAt.slice(0, 10)}</td>
+                    <td className="px-4 py-2">{user.signInMethods.join(', ') || <span className="text-slate-400">none</span>}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <nav aria-label="Pagination" className="flex items-center justify-between gap-2">
+            {data.page > 1 ? (
+              <Link to={pageHref(data.q, data.page - 1)} className="btn-secondary" rel="prev">
+                Previous
+              </Link>
+            ) : (
+              <span className="btn-secondary pointer-events-none opacity-50" aria-disabled="true">
+                Previous
+              </span>
+            )}
+            <span className="text-sm text-slate-600">
+              Page {data.page} of {data.pages}
+            </span>
+            {data.page < data.pages ? (
+              <Link to={pageHref(data.q, data.page + 1)} className="btn-secondary" rel="next">
+                Next
+              </Link>
+            ) : (
+              <span className="btn-secondary pointer-events-none opacity-50" aria-disabled="true">
+                Next
+              </span>
+            )}
+          </nav>
+        </>
+      )}
+    </div>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

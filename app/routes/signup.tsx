@@ -1,0 +1,96 @@
+// Step 1 of sign-up: an email address. A code goes to it; /verify checks it, /onboarding creates
+// the account. Nothing is written for the person until the code comes back.
+import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Form, Link, useActionData, useRouteLoaderData, useSearchParams } from '@remix-run/react'
+import { z } from 'zod'
+import { AuthPage } from '~/components/auth-page'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { GitHubLoginButton } from '~/components/github-button'
+import type { loader as rootLoader } from '~/root'
+import { requireAnonymous } from '~/utils/auth.server'
+import { prisma } from '~/utils/db.server'
+import { formValues, parseFormData, type FormFailure } from '~/utils/forms'
+import { safeRedirect } from '~/utils/misc'
+import { EmailSchema } from '~/utils/user-validation'
+import { sendCodeEmail, verifyPath } from './verify.server'
+
+export const meta: MetaFunction = () => [{ title: 'Create an account · Trainyard' }]
+
+const SignupSchema = z.object({
+  email: EmailSchema,
+  redirectTo: z.string().optional(),
+})
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  await requireAnonymous(request)
+  return json({})
+}
+
+export async function action({ request }: ActionFunctionArgs) {
+  await requireAnonymous(request)
+  const formData = await request.formData()
+  const parsed = parseFormData(formData, SignupSchema)
+  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  const { email } = parsed.data
+  const redirectTo = safeRedirect(parsed.data.redirectTo)
+
+  const existing = await prisma.user.findUnique({ select: { id: true }, where: { email } })
+  if (existing) {
+    // Said plainly: sign-up cannot hide which emails have accounts (creating one would tell), and
+    // the person is better served by a pointer to logging in.
+    const failure: FormFailure = {
+      status: 'error',
+      formErrors: [],
+      fieldErrors: { email: ['An account with this email already exists'] },
+      values: formValues(formData),
+    }
+    return json(failure, { status: 400 })
+  }
+
+  await sendCodeEmail({ type: 'onboarding', target: email, redirectTo })
+  return redirect(verifyPath({ type: 'onboarding', target: email, redirectTo }))
+}
+
+export default function SignupPage() {
+  const actionData = useActionData<typeof action>()
+  const [searchParams] = useSearchParams()
+  const redirectTo = searchParams.get('redirectTo')
+  const githubEnabled = useRouteLoaderData<typeof rootLoader>('root')?.githubEnabled ?? false
+  const loginHref = redirectTo ? `/login?${new URLSearchParams({ redirectTo })}` : '/login'
+  return (
+    <AuthPage
+      title="Create an account"
+      description="Enter your email address. We will send you a code to confirm it."
+      footer={
+        <p>
+          Already have an account?{' '}
+          <Link to={loginHref} className="link">
+            Log in
+          </Link>
+        </p>
+      }
+    >
+      <Form method="POST" className="flex flex-col gap-4">
+        <input type="hidden" name="redirectTo" value={redirectTo ?? ''} />
+        <Field
+          label="Email"
+          errors={actionData?.fieldErrors.email}
+          inputProps={{
+            name: 'email',
+            type: 'email',
+            autoComplete: 'email',
+            required: true,
+            autoFocus: true,
+            defaultValue: actionData?.values.email,
+          }}
+        />
+        <ErrorList errors={actionData?.formErrors} />
+        <SubmitButton pendingText="Sending code…">Create account</SubmitButton>
+      </Form>
+      {githubEnabled ? <GitHubLoginButton redirectTo={redirectTo} label="Sign up with GitHub" /> : null}
+    </AuthPage>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

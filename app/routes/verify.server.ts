@@ -1,0 +1,67 @@
+// The emailed codes of the sign-up and password-reset flows: one place builds the /verify link and
+// the message, for signup, forgot-password and the "Send a new code" button of /verify.
+import { codeEmail, sendEmail } from '~/utils/email.server'
+import { getEnv } from '~/utils/env.server'
+import { verifySessionStorage } from '~/utils/session.server'
+import { prepareVerification } from '~/utils/verification.server'
+
+export type EmailCodeType = 'onboarding' | 'reset-password'
+
+const COPY: Record<EmailCodeType, { subject: string; intro: string }> = {
+  onboarding: {
+    subject: 'Your Trainyard sign-up code',
+    intro: 'Welcome to Trainyard! Enter this code to confirm your email and finish creating your account.',
+  },
+  'reset-password': {
+    subject: 'Reset your Trainyard password',
+    intro: 'Someone (hopefully you) asked to reset the password of your Trainyard account. Enter this code to choose a new one.',
+  },
+}
+
+/** The path of the verify page for a code; with `code`, the page opens with it filled in. */
+export function verifyPath({
+  type,
+  target,
+  code,
+  redirectTo,
+}: {
+  type: EmailCodeType
+  target: string
+  code?: string
+  redirectTo?: string | null
+}) {
+  const params = new URLSearchParams({ type, target })
+  if (code) params.set('code', code)
+  if (redirectTo && redirectTo !== '/') params.set('redirectTo', redirectTo)
+  return `/verify?${params}`
+}
+
+/** Creates a fresh code (the older one stops working) and emails it with a link that carries it. */
+export async function sendCodeEmail({
+  type,
+  target,
+  redirectTo,
+}: {
+  type: EmailCodeType
+  target: string
+  redirectTo?: string | null
+}) {
+  const code = await prepareVerification({ type, target })
+  const link = `${getEnv().APP_URL}${verifyPath({ type, target, code, redirectTo })}`
+  await sendEmail(codeEmail({ to: target, code, link, ...COPY[type] }))
+}
+
+/**
+ * Sends the code without making the request wait for it. Password reset answers the same whether or
+ * not an account exists; awaiting the mail server (hundreds of milliseconds over SMTP) only for
+ * existing accounts would give the answer away by its timing.
+ */
+export function sendCodeEmailInBackground(args: Parameters<typeof sendCodeEmail>[0]) {
+  void sendCodeEmail(args).catch((error: unknown) => {
+    console.error(`Could not send the ${args.type} code email`, error)
+  })
+}
+
+export async function getVerifySession(request: Request) {
+  return verifySessionStorage.getSession(request.headers.get('cookie'))
+}

@@ -1,0 +1,47 @@
+import { describe, expect, test } from 'vitest'
+import { EnvError, parseEnv } from './env.server'
+
+function problems(env: Record<string, string>) {
+  try {
+    parseEnv(env)
+  } catch (error) {
+    if (error instanceof EnvError) return error.problems
+    throw error
+  }
+  return []
+}
+
+describe('parseEnv', () => {
+  test('an empty environment gives the embedded defaults', () => {
+    const env = parseEnv({})
+    expect(env).toMatchObject({
+      NODE_ENV: 'development',
+      PORT: 3000,
+      DATABASE_URL: 'file:./data/dev.db',
+      MAIL_OUTBOX_DIR: 'data/outbox',
+      APP_URL: 'http://localhost:3000',
+      GITHUB_OAUTH_URL: 'https://github.com',
+    })
+  })
+
+  test('empty strings count as unset', () => {
+    expect(parseEnv({ PORT: '', SMTP_URL: '' }).PORT).toBe(3000)
+  })
+
+  test('each bad variable is named', () => {
+    expect(problems({ PORT: 'abc' })).toEqual([expect.stringMatching(/^PORT: /)])
+    expect(problems({ DATABASE_URL: 'mysql://x' })).toEqual([expect.stringMatching(/^DATABASE_URL: must be a SQLite URL/)])
+    expect(problems({ SMTP_URL: 'http://mail' })).toEqual([expect.stringMatching(/^SMTP_URL: /)])
+    expect(problems({ SESSION_SECRET: 'short' })).toEqual([expect.stringMatching(/^SESSION_SECRET: must be at least 16/)])
+  })
+
+  test('production refuses the development session secret', () => {
+    expect(problems({ NODE_ENV: 'production' })).toEqual([expect.stringMatching(/^SESSION_SECRET: must be set/)])
+    expect(problems({ NODE_ENV: 'production', SESSION_SECRET: 'a-real-secret-of-some-length' })).toEqual([])
+  })
+
+  test('GitHub login needs both halves of its credentials', () => {
+    expect(problems({ GITHUB_CLIENT_ID: 'id' })).toEqual([expect.stringMatching(/^GITHUB_CLIENT_SECRET: /)])
+    expect(problems({ GITHUB_CLIENT_SECRET: 'secret' })).toEqual([expect.stringMatching(/^GITHUB_CLIENT_ID: /)])
+  })
+})

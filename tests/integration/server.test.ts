@@ -1,0 +1,176 @@
+// The real Express + Remix server as a child process: environment refusal, security headers, the
+// healthcheck and rate limiting of auth POSTs. Needs the production build (npm test builds first).
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { repoRoot, tmpDir } from '../setup/paths'
+
+async function freePort() {
+  return new Promise<number>((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+type Running = { url: string; child: ChildProcess; output: () => string }
+
+async function startServer(env: Record<string, string>): Promise<Running> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+    cwd: repoRoot,
+    env: { ...process.env, NODE_ENV: 'production', SESSION_SECRET: 'integration-secret-0123456789', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (d) => (output += d))
+  child.stderr!.on('data', (d) => (output += d))
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`)
+    const up = await fetch(`${url}/resources/healthcheck`).then(() => true, () => false)
+    if (up) return { url, child, output: () => output }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  child.kill()
+  throw new Error(`server did not start in 30 s:\n${output}`)
+}
+
+async function stop(server: Running | undefined) {
+  if (!server || server.child.exitCode !== null) return
+  await new Promise<void>((resolve) => {
+    server.child.once('exit', () => resolve())
+    server.child.kill('SIGTERM')
+  })
+}
+
+const database = path.join(tmpDir, `server-test-${process.pid}.db`)
+
+beforeAll(() => {
+  if (!fs.existsSync(path.join(repoRoot, 'build', 'index.js'))) {
+    throw new Error('No production build: run `npx remix build` first (npm test does).')
+  }
+  // A migrated copy of the test database of this file.
+  fs.copyFileSync(process.env.DATABASE_URL!.replace(/^file:/, ''), database)
+})
+afterAll(() => fs.rmSync(database, { force: true }))
+
+describe('start-up', () => {
+  test('a bad variable stops the server with a message naming it', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+      cwd: repoRoot,
+      env: { ...process.env, PORT: 'not-a-port', SESSION_SECRET: 'short' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    expect(code).toBe(1)
+    expect(stderr).toContain('Trainyard cannot start')
+    expect(stderr).toMatch(/PORT: /)
+    expect(stderr).toMatch(/SESSION_SECRET: must be at least 16 characters/)
+  })
+
+  test('production without a session secret of its own refuses to start', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+      cwd: repoRoot,
+      env: { ...process.env, NODE_ENV: 'production', SESSION_SECRET: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(1)
+    expect(stderr).toMatch(/SESSION_SECRET: must be set to a secret of your own in production/)
+  })
+})
+
+describe('a running server', () => {
+  let server: Running | undefined
+  beforeAll(async () => {
+    server = await startServer({ DATABASE_URL: `file:${database}`, AUTH_RATE_LIMIT_PER_MINUTE: '3' })
+  }, 40_000)
+  afterAll(() => stop(server))
+
+  test('every page carries a fresh CSP nonce that its scripts use, and the other security headers', async () => {
+    const first = await fetch(`${server!.url}/`)
+    const second = await fetch(`${server!.url}/`)
+    const csp = first.headers.get('content-security-policy')!
+    const nonce = csp.match(/'nonce-([^']+)'/)?.[1]
+    expect(nonce).toBeTruthy()
+    expect(second.headers.get('content-security-policy')).not.toContain(nonce)
+    expect(csp).toContain("frame-ancestors 'none'")
+    expect(csp).toContain("object-src 'none'")
+    const html = await first.text()
+    const scriptNonces = [...html.matchAll(/<script[^>]*\snonce="([^"]+)"/g)].map((m) => m[1])
+    expect(scriptNonces.length).toBeGreaterThan(0)
+    expect(new Set(scriptNonces)).toEqual(new Set([nonce]))
+    expect(first.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(first.headers.get('referrer-policy')).toBe('strict-origin-when-cross-origin')
+    expect(first.headers.get('x-frame-options')).toBe('DENY')
+    expect(first.headers.get('x-powered-by')).toBeNull()
+  })
+
+  test('error pages carry the headers too and leak no stack', async () => {
+    const res = await fetch(`${server!.url}/no-such-page`)
+    expect(res.status).toBe(404)
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'self'")
+    const html = await res.text()
+    expect(html).toContain('Page not found')
+    expect(html).not.toMatch(/at .*\.(ts|js):\d+/)
+  })
+
+  test('the healthcheck answers 200 when the database answers', async () => {
+    const res = await fetch(`${server!.url}/resources/healthcheck`)
+    expect(res.status).toBe(200)
+  })
+
+  test('auth POSTs are rate limited per client; GETs and other pages are not', async () => {
+    const post = () =>
+      fetch(`${server!.url}/login`, {
+        method: 'POST',
+        body: new URLSearchParams({ email: 'nobody@example.test', password: 'whatever-password' }),
+        redirect: 'manual',
+      })
+    const statuses: number[] = []
+    for (let i = 0; i < 4; i++) statuses.push((await post()).status)
+    expect(statuses.slice(0, 3).every((s) => s !== 429)).toBe(true)
+    expect(statuses[3]).toBe(429)
+    const limited = await post()
+    expect(await limited.text()).toMatch(/Too many attempts/)
+    expect((await fetch(`${server!.url}/login`)).status).not.toBe(429)
+    expect((await fetch(`${server!.url}/`, { method: 'GET' })).status).toBe(200)
+  })
+})
+
+describe('a server whose database does not answer', () => {
+  let server: Running | undefined
+  const empty = path.join(tmpDir, `empty-${process.pid}.db`)
+  afterAll(async () => {
+    await stop(server)
+    fs.rmSync(empty, { force: true })
+  })
+
+  test('the healthcheck answers 503', async () => {
+    fs.writeFileSync(empty, '')
+    const port = await freePort()
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+      cwd: repoRoot,
+      env: { ...process.env, NODE_ENV: 'production', SESSION_SECRET: 'integration-secret-0123456789', PORT: String(port), DATABASE_URL: `file:${empty}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    server = { url: `http://127.0.0.1:${port}`, child, output: () => '' }
+    let status = 0
+    const deadline = Date.now() + 30_000
+    while (Date.now() < deadline && status === 0) {
+      status = await fetch(`${server.url}/resources/healthcheck`).then((r) => r.status, () => 0)
+      if (status === 0) await new Promise((r) => setTimeout(r, 200))
+    }
+    expect(status).toBe(503)
+  }, 40_000)
+})

@@ -1,0 +1,20 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { expect, test } from 'vitest'
+import { codeEmail, sendEmail } from './email.server'
+
+test('without SMTP_URL a message is one JSON file { to, subject, text, html } in the outbox', async () => {
+  const result = await sendEmail(
+    codeEmail({ to: 'a@example.test', subject: 'Your code', intro: 'Hello <b>there</b>', code: '123456', link: 'http://x/verify?code=123456' }),
+  )
+  expect(result.delivered).toBe('outbox')
+  const dir = path.resolve(process.env.MAIL_OUTBOX_DIR!)
+  const files = await fs.readdir(dir)
+  expect(files).toContain(path.basename((result as { file: string }).file))
+  const message = JSON.parse(await fs.readFile((result as { file: string }).file, 'utf8'))
+  expect(Object.keys(message).sort()).toEqual(['html', 'subject', 'text', 'to'])
+  expect(message).toMatchObject({ to: 'a@example.test', subject: 'Your code' })
+  expect(message.text).toContain('123456')
+  // The HTML part escapes what it is given.
+  expect(message.html).toContain('Hello &lt;b&gt;there&lt;/b&gt;')
+})

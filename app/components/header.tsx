@@ -1,4 +1,4 @@
-import { Form, Link, NavLink } from '@remix-run/react'
+import { Form, Link, NavLink, useLocation } from '@remix-run/react'
 import { userHasPermission } from '~/utils/permissions'
 import { cx } from '~/utils/misc'
 import { useOptionalUser } from '~/utils/user'
@@ -9,6 +9,8 @@ const navClass = ({ isActive }: { isActive: boolean }) =>
 export function Header() {
   const user = useOptionalUser()
   const isAdmin = userHasPermission(user, 'read:user:any')
+  // Keyed by the path so the menu closes after a navigation.
+  const location = useLocation()
   return (
     <header className="border-b border-slate-200 bg-white">
       <div className="mx-auto flex max-w-6xl items-center justify-between gap-4 px-4 py-3">
@@ -23,7 +25,7 @@ export function Header() {
                 Admin
               </NavLink>
             ) : null}
-            <details className="relative">
+            <details key={location.pathname} className="relative">
               <summary
                 className="flex cursor-pointer list-none items-center gap-2 rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100"
                 data-testid="user-menu"

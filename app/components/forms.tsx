@@ -124,9 +124,9 @@ export function SubmitButton({
       name={name}
       value={value}
       formAction={formAction}
+      {...rest}
       disabled={submitting || rest.disabled}
       aria-busy={submitting || undefined}
-      {...rest}
     >
       {submitting ? <Spinner /> : null}
       {submitting && pendingText ? pendingText : children}

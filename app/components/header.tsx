@@ -9,7 +9,7 @@ const navClass = ({ isActive }: { isActive: boolean }) =>
 export function Header() {
   const user = useOptionalUser()
   const isAdmin = userHasPermission(user, 'read:user:any')
-  // Keyed by the path so the menu closes after a navigation.
+  // Keyed by the location so the menu closes after any navigation, even to the same page.
   const location = useLocation()
   return (
     <header className="border-b border-slate-200 bg-white">
@@ -25,7 +25,7 @@ export function Header() {
                 Admin
               </NavLink>
             ) : null}
-            <details key={location.pathname} className="relative">
+            <details key={location.key} className="relative">
               <summary
                 className="flex cursor-pointer list-none items-center gap-2 rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100"
                 data-testid="user-menu"

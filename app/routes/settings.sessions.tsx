@@ -122,11 +122,15 @@ export default function SessionsSettings() {
           </li>
         ))}
       </ul>
-      <Form method="POST">
-        <SubmitButton name="intent" value="sign-out-others" className="btn-danger" disabled={others === 0}>
-          Sign out everywhere else
-        </SubmitButton>
-      </Form>
+      {others > 0 ? (
+        <Form method="POST">
+          <SubmitButton name="intent" value="sign-out-others" className="btn-danger">
+            Sign out everywhere else
+          </SubmitButton>
+        </Form>
+      ) : (
+        <p className="text-sm text-slate-600">You are not logged in anywhere else.</p>
+      )}
     </section>
   )
 }

@@ -105,7 +105,9 @@ export async function action({ request }: ActionFunctionArgs) {
       })
     }
     case 'disable': {
-      // Turning it off takes a current code, not the password: see docs/decisions (settings 2FA).
+      // Turning it off takes a current code, not the password: a person who signed up with GitHub
+      // may have no password, and whoever removes a second factor should prove they hold it: a
+      // stolen password, or a session left open, must not be enough.
       const parsed = parseFormData(formData, CodeFormSchema)
       if (!parsed.success) return json(parsed.failure, { status: 400 })
       const check = await checkCode({ code: parsed.data.code, type: '2fa', target: userId })

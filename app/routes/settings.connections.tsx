@@ -1,0 +1,177 @@
+// Settings → Connections: the GitHub accounts a person can log in with. Connecting goes through
+// the OAuth dance (POST /auth/github); disconnecting happens here, except for the last way to log
+// in: someone without a password cannot remove their only connection.
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Form, Link, useActionData, useLoaderData, useRouteLoaderData } from '@remix-run/react'
+import { z } from 'zod'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { SubmitButton } from '~/components/forms'
+import { GitHubLoginButton } from '~/components/github-button'
+import type { loader as rootLoader } from '~/root'
+import { requireUserId } from '~/utils/auth.server'
+import { prisma } from '~/utils/db.server'
+import { formError, parseFormData } from '~/utils/forms'
+import { redirectWithToast } from '~/utils/toast.server'
+
+export const meta: MetaFunction = () => [{ title: 'Connections · Settings · Trainyard' }]
+
+const CONNECTIONS_PATH = '/settings/connections'
+const PROVIDER_LABELS: Record<string, string> = { github: 'GitHub' }
+
+const DisconnectSchema = z.object({
+  intent: z.literal('disconnect'),
+  connectionId: z.string({ required_error: 'Choose a connection' }).min(1).max(100),
+})
+
+/** Thrown inside the transaction to undo a delete that would leave no way to log in. */
+class LastLoginMethodError extends Error {}
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  const userId = await requireUserId(request)
+  const [connections, password] = await Promise.all([
+    prisma.connection.findMany({
+      select: { id: true, providerName: true, providerId: true, providerDisplayName: true, createdAt: true },
+      where: { userId },
+      orderBy: { createdAt: 'asc' },
+    }),
+    prisma.password.findUnique({ select: { userId: true }, where: { userId } }),
+  ])
+  return json({ connections, hasPassword: Boolean(password) })
+}
+
+export async function action({ request }: ActionFunctionArgs) {
+  const userId = await requireUserId(request)
+  const formData = await request.formData()
+  const parsed = parseFormData(formData, DisconnectSchema)
+  if (!parsed.success) return json({ ...parsed.failure, lastLoginMethod: false }, { status: 400 })
+
+  // Someone else's connection is "not found", never "not yours": ids reveal nothing.
+  const connection = await prisma.connection.findFirst({
+    select: { id: true, providerName: true, providerDisplayName: true },
+    where: { id: parsed.data.connectionId, userId },
+  })
+  if (!connection) throw new Response('Not found', { status: 404 })
+
+  try {
+    // Delete, then count what is left, in one transaction: two disconnects at once cannot both
+    // pass the check and leave a passwordless user with no way in.
+    await prisma.$transaction(async (tx) => {
+      await tx.connection.delete({ where: { id: connection.id } })
+      const [remaining, password] = await Promise.all([
+        tx.connection.count({ where: { userId } }),
+        tx.password.findUnique({ select: { userId: true }, where: { userId } }),
+      ])
+      if (remaining === 0 && !password) throw new LastLoginMethodError()
+    })
+  } catch (error) {
+    if (!(error instanceof LastLoginMethodError)) throw error
+    return json(
+      {
+        ...formError(
+          formData,
+          'Create a password first: this connection is your only way to log in, so it cannot be removed yet.',
+        ),
+        lastLoginMethod: true,
+      },
+      { status: 400 },
+    )
+  }
+
+  const label = PROVIDER_LABELS[connection.providerName] ?? connection.providerName
+  const account = connection.providerDisplayName ? ` @${connection.providerDisplayName}` : ''
+  return redirectWithToast(CONNECTIONS_PATH, { type: 'success', description: `Disconnected ${label} account${account}.` })
+}
+
+// A fixed locale and time zone: the server and the browser render the same text (no hydration
+// mismatch), whatever the visitor's settings.
+const dateFormat = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeZone: 'UTC' })
+
+export default function ConnectionsSettings() {
+  const { connections, hasPassword } = useLoaderData<typeof loader>()
+  const actionData = useActionData<typeof action>()
+  const githubEnabled = useRouteLoaderData<typeof rootLoader>('root')?.githubEnabled ?? false
+  const onlyWayIn = !hasPassword && connections.length === 1
+
+  return (
+    <section className="card flex flex-col gap-4" aria-labelledby="connections-heading">
+      <div>
+        <h2 id="connections-heading" className="text-lg font-semibold">
+          Connections
+        </h2>
+        <p className="text-sm text-slate-600">Accounts elsewhere that you can log in to Trainyard with.</p>
+      </div>
+
+      {actionData?.formErrors.length ? (
+        <div role="alert" className="rounded-md border border-red-200 bg-red-50 px-4 py-3 text-sm text-red-800">
+          {actionData.formErrors.map((message) => (
+            <p key={message}>{message}</p>
+          ))}
+          {actionData.lastLoginMethod ? (
+            <p className="mt-1">
+              <Link to="/settings/password" className="link">
+                Create a password
+              </Link>
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+
+      {connections.length ? (
+        <ul className="divide-y divide-slate-200 rounded-md border border-slate-200">
+          {connections.map((connection) => {
+            const label = PROVIDER_LABELS[connection.providerName] ?? connection.providerName
+            const name = connection.providerDisplayName ?? connection.providerId
+            return (
+              <li key={connection.id} className="flex flex-wrap items-center justify-between gap-3 px-4 py-3">
+                <div className="min-w-0">
+                  <p className="truncate font-medium">
+                    {label} <span className="text-slate-700">@{name}</span>
+                  </p>
+                  <p className="text-xs text-slate-500">
+                    Connected <time dateTime={connection.createdAt}>{dateFormat.format(new Date(connection.createdAt))}</time>
+                  </p>
+                </div>
+                <Form method="POST">
+                  <input type="hidden" name="intent" value="disconnect" />
+                  <SubmitButton
+                    className="btn-secondary"
+                    name="connectionId"
+                    value={connection.id}
+                    aria-label={`Disconnect ${label} account @${name}`}
+                  >
+                    Disconnect
+                  </SubmitButton>
+                </Form>
+              </li>
+            )
+          })}
+        </ul>
+      ) : (
+        <p className="text-sm text-slate-600">No accounts are connected.</p>
+      )}
+
+      {onlyWayIn ? (
+        <p className="text-sm text-slate-600">
+          This connection is your only way to log in.{' '}
+          <Link to="/settings/password" className="link">
+            Create a password
+          </Link>{' '}
+          before you disconnect it.
+        </p>
+      ) : null}
+
+      {githubEnabled ? (
+        <div className="max-w-xs">
+          <GitHubLoginButton
+            redirectTo={CONNECTIONS_PATH}
+            label={connections.some((c) => c.providerName === 'github') ? 'Connect another GitHub account' : 'Connect GitHub'}
+          />
+        </div>
+      ) : (
+        <p className="text-sm text-slate-500">Logging in with GitHub is not set up on this server.</p>
+      )}
+    </section>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

@@ -2,10 +2,23 @@
 // cookie is set, or — for a user with two-factor authentication — the new session waits in the
 // verify cookie until /verify?type=2fa receives a good code.
 import { redirect } from '@remix-run/node'
-import { commitAuthSession } from './auth.server'
+import { commitAuthSession, getSessionExpirationDate } from './auth.server'
+import { prisma } from './db.server'
 import { safeRedirect } from './misc'
 import { verifySessionStorage } from './session.server'
 import { userHasTwoFactor } from './verification.server'
+
+/** How long a login may wait for its two-factor code (the verify cookie lasts as long). */
+export const PENDING_TWO_FACTOR_MS = 10 * 60 * 1000
+
+/** After a good two-factor code: the pending session gets its full lifetime. */
+export function completePendingSession(sessionId: string) {
+  return prisma.session.update({
+    select: { id: true, userId: true, expirationDate: true },
+    where: { id: sessionId },
+    data: { expirationDate: getSessionExpirationDate() },
+  })
+}
 
 export async function handleNewSession({
   request,
@@ -23,6 +36,12 @@ export async function handleNewSession({
 }) {
   const responseHeaders = new Headers(headers)
   if (await userHasTwoFactor(session.userId)) {
+    // Until the code is given the row lives only as long as the verify cookie, so an abandoned
+    // login is purged within minutes instead of lingering in the sessions list for 30 days.
+    await prisma.session.update({
+      where: { id: session.id },
+      data: { expirationDate: new Date(Date.now() + PENDING_TWO_FACTOR_MS) },
+    })
     const verifySession = await verifySessionStorage.getSession(request.headers.get('cookie'))
     verifySession.set('unverifiedSessionId', session.id)
     verifySession.set('rememberMe', remember)

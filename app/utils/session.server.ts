@@ -30,6 +30,7 @@ export const verifySessionStorage = createCookieSessionStorage<{
   rememberMe: boolean
   redirectTo: string
 }>({
+  // Ten minutes, like the codes and a pending two-factor login (PENDING_TWO_FACTOR_MS).
   cookie: { ...cookieOptions('verify'), maxAge: 60 * 10 },
 })
 

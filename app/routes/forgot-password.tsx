@@ -1,0 +1,69 @@
+// Asks for a password-reset code. The answer is the same whether or not the email has an account
+// (and takes the same time: the email is sent in the background), so the form tells nobody who
+// has one. An account made with GitHub alone may use it too, to get a password.
+import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Form, Link, useActionData } from '@remix-run/react'
+import { z } from 'zod'
+import { AuthPage } from '~/components/auth-page'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { prisma } from '~/utils/db.server'
+import { parseFormData } from '~/utils/forms'
+import { EmailSchema } from '~/utils/user-validation'
+import { sendCodeEmailInBackground, verifyPath } from './verify.server'
+
+export const meta: MetaFunction = () => [{ title: 'Forgot your password? · Trainyard' }]
+
+const ForgotPasswordSchema = z.object({ email: EmailSchema })
+
+export async function loader(_: LoaderFunctionArgs) {
+  return json({})
+}
+
+export async function action({ request }: ActionFunctionArgs) {
+  const formData = await request.formData()
+  const parsed = parseFormData(formData, ForgotPasswordSchema)
+  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  const { email } = parsed.data
+
+  const user = await prisma.user.findUnique({ select: { id: true }, where: { email } })
+  if (user) sendCodeEmailInBackground({ type: 'reset-password', target: email })
+  return redirect(verifyPath({ type: 'reset-password', target: email }))
+}
+
+export default function ForgotPasswordPage() {
+  const actionData = useActionData<typeof action>()
+  return (
+    <AuthPage
+      title="Forgot your password?"
+      description="Enter the email address of your account. If an account exists for it, we will send a code to choose a new password."
+      footer={
+        <p>
+          Remembered it?{' '}
+          <Link to="/login" className="link">
+            Log in
+          </Link>
+        </p>
+      }
+    >
+      <Form method="POST" className="flex flex-col gap-4">
+        <Field
+          label="Email"
+          errors={actionData?.fieldErrors.email}
+          inputProps={{
+            name: 'email',
+            type: 'email',
+            autoComplete: 'email',
+            required: true,
+            autoFocus: true,
+            defaultValue: actionData?.values.email,
+          }}
+        />
+        <ErrorList errors={actionData?.formErrors} />
+        <SubmitButton pendingText="Sending code…">Send code</SubmitButton>
+      </Form>
+    </AuthPage>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

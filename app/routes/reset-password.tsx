@@ -1,0 +1,94 @@
+// The last step of a password reset: the code was right (the email waits in the verify cookie);
+// the new password replaces the old one — or becomes the first one of a GitHub-only account — and
+// every session of the account ends, since whoever reset it may be locking someone else out.
+import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Form, useActionData, useLoaderData } from '@remix-run/react'
+import { AuthPage } from '~/components/auth-page'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { getPasswordHash } from '~/utils/auth.server'
+import { prisma } from '~/utils/db.server'
+import { parseFormData } from '~/utils/forms'
+import { authSessionStorage, verifySessionStorage } from '~/utils/session.server'
+import { redirectWithToast } from '~/utils/toast.server'
+import { PasswordAndConfirmSchema } from '~/utils/user-validation'
+import { getVerifySession } from './verify.server'
+
+export const meta: MetaFunction = () => [{ title: 'Choose a new password · Trainyard' }]
+
+async function requireResetPasswordEmail(request: Request) {
+  const verifySession = await getVerifySession(request)
+  const email = verifySession.get('resetPasswordEmail')
+  if (typeof email !== 'string' || !email) throw redirect('/forgot-password')
+  return { email, verifySession }
+}
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  const { email } = await requireResetPasswordEmail(request)
+  return json({ email })
+}
+
+export async function action({ request }: ActionFunctionArgs) {
+  const { email, verifySession } = await requireResetPasswordEmail(request)
+  const formData = await request.formData()
+  const parsed = parseFormData(formData, PasswordAndConfirmSchema)
+  if (!parsed.success) return json(parsed.failure, { status: 400 })
+
+  const headers = new Headers()
+  headers.append('set-cookie', await verifySessionStorage.destroySession(verifySession))
+  const user = await prisma.user.findUnique({ select: { id: true }, where: { email } })
+  // Deleted between the code and now: nothing to reset.
+  if (!user) return redirect('/forgot-password', { headers })
+
+  const hash = await getPasswordHash(parsed.data.password)
+  await prisma.$transaction([
+    prisma.password.upsert({ where: { userId: user.id }, create: { userId: user.id, hash }, update: { hash } }),
+    prisma.session.deleteMany({ where: { userId: user.id } }),
+  ])
+  // This browser's own session (if it was logged in) is among those ended: drop its cookie too.
+  headers.append('set-cookie', await authSessionStorage.destroySession(await authSessionStorage.getSession(request.headers.get('cookie'))))
+  return redirectWithToast(
+    '/login',
+    {
+      type: 'success',
+      title: 'Password changed',
+      description: 'Log in with your new password. You have been logged out everywhere else.',
+    },
+    { headers },
+  )
+}
+
+export default function ResetPasswordPage() {
+  const { email } = useLoaderData<typeof loader>()
+  const actionData = useActionData<typeof action>()
+  return (
+    <AuthPage
+      title="Choose a new password"
+      description={
+        <p>
+          For <strong className="break-words">{email}</strong>. Saving it logs you out on every device.
+        </p>
+      }
+    >
+      <Form method="POST" className="flex flex-col gap-4">
+        {/* Lets password managers save the new password under the right account. */}
+        <input type="hidden" name="username" autoComplete="username" value={email} />
+        <Field
+          label="New password"
+          errors={actionData?.fieldErrors.password}
+          hint="At least 8 characters, and not a common password."
+          inputProps={{ name: 'password', type: 'password', autoComplete: 'new-password', required: true, autoFocus: true }}
+        />
+        <Field
+          label="Confirm new password"
+          errors={actionData?.fieldErrors.confirmPassword}
+          inputProps={{ name: 'confirmPassword', type: 'password', autoComplete: 'new-password', required: true }}
+        />
+        <ErrorList errors={actionData?.formErrors} />
+        <SubmitButton pendingText="Saving…">Save new password</SubmitButton>
+      </Form>
+    </AuthPage>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

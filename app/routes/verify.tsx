@@ -1,0 +1,254 @@
+// One page for every code: the emailed ones of sign-up (onboarding) and password reset, and the
+// authenticator-app code of a two-factor login. The emailed link opens it with the code filled in;
+// only pressing "Verify" uses it, so a mail scanner that follows links cannot spend the code.
+import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
+import { z } from 'zod'
+import { AuthPage } from '~/components/auth-page'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { commitAuthSession } from '~/utils/auth.server'
+import { completePendingSession } from '~/utils/login.server'
+import { prisma } from '~/utils/db.server'
+import { formError, formValues, parseFormData, type FormFailure } from '~/utils/forms'
+import { safeRedirect } from '~/utils/misc'
+import { verifySessionStorage } from '~/utils/session.server'
+import { redirectWithToast } from '~/utils/toast.server'
+import { CodeSchema, EmailSchema } from '~/utils/user-validation'
+import { checkCode, consumeVerification, type CodeCheck } from '~/utils/verification.server'
+import { getVerifySession, sendCodeEmail, sendCodeEmailInBackground, verifyPath, type EmailCodeType } from './verify.server'
+
+export const meta: MetaFunction = () => [{ title: 'Enter your code · Trainyard' }]
+
+const VerifyTypeSchema = z.enum(['onboarding', 'reset-password', '2fa'])
+type VerifyType = z.infer<typeof VerifyTypeSchema>
+
+const VerifyFormSchema = z.object({
+  type: VerifyTypeSchema,
+  intent: z.enum(['verify', 'resend']).default('verify'),
+  /** The email address of an emailed code; a two-factor login takes its user from the verify cookie. */
+  target: z.string().optional(),
+  redirectTo: z.string().optional(),
+})
+const CodeFormSchema = z.object({ code: CodeSchema })
+
+/** Where to start again when a code can no longer be used. */
+const START_OVER: Record<VerifyType, { href: string; label: string }> = {
+  onboarding: { href: '/signup', label: 'Use a different email' },
+  'reset-password': { href: '/forgot-password', label: 'Use a different email' },
+  '2fa': { href: '/login', label: 'Back to log in' },
+}
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  const url = new URL(request.url)
+  const type = VerifyTypeSchema.safeParse(url.searchParams.get('type'))
+  if (!type.success) throw new Response('Unknown kind of code', { status: 400 })
+  const code = url.searchParams.get('code') ?? ''
+  const prefilled = /^\d{6}$/.test(code) ? code : ''
+  if (type.data === '2fa') {
+    const verifySession = await getVerifySession(request)
+    if (!verifySession.get('unverifiedSessionId')) throw redirect('/login')
+    return json({ type: type.data, target: null, code: prefilled, redirectTo: '' })
+  }
+  const target = EmailSchema.safeParse(url.searchParams.get('target'))
+  if (!target.success) throw redirect(START_OVER[type.data].href)
+  return json({
+    type: type.data,
+    target: target.data,
+    code: prefilled,
+    redirectTo: safeRedirect(url.searchParams.get('redirectTo'), ''),
+  })
+}
+
+export async function action({ request }: ActionFunctionArgs) {
+  const formData = await request.formData()
+  const form = VerifyFormSchema.safeParse(Object.fromEntries(formData))
+  if (!form.success) return json(formError(formData, 'This form is out of date. Start again.'), { status: 400 })
+  const { type, intent } = form.data
+  if (type === '2fa') return verifyTwoFactor(request, formData)
+
+  const target = EmailSchema.safeParse(form.data.target)
+  if (!target.success) return json(formError(formData, 'This form is out of date. Start again.'), { status: 400 })
+  const email = target.data
+  const redirectTo = safeRedirect(form.data.redirectTo)
+  if (intent === 'resend') return resendCode({ type, email, redirectTo, formData })
+
+  const parsed = parseFormData(formData, CodeFormSchema)
+  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  const check = await checkCode({ code: parsed.data.code, type, target: email })
+  if (!check.valid) return json(codeFailure(formData, check), { status: 400 })
+
+  await consumeVerification({ type, target: email })
+  const verifySession = await getVerifySession(request)
+  if (type === 'onboarding') {
+    verifySession.set('onboardingEmail', email)
+    verifySession.set('redirectTo', redirectTo)
+  } else {
+    verifySession.set('resetPasswordEmail', email)
+  }
+  return redirect(type === 'onboarding' ? '/onboarding' : '/reset-password', {
+    headers: { 'set-cookie': await verifySessionStorage.commitSession(verifySession) },
+  })
+}
+
+type CodeFailure = FormFailure & { reason: Exclude<CodeCheck, { valid: true }>['reason'] }
+
+function codeFailure(formData: FormData, check: Exclude<CodeCheck, { valid: true }>): CodeFailure {
+  return { status: 'error', formErrors: [], fieldErrors: { code: [check.message] }, values: formValues(formData), reason: check.reason }
+}
+
+async function resendCode({
+  type,
+  email,
+  redirectTo,
+  formData,
+}: {
+  type: EmailCodeType
+  email: string
+  redirectTo: string
+  formData: FormData
+}) {
+  const user = await prisma.user.findUnique({ select: { id: true }, where: { email } })
+  if (type === 'onboarding') {
+    // Sign-up already tells whether an email has an account, so saying it here hides nothing.
+    if (user) return json(formError(formData, 'An account with this email already exists. Log in instead.'), { status: 400 })
+    await sendCodeEmail({ type, target: email, redirectTo })
+    return redirectWithToast(verifyPath({ type, target: email, redirectTo }), {
+      type: 'message',
+      description: `We sent a new code to ${email}.`,
+    })
+  }
+  if (user) sendCodeEmailInBackground({ type, target: email })
+  return redirectWithToast(verifyPath({ type, target: email }), {
+    type: 'message',
+    description: 'If an account exists for that email, we sent a new code.',
+  })
+}
+
+/**
+ * The second step of a login with two-factor authentication. The new Session row already exists;
+ * its id waits in the verify cookie until a good code turns it into the session cookie.
+ */
+async function verifyTwoFactor(request: Request, formData: FormData) {
+  const verifySession = await getVerifySession(request)
+  const pendingSessionId = verifySession.get('unverifiedSessionId')
+  if (!pendingSessionId) throw redirect('/login')
+  const endPendingLogin = async (description: string) => {
+    await prisma.session.deleteMany({ where: { id: pendingSessionId } })
+    return redirectWithToast(
+      '/login',
+      { type: 'error', description },
+      { headers: { 'set-cookie': await verifySessionStorage.destroySession(verifySession) } },
+    )
+  }
+
+  const session = await prisma.session.findFirst({
+    select: { id: true, userId: true, expirationDate: true },
+    where: { id: pendingSessionId, expirationDate: { gt: new Date() } },
+  })
+  if (!session) return endPendingLogin('Your login expired. Log in again.')
+
+  const parsed = parseFormData(formData, CodeFormSchema)
+  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  const check = await checkCode({ code: parsed.data.code, type: '2fa', target: session.userId })
+  if (!check.valid) {
+    // Too many wrong codes: the password step must be done again, so guessing costs a login each time.
+    if (check.reason === 'too-many-attempts') return endPendingLogin('Too many wrong codes. Log in again.')
+    // No secret any more (two-factor was turned off meanwhile): start the login again.
+    if (check.reason === 'expired') return endPendingLogin('Your login expired. Log in again.')
+    // The message of checkCode speaks of an email; this code comes from an app.
+    return json(codeFailure(formData, { ...check, message: 'That code is not right. Check your authenticator app and try again.' }), {
+      status: 400,
+    })
+  }
+
+  const headers = new Headers()
+  const loggedIn = await completePendingSession(session.id)
+  headers.append('set-cookie', await commitAuthSession(request, loggedIn, verifySession.get('rememberMe') ?? false))
+  headers.append('set-cookie', await verifySessionStorage.destroySession(verifySession))
+  return redirect(safeRedirect(verifySession.get('redirectTo')), { headers })
+}
+
+const TITLES: Record<VerifyType, string> = {
+  onboarding: 'Check your email',
+  'reset-password': 'Check your email',
+  '2fa': 'Two-factor authentication',
+}
+
+export default function VerifyPage() {
+  const { type, target, code, redirectTo } = useLoaderData<typeof loader>()
+  const actionData = useActionData<typeof action>()
+  const reason = actionData && 'reason' in actionData ? actionData.reason : null
+  const startOver = START_OVER[type]
+  const description =
+    type === 'onboarding' ? (
+      <p>
+        We sent a 6-digit code to <strong className="break-words">{target}</strong>. Enter it below, or open the link in the email.
+      </p>
+    ) : type === 'reset-password' ? (
+      <p>If an account exists for that email, we sent a code. Enter it below to choose a new password.</p>
+    ) : (
+      <p>Enter the 6-digit code from your authenticator app.</p>
+    )
+  return (
+    <AuthPage
+      title={TITLES[type]}
+      description={description}
+      footer={
+        <p>
+          <Link to={startOver.href} className="link">
+            {startOver.label}
+          </Link>
+        </p>
+      }
+    >
+      <Form method="POST" className="flex flex-col gap-4">
+        <input type="hidden" name="type" value={type} />
+        <input type="hidden" name="target" value={target ?? ''} />
+        <input type="hidden" name="redirectTo" value={redirectTo} />
+        <Field
+          label="Code"
+          errors={actionData?.fieldErrors.code}
+          hint={type === '2fa' ? undefined : 'The code expires 10 minutes after we send it.'}
+          inputProps={{
+            name: 'code',
+            inputMode: 'numeric',
+            autoComplete: 'one-time-code',
+            pattern: '[0-9]{6}',
+            maxLength: 6,
+            required: true,
+            autoFocus: true,
+            defaultValue: code,
+          }}
+        />
+        <ErrorList errors={actionData?.formErrors} />
+        <SubmitButton name="intent" value="verify" pendingText="Checking…">
+          Verify
+        </SubmitButton>
+      </Form>
+      {type === '2fa' ? null : (
+        <Form method="POST" className="flex flex-col gap-2 border-t border-slate-200 pt-4">
+          {reason === 'expired' || reason === 'too-many-attempts' ? (
+            <p className="text-sm text-slate-700">
+              This code can no longer be used. Ask for a new one, or{' '}
+              <Link to={startOver.href} className="link">
+                start again
+              </Link>
+              .
+            </p>
+          ) : (
+            <p className="text-sm text-slate-600">No email? Check your spam folder, or ask for a new code.</p>
+          )}
+          <input type="hidden" name="type" value={type} />
+          <input type="hidden" name="target" value={target ?? ''} />
+          <input type="hidden" name="redirectTo" value={redirectTo} />
+          <SubmitButton name="intent" value="resend" className="btn-secondary" pendingText="Sending…">
+            Send a new code
+          </SubmitButton>
+        </Form>
+      )}
+    </AuthPage>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

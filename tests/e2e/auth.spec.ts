@@ -1,0 +1,119 @@
+// The account flows in a real browser: sign-up by emailed code, log out and in, a wrong password,
+// a password reset by emailed code, and a two-factor login.
+import { generateTOTP } from '@epic-web/totp'
+import { type Page } from '@playwright/test'
+import { TWO_FACTOR_TOTP } from '~/utils/verification.server'
+import { codeFromEmail, readEmail } from '../db-utils'
+import { expect, prisma, test, uniqueEmail, waitForCode } from './fixtures'
+
+const PASSWORD = 'a-long-and-unusual-passphrase'
+const NEW_PASSWORD = 'an-even-longer-new-passphrase'
+
+/** Waits for the newest email to `to` with this subject (an older one may be the newest for a while). */
+async function waitForCodeWithSubject(to: string, subject: string) {
+  let code: string | undefined
+  await expect
+    .poll(async () => {
+      const email = await readEmail(to)
+      code = email?.subject === subject ? codeFromEmail(email) : undefined
+      return code
+    })
+    .toBeTruthy()
+  return code!
+}
+
+async function logIn(page: Page, email: string, password: string) {
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+}
+
+async function logOut(page: Page) {
+  await page.getByTestId('user-menu').click()
+  await page.getByRole('button', { name: 'Log out' }).click()
+  await expect(page.getByTestId('user-menu')).toBeHidden()
+}
+
+test('sign up by code, log out and in, a wrong password, reset the password by code', async ({ page }) => {
+  test.slow()
+  const email = uniqueEmail('e2e-signup')
+
+  await page.goto('/')
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sign up' }).click()
+  await expect(page.getByRole('heading', { name: 'Create an account' })).toBeVisible()
+  await page.getByLabel('Email').fill(email)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible()
+  await expect(page.getByText(email)).toBeVisible()
+
+  // A wrong code first: the page says so and stays.
+  const code = await waitForCode(email)
+  await page.getByLabel('Code').fill(code === '000000' ? '111111' : '000000')
+  await page.getByRole('button', { name: 'Verify' }).click()
+  await expect(page.getByText('That code is not right.')).toBeVisible()
+  await page.getByLabel('Code').fill(code)
+  await page.getByRole('button', { name: 'Verify' }).click()
+
+  await expect(page.getByRole('heading', { name: 'Finish creating your account' })).toBeVisible()
+  await page.getByLabel('Name').fill('Grace Hopper')
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD)
+  await page.getByLabel('Confirm password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await expect(page.getByTestId('user-menu')).toBeVisible()
+  await expect(page.getByText('Your account is ready, Grace Hopper.')).toBeVisible()
+  await expect(page).toHaveURL(/\/$/)
+
+  await logOut(page)
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log in' }).click()
+  await logIn(page, email, PASSWORD)
+  await expect(page.getByTestId('user-menu')).toBeVisible()
+
+  await logOut(page)
+  await page.goto('/login')
+  await logIn(page, email, 'not-my-password')
+  await expect(page.getByText('Invalid email or password')).toBeVisible()
+  await expect(page.getByLabel('Email')).toHaveValue(email)
+
+  await page.getByRole('link', { name: 'Forgot password?' }).click()
+  await page.getByLabel('Email').fill(email)
+  await page.getByRole('button', { name: 'Send code' }).click()
+  await expect(page.getByText('If an account exists for that email, we sent a code.')).toBeVisible()
+  await page.getByLabel('Code').fill(await waitForCodeWithSubject(email, 'Reset your Trainyard password'))
+  await page.getByRole('button', { name: 'Verify' }).click()
+
+  await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible()
+  await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD)
+  await page.getByLabel('Confirm new password').fill(NEW_PASSWORD)
+  await page.getByRole('button', { name: 'Save new password' }).click()
+  await expect(page.getByText('Password changed')).toBeVisible()
+  await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible()
+
+  await logIn(page, email, PASSWORD)
+  await expect(page.getByText('Invalid email or password')).toBeVisible()
+  await logIn(page, email, NEW_PASSWORD)
+  await expect(page.getByTestId('user-menu')).toBeVisible()
+})
+
+test('two-factor login: the password, then the authenticator code, then the page asked for', async ({ page, insertUser }) => {
+  const user = await insertUser({ name: 'Two Factor' })
+  const { otp: _otp, ...config } = await generateTOTP(TWO_FACTOR_TOTP)
+  await prisma.verification.create({ data: { type: '2fa', target: user.id, ...config } })
+
+  await page.goto('/settings')
+  await expect(page).toHaveURL(/\/login\?redirectTo=%2Fsettings/)
+  await logIn(page, user.email, user.password)
+  await expect(page.getByRole('heading', { name: 'Two-factor authentication' })).toBeVisible()
+  await expect(page.getByTestId('user-menu')).toBeHidden()
+
+  const { otp } = await generateTOTP({ ...TWO_FACTOR_TOTP, secret: config.secret })
+  await page.getByLabel('Code').fill(otp === '000000' ? '111111' : '000000')
+  await page.getByRole('button', { name: 'Verify' }).click()
+  await expect(page.getByText('Check your authenticator app')).toBeVisible()
+  await expect(page.getByTestId('user-menu')).toBeHidden()
+
+  const { otp: current } = await generateTOTP({ ...TWO_FACTOR_TOTP, secret: config.secret })
+  await page.getByLabel('Code').fill(current)
+  await page.getByRole('button', { name: 'Verify' }).click()
+  await expect(page.getByTestId('user-menu')).toBeVisible()
+  await expect(page).toHaveURL(/\/settings$/)
+})

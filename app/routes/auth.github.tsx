@@ -1,0 +1,34 @@
+// POST /auth/github starts the GitHub OAuth dance: remix-auth-github sets its state cookie and
+// redirects to GitHub's authorize page; we add a cookie with where to go afterwards. It is a POST
+// (the "Continue with GitHub" and "Connect GitHub" buttons) so no other site can start it with a link.
+import { redirect, type ActionFunctionArgs } from '@remix-run/node'
+import { getGitHubAuthenticator, GITHUB_PROVIDER_NAME, serializeGitHubRedirect } from '~/utils/github.server'
+import { safeRedirect } from '~/utils/misc'
+import { redirectWithToast } from '~/utils/toast.server'
+
+export function loader() {
+  return redirect('/login')
+}
+
+export async function action({ request }: ActionFunctionArgs) {
+  const authenticator = getGitHubAuthenticator()
+  if (!authenticator) {
+    return redirectWithToast('/login', { type: 'error', description: 'Logging in with GitHub is not set up on this server.' })
+  }
+  const formData = await request.formData()
+  const redirectTo = safeRedirect(formData.get('redirectTo'))
+  // The strategy reads only the URL (a `state` or `error` in it would mean "this is the callback")
+  // and the cookies, so it gets a bare GET of this path: nothing in the query can steer it.
+  const start = new Request(new URL('/auth/github', request.url), { headers: { cookie: request.headers.get('cookie') ?? '' } })
+  try {
+    await authenticator.authenticate(GITHUB_PROVIDER_NAME, start)
+  } catch (error) {
+    const location = error instanceof Response ? error.headers.get('location') : null
+    if (!(error instanceof Response) || !location) throw error
+    const headers = new Headers(error.headers)
+    headers.append('set-cookie', await serializeGitHubRedirect(redirectTo))
+    return redirect(location, { headers })
+  }
+  // Without a state in the URL the strategy always redirects; reaching this line is a bug.
+  throw new Error('GitHub strategy did not redirect to the authorization page')
+}

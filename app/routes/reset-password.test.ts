@@ -18,6 +18,7 @@ import {
 import { action as forgotAction } from './forgot-password'
 import { action, loader } from './reset-password'
 import { action as verifyAction } from './verify'
+import { passwordStateTag } from './verify.server'
 
 const NEW_PASSWORD = 'a-brand-new-passphrase'
 
@@ -25,6 +26,7 @@ const NEW_PASSWORD = 'a-brand-new-passphrase'
 async function resetCookie(email: string) {
   const session = await verifySessionStorage.getSession()
   session.set('resetPasswordEmail', email)
+  session.set('resetPasswordTag', await passwordStateTag(email))
   return (await verifySessionStorage.commitSession(session)).split(';')[0]!
 }
 
@@ -78,6 +80,15 @@ describe('/reset-password', () => {
     // The browser drops the verify cookie: submitting again asks for a new code.
     const again = await submit({ password: 'yet-another-passphrase', confirmPassword: 'yet-another-passphrase' }, mergeCookies(cookie, res))
     expect(again.headers.get('location')).toBe('/forgot-password')
+    expect(await verifyUserPassword({ email: user.email }, NEW_PASSWORD)).toEqual({ id: user.id })
+
+    // A copy of the verify cookie taken before the reset cannot set the password a second time.
+    const replay = await submit({ password: 'yet-another-passphrase', confirmPassword: 'yet-another-passphrase' }, cookie)
+    expect(replay.headers.get('location')).toBe('/forgot-password')
+    expect((await getToast(makeRequest('/', { cookie: mergeCookies(undefined, replay) }))).toast).toMatchObject({
+      type: 'error',
+      description: 'This password reset was already used. Ask for a new code.',
+    })
     expect(await verifyUserPassword({ email: user.email }, NEW_PASSWORD)).toEqual({ id: user.id })
   })
 

@@ -12,7 +12,7 @@ import { parseFormData } from '~/utils/forms'
 import { authSessionStorage, verifySessionStorage } from '~/utils/session.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { PasswordAndConfirmSchema } from '~/utils/user-validation'
-import { getVerifySession } from './verify.server'
+import { getVerifySession, passwordStateTag } from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Choose a new password · Trainyard' }]
 
@@ -20,6 +20,14 @@ async function requireResetPasswordEmail(request: Request) {
   const verifySession = await getVerifySession(request)
   const email = verifySession.get('resetPasswordEmail')
   if (typeof email !== 'string' || !email) throw redirect('/forgot-password')
+  // The password changed since the code was right: this reset was used already (a replayed cookie).
+  if (verifySession.get('resetPasswordTag') !== (await passwordStateTag(email))) {
+    throw await redirectWithToast(
+      '/forgot-password',
+      { type: 'error', description: 'This password reset was already used. Ask for a new code.' },
+      { headers: { 'set-cookie': await verifySessionStorage.destroySession(verifySession) } },
+    )
+  }
   return { email, verifySession }
 }
 

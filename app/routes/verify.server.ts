@@ -1,5 +1,7 @@
 // The emailed codes of the sign-up and password-reset flows: one place builds the /verify link and
 // the message, for signup, forgot-password and the "Send a new code" button of /verify.
+import crypto from 'node:crypto'
+import { prisma } from '~/utils/db.server'
 import { codeEmail, sendEmail } from '~/utils/email.server'
 import { getEnv } from '~/utils/env.server'
 import { verifySessionStorage } from '~/utils/session.server'
@@ -64,4 +66,14 @@ export function sendCodeEmailInBackground(args: Parameters<typeof sendCodeEmail>
 
 export async function getVerifySession(request: Request) {
   return verifySessionStorage.getSession(request.headers.get('cookie'))
+}
+
+/**
+ * A tag of the account's password as it is now. /verify stores it with the reset email and
+ * /reset-password accepts only while it is unchanged: once the reset is done the tag differs, so a
+ * copy of the verify cookie cannot set the password a second time.
+ */
+export async function passwordStateTag(email: string) {
+  const user = await prisma.user.findUnique({ where: { email }, select: { password: { select: { hash: true } } } })
+  return crypto.createHash('sha256').update(user?.password?.hash ?? 'no-password').digest('hex')
 }

@@ -16,7 +16,7 @@ import { verifySessionStorage } from '~/utils/session.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { CodeSchema, EmailSchema } from '~/utils/user-validation'
 import { checkCode, consumeVerification, type CodeCheck } from '~/utils/verification.server'
-import { getVerifySession, sendCodeEmail, sendCodeEmailInBackground, verifyPath, type EmailCodeType } from './verify.server'
+import { getVerifySession, passwordStateTag, sendCodeEmail, sendCodeEmailInBackground, verifyPath, type EmailCodeType } from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Enter your code · Trainyard' }]
 
@@ -85,6 +85,7 @@ export async function action({ request }: ActionFunctionArgs) {
     verifySession.set('redirectTo', redirectTo)
   } else {
     verifySession.set('resetPasswordEmail', email)
+    verifySession.set('resetPasswordTag', await passwordStateTag(email))
   }
   return redirect(type === 'onboarding' ? '/onboarding' : '/reset-password', {
     headers: { 'set-cookie': await verifySessionStorage.commitSession(verifySession) },

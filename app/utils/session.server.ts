@@ -26,6 +26,8 @@ export const authSessionStorage = createCookieSessionStorage<{ sessionId: string
 export const verifySessionStorage = createCookieSessionStorage<{
   onboardingEmail: string
   resetPasswordEmail: string
+  /** The account's password state when the reset code was right (see passwordStateTag). */
+  resetPasswordTag: string
   unverifiedSessionId: string
   rememberMe: boolean
   redirectTo: string

@@ -1,39 +1,10 @@
-// Server-only helpers of the admin section (app/routes/admin*.tsx): role names, the permission
-// keys of the matrix, and the one write that can lock everyone out (a user's roles).
+// Server-only helpers of the admin section (app/routes/admin*.tsx): the permission keys of the
+// matrix, unique-name races, and the one write that can lock everyone out (a user's roles).
+// Role names and form limits the browser needs too live in ~/utils/roles.
 import { Prisma } from '@prisma/client'
-import { z } from 'zod'
 import { prisma } from '~/utils/db.server'
 import { ACCESSES, ACTIONS, ENTITIES } from '~/utils/permissions'
-
-/** The role whose members run the admin pages; it always keeps at least one member. */
-export const ADMIN_ROLE = 'admin'
-
-/**
- * Roles the app looks up by name: sign-up gives every new account 'user', and 'admin' is what the
- * last-admin rule counts. Renaming or deleting either would break that, so both are refused.
- */
-const BUILT_IN_ROLES = new Set([ADMIN_ROLE, 'user'])
-
-export function isBuiltInRole(name: string) {
-  return BUILT_IN_ROLES.has(name)
-}
-
-export const ROLE_NAME_MIN_CHARS = 2
-export const ROLE_NAME_MAX_CHARS = 32
-export const ROLE_DESCRIPTION_MAX_CHARS = 200
-
-export const RoleNameSchema = z
-  .string({ required_error: 'Name is required' })
-  .trim()
-  .min(ROLE_NAME_MIN_CHARS, `Name must be at least ${ROLE_NAME_MIN_CHARS} characters`)
-  .max(ROLE_NAME_MAX_CHARS, `Name must be at most ${ROLE_NAME_MAX_CHARS} characters`)
-  .regex(/^[a-z0-9-]+$/, 'Use only lowercase letters (a–z), digits and "-"')
-
-export const RoleDescriptionSchema = z
-  .string()
-  .trim()
-  .max(ROLE_DESCRIPTION_MAX_CHARS, `Description must be at most ${ROLE_DESCRIPTION_MAX_CHARS} characters`)
-  .default('')
+import { ADMIN_ROLE } from '~/utils/roles'
 
 export function duplicateRoleMessage(name: string) {
   return `A role named "${name}" already exists. Choose another name.`

@@ -126,7 +126,7 @@ export default function AdminUser() {
         <Link to="/admin/users" className="link text-sm">
           ← All users
         </Link>
-        <h2 className="mt-1 break-all text-xl font-semibold">{user.name ?? user.email}</h2>
+        <h2 className="mt-1 break-words text-xl font-semibold">{user.name ?? user.email}</h2>
       </div>
       <section className="card">
         <h3 className="mb-3 font-semibold">Details</h3>
@@ -134,7 +134,7 @@ export default function AdminUser() {
           {details.map(([term, value]) => (
             <div key={term} className="contents">
               <dt className="font-medium text-slate-500">{term}</dt>
-              <dd className="mb-2 break-all text-slate-900 sm:mb-0">{value}</dd>
+              <dd className="mb-2 break-words text-slate-900 sm:mb-0">{value}</dd>
             </div>
           ))}
         </dl>

@@ -1,0 +1,324 @@
+// /admin/roles/:roleId — rename or delete a role, and choose its permissions in a matrix:
+// rows are entities, columns are actions, each cell has an "own" and an "any" box.
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
+import { z } from 'zod'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { requireUserId } from '~/utils/auth.server'
+import { prisma } from '~/utils/db.server'
+import { formError, parseFormData, type FormFailure } from '~/utils/forms'
+import { ACCESSES, ACTIONS, ENTITIES, userHasPermission, type PermissionString } from '~/utils/permissions'
+import { requireUserWithPermission } from '~/utils/permissions.server'
+import { redirectWithToast } from '~/utils/toast.server'
+import { useUser } from '~/utils/user'
+import {
+  ADMIN_ROLE,
+  isBuiltInRole,
+  ROLE_DESCRIPTION_MAX_CHARS,
+  ROLE_NAME_MAX_CHARS,
+  ROLE_NAME_MIN_CHARS,
+  RoleDescriptionSchema,
+  RoleNameSchema,
+} from '~/utils/roles'
+import { duplicateRoleMessage, isUniqueConstraintError, PERMISSION_KEYS, permissionKey } from './admin.server'
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: `${data?.role.name ?? 'Role'} · Roles · Admin · Trainyard` },
+]
+
+/** What each intent needs; the check comes before the form is even validated. */
+const INTENT_PERMISSIONS = {
+  rename: 'update:role:any',
+  permissions: 'update:role:any',
+  delete: 'delete:role:any',
+} as const satisfies Record<string, PermissionString>
+
+const ROLE_USERS_SHOWN = 20
+
+const RoleActionSchema = z.discriminatedUnion('intent', [
+  z.object({ intent: z.literal('rename'), name: RoleNameSchema, description: RoleDescriptionSchema }),
+  z.object({
+    intent: z.literal('permissions'),
+    // No box checked sends no field at all; one box sends a string; several send a list.
+    permission: z.preprocess(
+      (v) => (v === undefined ? [] : [v].flat()),
+      z.array(z.string().refine((key) => PERMISSION_KEYS.includes(key), 'Unknown permission')),
+    ),
+  }),
+  z.object({ intent: z.literal('delete') }),
+])
+
+function notFound(): never {
+  throw new Response('Not found', { status: 404 })
+}
+
+function failure(body: FormFailure) {
+  return json(body, { status: 400 })
+}
+
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  await requireUserWithPermission(request, 'read:role:any')
+  const role = await prisma.role.findUnique({
+    where: { id: params.roleId ?? '' },
+    select: {
+      id: true,
+      name: true,
+      description: true,
+      permissions: { select: { action: true, entity: true, access: true } },
+      users: { select: { id: true, email: true }, orderBy: { email: 'asc' }, take: ROLE_USERS_SHOWN },
+      _count: { select: { users: true } },
+    },
+  })
+  if (!role) notFound()
+  const permissions = await prisma.permission.findMany({ select: { action: true, entity: true, access: true, description: true } })
+  return json({
+    role: {
+      id: role.id,
+      name: role.name,
+      description: role.description,
+      builtIn: isBuiltInRole(role.name),
+      permissionKeys: role.permissions.map(permissionKey),
+      users: role.users,
+      userCount: role._count.users,
+    },
+    descriptions: Object.fromEntries(permissions.map((p) => [permissionKey(p), p.description])),
+  })
+}
+
+export async function action({ request, params }: ActionFunctionArgs) {
+  // Logged in before anything else, so a visitor is sent to /login whatever they posted.
+  await requireUserId(request)
+  const formData = await request.formData()
+  const intent = String(formData.get('intent') ?? '')
+  // hasOwn, not `in`: "toString" is in every object. An unknown intent still needs update rights.
+  await requireUserWithPermission(
+    request,
+    Object.hasOwn(INTENT_PERMISSIONS, intent) ? INTENT_PERMISSIONS[intent as keyof typeof INTENT_PERMISSIONS] : 'update:role:any',
+  )
+  const role = await prisma.role.findUnique({
+    where: { id: params.roleId ?? '' },
+    select: { id: true, name: true, permissions: { select: { action: true, entity: true, access: true } }, _count: { select: { users: true } } },
+  })
+  if (!role) notFound()
+  const parsed = parseFormData(formData, RoleActionSchema)
+  if (!parsed.success) return failure(parsed.failure)
+  const data = parsed.data
+
+  if (data.intent === 'rename') {
+    if (isBuiltInRole(role.name) && data.name !== role.name) {
+      const message = `The ${role.name} role cannot be renamed: the app looks it up by that name.`
+      return failure(formError(formData, message, { name: [message] }))
+    }
+    const duplicate = () => failure(formError(formData, duplicateRoleMessage(data.name), { name: [duplicateRoleMessage(data.name)] }))
+    const other = await prisma.role.findUnique({ where: { name: data.name }, select: { id: true } })
+    if (other && other.id !== role.id) return duplicate()
+    try {
+      await prisma.role.update({ where: { id: role.id }, data: { name: data.name, description: data.description } })
+    } catch (error) {
+      if (isUniqueConstraintError(error)) return duplicate()
+      throw error
+    }
+    return redirectWithToast(`/admin/roles/${role.id}`, { type: 'success', description: `Role "${data.name}" saved.` })
+  }
+
+  if (data.intent === 'delete') {
+    if (isBuiltInRole(role.name)) {
+      return failure(formError(formData, `The ${role.name} role cannot be deleted: the app relies on it.`))
+    }
+    // A role in use may be deleted: its users simply lose what it granted. Nobody is locked out,
+    // because the admin role (which keeps every permission) can never be deleted.
+    await prisma.role.delete({ where: { id: role.id } })
+    const users = role._count.users
+    return redirectWithToast('/admin/roles', {
+      type: 'success',
+      description: `Role "${role.name}" deleted.${users ? ` ${users} ${users === 1 ? 'user' : 'users'} no longer have it.` : ''}`,
+    })
+  }
+
+  const wanted = new Set(data.permission)
+  if (role.name === ADMIN_ROLE) {
+    const removed = role.permissions.map(permissionKey).filter((key) => !wanted.has(key))
+    if (removed.length) {
+      return failure(
+        formError(
+          formData,
+          `The admin role keeps every permission it has (you unchecked ${removed.join(', ')}): the admin pages depend on them, and removing one could lock every admin out. You may add permissions.`,
+        ),
+      )
+    }
+  }
+  const all = await prisma.permission.findMany({ select: { id: true, action: true, entity: true, access: true } })
+  const ids = all.filter((p) => wanted.has(permissionKey(p))).map((p) => ({ id: p.id }))
+  await prisma.role.update({ where: { id: role.id }, data: { permissions: { set: ids } } })
+  return redirectWithToast(`/admin/roles/${role.id}`, { type: 'success', description: `Permissions saved for "${role.name}".` })
+}
+
+export default function AdminRole() {
+  const { role, descriptions } = useLoaderData<typeof loader>()
+  const actionData = useActionData<typeof action>()
+  const user = useUser()
+  const canUpdate = userHasPermission(user, 'update:role:any')
+  const canDelete = userHasPermission(user, 'delete:role:any') && !role.builtIn
+  const errorsFor = (intent: string) => (actionData?.values.intent === intent ? actionData : undefined)
+  const renameErrors = errorsFor('rename')
+  const permissionErrors = errorsFor('permissions')
+  const deleteErrors = errorsFor('delete')
+  const granted = new Set(role.permissionKeys)
+  // The admin role's permissions can be added to, never taken away (see the action).
+  const locked = (key: string) => role.name === ADMIN_ROLE && granted.has(key)
+
+  return (
+    <div className="flex flex-col gap-6">
+      <div>
+        <Link to="/admin/roles" className="link text-sm">
+          ← All roles
+        </Link>
+        <h2 className="mt-1 break-words text-xl font-semibold">Role: {role.name}</h2>
+        <p className="text-sm text-slate-600">
+          {role.userCount} {role.userCount === 1 ? 'user has' : 'users have'} this role
+          {role.users.length ? ': ' : '.'}
+          {role.users.map((u, i) => (
+            <span key={u.id}>
+              {i ? ', ' : ''}
+              <Link to={`/admin/users/${u.id}`} className="link">
+                {u.email}
+              </Link>
+            </span>
+          ))}
+          {role.userCount > role.users.length ? ` and ${role.userCount - role.users.length} more.` : null}
+        </p>
+      </div>
+
+      <section className="card">
+        <h3 className="mb-3 font-semibold">Details</h3>
+        <Form method="POST" className="flex flex-col gap-4" key={`${role.name}|${role.description}`}>
+          <fieldset className="flex flex-col gap-4" disabled={!canUpdate}>
+            <Field
+              label="Name"
+              hint={role.builtIn ? 'Built-in roles keep their name: the app looks them up by it.' : `${ROLE_NAME_MIN_CHARS}–${ROLE_NAME_MAX_CHARS} characters: lowercase letters, digits and "-"`}
+              errors={renameErrors?.fieldErrors.name}
+              inputProps={{
+                name: 'name',
+                required: true,
+                readOnly: role.builtIn,
+                maxLength: ROLE_NAME_MAX_CHARS,
+                autoComplete: 'off',
+                defaultValue: renameErrors?.values.name ?? role.name,
+              }}
+            />
+            <Field
+              label="Description (optional)"
+              errors={renameErrors?.fieldErrors.description}
+              inputProps={{
+                name: 'description',
+                maxLength: ROLE_DESCRIPTION_MAX_CHARS,
+                autoComplete: 'off',
+                defaultValue: renameErrors?.values.description ?? role.description,
+              }}
+            />
+          </fieldset>
+          <ErrorList errors={renameErrors?.formErrors.filter((e) => !renameErrors.fieldErrors.name?.includes(e))} />
+          {canUpdate ? (
+            <div>
+              <SubmitButton name="intent" value="rename">
+                Save details
+              </SubmitButton>
+            </div>
+          ) : null}
+        </Form>
+      </section>
+
+      <section className="card">
+        <h3 className="font-semibold">Permissions</h3>
+        <p className="mb-3 text-sm text-slate-600">
+          “own” lets a user act on what they created; “any” on everyone’s.
+          {role.name === ADMIN_ROLE ? ' The admin role keeps every permission it has: the admin pages depend on them.' : null}
+        </p>
+        <Form method="POST" className="flex flex-col gap-4" key={role.permissionKeys.join(',')}>
+          <fieldset className="min-w-0" disabled={!canUpdate}>
+            <legend className="sr-only">Permissions of {role.name}</legend>
+            <div className="-mx-6 overflow-x-auto px-6">
+              <table className="min-w-full text-sm">
+                <thead>
+                  <tr className="text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+                    <th scope="col" className="py-2 pr-4">Entity</th>
+                    {ACTIONS.map((action) => (
+                      <th key={action} scope="col" className="px-2 py-2">
+                        {action}
+                      </th>
+                    ))}
+                  </tr>
+                </thead>
+                <tbody className="divide-y divide-slate-100">
+                  {ENTITIES.map((entity) => (
+                    <tr key={entity}>
+                      <th scope="row" className="py-2 pr-4 text-left font-medium">
+                        {entity}
+                      </th>
+                      {ACTIONS.map((action) => (
+                        <td key={action} className="px-2 py-2">
+                          <div className="flex flex-col gap-1 sm:flex-row sm:gap-3">
+                            {ACCESSES.map((access) => {
+                              const key = `${action}:${entity}:${access}`
+                              return (
+                                <label key={key} className="flex items-center gap-1 whitespace-nowrap" title={descriptions[key]}>
+                                  <input
+                                    type="checkbox"
+                                    name="permission"
+                                    value={key}
+                                    defaultChecked={granted.has(key)}
+                                    disabled={locked(key)}
+                                    className="h-4 w-4 rounded border-slate-300"
+                                  />
+                                  {/* Read aloud as "read gpu any"; seen as "any" in its cell. */}
+                                  <span className="sr-only">
+                                    {action} {entity}{' '}
+                                  </span>
+                                  {access}
+                                  {/* A disabled box is not submitted: send the locked permission anyway. */}
+                                  {locked(key) ? <input type="hidden" name="permission" value={key} /> : null}
+                                </label>
+                              )
+                            })}
+                          </div>
+                        </td>
+                      ))}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </fieldset>
+          <ErrorList errors={[...(permissionErrors?.formErrors ?? []), ...(permissionErrors?.fieldErrors.permission ?? [])]} />
+          {canUpdate ? (
+            <div>
+              <SubmitButton name="intent" value="permissions">
+                Save permissions
+              </SubmitButton>
+            </div>
+          ) : null}
+        </Form>
+      </section>
+
+      {canDelete ? (
+        <section className="card border-red-200">
+          <h3 className="font-semibold">Delete this role</h3>
+          <p className="mb-3 text-sm text-slate-600">
+            {role.userCount
+              ? `${role.userCount} ${role.userCount === 1 ? 'user loses' : 'users lose'} this role and what it allows. Their other roles stay.`
+              : 'No user has this role.'}
+          </p>
+          <Form method="POST">
+            <ErrorList errors={deleteErrors?.formErrors} />
+            <SubmitButton name="intent" value="delete" className="btn-danger">
+              Delete role
+            </SubmitButton>
+          </Form>
+        </section>
+      ) : null}
+    </div>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

@@ -14,7 +14,8 @@ export function Toaster({ toast }: { toast: Toast | null }) {
   }, [toast])
   if (!shown) return null
   return (
-    <div className="pointer-events-none fixed inset-x-0 bottom-4 z-50 flex justify-center px-4 sm:bottom-auto sm:top-4 sm:justify-end">
+    // Bottom of the screen: at the top it would cover the header's user menu.
+    <div className="pointer-events-none fixed inset-x-0 bottom-4 z-50 flex justify-center px-4 sm:justify-end">
       <div
         role="status"
         aria-live="polite"

@@ -83,8 +83,9 @@ export default function PasswordSettings() {
             : 'You log in with GitHub. Create a password to also log in with your email address.'}
         </p>
       </div>
-      {/* A successful save redirects to a new location: the new key empties the fields. */}
-      <Form key={location.key} method="POST" className="flex flex-col gap-4" noValidate>
+      {/* A successful save redirects to a new location: the new key empties the fields. While an
+          error is shown the key stays put, so nothing the person types next is thrown away. */}
+      <Form key={actionData ? 'after-error' : location.key} method="POST" className="flex flex-col gap-4" noValidate>
         {hasPassword ? (
           <Field
             label="Current password"

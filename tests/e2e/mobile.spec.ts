@@ -1,7 +1,8 @@
 // Runs in the "phone" project (Pixel 7 viewport, touch): pages fit the screen and the menus work.
 import { expect, test } from './fixtures'
+import type { Page } from '@playwright/test'
 
-async function expectNoHorizontalScroll(page: import('@playwright/test').Page) {
+async function expectNoHorizontalScroll(page: Page) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
   expect(overflow).toBeLessThanOrEqual(0)
 }

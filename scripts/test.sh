@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 bash scripts/ensure-chromium.sh
 
+reports=tests/.tmp/reports
+rm -rf "$reports" && mkdir -p "$reports"
+status=0
+
 echo "== typecheck"
 npx tsc --noEmit
 echo "== lint"
@@ -14,6 +18,10 @@ npx eslint .
 echo "== production build (the integration and browser tests run it)"
 npx remix build
 echo "== unit and integration tests (vitest)"
-npx vitest run
+npx vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json" || status=$?
 echo "== browser tests (playwright, chromium)"
-npx playwright test
+PLAYWRIGHT_JSON_OUTPUT_NAME="$reports/playwright.json" npx playwright test --reporter=list,json || status=$?
+
+echo "== summary"
+node scripts/test-summary.mjs "$reports/vitest.json" "$reports/playwright.json"
+exit "$status"

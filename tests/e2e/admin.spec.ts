@@ -39,6 +39,7 @@ test('an admin creates a role, grants it permissions and gives it to a user foun
   await page.getByRole('link', { name: 'Admin', exact: true }).click()
   await expect(page).toHaveURL(/\/admin\/users$/)
   await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Roles' }).click()
+  await expect(page).toHaveURL(/\/admin\/roles$/)
   await page.getByLabel('Name', { exact: true }).fill(roleName)
   await page.getByLabel('Description (optional)').fill('Reads users and watches GPUs')
   await page.getByRole('button', { name: 'Create role' }).click()
@@ -54,6 +55,7 @@ test('an admin creates a role, grants it permissions and gives it to a user foun
 
   // …finds the member by searching for their name, and gives them the role.
   await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Users' }).click()
+  await expect(page).toHaveURL(/\/admin\/users$/)
   await page.getByLabel('Search by email or name').fill(`member ${suffix}`)
   await page.getByRole('button', { name: 'Search' }).click()
   await expect(page.getByText('Showing 1–1 of 1')).toBeVisible()

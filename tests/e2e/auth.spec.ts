@@ -75,6 +75,8 @@ test('sign up by code, log out and in, a wrong password, reset the password by c
   await expect(page.getByLabel('Email')).toHaveValue(email)
 
   await page.getByRole('link', { name: 'Forgot password?' }).click()
+  // The login page has an Email field too: wait for the new page before typing.
+  await expect(page.getByRole('heading', { name: 'Forgot your password?' })).toBeVisible()
   await page.getByLabel('Email').fill(email)
   await page.getByRole('button', { name: 'Send code' }).click()
   await expect(page.getByText('If an account exists for that email, we sent a code.')).toBeVisible()

@@ -52,6 +52,17 @@ export function Field({ label, errors, hint, className, inputProps }: FieldProps
   )
 }
 
+/** The email field of the auth pages (sign-up, login, forgot password): focused, autocompleted. */
+export function EmailField({ errors, defaultValue }: { errors?: string[]; defaultValue?: string }) {
+  return (
+    <Field
+      label="Email"
+      errors={errors}
+      inputProps={{ name: 'email', type: 'email', autoComplete: 'email', required: true, autoFocus: true, defaultValue }}
+    />
+  )
+}
+
 type TextareaFieldProps = {
   label: ReactNode
   errors?: string[]

@@ -6,7 +6,7 @@ import { Form, Link, useActionData } from '@remix-run/react'
 import { z } from 'zod'
 import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { EmailField, ErrorList, SubmitButton } from '~/components/forms'
 import { prisma } from '~/utils/db.server'
 import { parseFormData } from '~/utils/forms'
 import { EmailSchema } from '~/utils/user-validation'
@@ -47,18 +47,7 @@ export default function ForgotPasswordPage() {
       }
     >
       <Form method="POST" className="flex flex-col gap-4">
-        <Field
-          label="Email"
-          errors={actionData?.fieldErrors.email}
-          inputProps={{
-            name: 'email',
-            type: 'email',
-            autoComplete: 'email',
-            required: true,
-            autoFocus: true,
-            defaultValue: actionData?.values.email,
-          }}
-        />
+        <EmailField errors={actionData?.fieldErrors.email} defaultValue={actionData?.values.email} />
         <ErrorList errors={actionData?.formErrors} />
         <SubmitButton pendingText="Sending code…">Send code</SubmitButton>
       </Form>

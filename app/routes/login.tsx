@@ -4,7 +4,7 @@ import { Form, Link, useActionData, useRouteLoaderData, useSearchParams } from '
 import { z } from 'zod'
 import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { CheckboxField, ErrorList, Field, SubmitButton } from '~/components/forms'
+import { CheckboxField, EmailField, ErrorList, Field, SubmitButton } from '~/components/forms'
 import { GitHubLoginButton } from '~/components/github-button'
 import type { loader as rootLoader } from '~/root'
 import { createSession, requireAnonymous, verifyUserPassword } from '~/utils/auth.server'
@@ -65,18 +65,7 @@ export default function LoginPage() {
     >
       <Form method="POST" className="flex flex-col gap-4">
         <input type="hidden" name="redirectTo" value={redirectTo ?? ''} />
-        <Field
-          label="Email"
-          errors={actionData?.fieldErrors.email}
-          inputProps={{
-            name: 'email',
-            type: 'email',
-            autoComplete: 'email',
-            required: true,
-            autoFocus: true,
-            defaultValue: actionData?.values.email,
-          }}
-        />
+        <EmailField errors={actionData?.fieldErrors.email} defaultValue={actionData?.values.email} />
         <Field
           label="Password"
           errors={actionData?.fieldErrors.password}

@@ -5,7 +5,7 @@ import { Form, Link, useActionData, useRouteLoaderData, useSearchParams } from '
 import { z } from 'zod'
 import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { EmailField, ErrorList, SubmitButton } from '~/components/forms'
 import { GitHubLoginButton } from '~/components/github-button'
 import type { loader as rootLoader } from '~/root'
 import { requireAnonymous } from '~/utils/auth.server'
@@ -73,18 +73,7 @@ export default function SignupPage() {
     >
       <Form method="POST" className="flex flex-col gap-4">
         <input type="hidden" name="redirectTo" value={redirectTo ?? ''} />
-        <Field
-          label="Email"
-          errors={actionData?.fieldErrors.email}
-          inputProps={{
-            name: 'email',
-            type: 'email',
-            autoComplete: 'email',
-            required: true,
-            autoFocus: true,
-            defaultValue: actionData?.values.email,
-          }}
-        />
+        <EmailField errors={actionData?.fieldErrors.email} defaultValue={actionData?.values.email} />
         <ErrorList errors={actionData?.formErrors} />
         <SubmitButton pendingText="Sending code…">Create account</SubmitButton>
       </Form>

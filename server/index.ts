@@ -62,7 +62,9 @@ app.use(securityHeaders(env))
 app.use('/build', express.static(path.join(root, 'public', 'build'), { immutable: true, maxAge: '1y' }))
 app.use(express.static(path.join(root, 'public'), { maxAge: '1h' }))
 
-if (isDev || env.LOG_REQUESTS) app.use(morgan('tiny'))
+// The path only: query strings can carry one-time codes (the emailed /verify link) and tokens.
+morgan.token('path', (req: express.Request) => req.path)
+if (isDev || env.LOG_REQUESTS) app.use(morgan(':method :path :status :res[content-length] - :response-time ms'))
 
 app.use(authRateLimit(env))
 

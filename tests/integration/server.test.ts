@@ -93,7 +93,7 @@ describe('start-up', () => {
 describe('a running server', () => {
   let server: Running | undefined
   beforeAll(async () => {
-    server = await startServer({ DATABASE_URL: `file:${database}`, AUTH_RATE_LIMIT_PER_MINUTE: '3' })
+    server = await startServer({ DATABASE_URL: `file:${database}`, AUTH_RATE_LIMIT_PER_MINUTE: '3', LOG_REQUESTS: 'true' })
   }, 40_000)
   afterAll(() => stop(server))
 
@@ -123,6 +123,12 @@ describe('a running server', () => {
     const html = await res.text()
     expect(html).toContain('Page not found')
     expect(html).not.toMatch(/at .*\.(ts|js):\d+/)
+  })
+
+  test('the request log leaves query strings out (the emailed link carries a code)', async () => {
+    await fetch(`${server!.url}/verify?type=onboarding&target=a%40example.test&code=654321`, { redirect: 'manual' })
+    await expect.poll(() => server!.output()).toMatch(/GET \/verify \d{3}/)
+    expect(server!.output()).not.toContain('654321')
   })
 
   test('the healthcheck answers 200 when the database answers', async () => {

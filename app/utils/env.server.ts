@@ -36,6 +36,20 @@ const schema = z
     /** Behind a load balancer, how many proxies to trust for the client address (0 = none). */
     TRUST_PROXY: z.coerce.number().int().min(0).default(0),
     LOG_REQUESTS: booleanString,
+
+    /** Local storage folder (the default driver), relative to the repository root. */
+    STORAGE_DIR: z.string().min(1).default('data/storage'),
+    /** With S3_BUCKET set, files go to S3 (or an S3-compatible store) instead of STORAGE_DIR. */
+    S3_BUCKET: z.string().optional(),
+    AWS_REGION: z.string().default('us-east-1'),
+    /** An S3-compatible endpoint (MinIO, s3rver in the tests); unset = AWS. */
+    AWS_ENDPOINT_URL_S3: z.string().url().optional(),
+    /** Path-style URLs (http://host/bucket/key), which most S3-compatible stores need. */
+    S3_FORCE_PATH_STYLE: booleanString,
+    /** Per-file upload limit, in megabytes. */
+    UPLOAD_MAX_FILE_MB: z.coerce.number().positive().max(1024).default(25),
+    /** Most images one training may hold. */
+    MAX_IMAGES_PER_TRAINING: z.coerce.number().int().min(1).max(10_000).default(200),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && env.SESSION_SECRET === DEV_SESSION_SECRET) {

@@ -20,6 +20,9 @@ export function Header() {
         </Link>
         {user ? (
           <nav className="flex items-center gap-1" aria-label="Main">
+            <NavLink to="/trainings" className={navClass}>
+              Trainings
+            </NavLink>
             {isAdmin ? (
               <NavLink to="/admin" className={navClass}>
                 Admin

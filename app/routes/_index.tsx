@@ -28,12 +28,14 @@ export default function Index() {
           down when it is done.
         </p>
         {user ? (
-          <p className="text-slate-700">
-            Welcome back, <strong>{user.name ?? user.email}</strong>.{' '}
-            <Link to="/settings" className="link">
-              Your settings
+          <div className="flex flex-col items-start gap-3">
+            <p className="text-slate-700">
+              Welcome back, <strong>{user.name ?? user.email}</strong>.
+            </p>
+            <Link to="/trainings" className="btn-primary">
+              Go to your trainings
             </Link>
-          </p>
+          </div>
         ) : (
           <div className="flex flex-wrap gap-3">
             <Link to="/signup" className="btn-primary">

@@ -11,11 +11,14 @@ import { tmpDir } from './paths'
 const id = `${process.env.VITEST_POOL_ID ?? '0'}-${crypto.randomBytes(4).toString('hex')}`
 const databaseFile = path.join(tmpDir, `test-${id}.db`)
 const outboxDir = path.join(tmpDir, `outbox-${id}`)
+const storageDir = path.join(tmpDir, `storage-${id}`)
 fs.copyFileSync(inject('baseDatabasePath'), databaseFile)
 
 process.env.NODE_ENV = 'test'
 process.env.DATABASE_URL = `file:${databaseFile}`
 process.env.MAIL_OUTBOX_DIR = outboxDir
+// No test may write to data/storage: each file gets its own folder (tests that need S3 set S3_BUCKET).
+process.env.STORAGE_DIR = storageDir
 process.env.SESSION_SECRET = 'test-session-secret-0123456789'
 delete process.env.SMTP_URL
 
@@ -34,4 +37,5 @@ afterAll(async () => {
   fs.rmSync(databaseFile, { force: true })
   fs.rmSync(`${databaseFile}-journal`, { force: true })
   fs.rmSync(outboxDir, { recursive: true, force: true })
+  fs.rmSync(storageDir, { recursive: true, force: true })
 })

@@ -1,0 +1,93 @@
+// The frame of one training: its name, trigger word and base model, and the tabs "Images" (the
+// index route) and "Settings". Someone else's training is a 404 here, so every page below is too.
+import { json, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Link, NavLink, Outlet, useLoaderData } from '@remix-run/react'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { describeGpu, parseBaseModel } from '~/utils/base-models'
+import { prisma } from '~/utils/db.server'
+import { cx } from '~/utils/misc'
+import { requireTraining } from '~/utils/training.server'
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.training.name ?? 'Training'} · Trainyard` }]
+
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  const { training, isOwner } = await requireTraining(request, params.trainingId, 'read')
+  const model = parseBaseModel(training.baseModel)
+  const owner = isOwner ? null : await prisma.user.findUnique({ where: { id: training.ownerId }, select: { email: true } })
+  return json({
+    training: {
+      id: training.id,
+      name: training.name,
+      triggerWord: training.triggerWord,
+      baseModel: model ? { label: model.label, gpu: describeGpu(model.gpuMemoryGb) } : null,
+    },
+    ownerEmail: owner?.email ?? null,
+  })
+}
+
+export default function TrainingLayout() {
+  const { training, ownerEmail } = useLoaderData<typeof loader>()
+  const tabs = [
+    { to: `/trainings/${training.id}`, label: 'Images', end: true },
+    { to: `/trainings/${training.id}/settings`, label: 'Settings', end: false },
+  ]
+  return (
+    <div className="flex flex-col gap-6">
+      <div className="flex flex-col gap-2">
+        <Link to="/trainings" className="link text-sm">
+          ← Trainings
+        </Link>
+        <h1 className="break-words text-2xl font-bold">{training.name}</h1>
+        <dl className="flex flex-wrap gap-x-6 gap-y-1 text-sm text-slate-600">
+          <div className="flex gap-1">
+            <dt>Trigger word:</dt>
+            <dd>
+              <code className="rounded bg-slate-100 px-1 text-slate-900">{training.triggerWord}</code>
+            </dd>
+          </div>
+          <div className="flex gap-1">
+            <dt>Base model:</dt>
+            <dd className="text-slate-900">
+              {training.baseModel ? (
+                <>
+                  {training.baseModel.label} <span className="text-slate-500">({training.baseModel.gpu})</span>
+                </>
+              ) : (
+                'Unknown: choose one in Settings'
+              )}
+            </dd>
+          </div>
+          {ownerEmail ? (
+            <div className="flex gap-1">
+              <dt>Owner:</dt>
+              <dd className="text-slate-900">{ownerEmail}</dd>
+            </div>
+          ) : null}
+        </dl>
+      </div>
+      <nav aria-label="Training" className="-mx-4 overflow-x-auto px-4">
+        <ul className="flex gap-1 border-b border-slate-200">
+          {tabs.map((tab) => (
+            <li key={tab.to}>
+              <NavLink
+                to={tab.to}
+                end={tab.end}
+                className={({ isActive }) =>
+                  cx(
+                    'block whitespace-nowrap border-b-2 px-3 py-2 text-sm font-medium',
+                    isActive ? 'border-brand-600 text-brand-700' : 'border-transparent text-slate-600 hover:text-slate-900',
+                  )
+                }
+              >
+                {tab.label}
+              </NavLink>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <Outlet />
+    </div>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

@@ -1,0 +1,135 @@
+// The base models a training can start from, kept in code: each one names the weights the trainer
+// downloads, the GPU memory training a LoRA on it needs, and the smallest EC2 instance that has it.
+// Shared with the browser (the "new training" form shows memory and instance type).
+import { z } from 'zod'
+
+export const MODEL_FAMILIES = ['flux', 'sdxl', 'sd15'] as const
+export type ModelFamily = (typeof MODEL_FAMILIES)[number]
+
+/** What Training.baseModel holds, as JSON. `source: 'hf'` = a Hugging Face repository id. */
+export const BaseModelRefSchema = z
+  .object({
+    family: z.enum(MODEL_FAMILIES),
+    source: z.literal('hf'),
+    id: z.string().min(1).max(200),
+  })
+  .strict()
+export type BaseModelRef = z.infer<typeof BaseModelRefSchema>
+
+/** GPU classes we rent, smallest first; the first that has enough memory is chosen. */
+export const GPU_CLASSES = [
+  { instanceType: 'g4dn.xlarge', gpu: 'NVIDIA T4', memoryGb: 16 },
+  { instanceType: 'g5.xlarge', gpu: 'NVIDIA A10G', memoryGb: 24 },
+  { instanceType: 'g6e.xlarge', gpu: 'NVIDIA L40S', memoryGb: 48 },
+] as const
+export type GpuClass = (typeof GPU_CLASSES)[number]
+
+export type BaseModel = {
+  /** Stable slug used in forms and presets. */
+  slug: string
+  label: string
+  family: ModelFamily
+  ref: BaseModelRef
+  /** GPU memory a LoRA training of this model needs with the presets' settings (8-bit Flux). */
+  gpuMemoryGb: number
+  /** Longest side of training images, in pixels, unless the config says otherwise. */
+  defaultResolutionPx: number
+  /** Extra weights the trainer needs (FLUX.1-schnell is trained through an adapter). */
+  assistantLoraPath?: string
+  description: string
+}
+
+export const BASE_MODELS: readonly BaseModel[] = [
+  {
+    slug: 'flux-dev',
+    label: 'FLUX.1-dev',
+    family: 'flux',
+    ref: { family: 'flux', source: 'hf', id: 'black-forest-labs/FLUX.1-dev' },
+    gpuMemoryGb: 24,
+    defaultResolutionPx: 1024,
+    description: 'Best quality Flux model; trained in 8-bit it fits a 24 GB card.',
+  },
+  {
+    slug: 'flux-schnell',
+    label: 'FLUX.1-schnell',
+    family: 'flux',
+    ref: { family: 'flux', source: 'hf', id: 'black-forest-labs/FLUX.1-schnell' },
+    gpuMemoryGb: 24,
+    defaultResolutionPx: 1024,
+    assistantLoraPath: 'ostris/FLUX.1-schnell-training-adapter',
+    description: 'Fast Flux model (samples in 4 steps), Apache-2.0 licensed.',
+  },
+  {
+    slug: 'sdxl-base',
+    label: 'SDXL base 1.0',
+    family: 'sdxl',
+    ref: { family: 'sdxl', source: 'hf', id: 'stabilityai/stable-diffusion-xl-base-1.0' },
+    gpuMemoryGb: 24,
+    defaultResolutionPx: 1024,
+    description: 'Stable Diffusion XL: a large ecosystem of styles and tools.',
+  },
+  {
+    slug: 'sd15',
+    label: 'SD 1.5',
+    family: 'sd15',
+    ref: { family: 'sd15', source: 'hf', id: 'stable-diffusion-v1-5/stable-diffusion-v1-5' },
+    gpuMemoryGb: 16,
+    defaultResolutionPx: 512,
+    description: 'Stable Diffusion 1.5: small and cheap to train, 512-px images.',
+  },
+]
+
+/** Flux trained without 8-bit quantisation needs about twice the memory. */
+const FLUX_FULL_PRECISION_MEMORY_GB = 48
+
+export const BASE_MODEL_SLUGS = BASE_MODELS.map((m) => m.slug) as [string, ...string[]]
+export const DEFAULT_BASE_MODEL_SLUG = 'flux-dev'
+
+export function findBaseModel(slug: string | null | undefined) {
+  return BASE_MODELS.find((m) => m.slug === slug) ?? null
+}
+
+export function getBaseModel(slug: string) {
+  const model = findBaseModel(slug)
+  if (!model) throw new Error(`Unknown base model: ${slug}`)
+  return model
+}
+
+/** The JSON stored in Training.baseModel. */
+export function formatBaseModel(model: BaseModel) {
+  return JSON.stringify(model.ref)
+}
+
+/**
+ * The catalogue entry a stored Training.baseModel names, or null when the text is not valid JSON,
+ * not the right shape, or names a model no longer in the catalogue.
+ */
+export function parseBaseModel(text: string | null | undefined): BaseModel | null {
+  if (!text) return null
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return null
+  }
+  const parsed = BaseModelRefSchema.safeParse(value)
+  if (!parsed.success) return null
+  return BASE_MODELS.find((m) => m.ref.source === parsed.data.source && m.ref.id === parsed.data.id) ?? null
+}
+
+/** The smallest GPU class with at least `memoryGb`, or null when none is big enough. */
+export function gpuClassFor(memoryGb: number): GpuClass | null {
+  return GPU_CLASSES.find((g) => g.memoryGb >= memoryGb) ?? null
+}
+
+/** Memory a training needs: the model's, or more when its config turns off Flux quantisation. */
+export function requiredGpuMemoryGb(model: BaseModel, options: { quantize?: boolean } = {}) {
+  if (model.family === 'flux' && options.quantize === false) return Math.max(model.gpuMemoryGb, FLUX_FULL_PRECISION_MEMORY_GB)
+  return model.gpuMemoryGb
+}
+
+/** "24 GB · g5.xlarge (NVIDIA A10G)" — how the forms describe a model's hardware. */
+export function describeGpu(memoryGb: number) {
+  const gpu = gpuClassFor(memoryGb)
+  return gpu ? `${memoryGb} GB · ${gpu.instanceType} (${gpu.gpu})` : `${memoryGb} GB · no instance type fits`
+}

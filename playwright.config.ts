@@ -12,6 +12,7 @@ const tmp = path.join(import.meta.dirname, 'tests', '.tmp')
 // as the server: fixtures create users directly in it.
 process.env.DATABASE_URL = `file:${path.join(tmp, 'e2e.db')}`
 process.env.MAIL_OUTBOX_DIR = path.join(tmp, 'e2e-outbox')
+process.env.STORAGE_DIR = path.join(tmp, 'e2e-storage')
 process.env.SESSION_SECRET = 'e2e-session-secret-0123456789'
 process.env.E2E_BASE_URL = `http://127.0.0.1:${PORT}`
 process.env.E2E_GITHUB_URL = `http://127.0.0.1:${GITHUB_PORT}`
@@ -22,6 +23,7 @@ const appEnv = {
   APP_URL: `http://127.0.0.1:${PORT}`,
   DATABASE_URL: process.env.DATABASE_URL,
   MAIL_OUTBOX_DIR: process.env.MAIL_OUTBOX_DIR,
+  STORAGE_DIR: process.env.STORAGE_DIR,
   SESSION_SECRET: process.env.SESSION_SECRET,
   GITHUB_CLIENT_ID: 'e2e-client-id',
   GITHUB_CLIENT_SECRET: 'e2e-client-secret',
@@ -69,7 +71,7 @@ export default defineConfig({
       stdout: 'pipe',
     },
     {
-      command: `rm -rf ${tmp}/e2e.db ${tmp}/e2e-outbox && node scripts/setup-db.mjs && npx tsx server/index.ts`,
+      command: `rm -rf ${tmp}/e2e.db ${tmp}/e2e-outbox ${tmp}/e2e-storage && node scripts/setup-db.mjs && npx tsx server/index.ts`,
       url: `http://127.0.0.1:${PORT}/resources/healthcheck`,
       env: appEnv,
       reuseExistingServer: false,

@@ -1,0 +1,55 @@
+// A destructive button that asks first, in the page rather than in a browser dialog: the question
+// and the two answers appear in place of the button, so it works the same on a phone and with a
+// screen reader, and the person sees exactly what will be deleted.
+import { useEffect, useRef, useState, type ReactNode } from 'react'
+import { Spinner } from './forms'
+
+export function ConfirmButton({
+  label,
+  question,
+  confirmLabel,
+  name = 'intent',
+  value,
+  pending = false,
+  disabled = false,
+  className = 'btn-secondary',
+}: {
+  label: ReactNode
+  question: ReactNode
+  confirmLabel: string
+  name?: string
+  value: string
+  pending?: boolean
+  disabled?: boolean
+  className?: string
+}) {
+  const [asking, setAsking] = useState(false)
+  const confirmRef = useRef<HTMLButtonElement>(null)
+  useEffect(() => {
+    if (asking) confirmRef.current?.focus()
+  }, [asking])
+  useEffect(() => {
+    // Done: back to the plain button (the next question must be asked again).
+    if (!pending) setAsking(false)
+  }, [pending])
+
+  if (!asking && !pending) {
+    return (
+      <button type="button" className={className} disabled={disabled} onClick={() => setAsking(true)}>
+        {label}
+      </button>
+    )
+  }
+  return (
+    <div role="group" aria-label="Confirm" className="flex flex-wrap items-center gap-2 rounded-md border border-red-200 bg-red-50 p-2">
+      <span className="text-sm text-red-800">{question}</span>
+      <button ref={confirmRef} type="submit" name={name} value={value} className="btn-danger" disabled={pending} aria-busy={pending || undefined}>
+        {pending ? <Spinner /> : null}
+        {confirmLabel}
+      </button>
+      <button type="button" className="btn-secondary" disabled={pending} onClick={() => setAsking(false)}>
+        Cancel
+      </button>
+    </div>
+  )
+}

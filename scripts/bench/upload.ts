@@ -1,0 +1,307 @@
+// The upload benchmark: N generated 12-megapixel JPEGs through the real HTTP route of a real server
+// (fresh SQLite, fresh local storage), against the same sharp work run directly in this process,
+// and the server's peak memory while it works. Run with `npm run bench` (see index.ts).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import sharp from 'sharp'
+
+export const PHOTO_WIDTH_PX = 4000
+export const PHOTO_HEIGHT_PX = 3000
+const JPEG_QUALITY = 90
+/** Gaussian noise of this sigma makes a 12-MP JPEG of about 4 MB, like a phone photo. */
+const NOISE_SIGMA = 12
+const RSS_SAMPLE_INTERVAL_MS = 50
+/** USER_HZ of /proc/<pid>/stat: 100 on every Linux this runs on. */
+const CLOCK_TICKS_PER_S = 100
+const SERVER_START_TIMEOUT_MS = 60_000
+const SESSION_SECRET = 'bench-session-secret-0123456789'
+const repoRoot = path.resolve(import.meta.dirname, '..', '..')
+
+export type BenchOptions = { files: number; parallel: number; keep: boolean }
+
+export type BenchResult = {
+  files: number
+  parallel: number
+  averageFileMb: number
+  /** cpu: CPU seconds of the server, and of this process (the client sending the files) */
+  http: { seconds: number; filesPerSecond: number; refused: number; serverCpuSeconds: number | null; clientCpuSeconds: number }
+  direct: { seconds: number; filesPerSecond: number; cpuSeconds: number }
+  /** the same, without the server's decode budget: what the memory limit costs in speed */
+  directUnlimited: { seconds: number; filesPerSecond: number }
+  ratio: number
+  rss: { idleMb: number; peakMb: number; aboveIdleMb: number }
+  cpus: number
+}
+
+function log(message: string) {
+  process.stderr.write(`${message}\n`)
+}
+
+async function freePort() {
+  return new Promise<number>((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** VmRSS of a process in MB, from /proc (Linux); null elsewhere or once it has exited. */
+function rssMb(pid: number) {
+  try {
+    const match = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m)
+    return match ? Number(match[1]) / 1024 : null
+  } catch {
+    return null
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); null elsewhere. */
+function cpuSeconds(pid: number) {
+  try {
+    // Fields after the command name (which is in parentheses and may hold spaces): utime is the 12th, stime the 13th.
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S
+  } catch {
+    return null
+  }
+}
+
+/** N different 12-MP JPEGs: one noise image, brightened a little differently for each file. Every
+ * other one carries EXIF orientation 6, as a phone held upright writes it, so rotation is measured too. */
+async function generatePhotos(dir: string, count: number) {
+  const raw = await sharp({
+    create: { width: PHOTO_WIDTH_PX, height: PHOTO_HEIGHT_PX, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: NOISE_SIGMA } },
+  })
+    .raw()
+    .toBuffer()
+  const files: string[] = []
+  for (let i = 0; i < count; i++) {
+    let image = sharp(raw, { raw: { width: PHOTO_WIDTH_PX, height: PHOTO_HEIGHT_PX, channels: 3 } })
+      .linear(1, (i % 40) - 20)
+      .jpeg({ quality: JPEG_QUALITY })
+    if (i % 2) image = image.withMetadata({ orientation: 6 })
+    const file = path.join(dir, `photo-${String(i + 1).padStart(3, '0')}.jpg`)
+    await image.toFile(file)
+    files.push(file)
+  }
+  return files
+}
+
+/**
+ * POSTs one file as multipart/form-data, streamed from disk, as a browser's FormData would send it.
+ * node:http and a hand-made body rather than fetch: the client shares the CPUs with the server
+ * here, and fetch's FormData costs it several times more CPU per file.
+ */
+function uploadFile(url: URL, cookie: string, file: string) {
+  const boundary = `----trainyard-bench-${crypto.randomBytes(8).toString('hex')}`
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="${path.basename(file)}"\r\nContent-Type: image/jpeg\r\n\r\n`,
+  )
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
+  const length = head.length + fs.statSync(file).size + tail.length
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const request = http.request(
+      url,
+      { method: 'POST', headers: { cookie, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': length } },
+      (response) => {
+        let body = ''
+        response.setEncoding('utf8')
+        response.on('data', (chunk: string) => (body += chunk))
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }))
+        response.on('error', reject)
+      },
+    )
+    request.on('error', reject)
+    request.write(head)
+    const source = fs.createReadStream(file)
+    source.on('error', reject)
+    source.on('end', () => request.end(tail))
+    source.pipe(request, { end: false })
+  })
+}
+
+async function runInParallel<T>(items: T[], parallel: number, work: (item: T) => Promise<void>) {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!)
+    }),
+  )
+}
+
+function ensureBuild() {
+  if (fs.existsSync(path.join(repoRoot, 'build', 'index.js'))) return
+  log('No server build: running `npx remix build`…')
+  const result = spawnSync('npx', ['remix', 'build'], { cwd: repoRoot, stdio: 'inherit' })
+  if (result.status !== 0) throw new Error('remix build failed')
+}
+
+async function startServer(env: NodeJS.ProcessEnv, port: number) {
+  // Node itself with tsx as a loader (not the tsx CLI, which runs a child): the pid is the server's.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const deadline = Date.now() + SERVER_START_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`The server exited during start:\n${output}`)
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/resources/healthcheck`)).ok) return child
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  child.kill('SIGTERM')
+  throw new Error(`The server did not answer within ${SERVER_START_TIMEOUT_MS / 1000} s:\n${output}`)
+}
+
+async function stopServer(child: ChildProcess) {
+  if (child.exitCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await exited
+}
+
+export async function runUploadBench({ files: count, parallel, keep }: BenchOptions): Promise<BenchResult> {
+  ensureBuild()
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'trainyard-bench-'))
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: 'production',
+    DATABASE_URL: `file:${path.join(work, 'bench.db')}`,
+    STORAGE_DIR: path.join(work, 'storage'),
+    SESSION_SECRET,
+    MAIL_OUTBOX_DIR: path.join(work, 'outbox'),
+    LOG_REQUESTS: 'false',
+  }
+  delete env.S3_BUCKET
+  // This process talks to the same database (to create the user and training) and shares the secret.
+  Object.assign(process.env, { DATABASE_URL: env.DATABASE_URL, SESSION_SECRET, STORAGE_DIR: env.STORAGE_DIR })
+  let server: ChildProcess | undefined
+  try {
+    log(`Working in ${work}`)
+    const migrate = spawnSync('npx', ['prisma', 'migrate', 'deploy'], { cwd: repoRoot, env, stdio: 'pipe' })
+    if (migrate.status !== 0) throw new Error(`Migration failed:\n${migrate.stderr.toString()}`)
+
+    log(`Generating ${count} photos of ${PHOTO_WIDTH_PX}×${PHOTO_HEIGHT_PX}…`)
+    const photosDir = path.join(work, 'photos')
+    fs.mkdirSync(photosDir)
+    const photos = await generatePhotos(photosDir, count)
+    const averageFileMb = photos.reduce((sum, f) => sum + fs.statSync(f).size, 0) / photos.length / 1024 / 1024
+
+    const { prisma } = await import('../../app/utils/db.server')
+    const { authSessionStorage } = await import('../../app/utils/session.server')
+    const { getSessionExpirationDate } = await import('../../app/utils/auth.server')
+    const { findPreset } = await import('../../app/utils/training-presets')
+    const user = await prisma.user.create({
+      data: { email: `bench-${crypto.randomBytes(4).toString('hex')}@example.test`, name: 'Bench', roles: { connect: [{ name: 'user' }] } },
+    })
+    const session = await prisma.session.create({ data: { userId: user.id, expirationDate: getSessionExpirationDate() } })
+    const cookieSession = await authSessionStorage.getSession()
+    cookieSession.set('sessionId', session.id)
+    const cookie = (await authSessionStorage.commitSession(cookieSession)).split(';')[0]!
+    const preset = findPreset('flux-balanced')!
+    const training = await prisma.training.create({
+      data: {
+        ownerId: user.id,
+        name: 'Bench',
+        triggerWord: 'bench',
+        baseModel: JSON.stringify({ family: 'flux', source: 'hf', id: 'black-forest-labs/FLUX.1-dev' }),
+        config: JSON.stringify(preset.config),
+      },
+    })
+
+    const port = await freePort()
+    log(`Starting the server on port ${port}…`)
+    server = await startServer({ ...env, PORT: String(port), APP_URL: `http://127.0.0.1:${port}` }, port)
+    const pid = server.pid!
+    // Idle: started, one page served, nothing uploaded yet.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const idleMb = rssMb(pid) ?? 0
+    let peakMb = idleMb
+    const sampler = setInterval(() => {
+      const mb = rssMb(pid)
+      if (mb !== null && mb > peakMb) peakMb = mb
+    }, RSS_SAMPLE_INTERVAL_MS)
+
+    log(`(a) Uploading through http://127.0.0.1:${port}/resources/trainings/${training.id}/images, ${parallel} at a time…`)
+    let refused = 0
+    const serverCpuBefore = cpuSeconds(pid)
+    const clientCpuBefore = process.cpuUsage()
+    const httpStart = performance.now()
+    const uploadUrl = new URL(`http://127.0.0.1:${port}/resources/trainings/${training.id}/images`)
+    await runInParallel(photos, parallel, async (file) => {
+      const response = await uploadFile(uploadUrl, cookie, file)
+      let result: { ok: boolean; error?: string } | undefined
+      try {
+        result = (JSON.parse(response.body) as { results?: Array<{ ok: boolean; error?: string }> }).results?.[0]
+      } catch {
+        // not JSON: reported below with the status
+      }
+      if (response.status !== 200 || !result?.ok) {
+        refused++
+        log(`  ${path.basename(file)}: HTTP ${response.status} ${result?.error ?? response.body.slice(0, 200)}`)
+      }
+    })
+    const httpSeconds = (performance.now() - httpStart) / 1000
+    const serverCpuAfter = cpuSeconds(pid)
+    const clientCpu = process.cpuUsage(clientCpuBefore)
+    clearInterval(sampler)
+    await stopServer(server)
+    server = undefined
+    await prisma.$disconnect()
+
+    log(`(b) The same sharp work in this process, ${parallel} at a time, within the same decode budget as the server…`)
+    const { processImageFile } = await import('../../app/utils/image-processing.server')
+    const { trainingResolutionPx } = await import('../../app/utils/image-pipeline.server')
+    const resolutionPx = trainingResolutionPx(training.config)
+    const outDir = path.join(work, 'direct')
+    fs.mkdirSync(outDir)
+    const runDirect = async (decodeBudget: boolean) => {
+      const cpuBefore = process.cpuUsage()
+      const start = performance.now()
+      await runInParallel(photos, parallel, async (file) => {
+        const processed = await processImageFile(file, { resolutionPx, outDir, size: fs.statSync(file).size, decodeBudget })
+        fs.rmSync(processed.original.path)
+      })
+      const cpu = process.cpuUsage(cpuBefore)
+      return { seconds: (performance.now() - start) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 }
+    }
+    const directRun = await runDirect(true)
+    log(`(c) Again without the decode budget…`)
+    const unlimitedRun = await runDirect(false)
+
+    const http = {
+      seconds: httpSeconds,
+      filesPerSecond: count / httpSeconds,
+      refused,
+      serverCpuSeconds: serverCpuBefore !== null && serverCpuAfter !== null ? serverCpuAfter - serverCpuBefore : null,
+      clientCpuSeconds: (clientCpu.user + clientCpu.system) / 1e6,
+    }
+    const direct = { ...directRun, filesPerSecond: count / directRun.seconds }
+    return {
+      files: count,
+      parallel,
+      averageFileMb,
+      http,
+      direct,
+      directUnlimited: { seconds: unlimitedRun.seconds, filesPerSecond: count / unlimitedRun.seconds },
+      ratio: http.filesPerSecond / direct.filesPerSecond,
+      rss: { idleMb, peakMb, aboveIdleMb: peakMb - idleMb },
+      cpus: os.availableParallelism(),
+    }
+  } finally {
+    if (server) await stopServer(server)
+    if (keep) log(`Kept ${work}`)
+    else fs.rmSync(work, { recursive: true, force: true })
+  }
+}

@@ -32,8 +32,8 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   if (!object) throw notFound()
   const headers = new Headers({
     'content-type': variant === 'thumb' ? 'image/webp' : image.type,
+    // nosniff comes from the server's security headers on every response (server/security.ts).
     'cache-control': `private, max-age=${CACHE_MAX_AGE_S}`,
-    'x-content-type-options': 'nosniff',
   })
   // "Save image as…" offers the uploaded name (sanitised when stored, encoded here anyway).
   if (variant !== 'thumb') headers.set('content-disposition', `inline; filename*=UTF-8''${encodeURIComponent(image.name)}`)

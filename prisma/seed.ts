@@ -3,6 +3,9 @@
 import fs from 'node:fs'
 import bcrypt from 'bcryptjs'
 import { PrismaClient } from '@prisma/client'
+import { formatBaseModel, getBaseModel } from '../app/utils/base-models'
+import { serializeConfig } from '../app/utils/training-config'
+import { DEFAULT_PRESET_ID, findPreset } from '../app/utils/training-presets'
 import { createSqliteAdapter, defaultDatabaseUrl } from './sqlite-adapter'
 
 export const DEV_ADMIN_EMAIL = 'admin@trainyard.local'
@@ -40,13 +43,14 @@ async function main() {
   if (process.env.NODE_ENV !== 'production') {
     const demo = await upsertUser(DEMO_USER_EMAIL, 'Demo Creator', DEMO_USER_PASSWORD, ['user'])
     if (demo.created) {
+      const preset = findPreset(DEFAULT_PRESET_ID)!
       await prisma.training.create({
         data: {
           ownerId: demo.id,
           name: 'Demo: my dog',
           triggerWord: 'rexdog',
-          baseModel: JSON.stringify({ family: 'flux', source: 'hf', id: 'black-forest-labs/FLUX.1-dev' }),
-          config: JSON.stringify({ job: 'extension', config: { name: 'demo', process: [] } }),
+          baseModel: formatBaseModel(getBaseModel(preset.baseModelSlug)),
+          config: serializeConfig(preset.config),
         },
       })
       console.log(`Seeded demo user ${DEMO_USER_EMAIL} with a demo training`)

@@ -3,6 +3,7 @@ import { json, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/nod
 import { Form, Link, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { Pagination } from '~/components/pagination'
 import { prisma } from '~/utils/db.server'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 
@@ -146,29 +147,7 @@ export default function AdminUsers() {
               </tbody>
             </table>
           </div>
-          <nav aria-label="Pagination" className="flex items-center justify-between gap-2">
-            {data.page > 1 ? (
-              <Link to={pageHref(data.q, data.page - 1)} className="btn-secondary" rel="prev">
-                Previous
-              </Link>
-            ) : (
-              <span className="btn-secondary pointer-events-none opacity-50" aria-disabled="true">
-                Previous
-              </span>
-            )}
-            <span className="text-sm text-slate-600">
-              Page {data.page} of {data.pages}
-            </span>
-            {data.page < data.pages ? (
-              <Link to={pageHref(data.q, data.page + 1)} className="btn-secondary" rel="next">
-                Next
-              </Link>
-            ) : (
-              <span className="btn-secondary pointer-events-none opacity-50" aria-disabled="true">
-                Next
-              </span>
-            )}
-          </nav>
+          <Pagination page={data.page} pages={data.pages} hrefFor={(page) => pageHref(data.q, page)} />
         </>
       )}
     </div>

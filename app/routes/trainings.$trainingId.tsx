@@ -1,11 +1,11 @@
 // The frame of one training: its name, trigger word and base model, and the tabs "Images" (the
 // index route) and "Settings". Someone else's training is a 404 here, so every page below is too.
 import { json, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { Link, NavLink, Outlet, useLoaderData } from '@remix-run/react'
+import { Link, Outlet, useLoaderData } from '@remix-run/react'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { TabNav } from '~/components/tab-nav'
 import { describeGpu, parseBaseModel } from '~/utils/base-models'
 import { prisma } from '~/utils/db.server'
-import { cx } from '~/utils/misc'
 import { requireTraining } from '~/utils/training.server'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.training.name ?? 'Training'} · Trainyard` }]
@@ -65,26 +65,7 @@ export default function TrainingLayout() {
           ) : null}
         </dl>
       </div>
-      <nav aria-label="Training" className="-mx-4 overflow-x-auto px-4">
-        <ul className="flex gap-1 border-b border-slate-200">
-          {tabs.map((tab) => (
-            <li key={tab.to}>
-              <NavLink
-                to={tab.to}
-                end={tab.end}
-                className={({ isActive }) =>
-                  cx(
-                    'block whitespace-nowrap border-b-2 px-3 py-2 text-sm font-medium',
-                    isActive ? 'border-brand-600 text-brand-700' : 'border-transparent text-slate-600 hover:text-slate-900',
-                  )
-                }
-              >
-                {tab.label}
-              </NavLink>
-            </li>
-          ))}
-        </ul>
-      </nav>
+      <TabNav label="Training" tabs={tabs} />
       <Outlet />
     </div>
   )

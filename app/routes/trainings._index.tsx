@@ -5,6 +5,7 @@ import { json, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/nod
 import { Link, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { Pagination } from '~/components/pagination'
 import { parseBaseModel } from '~/utils/base-models'
 import { prisma } from '~/utils/db.server'
 import { cx } from '~/utils/misc'
@@ -182,29 +183,7 @@ export default function Trainings() {
             })}
           </ul>
           {data.pages > 1 ? (
-            <nav aria-label="Pagination" className="flex items-center justify-between gap-2">
-              {data.page > 1 ? (
-                <Link to={pageHref(data.scope, data.page - 1)} className="btn-secondary" rel="prev">
-                  Previous
-                </Link>
-              ) : (
-                <span className="btn-secondary pointer-events-none opacity-50" aria-disabled="true">
-                  Previous
-                </span>
-              )}
-              <span className="text-sm text-slate-600">
-                Page {data.page} of {data.pages}
-              </span>
-              {data.page < data.pages ? (
-                <Link to={pageHref(data.scope, data.page + 1)} className="btn-secondary" rel="next">
-                  Next
-                </Link>
-              ) : (
-                <span className="btn-secondary pointer-events-none opacity-50" aria-disabled="true">
-                  Next
-                </span>
-              )}
-            </nav>
+            <Pagination page={data.page} pages={data.pages} hrefFor={(page) => pageHref(data.scope, page)} />
           ) : null}
         </>
       )}

@@ -1,10 +1,11 @@
 // Form fields of a training shared by the "new training" and settings pages: the base model select
 // (with the GPU each model needs) and the preset cards.
 import { useId } from 'react'
-import { ErrorList } from '~/components/forms'
+import { ErrorList, Field } from '~/components/forms'
 import { BASE_MODELS, describeGpu, findBaseModel } from '~/utils/base-models'
 import { cx } from '~/utils/misc'
 import { findPreset, TRAINING_PRESETS } from '~/utils/training-presets'
+import { TRIGGER_WORD_MAX_CHARS } from '~/utils/training-validation'
 
 export function BaseModelSelect({
   value,
@@ -90,4 +91,35 @@ export function PresetPicker({ value, onChange, errors }: { value: string; onCha
 /** The base model a preset was made for, to preselect it when the preset is chosen. */
 export function presetBaseModel(presetId: string) {
   return findPreset(presetId)?.baseModelSlug
+}
+
+/** The trigger word input of the new-training and settings forms: one word, no autocorrect. */
+export function TriggerWordField({
+  errors,
+  hint,
+  defaultValue,
+  readOnly,
+}: {
+  errors?: string[]
+  hint: string
+  defaultValue?: string
+  readOnly?: boolean
+}) {
+  return (
+    <Field
+      label="Trigger word"
+      errors={errors}
+      hint={hint}
+      inputProps={{
+        name: 'triggerWord',
+        required: true,
+        maxLength: TRIGGER_WORD_MAX_CHARS,
+        autoComplete: 'off',
+        autoCapitalize: 'off',
+        spellCheck: false,
+        defaultValue,
+        readOnly,
+      }}
+    />
+  )
 }

@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { ErrorList, Field, SubmitButton } from '~/components/forms'
 import { TrainingConfigEditor } from '~/components/training-config-editor'
-import { BaseModelSelect } from '~/components/training-fields'
+import { BaseModelSelect, TriggerWordField } from '~/components/training-fields'
 import { formatBaseModel, getBaseModel, parseBaseModel } from '~/utils/base-models'
 import { prisma } from '~/utils/db.server'
 import { formError, parseFormData, type FieldErrors, type FormFailure } from '~/utils/forms'
@@ -28,7 +28,7 @@ import {
 } from '~/utils/training-config'
 import { KNOB_NAMES, knobForPath, parseKnobInputs, writeKnobs, type KnobInputs } from '~/utils/training-knobs'
 import { requireTraining } from '~/utils/training.server'
-import { BaseModelSlugSchema, TRAINING_NAME_MAX_CHARS, TRIGGER_WORD_MAX_CHARS, TrainingNameSchema, TriggerWordSchema } from '~/utils/training-validation'
+import { BaseModelSlugSchema, TRAINING_NAME_MAX_CHARS, TrainingNameSchema, TriggerWordSchema } from '~/utils/training-validation'
 import { useUser } from '~/utils/user'
 import { deleteTraining, duplicateTraining } from './trainings.$trainingId.settings.server'
 
@@ -230,20 +230,10 @@ function DetailsForm({ training, failure, readOnly }: { training: LoadedTraining
         errors={failure?.fieldErrors.name}
         inputProps={{ name: 'name', required: true, maxLength: TRAINING_NAME_MAX_CHARS, defaultValue: values?.name ?? training.name, readOnly }}
       />
-      <Field
-        label="Trigger word"
+      <TriggerWordField
         errors={failure?.fieldErrors.triggerWord}
         hint="1–32 letters, digits, _ or -, no spaces. Captions and prompts refer to it as [trigger]."
-        inputProps={{
-          name: 'triggerWord',
-          required: true,
-          maxLength: TRIGGER_WORD_MAX_CHARS,
-          autoComplete: 'off',
-          autoCapitalize: 'off',
-          spellCheck: false,
-          defaultValue: values?.triggerWord ?? training.triggerWord,
-          readOnly,
-        }}
+        defaultValue={values?.triggerWord ?? training.triggerWord} readOnly={readOnly}
       />
       <BaseModelSelect value={baseModel} onChange={setBaseModel} errors={failure?.fieldErrors.baseModel} />
       <ErrorList errors={failure?.formErrors} />

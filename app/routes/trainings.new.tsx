@@ -6,7 +6,7 @@ import { useState } from 'react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { ErrorList, Field, SubmitButton } from '~/components/forms'
-import { BaseModelSelect, PresetPicker, presetBaseModel } from '~/components/training-fields'
+import { BaseModelSelect, PresetPicker, presetBaseModel, TriggerWordField } from '~/components/training-fields'
 import { formatBaseModel, getBaseModel } from '~/utils/base-models'
 import { prisma } from '~/utils/db.server'
 import { parseFormData } from '~/utils/forms'
@@ -17,7 +17,6 @@ import { DEFAULT_PRESET_ID, findPreset, PRESET_IDS } from '~/utils/training-pres
 import {
   BaseModelSlugSchema,
   TRAINING_NAME_MAX_CHARS,
-  TRIGGER_WORD_MAX_CHARS,
   TrainingNameSchema,
   TriggerWordSchema,
 } from '~/utils/training-validation'
@@ -78,19 +77,10 @@ export default function NewTraining() {
           errors={actionData?.fieldErrors.name}
           inputProps={{ name: 'name', required: true, maxLength: TRAINING_NAME_MAX_CHARS, autoFocus: true, defaultValue: values?.name }}
         />
-        <Field
-          label="Trigger word"
+        <TriggerWordField
           errors={actionData?.fieldErrors.triggerWord}
           hint="One word of 1–32 letters, digits, _ or - (no spaces), rare enough not to mean anything yet, e.g. “p3rs0n”. Captions and prompts refer to it as [trigger]."
-          inputProps={{
-            name: 'triggerWord',
-            required: true,
-            maxLength: TRIGGER_WORD_MAX_CHARS,
-            autoComplete: 'off',
-            autoCapitalize: 'off',
-            spellCheck: false,
-            defaultValue: values?.triggerWord,
-          }}
+          defaultValue={values?.triggerWord}
         />
         <PresetPicker
           value={preset}

@@ -1,0 +1,372 @@
+"""Tests of the GPU agent: the real agent runs as a subprocess against a local HTTP server that
+serves images and accepts uploads, the way it will against signed storage URLs.
+
+Run: python3 -m unittest discover -s scripts/agent -p 'test_*.py' -v
+"""
+import base64
+import json
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+AGENT = os.path.join(HERE, "trainyard_agent.py")
+sys.path.insert(0, HERE)
+import trainyard_agent  # noqa: E402
+
+TOKEN = "tok-" + "x" * 40
+
+
+def png_bytes(width=8, height=8):
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in ((x * 30) % 256, (y * 30) % 256, 128))
+                    for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+class Storage:
+    """A stand-in for signed storage URLs: GET /img/..., /flaky/... (404 once), /missing/...; PUT /put/..."""
+
+    def __init__(self):
+        self.hits = {}
+        self.puts = {}
+        self.lock = threading.Lock()
+        storage = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def count(self):
+                with storage.lock:
+                    storage.hits[self.path] = storage.hits.get(self.path, 0) + 1
+                    return storage.hits[self.path]
+
+            def send(self, code, body=b""):
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                n = self.count()
+                if self.path.startswith("/img/") or (self.path.startswith("/flaky/") and n > 1):
+                    return self.send(200, png_bytes())
+                self.send(404, b"no such key")
+
+            def do_PUT(self):
+                n = self.count()
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path.startswith("/put-flaky/") and n == 1:
+                    return self.send(500, b"try again")
+                with storage.lock:
+                    storage.puts[self.path] = (self.headers.get("Content-Type"), body)
+                self.send(200)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def ai_toolkit_config(steps=20):
+    filled = trainyard_agent.PLACEHOLDER
+    return {
+        "job": "extension",
+        "config": {"name": filled, "process": [{
+            "type": "sd_trainer", "training_folder": filled, "device": "cuda:0", "trigger_word": filled,
+            "network": {"type": "lora", "linear": 16, "linear_alpha": 16},
+            "datasets": [{"folder_path": filled, "caption_ext": "txt", "resolution": [512]}],
+            "train": {"steps": steps, "batch_size": 1, "lr": 1e-4},
+            "model": {"name_or_path": filled, "is_flux": True},
+            "sample": {"prompts": ["a photo of [trigger]"], "sample_every": 10},
+        }]},
+        "meta": {"name": "[name]", "version": "1.0"},
+    }
+
+
+class AgentTest(unittest.TestCase):
+    def setUp(self):
+        self.storage = Storage()
+        self.tmp = tempfile.TemporaryDirectory(prefix="trainyard-agent-test-")
+        self.workdir = os.path.join(self.tmp.name, "work")
+        self.procs = []
+
+    def tearDown(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            proc.stdout.close()
+        self.storage.close()
+        self.tmp.cleanup()
+
+    def job(self, **extra):
+        base = self.storage.base
+        job = {
+            "runId": "run_123", "token": TOKEN, "trainer": "simulate", "triggerWord": "ohwx",
+            "baseModel": {"family": "flux", "source": "hf", "id": "black-forest-labs/FLUX.1-dev"},
+            "config": ai_toolkit_config(), "simulateSeconds": 2,
+            "images": [
+                {"url": base + "/img/a.png", "name": "../../a photo.png", "caption": "a photo of [trigger] smiling"},
+                {"url": base + "/flaky/b.png", "name": "b.png", "caption": "[trigger] at the beach"},
+                {"url": base + "/img/c.png", "name": "c", "caption": ""},
+            ],
+            "uploads": {"weights": {"url": base + "/put-flaky/lora.safetensors", "contentType": "application/octet-stream"},
+                        "samples": [{"url": base + "/put/samples/0.jpg", "contentType": "image/jpeg"}]},
+        }
+        job.update(extra)
+        return job
+
+    def start(self, job, linger=1.0, env_job=False):
+        args = [sys.executable, AGENT, "--port", "0", "--workdir", self.workdir, "--linger-seconds", str(linger),
+                "--retry-backoff", "0.1"]
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        if env_job:
+            env["TRAINYARD_JOB"] = base64.b64encode(json.dumps(job).encode()).decode()
+        else:
+            path = os.path.join(self.tmp.name, "job.json")
+            with open(path, "w") as f:
+                json.dump(job, f)
+            args += ["--job", path]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, env=env)
+        self.procs.append(proc)
+        ready, _, _ = select.select([proc.stdout], [], [], 10)
+        self.assertTrue(ready, "the agent printed nothing within 10 s")
+        event = json.loads(proc.stdout.readline())
+        self.assertEqual(event["event"], "listening")
+        self.base = "http://127.0.0.1:%d" % event["port"]
+        return proc
+
+    def get(self, path, token=TOKEN):
+        req = urllib.request.Request(self.base + path, headers={"Authorization": "Bearer " + token} if token else {})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def poll_until_done(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        messages = []
+        while time.monotonic() < deadline:
+            code, body = self.get("/status?after=%d" % (messages[-1]["id"] if messages else 0))
+            self.assertEqual(code, 200)
+            messages += json.loads(body)["messages"]
+            if messages and messages[-1]["status"] in ("succeeded", "failed"):
+                return messages
+            time.sleep(0.1)
+        self.fail("no terminal message within %ss; got %r" % (timeout, [m["status"] for m in messages]))
+
+    def assert_ids_contiguous(self, messages):
+        self.assertEqual([m["id"] for m in messages], list(range(1, len(messages) + 1)))
+
+    def test_happy_path(self):
+        proc = self.start(self.job())
+        messages = self.poll_until_done()
+        self.assert_ids_contiguous(messages)
+        states = [m["status"] for m in messages]
+        collapsed = [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
+        self.assertEqual(collapsed, ["booting", "preparing", "training", "uploading", "succeeded"], messages)
+
+        progress = [m for m in messages if m["status"] == "training"]
+        steps = [m["step"] for m in progress]
+        self.assertGreaterEqual(len(progress), 3, progress)
+        self.assertEqual(steps, sorted(set(steps)), "steps rise")
+        self.assertEqual(steps[-1], 20)
+        self.assertTrue(all(m["totalSteps"] == 20 for m in progress))
+        losses = [m["loss"] for m in progress if m["loss"] is not None]
+        self.assertGreaterEqual(len(losses), 2)
+        self.assertLess(losses[-1], losses[0], "loss falls")
+        # At most one progress message a second, besides the final one (2 s of training -> few).
+        self.assertLessEqual(len(progress), 5, progress)
+
+        # after=N returns only newer messages; at the end, none.
+        code, body = self.get("/status?after=2")
+        self.assertEqual(json.loads(body)["messages"], messages[2:])
+        self.assertEqual(json.loads(self.get("/status?after=%d" % len(messages))[1]), {"messages": []})
+        # Auth, bad input, other paths.
+        for token in ("wrong", "", TOKEN + "x"):
+            code, body = self.get("/status?after=0", token=token)
+            self.assertEqual((code, body), (401, b""))
+        self.assertEqual(self.get("/status?after=-1")[0], 400)
+        self.assertEqual(self.get("/status?after=abc")[0], 400)
+        self.assertEqual(self.get("/healthz", token=None), (200, b'{"ok": true}'))
+        self.assertEqual(self.get("/nope")[0], 404)
+
+        # The image that 404'd once was fetched on the second try; the weights PUT that 500'd was retried.
+        self.assertEqual(self.storage.hits["/flaky/b.png"], 2)
+        self.assertEqual(self.storage.hits["/put-flaky/lora.safetensors"], 2)
+
+        # The weights are a valid safetensors file: the final one, not the mid-run checkpoint.
+        ctype, data = self.storage.puts["/put-flaky/lora.safetensors"]
+        self.assertEqual(ctype, "application/octet-stream")
+        (header_len,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + header_len])
+        self.assertEqual(header["__metadata__"]["step"], "20")
+        tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+        self.assertGreaterEqual(len(tensors), 1)
+        end = 0
+        for info in tensors.values():
+            self.assertEqual(info["dtype"], "F32")
+            start, stop = info["data_offsets"]
+            count = 1
+            for dim in info["shape"]:
+                count *= dim
+            self.assertEqual(stop - start, 4 * count)
+            end = max(end, stop)
+        self.assertEqual(len(data), 8 + header_len + end)
+
+        ctype, sample = self.storage.puts["/put/samples/0.jpg"]
+        self.assertEqual(ctype, "image/jpeg")
+        self.assertTrue(sample.startswith(b"\xff\xd8\xff") and sample.endswith(b"\xff\xd9"))
+
+        # Dataset: images with safe names and captions with the trigger word.
+        dataset = os.path.join(self.workdir, "dataset")
+        self.assertEqual(sorted(os.listdir(dataset)),
+                         ["001_a_photo.png", "001_a_photo.txt", "002_b.png", "002_b.txt", "003_c.png", "003_c.txt"])
+        with open(os.path.join(dataset, "001_a_photo.txt")) as f:
+            self.assertEqual(f.read(), "a photo of ohwx smiling")
+        with open(os.path.join(dataset, "002_b.txt")) as f:
+            self.assertEqual(f.read(), "ohwx at the beach")
+        # Config: folders, trigger word, name and model filled; the rest as sent.
+        with open(os.path.join(self.workdir, "config.json")) as f:
+            config = json.load(f)
+        process = config["config"]["process"][0]
+        self.assertEqual(config["config"]["name"], "trainyard_run_123")
+        self.assertEqual(process["training_folder"], os.path.join(os.path.abspath(self.workdir), "output"))
+        self.assertEqual(process["datasets"][0]["folder_path"], dataset)
+        self.assertEqual(process["trigger_word"], "ohwx")
+        self.assertEqual(process["model"]["name_or_path"], "black-forest-labs/FLUX.1-dev")
+        self.assertEqual(process["sample"]["prompts"], ["a photo of [trigger]"])
+
+        # It keeps serving for the linger, then exits 0.
+        self.assertEqual(proc.wait(timeout=10), 0)
+
+    def test_image_that_always_fails(self):
+        job = self.job()
+        job["images"][1] = {"url": self.storage.base + "/missing/b.png", "name": "b.png", "caption": ""}
+        proc = self.start(job, linger=0.3, env_job=True)
+        messages = self.poll_until_done()
+        self.assert_ids_contiguous(messages)
+        self.assertEqual(messages[-1]["status"], "failed")
+        self.assertIn("downloading image 2 (b.png) failed after 3 tries: HTTP 404", messages[-1]["text"])
+        self.assertNotIn("/missing/", messages[-1]["text"], "signed URLs stay out of messages")
+        self.assertNotIn("training", [m["status"] for m in messages])
+        self.assertEqual(self.storage.hits["/missing/b.png"], 3)
+        self.assertEqual(self.storage.puts, {})
+        self.assertEqual(proc.wait(timeout=10), 1)
+
+    def test_trainer_fails_midway(self):
+        proc = self.start(self.job(simulateFailAtStep=8), linger=0.3)
+        messages = self.poll_until_done()
+        self.assert_ids_contiguous(messages)
+        last = messages[-1]
+        self.assertEqual(last["status"], "failed")
+        self.assertIn("the trainer exited with code 1", last["text"])
+        self.assertIn("RuntimeError: simulated failure at step 8", last["text"])
+        tail = last["text"].split("--- last trainer output ---\n", 1)[1].split("\n")
+        self.assertLessEqual(len(tail), 20)
+        self.assertEqual(sum(1 for line in tail if "/20 [" in line), 1, "a redrawn bar is one line")
+        self.assertEqual(self.storage.puts, {})
+        self.assertEqual(proc.wait(timeout=10), 1)
+
+    def test_time_limit(self):
+        proc = self.start(self.job(simulateSeconds=60, maxRunMinutes=0.03), linger=0.3)
+        started = time.monotonic()
+        messages = self.poll_until_done()
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertEqual(messages[-1]["status"], "failed")
+        self.assertTrue(messages[-1]["text"].startswith("time limit reached"), messages[-1]["text"])
+        self.assertEqual(proc.wait(timeout=15), 1)
+        self.assertEqual(self.trainers_alive(), [])
+
+    def test_sigterm_stops_trainer_and_exits(self):
+        proc = self.start(self.job(simulateSeconds=60))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            statuses = [m["status"] for m in json.loads(self.get("/status?after=0")[1])["messages"]]
+            if "training" in statuses and self.trainers_alive():
+                break
+            time.sleep(0.1)
+        else:
+            self.fail("the trainer never started")
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=8), 143)
+        time.sleep(0.2)
+        self.assertEqual(self.trainers_alive(), [])
+
+    def trainers_alive(self):
+        """Simulated trainers of this test (their command line names this test's workdir)."""
+        if not os.path.isdir("/proc"):
+            return []
+        alive = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmd = f.read()
+                with open("/proc/%s/stat" % pid) as f:
+                    zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            except OSError:
+                continue
+            if b"--simulate-trainer" in cmd and self.workdir.encode() in cmd and not zombie:
+                alive.append(int(pid))
+        return alive
+
+    def test_bad_jobs(self):
+        job = self.job(trainer="kohya")
+        self.start(job, linger=0.2)
+        messages = self.poll_until_done()
+        self.assertEqual([m["status"] for m in messages], ["booting", "failed"])
+        self.assertIn("unknown trainer", messages[-1]["text"])
+        no_token = subprocess.run([sys.executable, AGENT, "--port", "0"], capture_output=True, timeout=10,
+                                  env=dict(os.environ, TRAINYARD_JOB=base64.b64encode(b'{"runId":"r"}').decode()))
+        self.assertEqual(no_token.returncode, 1)
+        self.assertIn(b"needs a runId and a token", no_token.stderr)
+
+
+class ParseProgressTest(unittest.TestCase):
+    def test_ai_toolkit_bar(self):
+        line = "my_lora:  12%|\u2588\u258f        | 123/1000 [01:23<09:52,  1.48it/s, lr: 1.0e-04 loss: 4.123e-01]"
+        self.assertEqual(trainyard_agent.parse_progress(line, 1000), (123, 1000, 0.4123))
+        self.assertEqual(trainyard_agent.parse_progress(line), (123, 1000, 0.4123))
+
+    def test_other_bars_and_forms(self):
+        parse = trainyard_agent.parse_progress
+        self.assertEqual(parse("Caching latents: 100%|####| 20/20 [00:05<00:00]", 1000), (None, None, None))
+        self.assertEqual(parse("Loading checkpoint shards: 2/2 [00:01<00:00]"), (None, None, None))
+        self.assertEqual(parse(" 5/10 [00:01<00:02, loss=0.123]"), (5, 10, 0.123))
+        self.assertEqual(parse("  0/10 [00:00<?, ?it/s]", 10), (0, 10, None))
+        self.assertEqual(parse(" 7/10 [00:01<00:02, loss: nan]", 10), (7, 10, None))
+
+    def test_safetensors_layout(self):
+        data = trainyard_agent.safetensors_bytes({"w": ([2, 3], [0.5] * 6)}, {"format": "pt"})
+        (n,) = struct.unpack("<Q", data[:8])
+        self.assertEqual(n % 8, 0)
+        header = json.loads(data[8:8 + n])
+        self.assertEqual(header["w"], {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]})
+        self.assertEqual(struct.unpack("<6f", data[8 + n:]), (0.5,) * 6)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,571 @@
+// A local stand-in for the EC2 Query API subset the ec2 GPU provider uses, so the real
+// @aws-sdk/client-ec2 runs end to end without AWS (the house rule: every outside service has a local
+// stand-in). Point the SDK at it with `endpoint` or env AWS_ENDPOINT_URL_EC2; any credentials do (the
+// signature is not checked, only that the request is signed).
+//
+//   POST /   Action=RunInstances        ImageId, InstanceType, MinCount/MaxCount (1), ClientToken
+//                                       (same token → same reservation and instance), TagSpecification.N.*,
+//                                       UserData (base64), InstanceInitiatedShutdownBehavior, SubnetId,
+//                                       SecurityGroupId.N, KeyName, IamInstanceProfile.Name
+//            Action=DescribeInstances   InstanceId.N (an unknown id → InvalidInstanceID.NotFound, like EC2),
+//                                       Filter.N.Name/Value.N: instance-id, instance-state-name, tag:KEY,
+//                                       tag-key; no pagination
+//            Action=TerminateInstances  InstanceId.N
+//   Answers are EC2's XML (namespace http://ec2.amazonaws.com/doc/2016-11-15/); errors are EC2's
+//   `<Response><Errors><Error>…` with a 4xx/5xx status.
+//
+// "Booting": the user data is run with bash in a temporary folder, as cloud-init would run it, with
+//   TRAINYARD_AGENT_DIR=<that folder>/opt, TRAINYARD_AGENT_HOST=127.0.0.1 and TRAINYARD_AGENT_PORT=0
+//   (or `agentPort`), and `shutdown`, `poweroff` and `sudo` replaced by stubs on PATH that record what
+//   they were asked (so nothing here can power off the computer). The instance is `pending` until the
+//   agent prints `{"event":"listening","port":N}`, then `running`. A `shutdown -h now` followed by the
+//   script's exit powers the instance off (terminated, or stopped if the shutdown behaviour is `stop`);
+//   `shutdown -h +N` schedules that after N minutes. Terminate: SIGTERM to the script's process group,
+//   SIGKILL after a grace, `terminated` once it has exited.
+//
+// Where the agent answers: every instance reports 127.0.0.1 as its IPs; the agent's port (free, one per
+// instance) cannot travel in an EC2 field, so `agentUrl(instanceId)` gives it, for the provider's
+// test-only `agentUrlFor` option. With `agentPort` set, every agent binds that port instead (one live
+// instance at a time), so a provider with the same agentPort needs no hook.
+//
+// Faults (set on `faults`): the next N calls throttled (503 RequestLimitExceeded) or failed (500
+// InternalError) before they are processed; the next N calls processed and then answered 500 (a lost
+// answer: the SDK retries, the ClientToken must prevent a second instance); the next N launched
+// instances never boot (stay pending); `vanish(id)` makes an instance disappear from every answer.
+//
+// Run it alone: `npx tsx tests/fake-ec2/server.ts` (FAKE_EC2_PORT, default 3919).
+import { type ChildProcess, spawn } from 'node:child_process'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import url from 'node:url'
+
+const EC2_NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/'
+const MAX_BODY_BYTES = 1024 * 1024
+/** Between SIGTERM and SIGKILL when an instance is terminated (the agent stops in well under 1 s). */
+const TERMINATE_GRACE_MS = 5000
+/** How long stop() waits for the instances' processes to exit. */
+const STOP_DEADLINE_MS = 10_000
+/** The last stderr/stdout of a user-data script kept for debugging a test. */
+const LOG_TAIL_CHARS = 8000
+const OWNER_ID = '123456789012'
+const AVAILABILITY_ZONE = 'us-east-1a'
+
+const STATE_CODES = {
+  pending: 0,
+  running: 16,
+  'shutting-down': 32,
+  terminated: 48,
+  stopping: 64,
+  stopped: 80,
+} as const
+export type FakeInstanceState = keyof typeof STATE_CODES
+
+export type FakeInstance = {
+  instanceId: string
+  reservationId: string
+  imageId: string
+  instanceType: string
+  clientToken: string | null
+  state: FakeInstanceState
+  launchTime: Date
+  tags: Record<string, string>
+  /** Decoded. */
+  userData: string | null
+  shutdownBehavior: 'stop' | 'terminate'
+  subnetId: string | null
+  securityGroupIds: string[]
+  keyName: string | null
+  iamInstanceProfileName: string | null
+  /** The user-data script's process (bash exec'ing the agent), while it runs. */
+  pid: number | null
+  /** The port its agent printed, once listening. */
+  agentPort: number | null
+  /** From `shutdown -h +N` in the user data. */
+  hardStopMinutes: number | null
+  /** What the power stubs were asked, one line per call (e.g. "shutdown -h +120"). */
+  powerCalls: string[]
+  /** The script's stdout and stderr, last LOG_TAIL_CHARS. */
+  log: string
+  dir: string | null
+}
+
+export type FakeEc2Faults = {
+  throttleNext: number
+  failNext: number
+  loseResponseNext: number
+  neverBootNext: number
+  vanish: (instanceId: string) => void
+}
+
+export type FakeEc2Call = { action: string; status: number; code: string | null }
+
+export type FakeEc2 = {
+  /** e.g. http://127.0.0.1:41234: the SDK's `endpoint` (or AWS_ENDPOINT_URL_EC2). */
+  endpoint: string
+  port: number
+  faults: FakeEc2Faults
+  /** Snapshots of every instance ever launched and not vanished. */
+  instances: () => FakeInstance[]
+  /** Every API call answered, in order. */
+  calls: () => FakeEc2Call[]
+  /** http://127.0.0.1:<its agent's port>, once its agent listens; else null. */
+  agentUrl: (instanceId: string) => string | null
+  /** Kills every instance's processes, removes their folders, closes the server. */
+  stop: () => Promise<void>
+}
+
+type Record_ = FakeInstance & { child: ChildProcess | null; exited: Promise<void> | null; timers: NodeJS.Timeout[] }
+
+class Ec2Error extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+function xmlEscape(value: string) {
+  return value.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] ?? c)
+}
+
+function el(name: string, value: string | number | null | undefined) {
+  return value === null || value === undefined ? '' : `<${name}>${xmlEscape(String(value))}</${name}>`
+}
+
+function hexId(prefix: string, length: number) {
+  return `${prefix}-${crypto.randomBytes(Math.ceil(length / 2)).toString('hex').slice(0, length)}`
+}
+
+/** `Prefix.1`, `Prefix.2`, … in index order (EC2 query lists). */
+function list(params: URLSearchParams, prefix: string) {
+  const found: { index: number; value: string }[] = []
+  const pattern = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\.(\\d+)$`)
+  for (const [key, value] of params) {
+    const match = pattern.exec(key)
+    if (match) found.push({ index: Number(match[1]), value })
+  }
+  return found.sort((a, b) => a.index - b.index).map((f) => f.value)
+}
+
+/** The indexes N present under `Prefix.N.` (for lists of structures). */
+function indexes(params: URLSearchParams, prefix: string) {
+  const found = new Set<number>()
+  const pattern = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\.(\\d+)\\.`)
+  for (const key of params.keys()) {
+    const match = pattern.exec(key)
+    if (match) found.add(Number(match[1]))
+  }
+  return [...found].sort((a, b) => a - b)
+}
+
+function notFound(ids: string[]) {
+  return new Ec2Error(
+    400,
+    'InvalidInstanceID.NotFound',
+    ids.length === 1 ? `The instance ID '${ids[0]}' does not exist` : `The instance IDs '${ids.join(', ')}' do not exist`,
+  )
+}
+
+const POWER_STUB = `#!/bin/sh
+# fake-ec2: records the power request instead of powering the computer off.
+echo "$(basename "$0") $*" >> "$FAKE_EC2_POWER_LOG"
+exit 0
+`
+
+export async function startFakeEc2({
+  port = 0,
+  agentPort = 0,
+}: {
+  port?: number
+  /** 0 (default): each agent takes a free port. */
+  agentPort?: number
+} = {}): Promise<FakeEc2> {
+  const records = new Map<string, Record_>()
+  const byToken = new Map<string, string>()
+  const callLog: FakeEc2Call[] = []
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-ec2-'))
+  let stopped = false
+
+  const faults: FakeEc2Faults = {
+    throttleNext: 0,
+    failNext: 0,
+    loseResponseNext: 0,
+    neverBootNext: 0,
+    vanish(instanceId) {
+      const record = records.get(instanceId)
+      if (!record) return
+      records.delete(instanceId)
+      if (record.clientToken) byToken.delete(record.clientToken)
+      killGroup(record, 'SIGKILL')
+    },
+  }
+
+  function killGroup(record: Record_, signal: NodeJS.Signals) {
+    if (record.child?.pid === undefined || record.child.exitCode !== null || record.child.signalCode !== null) return
+    try {
+      // The script runs in its own process group (detached): the whole group gets the signal.
+      process.kill(-record.child.pid, signal)
+    } catch {
+      // Already gone.
+    }
+  }
+
+  function appendLog(record: Record_, text: string) {
+    record.log = (record.log + text).slice(-LOG_TAIL_CHARS)
+  }
+
+  function readPowerLog(record: Record_) {
+    if (!record.dir) return
+    try {
+      record.powerCalls = fs.readFileSync(path.join(record.dir, 'power.log'), 'utf8').split('\n').filter(Boolean)
+    } catch {
+      record.powerCalls = []
+    }
+    for (const line of record.powerCalls) {
+      const scheduled = /^shutdown .*-h \+(\d+)/.exec(line)
+      if (scheduled && record.hardStopMinutes === null) {
+        record.hardStopMinutes = Number(scheduled[1])
+        // The machine's own hard stop, on the fake's clock (unref: never keeps a test process alive).
+        const timer = setTimeout(() => powerOff(record), record.hardStopMinutes * 60_000)
+        timer.unref()
+        record.timers.push(timer)
+      }
+    }
+  }
+
+  function powerOff(record: Record_) {
+    if (record.state === 'terminated' || record.state === 'stopped') return
+    killGroup(record, 'SIGKILL')
+    record.state = record.shutdownBehavior === 'terminate' ? 'terminated' : 'stopped'
+  }
+
+  function boot(record: Record_) {
+    if (!record.userData) {
+      record.state = 'running'
+      return
+    }
+    const dir = fs.mkdtempSync(path.join(root, `${record.instanceId}-`))
+    const bin = path.join(dir, 'bin')
+    fs.mkdirSync(bin)
+    for (const name of ['shutdown', 'poweroff', 'sudo']) fs.writeFileSync(path.join(bin, name), POWER_STUB, { mode: 0o755 })
+    fs.writeFileSync(path.join(dir, 'user-data'), record.userData, { mode: 0o700 })
+    record.dir = dir
+    const child = spawn('bash', [path.join(dir, 'user-data')], {
+      cwd: dir,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`,
+        FAKE_EC2_POWER_LOG: path.join(dir, 'power.log'),
+        TRAINYARD_AGENT_DIR: path.join(dir, 'opt'),
+        TRAINYARD_AGENT_HOST: '127.0.0.1',
+        TRAINYARD_AGENT_PORT: String(agentPort),
+        TMPDIR: dir,
+      },
+    })
+    record.child = child
+    record.pid = child.pid ?? null
+    let stdoutBuffer = ''
+    child.stdout?.setEncoding('utf8')
+    child.stdout?.on('data', (chunk: string) => {
+      appendLog(record, chunk)
+      stdoutBuffer += chunk
+      let newline: number
+      while ((newline = stdoutBuffer.indexOf('\n')) >= 0) {
+        const line = stdoutBuffer.slice(0, newline)
+        stdoutBuffer = stdoutBuffer.slice(newline + 1)
+        try {
+          const event = JSON.parse(line) as { event?: unknown; port?: unknown }
+          if (event.event === 'listening' && typeof event.port === 'number') {
+            record.agentPort = event.port
+            readPowerLog(record)
+            if (record.state === 'pending') record.state = 'running'
+          }
+        } catch {
+          // Not the agent's line: only kept in the log.
+        }
+      }
+    })
+    child.stderr?.setEncoding('utf8')
+    child.stderr?.on('data', (chunk: string) => appendLog(record, chunk))
+    record.exited = new Promise((resolve) => {
+      child.on('exit', () => {
+        record.pid = null
+        record.agentPort = null
+        readPowerLog(record)
+        if (record.state === 'shutting-down') record.state = 'terminated'
+        else if (record.powerCalls.some((line) => /(-h now|poweroff)/.test(line))) powerOff(record)
+        // A script that ended without powering off leaves a running machine, as on EC2.
+        else if (record.state === 'pending') record.state = 'running'
+        resolve()
+      })
+    })
+  }
+
+  function runInstances(params: URLSearchParams) {
+    const imageId = params.get('ImageId')
+    const instanceType = params.get('InstanceType')
+    if (!imageId) throw new Ec2Error(400, 'MissingParameter', "The request must contain the parameter 'ImageId'")
+    if (!instanceType) throw new Ec2Error(400, 'MissingParameter', "The request must contain the parameter 'InstanceType'")
+    if (params.get('MinCount') !== '1' || params.get('MaxCount') !== '1') {
+      throw new Ec2Error(400, 'InvalidParameterValue', 'This fake launches exactly one instance (MinCount = MaxCount = 1)')
+    }
+    const clientToken = params.get('ClientToken')
+    const existing = clientToken ? byToken.get(clientToken) : undefined
+    if (existing) {
+      const record = records.get(existing)
+      if (record) return reservationXml('RunInstancesResponse', record, true)
+    }
+    const shutdownBehavior = params.get('InstanceInitiatedShutdownBehavior') ?? 'stop'
+    if (shutdownBehavior !== 'stop' && shutdownBehavior !== 'terminate') {
+      throw new Ec2Error(400, 'InvalidParameterValue', `Invalid value '${shutdownBehavior}' for InstanceInitiatedShutdownBehavior`)
+    }
+    const tags: Record<string, string> = {}
+    for (const n of indexes(params, 'TagSpecification')) {
+      if (params.get(`TagSpecification.${n}.ResourceType`) !== 'instance') continue
+      for (const t of indexes(params, `TagSpecification.${n}.Tag`)) {
+        const key = params.get(`TagSpecification.${n}.Tag.${t}.Key`)
+        if (key) tags[key] = params.get(`TagSpecification.${n}.Tag.${t}.Value`) ?? ''
+      }
+    }
+    const userDataBase64 = params.get('UserData')
+    let userData: string | null = null
+    if (userDataBase64) {
+      const raw = Buffer.from(userDataBase64, 'base64')
+      if (raw.length > 16 * 1024) throw new Ec2Error(400, 'InvalidParameterValue', 'User data is limited to 16384 bytes')
+      userData = raw.toString('utf8')
+    }
+    const record: Record_ = {
+      instanceId: hexId('i', 17),
+      reservationId: hexId('r', 17),
+      imageId,
+      instanceType,
+      clientToken,
+      state: 'pending',
+      launchTime: new Date(),
+      tags,
+      userData,
+      shutdownBehavior,
+      subnetId: params.get('SubnetId'),
+      securityGroupIds: list(params, 'SecurityGroupId'),
+      keyName: params.get('KeyName'),
+      iamInstanceProfileName: params.get('IamInstanceProfile.Name'),
+      pid: null,
+      agentPort: null,
+      hardStopMinutes: null,
+      powerCalls: [],
+      log: '',
+      dir: null,
+      child: null,
+      exited: null,
+      timers: [],
+    }
+    records.set(record.instanceId, record)
+    if (clientToken) byToken.set(clientToken, record.instanceId)
+    if (faults.neverBootNext > 0) faults.neverBootNext--
+    else boot(record)
+    // RunInstances answers with the instance as it was launched: pending.
+    return reservationXml('RunInstancesResponse', record, true)
+  }
+
+  function matches(record: Record_, name: string, values: string[]) {
+    if (name === 'instance-id') return values.includes(record.instanceId)
+    if (name === 'instance-state-name') return values.includes(record.state)
+    if (name === 'tag-key') return values.some((v) => v in record.tags)
+    if (name.startsWith('tag:')) {
+      const key = name.slice('tag:'.length)
+      return key in record.tags && values.includes(record.tags[key] ?? '')
+    }
+    throw new Ec2Error(400, 'InvalidParameterValue', `The filter '${name}' is invalid`)
+  }
+
+  function describeInstances(params: URLSearchParams) {
+    const ids = list(params, 'InstanceId')
+    const unknown = ids.filter((id) => !records.has(id))
+    if (unknown.length) throw notFound(unknown)
+    const filters = indexes(params, 'Filter').map((n) => ({
+      name: params.get(`Filter.${n}.Name`) ?? '',
+      values: list(params, `Filter.${n}.Value`),
+    }))
+    if (filters.some((f) => f.values.length > 200)) {
+      throw new Ec2Error(400, 'FilterLimitExceeded', 'The maximum number of filter values specified on a single call is 200')
+    }
+    const selected = [...records.values()].filter(
+      (r) => (ids.length === 0 || ids.includes(r.instanceId)) && filters.every((f) => matches(r, f.name, f.values)),
+    )
+    const reservations = selected
+      .map((r) => `<item>${el('reservationId', r.reservationId)}${el('ownerId', OWNER_ID)}<groupSet/><instancesSet>${instanceXml(r)}</instancesSet></item>`)
+      .join('')
+    return `<DescribeInstancesResponse xmlns="${EC2_NAMESPACE}">${el('requestId', crypto.randomUUID())}<reservationSet>${reservations}</reservationSet></DescribeInstancesResponse>`
+  }
+
+  function terminateInstances(params: URLSearchParams) {
+    const ids = list(params, 'InstanceId')
+    if (ids.length === 0) throw new Ec2Error(400, 'MissingParameter', "The request must contain the parameter 'InstanceId'")
+    const unknown = ids.filter((id) => !records.has(id))
+    if (unknown.length) throw notFound(unknown)
+    const items = ids.map((id) => {
+      const record = records.get(id) as Record_
+      const previous = record.state
+      if (previous !== 'terminated') {
+        for (const timer of record.timers) clearTimeout(timer)
+        const running = record.child && record.child.exitCode === null && record.child.signalCode === null
+        if (running) {
+          record.state = 'shutting-down'
+          killGroup(record, 'SIGTERM')
+          const timer = setTimeout(() => killGroup(record, 'SIGKILL'), TERMINATE_GRACE_MS)
+          timer.unref()
+          record.timers.push(timer)
+        } else {
+          record.state = 'terminated'
+        }
+      }
+      return `<item>${el('instanceId', id)}${stateXml('currentState', record.state)}${stateXml('previousState', previous)}</item>`
+    })
+    return `<TerminateInstancesResponse xmlns="${EC2_NAMESPACE}">${el('requestId', crypto.randomUUID())}<instancesSet>${items.join('')}</instancesSet></TerminateInstancesResponse>`
+  }
+
+  function stateXml(name: string, state: FakeInstanceState) {
+    return `<${name}>${el('code', STATE_CODES[state])}${el('name', state)}</${name}>`
+  }
+
+  function instanceXml(r: Record_) {
+    const tags = Object.entries(r.tags)
+      .map(([key, value]) => `<item>${el('key', key)}${el('value', value)}</item>`)
+      .join('')
+    const groups = r.securityGroupIds.map((id) => `<item>${el('groupId', id)}${el('groupName', id)}</item>`).join('')
+    // Addresses go with a machine that exists; a terminated one has none, as on EC2.
+    const ip = r.state === 'terminated' ? null : '127.0.0.1'
+    return (
+      `<item>${el('instanceId', r.instanceId)}${el('imageId', r.imageId)}${stateXml('instanceState', r.state)}` +
+      `${el('keyName', r.keyName)}${el('amiLaunchIndex', 0)}${el('instanceType', r.instanceType)}` +
+      `${el('launchTime', r.launchTime.toISOString())}<placement>${el('availabilityZone', AVAILABILITY_ZONE)}</placement>` +
+      `${el('subnetId', r.subnetId)}${el('privateIpAddress', ip)}${el('ipAddress', ip)}<groupSet>${groups}</groupSet>` +
+      (r.iamInstanceProfileName
+        ? `<iamInstanceProfile>${el('arn', `arn:aws:iam::${OWNER_ID}:instance-profile/${r.iamInstanceProfileName}`)}</iamInstanceProfile>`
+        : '') +
+      `${el('clientToken', r.clientToken)}<tagSet>${tags}</tagSet></item>`
+    )
+  }
+
+  function reservationXml(root: string, r: Record_, withRequestId: boolean) {
+    return (
+      `<${root} xmlns="${EC2_NAMESPACE}">${withRequestId ? el('requestId', crypto.randomUUID()) : ''}` +
+      `${el('reservationId', r.reservationId)}${el('ownerId', OWNER_ID)}<groupSet/><instancesSet>${instanceXml(r)}</instancesSet></${root}>`
+    )
+  }
+
+  function errorXml(code: string, message: string) {
+    return `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>${el('Code', code)}${el('Message', message)}</Error></Errors>${el('RequestID', crypto.randomUUID())}</Response>`
+  }
+
+  function handle(action: string, params: URLSearchParams) {
+    if (faults.throttleNext > 0) {
+      faults.throttleNext--
+      throw new Ec2Error(503, 'RequestLimitExceeded', 'Request limit exceeded.')
+    }
+    if (faults.failNext > 0) {
+      faults.failNext--
+      throw new Ec2Error(500, 'InternalError', 'An internal error has occurred.')
+    }
+    let body: string
+    if (action === 'RunInstances') body = runInstances(params)
+    else if (action === 'DescribeInstances') body = describeInstances(params)
+    else if (action === 'TerminateInstances') body = terminateInstances(params)
+    else throw new Ec2Error(400, 'InvalidAction', `The action ${action} is not valid for this web service.`)
+    if (faults.loseResponseNext > 0) {
+      faults.loseResponseNext--
+      throw new Ec2Error(500, 'InternalError', 'An internal error has occurred (the fake processed the call, then lost its answer).')
+    }
+    return body
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_BODY_BYTES) req.destroy()
+      else chunks.push(chunk)
+    })
+    req.on('end', () => {
+      const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
+      const action = params.get('Action') ?? ''
+      let status = 200
+      let code: string | null = null
+      let body: string
+      try {
+        if (req.method !== 'POST') throw new Ec2Error(400, 'InvalidAction', 'This fake takes POST only.')
+        if (!req.headers.authorization?.startsWith('AWS4-HMAC-SHA256 ')) {
+          throw new Ec2Error(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials')
+        }
+        if (params.get('Version') !== '2016-11-15') throw new Ec2Error(400, 'InvalidParameterValue', 'Version must be 2016-11-15')
+        body = handle(action, params)
+      } catch (error) {
+        const ec2 = error instanceof Ec2Error ? error : new Ec2Error(500, 'InternalError', String(error))
+        status = ec2.status
+        code = ec2.code
+        body = errorXml(ec2.code, ec2.message)
+      }
+      callLog.push({ action, status, code })
+      res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': crypto.randomUUID() })
+      res.end(body)
+    })
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => resolve())
+  })
+  const address = server.address()
+  const boundPort = typeof address === 'object' && address ? address.port : port
+
+  const snapshot = (r: Record_): FakeInstance => {
+    const { child: _child, exited: _exited, timers: _timers, ...rest } = r
+    return { ...rest, tags: { ...r.tags }, securityGroupIds: [...r.securityGroupIds], powerCalls: [...r.powerCalls] }
+  }
+
+  return {
+    endpoint: `http://127.0.0.1:${boundPort}`,
+    port: boundPort,
+    faults,
+    instances: () => [...records.values()].map(snapshot),
+    calls: () => [...callLog],
+    agentUrl: (instanceId) => {
+      const record = records.get(instanceId)
+      return record?.agentPort ? `http://127.0.0.1:${record.agentPort}` : null
+    },
+    async stop() {
+      if (stopped) return
+      stopped = true
+      const all = [...records.values()]
+      for (const record of all) {
+        for (const timer of record.timers) clearTimeout(timer)
+        killGroup(record, 'SIGKILL')
+      }
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, STOP_DEADLINE_MS).unref())
+      await Promise.race([Promise.all(all.map((r) => r.exited ?? Promise.resolve())), deadline])
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      fs.rmSync(root, { recursive: true, force: true })
+    },
+  }
+}
+
+// `npx tsx tests/fake-ec2/server.ts`: a standing fake for demos (AWS_ENDPOINT_URL_EC2=http://127.0.0.1:3919).
+if (process.argv[1] && path.resolve(process.argv[1]) === url.fileURLToPath(import.meta.url)) {
+  const fake = await startFakeEc2({
+    port: Number(process.env.FAKE_EC2_PORT ?? 3919),
+    agentPort: Number(process.env.FAKE_EC2_AGENT_PORT ?? 0),
+  })
+  console.info(`fake EC2 on ${fake.endpoint}`)
+  const shutdown = () => void fake.stop().then(() => process.exit(0))
+  process.on('SIGINT', shutdown)
+  process.on('SIGTERM', shutdown)
+}

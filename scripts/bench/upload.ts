@@ -1,14 +1,15 @@
 // The upload benchmark: N generated 12-megapixel JPEGs through the real HTTP route of a real server
 // (fresh SQLite, fresh local storage), against the same sharp work run directly in this process,
 // and the server's peak memory while it works. Run with `npm run bench` (see index.ts).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import sharp from 'sharp'
+import { freePort, startAppProcess, type AppProcess } from '../../tests/app-process'
+import { repoRoot } from '../../tests/setup/paths'
 
 export const PHOTO_WIDTH_PX = 4000
 export const PHOTO_HEIGHT_PX = 3000
@@ -20,7 +21,6 @@ const RSS_SAMPLE_INTERVAL_MS = 50
 const CLOCK_TICKS_PER_S = 100
 const SERVER_START_TIMEOUT_MS = 60_000
 const SESSION_SECRET = 'bench-session-secret-0123456789'
-const repoRoot = path.resolve(import.meta.dirname, '..', '..')
 
 export type BenchOptions = { files: number; parallel: number; keep: boolean }
 
@@ -40,17 +40,6 @@ export type BenchResult = {
 
 function log(message: string) {
   process.stderr.write(`${message}\n`)
-}
-
-async function freePort() {
-  return new Promise<number>((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /** VmRSS of a process in MB, from /proc (Linux); null elsewhere or once it has exited. */
@@ -144,32 +133,6 @@ function ensureBuild() {
   if (result.status !== 0) throw new Error('remix build failed')
 }
 
-async function startServer(env: NodeJS.ProcessEnv, port: number) {
-  // Node itself with tsx as a loader (not the tsx CLI, which runs a child): the pid is the server's.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  const deadline = Date.now() + SERVER_START_TIMEOUT_MS
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`The server exited during start:\n${output}`)
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/resources/healthcheck`)).ok) return child
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-  child.kill('SIGTERM')
-  throw new Error(`The server did not answer within ${SERVER_START_TIMEOUT_MS / 1000} s:\n${output}`)
-}
-
-async function stopServer(child: ChildProcess) {
-  if (child.exitCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  await exited
-}
 
 export async function runUploadBench({ files: count, parallel, keep }: BenchOptions): Promise<BenchResult> {
   ensureBuild()
@@ -186,7 +149,7 @@ export async function runUploadBench({ files: count, parallel, keep }: BenchOpti
   delete env.S3_BUCKET
   // This process talks to the same database (to create the user and training) and shares the secret.
   Object.assign(process.env, { DATABASE_URL: env.DATABASE_URL, SESSION_SECRET, STORAGE_DIR: env.STORAGE_DIR })
-  let server: ChildProcess | undefined
+  let server: AppProcess | undefined
   try {
     log(`Working in ${work}`)
     const migrate = spawnSync('npx', ['prisma', 'migrate', 'deploy'], { cwd: repoRoot, env, stdio: 'pipe' })
@@ -222,8 +185,8 @@ export async function runUploadBench({ files: count, parallel, keep }: BenchOpti
 
     const port = await freePort()
     log(`Starting the server on port ${port}…`)
-    server = await startServer({ ...env, PORT: String(port), APP_URL: `http://127.0.0.1:${port}` }, port)
-    const pid = server.pid!
+    server = await startAppProcess({ ...env, APP_URL: `http://127.0.0.1:${port}` }, { port, timeoutMs: SERVER_START_TIMEOUT_MS })
+    const pid = server.child.pid!
     // Idle: started, one page served, nothing uploaded yet.
     await new Promise((resolve) => setTimeout(resolve, 1000))
     const idleMb = rssMb(pid) ?? 0
@@ -256,7 +219,7 @@ export async function runUploadBench({ files: count, parallel, keep }: BenchOpti
     const serverCpuAfter = cpuSeconds(pid)
     const clientCpu = process.cpuUsage(clientCpuBefore)
     clearInterval(sampler)
-    await stopServer(server)
+    await server.stop()
     server = undefined
     await prisma.$disconnect()
 
@@ -300,7 +263,7 @@ export async function runUploadBench({ files: count, parallel, keep }: BenchOpti
       cpus: os.availableParallelism(),
     }
   } finally {
-    if (server) await stopServer(server)
+    if (server) await server.stop()
     if (keep) log(`Kept ${work}`)
     else fs.rmSync(work, { recursive: true, force: true })
   }

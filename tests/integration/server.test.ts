@@ -1,53 +1,17 @@
 // The real Express + Remix server as a child process: environment refusal, security headers, the
 // healthcheck and rate limiting of auth POSTs. Needs the production build (npm test builds first).
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { startAppProcess, type AppProcess } from '../app-process'
 import { repoRoot, tmpDir } from '../setup/paths'
 
-async function freePort() {
-  return new Promise<number>((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => resolve(port))
-    })
-  })
-}
+const SECRET = 'integration-secret-0123456789'
 
-type Running = { url: string; child: ChildProcess; output: () => string }
-
-async function startServer(env: Record<string, string>): Promise<Running> {
-  const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
-    cwd: repoRoot,
-    env: { ...process.env, NODE_ENV: 'production', SESSION_SECRET: 'integration-secret-0123456789', PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  child.stdout!.on('data', (d) => (output += d))
-  child.stderr!.on('data', (d) => (output += d))
-  const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`)
-    const up = await fetch(`${url}/resources/healthcheck`).then(() => true, () => false)
-    if (up) return { url, child, output: () => output }
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  child.kill()
-  throw new Error(`server did not start in 30 s:\n${output}`)
-}
-
-async function stop(server: Running | undefined) {
-  if (!server || server.child.exitCode !== null) return
-  await new Promise<void>((resolve) => {
-    server.child.once('exit', () => resolve())
-    server.child.kill('SIGTERM')
-  })
+/** The production server with this file's settings; `env` adds to them. */
+function startServer(env: Record<string, string>, options?: Parameters<typeof startAppProcess>[1]) {
+  return startAppProcess({ ...process.env, NODE_ENV: 'production', SESSION_SECRET: SECRET, ...env }, options)
 }
 
 const database = path.join(tmpDir, `server-test-${process.pid}.db`)
@@ -91,11 +55,11 @@ describe('start-up', () => {
 })
 
 describe('a running server', () => {
-  let server: Running | undefined
+  let server: AppProcess | undefined
   beforeAll(async () => {
     server = await startServer({ DATABASE_URL: `file:${database}`, AUTH_RATE_LIMIT_PER_MINUTE: '3', LOG_REQUESTS: 'true' })
   }, 40_000)
-  afterAll(() => stop(server))
+  afterAll(() => server?.stop())
 
   test('every page carries a fresh CSP nonce that its scripts use, and the other security headers', async () => {
     const first = await fetch(`${server!.url}/`)
@@ -155,28 +119,17 @@ describe('a running server', () => {
 })
 
 describe('a server whose database does not answer', () => {
-  let server: Running | undefined
+  let server: AppProcess | undefined
   const empty = path.join(tmpDir, `empty-${process.pid}.db`)
   afterAll(async () => {
-    await stop(server)
+    await server?.stop()
     fs.rmSync(empty, { force: true })
   })
 
   test('the healthcheck answers 503', async () => {
     fs.writeFileSync(empty, '')
-    const port = await freePort()
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
-      cwd: repoRoot,
-      env: { ...process.env, NODE_ENV: 'production', SESSION_SECRET: 'integration-secret-0123456789', PORT: String(port), DATABASE_URL: `file:${empty}` },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    server = { url: `http://127.0.0.1:${port}`, child, output: () => '' }
-    let status = 0
-    const deadline = Date.now() + 30_000
-    while (Date.now() < deadline && status === 0) {
-      status = await fetch(`${server.url}/resources/healthcheck`).then((r) => r.status, () => 0)
-      if (status === 0) await new Promise((r) => setTimeout(r, 200))
-    }
+    server = await startServer({ DATABASE_URL: `file:${empty}` }, { until: 'answers' })
+    const { status } = await fetch(`${server.url}/resources/healthcheck`)
     expect(status).toBe(503)
   }, 40_000)
 })

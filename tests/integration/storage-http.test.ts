@@ -1,73 +1,44 @@
 // Signed storage URLs of the local driver over real HTTP: Express + Remix as a child process (the
 // production build), so streaming, Remix's decoding of the key and a dropped connection are real.
-import { spawn, type ChildProcess } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import http from 'node:http'
-import net from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { LocalStorage } from '~/utils/storage-local.server'
 import { readAll } from '~/utils/storage.contract'
-import { repoRoot, tmpDir } from '../setup/paths'
+import { freePort, startAppProcess, type AppProcess } from '../app-process'
+import { tmpDir } from '../setup/paths'
 
 const SECRET = 'integration-secret-0123456789'
 const storageDir = path.join(tmpDir, `storage-http-${process.pid}`)
-let server: ChildProcess
-let output = ''
+let server: AppProcess | undefined
 let storage: LocalStorage
 let baseUrl: string
-
-async function freePort() {
-  return new Promise<number>((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 beforeAll(async () => {
   const database = path.join(tmpDir, `storage-http-${process.pid}.db`)
   await fs.copyFile(process.env.DATABASE_URL!.replace(/^file:/, ''), database)
   const port = await freePort()
   baseUrl = `http://127.0.0.1:${port}`
-  server = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
-    cwd: repoRoot,
-    env: {
+  // The test signs with the same folder, secret and address as the server: URLs are stateless.
+  storage = new LocalStorage({ dir: storageDir, appUrl: baseUrl, secret: SECRET })
+  server = await startAppProcess(
+    {
       ...process.env,
       NODE_ENV: 'production',
       SESSION_SECRET: SECRET,
-      PORT: String(port),
       APP_URL: baseUrl,
       DATABASE_URL: `file:${database}`,
       STORAGE_DIR: storageDir,
       S3_BUCKET: '',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  server.stdout!.on('data', (d) => (output += d))
-  server.stderr!.on('data', (d) => (output += d))
-  // The test signs with the same folder, secret and address as the server: URLs are stateless.
-  storage = new LocalStorage({ dir: storageDir, appUrl: baseUrl, secret: SECRET })
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`server exited early:\n${output}`)
-    if (await fetch(`${baseUrl}/resources/healthcheck`).then((r) => r.ok, () => false)) return
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  throw new Error(`server did not start in 30 s:\n${output}`)
+    { port },
+  )
 })
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    await new Promise<void>((resolve) => {
-      server.once('exit', () => resolve())
-      server.kill('SIGTERM')
-    })
-  }
+  await server?.stop()
   await fs.rm(storageDir, { recursive: true, force: true })
   await fs.rm(path.join(tmpDir, `storage-http-${process.pid}.db`), { force: true })
 })
@@ -137,7 +108,7 @@ test('a connection dropped midway through a PUT stores nothing, and the server s
   expect((await fetch(`${baseUrl}/resources/healthcheck`)).status).toBe(200)
   // An uploader going away is not a server error: nothing is logged.
   await new Promise((r) => setTimeout(r, 200))
-  expect(output).not.toMatch(/error/i)
+  expect(server!.output()).not.toMatch(/error/i)
 })
 
 test('what the server stored is what the driver reads', async () => {

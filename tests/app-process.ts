@@ -1,0 +1,64 @@
+// The real app server (Express + Remix, the production build) as a child process on 127.0.0.1, for the
+// integration tests and the benchmark. Node runs tsx as a loader, not the tsx CLI (which would run a
+// child of its own), so `child.pid` is the server's: the benchmark samples its memory.
+import { spawn, type ChildProcess } from 'node:child_process'
+import net from 'node:net'
+import { repoRoot } from './setup/paths'
+
+/** A port nothing listens on right now (the OS picks it). */
+export async function freePort() {
+  return new Promise<number>((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export type AppProcess = {
+  url: string
+  port: number
+  child: ChildProcess
+  /** Everything the server printed so far, stdout and stderr together. */
+  output: () => string
+  stop: () => Promise<void>
+}
+
+const POLL_INTERVAL_MS = 200
+
+/**
+ * Starts the server with exactly `env` (plus PORT) and waits until /resources/healthcheck answers 200 —
+ * or, with `until: 'answers'`, any status (to test a server whose database does not answer).
+ */
+export async function startAppProcess(
+  env: NodeJS.ProcessEnv,
+  { port, timeoutMs = 30_000, until = 'healthy' }: { port?: number; timeoutMs?: number; until?: 'healthy' | 'answers' } = {},
+): Promise<AppProcess> {
+  const listenPort = port ?? (await freePort())
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+    cwd: repoRoot,
+    env: { ...env, PORT: String(listenPort) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const url = `http://127.0.0.1:${listenPort}`
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await exited
+  }
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`The server exited during start:\n${output}`)
+    const status = await fetch(`${url}/resources/healthcheck`).then((r) => r.status, () => 0)
+    if (until === 'answers' ? status !== 0 : status === 200) return { url, port: listenPort, child, output: () => output, stop }
+    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS))
+  }
+  await stop()
+  throw new Error(`The server did not answer within ${timeoutMs / 1000} s:\n${output}`)
+}

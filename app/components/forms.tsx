@@ -63,6 +63,37 @@ export function EmailField({ errors, defaultValue }: { errors?: string[]; defaul
   )
 }
 
+/** A 6-digit code field (emailed codes, authenticator apps): numeric keypad, one-time-code autofill. */
+export function CodeField({
+  errors,
+  hint,
+  defaultValue,
+  autoFocus,
+}: {
+  errors?: string[]
+  hint?: string
+  defaultValue?: string
+  autoFocus?: boolean
+}) {
+  return (
+    <Field
+      label="Code"
+      errors={errors}
+      hint={hint}
+      inputProps={{
+        name: 'code',
+        inputMode: 'numeric',
+        autoComplete: 'one-time-code',
+        pattern: '[0-9]{6}',
+        maxLength: 6,
+        required: true,
+        autoFocus,
+        defaultValue,
+      }}
+    />
+  )
+}
+
 type TextareaFieldProps = {
   label: ReactNode
   errors?: string[]

@@ -7,7 +7,7 @@ import { Form, useActionData, useLoaderData } from '@remix-run/react'
 import QRCode from 'qrcode'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { CodeField, ErrorList, Field, SubmitButton } from '~/components/forms'
 import { requireUser, requireUserId } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
 import { formError, formValues, parseFormData, type FormFailure } from '~/utils/forms'
@@ -157,11 +157,7 @@ export default function TwoFactorSettings() {
             enter the code the app shows now.
           </p>
           <Form method="POST" className="flex flex-col gap-4" noValidate>
-            <Field
-              label="Code"
-              errors={actionData?.fieldErrors.code}
-              inputProps={{ name: 'code', inputMode: 'numeric', autoComplete: 'one-time-code', maxLength: 6, required: true }}
-            />
+            <CodeField errors={actionData?.fieldErrors.code} />
             <ErrorList errors={actionData?.formErrors} />
             <div>
               <SubmitButton name="intent" value="disable" className="btn-danger">
@@ -184,11 +180,7 @@ export default function TwoFactorSettings() {
             inputProps={{ name: 'secret', value: setup.secret, readOnly: true, className: 'input font-mono tracking-wider' }}
           />
           <Form method="POST" className="flex flex-col gap-4" noValidate>
-            <Field
-              label="Code"
-              errors={actionData?.fieldErrors.code}
-              inputProps={{ name: 'code', inputMode: 'numeric', autoComplete: 'one-time-code', maxLength: 6, required: true }}
-            />
+            <CodeField errors={actionData?.fieldErrors.code} />
             <ErrorList errors={actionData?.formErrors} />
             <div className="flex flex-wrap gap-3">
               <SubmitButton name="intent" value="enable">

@@ -6,7 +6,7 @@ import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { CodeField, ErrorList, SubmitButton } from '~/components/forms'
 import { commitAuthSession } from '~/utils/auth.server'
 import { completePendingSession } from '~/utils/login.server'
 import { prisma } from '~/utils/db.server'
@@ -207,20 +207,11 @@ export default function VerifyPage() {
         <input type="hidden" name="type" value={type} />
         <input type="hidden" name="target" value={target ?? ''} />
         <input type="hidden" name="redirectTo" value={redirectTo} />
-        <Field
-          label="Code"
+        <CodeField
           errors={actionData?.fieldErrors.code}
           hint={type === '2fa' ? undefined : 'The code expires 10 minutes after we send it.'}
-          inputProps={{
-            name: 'code',
-            inputMode: 'numeric',
-            autoComplete: 'one-time-code',
-            pattern: '[0-9]{6}',
-            maxLength: 6,
-            required: true,
-            autoFocus: true,
-            defaultValue: code,
-          }}
+          defaultValue={code}
+          autoFocus
         />
         <ErrorList errors={actionData?.formErrors} />
         <SubmitButton name="intent" value="verify" pendingText="Checking…">

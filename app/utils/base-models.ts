@@ -16,11 +16,15 @@ export const BaseModelRefSchema = z
   .strict()
 export type BaseModelRef = z.infer<typeof BaseModelRefSchema>
 
-/** GPU classes we rent, smallest first; the first that has enough memory is chosen. */
+/**
+ * GPU classes we rent, smallest first; the first that has enough memory is chosen. Prices are EC2
+ * on-demand Linux in us-east-1 (USD per hour, checked 2026-11): what the run page and the fleet page
+ * show as cost. They are estimates — the AWS bill is the truth.
+ */
 export const GPU_CLASSES = [
-  { instanceType: 'g4dn.xlarge', gpu: 'NVIDIA T4', memoryGb: 16 },
-  { instanceType: 'g5.xlarge', gpu: 'NVIDIA A10G', memoryGb: 24 },
-  { instanceType: 'g6e.xlarge', gpu: 'NVIDIA L40S', memoryGb: 48 },
+  { instanceType: 'g4dn.xlarge', gpu: 'NVIDIA T4', memoryGb: 16, pricePerHourUsd: 0.526 },
+  { instanceType: 'g5.xlarge', gpu: 'NVIDIA A10G', memoryGb: 24, pricePerHourUsd: 1.006 },
+  { instanceType: 'g6e.xlarge', gpu: 'NVIDIA L40S', memoryGb: 48, pricePerHourUsd: 1.861 },
 ] as const
 export type GpuClass = (typeof GPU_CLASSES)[number]
 

@@ -50,6 +50,42 @@ const schema = z
     UPLOAD_MAX_FILE_MB: z.coerce.number().positive().max(1024).default(25),
     /** Most images one training may hold. */
     MAX_IMAGES_PER_TRAINING: z.coerce.number().int().min(1).max(10_000).default(200),
+
+    /** Where runs get a GPU: `local` (the agent as a child process with the simulated trainer) or `ec2`. */
+    GPU_PROVIDER: z.enum(['local', 'ec2']).default('local'),
+    /** How long the local provider's simulated trainer takes. */
+    SIMULATED_TRAINING_SECONDS: z.coerce.number().positive().max(86_400).default(60),
+    /** Local provider: run your own trainer (ai-toolkit) instead of the simulation, e.g. `python /opt/ai-toolkit/run.py {config}`. */
+    LOCAL_TRAINER_COMMAND: z.string().optional(),
+    /** Local provider: where the agents' records and work folders live. */
+    LOCAL_GPU_DIR: z.string().min(1).default('data/gpu'),
+    /** EC2: the AMI (a Deep Learning AMI with Python 3, and ai-toolkit in /opt/ai-toolkit). */
+    EC2_AMI_ID: z.string().optional(),
+    EC2_SUBNET_ID: z.string().optional(),
+    /** Comma-separated; the group must let the app reach the agent's port. */
+    EC2_SECURITY_GROUP_IDS: z
+      .string()
+      .optional()
+      .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])),
+    EC2_KEY_NAME: z.string().optional(),
+    EC2_INSTANCE_PROFILE: z.string().optional(),
+    /** The `trainyard:app` tag value: which app owns a machine (the reaper only touches these). */
+    EC2_APP_TAG: z.string().min(1).max(255).default('trainyard'),
+    EC2_AGENT_PORT: z.coerce.number().int().min(1).max(65535).default(8787),
+    /** The EC2 API endpoint; unset = AWS. The tests point it at tests/fake-ec2/. */
+    AWS_ENDPOINT_URL_EC2: z.string().url().optional(),
+    /** Hard stop: a machine powers itself off after this many minutes, whatever happens. */
+    MAX_RUN_MINUTES: z.coerce.number().positive().max(7 * 24 * 60).default(180),
+    /** How often the supervisor polls the agents. */
+    POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+    /** A run whose agent has not answered for this long fails and its machine is terminated. */
+    HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(10 * 60 * 1000),
+    MAX_ACTIVE_RUNS_PER_USER: z.coerce.number().int().min(1).max(100).default(2),
+    /** `false` = this process serves pages only; run the supervisor elsewhere with `npm run worker`. */
+    RUN_SUPERVISOR: z
+      .enum(['true', 'false', '1', '0', ''])
+      .optional()
+      .transform((v) => v === undefined || v === '' || v === 'true' || v === '1'),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && env.SESSION_SECRET === DEV_SESSION_SECRET) {
@@ -58,6 +94,9 @@ const schema = z
         path: ['SESSION_SECRET'],
         message: 'must be set to a secret of your own in production',
       })
+    }
+    if (env.GPU_PROVIDER === 'ec2' && !env.EC2_AMI_ID) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['EC2_AMI_ID'], message: 'GPU_PROVIDER=ec2 needs an AMI id' })
     }
     if (Boolean(env.GITHUB_CLIENT_ID) !== Boolean(env.GITHUB_CLIENT_SECRET)) {
       ctx.addIssue({

@@ -12,6 +12,7 @@ const id = `${process.env.VITEST_POOL_ID ?? '0'}-${crypto.randomBytes(4).toStrin
 const databaseFile = path.join(tmpDir, `test-${id}.db`)
 const outboxDir = path.join(tmpDir, `outbox-${id}`)
 const storageDir = path.join(tmpDir, `storage-${id}`)
+const gpuDir = path.join(tmpDir, `gpu-${id}`)
 fs.copyFileSync(inject('baseDatabasePath'), databaseFile)
 
 process.env.NODE_ENV = 'test'
@@ -19,6 +20,10 @@ process.env.DATABASE_URL = `file:${databaseFile}`
 process.env.MAIL_OUTBOX_DIR = outboxDir
 // No test may write to data/storage: each file gets its own folder (tests that need S3 set S3_BUCKET).
 process.env.STORAGE_DIR = storageDir
+// The local GPU provider's records and agent work folders; tests terminate every agent they start.
+process.env.LOCAL_GPU_DIR = gpuDir
+// Tests drive the supervisor one cycle at a time (app/utils/supervisor.server.ts); none runs on a timer.
+process.env.RUN_SUPERVISOR = 'false'
 process.env.SESSION_SECRET = 'test-session-secret-0123456789'
 delete process.env.SMTP_URL
 
@@ -38,4 +43,5 @@ afterAll(async () => {
   fs.rmSync(`${databaseFile}-journal`, { force: true })
   fs.rmSync(outboxDir, { recursive: true, force: true })
   fs.rmSync(storageDir, { recursive: true, force: true })
+  fs.rmSync(gpuDir, { recursive: true, force: true })
 })

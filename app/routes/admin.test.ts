@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, test } from 'vitest'
 import { prisma } from '~/utils/db.server'
 import { callRoute, createSessionCookie, createUser, ctx, makeRequest } from '../../tests/db-utils'
 import { loader as layoutLoader } from './admin'
+import { action as gpusAction, loader as gpusLoader } from './admin.gpus'
 import { loader as indexLoader } from './admin._index'
 import { action as roleAction, loader as roleLoader } from './admin.roles.$roleId'
 import { action as rolesAction, loader as rolesLoader } from './admin.roles._index'
@@ -61,6 +62,8 @@ beforeAll(async () => {
     { name: 'role action (delete)', run: post(`/admin/roles/${custom.id}`, roleAction, { intent: 'delete' }) },
     { name: 'role action (unknown intent)', run: post(`/admin/roles/${custom.id}`, roleAction, { intent: 'launch' }) },
     { name: 'role action (intent named like an Object method)', run: post(`/admin/roles/${custom.id}`, roleAction, { intent: 'toString' }) },
+    { name: 'GPU fleet loader', run: get('/admin/gpus?state=live', gpusLoader) },
+    { name: 'GPU fleet action (terminate)', run: post('/admin/gpus', gpusAction, { intent: 'terminate', gpuId: 'no-such-gpu' }) },
   ]
 })
 

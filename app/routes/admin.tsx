@@ -19,6 +19,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
 const LINKS: Array<{ to: string; label: string; permission: PermissionString }> = [
   { to: '/admin/users', label: 'Users', permission: 'read:user:any' },
   { to: '/admin/roles', label: 'Roles', permission: 'read:role:any' },
+  { to: '/admin/gpus', label: 'GPU fleet', permission: 'read:gpu:any' },
 ]
 
 export default function AdminLayout() {

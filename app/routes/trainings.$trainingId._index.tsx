@@ -2,12 +2,13 @@
 // resources.trainings.$trainingId.images), the grid with inline captions, bulk caption actions,
 // deletion, and the dataset check. Caption and delete intents are this route's action.
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { useLoaderData } from '@remix-run/react'
+import { useLoaderData, useRouteLoaderData } from '@remix-run/react'
 import { useCallback, useMemo, useState } from 'react'
 import { z } from 'zod'
 import { DatasetCheckPanel } from '~/components/dataset-check-panel'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { ImageUploader } from '~/components/image-uploader'
+import { StartRunCard } from '~/components/start-run-card'
 import { BulkActions, ImageCard } from '~/components/training-images'
 import { CAPTION_MAX_CHARS, checkDataset, TRIGGER_TOKEN } from '~/utils/dataset-check'
 import { prisma } from '~/utils/db.server'
@@ -17,6 +18,7 @@ import { deleteTrainingImages, trainingResolutionPx } from '~/utils/image-pipeli
 import { userHasPermission } from '~/utils/permissions'
 import { requireTraining } from '~/utils/training.server'
 import { useUser } from '~/utils/user'
+import type { loader as layoutLoader } from './trainings.$trainingId'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Images · ${data?.training.name ?? 'Training'} · Trainyard` }]
 
@@ -120,6 +122,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
 export default function TrainingImages() {
   const { training, isOwner, images, resolutionPx, maxFileMb } = useLoaderData<typeof loader>()
   const canEdit = userHasPermission(useUser(), isOwner ? 'update:training:own' : 'update:training:any')
+  const activeRun = useRouteLoaderData<typeof layoutLoader>('routes/trainings.$trainingId')?.activeRun ?? null
   const check = useMemo(() => checkDataset(images, { resolutionPx }), [images, resolutionPx])
   const [selection, setSelection] = useState<ReadonlySet<string>>(new Set())
   // Only images still there: one deleted by its own button leaves the selection.
@@ -141,7 +144,10 @@ export default function TrainingImages() {
             />
           ) : null}
         </div>
-        <DatasetCheckPanel check={check} />
+        <div className="flex flex-col gap-4">
+          <DatasetCheckPanel check={check} />
+          {activeRun || (canEdit && check.ready) ? <StartRunCard trainingId={training.id} activeRun={activeRun} /> : null}
+        </div>
       </div>
 
       {images.length ? (

@@ -1,8 +1,10 @@
-// The frame of one training: its name, trigger word and base model, and the tabs "Images" (the
-// index route) and "Settings". Someone else's training is a 404 here, so every page below is too.
+// The frame of one training: its name, trigger word and base model, the run in progress (if any,
+// a link to it from every tab), and the tabs "Images" (the index route), "Runs" and "Settings".
+// Someone else's training is a 404 here, so every page below is too.
 import { json, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Link, Outlet, useLoaderData } from '@remix-run/react'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { RunStatusBadge } from '~/components/run-status-badge'
 import { TabNav } from '~/components/tab-nav'
 import { describeGpu, parseBaseModel } from '~/utils/base-models'
 import { prisma } from '~/utils/db.server'
@@ -13,7 +15,11 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { training, isOwner } = await requireTraining(request, params.trainingId, 'read')
   const model = parseBaseModel(training.baseModel)
-  const owner = isOwner ? null : await prisma.user.findUnique({ where: { id: training.ownerId }, select: { email: true } })
+  const [owner, activeRun] = await Promise.all([
+    isOwner ? null : prisma.user.findUnique({ where: { id: training.ownerId }, select: { email: true } }),
+    // The Images tab reads it too (useRouteLoaderData): Start there, or a link to the run going on.
+    prisma.trainingRun.findUnique({ where: { activeTrainingId: training.id }, select: { id: true, status: true } }),
+  ])
   return json({
     training: {
       id: training.id,
@@ -22,13 +28,15 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       baseModel: model ? { label: model.label, gpu: describeGpu(model.gpuMemoryGb) } : null,
     },
     ownerEmail: owner?.email ?? null,
+    activeRun,
   })
 }
 
 export default function TrainingLayout() {
-  const { training, ownerEmail } = useLoaderData<typeof loader>()
+  const { training, ownerEmail, activeRun } = useLoaderData<typeof loader>()
   const tabs = [
     { to: `/trainings/${training.id}`, label: 'Images', end: true },
+    { to: `/trainings/${training.id}/runs`, label: 'Runs', end: false },
     { to: `/trainings/${training.id}/settings`, label: 'Settings', end: false },
   ]
   return (
@@ -37,7 +45,17 @@ export default function TrainingLayout() {
         <Link to="/trainings" className="link text-sm">
           ← Trainings
         </Link>
-        <h1 className="break-words text-2xl font-bold">{training.name}</h1>
+        <div className="flex flex-wrap items-center justify-between gap-3">
+          <h1 className="min-w-0 break-words text-2xl font-bold">{training.name}</h1>
+          {activeRun ? (
+            <Link
+              to={`/trainings/${training.id}/runs/${activeRun.id}`}
+              className="inline-flex items-center gap-2 rounded-md border border-brand-200 bg-brand-50 px-3 py-1.5 text-sm font-medium text-brand-700 hover:bg-brand-100"
+            >
+              Run in progress <RunStatusBadge status={activeRun.status} />
+            </Link>
+          ) : null}
+        </div>
         <dl className="flex flex-wrap gap-x-6 gap-y-1 text-sm text-slate-600">
           <div className="flex gap-1">
             <dt>Trigger word:</dt>

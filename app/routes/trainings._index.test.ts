@@ -119,6 +119,20 @@ describe('/trainings', () => {
       expect(untouched).toMatchObject({ imageCount: 0, lastRun: null })
     })
 
+    test('the last run is the newest by creation time, whatever order the rows were written in', async () => {
+      const [a, b] = [ids[6]!, ids[7]!]
+      const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000)
+      // Written newest first, and with ids that sort the other way: only createdAt decides.
+      await prisma.trainingRun.create({ data: { id: 'zz-newest-a', trainingId: a, status: 'training', createdAt: at(1) } })
+      await prisma.trainingRun.create({ data: { id: 'zz-older-a', trainingId: a, status: 'failed', createdAt: at(5) } })
+      await prisma.trainingRun.create({ data: { id: 'aa-older-b', trainingId: b, status: 'succeeded', createdAt: at(9) } })
+      await prisma.trainingRun.create({ data: { id: 'aa-newest-b', trainingId: b, status: 'canceled', createdAt: at(2) } })
+      await prisma.training.updateMany({ where: { id: { in: [a, b] } }, data: { updatedAt: new Date() } })
+      const { trainings } = await list(cookie)
+      expect(trainings.find((t) => t.id === a)?.lastRun).toEqual({ status: 'training' })
+      expect(trainings.find((t) => t.id === b)?.lastRun).toEqual({ status: 'canceled' })
+    })
+
     test('an admin can switch to everyone’s trainings; the owner is shown there', async () => {
       const mine = await list(adminCookie)
       expect(mine).toMatchObject({ scope: 'mine', canSeeAll: true, total: 0 })

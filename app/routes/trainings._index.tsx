@@ -6,11 +6,13 @@ import { Link, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { Pagination } from '~/components/pagination'
+import { RunStatusBadge } from '~/components/run-status-badge'
 import { parseBaseModel } from '~/utils/base-models'
 import { prisma } from '~/utils/db.server'
 import { cx } from '~/utils/misc'
 import { userHasPermission } from '~/utils/permissions'
 import { requireUserWithPermission, userHasAnyAccess } from '~/utils/permissions.server'
+import { lastRunStatuses } from '~/utils/run-view.server'
 import { useUser } from '~/utils/user'
 
 export const meta: MetaFunction = () => [{ title: 'Trainings · Trainyard' }]
@@ -22,26 +24,6 @@ const SearchParamsSchema = z.object({
   scope: z.enum(['mine', 'all']).catch('mine'),
   page: z.coerce.number().int().min(1).catch(1),
 })
-
-/** How each run state reads in the list, and its badge colour. */
-const RUN_STATES: Record<string, { label: string; tone: 'busy' | 'good' | 'bad' | 'idle' }> = {
-  queued: { label: 'Queued', tone: 'busy' },
-  provisioning: { label: 'Renting a GPU', tone: 'busy' },
-  booting: { label: 'Starting the GPU', tone: 'busy' },
-  preparing: { label: 'Preparing', tone: 'busy' },
-  training: { label: 'Training', tone: 'busy' },
-  uploading: { label: 'Uploading results', tone: 'busy' },
-  succeeded: { label: 'Succeeded', tone: 'good' },
-  failed: { label: 'Failed', tone: 'bad' },
-  canceled: { label: 'Canceled', tone: 'idle' },
-}
-
-const TONES = {
-  busy: 'bg-brand-50 text-brand-700 ring-brand-100',
-  good: 'bg-green-50 text-green-700 ring-green-200',
-  bad: 'bg-red-50 text-red-700 ring-red-200',
-  idle: 'bg-slate-100 text-slate-600 ring-slate-200',
-}
 
 export async function loader({ request }: LoaderFunctionArgs) {
   const userId = await requireUserWithPermission(request, 'read:training:own')
@@ -68,9 +50,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
       ownerId: true,
       owner: { select: { email: true } },
       _count: { select: { images: true } },
-      runs: { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 1, select: { status: true, createdAt: true } },
     },
   })
+  const lastRuns = await lastRunStatuses(trainings.map((t) => t.id))
   return json({
     scope,
     canSeeAll,
@@ -86,7 +68,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
       baseModel: parseBaseModel(t.baseModel)?.label ?? 'Unknown model',
       updatedAt: t.updatedAt,
       imageCount: t._count.images,
-      lastRun: t.runs[0] ?? null,
+      lastRun: lastRuns.has(t.id) ? { status: lastRuns.get(t.id)! } : null,
       // Shown only in the "all" view, where trainings of several people are mixed.
       ownerEmail: scope === 'all' && t.ownerId !== userId ? t.owner.email : null,
     })),
@@ -153,20 +135,18 @@ export default function Trainings() {
           </p>
           <ul className="grid gap-3 sm:grid-cols-2">
             {data.trainings.map((t) => {
-              const state = t.lastRun ? (RUN_STATES[t.lastRun.status] ?? { label: t.lastRun.status, tone: 'idle' as const }) : null
               return (
                 <li key={t.id}>
                   <Link to={`/trainings/${t.id}`} className="card flex h-full flex-col gap-2 hover:border-brand-500">
                     <div className="flex items-start justify-between gap-2">
                       <h2 className="min-w-0 break-words text-lg font-semibold text-slate-900">{t.name}</h2>
-                      <span
-                        className={cx(
-                          'shrink-0 rounded-full px-2 py-0.5 text-xs font-medium ring-1',
-                          state ? TONES[state.tone] : TONES.idle,
-                        )}
-                      >
-                        {state ? `Last run: ${state.label}` : 'No runs yet'}
-                      </span>
+                      {t.lastRun ? (
+                        <RunStatusBadge status={t.lastRun.status} prefix="Last run:" />
+                      ) : (
+                        <span className="shrink-0 rounded-full bg-slate-100 px-2 py-0.5 text-xs font-medium text-slate-600 ring-1 ring-slate-200">
+                          No runs yet
+                        </span>
+                      )}
                     </div>
                     <p className="text-sm text-slate-600">
                       <code className="rounded bg-slate-100 px-1">{t.triggerWord}</code> · {t.baseModel} ·{' '}

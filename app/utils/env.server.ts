@@ -72,6 +72,10 @@ const schema = z
     /** The `trainyard:app` tag value: which app owns a machine (the reaper only touches these). */
     EC2_APP_TAG: z.string().min(1).max(255).default('trainyard'),
     EC2_AGENT_PORT: z.coerce.number().int().min(1).max(65535).default(8787),
+    /** What the agent runs on an EC2 machine: ai-toolkit (installed in EC2_AI_TOOLKIT_DIR on the AMI), or the
+     * simulation (to try the EC2 path with tests/fake-ec2/ or a CPU instance). */
+    EC2_TRAINER: z.enum(['ai-toolkit', 'simulate']).default('ai-toolkit'),
+    EC2_AI_TOOLKIT_DIR: z.string().min(1).default('/opt/ai-toolkit'),
     /** The EC2 API endpoint; unset = AWS. The tests point it at tests/fake-ec2/. */
     AWS_ENDPOINT_URL_EC2: z.string().url().optional(),
     /** Hard stop: a machine powers itself off after this many minutes, whatever happens. */

@@ -1,0 +1,63 @@
+// The states a run went through, in order, with the time it reached each (UTC). States a failed or
+// canceled run never reached are shown struck through, so the reader sees where it stopped.
+import { cx } from '~/utils/misc'
+
+export type TimelineStepView = {
+  status: string
+  label: string
+  at: string | null
+  clock: string | null
+  state: 'done' | 'current' | 'upcoming' | 'skipped'
+}
+
+const DOTS: Record<TimelineStepView['state'], string> = {
+  done: 'bg-brand-600 border-brand-600',
+  current: 'bg-white border-brand-600 animate-pulse',
+  upcoming: 'bg-white border-slate-300',
+  skipped: 'bg-slate-200 border-slate-200',
+}
+
+export function RunTimeline({ steps }: { steps: TimelineStepView[] }) {
+  return (
+    <ol aria-label="Run timeline" className="flex flex-col">
+      {steps.map((step, i) => {
+        const failed = step.state === 'done' && (step.status === 'failed' || step.status === 'canceled')
+        return (
+          <li
+            key={step.status}
+            className="relative flex items-start gap-3 pb-4 last:pb-0"
+            aria-current={step.state === 'current' ? 'step' : undefined}
+            data-state={step.state}
+            data-status={step.status}
+          >
+            {i < steps.length - 1 ? <span aria-hidden className="absolute left-[5px] top-4 h-full w-0.5 bg-slate-200" /> : null}
+            <span
+              aria-hidden
+              className={cx('relative mt-1 h-3 w-3 shrink-0 rounded-full border-2', failed ? 'border-red-600 bg-red-600' : DOTS[step.state])}
+            />
+            <div className="flex min-w-0 flex-1 flex-wrap items-baseline justify-between gap-x-3 text-sm">
+              <span
+                className={cx(
+                  step.state === 'current' && 'font-semibold text-brand-700',
+                  step.state === 'done' && (failed ? 'font-semibold text-red-700' : 'text-slate-900'),
+                  step.state === 'upcoming' && 'text-slate-500',
+                  step.state === 'skipped' && 'text-slate-400 line-through',
+                )}
+              >
+                {step.label}
+                <span className="sr-only">
+                  {step.state === 'current' ? ' (now)' : step.state === 'skipped' ? ' (not reached)' : step.state === 'upcoming' ? ' (not yet)' : ''}
+                </span>
+              </span>
+              {step.at ? (
+                <time dateTime={step.at} className="tabular-nums text-slate-500">
+                  {step.clock} UTC
+                </time>
+              ) : null}
+            </div>
+          </li>
+        )
+      })}
+    </ol>
+  )
+}

@@ -1,0 +1,35 @@
+// "Start training" beside the dataset check of the Images tab, once the dataset is ready. It posts to
+// the Runs tab's action (the one place runs are started) through a fetcher: success follows the
+// redirect to the new run; a refusal ("limit reached") is shown here, without leaving the page.
+// A run already going is linked instead.
+import { Link, useFetcher } from '@remix-run/react'
+import { ErrorList, Spinner } from './forms'
+import { RunStatusBadge } from './run-status-badge'
+
+type StartFailure = { formErrors?: string[] }
+
+export function StartRunCard({ trainingId, activeRun }: { trainingId: string; activeRun: { id: string; status: string } | null }) {
+  const fetcher = useFetcher<StartFailure>()
+  const starting = fetcher.state !== 'idle'
+  if (activeRun) {
+    return (
+      <div className="card flex flex-wrap items-center justify-between gap-3 p-4">
+        <RunStatusBadge status={activeRun.status} prefix="Run:" />
+        <Link to={`/trainings/${trainingId}/runs/${activeRun.id}`} className="btn-secondary">
+          View the run in progress
+        </Link>
+      </div>
+    )
+  }
+  return (
+    // ?index: the Runs tab is an index route, and a POST without it would go to the layout.
+    <fetcher.Form method="POST" action={`/trainings/${trainingId}/runs?index`} className="card flex flex-col gap-2 p-4">
+      <p className="text-sm text-slate-600">The dataset is ready. A run rents a GPU and trains your LoRA; you can cancel it at any time.</p>
+      <ErrorList errors={fetcher.data?.formErrors} />
+      <button type="submit" name="intent" value="start" className="btn-primary" disabled={starting} aria-busy={starting || undefined}>
+        {starting ? <Spinner /> : null}
+        {starting ? 'Starting…' : 'Start training'}
+      </button>
+    </fetcher.Form>
+  )
+}

@@ -31,6 +31,11 @@ const appEnv = {
   GITHUB_API_URL: `${process.env.E2E_GITHUB_URL}/api`,
   // Many logins from one address in a short time; the limit itself is tested in tests/integration.
   AUTH_RATE_LIMIT_PER_MINUTE: '10000',
+  // Runs: the local provider with a short simulated trainer, polled often, so a whole run takes seconds.
+  GPU_PROVIDER: 'local',
+  LOCAL_GPU_DIR: path.join(tmp, 'e2e-gpu'),
+  SIMULATED_TRAINING_SECONDS: '6',
+  POLL_INTERVAL_MS: '500',
 }
 
 export default defineConfig({
@@ -71,7 +76,7 @@ export default defineConfig({
       stdout: 'pipe',
     },
     {
-      command: `rm -rf ${tmp}/e2e.db ${tmp}/e2e-outbox ${tmp}/e2e-storage && node scripts/setup-db.mjs && npx tsx server/index.ts`,
+      command: `rm -rf ${tmp}/e2e.db ${tmp}/e2e-outbox ${tmp}/e2e-storage ${tmp}/e2e-gpu && node scripts/setup-db.mjs && npx tsx server/index.ts`,
       url: `http://127.0.0.1:${PORT}/resources/healthcheck`,
       env: appEnv,
       reuseExistingServer: false,

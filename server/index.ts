@@ -91,12 +91,19 @@ const purgeTimer = setInterval(() => {
 }, PURGE_INTERVAL_MS)
 purgeTimer.unref()
 
+// The run supervisor polls the GPU agents from this process unless RUN_SUPERVISOR=false (then
+// `npm run worker` runs it elsewhere). Several processes may run it: leases keep them from doubling work.
+const { startSupervisor } = await import('../app/utils/supervisor.server')
+const supervisor = env.RUN_SUPERVISOR ? startSupervisor() : null
+
 function shutdown(signal: string) {
   console.log(`${signal} received, closing the server`)
   clearInterval(purgeTimer)
-  server.close(() => process.exit(0))
   // Keep-alive connections can hold close() open; do not wait for ever.
   setTimeout(() => process.exit(0), 5000).unref()
+  // The cycle in flight finishes (its polls end within their timeout) and the leases are given back.
+  const stopped = supervisor ? supervisor.stop().catch((error: unknown) => console.error('supervisor stop failed', error)) : Promise.resolve()
+  server.close(() => void stopped.then(() => process.exit(0)))
 }
 process.once('SIGTERM', () => shutdown('SIGTERM'))
 process.once('SIGINT', () => shutdown('SIGINT'))

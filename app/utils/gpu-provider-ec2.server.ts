@@ -79,8 +79,27 @@ function agentPayload(scriptPath: string) {
 /**
  * The user data: a bash script run as root by cloud-init at first boot. The fake EC2 runs the same
  * script with TRAINYARD_AGENT_DIR/HOST/PORT set to a temporary folder, 127.0.0.1 and a free port.
+ *
+ * The job travels inside it (gzipped), unless the job is a pointer `{ runId, token, jobUrl }`: a job
+ * too big for 16 KB (hundreds of signed image URLs) is stored by the app and fetched by the agent from
+ * that signed URL (TRAINYARD_JOB_URL). Throws when the script is over EC2's limit.
  */
-export function buildUserData({
+export function buildUserData(options: { request: LaunchRequest; agentPort: number; agentScriptPath: string }) {
+  const script = renderUserData(options)
+  const bytes = Buffer.byteLength(script)
+  if (bytes > USER_DATA_MAX_BYTES) {
+    throw new Error(
+      `EC2 user data for run ${options.request.runId} is ${bytes} bytes, over EC2's limit of ${USER_DATA_MAX_BYTES}: the job is too big to ` +
+        'travel in user data (store it and launch with a { runId, token, jobUrl } job instead)',
+    )
+  }
+  return script
+}
+
+/** A signed URL goes into the script between single quotes: nothing in it may end the quotes. */
+const JOB_URL_PATTERN = /^https?:\/\/[A-Za-z0-9._~:/?#[\]@!$&()*+,;=%-]{1,4000}$/
+
+function renderUserData({
   request,
   agentPort,
   agentScriptPath,
@@ -96,14 +115,27 @@ export function buildUserData({
   // Only [A-Za-z0-9_-] reaches the script's comment; the id is also the ClientToken (≤ 64 ASCII).
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(runId)) throw new Error(`runId must be 1-64 of [A-Za-z0-9_-] (got ${JSON.stringify(runId)})`)
   const hardStopMinutes = Math.ceil(maxRunMinutes)
-  const job = {
-    ...request.job,
-    // The agent's own time limit fails the run with a reason; the power-off below is the hard stop.
-    maxRunMinutes: request.job.maxRunMinutes ?? maxRunMinutes,
-    powerOffWhenDone: true,
+  const jobUrl = typeof request.job.jobUrl === 'string' ? request.job.jobUrl : null
+  if (jobUrl !== null && !JOB_URL_PATTERN.test(jobUrl)) throw new Error(`run ${runId}: the job URL is not a plain http(s) URL`)
+  let jobLines: string[]
+  let jobArgs: string
+  if (jobUrl !== null) {
+    // In the environment rather than on the command line: `ps` would show the URL to every local user.
+    jobLines = [`export TRAINYARD_JOB_URL='${jobUrl}'`]
+    jobArgs = ''
+  } else {
+    const job = {
+      ...request.job,
+      // The agent's own time limit fails the run with a reason; the power-off below is the hard stop.
+      maxRunMinutes: request.job.maxRunMinutes ?? maxRunMinutes,
+      powerOffWhenDone: true,
+    }
+    const jobPayload = zlib.gzipSync(Buffer.from(JSON.stringify(job)), { level: 9 }).toString('base64')
+    jobLines = ["base64 -d > \"$D/job.json.gz\" <<'TRAINYARD_JOB_EOF'", jobPayload, 'TRAINYARD_JOB_EOF']
+    // The agent reads a gzipped job file as well as a plain one.
+    jobArgs = ' --job "$D/job.json.gz"'
   }
-  const jobPayload = zlib.gzipSync(Buffer.from(JSON.stringify(job)), { level: 9 }).toString('base64')
-  const script = [
+  return [
     '#!/bin/bash',
     `# Trainyard GPU machine for run ${runId} (written by app/utils/gpu-provider-ec2.server.ts).`,
     'set -eu',
@@ -115,22 +147,11 @@ export function buildUserData({
     "base64 -d > \"$D/agent.py.gz\" <<'TRAINYARD_AGENT_EOF'",
     agentPayload(agentScriptPath),
     'TRAINYARD_AGENT_EOF',
-    "base64 -d > \"$D/job.json.gz\" <<'TRAINYARD_JOB_EOF'",
-    jobPayload,
-    'TRAINYARD_JOB_EOF',
+    ...jobLines,
     'gunzip -f "$D/agent.py.gz"',
-    // The agent reads a gzipped job file as well as a plain one.
-    `exec python3 "$D/agent.py" --job "$D/job.json.gz" --workdir "$D/work" --host "\${TRAINYARD_AGENT_HOST:-0.0.0.0}" --port "\${TRAINYARD_AGENT_PORT:-${agentPort}}"`,
+    `exec python3 "$D/agent.py"${jobArgs} --workdir "$D/work" --host "\${TRAINYARD_AGENT_HOST:-0.0.0.0}" --port "\${TRAINYARD_AGENT_PORT:-${agentPort}}"`,
     '',
   ].join('\n')
-  const bytes = Buffer.byteLength(script)
-  if (bytes > USER_DATA_MAX_BYTES) {
-    throw new Error(
-      `EC2 user data for run ${runId} is ${bytes} bytes, over EC2's limit of ${USER_DATA_MAX_BYTES}: the job is too big to ` +
-        'travel in user data (it must be fetched with --job-url, not supported yet)',
-    )
-  }
-  return script
 }
 
 function machineState(name: string | undefined): MachineState {
@@ -174,11 +195,16 @@ export class Ec2GpuProvider implements GpuProvider {
   }
 
   userData(request: LaunchRequest) {
-    return buildUserData({
-      request,
-      agentPort: this.agentPort,
-      agentScriptPath: path.resolve(this.options.agentScriptPath ?? DEFAULT_AGENT_SCRIPT),
-    })
+    return buildUserData(this.userDataOptions(request))
+  }
+
+  /** Whether the job fits in the user data as it is; if not, the app stores it and passes a jobUrl. */
+  userDataFits(request: LaunchRequest) {
+    return Buffer.byteLength(renderUserData(this.userDataOptions(request))) <= USER_DATA_MAX_BYTES
+  }
+
+  private userDataOptions(request: LaunchRequest) {
+    return { request, agentPort: this.agentPort, agentScriptPath: path.resolve(this.options.agentScriptPath ?? DEFAULT_AGENT_SCRIPT) }
   }
 
   async launch(request: LaunchRequest): Promise<Machine> {

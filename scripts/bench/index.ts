@@ -1,14 +1,21 @@
-// `npm run bench [-- --files N] [-- --parallel N] [-- --keep]`: the upload benchmark of issue 3.
+// `npm run bench [-- --only upload|supervisor] [-- --files N] [-- --parallel N] [-- --runs 10,100,1000] [-- --keep]`:
+// the upload benchmark of issue 3 and the supervisor benchmark of issue 4.
 // Not a test: it prints figures and never fails on them (only on a broken run).
+//   --only X      run one benchmark (default: both)
 //   --files N     photos to upload (default 50)
 //   --parallel N  requests at a time, and sharp jobs at a time in the direct run (default 4)
-//   --keep        keep the temp folder (database, storage, photos) for a look afterwards
+//   --runs LIST   active runs per supervisor cycle (default 10,100,1000)
+//   --keep        keep the temp folders (databases, storage, photos) for a look afterwards
+import os from 'node:os'
 import { parseArgs } from 'node:util'
 import { DECODE_BUDGET_BYTES } from '../../app/utils/decode-budget.server'
+import { runSupervisorBench, type CycleFigures } from './supervisor'
 import { PHOTO_HEIGHT_PX, PHOTO_WIDTH_PX, runUploadBench, type BenchResult } from './upload'
 
 const RATIO_GOAL = 0.8
 const RSS_GOAL_MB = 200
+const CYCLE_GOAL_MS = 2000
+const CYCLE_GOAL_AT_ACTIVE = 1000
 
 function positiveInt(value: string | undefined, fallback: number, name: string) {
   if (value === undefined) return fallback
@@ -46,13 +53,51 @@ function report(r: BenchResult) {
   )
 }
 
+function reportSupervisor(figures: CycleFigures[]) {
+  console.log(
+    `\nSupervisor benchmark: one cycle (lease, one describe, poll every agent with one new message each, record, ` +
+      `advance, reap) on SQLite, ${os.cpus().length} CPUs; median of 3 cycles after a warm-up\n`,
+  )
+  const rows: Array<[string, string, string]> = [['Active runs · finished runs in the database', 'Cycle (median; all three)', 'Goal']]
+  for (const f of figures) {
+    const goal = f.active === CYCLE_GOAL_AT_ACTIVE ? `< ${CYCLE_GOAL_MS} ms: ${f.medianMs < CYCLE_GOAL_MS ? 'met' : 'NOT met'}` : ''
+    rows.push([
+      `${f.active.toLocaleString('en-US')} · ${f.finished.toLocaleString('en-US')} (${f.messagesPerCycle} messages, ${f.agentRequestsPerCycle} polls per cycle)`,
+      `${f.medianMs.toFixed(0)} ms; ${f.cyclesMs.map((ms) => ms.toFixed(0)).join(', ')}`,
+      goal,
+    ])
+  }
+  console.log(table(rows))
+}
+
+function sizeList(value: string | undefined) {
+  if (value === undefined) return [10, 100, 1000]
+  const sizes = value.split(',').map((v) => Number(v.trim()))
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000)) throw new Error(`--runs must be whole numbers from 1 to 100000, e.g. 10,100,1000 (got ${JSON.stringify(value)})`)
+  return sizes
+}
+
 const { values } = parseArgs({
-  options: { files: { type: 'string' }, parallel: { type: 'string' }, keep: { type: 'boolean', default: false } },
+  options: {
+    only: { type: 'string' },
+    files: { type: 'string' },
+    parallel: { type: 'string' },
+    runs: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
 })
-const result = await runUploadBench({
-  files: positiveInt(values.files, 50, 'files'),
-  parallel: positiveInt(values.parallel, 4, 'parallel'),
-  keep: values.keep ?? false,
-})
-report(result)
-if (result.http.refused) process.exitCode = 1
+if (values.only !== undefined && values.only !== 'upload' && values.only !== 'supervisor') {
+  throw new Error(`--only must be upload or supervisor, not ${JSON.stringify(values.only)}`)
+}
+if (values.only !== 'supervisor') {
+  const result = await runUploadBench({
+    files: positiveInt(values.files, 50, 'files'),
+    parallel: positiveInt(values.parallel, 4, 'parallel'),
+    keep: values.keep ?? false,
+  })
+  report(result)
+  if (result.http.refused) process.exitCode = 1
+}
+if (values.only !== 'upload') {
+  reportSupervisor(await runSupervisorBench({ sizes: sizeList(values.runs), keep: values.keep ?? false }))
+}

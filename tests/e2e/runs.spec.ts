@@ -1,0 +1,125 @@
+// A whole training in a browser, as a newcomer does it: sign up, create a training, upload and caption
+// five photos, start a run, watch progress arrive without reloading, download the LoRA and check that
+// the file is a real safetensors file. The app runs the local GPU provider with a 6-second simulated
+// trainer and polls every 500 ms (playwright.config.ts), so the real supervisor and the real agent work.
+import fs from 'node:fs/promises'
+import { makeJpeg } from '../image-fixtures'
+import { createReadyTraining } from '../run-fixtures'
+import { expect, prisma, test, uniqueEmail, waitForCode } from './fixtures'
+
+const PASSWORD = 'a-long-and-unusual-passphrase'
+
+test.beforeEach(({ page }) => {
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+      throw new Error(`Console error on ${page.url()}: ${message.text()}`)
+    }
+  })
+})
+
+/** The header of a safetensors file: u64 little-endian length, then that many bytes of JSON. */
+function readSafetensorsHeader(bytes: Buffer) {
+  expect(bytes.length).toBeGreaterThan(8)
+  const headerLength = Number(bytes.readBigUInt64LE(0))
+  expect(headerLength).toBeGreaterThan(1)
+  expect(8 + headerLength).toBeLessThanOrEqual(bytes.length)
+  return JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, { dtype?: string; shape?: number[]; data_offsets?: [number, number] }>
+}
+
+test('sign up, create a training, upload, start a run, watch it train, download the LoRA', async ({ page }) => {
+  test.setTimeout(120_000)
+  const email = uniqueEmail('e2e-run')
+
+  await page.goto('/signup')
+  await page.getByLabel('Email').fill(email)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await page.getByLabel('Code').fill(await waitForCode(email))
+  await page.getByRole('button', { name: 'Verify' }).click()
+  await page.getByLabel('Name').fill('Ada Lovelace')
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD)
+  await page.getByLabel('Confirm password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await expect(page.getByTestId('user-menu')).toBeVisible()
+
+  await page.goto('/trainings/new')
+  await page.getByLabel('Name').fill('Ada at the seaside')
+  await page.getByLabel('Trigger word').fill('ohwx_ada')
+  await page.getByRole('radio', { name: /Flux · quick test/ }).check()
+  await page.getByRole('button', { name: 'Create training' }).click()
+  await expect(page.getByRole('heading', { name: 'Ada at the seaside' })).toBeVisible()
+  const trainingId = new URL(page.url()).pathname.split('/')[2]!
+
+  const photos = await Promise.all(
+    [1, 2, 3, 4, 5].map(async (seed) => ({ name: `ada-${seed}.jpg`, mimeType: 'image/jpeg', buffer: await makeJpeg({ width: 768, height: 640, seed }) })),
+  )
+  await page.getByLabel('Choose images').setInputFiles(photos)
+  await expect(page.getByText('5 of 5 added')).toBeVisible()
+  await page.getByRole('button', { name: 'Prefix all with [trigger]' }).click()
+  const check = page.getByTestId('dataset-check')
+  await expect(check).toContainText('Ready to train')
+
+  // Start from the training page; the run page opens and follows the run without a reload.
+  await page.getByRole('button', { name: 'Start training' }).first().click()
+  await expect(page).toHaveURL(new RegExp(`/trainings/${trainingId}/runs/[a-z0-9]+$`))
+  await page.evaluate(() => Object.assign(window, { __sameDocument: true }))
+  const runId = new URL(page.url()).pathname.split('/').pop()!
+
+  const progress = page.getByRole('progressbar', { name: /Training progress/ })
+  // Progress arrives: the bar moves past 0 while the run is still training.
+  await expect
+    .poll(async () => Number((await progress.getAttribute('aria-valuenow')) ?? '0'), { timeout: 60_000 })
+    .toBeGreaterThan(0)
+  await expect(page.getByText('Succeeded', { exact: true }).first()).toBeVisible({ timeout: 60_000 })
+  expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true)
+  await expect(progress).toHaveAttribute('aria-valuenow', '300')
+  await expect(page.getByRole('img', { name: /Loss/ })).toBeVisible()
+  // The usage snippet names the trigger word.
+  await expect(page.getByText(/ohwx_ada/).first()).toBeVisible()
+
+  const downloadPromise = page.waitForEvent('download')
+  await page.getByRole('link', { name: /Download LoRA/ }).click()
+  const download = await downloadPromise
+  expect(download.suggestedFilename()).toBe('ada_at_the_seaside.safetensors')
+  const bytes = await fs.readFile((await download.path())!)
+  const header = readSafetensorsHeader(bytes)
+  const tensors = Object.entries(header).filter(([name]) => name !== '__metadata__')
+  expect(tensors.length).toBeGreaterThan(0)
+  for (const [, tensor] of tensors) {
+    expect(tensor.dtype).toBeTruthy()
+    expect(tensor.data_offsets![1]).toBeLessThanOrEqual(bytes.length - 8 - Number(bytes.readBigUInt64LE(0)))
+  }
+
+  // Every agent message was recorded once, in order, and the machine is gone.
+  const statuses = await prisma.trainingStatus.findMany({ where: { runId }, orderBy: { messageId: 'asc' } })
+  expect(statuses.map((s) => s.messageId)).toEqual(statuses.map((_, i) => i + 1))
+  await expect.poll(async () => (await prisma.gpu.findUnique({ where: { runId } }))?.status, { timeout: 15_000 }).toBe('terminated')
+
+  // The training's Runs tab lists it, and the trainings list shows its state.
+  await page.goto('/trainings')
+  await expect(page.getByRole('link', { name: /Ada at the seaside/ })).toContainText('Succeeded')
+})
+
+test('cancel a run in progress, after a confirmation: it ends canceled and its machine is terminated', async ({ page, login }) => {
+  test.setTimeout(60_000)
+  const user = await login()
+  const training = await createReadyTraining(user.id, { name: 'To be canceled' })
+  await page.goto(`/trainings/${training.id}/runs`)
+  await page.getByRole('button', { name: 'Start training' }).click()
+  await expect(page).toHaveURL(/\/runs\/[a-z0-9]+$/)
+  const runId = new URL(page.url()).pathname.split('/').pop()!
+
+  await page.getByRole('button', { name: 'Cancel run' }).click()
+  // A confirmation first: nothing is canceled by one stray click.
+  await page.getByRole('button', { name: 'Yes, cancel the run' }).click()
+  await expect(page.getByText('Canceled', { exact: true }).first()).toBeVisible()
+  await expect(page.getByText('Canceled by you.')).toBeVisible()
+  const run = await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })
+  expect(run.status).toBe('canceled')
+  // Within a few supervisor intervals the machine (if one was started) is terminated.
+  await expect
+    .poll(async () => {
+      const gpu = await prisma.gpu.findUnique({ where: { runId } })
+      return gpu === null || gpu.status === 'terminated'
+    }, { timeout: 20_000 })
+    .toBe(true)
+})

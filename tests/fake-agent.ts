@@ -1,0 +1,168 @@
+// Stand-ins for the supervisor's unit tests: one HTTP server on 127.0.0.1 that answers protocol v1
+// `/status` for many runs (a run is known by its bearer token), with scripted messages and faults,
+// and an in-memory GPU provider whose machines point at it. The integration tests use the real agent
+// and real providers instead.
+import http from 'node:http'
+import type net from 'node:net'
+import type { GpuProvider, LaunchRequest, Machine, MachineState } from '~/utils/gpu-provider.server'
+
+export type FakeMessage = {
+  id: number
+  status: string
+  step?: number | null
+  totalSteps?: number | null
+  loss?: number | null
+  text?: string | null
+  at?: string
+}
+
+/** normal: protocol v1; ignore-after: every message every time; the rest are faults. */
+export type FakeAgentMode = 'normal' | 'ignore-after' | 'garbage' | 'wrong-shape' | 'unauthorized' | 'error-500' | 'hang'
+
+export type FakeAgent = {
+  url: string
+  /** Makes `token` a known run with these messages (replacing what it had). */
+  script: (runId: string, token: string, messages: FakeMessage[]) => void
+  /** Adds messages to a run's script. */
+  push: (runId: string, ...messages: FakeMessage[]) => void
+  setMode: (runId: string, mode: FakeAgentMode) => void
+  /** /status requests per run id (by token; unknown tokens count under ''). */
+  requests: (runId: string) => number
+  totalRequests: () => number
+  close: () => Promise<void>
+}
+
+export function message(id: number, status: string, extra: Partial<FakeMessage> = {}): FakeMessage {
+  return { id, status, step: null, totalSteps: null, loss: null, text: status, at: new Date(Date.UTC(2026, 10, 27, 10, 0, id)).toISOString(), ...extra }
+}
+
+export async function startFakeAgent(): Promise<FakeAgent> {
+  const runs = new Map<string, { runId: string; messages: FakeMessage[]; mode: FakeAgentMode }>()
+  const counts = new Map<string, number>()
+  let total = 0
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1')
+    if (url.pathname !== '/status') return void res.writeHead(404).end()
+    total++
+    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '')
+    const run = runs.get(token)
+    counts.set(run?.runId ?? '', (counts.get(run?.runId ?? '') ?? 0) + 1)
+    if (!run || run.mode === 'unauthorized') return void res.writeHead(401).end()
+    const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+    switch (run.mode) {
+      case 'garbage':
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end('<html>Bad gateway</html>')
+      case 'wrong-shape':
+        return json({ status: 'fine' })
+      case 'error-500':
+        return void res.writeHead(500).end()
+      case 'hang':
+        return // the client's timeout ends it
+      case 'ignore-after':
+        return json({ messages: run.messages })
+      case 'normal': {
+        const after = Number(url.searchParams.get('after') ?? '0')
+        return json({ messages: run.messages.filter((m) => m.id > after) })
+      }
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`
+  const byRun = (runId: string) => [...runs.values()].find((r) => r.runId === runId)
+  return {
+    url,
+    script(runId, token, messages) {
+      runs.set(token, { runId, messages: [...messages], mode: byRun(runId)?.mode ?? 'normal' })
+    },
+    push(runId, ...messages) {
+      const run = byRun(runId)
+      if (!run) throw new Error(`fake agent: no run ${runId}`)
+      run.messages.push(...messages)
+    },
+    setMode(runId, mode) {
+      const run = byRun(runId)
+      if (!run) throw new Error(`fake agent: no run ${runId}`)
+      run.mode = mode
+    },
+    requests: (runId) => counts.get(runId) ?? 0,
+    totalRequests: () => total,
+    async close() {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
+
+/**
+ * An in-memory provider: launch makes a machine (idempotent per run) whose agent is `agentUrl(runId)`;
+ * describe, listTagged and terminate work on that map. `beforeLaunchReturns` runs inside launch (to
+ * cancel a run mid-launch); `launchError` makes launches fail.
+ */
+export class FakeGpuProvider implements GpuProvider {
+  readonly name: 'local' | 'ec2'
+  readonly machines = new Map<string, Machine>()
+  readonly launches: LaunchRequest[] = []
+  readonly terminateCalls: string[][] = []
+  describeCalls = 0
+  launchError: Error | null = null
+  beforeLaunchReturns: ((request: LaunchRequest) => Promise<void>) | null = null
+
+  constructor(
+    private readonly agentUrl: (runId: string) => string | null,
+    { name = 'local' }: { name?: 'local' | 'ec2' } = {},
+  ) {
+    this.name = name
+  }
+
+  async launch(request: LaunchRequest): Promise<Machine> {
+    this.launches.push(request)
+    if (this.launchError) throw this.launchError
+    const instanceId = `fake-${request.runId}`
+    let machine = this.machines.get(instanceId)
+    if (!machine) {
+      machine = {
+        provider: this.name,
+        instanceId,
+        runId: request.runId,
+        instanceType: request.instanceType,
+        state: 'running',
+        agentUrl: this.agentUrl(request.runId),
+        launchedAt: new Date(),
+      }
+      this.machines.set(instanceId, machine)
+    }
+    await this.beforeLaunchReturns?.(request)
+    return { ...machine }
+  }
+
+  async describe(instanceIds: string[]): Promise<Machine[]> {
+    this.describeCalls++
+    return instanceIds.flatMap((id) => {
+      const machine = this.machines.get(id)
+      return machine ? [{ ...machine }] : []
+    })
+  }
+
+  async listTagged(): Promise<Machine[]> {
+    return [...this.machines.values()].filter((m) => m.state !== 'terminated').map((m) => ({ ...m }))
+  }
+
+  async terminate(instanceIds: string[]): Promise<void> {
+    this.terminateCalls.push(instanceIds)
+    for (const id of instanceIds) this.setState(id, 'terminated')
+  }
+
+  /** Adds a machine the app did not launch in this test (an orphan for the reaper). */
+  addMachine(instanceId: string, runId: string | null, state: MachineState = 'running') {
+    this.machines.set(instanceId, { provider: this.name, instanceId, runId, instanceType: 'g5.xlarge', state, agentUrl: null, launchedAt: new Date() })
+  }
+
+  setState(instanceId: string, state: MachineState) {
+    const machine = this.machines.get(instanceId)
+    if (machine) this.machines.set(instanceId, { ...machine, state, agentUrl: state === 'terminated' ? null : machine.agentUrl })
+  }
+
+  running() {
+    return [...this.machines.values()].filter((m) => m.state !== 'terminated')
+  }
+}

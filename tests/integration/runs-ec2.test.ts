@@ -1,0 +1,197 @@
+// Whole runs on the ec2 provider: the real @aws-sdk/client-ec2 against the fake EC2
+// (tests/fake-ec2/server.ts), whose instances "boot" the real agent from the user data; the real app
+// serves the signed storage URLs; the supervisor is driven one cycle at a time. Success (also with 200
+// images, whose job is fetched by signed URL), cancel, failure, throttling on launch, an instance that
+// never boots, one that vanishes, and the reaper.
+import crypto from 'node:crypto'
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
+import { prisma } from '~/utils/db.server'
+import { Ec2GpuProvider, TAG_RUN } from '~/utils/gpu-provider-ec2.server'
+import { jobKey } from '~/utils/run-job.server'
+import { CANCELED_BY_USER, endRun, startRun } from '~/utils/runs.server'
+import { LocalStorage } from '~/utils/storage-local.server'
+import { readAll } from '~/utils/storage.contract'
+import { runSupervisorCycle, type SupervisorOptions } from '~/utils/supervisor.server'
+import { freePort, startAppProcess, type AppProcess } from '../app-process'
+import { createUser } from '../db-utils'
+import { startFakeEc2, type FakeEc2 } from '../fake-ec2/server'
+import { createReadyTraining } from '../run-fixtures'
+import { driveUntil, expectContiguousStatuses, expectNothingRunning, finished, loadRun, safetensorsHeader } from '../run-driver'
+
+// Read by the SDK's credential chain (the fake checks only that requests are signed) and by getEnv()
+// when the job is built: the fake's machines have no ai-toolkit, so they run the simulation.
+vi.hoisted(() => {
+  process.env.AWS_ACCESS_KEY_ID = 'FAKEEC2'
+  process.env.AWS_SECRET_ACCESS_KEY = 'FAKEEC2SECRET'
+  process.env.EC2_TRAINER = 'simulate'
+  process.env.SIMULATED_TRAINING_SECONDS = '2'
+})
+
+const RUN_TIMEOUT_MS = 45_000
+const APP_TAG = `trainyard-test-${crypto.randomBytes(3).toString('hex')}`
+
+let app: AppProcess
+let fake: FakeEc2
+let ec2: Ec2GpuProvider
+let storage: LocalStorage
+let ownerId = ''
+
+function options(extra: Partial<SupervisorOptions> = {}): SupervisorOptions & { timeoutMs: number } {
+  return { workerId: 'ec2-test', providers: () => ec2, providerNames: ['ec2'], storage, timeoutMs: RUN_TIMEOUT_MS, ...extra }
+}
+
+async function queue(name: string, images = 5) {
+  const training = await createReadyTraining(ownerId, { name, images })
+  const { runId } = await startRun({ trainingId: training.id, startedById: ownerId }, { provider: 'ec2' })
+  return runId
+}
+
+const instancesOf = (runId: string) => fake.instances().filter((i) => i.tags[TAG_RUN] === runId)
+
+beforeAll(async () => {
+  fake = await startFakeEc2()
+  ec2 = new Ec2GpuProvider({
+    region: 'us-east-1',
+    endpoint: fake.endpoint,
+    amiId: 'ami-0123456789abcdef0',
+    securityGroupIds: ['sg-0abc'],
+    appTag: APP_TAG,
+    maxAttempts: 4,
+    agentUrlFor: ({ instanceId }) => fake.agentUrl(instanceId),
+  })
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  storage = new LocalStorage({ dir: process.env.STORAGE_DIR!, appUrl: url, secret: process.env.SESSION_SECRET! })
+  app = await startAppProcess({ ...process.env, NODE_ENV: 'production', APP_URL: url, S3_BUCKET: '', RUN_SUPERVISOR: 'false' }, { port })
+  ownerId = (await createUser()).id
+}, 60_000)
+
+afterEach(async () => {
+  // What a failed test left running goes here; the tests themselves assert there is none.
+  const left = await ec2.listTagged()
+  if (left.length > 0) await ec2.terminate(left.map((m) => m.instanceId))
+})
+
+afterAll(async () => {
+  await app?.stop()
+  await fake?.stop()
+})
+
+describe('runs on the ec2 provider (fake EC2)', () => {
+  test('launch, poll, success: the LoRA stored, every message once, the instance terminated, cost set', async () => {
+    const runId = await queue('Ada on ec2')
+    const run = await driveUntil(runId, finished, options())
+    expect(run.error, app.output()).toBeNull()
+    expect(run.status).toBe('succeeded')
+    expect(instancesOf(runId)).toHaveLength(1)
+    const [instance] = instancesOf(runId)
+    expect(instance!.state).toBe('terminated')
+    expect(run.gpu).toMatchObject({ provider: 'ec2', instanceId: instance!.instanceId, status: 'terminated', instanceType: 'g5.xlarge' })
+    const weights = await readAll((await storage.get(run.weightsKey!))!.body)
+    expect(Object.keys(safetensorsHeader(weights))).toContain('__metadata__')
+    expect(run.gpuMinutes).toBeGreaterThan(0)
+    expect(run.costUsd).toBeCloseTo((run.gpuMinutes! / 60) * run.pricePerHour!, 9)
+    expect(run.pricePerHour).toBeGreaterThan(0)
+    const rows = await expectContiguousStatuses(runId)
+    expect(rows.at(-1)?.status).toBe('succeeded')
+    await expectNothingRunning(ec2)
+  })
+
+  test('200 images: the job is fetched by signed URL, the run succeeds, and the stored job is deleted', async () => {
+    const runId = await queue('Ada with 200 photos', 200)
+    await runSupervisorCycle(options())
+    expect(await storage.exists(jobKey(runId))).toBe(true)
+    expect(instancesOf(runId)[0]?.userData).toContain('TRAINYARD_JOB_URL=')
+    const run = await driveUntil(runId, finished, options())
+    expect(run.error, instancesOf(runId)[0]?.log).toBeNull()
+    expect(run.status).toBe('succeeded')
+    const preparing = await prisma.trainingStatus.findMany({ where: { runId, status: 'preparing' } })
+    expect(preparing.map((s) => s.text).join('\n')).toMatch(/200/)
+    expect(await storage.exists(jobKey(runId))).toBe(false)
+    await expectContiguousStatuses(runId)
+    await expectNothingRunning(ec2)
+  }, 90_000)
+
+  test('cancel: canceled, the instance terminated', async () => {
+    const runId = await queue('Ada cancel on ec2')
+    await driveUntil(runId, (r) => r.status === 'training' || r.status === 'preparing', options())
+    await endRun(runId, 'canceled', { error: CANCELED_BY_USER })
+    const run = await driveUntil(runId, finished, options())
+    expect(run).toMatchObject({ status: 'canceled', error: CANCELED_BY_USER })
+    expect(instancesOf(runId).map((i) => i.state)).toEqual(['terminated'])
+    await expectContiguousStatuses(runId)
+    await expectNothingRunning(ec2)
+  })
+
+  test("a failing trainer: failed with the trainer's last lines, the instance terminated", async () => {
+    const runId = await queue('Ada fails on ec2')
+    const run = await driveUntil(runId, finished, options({ jobExtras: () => ({ simulateFailAtStep: 1 }) }))
+    expect(run.status).toBe('failed')
+    expect(run.error).toContain('--- last trainer output ---')
+    expect(instancesOf(runId).map((i) => i.state)).toEqual(['terminated'])
+    await expectContiguousStatuses(runId)
+    await expectNothingRunning(ec2)
+  })
+
+  test('throttling and a lost answer on launch: retried, still one instance', async () => {
+    const runId = await queue('Ada throttled')
+    fake.faults.throttleNext = 2
+    fake.faults.loseResponseNext = 1
+    await runSupervisorCycle(options())
+    expect(instancesOf(runId)).toHaveLength(1)
+    const launched = await loadRun(runId)
+    expect(launched.status).not.toBe('failed')
+    expect(launched.gpu?.instanceId).toBe(instancesOf(runId)[0]!.instanceId)
+    await endRun(runId, 'canceled', { error: CANCELED_BY_USER })
+    const run = await driveUntil(runId, finished, options())
+    expect(run.status).toBe('canceled')
+    expect(instancesOf(runId)).toHaveLength(1)
+    await expectNothingRunning(ec2)
+  })
+
+  test('an instance that never boots: failed within the heartbeat timeout, saying so, and terminated', async () => {
+    const runId = await queue('Ada never boots')
+    fake.faults.neverBootNext = 1
+    const started = Date.now()
+    const run = await driveUntil(runId, finished, options({ heartbeatTimeoutMs: 1500 }))
+    expect(Date.now() - started).toBeLessThan(15_000)
+    expect(run.status).toBe('failed')
+    expect(run.error).toBe('The machine did not answer for 1.5 seconds after it was started (last problem: the machine never finished booting).')
+    expect(instancesOf(runId).map((i) => i.state)).toEqual(['terminated'])
+    expect(await prisma.trainingStatus.count({ where: { runId } })).toBe(0)
+    await expectNothingRunning(ec2)
+  })
+
+  test('an instance that vanishes: failed, saying so', async () => {
+    const runId = await queue('Ada vanishes')
+    const going = await driveUntil(runId, (r) => r.lastMessageId > 0, options())
+    fake.faults.vanish(going.gpu!.instanceId)
+    const run = await driveUntil(runId, finished, options({ missingGraceMs: 0 }))
+    expect(run.status).toBe('failed')
+    expect(run.error).toMatch(/^The machine disappeared before the run finished/)
+    expect(run.gpu?.terminatedAt).not.toBeNull()
+    await expectContiguousStatuses(runId)
+    await expectNothingRunning(ec2)
+  })
+
+  test('the reaper terminates a tagged instance without a live run and leaves the one with a live run', async () => {
+    const liveRunId = await queue('Ada live')
+    await runSupervisorCycle(options({ reap: false }))
+    // An instance of this app for a run the database does not have (a launch whose run row was lost).
+    const orphanRunId = `rorphan${crypto.randomBytes(6).toString('hex')}`
+    const orphan = await ec2.launch({
+      runId: orphanRunId,
+      instanceType: 'g5.xlarge',
+      maxRunMinutes: 10,
+      job: { runId: orphanRunId, token: 'x', trainer: 'simulate', images: [], uploads: {} },
+    })
+    const stats = await runSupervisorCycle(options())
+    expect(stats.reaped).toBe(1)
+    expect(instancesOf(orphanRunId).map((i) => i.state)).toEqual(['terminated'])
+    expect(fake.instances().find((i) => i.instanceId === orphan.instanceId)?.state).toBe('terminated')
+    expect(instancesOf(liveRunId).map((i) => i.state)).not.toContain('terminated')
+    await endRun(liveRunId, 'canceled', { error: CANCELED_BY_USER })
+    await driveUntil(liveRunId, finished, options())
+    await expectNothingRunning(ec2)
+  })
+})

@@ -1,0 +1,160 @@
+// Whole runs with the real local provider and the real agent (simulated trainer), the real app serving
+// the signed storage URLs the agent downloads images from and uploads the LoRA to, and the supervisor
+// driven one cycle at a time: success, cancel while provisioning and while training, an app restart
+// mid-run, and a trainer that fails.
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { prisma } from '~/utils/db.server'
+import { LocalGpuProvider } from '~/utils/gpu-provider-local.server'
+import { CANCELED_BY_USER, endRun, startRun } from '~/utils/runs.server'
+import { LocalStorage } from '~/utils/storage-local.server'
+import { readAll } from '~/utils/storage.contract'
+import { runSupervisorCycle, type SupervisorOptions } from '~/utils/supervisor.server'
+import { freePort, startAppProcess, type AppProcess } from '../app-process'
+import { createUser } from '../db-utils'
+import { createReadyTraining } from '../run-fixtures'
+import { driveUntil, expectContiguousStatuses, expectNothingRunning, finished, loadRun, safetensorsHeader } from '../run-driver'
+
+const RUN_TIMEOUT_MS = 45_000
+
+let app: AppProcess
+let storage: LocalStorage
+let ownerId = ''
+const providers: LocalGpuProvider[] = []
+
+function newProvider() {
+  const provider = new LocalGpuProvider({ stateDir: process.env.LOCAL_GPU_DIR!, simulateSeconds: 3, lingerSeconds: 60, terminateGraceMs: 3000 })
+  providers.push(provider)
+  return provider
+}
+
+function options(provider: LocalGpuProvider, extra: Partial<SupervisorOptions> = {}): SupervisorOptions & { timeoutMs: number } {
+  return { workerId: 'local-test', providers: () => provider, providerNames: ['local'], storage, timeoutMs: RUN_TIMEOUT_MS, ...extra }
+}
+
+async function queue(name: string) {
+  const training = await createReadyTraining(ownerId, { name })
+  const { runId } = await startRun({ trainingId: training.id, startedById: ownerId }, { provider: 'local' })
+  return runId
+}
+
+beforeAll(async () => {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  storage = new LocalStorage({ dir: process.env.STORAGE_DIR!, appUrl: url, secret: process.env.SESSION_SECRET! })
+  app = await startAppProcess(
+    { ...process.env, NODE_ENV: 'production', APP_URL: url, S3_BUCKET: '', RUN_SUPERVISOR: 'false' },
+    { port },
+  )
+  ownerId = (await createUser()).id
+})
+
+afterEach(async () => {
+  // Whatever a failed test left running is terminated here (the tests themselves assert there is none).
+  for (const provider of providers) {
+    const left = await provider.listTagged()
+    if (left.length > 0) await provider.terminate(left.map((m) => m.instanceId))
+  }
+})
+
+afterAll(async () => {
+  await app?.stop()
+})
+
+describe('runs on the local provider', () => {
+  test('queued → succeeded: every message once, the LoRA and a sample stored, the machine terminated, minutes set', async () => {
+    const provider = newProvider()
+    const runId = await queue('Ada local')
+    const run = await driveUntil(runId, finished, options(provider))
+    expect(run.error, app.output()).toBeNull()
+    expect(run.status).toBe('succeeded')
+
+    const rows = await expectContiguousStatuses(runId)
+    const order = [...new Set(rows.map((r) => r.status))]
+    expect(order).toEqual(['booting', 'preparing', 'training', 'uploading', 'succeeded'])
+    expect(run.step).toBe(run.totalSteps)
+    expect(run.loss).not.toBeNull()
+
+    expect(run.weightsKey).toBe(`runs/${runId}/lora.safetensors`)
+    const weights = await readAll((await storage.get(run.weightsKey!))!.body)
+    expect(run.weightsSize).toBe(weights.length)
+    expect(Object.keys(safetensorsHeader(weights))).toContain('__metadata__')
+    const samples = JSON.parse(run.sampleKeys ?? '[]') as string[]
+    expect(samples.length).toBeGreaterThan(0)
+    for (const key of samples) expect(await storage.exists(key)).toBe(true)
+
+    expect(run.gpu).toMatchObject({ provider: 'local', instanceId: `local-${runId}`, status: 'terminated' })
+    expect(run.gpu?.terminatedAt).not.toBeNull()
+    expect(run.gpuMinutes).toBeGreaterThan(0)
+    expect(run.costUsd).toBe(0) // the local provider's machine is the developer's own
+    expect(run.lockedBy).toBeNull()
+    await expectNothingRunning(provider)
+  })
+
+  test('cancel while provisioning (during the launch): canceled, the agent process gone within the same cycle', async () => {
+    const provider = newProvider()
+    const runId = await queue('Ada cancel early')
+    const launch = provider.launch.bind(provider)
+    provider.launch = async (request) => {
+      const machine = await launch(request)
+      // The person clicks Cancel while the machine starts: the run is provisioning.
+      expect((await loadRun(runId)).status).toBe('provisioning')
+      expect(await endRun(runId, 'canceled', { error: CANCELED_BY_USER })).toBe(true)
+      return machine
+    }
+    await runSupervisorCycle(options(provider))
+    const run = await loadRun(runId)
+    expect(run).toMatchObject({ status: 'canceled', error: CANCELED_BY_USER })
+    expect(run.gpu?.status).toBe('terminated')
+    const record = JSON.parse(await fs.readFile(path.join(process.env.LOCAL_GPU_DIR!, 'machines', `${runId}.json`), 'utf8')) as { pid: number }
+    expect(() => process.kill(record.pid, 0)).toThrow()
+    expect(await prisma.trainingStatus.count({ where: { runId } })).toBe(0)
+    await expectNothingRunning(provider)
+  })
+
+  test('cancel while training: canceled, no message after it changes the run, the agent gone', async () => {
+    const provider = newProvider()
+    const runId = await queue('Ada cancel training')
+    await driveUntil(runId, (r) => r.status === 'training', options(provider))
+    await endRun(runId, 'canceled', { error: CANCELED_BY_USER })
+    const run = await driveUntil(runId, finished, options(provider))
+    expect(run).toMatchObject({ status: 'canceled', error: CANCELED_BY_USER, weightsKey: null })
+    await expectContiguousStatuses(runId)
+    await expectNothingRunning(provider)
+  })
+
+  test('the app restarts mid-run: a new process finds the agent once the old lease expires, and nothing is lost or doubled', async () => {
+    const before = newProvider()
+    const runId = await queue('Ada restart')
+    const held = await driveUntil(runId, (r) => r.status === 'training', options(before, { workerId: 'old-process', leaseMs: 2000 }))
+    const recordedBefore = await prisma.trainingStatus.count({ where: { runId } })
+
+    // The old process is gone (no stop(): its lease is simply left to expire). A new one starts, with a
+    // provider of its own that knows nothing but what is on disk. Until the lease expires it keeps off.
+    const after = newProvider()
+    const blocked = await runSupervisorCycle(options(after, { workerId: 'new-process' }))
+    expect(blocked.leased).toBe(0)
+    expect(await prisma.trainingStatus.count({ where: { runId } })).toBe(recordedBefore)
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, held.lockedUntil!.getTime() - Date.now()) + 50))
+    const run = await driveUntil(runId, finished, options(after, { workerId: 'new-process' }))
+    expect(run.error).toBeNull()
+    expect(run.status).toBe('succeeded')
+    expect(run.gpu?.instanceId).toBe(`local-${runId}`)
+    await expectContiguousStatuses(runId)
+    await expectNothingRunning(after)
+  })
+
+  test("a failing trainer: failed, with the trainer's last lines for people", async () => {
+    const provider = newProvider()
+    const runId = await queue('Ada fails')
+    const run = await driveUntil(runId, finished, options(provider, { jobExtras: () => ({ simulateFailAtStep: 1 }) }))
+    expect(run.status).toBe('failed')
+    expect(run.error).toContain('--- last trainer output ---')
+    expect(run.error).toMatch(/Traceback|Error/)
+    expect(run.weightsKey).toBeNull()
+    const rows = await expectContiguousStatuses(runId)
+    expect(rows.at(-1)?.status).toBe('failed')
+    await expectNothingRunning(provider)
+  })
+})

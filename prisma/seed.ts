@@ -2,11 +2,11 @@
 // Idempotent: running it again changes nothing. Roles and permissions come from the migrations.
 import fs from 'node:fs'
 import bcrypt from 'bcryptjs'
-import { PrismaClient } from '@prisma/client'
 import { formatBaseModel, getBaseModel } from '../app/utils/base-models'
 import { serializeConfig } from '../app/utils/training-config'
 import { DEFAULT_PRESET_ID, findPreset } from '../app/utils/training-presets'
-import { createSqliteAdapter, defaultDatabaseUrl } from './sqlite-adapter'
+import { createPrismaClient } from './create-client'
+import { defaultDatabaseUrl } from './sqlite-adapter'
 
 export const DEV_ADMIN_EMAIL = 'admin@trainyard.local'
 export const DEV_ADMIN_PASSWORD = 'trainyard-admin-dev'
@@ -14,7 +14,7 @@ export const DEMO_USER_EMAIL = 'demo@trainyard.local'
 export const DEMO_USER_PASSWORD = 'trainyard-demo-dev'
 
 if (fs.existsSync('.env')) process.loadEnvFile('.env')
-const prisma = new PrismaClient({ adapter: createSqliteAdapter(process.env.DATABASE_URL || defaultDatabaseUrl) })
+const prisma = createPrismaClient(process.env.DATABASE_URL || defaultDatabaseUrl)
 
 async function upsertUser(email: string, name: string, password: string, roles: string[]) {
   const existing = await prisma.user.findUnique({ where: { email }, select: { id: true } })

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: typecheck, lint, unit + integration tests (vitest), and browser tests
-# (Playwright in Debian's chromium). Installs what npm does not bring, so it passes on a fresh
-# machine: `npm install && npm test` is all a newcomer or CI types.
+# The whole test suite: typecheck, lint, unit + integration tests (vitest) on SQLite and again on
+# PostgreSQL, and browser tests (Playwright in Debian's chromium). Installs what npm does not bring
+# (chromium, PostgreSQL's server binaries), so it passes on a fresh machine: `npm install && npm test`
+# is all a newcomer or CI types. The PostgreSQL pass starts its own throwaway cluster on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-chromium.sh
+bash scripts/ensure-postgres.sh
 
 reports=tests/.tmp/reports
 rm -rf "$reports" && mkdir -p "$reports"
@@ -17,11 +19,13 @@ echo "== lint"
 npx eslint .
 echo "== production build (the integration and browser tests run it)"
 npx remix build
-echo "== unit and integration tests (vitest)"
-npx vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json" || status=$?
+echo "== unit and integration tests on SQLite (vitest)"
+npx vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest-sqlite.json" || status=$?
+echo "== the same on PostgreSQL (vitest, TEST_DB=postgres; the agent's own Python tests touch no database and run once)"
+TEST_DB=postgres npx vitest run --exclude 'scripts/agent/**' --reporter=default --reporter=json --outputFile.json="$reports/vitest-postgres.json" || status=$?
 echo "== browser tests (playwright, chromium)"
 PLAYWRIGHT_JSON_OUTPUT_NAME="$reports/playwright.json" npx playwright test --reporter=list,json || status=$?
 
 echo "== summary"
-node scripts/test-summary.mjs "$reports/vitest.json" "$reports/playwright.json"
+node scripts/test-summary.mjs "$reports/vitest-sqlite.json" "$reports/vitest-postgres.json" "$reports/playwright.json"
 exit "$status"

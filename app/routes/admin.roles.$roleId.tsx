@@ -6,7 +6,7 @@ import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { ErrorList, Field, SubmitButton } from '~/components/forms'
 import { requireUserId } from '~/utils/auth.server'
-import { prisma } from '~/utils/db.server'
+import { isUniqueViolation, prisma } from '~/utils/db.server'
 import { formError, parseFormData, type FormFailure } from '~/utils/forms'
 import { ACCESSES, ACTIONS, ENTITIES, userHasPermission, type PermissionString } from '~/utils/permissions'
 import { requireUserWithPermission } from '~/utils/permissions.server'
@@ -21,7 +21,7 @@ import {
   RoleDescriptionSchema,
   RoleNameSchema,
 } from '~/utils/roles'
-import { duplicateRoleMessage, isUniqueConstraintError, PERMISSION_KEYS, permissionKey } from './admin.server'
+import { duplicateRoleMessage, PERMISSION_KEYS, permissionKey } from './admin.server'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.role.name ?? 'Role'} · Roles · Admin · Trainyard` },
@@ -116,7 +116,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
     try {
       await prisma.role.update({ where: { id: role.id }, data: { name: data.name, description: data.description } })
     } catch (error) {
-      if (isUniqueConstraintError(error)) return duplicate()
+      if (isUniqueViolation(error)) return duplicate()
       throw error
     }
     return redirectWithToast(`/admin/roles/${role.id}`, { type: 'success', description: `Role "${data.name}" saved.` })

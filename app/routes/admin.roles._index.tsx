@@ -4,7 +4,7 @@ import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { ErrorList, Field, SubmitButton } from '~/components/forms'
-import { prisma } from '~/utils/db.server'
+import { isUniqueViolation, prisma } from '~/utils/db.server'
 import { formError, parseFormData } from '~/utils/forms'
 import { userHasPermission } from '~/utils/permissions'
 import { requireUserWithPermission } from '~/utils/permissions.server'
@@ -18,7 +18,7 @@ import {
   RoleDescriptionSchema,
   RoleNameSchema,
 } from '~/utils/roles'
-import { duplicateRoleMessage, isUniqueConstraintError } from './admin.server'
+import { duplicateRoleMessage } from './admin.server'
 
 export const meta: MetaFunction = () => [{ title: 'Roles · Admin · Trainyard' }]
 
@@ -62,7 +62,7 @@ export async function action({ request }: ActionFunctionArgs) {
     })
   } catch (error) {
     // Someone else created the same name between our check and our write.
-    if (isUniqueConstraintError(error)) return duplicate()
+    if (isUniqueViolation(error)) return duplicate()
     throw error
   }
 }

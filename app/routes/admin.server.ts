@@ -19,31 +19,39 @@ export function permissionKey(p: { action: string; entity: string; access: strin
   return `${p.action}:${p.entity}:${p.access}`
 }
 
-/** Two writers raced to the same unique value (a role name); the loser gets a clear message. */
-export function isUniqueConstraintError(error: unknown) {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002'
-}
 
 class LastAdminError extends Error {}
+
+/** PostgreSQL aborts one of two conflicting serializable transactions (P2034): it is retried. */
+const SERIALIZATION_RETRIES = 5
+
+function isSerializationFailure(error: unknown) {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === 'P2034'
+}
 
 /**
  * Replaces a user's roles, unless afterwards nobody would hold the admin role. The write and the
  * count happen in one serializable transaction, so two admins removing each other at the same
- * time cannot both succeed; on refusal the transaction rolls back and nothing changes.
+ * time cannot both succeed; on refusal the transaction rolls back and nothing changes. SQLite runs
+ * such transactions one at a time; PostgreSQL aborts the loser of a conflict, which is then retried
+ * and sees the winner's write.
  */
 export async function setUserRoles(userId: string, roleIds: string[]) {
-  try {
-    await prisma.$transaction(
-      async (tx) => {
-        await tx.user.update({ where: { id: userId }, data: { roles: { set: roleIds.map((id) => ({ id })) } } })
-        const admins = await tx.user.count({ where: { roles: { some: { name: ADMIN_ROLE } } } })
-        if (admins === 0) throw new LastAdminError()
-      },
-      { isolationLevel: Prisma.TransactionIsolationLevel.Serializable },
-    )
-    return { ok: true } as const
-  } catch (error) {
-    if (error instanceof LastAdminError) return { ok: false, reason: 'last-admin' } as const
-    throw error
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await prisma.$transaction(
+        async (tx) => {
+          await tx.user.update({ where: { id: userId }, data: { roles: { set: roleIds.map((id) => ({ id })) } } })
+          const admins = await tx.user.count({ where: { roles: { some: { name: ADMIN_ROLE } } } })
+          if (admins === 0) throw new LastAdminError()
+        },
+        { isolationLevel: Prisma.TransactionIsolationLevel.Serializable },
+      )
+      return { ok: true } as const
+    } catch (error) {
+      if (error instanceof LastAdminError) return { ok: false, reason: 'last-admin' } as const
+      if (isSerializationFailure(error) && attempt < SERIALIZATION_RETRIES) continue
+      throw error
+    }
   }
 }

@@ -4,7 +4,7 @@ import { Form, Link, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { Pagination } from '~/components/pagination'
-import { prisma } from '~/utils/db.server'
+import { containsIgnoringCase, prisma } from '~/utils/db.server'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 
 export const meta: MetaFunction = () => [{ title: 'Users · Admin · Trainyard' }]
@@ -26,7 +26,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     page: url.searchParams.get('page') ?? '1',
   })
   // SQLite's LIKE (what `contains` becomes) ignores ASCII case, so "ADA" finds "ada@…".
-  const where = q ? { OR: [{ email: { contains: q } }, { name: { contains: q } }] } : {}
+  const where = q ? { OR: [{ email: containsIgnoringCase(q) }, { name: containsIgnoringCase(q) }] } : {}
   const total = await prisma.user.count({ where })
   const pages = Math.max(1, Math.ceil(total / USERS_PER_PAGE))
   // A page past the end (the list shrank since the link was made) shows the last page.

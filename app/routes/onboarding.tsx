@@ -7,7 +7,7 @@ import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { CheckboxField, ErrorList, Field, SubmitButton } from '~/components/forms'
 import { createSession, getPasswordHash, requireAnonymous } from '~/utils/auth.server'
-import { prisma } from '~/utils/db.server'
+import { isUniqueViolation, prisma } from '~/utils/db.server'
 import { formError, parseFormData } from '~/utils/forms'
 import { handleNewSession } from '~/utils/login.server'
 import { verifySessionStorage } from '~/utils/session.server'
@@ -23,10 +23,6 @@ const OnboardingSchema = z.intersection(
 )
 
 const EMAIL_TAKEN = 'An account with this email already exists. Log in instead.'
-
-function isUniqueConstraintError(error: unknown) {
-  return error instanceof Error && 'code' in error && error.code === 'P2002'
-}
 
 async function requireOnboardingEmail(request: Request) {
   const verifySession = await getVerifySession(request)
@@ -66,7 +62,7 @@ export async function action({ request }: ActionFunctionArgs) {
     })
   } catch (error) {
     // Two submits at once: the unique email lets only one through.
-    if (isUniqueConstraintError(error)) {
+    if (isUniqueViolation(error)) {
       return json(formError(formData, EMAIL_TAKEN), { status: 400 })
     }
     throw error

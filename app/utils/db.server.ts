@@ -1,13 +1,34 @@
-import { PrismaClient } from '@prisma/client'
-import { createSqliteAdapter } from '../../prisma/sqlite-adapter'
+import type { PrismaClient } from '@prisma/client'
+import { createPrismaClient, databaseKind } from '../../prisma/create-client'
 import { getEnv } from './env.server'
 
-// One client per process. In development Remix re-imports modules on each rebuild: keep the
-// client on globalThis so we do not open a new database handle every time.
+export { createPrismaClient }
+
+// One client per process. In development Remix re-imports modules on each rebuild, and the server and
+// the supervisor load this module from two builds: keep the client on globalThis so there is one
+// database handle (two better-sqlite3 handles on one file in one process block each other).
 const globalForPrisma = globalThis as unknown as { __prisma?: PrismaClient }
 
-function createClient() {
-  return new PrismaClient({ adapter: createSqliteAdapter(getEnv().DATABASE_URL) })
+export const prisma: PrismaClient = (globalForPrisma.__prisma ??= createPrismaClient(getEnv().DATABASE_URL))
+
+/** Which database this process talks to. */
+export function currentDatabaseKind() {
+  return databaseKind(getEnv().DATABASE_URL)
 }
 
-export const prisma: PrismaClient = (globalForPrisma.__prisma ??= createClient())
+/**
+ * A unique index refused the write (Prisma's P2002). Duck-typed on purpose: the PostgreSQL client is a
+ * second generated client with its own error classes, so `instanceof` would miss its errors.
+ */
+export function isUniqueViolation(error: unknown) {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === 'P2002'
+}
+
+/**
+ * A case-insensitive "contains" filter on both databases: SQLite's LIKE already ignores ASCII case;
+ * PostgreSQL's needs `mode: 'insensitive'` (ILIKE), which the SQLite client's types do not know.
+ */
+export function containsIgnoringCase(text: string): { contains: string } {
+  if (currentDatabaseKind() === 'postgres') return { contains: text, mode: 'insensitive' } as { contains: string }
+  return { contains: text }
+}

@@ -28,6 +28,12 @@ describe('parseEnv', () => {
     expect(parseEnv({ PORT: '', SMTP_URL: '' }).PORT).toBe(3000)
   })
 
+  test('DATABASE_URL picks SQLite (file:) or PostgreSQL (postgresql:// or postgres://)', () => {
+    expect(problems({ DATABASE_URL: 'file:./data/other.db' })).toEqual([])
+    expect(problems({ DATABASE_URL: 'postgresql://trainyard:secret@db.internal:5432/trainyard' })).toEqual([])
+    expect(problems({ DATABASE_URL: 'postgres://trainyard@127.0.0.1/trainyard?sslmode=require' })).toEqual([])
+  })
+
   test('each bad variable is named', () => {
     expect(problems({ PORT: 'abc' })).toEqual([expect.stringMatching(/^PORT: /)])
     expect(problems({ DATABASE_URL: 'mysql://x' })).toEqual([expect.stringMatching(/^DATABASE_URL: must be a SQLite URL/)])

@@ -18,7 +18,10 @@ const schema = z
     DATABASE_URL: z
       .string()
       .default('file:./data/dev.db')
-      .refine((v) => v.startsWith('file:'), 'must be a SQLite URL such as file:./data/dev.db'),
+      .refine(
+        (v) => v.startsWith('file:') || /^postgres(ql)?:\/\//.test(v),
+        'must be a SQLite URL (file:./data/dev.db) or a PostgreSQL URL (postgresql://user:password@host:5432/trainyard)',
+      ),
     SESSION_SECRET: z.string().min(16, 'must be at least 16 characters').default(DEV_SESSION_SECRET),
     MAIL_OUTBOX_DIR: z.string().min(1).default('data/outbox'),
     SMTP_URL: z

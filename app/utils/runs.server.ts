@@ -4,10 +4,10 @@
 // ending a run frees both by clearing them in the same write that sets the terminal status.
 // See docs/decisions/007-gpu-runs.md.
 import crypto from 'node:crypto'
-import { Prisma, type PrismaClient } from '@prisma/client'
+import type { PrismaClient } from '@prisma/client'
 import { GPU_CLASSES, gpuClassFor, parseBaseModel, requiredGpuMemoryGb } from './base-models'
 import { checkDataset } from './dataset-check'
-import { prisma as defaultPrisma } from './db.server'
+import { prisma as defaultPrisma, isUniqueViolation } from './db.server'
 import { getEnv } from './env.server'
 import { trainingResolutionPx } from './image-pipeline.server'
 import { ACTIVE_RUN_STATUSES, type TerminalRunStatus } from './run-status'
@@ -27,10 +27,6 @@ export type StartRunResult = {
   runId: string
   /** false: the training already had an active run (a double click): that run is returned. */
   created: boolean
-}
-
-function isUniqueViolation(error: unknown) {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002'
 }
 
 /**

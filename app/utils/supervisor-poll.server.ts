@@ -2,7 +2,8 @@
 // record every message once — `(runId, messageId)` is unique, so a message polled twice, by one process
 // or by two, makes one row — and move each run forward with advanceRunStatus. A terminal message ends
 // the run through endRun, the one way a run ends.
-import { Prisma, type PrismaClient } from '@prisma/client'
+import type { Prisma, PrismaClient } from '@prisma/client'
+import { isUniqueViolation } from './db.server'
 import { type AgentMessage, type AgentPollResult, fetchAgentMessages } from './agent-client.server'
 import { ACTIVE_RUN_STATUSES, advanceRunStatus, isActiveRunStatus, RUN_STATUSES, type RunStatus } from './run-status'
 import { sampleKey, weightsKey } from './run-job.server'
@@ -69,9 +70,6 @@ export async function pollAgents(
   return results
 }
 
-function isUniqueViolation(error: unknown) {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002'
-}
 
 type StatusRow = Prisma.TrainingStatusCreateManyInput
 

@@ -15,13 +15,16 @@ function startServer(env: Record<string, string>, options?: Parameters<typeof st
 }
 
 const database = path.join(tmpDir, `server-test-${process.pid}.db`)
+// The server's database: a copy of this file's SQLite database, or (TEST_DB=postgres) this file's own
+// PostgreSQL database, which nothing else in this file writes to.
+const serverDatabaseUrl = process.env.DATABASE_URL!.startsWith('file:') ? `file:${database}` : process.env.DATABASE_URL!
 
 beforeAll(() => {
   if (!fs.existsSync(path.join(repoRoot, 'build', 'index.js'))) {
     throw new Error('No production build: run `npx remix build` first (npm test does).')
   }
   // A migrated copy of the test database of this file.
-  fs.copyFileSync(process.env.DATABASE_URL!.replace(/^file:/, ''), database)
+  if (process.env.DATABASE_URL!.startsWith('file:')) fs.copyFileSync(process.env.DATABASE_URL!.replace(/^file:/, ''), database)
 })
 afterAll(() => fs.rmSync(database, { force: true }))
 
@@ -57,7 +60,7 @@ describe('start-up', () => {
 describe('a running server', () => {
   let server: AppProcess | undefined
   beforeAll(async () => {
-    server = await startServer({ DATABASE_URL: `file:${database}`, AUTH_RATE_LIMIT_PER_MINUTE: '3', LOG_REQUESTS: 'true' })
+    server = await startServer({ DATABASE_URL: serverDatabaseUrl, AUTH_RATE_LIMIT_PER_MINUTE: '3', LOG_REQUESTS: 'true' })
   }, 40_000)
   afterAll(() => server?.stop())
 

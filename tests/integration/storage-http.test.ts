@@ -17,8 +17,10 @@ let storage: LocalStorage
 let baseUrl: string
 
 beforeAll(async () => {
+  // A copy of this file's SQLite database, or (TEST_DB=postgres) its own PostgreSQL database.
   const database = path.join(tmpDir, `storage-http-${process.pid}.db`)
-  await fs.copyFile(process.env.DATABASE_URL!.replace(/^file:/, ''), database)
+  const sqlite = process.env.DATABASE_URL!.startsWith('file:')
+  if (sqlite) await fs.copyFile(process.env.DATABASE_URL!.replace(/^file:/, ''), database)
   const port = await freePort()
   baseUrl = `http://127.0.0.1:${port}`
   // The test signs with the same folder, secret and address as the server: URLs are stateless.
@@ -29,7 +31,7 @@ beforeAll(async () => {
       NODE_ENV: 'production',
       SESSION_SECRET: SECRET,
       APP_URL: baseUrl,
-      DATABASE_URL: `file:${database}`,
+      DATABASE_URL: sqlite ? `file:${database}` : process.env.DATABASE_URL,
       STORAGE_DIR: storageDir,
       S3_BUCKET: '',
     },

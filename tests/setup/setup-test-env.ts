@@ -7,16 +7,28 @@ import path from 'node:path'
 import { format } from 'node:util'
 import { afterAll, beforeEach, inject, vi } from 'vitest'
 import { tmpDir } from './paths'
+import { createDatabase, dropDatabase } from './postgres'
 
 const id = `${process.env.VITEST_POOL_ID ?? '0'}-${crypto.randomBytes(4).toString('hex')}`
 const databaseFile = path.join(tmpDir, `test-${id}.db`)
 const outboxDir = path.join(tmpDir, `outbox-${id}`)
 const storageDir = path.join(tmpDir, `storage-${id}`)
 const gpuDir = path.join(tmpDir, `gpu-${id}`)
-fs.copyFileSync(inject('baseDatabasePath'), databaseFile)
 
 process.env.NODE_ENV = 'test'
-process.env.DATABASE_URL = `file:${databaseFile}`
+// SQLite: a copy of the migrated base file. PostgreSQL (TEST_DB=postgres): a database cloned from the
+// migrated template (CREATE DATABASE … TEMPLATE, a file copy inside the server: fast).
+const postgresAdminUrl = inject('postgresAdminUrl')
+const postgresDatabase = `t_${id.replace(/[^a-z0-9]/g, '_')}`
+if (postgresAdminUrl) {
+  await createDatabase(postgresAdminUrl, postgresDatabase, { template: inject('postgresTemplate') })
+  const url = new URL(postgresAdminUrl)
+  url.pathname = `/${postgresDatabase}`
+  process.env.DATABASE_URL = url.toString()
+} else {
+  fs.copyFileSync(inject('baseDatabasePath'), databaseFile)
+  process.env.DATABASE_URL = `file:${databaseFile}`
+}
 process.env.MAIL_OUTBOX_DIR = outboxDir
 // No test may write to data/storage: each file gets its own folder (tests that need S3 set S3_BUCKET).
 process.env.STORAGE_DIR = storageDir
@@ -39,6 +51,7 @@ afterAll(async () => {
   const holder = globalThis as unknown as { __prisma?: { $disconnect(): Promise<void> } }
   await holder.__prisma?.$disconnect()
   delete holder.__prisma
+  if (postgresAdminUrl) await dropDatabase(postgresAdminUrl, postgresDatabase)
   fs.rmSync(databaseFile, { force: true })
   fs.rmSync(`${databaseFile}-journal`, { force: true })
   fs.rmSync(outboxDir, { recursive: true, force: true })

@@ -1,0 +1,261 @@
+// How each loader and action is called: the params (by default the owner's objects), a form that
+// reaches success for whoever the route is meant for (so an `ok` in the table is a real success,
+// not a validation error), what must be true before each call, and a snapshot of what the call
+// could change — unchanged after a refusal, changed after a success.
+import crypto from 'node:crypto'
+import { prisma } from '~/utils/db.server'
+import type { GpuProvider, Machine } from '~/utils/gpu-provider.server'
+import { endRun, startRun } from '~/utils/runs.server'
+import { getStorage } from '~/utils/storage.server'
+import { TEST_PASSWORD, uniqueEmail } from '../db-utils'
+import { makeJpeg } from '../image-fixtures'
+import { captionUncaptioned, ensureOwnerConnection, ensureOwnerOtherSession, makeSpareImage, makeSpareTraining, type Principal, type World } from './world'
+
+export type CallContext = {
+  world: World
+  principal: Principal
+  /** The Cookie header of a fresh session of the principal (none for anonymous). */
+  cookie: string | undefined
+  sessionId: string | null
+}
+
+type Form = Record<string, string | string[]>
+
+export type RequestSpec = {
+  /** Params on top of the defaults (the owner's objects, see defaultParams). */
+  params?: (c: CallContext) => Record<string, string>
+  /** A query string for the URL, with its `?`. */
+  search?: string
+  /** The form an action is posted; without one, an empty form. */
+  form?: (c: CallContext) => Form
+  /** A request made by hand (a body that is not a form, another method, a signed URL). */
+  request?: (c: CallContext, url: string) => Promise<Request>
+  /** Runs before each call: what the route needs to be there (an active run to cancel…). */
+  prepare?: (world: World) => Promise<void>
+  /** What the call could change. Compared before and after each call. */
+  snapshot?: (c: CallContext) => Promise<unknown>
+  /** Whose successful call must change the snapshot; default: everyone whose expected outcome is not a refusal. */
+  changesFor?: Principal[]
+}
+
+/** Answers the fleet page's Terminate without touching a process, and remembers what it was asked. */
+export class RecordingGpuProvider implements GpuProvider {
+  readonly name = 'local'
+  readonly terminated: string[] = []
+  async launch(): Promise<Machine> {
+    throw new Error('the access matrix launches no machine')
+  }
+  async describe() {
+    return []
+  }
+  async listTagged() {
+    return []
+  }
+  async terminate(instanceIds: string[]) {
+    this.terminated.push(...instanceIds)
+  }
+}
+export const recordingProvider = new RecordingGpuProvider()
+
+/** A route's params, by name, pointing at the owner's objects. */
+export function defaultParams(names: string[], world: World): Record<string, string> {
+  const values: Record<string, string> = {
+    trainingId: world.training.id,
+    imageId: world.image.id,
+    variant: 'thumb',
+    runId: world.run.id,
+    index: '0',
+    userId: world.owner.id,
+    roleId: world.role.id,
+    '*': world.runKeys.weightsKey,
+  }
+  return Object.fromEntries(
+    names.map((name) => {
+      const value = values[name]
+      if (value === undefined) throw new Error(`The access matrix has no value for the route param "${name}": add one to defaultParams`)
+      return [name, value]
+    }),
+  )
+}
+
+/** An address that has no account: the answers of forgot-password and verify must not depend on it. */
+const NOBODY = 'nobody-matrix@example.test'
+
+async function activeRunOf(trainingId: string) {
+  return prisma.trainingRun.findUnique({ where: { activeTrainingId: trainingId }, select: { id: true } })
+}
+
+function sha256(bytes: Buffer) {
+  return crypto.createHash('sha256').update(bytes).digest('hex')
+}
+
+async function storedDigest(key: string) {
+  const object = await (await getStorage()).get(key)
+  if (!object) return null
+  const chunks: Buffer[] = []
+  for await (const chunk of object.body) chunks.push(Buffer.from(chunk as Uint8Array))
+  return sha256(Buffer.concat(chunks))
+}
+
+function withCookie(cookie: string | undefined, headers: Record<string, string> = {}) {
+  return cookie ? { ...headers, cookie } : headers
+}
+
+export const REQUESTS: Record<string, RequestSpec> = {
+  '$.tsx:loader': { params: () => ({ '*': 'no/such/page' }) },
+  '$.tsx:action': { params: () => ({ '*': 'no/such/page' }) },
+
+  'login.tsx:action': {
+    form: ({ world }) => ({ email: world.owner.email, password: TEST_PASSWORD, redirectTo: '/trainings' }),
+  },
+  'signup.tsx:action': { form: () => ({ email: uniqueEmail('matrix-signup') }) },
+  'forgot-password.tsx:action': { form: () => ({ email: NOBODY }) },
+  'verify.tsx:loader': { search: `?${new URLSearchParams({ type: 'reset-password', target: NOBODY })}` },
+  'verify.tsx:action': { form: () => ({ type: 'reset-password', intent: 'resend', target: NOBODY }) },
+  'logout.tsx:action': {
+    snapshot: async ({ sessionId }) => (sessionId ? Boolean(await prisma.session.findUnique({ where: { id: sessionId } })) : null),
+    changesFor: ['stranger', 'owner', 'admin'],
+  },
+
+  'settings._index.tsx:action': { form: ({ principal }) => ({ name: `Matrix ${principal}` }) },
+  // The same password again: a real change (every other session ends) that keeps the login working.
+  'settings.password.tsx:action': {
+    form: () => ({ currentPassword: TEST_PASSWORD, password: TEST_PASSWORD, confirmPassword: TEST_PASSWORD }),
+  },
+  'settings.two-factor.tsx:action': { form: () => ({ intent: 'cancel' }) },
+  'settings.sessions.tsx:action': {
+    prepare: ensureOwnerOtherSession,
+    form: ({ world }) => ({ intent: 'sign-out-session', sessionId: world.ownerOtherSessionId }),
+    snapshot: async ({ world }) => Boolean(await prisma.session.findUnique({ where: { id: world.ownerOtherSessionId } })),
+  },
+  'settings.connections.tsx:action': {
+    prepare: async (world) => {
+      world.ownerConnectionId = await ensureOwnerConnection(world)
+    },
+    form: ({ world }) => ({ intent: 'disconnect', connectionId: world.ownerConnectionId }),
+    snapshot: async ({ world }) => Boolean(await prisma.connection.findUnique({ where: { id: world.ownerConnectionId } })),
+  },
+
+  'trainings.new.tsx:action': {
+    form: ({ principal }) => ({ name: `New by ${principal}`, triggerWord: 'ohwx_new', baseModel: 'flux-dev', preset: 'flux-balanced' }),
+    snapshot: () => prisma.training.count(),
+  },
+  'trainings.$trainingId._index.tsx:action': {
+    form: ({ world, principal }) => ({ intent: 'caption', imageId: world.image.id, text: `a photo of [trigger], captioned by ${principal}` }),
+    snapshot: async ({ world }) => (await prisma.trainingImage.findUnique({ where: { id: world.image.id }, select: { text: true } }))?.text,
+  },
+  'trainings.$trainingId._index.tsx:action#delete-image': {
+    prepare: makeSpareImage,
+    form: ({ world }) => ({ intent: 'delete', imageId: world.spareImageId }),
+    snapshot: async ({ world }) => Boolean(await prisma.trainingImage.findUnique({ where: { id: world.spareImageId } })),
+  },
+  'trainings.$trainingId.settings.tsx:action': {
+    form: ({ principal }) => ({ intent: 'details', name: `Renamed by ${principal}`, triggerWord: 'ohwx_ada', baseModel: 'flux-dev' }),
+    snapshot: async ({ world }) => (await prisma.training.findUnique({ where: { id: world.training.id }, select: { name: true } }))?.name,
+  },
+  // Deleting needs delete rights on the training: a training made for each call, since it goes.
+  'trainings.$trainingId.settings.tsx:action#delete': {
+    prepare: makeSpareTraining,
+    params: ({ world }) => ({ trainingId: world.spareTrainingId }),
+    form: () => ({ intent: 'delete' }),
+    snapshot: async ({ world }) => Boolean(await prisma.training.findUnique({ where: { id: world.spareTrainingId } })),
+  },
+  // Duplicating needs read rights on the training (and to create one's own): the copy is the caller's.
+  'trainings.$trainingId.settings.tsx:action#duplicate': {
+    form: () => ({ intent: 'duplicate' }),
+    snapshot: () => prisma.training.count(),
+  },
+  'trainings.$trainingId.runs._index.tsx:action': {
+    // No run in progress, so a permitted Start makes a new run.
+    prepare: async (world) => {
+      await captionUncaptioned(world)
+      const active = await activeRunOf(world.training.id)
+      if (active) await endRun(active.id, 'canceled', { error: 'Ended by the access matrix.' })
+    },
+    form: () => ({ intent: 'start' }),
+    snapshot: ({ world }) => prisma.trainingRun.count({ where: { trainingId: world.training.id } }),
+  },
+  'trainings.$trainingId.runs.$runId.tsx:action': {
+    // A run in progress to cancel (the default run has finished: cancelling it is a 409 for anyone).
+    prepare: async (world) => {
+      await captionUncaptioned(world)
+      const active = await activeRunOf(world.training.id)
+      world.activeRunId = active?.id ?? (await startRun({ trainingId: world.training.id, startedById: world.owner.id })).runId
+    },
+    params: ({ world }) => ({ runId: world.activeRunId ?? '' }),
+    form: () => ({ intent: 'cancel' }),
+    snapshot: async ({ world }) =>
+      (await prisma.trainingRun.findUnique({ where: { id: world.activeRunId ?? '' }, select: { status: true } }))?.status,
+  },
+
+  'resources.images.$imageId.$variant.tsx:loader#original': { params: () => ({ variant: 'original' }) },
+  'resources.trainings.$trainingId.images.tsx:action': {
+    request: async ({ cookie, principal }, url) => {
+      const form = new FormData()
+      const seed = 100 + ['anonymous', 'stranger', 'owner', 'admin'].indexOf(principal)
+      const jpeg = await makeJpeg({ width: 512, height: 512, seed })
+      form.append('files', new Blob([new Uint8Array(jpeg)], { type: 'image/jpeg' }), `matrix-${principal}.jpg`)
+      return new Request(url, { method: 'POST', body: form, headers: withCookie(cookie) })
+    },
+    snapshot: ({ world }) => prisma.trainingImage.count({ where: { trainingId: world.training.id } }),
+  },
+  // Unsigned: a GET of the weights, and a POST that would overwrite them.
+  'resources.storage.$.tsx:action': {
+    request: async ({ cookie }, url) =>
+      new Request(url, {
+        method: 'POST',
+        body: new Uint8Array(Buffer.from('not the weights')),
+        headers: withCookie(cookie, { 'content-type': 'application/octet-stream' }),
+      }),
+    snapshot: ({ world }) => storedDigest(world.runKeys.weightsKey),
+  },
+  'resources.storage.$.tsx:loader#signed': {
+    request: async ({ cookie, world }) => {
+      const url = await (await getStorage()).signedGetUrl(world.runKeys.weightsKey, { expiresInS: 60 })
+      return new Request(url, { headers: withCookie(cookie) })
+    },
+  },
+  'resources.storage.$.tsx:action#signed': {
+    params: ({ principal }) => ({ '*': signedPutKey(principal) }),
+    request: async ({ cookie, principal }) => {
+      const contentType = 'application/octet-stream'
+      const url = await (await getStorage()).signedPutUrl(signedPutKey(principal), { expiresInS: 60, contentType })
+      return new Request(url, { method: 'PUT', body: new Uint8Array(Buffer.from(`uploaded by ${principal}`)), headers: withCookie(cookie, { 'content-type': contentType }) })
+    },
+    snapshot: async ({ principal }) => (await getStorage()).exists(signedPutKey(principal)),
+  },
+
+  'admin.users.$userId.tsx:action': {
+    prepare: async (world) => {
+      await prisma.user.update({ where: { id: world.owner.id }, data: { roles: { set: [{ id: world.userRoleId }] } } })
+    },
+    form: ({ world }) => ({ intent: 'save-roles', roleId: [world.userRoleId, world.role.id] }),
+    snapshot: async ({ world }) =>
+      (await prisma.role.findMany({ where: { users: { some: { id: world.owner.id } } }, select: { name: true }, orderBy: { name: 'asc' } })).map(
+        (r) => r.name,
+      ),
+  },
+  'admin.roles._index.tsx:action': {
+    form: ({ principal }) => ({ intent: 'create', name: `matrix-new-${principal}`, description: '' }),
+    snapshot: () => prisma.role.count(),
+  },
+  'admin.roles.$roleId.tsx:action': {
+    form: ({ principal }) => ({ intent: 'rename', name: `matrix-role-${principal}`, description: '' }),
+    snapshot: async ({ world }) => (await prisma.role.findUnique({ where: { id: world.role.id }, select: { name: true } }))?.name,
+  },
+  'admin.gpus.tsx:action': {
+    prepare: async (world) => {
+      await prisma.gpu.update({ where: { id: world.gpu.id }, data: { status: 'running' } })
+    },
+    form: ({ world }) => ({ intent: 'terminate', gpuId: world.gpu.id }),
+    snapshot: async ({ world }) => ({
+      status: (await prisma.gpu.findUnique({ where: { id: world.gpu.id }, select: { status: true } }))?.status,
+      asked: recordingProvider.terminated.length,
+    }),
+  },
+}
+
+/** Where each caller's signed PUT lands: its own key, so one caller's upload does not hide another's. */
+function signedPutKey(principal: Principal) {
+  return `matrix/signed-put-${principal}.bin`
+}

@@ -211,14 +211,18 @@ describe('LocalGpuProvider with the real agent', () => {
     const launched = await before.launch(request('run_restart'))
     await waitForStatus(launched.agentUrl!, 'training')
     const record = recordOf('run_restart')
-    const trainerPids = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
-      try {
-        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--simulate-trainer') &&
-          fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(record.workdir)
-      } catch {
-        return false
-      }
-    })
+    const findTrainers = () =>
+      fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
+        try {
+          return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--simulate-trainer') &&
+            fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(record.workdir)
+        } catch {
+          return false
+        }
+      })
+    // The agent says "training" as it starts the trainer: on a busy machine the process may not be there yet.
+    let trainerPids = findTrainers()
+    for (const until = Date.now() + 5_000; trainerPids.length === 0 && Date.now() < until; trainerPids = findTrainers()) await sleep(50)
     expect(trainerPids).toHaveLength(1)
 
     const after = provider({ simulateSeconds: 30 })

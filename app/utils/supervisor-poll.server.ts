@@ -191,12 +191,15 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
       if (progress.loss !== null) data.loss = progress.loss
     }
     if (status === 'training' && progress) data.etaSeconds = etaSeconds(await firstTrainingMessage(prisma, run.id, fresh), progress)
+    // `lastMessageId < newest`: another process that recorded newer messages meanwhile keeps its progress
+    // (found by the three-process test: a slower poll once moved lastMessageId back from 11 to 5).
+    const notBehind = { lastMessageId: { lt: newest.id } }
     if (isActiveRunStatus(status)) {
-      writes.push(prisma.trainingRun.updateMany({ where: { id: run.id, status: { in: statusesUpTo(status) } }, data: { ...data, status } }))
+      writes.push(prisma.trainingRun.updateMany({ where: { id: run.id, status: { in: statusesUpTo(status) }, ...notBehind }, data: { ...data, status } }))
       writeRunIds.push(run.id)
     } else {
       // Progress first (while the run is still active), then the end through endRun.
-      writes.push(prisma.trainingRun.updateMany({ where: { id: run.id, status: { in: [...ACTIVE_RUN_STATUSES] } }, data }))
+      writes.push(prisma.trainingRun.updateMany({ where: { id: run.id, status: { in: [...ACTIVE_RUN_STATUSES] }, ...notBehind }, data }))
       writeRunIds.push(run.id)
       if (status === 'succeeded' || status === 'failed') {
         const failure = fresh.filter((m) => m.status === 'failed').at(-1)

@@ -121,33 +121,39 @@ export async function runSupervisorCycle(options: SupervisorOptions): Promise<Cy
   const { prisma, now, stats } = cycle
   const concurrency = options.pollConcurrency ?? DEFAULT_POLL_CONCURRENCY
 
-  const leasedIds = await leaseRuns(cycle, options.leaseMs ?? 3 * env.POLL_INTERVAL_MS, options.maxRunsPerCycle ?? DEFAULT_MAX_RUNS_PER_CYCLE)
+  const leaseMs = options.leaseMs ?? 3 * env.POLL_INTERVAL_MS
+  const leasedIds = await leaseRuns(cycle, leaseMs, options.maxRunsPerCycle ?? DEFAULT_MAX_RUNS_PER_CYCLE)
   stats.leased = leasedIds.length
-  const load = () => inChunks(leasedIds, (ids) => prisma.trainingRun.findMany({ where: { id: { in: ids } }, select: RUN_SELECT }))
+  const renewal = renewLeasesWhileBusy(cycle, leasedIds, leaseMs)
+  try {
+    const load = () => inChunks(leasedIds, (ids) => prisma.trainingRun.findMany({ where: { id: { in: ids } }, select: RUN_SELECT }))
 
-  if (leasedIds.length > 0) {
-    // Queued runs, and provisioning ones without a machine (a process died between the two writes).
-    const toLaunch = (await load()).filter((r) => r.status === 'queued' || (r.status === 'provisioning' && !r.gpu))
-    await forEachLimit(toLaunch, concurrency, (run) => launchRun(cycle, run))
+    if (leasedIds.length > 0) {
+      // Queued runs, and provisioning ones without a machine (a process died between the two writes).
+      const toLaunch = (await load()).filter((r) => r.status === 'queued' || (r.status === 'provisioning' && !r.gpu))
+      await forEachLimit(toLaunch, concurrency, (run) => launchRun(cycle, run))
 
-    await describeMachines(cycle, (await load()).filter((r) => isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'))
+      await describeMachines(cycle, (await load()).filter((r) => isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'))
 
-    const pollable = (await load()).filter((r) => isActiveRunStatus(r.status) && r.status !== 'queued' && r.agentUrl)
-    const tokenFor = (runId: string) => agentTokenFor(runId)
-    const results = await pollAgents(pollable, { concurrency, timeoutMs: options.pollTimeoutMs ?? 5000, signal: options.signal, tokenFor })
-    stats.polled = results.size
-    const byId = new Map(pollable.map((r) => [r.id, r]))
-    const extraData = (runId: string) => costOf(byId.get(runId)!, now) ?? {}
-    const recorded = await recordPolls({ prisma, storage: cycle.storage, now, extraData }, pollable, results)
-    stats.messagesRecorded += recorded.messagesRecorded
-    stats.ended += recorded.ended
+      const pollable = (await load()).filter((r) => isActiveRunStatus(r.status) && r.status !== 'queued' && r.agentUrl)
+      const tokenFor = (runId: string) => agentTokenFor(runId)
+      const results = await pollAgents(pollable, { concurrency, timeoutMs: options.pollTimeoutMs ?? 5000, signal: options.signal, tokenFor })
+      stats.polled = results.size
+      const byId = new Map(pollable.map((r) => [r.id, r]))
+      const extraData = (runId: string) => costOf(byId.get(runId)!, now) ?? {}
+      const recorded = await recordPolls({ prisma, storage: cycle.storage, now, extraData }, pollable, results)
+      stats.messagesRecorded += recorded.messagesRecorded
+      stats.ended += recorded.ended
 
-    await failSilentRuns(cycle, await load(), results, options.heartbeatTimeoutMs ?? env.HEARTBEAT_TIMEOUT_MS)
+      await failSilentRuns(cycle, await load(), results, options.heartbeatTimeoutMs ?? env.HEARTBEAT_TIMEOUT_MS)
 
-    const afterPolls = await load()
-    await terminateEndedRuns(cycle, afterPolls.filter((r) => !isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'))
-    // Runs still going whose progress write carried the cost already are skipped.
-    await recordCosts(cycle, (await load()).filter((r) => !(recorded.updated.has(r.id) && isActiveRunStatus(r.status) && r.gpu?.status !== 'terminated')))
+      const afterPolls = await load()
+      await terminateEndedRuns(cycle, afterPolls.filter((r) => !isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'))
+      // Runs still going whose progress write carried the cost already are skipped.
+      await recordCosts(cycle, (await load()).filter((r) => !(recorded.updated.has(r.id) && isActiveRunStatus(r.status) && r.gpu?.status !== 'terminated')))
+    }
+  } finally {
+    await renewal.stop()
   }
 
   if (options.reap ?? true) {
@@ -205,12 +211,44 @@ async function leaseRuns(cycle: Cycle, leaseMs: number, max: number) {
   return taken
 }
 
+/**
+ * A cycle can outlast its lease (a slow launch, a busy machine): every third of the lease, the leases
+ * this worker holds are extended, so no other process takes them over mid-cycle and does the same work
+ * (the three-process test saw 36–48 launches for 30 runs without this; ClientToken kept it to 30
+ * machines). Times follow the cycle's clock plus the real time elapsed, so tests with a set clock agree.
+ */
+function renewLeasesWhileBusy(cycle: Cycle, ids: string[], leaseMs: number) {
+  if (ids.length === 0) return { stop: async () => {} }
+  const startedMs = Date.now()
+  let inFlight: Promise<unknown> = Promise.resolve()
+  const timer = setInterval(() => {
+    const until = new Date(cycle.now.getTime() + (Date.now() - startedMs) + leaseMs)
+    inFlight = inFlight
+      .then(() =>
+        inChunks(ids, async (chunk) => [
+          await cycle.prisma.trainingRun.updateMany({ where: { id: { in: chunk }, lockedBy: cycle.workerId }, data: { lockedUntil: until } }),
+        ]),
+      )
+      .catch((error: unknown) => cycle.stats.problems.push(`lease renewal: ${message(error)}`))
+  }, Math.max(50, Math.floor(leaseMs / 3)))
+  return {
+    async stop() {
+      clearInterval(timer)
+      await inFlight
+    },
+  }
+}
+
 async function launchRun(cycle: Cycle, run: LeasedRun) {
   const { prisma, now, stats, options } = cycle
   if (run.status === 'queued') {
     // Marked before the launch: from here the reaper sees an active run and leaves its machine alone.
-    const { count } = await prisma.trainingRun.updateMany({ where: { id: run.id, status: 'queued' }, data: { status: 'provisioning', startedAt: now } })
-    if (count === 0) return // canceled meanwhile
+    // Only while this worker still holds the lease: a process whose lease ran out launches nothing.
+    const { count } = await prisma.trainingRun.updateMany({
+      where: { id: run.id, status: 'queued', lockedBy: cycle.workerId },
+      data: { status: 'provisioning', startedAt: now },
+    })
+    if (count === 0) return // canceled meanwhile, or taken over
   }
   const fail = async (error: string) => {
     if (await endRun(run.id, 'failed', { error, prisma, now })) stats.ended++

@@ -24,16 +24,29 @@
 //   SIGKILL after a grace, `terminated` once it has exited.
 //
 // Where the agent answers: every instance reports 127.0.0.1 as its IPs; the agent's port (free, one per
-// instance) cannot travel in an EC2 field, so `agentUrl(instanceId)` gives it, for the provider's
-// test-only `agentUrlFor` option. With `agentPort` set, every agent binds that port instead (one live
-// instance at a time), so a provider with the same agentPort needs no hook.
+// instance) cannot travel in an EC2 field. Three ways for the app to reach the agents:
+//   - `agentUrl(instanceId)`, for the provider's test-only `agentUrlFor` option;
+//   - `agentRouterPort` (what the standalone mode uses): one address in front of every agent, so an app
+//     configured by environment alone (EC2_AGENT_PORT = that port) polls http://127.0.0.1:<port> for any
+//     instance, as it would poll http://<instance ip>:EC2_AGENT_PORT on AWS. The router tells the
+//     instances apart by the bearer token (each run has its own): it tries the token on the live agents
+//     (`GET /status?after=999999999999`, which returns no messages) until one does not answer 401,
+//     remembers which instance owns it, and forwards the request there. A token no live agent accepts
+//     gets the router's own 401 — or, while some instance is still booting (its agent may be the owner),
+//     a dropped connection, as a machine that does not listen yet gives. A remembered instance whose agent
+//     has exited gives a dropped connection too (an unreachable machine). `GET /healthz` with no token:
+//     200 when any agent is alive, else 503. Several app processes can share it: it holds no per-client
+//     state beyond the token cache.
+//   - `agentPort`: every agent binds that one port (one live instance at a time), so a provider with the
+//     same agentPort needs no hook (kept for the tests written before the router).
 //
 // Faults (set on `faults`): the next N calls throttled (503 RequestLimitExceeded) or failed (500
 // InternalError) before they are processed; the next N calls processed and then answered 500 (a lost
 // answer: the SDK retries, the ClientToken must prevent a second instance); the next N launched
 // instances never boot (stay pending); `vanish(id)` makes an instance disappear from every answer.
 //
-// Run it alone: `npx tsx tests/fake-ec2/server.ts` (FAKE_EC2_PORT, default 3919).
+// Run it alone: `npx tsx tests/fake-ec2/server.ts` (FAKE_EC2_PORT, default 3919; FAKE_EC2_AGENT_PORT, the
+// agent router's port, default 8787).
 import { type ChildProcess, spawn } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -48,6 +61,13 @@ const MAX_BODY_BYTES = 1024 * 1024
 const TERMINATE_GRACE_MS = 5000
 /** How long stop() waits for the instances' processes to exit. */
 const STOP_DEADLINE_MS = 10_000
+/**
+ * The router's token check: the agent checks the token before it reads `after`, and an id this high (the
+ * agent takes up to 12 digits) matches no message, so the answer is small whatever the run has said.
+ */
+const ROUTER_PROBE_PATH = '/status?after=999999999999'
+/** A live agent on 127.0.0.1 answers in milliseconds; one that does not is not the owner (for now). */
+const ROUTER_PROBE_TIMEOUT_MS = 2000
 /** The last stderr/stdout of a user-data script kept for debugging a test. */
 const LOG_TAIL_CHARS = 8000
 const OWNER_ID = '123456789012'
@@ -113,6 +133,9 @@ export type FakeEc2 = {
   calls: () => FakeEc2Call[]
   /** http://127.0.0.1:<its agent's port>, once its agent listens; else null. */
   agentUrl: (instanceId: string) => string | null
+  /** The agent router (with `agentRouterPort`): http://127.0.0.1:<port>; else null. */
+  agentRouterUrl: string | null
+  agentRouterPort: number | null
   /** Kills every instance's processes, removes their folders, closes the server. */
   stop: () => Promise<void>
 }
@@ -180,11 +203,17 @@ exit 0
 export async function startFakeEc2({
   port = 0,
   agentPort = 0,
+  agentRouterPort,
 }: {
   port?: number
   /** 0 (default): each agent takes a free port. */
   agentPort?: number
+  /** Serve every agent behind this one port (0: a free one); unset: no router. Needs agentPort 0. */
+  agentRouterPort?: number
 } = {}): Promise<FakeEc2> {
+  if (agentRouterPort !== undefined && agentPort !== 0) {
+    throw new Error('agentRouterPort puts every agent behind one address: each agent needs its own port (agentPort 0)')
+  }
   const records = new Map<string, Record_>()
   const byToken = new Map<string, string>()
   const callLog: FakeEc2Call[] = []
@@ -519,12 +548,105 @@ export async function startFakeEc2({
     })
   })
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, '127.0.0.1', () => resolve())
-  })
-  const address = server.address()
-  const boundPort = typeof address === 'object' && address ? address.port : port
+  // The agent router (see the header): which instance owns a bearer token, by asking the live agents.
+  /** sha256 of the Authorization header → instance id (the token itself is not kept). */
+  const tokenOwners = new Map<string, string>()
+  const searches = new Map<string, Promise<string | null>>()
+
+  function probe(agentPortOfInstance: number, authorization: string) {
+    return new Promise<number>((resolve) => {
+      const request = http.get(
+        { host: '127.0.0.1', port: agentPortOfInstance, path: ROUTER_PROBE_PATH, headers: { authorization }, timeout: ROUTER_PROBE_TIMEOUT_MS },
+        (response) => {
+          response.resume()
+          resolve(response.statusCode ?? 0)
+        },
+      )
+      request.on('timeout', () => request.destroy())
+      request.on('error', () => resolve(0))
+    })
+  }
+
+  /** The instance whose agent accepts this Authorization header, asking every live agent at once. */
+  function findOwner(authorization: string, key: string) {
+    let search = searches.get(key)
+    if (!search) {
+      search = (async () => {
+        const live = [...records.values()].filter((r) => r.agentPort !== null)
+        const answers = await Promise.all(live.map(async (r) => ({ r, status: await probe(r.agentPort as number, authorization) })))
+        // Not 401 and not unreachable: this agent took the token.
+        const owner = answers.find((a) => a.status !== 401 && a.status !== 0)?.r ?? null
+        if (owner) tokenOwners.set(key, owner.instanceId)
+        return owner?.instanceId ?? null
+      })().finally(() => searches.delete(key))
+      searches.set(key, search)
+    }
+    return search
+  }
+
+  function forward(req: http.IncomingMessage, res: http.ServerResponse, targetPort: number, key: string) {
+    const upstream = http.request(
+      { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${targetPort}` } },
+      (answer) => {
+        // Tokens are unique per run, so this only happens if the remembered owner is wrong: ask again next time.
+        if (answer.statusCode === 401) tokenOwners.delete(key)
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      },
+    )
+    // The agent went away mid-request: the caller sees what an unreachable machine gives.
+    upstream.on('error', () => res.destroy())
+    // The agent takes GETs only (it answers anything else 404): no body to carry then.
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      req.resume()
+      upstream.end()
+    } else req.pipe(upstream)
+  }
+
+  function routeToAgent(req: http.IncomingMessage, res: http.ServerResponse) {
+    const authorization = req.headers.authorization
+    const unreachable = () => res.destroy()
+    const reply = (status: number, body: object, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers })
+      res.end(JSON.stringify(body))
+    }
+    const pathname = new URL(req.url ?? '/', 'http://router').pathname
+    if (!authorization) {
+      if (pathname === '/healthz') {
+        const alive = [...records.values()].some((r) => r.agentPort !== null)
+        return alive ? reply(200, { ok: true }) : reply(503, { error: 'no agent is running behind this router' })
+      }
+      return reply(401, {}, { 'www-authenticate': 'Bearer' })
+    }
+    const key = crypto.createHash('sha256').update(authorization).digest('hex')
+    const known = tokenOwners.get(key)
+    if (known) {
+      const record = records.get(known)
+      // Its machine is gone (terminated, vanished) or its agent exited: nothing answers there any more.
+      if (!record?.agentPort) return unreachable()
+      return forward(req, res, record.agentPort, key)
+    }
+    void findOwner(authorization, key).then((instanceId) => {
+      const target = instanceId ? records.get(instanceId)?.agentPort : null
+      if (target) return forward(req, res, target, key)
+      // A booting machine's agent may own the token: its address does not answer yet.
+      const booting = [...records.values()].some((r) => r.state === 'pending' && r.agentPort === null)
+      return booting ? unreachable() : reply(401, {}, { 'www-authenticate': 'Bearer' })
+    })
+  }
+
+  const router = agentRouterPort === undefined ? null : http.createServer(routeToAgent)
+
+  async function listen(target: http.Server, wanted: number) {
+    await new Promise<void>((resolve, reject) => {
+      target.once('error', reject)
+      target.listen(wanted, '127.0.0.1', () => resolve())
+    })
+    const address = target.address()
+    return typeof address === 'object' && address ? address.port : wanted
+  }
+  const boundPort = await listen(server, port)
+  const routerPort = router ? await listen(router, agentRouterPort ?? 0) : null
 
   const snapshot = (r: Record_): FakeInstance => {
     const { child: _child, exited: _exited, timers: _timers, ...rest } = r
@@ -541,6 +663,8 @@ export async function startFakeEc2({
       const record = records.get(instanceId)
       return record?.agentPort ? `http://127.0.0.1:${record.agentPort}` : null
     },
+    agentRouterUrl: routerPort === null ? null : `http://127.0.0.1:${routerPort}`,
+    agentRouterPort: routerPort,
     async stop() {
       if (stopped) return
       stopped = true
@@ -551,20 +675,23 @@ export async function startFakeEc2({
       }
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, STOP_DEADLINE_MS).unref())
       await Promise.race([Promise.all(all.map((r) => r.exited ?? Promise.resolve())), deadline])
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      for (const open of router ? [server, router] : [server]) {
+        open.closeAllConnections()
+        await new Promise<void>((resolve) => open.close(() => resolve()))
+      }
       fs.rmSync(root, { recursive: true, force: true })
     },
   }
 }
 
-// `npx tsx tests/fake-ec2/server.ts`: a standing fake for demos (AWS_ENDPOINT_URL_EC2=http://127.0.0.1:3919).
+// `npx tsx tests/fake-ec2/server.ts`: a standing fake for demos (AWS_ENDPOINT_URL_EC2=http://127.0.0.1:3919,
+// EC2_AGENT_PORT=8787): any number of machines at once, every agent reached through the router.
 if (process.argv[1] && path.resolve(process.argv[1]) === url.fileURLToPath(import.meta.url)) {
   const fake = await startFakeEc2({
     port: Number(process.env.FAKE_EC2_PORT ?? 3919),
-    agentPort: Number(process.env.FAKE_EC2_AGENT_PORT ?? 0),
+    agentRouterPort: Number(process.env.FAKE_EC2_AGENT_PORT ?? 8787),
   })
-  console.info(`fake EC2 on ${fake.endpoint}`)
+  console.info(`fake EC2 on ${fake.endpoint}; its agents behind ${fake.agentRouterUrl} (set EC2_AGENT_PORT=${fake.agentRouterPort})`)
   const shutdown = () => void fake.stop().then(() => process.exit(0))
   process.on('SIGINT', shutdown)
   process.on('SIGTERM', shutdown)

@@ -8,7 +8,7 @@ import { getUserId, logout } from './utils/auth.server'
 import { getEnv } from './utils/env.server'
 import { useNonce } from './utils/nonce'
 import { getToast } from './utils/toast.server'
-import { getUserWithRoles } from './utils/user.server'
+import { getRequestUserWithRoles } from './utils/user.server'
 
 export const links: LinksFunction = () => [{ rel: 'stylesheet', href: tailwindHref }]
 
@@ -19,7 +19,7 @@ export const meta: MetaFunction = () => [
 
 export async function loader({ request }: LoaderFunctionArgs) {
   const userId = await getUserId(request)
-  const user = userId ? await getUserWithRoles(userId) : null
+  const user = userId ? await getRequestUserWithRoles(request, userId) : null
   // A session whose user was deleted: log out instead of showing a half-logged-in page.
   if (userId && !user) throw await logout({ request })
   const { toast, headers } = await getToast(request)

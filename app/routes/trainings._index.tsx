@@ -11,7 +11,7 @@ import { parseBaseModel } from '~/utils/base-models'
 import { prisma } from '~/utils/db.server'
 import { cx } from '~/utils/misc'
 import { userHasPermission } from '~/utils/permissions'
-import { requireUserWithPermission, userHasAnyAccess } from '~/utils/permissions.server'
+import { requireUserAccess } from '~/utils/permissions.server'
 import { lastRunStatuses } from '~/utils/run-view.server'
 import { useUser } from '~/utils/user'
 
@@ -25,34 +25,49 @@ const SearchParamsSchema = z.object({
   page: z.coerce.number().int().min(1).catch(1),
 })
 
+/**
+ * Images per training, for the trainings on the page only. Not Prisma's `_count` in the page query: that
+ * joins a GROUP BY over every image in the database (`WHERE 1=1`), whose cost grows with everyone's
+ * images (3.5 ms of a 20 ms page at 30,000 images, npm run bench); this reads the page's own through the
+ * (trainingId, createdAt) index.
+ */
+async function imageCountsOf(trainingIds: string[]) {
+  const rows = await prisma.trainingImage.groupBy({ by: ['trainingId'], where: { trainingId: { in: trainingIds } }, _count: { _all: true } })
+  return new Map(rows.map((row) => [row.trainingId, row._count._all]))
+}
+
 export async function loader({ request }: LoaderFunctionArgs) {
-  const userId = await requireUserWithPermission(request, 'read:training:own')
+  // One query for both: may they list their own (else 403), and may they see everyone's?
+  const { userId, hasAny: canSeeAll } = await requireUserAccess(request, 'read', 'training')
   const url = new URL(request.url)
   const params = SearchParamsSchema.parse({ scope: url.searchParams.get('scope') ?? 'mine', page: url.searchParams.get('page') ?? '1' })
-  const canSeeAll = await userHasAnyAccess(userId, 'read', 'training')
   // Asking for everyone's without the permission quietly shows one's own: nothing to reveal or explain.
   const scope = params.scope === 'all' && canSeeAll ? 'all' : 'mine'
   const where = scope === 'all' ? {} : { ownerId: userId }
-  const total = await prisma.training.count({ where })
+  const pageOf = (page: number) =>
+    prisma.training.findMany({
+      where,
+      orderBy: [{ updatedAt: 'desc' }, { id: 'asc' }],
+      skip: (page - 1) * TRAININGS_PER_PAGE,
+      take: TRAININGS_PER_PAGE,
+      select: {
+        id: true,
+        name: true,
+        triggerWord: true,
+        baseModel: true,
+        updatedAt: true,
+        ownerId: true,
+        // Owners are shown only in the "all" view: no join otherwise.
+        ...(scope === 'all' ? { owner: { select: { email: true } } } : {}),
+      },
+    })
+  // The count and the asked-for page together; a page past the end (rare) is asked again as the last.
+  const [total, asked] = await Promise.all([prisma.training.count({ where }), pageOf(params.page)])
   const pages = Math.max(1, Math.ceil(total / TRAININGS_PER_PAGE))
   const page = Math.min(params.page, pages)
-  const trainings = await prisma.training.findMany({
-    where,
-    orderBy: [{ updatedAt: 'desc' }, { id: 'asc' }],
-    skip: (page - 1) * TRAININGS_PER_PAGE,
-    take: TRAININGS_PER_PAGE,
-    select: {
-      id: true,
-      name: true,
-      triggerWord: true,
-      baseModel: true,
-      updatedAt: true,
-      ownerId: true,
-      owner: { select: { email: true } },
-      _count: { select: { images: true } },
-    },
-  })
-  const lastRuns = await lastRunStatuses(trainings.map((t) => t.id))
+  const trainings = page === params.page ? asked : await pageOf(page)
+  const ids = trainings.map((t) => t.id)
+  const [imageCounts, lastRuns] = await Promise.all([imageCountsOf(ids), lastRunStatuses(ids)])
   return json({
     scope,
     canSeeAll,
@@ -67,10 +82,10 @@ export async function loader({ request }: LoaderFunctionArgs) {
       triggerWord: t.triggerWord,
       baseModel: parseBaseModel(t.baseModel)?.label ?? 'Unknown model',
       updatedAt: t.updatedAt,
-      imageCount: t._count.images,
+      imageCount: imageCounts.get(t.id) ?? 0,
       lastRun: lastRuns.has(t.id) ? { status: lastRuns.get(t.id)! } : null,
       // Shown only in the "all" view, where trainings of several people are mixed.
-      ownerEmail: scope === 'all' && t.ownerId !== userId ? t.owner.email : null,
+      ownerEmail: scope === 'all' && t.ownerId !== userId ? (t.owner?.email ?? null) : null,
     })),
   })
 }

@@ -17,7 +17,22 @@ export function getSessionExpirationDate() {
  * out elsewhere, purged, tampered ids) is destroyed and the request is sent back to the same URL,
  * so the person sees the page as a visitor instead of an error.
  */
-export async function getUserId(request: Request) {
+// On a page load Remix runs the root loader and the page's loaders with the same Request: one session
+// lookup serves them all (each loader otherwise asked the database again). Keyed by the Request object,
+// so nothing outlives the request.
+const userIdOfRequest = new WeakMap<Request, Promise<string | null>>()
+
+/** The logged-in user's id, or null; a cookie naming an expired or deleted session redirects and clears it. */
+export function getUserId(request: Request) {
+  let userId = userIdOfRequest.get(request)
+  if (!userId) {
+    userId = lookUpUserId(request)
+    userIdOfRequest.set(request, userId)
+  }
+  return userId
+}
+
+async function lookUpUserId(request: Request) {
   const authSession = await authSessionStorage.getSession(request.headers.get('cookie'))
   const sessionId = authSession.get(SESSION_ID_KEY)
   if (!sessionId) return null

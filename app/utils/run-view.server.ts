@@ -78,22 +78,23 @@ export function sampleKeysOf(run: { id: string; sampleKeys: string | null }) {
 }
 
 /**
- * The status of the newest run of each training on a page (at most a page's worth of ids): one small
- * query per training, each a seek on the (trainingId, createdAt) index, run together. Prisma's nested
- * `runs: { take: 1 }` reads every run of every training and trims in memory, and raw SQL would need a
- * version per database; twenty index seeks cost well under a millisecond each on either.
+ * The status of the newest run of each training on a page, in one portable query: the runs of those
+ * trainings, newest first, through the (trainingId, createdAt) index, keeping the first of each. It
+ * reads every run of the page's trainings (a few each in practice) and measured cheapest: raw SQL would
+ * need a version per database, one findFirst per training cost 20 round trips, and a groupBy of the
+ * newest createdAt plus a lookup of those rows cost twice this (npm run bench; docs/decisions/009).
  */
 export async function lastRunStatuses(trainingIds: string[]) {
-  const rows = await Promise.all(
-    trainingIds.map((trainingId) =>
-      prisma.trainingRun.findFirst({
-        where: { trainingId },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        select: { trainingId: true, status: true },
-      }),
-    ),
-  )
-  return new Map(rows.flatMap((row) => (row ? [[row.trainingId, row.status] as const] : [])))
+  const statuses = new Map<string, string>()
+  if (trainingIds.length === 0) return statuses
+  const rows = await prisma.trainingRun.findMany({
+    where: { trainingId: { in: trainingIds } },
+    // Two runs created in the same millisecond: the larger id counts as the newer.
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    select: { trainingId: true, status: true },
+  })
+  for (const row of rows) if (!statuses.has(row.trainingId)) statuses.set(row.trainingId, row.status)
+  return statuses
 }
 
 // ---------------------------------------------------------------------------------------------

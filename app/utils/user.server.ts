@@ -12,3 +12,16 @@ export function getUserWithRoles(userId: string) {
     },
   })
 }
+
+// The root loader and a page's loader run with the same Request on a page load: one query serves both.
+const userOfRequest = new WeakMap<Request, ReturnType<typeof getUserWithRoles>>()
+
+/** getUserWithRoles for the logged-in user of this request, asked once per request. */
+export function getRequestUserWithRoles(request: Request, userId: string) {
+  let user = userOfRequest.get(request)
+  if (!user) {
+    user = getUserWithRoles(userId)
+    userOfRequest.set(request, user)
+  }
+  return user
+}

@@ -3,19 +3,13 @@
 // machines) in the database. The agents are one light local HTTP server that answers /status for every
 // run (it tells them apart by their bearer token), each poll bringing one new progress message; the
 // provider is an in-memory one that reports every machine running. Everything else is the real code:
-// the real SQLite file, the leases, the batched describe, the bounded-concurrency polls, the inserts.
-import { spawnSync } from 'node:child_process'
-import fs from 'node:fs'
+// the real database (SQLite or PostgreSQL), the leases, the batched describe, the bounded-concurrency polls, the inserts.
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
 import type { PrismaClient } from '@prisma/client'
 import type { GpuProvider, Machine } from '../../app/utils/gpu-provider.server'
-import { repoRoot } from '../../tests/setup/paths'
 
-export const SESSION_SECRET = 'bench-session-secret-0123456789'
-const FINISHED_RUNS = 10_000
+export const FINISHED_RUNS = 10_000
 const STATUS_ROWS_PER_FINISHED_RUN = 5
 const MEASURED_CYCLES = 3
 const INSERT_CHUNK = 500
@@ -99,22 +93,18 @@ async function insertChunks<T>(rows: T[], insert: (chunk: T[]) => Promise<unknow
   for (let i = 0; i < rows.length; i += INSERT_CHUNK) await insert(rows.slice(i, i + INSERT_CHUNK))
 }
 
-export async function runSupervisorBench({ sizes, keep }: { sizes: number[]; keep: boolean }): Promise<CycleFigures[]> {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'trainyard-bench-supervisor-'))
-  const databaseUrl = `file:${path.join(work, 'bench.db')}`
-  const env = { ...process.env, DATABASE_URL: databaseUrl }
-  log(`supervisor bench: migrating ${databaseUrl}`)
-  const migrate = spawnSync('npx', ['prisma', 'migrate', 'deploy'], { cwd: repoRoot, env, stdio: 'pipe' })
-  if (migrate.status !== 0) throw new Error(`Migration failed:\n${migrate.stderr.toString()}`)
-  process.env.SESSION_SECRET ??= SESSION_SECRET
-  process.env.DATABASE_URL = databaseUrl
+export type SupervisorBenchOptions = {
+  sizes: number[]
+  /** a migrated, empty database (see databases.ts) */
+  databaseUrl: string
+  createClient: (url: string) => PrismaClient
+}
 
-  // Imported here, after the environment is set: these modules read it when first used.
-  const { PrismaClient } = await import('@prisma/client')
-  const { createSqliteAdapter } = await import('../../prisma/sqlite-adapter')
+export async function runSupervisorBench({ sizes, databaseUrl, createClient }: SupervisorBenchOptions): Promise<CycleFigures[]> {
+  // Imported here, after index.ts has set SESSION_SECRET: agent tokens are derived from it.
   const { agentTokenFor, agentTokenHash, newRunId } = await import('../../app/utils/runs.server')
   const { runSupervisorCycle } = await import('../../app/utils/supervisor.server')
-  const prisma = new PrismaClient({ adapter: createSqliteAdapter(databaseUrl) })
+  const prisma = createClient(databaseUrl)
 
   const tokenToRun = new Map<string, string>()
   const farm = await startAgentFarm(tokenToRun)
@@ -235,7 +225,5 @@ export async function runSupervisorBench({ sizes, keep }: { sizes: number[]; kee
   } finally {
     await farm.close()
     await prisma.$disconnect()
-    if (keep) log(`supervisor bench: kept ${work}`)
-    else fs.rmSync(work, { recursive: true, force: true })
   }
 }

@@ -1,15 +1,14 @@
 // The upload benchmark: N generated 12-megapixel JPEGs through the real HTTP route of a real server
-// (fresh SQLite, fresh local storage), against the same sharp work run directly in this process,
+// (a fresh database, fresh local storage), against the same sharp work run directly in this process,
 // and the server's peak memory while it works. Run with `npm run bench` (see index.ts).
-import { spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
+import type { PrismaClient } from '@prisma/client'
 import sharp from 'sharp'
 import { freePort, startAppProcess, type AppProcess } from '../../tests/app-process'
-import { repoRoot } from '../../tests/setup/paths'
 
 export const PHOTO_WIDTH_PX = 4000
 export const PHOTO_HEIGHT_PX = 3000
@@ -20,9 +19,16 @@ const RSS_SAMPLE_INTERVAL_MS = 50
 /** USER_HZ of /proc/<pid>/stat: 100 on every Linux this runs on. */
 const CLOCK_TICKS_PER_S = 100
 const SERVER_START_TIMEOUT_MS = 60_000
-const SESSION_SECRET = 'bench-session-secret-0123456789'
 
-export type BenchOptions = { files: number; parallel: number; keep: boolean }
+export type BenchOptions = {
+  files: number
+  parallel: number
+  keep: boolean
+  /** a migrated, empty database (see databases.ts) */
+  databaseUrl: string
+  sessionSecret: string
+  createClient: (url: string) => PrismaClient
+}
 
 export type BenchResult = {
   files: number
@@ -126,34 +132,24 @@ async function runInParallel<T>(items: T[], parallel: number, work: (item: T) =>
   )
 }
 
-function ensureBuild() {
-  if (fs.existsSync(path.join(repoRoot, 'build', 'index.js'))) return
-  log('No server build: running `npx remix build`…')
-  const result = spawnSync('npx', ['remix', 'build'], { cwd: repoRoot, stdio: 'inherit' })
-  if (result.status !== 0) throw new Error('remix build failed')
-}
-
-
-export async function runUploadBench({ files: count, parallel, keep }: BenchOptions): Promise<BenchResult> {
-  ensureBuild()
+export async function runUploadBench({ files: count, parallel, keep, databaseUrl, sessionSecret, createClient }: BenchOptions): Promise<BenchResult> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'trainyard-bench-'))
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_ENV: 'production',
-    DATABASE_URL: `file:${path.join(work, 'bench.db')}`,
+    DATABASE_URL: databaseUrl,
     STORAGE_DIR: path.join(work, 'storage'),
-    SESSION_SECRET,
+    SESSION_SECRET: sessionSecret,
+    RUN_SUPERVISOR: 'false',
     MAIL_OUTBOX_DIR: path.join(work, 'outbox'),
     LOG_REQUESTS: 'false',
   }
   delete env.S3_BUCKET
-  // This process talks to the same database (to create the user and training) and shares the secret.
-  Object.assign(process.env, { DATABASE_URL: env.DATABASE_URL, SESSION_SECRET, STORAGE_DIR: env.STORAGE_DIR })
   let server: AppProcess | undefined
+  // This process talks to the same database (to create the user and training) through its own client.
+  const prisma = createClient(databaseUrl)
   try {
     log(`Working in ${work}`)
-    const migrate = spawnSync('npx', ['prisma', 'migrate', 'deploy'], { cwd: repoRoot, env, stdio: 'pipe' })
-    if (migrate.status !== 0) throw new Error(`Migration failed:\n${migrate.stderr.toString()}`)
 
     log(`Generating ${count} photos of ${PHOTO_WIDTH_PX}×${PHOTO_HEIGHT_PX}…`)
     const photosDir = path.join(work, 'photos')
@@ -161,7 +157,6 @@ export async function runUploadBench({ files: count, parallel, keep }: BenchOpti
     const photos = await generatePhotos(photosDir, count)
     const averageFileMb = photos.reduce((sum, f) => sum + fs.statSync(f).size, 0) / photos.length / 1024 / 1024
 
-    const { prisma } = await import('../../app/utils/db.server')
     const { authSessionStorage } = await import('../../app/utils/session.server')
     const { getSessionExpirationDate } = await import('../../app/utils/auth.server')
     const { findPreset } = await import('../../app/utils/training-presets')
@@ -264,6 +259,7 @@ export async function runUploadBench({ files: count, parallel, keep }: BenchOpti
     }
   } finally {
     if (server) await server.stop()
+    await prisma.$disconnect()
     if (keep) log(`Kept ${work}`)
     else fs.rmSync(work, { recursive: true, force: true })
   }

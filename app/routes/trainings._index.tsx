@@ -12,7 +12,6 @@ import { prisma } from '~/utils/db.server'
 import { cx } from '~/utils/misc'
 import { userHasPermission } from '~/utils/permissions'
 import { requireUserAccess } from '~/utils/permissions.server'
-import { lastRunStatuses } from '~/utils/run-view.server'
 import { useUser } from '~/utils/user'
 
 export const meta: MetaFunction = () => [{ title: 'Trainings · Trainyard' }]
@@ -37,7 +36,8 @@ async function imageCountsOf(trainingIds: string[]) {
 }
 
 export async function loader({ request }: LoaderFunctionArgs) {
-  // One query for both: may they list their own (else 403), and may they see everyone's?
+  // From the user the root loader reads for this same request: may they list their own (else 403), and
+  // may they see everyone's?
   const { userId, hasAny: canSeeAll } = await requireUserAccess(request, 'read', 'training')
   const url = new URL(request.url)
   const params = SearchParamsSchema.parse({ scope: url.searchParams.get('scope') ?? 'mine', page: url.searchParams.get('page') ?? '1' })
@@ -59,6 +59,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
         ownerId: true,
         // Owners are shown only in the "all" view: no join otherwise.
         ...(scope === 'all' ? { owner: { select: { email: true } } } : {}),
+        // The newest run: Prisma loads the runs of the page's trainings in one more query and keeps the
+        // first of each (a few runs per training in practice).
+        runs: { select: { status: true }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 1 },
       },
     })
   // The count and the asked-for page together; a page past the end (rare) is asked again as the last.
@@ -67,7 +70,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const page = Math.min(params.page, pages)
   const trainings = page === params.page ? asked : await pageOf(page)
   const ids = trainings.map((t) => t.id)
-  const [imageCounts, lastRuns] = await Promise.all([imageCountsOf(ids), lastRunStatuses(ids)])
+  const imageCounts = await imageCountsOf(ids)
   return json({
     scope,
     canSeeAll,
@@ -83,7 +86,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
       baseModel: parseBaseModel(t.baseModel)?.label ?? 'Unknown model',
       updatedAt: t.updatedAt,
       imageCount: imageCounts.get(t.id) ?? 0,
-      lastRun: lastRuns.has(t.id) ? { status: lastRuns.get(t.id)! } : null,
+      lastRun: t.runs[0] ? { status: t.runs[0].status } : null,
       // Shown only in the "all" view, where trainings of several people are mixed.
       ownerEmail: scope === 'all' && t.ownerId !== userId ? (t.owner?.email ?? null) : null,
     })),

@@ -77,25 +77,6 @@ export function sampleKeysOf(run: { id: string; sampleKeys: string | null }) {
   return parsed.success ? parsed.data.filter((key) => key.startsWith(`runs/${run.id}/`)) : []
 }
 
-/**
- * The status of the newest run of each training on a page, in one portable query: the runs of those
- * trainings, newest first, through the (trainingId, createdAt) index, keeping the first of each. It
- * reads every run of the page's trainings (a few each in practice) and measured cheapest: raw SQL would
- * need a version per database, one findFirst per training cost 20 round trips, and a groupBy of the
- * newest createdAt plus a lookup of those rows cost twice this (npm run bench; docs/decisions/009).
- */
-export async function lastRunStatuses(trainingIds: string[]) {
-  const statuses = new Map<string, string>()
-  if (trainingIds.length === 0) return statuses
-  const rows = await prisma.trainingRun.findMany({
-    where: { trainingId: { in: trainingIds } },
-    // Two runs created in the same millisecond: the larger id counts as the newer.
-    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    select: { trainingId: true, status: true },
-  })
-  for (const row of rows) if (!statuses.has(row.trainingId)) statuses.set(row.trainingId, row.status)
-  return statuses
-}
 
 // ---------------------------------------------------------------------------------------------
 // Text for times and money

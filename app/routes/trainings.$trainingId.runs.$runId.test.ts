@@ -21,6 +21,8 @@ type RunPage = {
     error: string | null
     machine: string
     machineState: string | null
+    startedBy: string | null
+    supervisedBy: string | null
     usage: { minutes: string; cost: string }
     samples: string[]
     weights: { href: string; fileName: string; size: string | null } | null
@@ -283,5 +285,32 @@ describe('cancel', () => {
     const admin = await createUser({ roles: ['admin', 'user'] })
     expect((await cancel(training.id, run.id, (await createSessionCookie(admin.id)).cookie)).status).toBe(302)
     expect(await runRow(run.id)).toMatchObject({ status: 'canceled', error: CANCELED_BY_USER })
+  })
+})
+
+describe('who started it, and which process watches it', () => {
+  test('the owner sees "you"; an admin sees the owner; the owner of a run an admin started sees "an administrator"', async () => {
+    const { owner, cookie, training } = await setup()
+    const admin = await createUser({ roles: ['admin', 'user'] })
+    const { cookie: adminCookie } = await createSessionCookie(admin.id)
+    const mine = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'succeeded', startedById: owner.id } })
+    const theirs = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'failed', startedById: admin.id } })
+
+    expect(((await (await load(training.id, mine.id, cookie)).json()) as RunPage).run.startedBy).toBe('you')
+    expect(((await (await load(training.id, mine.id, adminCookie)).json()) as RunPage).run.startedBy).toBe(owner.email)
+    expect(((await (await load(training.id, theirs.id, cookie)).json()) as RunPage).run.startedBy).toBe('an administrator')
+    expect(((await (await load(training.id, theirs.id, adminCookie)).json()) as RunPage).run.startedBy).toBe('you')
+  })
+
+  test('the supervising process is shown to those who run the fleet, while its lease lasts', async () => {
+    const { cookie, training } = await setup()
+    const admin = await createUser({ roles: ['admin', 'user'] })
+    const { cookie: adminCookie } = await createSessionCookie(admin.id)
+    const run = await trainingRun(training.id)
+    await prisma.trainingRun.update({ where: { id: run.id }, data: { lockedBy: 'web-2:4242:ab12', lockedUntil: new Date(Date.now() + 60_000) } })
+    expect(((await (await load(training.id, run.id, adminCookie)).json()) as RunPage).run.supervisedBy).toBe('web-2:4242:ab12')
+    expect(((await (await load(training.id, run.id, cookie)).json()) as RunPage).run.supervisedBy).toBeNull()
+    await prisma.trainingRun.update({ where: { id: run.id }, data: { lockedUntil: new Date(Date.now() - 1000) } })
+    expect(((await (await load(training.id, run.id, adminCookie)).json()) as RunPage).run.supervisedBy).toBeNull()
   })
 })

@@ -19,6 +19,7 @@ import { prisma } from '~/utils/db.server'
 import { formError, parseFormData } from '~/utils/forms'
 import { cx } from '~/utils/misc'
 import { userHasPermission } from '~/utils/permissions'
+import { getRequestUserWithRoles } from '~/utils/user.server'
 import { isActiveRunStatus, runStatusLabel } from '~/utils/run-status'
 import {
   buildTimeline,
@@ -65,13 +66,27 @@ function usageSnippet(model: BaseModel | null, fileName: string, triggerWord: st
 }
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
-  const { training, isOwner, run } = await requireRun(request, params.trainingId, params.runId, 'read')
+  const { training, isOwner, run, userId } = await requireRun(request, params.trainingId, params.runId, 'read')
   const [activity, gpu] = await Promise.all([
     loadRunActivity(run.id),
     prisma.gpu.findUnique({ where: { runId: run.id }, select: { status: true } }),
   ])
   const now = new Date()
   const fileName = `${jobName(training.name)}.safetensors`
+  // Who pressed Start: "you", the owner (seen by an admin), or "an administrator" (an owner is not shown
+  // which admin acted on their training).
+  const startedBy =
+    run.startedById === null
+      ? null
+      : run.startedById === userId
+        ? 'you'
+        : run.startedById === training.ownerId
+          ? ((await prisma.user.findUnique({ where: { id: training.ownerId }, select: { email: true } }))?.email ?? 'the owner')
+          : 'an administrator'
+  // Which app process is watching the run (several may run the supervisor): for those who run the fleet.
+  const user = await getRequestUserWithRoles(request, userId)
+  const supervisedBy =
+    userHasPermission(user, 'read:gpu:any') && run.lockedBy && run.lockedUntil && run.lockedUntil > now ? run.lockedBy : null
   const succeeded = run.status === 'succeeded' && run.weightsKey !== null
   return json({
     training: { id: training.id, name: training.name, triggerWord: training.triggerWord },
@@ -88,6 +103,8 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       error: run.error,
       machine: describeMachine(run.provider, run.instanceType),
       machineState: gpu?.status ?? null,
+      startedBy,
+      supervisedBy,
       launched: run.startedAt !== null,
       usage: runUsage(run, now),
       samples: sampleKeysOf(run).map((_, index) => `/resources/runs/${run.id}/samples/${index}`),
@@ -262,6 +279,18 @@ export default function RunPage() {
               <dd className="tabular-nums text-slate-900">{run.usage.minutes}</dd>
               <dt className="text-slate-600">Cost so far</dt>
               <dd className="tabular-nums text-slate-900">{run.usage.cost}</dd>
+              {run.startedBy ? (
+                <>
+                  <dt className="text-slate-600">Started by</dt>
+                  <dd className="break-words text-slate-900">{run.startedBy}</dd>
+                </>
+              ) : null}
+              {run.supervisedBy ? (
+                <>
+                  <dt className="text-slate-600">Watched by</dt>
+                  <dd className="break-all font-mono text-xs text-slate-900">{run.supervisedBy}</dd>
+                </>
+              ) : null}
             </dl>
           </Card>
           {canCancel ? (

@@ -39,6 +39,9 @@ export const RUN_SELECT = {
   gpuMinutes: true,
   costUsd: true,
   createdAt: true,
+  startedById: true,
+  lockedBy: true,
+  lockedUntil: true,
 } as const
 
 /** A run of the training named in the URL; a run of another training (or none) is a 404. */

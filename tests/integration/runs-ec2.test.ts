@@ -187,7 +187,8 @@ describe('runs on the ec2 provider (fake EC2)', () => {
     })
     const stats = await runSupervisorCycle(options())
     expect(stats.reaped).toBe(1)
-    expect(instancesOf(orphanRunId).map((i) => i.state)).toEqual(['terminated'])
+    // "shutting-down" until its agent has exited: a moment, longer on a busy machine (bounded wait).
+    await vi.waitFor(() => expect(instancesOf(orphanRunId).map((i) => i.state)).toEqual(['terminated']), { timeout: 10_000, interval: 100 })
     expect(fake.instances().find((i) => i.instanceId === orphan.instanceId)?.state).toBe('terminated')
     expect(instancesOf(liveRunId).map((i) => i.state)).not.toContain('terminated')
     await endRun(liveRunId, 'canceled', { error: CANCELED_BY_USER })

@@ -134,6 +134,10 @@ describe('the fake EC2 agent router', () => {
 
     await ec2.terminate([b.instanceId])
     await waitFor('no agent left', healthz, (status) => status === 503)
-    expect(fake.instances().map((i) => i.state)).toEqual(['terminated', 'terminated', 'terminated'])
+    // Each is terminated once its user-data script has exited (a moment after its agent stops answering).
+    await vi.waitFor(() => expect(fake.instances().map((i) => i.state)).toEqual(['terminated', 'terminated', 'terminated']), {
+      timeout: 10_000,
+      interval: 100,
+    })
   }, 60_000)
 })

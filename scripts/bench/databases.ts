@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { createDatabase, startPostgresCluster } from '../../tests/setup/postgres'
 import { repoRoot } from '../../tests/setup/paths'
+import { log } from './io'
 
 export type DatabaseKind = 'sqlite' | 'postgres'
 
@@ -20,10 +21,6 @@ export type BenchDatabases = {
 }
 
 const TEMPLATE = 'bench_template'
-
-function log(message: string) {
-  process.stderr.write(`${message}\n`)
-}
 
 /** Migrates the database at `url`; the command's output goes to stderr, so stdout stays the JSON. */
 function migrate(url: string) {

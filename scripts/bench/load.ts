@@ -30,7 +30,8 @@ export type LoadResult = {
 /** A request slower than this counts as a failure: the benchmark stops rather than report a stall as a figure. */
 const REQUEST_TIMEOUT_MS = 10_000
 
-function percentile(sorted: number[], p: number) {
+/** The nearest-rank percentile of values sorted ascending (p 50 of 3 values is the middle one). */
+export function percentile(sorted: number[], p: number) {
   if (!sorted.length) return Number.NaN
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
 }

@@ -14,11 +14,11 @@ import path from 'node:path'
 import type { PrismaClient } from '@prisma/client'
 import { startAppProcess, type AppProcess } from '../../tests/app-process'
 import { measureLoad, mergeRounds, type LoadOptions, type LoadResult } from './load'
+import { insertChunks, log } from './io'
 
 export const PAGE_TRAININGS = 10_000
 const RUNS_PER_TRAINING = 2
 const IMAGES_PER_TRAINING = 3
-const INSERT_CHUNK = 500
 const SERVER_START_TIMEOUT_MS = 60_000
 /** The bare page and the list take turns this many times (see below). */
 const ROUNDS = 5
@@ -47,14 +47,6 @@ export type PageBenchResult = {
   healthcheck: LoadResult
   /** the HTML of /trainings as the browser gets it: the client JS figure follows its scripts */
   trainingsHtml: string
-}
-
-function log(message: string) {
-  process.stderr.write(`${message}\n`)
-}
-
-async function insertChunks<T>(rows: T[], insert: (chunk: T[]) => Promise<unknown>) {
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) await insert(rows.slice(i, i + INSERT_CHUNK))
 }
 
 /** The user, their 10,000 trainings with runs and images, and a logged-in session cookie. */

@@ -8,11 +8,12 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { PrismaClient } from '@prisma/client'
 import type { GpuProvider, Machine } from '../../app/utils/gpu-provider.server'
+import { insertChunks, log } from './io'
+import { percentile } from './load'
 
 export const FINISHED_RUNS = 10_000
 const STATUS_ROWS_PER_FINISHED_RUN = 5
 const MEASURED_CYCLES = 3
-const INSERT_CHUNK = 500
 
 export type CycleFigures = {
   active: number
@@ -22,15 +23,6 @@ export type CycleFigures = {
   medianMs: number
   messagesPerCycle: number
   agentRequestsPerCycle: number
-}
-
-function log(message: string) {
-  process.stderr.write(`${message}\n`)
-}
-
-function median(values: number[]) {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]!
 }
 
 /** One server for every agent: a run is known by its token, and each poll brings the next message. */
@@ -87,10 +79,6 @@ function benchProvider(agentUrl: string, prisma: PrismaClient): GpuProvider {
     },
     async terminate() {},
   }
-}
-
-async function insertChunks<T>(rows: T[], insert: (chunk: T[]) => Promise<unknown>) {
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) await insert(rows.slice(i, i + INSERT_CHUNK))
 }
 
 export type SupervisorBenchOptions = {
@@ -174,7 +162,7 @@ export async function runSupervisorBench({ sizes, databaseUrl, createClient }: S
         active,
         finished,
         cyclesMs,
-        medianMs: median(cyclesMs),
+        medianMs: percentile([...cyclesMs].sort((a, b) => a - b), 50),
         messagesPerCycle: messages / MEASURED_CYCLES,
         agentRequestsPerCycle: (farm.requests() - before.requests) / MEASURED_CYCLES,
       }

@@ -9,6 +9,7 @@ import path from 'node:path'
 import type { PrismaClient } from '@prisma/client'
 import sharp from 'sharp'
 import { freePort, startAppProcess, type AppProcess } from '../../tests/app-process'
+import { log } from './io'
 
 export const PHOTO_WIDTH_PX = 4000
 export const PHOTO_HEIGHT_PX = 3000
@@ -42,10 +43,6 @@ export type BenchResult = {
   ratio: number
   rss: { idleMb: number; peakMb: number; aboveIdleMb: number }
   cpus: number
-}
-
-function log(message: string) {
-  process.stderr.write(`${message}\n`)
 }
 
 /** VmRSS of a process in MB, from /proc (Linux); null elsewhere or once it has exited. */

@@ -52,10 +52,3 @@ export async function expectContiguousStatuses(runId: string) {
 export async function expectNothingRunning(provider: GpuProvider) {
   expect((await provider.listTagged()).map((m) => `${m.instanceId} (${m.state}, run ${m.runId})`)).toEqual([])
 }
-
-/** The JSON header of a .safetensors file: u64 little-endian length, then that many bytes of JSON. */
-export function safetensorsHeader(bytes: Buffer) {
-  const length = Number(bytes.readBigUInt64LE(0))
-  if (length <= 0 || 8 + length > bytes.length) throw new Error(`bad safetensors header length ${length}`)
-  return JSON.parse(bytes.subarray(8, 8 + length).toString('utf8')) as Record<string, unknown>
-}

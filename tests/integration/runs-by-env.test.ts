@@ -9,6 +9,7 @@ import { freePort, startAppProcess, type AppProcess } from '../app-process'
 import { createSessionCookie, createUser } from '../db-utils'
 import { startFakeEc2, type FakeEc2 } from '../fake-ec2/server'
 import { createReadyTraining } from '../run-fixtures'
+import { safetensorsHeader } from '../safetensors'
 
 const RUN_DEADLINE_MS = 60_000
 const POLL_MS = 250
@@ -21,11 +22,6 @@ async function waitForRun(runId: string, done: (status: string) => boolean) {
     if (Date.now() > deadline) throw new Error(`run ${runId} still ${run.status} after ${RUN_DEADLINE_MS} ms (error: ${run.error})`)
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   }
-}
-
-function safetensorsHeader(bytes: Buffer) {
-  const length = Number(bytes.readBigUInt64LE(0))
-  return JSON.parse(bytes.subarray(8, 8 + length).toString('utf8')) as Record<string, unknown>
 }
 
 async function startRunOverHttp(server: AppProcess) {

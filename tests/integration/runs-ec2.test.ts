@@ -16,7 +16,8 @@ import { freePort, startAppProcess, type AppProcess } from '../app-process'
 import { createUser } from '../db-utils'
 import { startFakeEc2, type FakeEc2 } from '../fake-ec2/server'
 import { createReadyTraining } from '../run-fixtures'
-import { driveUntil, expectContiguousStatuses, expectNothingRunning, finished, loadRun, safetensorsHeader } from '../run-driver'
+import { driveUntil, expectContiguousStatuses, expectNothingRunning, finished, loadRun } from '../run-driver'
+import { safetensorsHeader } from '../safetensors'
 
 // Read by the SDK's credential chain (the fake checks only that requests are signed) and by getEnv()
 // when the job is built: the fake's machines have no ai-toolkit, so they run the simulation.

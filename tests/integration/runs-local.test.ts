@@ -14,7 +14,8 @@ import { runSupervisorCycle, type SupervisorOptions } from '~/utils/supervisor.s
 import { freePort, startAppProcess, type AppProcess } from '../app-process'
 import { createUser } from '../db-utils'
 import { createReadyTraining } from '../run-fixtures'
-import { driveUntil, expectContiguousStatuses, expectNothingRunning, finished, loadRun, safetensorsHeader } from '../run-driver'
+import { driveUntil, expectContiguousStatuses, expectNothingRunning, finished, loadRun } from '../run-driver'
+import { safetensorsHeader } from '../safetensors'
 
 const RUN_TIMEOUT_MS = 45_000
 

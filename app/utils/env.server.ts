@@ -1,6 +1,7 @@
 // The server's environment, validated once at start. A bad value stops the server with a message
 // that names the variable (see server/index.ts). Every variable is documented in .env.example.
 import { z } from 'zod'
+import { DATABASE_URL_FORMS, databaseKindOf } from '../../prisma/database-url'
 
 const booleanString = z
   .enum(['true', 'false', '1', '0', ''])
@@ -18,10 +19,7 @@ const schema = z
     DATABASE_URL: z
       .string()
       .default('file:./data/dev.db')
-      .refine(
-        (v) => v.startsWith('file:') || /^postgres(ql)?:\/\//.test(v),
-        'must be a SQLite URL (file:./data/dev.db) or a PostgreSQL URL (postgresql://user:password@host:5432/trainyard)',
-      ),
+      .refine((v) => databaseKindOf(v) !== null, `must be ${DATABASE_URL_FORMS}`),
     SESSION_SECRET: z.string().min(16, 'must be at least 16 characters').default(DEV_SESSION_SECRET),
     MAIL_OUTBOX_DIR: z.string().min(1).default('data/outbox'),
     SMTP_URL: z

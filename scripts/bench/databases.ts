@@ -8,9 +8,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { createDatabase, startPostgresCluster } from '../../tests/setup/postgres'
 import { repoRoot } from '../../tests/setup/paths'
+import type { DatabaseKind } from '../../prisma/database-url'
 import { log } from './io'
 
-export type DatabaseKind = 'sqlite' | 'postgres'
 
 export type BenchDatabases = {
   kind: DatabaseKind

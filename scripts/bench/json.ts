@@ -3,7 +3,7 @@
 // was skipped (--only) leaves its keys null rather than missing, so every run has the same shape.
 import os from 'node:os'
 import type { ClientJsFigures } from './client-js'
-import type { DatabaseKind } from './databases'
+import type { DatabaseKind } from '../../prisma/database-url'
 import type { PageBenchResult } from './pages'
 import { FINISHED_RUNS, type CycleFigures } from './supervisor'
 import type { BenchResult } from './upload'

@@ -1,23 +1,16 @@
 // The states a run went through, in order, with the time it reached each (UTC). States a failed or
 // canceled run never reached are shown struck through, so the reader sees where it stopped.
 import { cx } from '~/utils/misc'
+import type { TimelineStep } from '~/utils/run-status'
 
-export type TimelineStepView = {
-  status: string
-  label: string
-  at: string | null
-  clock: string | null
-  state: 'done' | 'current' | 'upcoming' | 'skipped'
-}
-
-const DOTS: Record<TimelineStepView['state'], string> = {
+const DOTS: Record<TimelineStep['state'], string> = {
   done: 'bg-brand-600 border-brand-600',
   current: 'bg-white border-brand-600 animate-pulse',
   upcoming: 'bg-white border-slate-300',
   skipped: 'bg-slate-200 border-slate-200',
 }
 
-export function RunTimeline({ steps }: { steps: TimelineStepView[] }) {
+export function RunTimeline({ steps }: { steps: TimelineStep[] }) {
   return (
     <ol aria-label="Run timeline" className="flex flex-col">
       {steps.map((step, i) => {

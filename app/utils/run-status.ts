@@ -67,6 +67,16 @@ export const RUN_STATUS_LABELS: Record<RunStatus, string> = {
   canceled: 'Canceled',
 }
 
+/** One state of a run's timeline as the run page shows it (built by buildTimeline in run-view.server.ts). */
+export type TimelineStep = {
+  status: RunStatus
+  label: string
+  /** ISO time the run reached this state, null when it has not (or when that was not recorded). */
+  at: string | null
+  clock: string | null
+  state: 'done' | 'current' | 'upcoming' | 'skipped'
+}
+
 /** The label of a stored status; an unknown one (a newer app wrote it) is shown as is. */
 export function runStatusLabel(status: string) {
   return isRunStatus(status) ? RUN_STATUS_LABELS[status] : status

@@ -9,7 +9,7 @@ import { GPU_CLASSES } from './base-models'
 import { prisma } from './db.server'
 import { getEnv } from './env.server'
 import type { Action } from './permissions'
-import { ACTIVE_RUN_STATUSES, isTerminalRunStatus, RUN_STATUSES, runStatusLabel, type RunStatus } from './run-status'
+import { ACTIVE_RUN_STATUSES, isTerminalRunStatus, RUN_STATUSES, runStatusLabel, type RunStatus, type TimelineStep } from './run-status'
 import { requireTraining } from './training.server'
 
 /** The most points the loss chart draws: a long run is thinned evenly, its last point always kept. */
@@ -164,15 +164,6 @@ export function formatBytes(bytes: number) {
 
 // ---------------------------------------------------------------------------------------------
 // The run page
-
-export type TimelineStep = {
-  status: RunStatus
-  label: string
-  /** ISO time the run reached this state, null when it has not (or when that was not recorded). */
-  at: string | null
-  clock: string | null
-  state: 'done' | 'current' | 'upcoming' | 'skipped'
-}
 
 type TimelineRun = { status: string; createdAt: Date; startedAt: Date | null; finishedAt: Date | null }
 

@@ -2,7 +2,7 @@
 // matrix, unique-name races, and the one write that can lock everyone out (a user's roles).
 // Role names and form limits the browser needs too live in ~/utils/roles.
 import { Prisma } from '@prisma/client'
-import { prisma } from '~/utils/db.server'
+import { isSerializationFailure, prisma } from '~/utils/db.server'
 import { ACCESSES, ACTIONS, ENTITIES } from '~/utils/permissions'
 import { ADMIN_ROLE } from '~/utils/roles'
 
@@ -24,10 +24,6 @@ class LastAdminError extends Error {}
 
 /** PostgreSQL aborts one of two conflicting serializable transactions (P2034): it is retried. */
 const SERIALIZATION_RETRIES = 5
-
-function isSerializationFailure(error: unknown) {
-  return typeof error === 'object' && error !== null && 'code' in error && error.code === 'P2034'
-}
 
 /**
  * Replaces a user's roles, unless afterwards nobody would hold the admin role. The write and the

@@ -17,11 +17,21 @@ export function currentDatabaseKind() {
 }
 
 /**
- * A unique index refused the write (Prisma's P2002). Duck-typed on purpose: the PostgreSQL client is a
- * second generated client with its own error classes, so `instanceof` would miss its errors.
+ * Prisma's error code, checked by value on purpose: the PostgreSQL client is a second generated client
+ * with its own error classes, so `instanceof` would miss its errors.
  */
+function hasPrismaCode(error: unknown, code: string) {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === code
+}
+
+/** A unique index refused the write (P2002). */
 export function isUniqueViolation(error: unknown) {
-  return typeof error === 'object' && error !== null && 'code' in error && error.code === 'P2002'
+  return hasPrismaCode(error, 'P2002')
+}
+
+/** PostgreSQL aborted one of two conflicting serializable transactions (P2034): retrying it is right. */
+export function isSerializationFailure(error: unknown) {
+  return hasPrismaCode(error, 'P2034')
 }
 
 /**

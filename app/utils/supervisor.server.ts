@@ -96,8 +96,11 @@ function message(error: unknown) {
   return (error instanceof Error ? error.message : String(error)).slice(0, ERROR_DETAIL_MAX_CHARS)
 }
 
-/** "10 minutes", "1 minute", "45 seconds", "1.5 seconds". */
-export function formatDuration(ms: number) {
+/**
+ * A setting's length in words for a failure reason: "10 minutes", "1 minute", "45 seconds", "1.5 seconds".
+ * (Elapsed times on the pages use run-view.server's formatDuration: "3 min 05 s".)
+ */
+function durationInWords(ms: number) {
   if (ms >= 60_000 && ms % 60_000 === 0) return ms === 60_000 ? '1 minute' : `${ms / 60_000} minutes`
   if (ms >= 60_000) return `${(ms / 60_000).toFixed(1)} minutes`
   const s = ms / 1000
@@ -351,8 +354,8 @@ async function failSilentRuns(cycle: Cycle, runs: LeasedRun[], results: Map<stri
       }
     }
     const error = run.lastContactAt
-      ? `The machine stopped answering for ${formatDuration(timeoutMs)} (last problem: ${problem}).`
-      : `The machine did not answer for ${formatDuration(timeoutMs)} after it was started (last problem: ${problem}).`
+      ? `The machine stopped answering for ${durationInWords(timeoutMs)} (last problem: ${problem}).`
+      : `The machine did not answer for ${durationInWords(timeoutMs)} after it was started (last problem: ${problem}).`
     if (await endRun(run.id, 'failed', { error, prisma, now })) stats.ended++
   }
 }

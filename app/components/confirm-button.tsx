@@ -8,6 +8,7 @@ export function ConfirmButton({
   label,
   question,
   confirmLabel,
+  keepLabel = 'Cancel',
   name = 'intent',
   value,
   pending = false,
@@ -17,6 +18,9 @@ export function ConfirmButton({
   label: ReactNode
   question: ReactNode
   confirmLabel: string
+  /** The answer that changes nothing. Say it in words where a plain "Cancel" would read as the action
+   * itself (beside "Cancel run", "Cancel" would mean the opposite). */
+  keepLabel?: string
   name?: string
   value: string
   pending?: boolean
@@ -48,7 +52,7 @@ export function ConfirmButton({
         {confirmLabel}
       </button>
       <button type="button" className="btn-secondary" disabled={pending} onClick={() => setAsking(false)}>
-        Cancel
+        {keepLabel}
       </button>
     </div>
   )

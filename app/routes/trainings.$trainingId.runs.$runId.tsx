@@ -5,7 +5,7 @@
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
 import { z } from 'zod'
-import { CancelRunButton } from '~/components/cancel-run-button'
+import { ConfirmButton } from '~/components/confirm-button'
 import { CopyButton } from '~/components/copy-button'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { ErrorList } from '~/components/forms'
@@ -295,7 +295,15 @@ export default function RunPage() {
           </Card>
           {canCancel ? (
             <Form method="POST" className="flex flex-col gap-2">
-              <CancelRunButton pending={canceling} question="Stop this run and shut its machine down? What it trained so far is lost." />
+              <ConfirmButton
+                label="Cancel run"
+                question="Stop this run and shut its machine down? What it trained so far is lost."
+                confirmLabel="Yes, cancel the run"
+                keepLabel="Keep it running"
+                value="cancel"
+                pending={canceling}
+                className="btn-secondary border-red-300 text-red-700 hover:bg-red-50"
+              />
               <ErrorList errors={errors} />
             </Form>
           ) : errors ? (

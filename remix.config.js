@@ -1,7 +1,15 @@
+import { flatRoutes } from 'remix-flat-routes'
+
 /** @type {import('@remix-run/dev').AppConfig} */
 export default {
-  // *.server.ts beside a route holds its server-only helpers; it is not a route itself.
-  ignoredRouteFiles: ['**/.*', '**/*.test.{ts,tsx}', '**/*.server.{ts,tsx}'],
+  // Routes come from remix-flat-routes (decision 010): `admin+/users.$userId.tsx` is the route
+  // /admin/users/:userId, and a `+` folder groups a section's routes with their tests and helpers.
+  ignoredRouteFiles: ['**/*'],
+  routes: async (defineRoutes) =>
+    flatRoutes('routes', defineRoutes, {
+      // *.server.ts beside a route holds its server-only helpers; tests sit beside what they test.
+      ignoredRouteFiles: ['**/.*', '**/*.test.{ts,tsx}', '**/*.server.{ts,tsx}'],
+    }),
   serverModuleFormat: 'esm',
   serverPlatform: 'node',
   tailwind: true,

@@ -2,9 +2,9 @@
 // Idempotent: running it again changes nothing. Roles and permissions come from the migrations.
 import fs from 'node:fs'
 import bcrypt from 'bcryptjs'
-import { formatBaseModel, getBaseModel } from '../app/utils/base-models'
-import { serializeConfig } from '../app/utils/training-config'
-import { DEFAULT_PRESET_ID, findPreset } from '../app/utils/training-presets'
+import { formatBaseModel, getBaseModel } from '../app/trainings/base-models'
+import { serializeConfig } from '../app/trainings/config'
+import { DEFAULT_PRESET_ID, findPreset } from '../app/trainings/presets'
 import { createPrismaClient } from './create-client'
 import { defaultDatabaseUrl } from './sqlite-adapter'
 

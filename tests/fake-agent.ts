@@ -4,7 +4,7 @@
 // and real providers instead.
 import http from 'node:http'
 import type net from 'node:net'
-import type { GpuProvider, LaunchRequest, Machine, MachineState } from '~/utils/gpu-provider.server'
+import type { GpuProvider, LaunchRequest, Machine, MachineState } from '~/gpu/provider.server'
 
 export type FakeMessage = {
   id: number

@@ -3,8 +3,8 @@
 import zlib from 'node:zlib'
 import sharp from 'sharp'
 import { prisma } from '~/utils/db.server'
-import { writeKnobs } from '~/utils/training-knobs'
-import { findPreset } from '~/utils/training-presets'
+import { writeKnobs } from '~/trainings/knobs'
+import { findPreset } from '~/trainings/presets'
 
 /** A training of `ownerId` on the "Flux · balanced" preset, its largest resolution set to `resolutionPx`. */
 export async function createTraining(ownerId: string, { resolutionPx = 512, name = 'Portraits of Ada' } = {}) {

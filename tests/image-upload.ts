@@ -1,6 +1,6 @@
 // Uploads through the real upload route action, for tests that need a training with images.
-import type { UploadResponse } from '~/utils/image-pipeline.server'
-import { action } from '~/routes/resources.trainings.$trainingId.images'
+import type { UploadResponse } from '~/images/pipeline.server'
+import { action } from '~/routes/resources+/trainings.$trainingId.images'
 import { callRoute, ctx } from './db-utils'
 
 export type UploadFile = { name: string; content: Buffer; type?: string }

@@ -3,9 +3,9 @@
 // running.
 import { expect } from 'vitest'
 import { prisma } from '~/utils/db.server'
-import type { GpuProvider } from '~/utils/gpu-provider.server'
-import { isTerminalRunStatus } from '~/utils/run-status'
-import { runSupervisorCycle, type SupervisorOptions } from '~/utils/supervisor.server'
+import type { GpuProvider } from '~/gpu/provider.server'
+import { isTerminalRunStatus } from '~/runs/status'
+import { runSupervisorCycle, type SupervisorOptions } from '~/runs/supervisor/supervisor.server'
 
 const CYCLE_PAUSE_MS = 150
 

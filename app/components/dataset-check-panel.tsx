@@ -1,6 +1,6 @@
 // The dataset check of the Images tab: each point a tick or a warning, and "Ready to train" when
 // every point is clear. The judgement itself is in ~/utils/dataset-check (shared, pure).
-import type { DatasetCheck } from '~/utils/dataset-check'
+import type { DatasetCheck } from '~/trainings/dataset-check'
 import { cx } from '~/utils/misc'
 
 export function DatasetCheckPanel({ check }: { check: DatasetCheck }) {

@@ -1,6 +1,6 @@
 // The one look of a run's state, wherever it appears (trainings list, runs list, run page): the label
 // from ~/utils/run-status, a colour per outcome, and a pulsing dot while the run is in progress.
-import { isActiveRunStatus, runStatusLabel } from '~/utils/run-status'
+import { isActiveRunStatus, runStatusLabel } from '~/runs/status'
 import { cx } from '~/utils/misc'
 
 const TONES = {

@@ -1,7 +1,7 @@
 // The states a run went through, in order, with the time it reached each (UTC). States a failed or
 // canceled run never reached are shown struck through, so the reader sees where it stopped.
 import { cx } from '~/utils/misc'
-import type { TimelineStep } from '~/utils/run-status'
+import type { TimelineStep } from '~/runs/status'
 
 const DOTS: Record<TimelineStep['state'], string> = {
   done: 'bg-brand-600 border-brand-600',

@@ -5,7 +5,7 @@
 import { Form } from '@remix-run/react'
 import { useId, useMemo, useState } from 'react'
 import { Field, ErrorList, SubmitButton } from '~/components/forms'
-import type { ModelFamily } from '~/utils/base-models'
+import type { ModelFamily } from '~/trainings/base-models'
 import {
   BATCH_SIZE_MAX,
   OPTIMIZERS,
@@ -19,7 +19,7 @@ import {
   parseConfigText,
   parseJson,
   prettyConfig,
-} from '~/utils/training-config'
+} from '~/trainings/config'
 import {
   KNOB_NAMES,
   knobForPath,
@@ -29,7 +29,7 @@ import {
   writeKnobs,
   type KnobInputs,
   type KnobName,
-} from '~/utils/training-knobs'
+} from '~/trainings/knobs'
 
 type Props = {
   /** The config as JSON text: the stored one, or what was typed before a failed save. */

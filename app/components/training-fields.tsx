@@ -2,10 +2,10 @@
 // (with the GPU each model needs) and the preset cards.
 import { useId } from 'react'
 import { ErrorList, Field } from '~/components/forms'
-import { BASE_MODELS, describeGpu, findBaseModel } from '~/utils/base-models'
+import { BASE_MODELS, describeGpu, findBaseModel } from '~/trainings/base-models'
 import { cx } from '~/utils/misc'
-import { findPreset, TRAINING_PRESETS } from '~/utils/training-presets'
-import { TRIGGER_WORD_MAX_CHARS } from '~/utils/training-validation'
+import { findPreset, TRAINING_PRESETS } from '~/trainings/presets'
+import { TRIGGER_WORD_MAX_CHARS } from '~/trainings/validation'
 
 export function BaseModelSelect({
   value,

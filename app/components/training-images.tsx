@@ -3,7 +3,7 @@
 // caption being typed elsewhere in the grid is not lost.
 import { useFetcher } from '@remix-run/react'
 import { useEffect, useId, useState } from 'react'
-import { CAPTION_MAX_CHARS, TRIGGER_TOKEN } from '~/utils/dataset-check'
+import { CAPTION_MAX_CHARS, TRIGGER_TOKEN } from '~/trainings/dataset-check'
 import type { FormFailure } from '~/utils/forms'
 import { cx } from '~/utils/misc'
 import { ConfirmButton } from './confirm-button'

@@ -53,7 +53,7 @@ export type PageBenchResult = {
 async function seed(prisma: PrismaClient) {
   const { authSessionStorage } = await import('../../app/utils/session.server')
   const { SESSION_EXPIRATION_MS } = await import('../../app/utils/auth.server')
-  const { findPreset } = await import('../../app/utils/training-presets')
+  const { findPreset } = await import('../../app/trainings/presets')
   const user = await prisma.user.create({
     data: { email: `bench-pages-${crypto.randomBytes(4).toString('hex')}@example.test`, name: 'Bench', roles: { connect: [{ name: 'user' }] } },
   })

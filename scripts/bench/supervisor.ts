@@ -7,7 +7,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { PrismaClient } from '@prisma/client'
-import type { GpuProvider, Machine } from '../../app/utils/gpu-provider.server'
+import type { GpuProvider, Machine } from '../../app/gpu/provider.server'
 import { insertChunks, log } from './io'
 import { percentile } from './load'
 
@@ -90,8 +90,8 @@ export type SupervisorBenchOptions = {
 
 export async function runSupervisorBench({ sizes, databaseUrl, createClient }: SupervisorBenchOptions): Promise<CycleFigures[]> {
   // Imported here, after index.ts has set SESSION_SECRET: agent tokens are derived from it.
-  const { agentTokenFor, agentTokenHash, newRunId } = await import('../../app/utils/runs.server')
-  const { runSupervisorCycle } = await import('../../app/utils/supervisor.server')
+  const { agentTokenFor, agentTokenHash, newRunId } = await import('../../app/runs/runs.server')
+  const { runSupervisorCycle } = await import('../../app/runs/supervisor/supervisor.server')
   const prisma = createClient(databaseUrl)
 
   const tokenToRun = new Map<string, string>()

@@ -156,7 +156,7 @@ export async function runUploadBench({ files: count, parallel, keep, databaseUrl
 
     const { authSessionStorage } = await import('../../app/utils/session.server')
     const { getSessionExpirationDate } = await import('../../app/utils/auth.server')
-    const { findPreset } = await import('../../app/utils/training-presets')
+    const { findPreset } = await import('../../app/trainings/presets')
     const user = await prisma.user.create({
       data: { email: `bench-${crypto.randomBytes(4).toString('hex')}@example.test`, name: 'Bench', roles: { connect: [{ name: 'user' }] } },
     })
@@ -216,8 +216,8 @@ export async function runUploadBench({ files: count, parallel, keep, databaseUrl
     await prisma.$disconnect()
 
     log(`(b) The same sharp work in this process, ${parallel} at a time, within the same decode budget as the server…`)
-    const { processImageFile } = await import('../../app/utils/image-processing.server')
-    const { trainingResolutionPx } = await import('../../app/utils/image-pipeline.server')
+    const { processImageFile } = await import('../../app/images/processing.server')
+    const { trainingResolutionPx } = await import('../../app/images/pipeline.server')
     const resolutionPx = trainingResolutionPx(training.config)
     const outDir = path.join(work, 'direct')
     fs.mkdirSync(outDir)

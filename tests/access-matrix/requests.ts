@@ -4,9 +4,9 @@
 // could change — unchanged after a refusal, changed after a success.
 import crypto from 'node:crypto'
 import { prisma } from '~/utils/db.server'
-import type { GpuProvider, Machine } from '~/utils/gpu-provider.server'
-import { endRun, startRun } from '~/utils/runs.server'
-import { getStorage } from '~/utils/storage.server'
+import type { GpuProvider, Machine } from '~/gpu/provider.server'
+import { endRun, startRun } from '~/runs/runs.server'
+import { getStorage } from '~/storage/storage.server'
 import { TEST_PASSWORD, uniqueEmail } from '../db-utils'
 import { makeJpeg } from '../image-fixtures'
 import { captionUncaptioned, ensureOwnerConnection, ensureOwnerOtherSession, makeSpareImage, makeSpareTraining, type Principal, type World } from './world'
@@ -105,30 +105,30 @@ export const REQUESTS: Record<string, RequestSpec> = {
   '$.tsx:loader': { params: () => ({ '*': 'no/such/page' }) },
   '$.tsx:action': { params: () => ({ '*': 'no/such/page' }) },
 
-  'login.tsx:action': {
+  '_auth+/login.tsx:action': {
     form: ({ world }) => ({ email: world.owner.email, password: TEST_PASSWORD, redirectTo: '/trainings' }),
   },
-  'signup.tsx:action': { form: () => ({ email: uniqueEmail('matrix-signup') }) },
-  'forgot-password.tsx:action': { form: () => ({ email: NOBODY }) },
-  'verify.tsx:loader': { search: `?${new URLSearchParams({ type: 'reset-password', target: NOBODY })}` },
-  'verify.tsx:action': { form: () => ({ type: 'reset-password', intent: 'resend', target: NOBODY }) },
-  'logout.tsx:action': {
+  '_auth+/signup.tsx:action': { form: () => ({ email: uniqueEmail('matrix-signup') }) },
+  '_auth+/forgot-password.tsx:action': { form: () => ({ email: NOBODY }) },
+  '_auth+/verify.tsx:loader': { search: `?${new URLSearchParams({ type: 'reset-password', target: NOBODY })}` },
+  '_auth+/verify.tsx:action': { form: () => ({ type: 'reset-password', intent: 'resend', target: NOBODY }) },
+  '_auth+/logout.tsx:action': {
     snapshot: async ({ sessionId }) => (sessionId ? Boolean(await prisma.session.findUnique({ where: { id: sessionId } })) : null),
     changesFor: ['stranger', 'owner', 'admin'],
   },
 
-  'settings._index.tsx:action': { form: ({ principal }) => ({ name: `Matrix ${principal}` }) },
+  'settings+/_index.tsx:action': { form: ({ principal }) => ({ name: `Matrix ${principal}` }) },
   // The same password again: a real change (every other session ends) that keeps the login working.
-  'settings.password.tsx:action': {
+  'settings+/password.tsx:action': {
     form: () => ({ currentPassword: TEST_PASSWORD, password: TEST_PASSWORD, confirmPassword: TEST_PASSWORD }),
   },
-  'settings.two-factor.tsx:action': { form: () => ({ intent: 'cancel' }) },
-  'settings.sessions.tsx:action': {
+  'settings+/two-factor.tsx:action': { form: () => ({ intent: 'cancel' }) },
+  'settings+/sessions.tsx:action': {
     prepare: ensureOwnerOtherSession,
     form: ({ world }) => ({ intent: 'sign-out-session', sessionId: world.ownerOtherSessionId }),
     snapshot: async ({ world }) => Boolean(await prisma.session.findUnique({ where: { id: world.ownerOtherSessionId } })),
   },
-  'settings.connections.tsx:action': {
+  'settings+/connections.tsx:action': {
     prepare: async (world) => {
       world.ownerConnectionId = await ensureOwnerConnection(world)
     },
@@ -136,36 +136,36 @@ export const REQUESTS: Record<string, RequestSpec> = {
     snapshot: async ({ world }) => Boolean(await prisma.connection.findUnique({ where: { id: world.ownerConnectionId } })),
   },
 
-  'trainings.new.tsx:action': {
+  'trainings+/new.tsx:action': {
     form: ({ principal }) => ({ name: `New by ${principal}`, triggerWord: 'ohwx_new', baseModel: 'flux-dev', preset: 'flux-balanced' }),
     snapshot: () => prisma.training.count(),
   },
-  'trainings.$trainingId._index.tsx:action': {
+  'trainings+/$trainingId+/_index.tsx:action': {
     form: ({ world, principal }) => ({ intent: 'caption', imageId: world.image.id, text: `a photo of [trigger], captioned by ${principal}` }),
     snapshot: async ({ world }) => (await prisma.trainingImage.findUnique({ where: { id: world.image.id }, select: { text: true } }))?.text,
   },
-  'trainings.$trainingId._index.tsx:action#delete-image': {
+  'trainings+/$trainingId+/_index.tsx:action#delete-image': {
     prepare: makeSpareImage,
     form: ({ world }) => ({ intent: 'delete', imageId: world.spareImageId }),
     snapshot: async ({ world }) => Boolean(await prisma.trainingImage.findUnique({ where: { id: world.spareImageId } })),
   },
-  'trainings.$trainingId.settings.tsx:action': {
+  'trainings+/$trainingId+/settings.tsx:action': {
     form: ({ principal }) => ({ intent: 'details', name: `Renamed by ${principal}`, triggerWord: 'ohwx_ada', baseModel: 'flux-dev' }),
     snapshot: async ({ world }) => (await prisma.training.findUnique({ where: { id: world.training.id }, select: { name: true } }))?.name,
   },
   // Deleting needs delete rights on the training: a training made for each call, since it goes.
-  'trainings.$trainingId.settings.tsx:action#delete': {
+  'trainings+/$trainingId+/settings.tsx:action#delete': {
     prepare: makeSpareTraining,
     params: ({ world }) => ({ trainingId: world.spareTrainingId }),
     form: () => ({ intent: 'delete' }),
     snapshot: async ({ world }) => Boolean(await prisma.training.findUnique({ where: { id: world.spareTrainingId } })),
   },
   // Duplicating needs read rights on the training (and to create one's own): the copy is the caller's.
-  'trainings.$trainingId.settings.tsx:action#duplicate': {
+  'trainings+/$trainingId+/settings.tsx:action#duplicate': {
     form: () => ({ intent: 'duplicate' }),
     snapshot: () => prisma.training.count(),
   },
-  'trainings.$trainingId.runs._index.tsx:action': {
+  'trainings+/$trainingId+/runs._index.tsx:action': {
     // No run in progress, so a permitted Start makes a new run.
     prepare: async (world) => {
       await captionUncaptioned(world)
@@ -175,7 +175,7 @@ export const REQUESTS: Record<string, RequestSpec> = {
     form: () => ({ intent: 'start' }),
     snapshot: ({ world }) => prisma.trainingRun.count({ where: { trainingId: world.training.id } }),
   },
-  'trainings.$trainingId.runs.$runId.tsx:action': {
+  'trainings+/$trainingId+/runs.$runId.tsx:action': {
     // A run in progress to cancel (the default run has finished: cancelling it is a 409 for anyone).
     prepare: async (world) => {
       await captionUncaptioned(world)
@@ -188,8 +188,8 @@ export const REQUESTS: Record<string, RequestSpec> = {
       (await prisma.trainingRun.findUnique({ where: { id: world.activeRunId ?? '' }, select: { status: true } }))?.status,
   },
 
-  'resources.images.$imageId.$variant.tsx:loader#original': { params: () => ({ variant: 'original' }) },
-  'resources.trainings.$trainingId.images.tsx:action': {
+  'resources+/images.$imageId.$variant.tsx:loader#original': { params: () => ({ variant: 'original' }) },
+  'resources+/trainings.$trainingId.images.tsx:action': {
     request: async ({ cookie, principal }, url) => {
       const form = new FormData()
       const seed = 100 + ['anonymous', 'stranger', 'owner', 'admin'].indexOf(principal)
@@ -200,7 +200,7 @@ export const REQUESTS: Record<string, RequestSpec> = {
     snapshot: ({ world }) => prisma.trainingImage.count({ where: { trainingId: world.training.id } }),
   },
   // Unsigned: a GET of the weights, and a POST that would overwrite them.
-  'resources.storage.$.tsx:action': {
+  'resources+/storage.$.tsx:action': {
     request: async ({ cookie }, url) =>
       new Request(url, {
         method: 'POST',
@@ -209,13 +209,13 @@ export const REQUESTS: Record<string, RequestSpec> = {
       }),
     snapshot: ({ world }) => storedDigest(world.runKeys.weightsKey),
   },
-  'resources.storage.$.tsx:loader#signed': {
+  'resources+/storage.$.tsx:loader#signed': {
     request: async ({ cookie, world }) => {
       const url = await (await getStorage()).signedGetUrl(world.runKeys.weightsKey, { expiresInS: 60 })
       return new Request(url, { headers: withCookie(cookie) })
     },
   },
-  'resources.storage.$.tsx:action#signed': {
+  'resources+/storage.$.tsx:action#signed': {
     params: ({ principal }) => ({ '*': signedPutKey(principal) }),
     request: async ({ cookie, principal }) => {
       const contentType = 'application/octet-stream'
@@ -225,7 +225,7 @@ export const REQUESTS: Record<string, RequestSpec> = {
     snapshot: async ({ principal }) => (await getStorage()).exists(signedPutKey(principal)),
   },
 
-  'admin.users.$userId.tsx:action': {
+  'admin+/users.$userId.tsx:action': {
     prepare: async (world) => {
       await prisma.user.update({ where: { id: world.owner.id }, data: { roles: { set: [{ id: world.userRoleId }] } } })
     },
@@ -235,15 +235,15 @@ export const REQUESTS: Record<string, RequestSpec> = {
         (r) => r.name,
       ),
   },
-  'admin.roles._index.tsx:action': {
+  'admin+/roles._index.tsx:action': {
     form: ({ principal }) => ({ intent: 'create', name: `matrix-new-${principal}`, description: '' }),
     snapshot: () => prisma.role.count(),
   },
-  'admin.roles.$roleId.tsx:action': {
+  'admin+/roles.$roleId.tsx:action': {
     form: ({ principal }) => ({ intent: 'rename', name: `matrix-role-${principal}`, description: '' }),
     snapshot: async ({ world }) => (await prisma.role.findUnique({ where: { id: world.role.id }, select: { name: true } }))?.name,
   },
-  'admin.gpus.tsx:action': {
+  'admin+/gpus.tsx:action': {
     prepare: async (world) => {
       await prisma.gpu.update({ where: { id: world.gpu.id }, data: { status: 'running' } })
     },

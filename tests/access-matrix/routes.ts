@@ -1,5 +1,5 @@
 // Finding the route modules, turning a file name into its URL, and naming what an answer means.
-import fs from 'node:fs'
+import { defineRoutes } from '@remix-run/dev/dist/config/routes.js'
 import path from 'node:path'
 import { repoRoot } from '../setup/paths'
 
@@ -8,56 +8,67 @@ export const ROUTES_DIR = path.join(repoRoot, 'app', 'routes')
 export const EXPORTS = ['loader', 'action'] as const
 export type RouteExport = (typeof EXPORTS)[number]
 
-/** Route module files relative to app/routes: flat files, and `folder/route.tsx` of folder routes. */
-export function discoverRouteFiles(dir = ROUTES_DIR) {
-  const files: string[] = []
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) {
-      // Remix v2 flat routes: a folder is one route whose module is its route.tsx (or .ts/.jsx/.js).
-      const module = ['route.tsx', 'route.ts', 'route.jsx', 'route.js'].find((name) => fs.existsSync(path.join(dir, entry.name, name)))
-      if (module) files.push(`${entry.name}/${module}`)
-    } else if (isRouteModule(entry.name)) {
-      files.push(entry.name)
-    }
+type ManifestRoute = { id: string; parentId?: string; path?: string; index?: boolean; file: string }
+
+/**
+ * The routes as Remix itself builds them from remix.config.js (remix-flat-routes and its ignore
+ * rules), so the matrix covers exactly what the server can run, whatever the file layout: a file
+ * Remix ignores (a test, a *.server.ts helper) is not a route, and a new route cannot hide.
+ */
+async function loadManifest(): Promise<Map<string, ManifestRoute>> {
+  const config = (await import(path.join(repoRoot, 'remix.config.js'))) as {
+    default: { routes: (define: typeof defineRoutes) => Promise<Record<string, ManifestRoute>> }
   }
-  return files.sort()
+  const cwd = process.cwd()
+  // remix-flat-routes reads the app folder relative to the working directory, as `remix build` does.
+  process.chdir(repoRoot)
+  try {
+    const routes = await config.default.routes(defineRoutes)
+    return new Map(Object.values(routes).map((route) => [route.file.replace(/^routes\//, ''), route]))
+  } finally {
+    process.chdir(cwd)
+  }
 }
 
-function isRouteModule(name: string) {
-  // Tests and server-only helpers sit beside the routes; Remix does not treat *.server.* as routes either.
-  return /\.(tsx|ts|jsx|js)$/.test(name) && !/\.test\.[jt]sx?$/.test(name) && !/\.server\.[jt]sx?$/.test(name)
+const manifest = await loadManifest()
+const byId = new Map([...manifest.values()].map((route) => [route.id, route]))
+
+/** Route module files relative to app/routes (`trainings+/$trainingId+/runs.$runId.tsx`), sorted. */
+export function discoverRouteFiles() {
+  return [...manifest.keys()].sort()
 }
 
-/** The row key of an export: `trainings.$trainingId.runs.$runId.tsx:loader`. */
+/** The row key of an export: `trainings+/$trainingId+/runs.$runId.tsx:loader`. */
 export function rowKey(file: string, fn: RouteExport) {
   return `${file}:${fn}`
 }
 
-/**
- * The URL path of a route file with its params filled in, by Remix's flat-route rules: `.` separates
- * segments, `_index` is the index, a leading `_` is a pathless layout, a trailing `_` only opts out of
- * the parent layout, `$name` is a param and a lone `$` the splat. (No `[.]` escapes are in use.)
- */
-export function routePath(file: string, params: Record<string, string>) {
-  const id = file.replace(/\/route\.[jt]sx?$/, '').replace(/\.[jt]sx?$/, '')
-  const segments: string[] = []
-  for (const raw of id.split('.')) {
-    if (raw === '_index' || raw.startsWith('_')) continue
-    const segment = raw.endsWith('_') ? raw.slice(0, -1) : raw
-    if (segment === '$') segments.push(params['*'] ?? '')
-    else if (segment.startsWith('$')) segments.push(encodeURIComponent(params[segment.slice(1)] ?? ''))
-    else segments.push(segment)
+/** The route's URL pattern, its parents' paths joined: `trainings/:trainingId/runs/:runId`. */
+function patternOf(file: string) {
+  const route = manifest.get(file)
+  if (!route) throw new Error(`${file} is not a route Remix knows`)
+  const parts: string[] = []
+  for (let r: ManifestRoute | undefined = route; r; r = r.parentId ? byId.get(r.parentId) : undefined) {
+    if (r.path) parts.unshift(r.path)
   }
+  return parts.join('/').split('/').filter(Boolean)
+}
+
+/** The URL path of a route file with its params filled in (`*` is the splat). */
+export function routePath(file: string, params: Record<string, string>) {
+  const segments = patternOf(file).map((segment) => {
+    if (segment === '*') return params['*'] ?? ''
+    if (segment.startsWith(':')) return encodeURIComponent(params[segment.slice(1).replace(/\?$/, '')] ?? '')
+    return segment
+  })
   return `/${segments.join('/')}`
 }
 
 /** The params a route file takes, by name (`*` for the splat). */
 export function routeParamNames(file: string) {
-  const id = file.replace(/\/route\.[jt]sx?$/, '').replace(/\.[jt]sx?$/, '')
-  return id
-    .split('.')
-    .filter((segment) => segment.startsWith('$'))
-    .map((segment) => (segment === '$' ? '*' : segment.slice(1).replace(/_$/, '')))
+  return patternOf(file)
+    .filter((segment) => segment === '*' || segment.startsWith(':'))
+    .map((segment) => (segment === '*' ? '*' : segment.slice(1).replace(/\?$/, '')))
 }
 
 /**

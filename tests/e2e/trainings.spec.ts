@@ -1,7 +1,7 @@
 // Trainings in a browser: create from a preset, tune the config in the form and in the raw JSON,
 // duplicate, delete; someone else gets the 404 page.
 import type { Page } from '@playwright/test'
-import { findPreset } from '~/utils/training-presets'
+import { findPreset } from '~/trainings/presets'
 import { createSessionCookie } from '../db-utils'
 import { expect, prisma, test } from './fixtures'
 

@@ -5,8 +5,8 @@
 // the supervisor's own client polls them through the router.
 import crypto from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
-import { fetchAgentMessages, type AgentPollResult } from '~/utils/agent-client.server'
-import { Ec2GpuProvider } from '~/utils/gpu-provider-ec2.server'
+import { fetchAgentMessages, type AgentPollResult } from '~/runs/supervisor/agent-client.server'
+import { Ec2GpuProvider } from '~/gpu/ec2/provider.server'
 import { startFakeEc2, type FakeEc2 } from './server'
 
 // Read by the SDK's credential chain (the fake checks only that requests are signed).

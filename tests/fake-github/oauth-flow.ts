@@ -3,8 +3,8 @@
 // its form submitted, as a person would), and the callback loader with the code, state and cookies.
 // Import it only from a file that has started the stand-in (see ./vitest.ts).
 import { expect } from 'vitest'
-import { action as startGitHubLogin } from '~/routes/auth.github'
-import { loader as gitHubCallback } from '~/routes/auth.github_.callback'
+import { action as startGitHubLogin } from '~/routes/_auth+/auth.github'
+import { loader as gitHubCallback } from '~/routes/_auth+/auth.github_.callback'
 import { getUserId } from '~/utils/auth.server'
 import { getToast } from '~/utils/toast.server'
 import { callRoute, ctx, makeRequest, mergeCookies } from '../db-utils'

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import { afterAll, beforeAll, expect, test, vi } from 'vitest'
 import { prisma } from '~/utils/db.server'
-import { setGpuProviderForTests } from '~/utils/gpu-providers.server'
+import { setGpuProviderForTests } from '~/gpu/registry.server'
 import { createSessionCookie, createUser, ctx, makeRequest, uniqueEmail } from '../db-utils'
 import { createTraining } from '../image-fixtures'
 import { EXPECTED, WITHOUT_SERVER_CODE, type Row } from '../access-matrix/expected'
@@ -82,12 +82,12 @@ test('every loader and action has a row, and every row a route', () => {
 })
 
 test('the discovery sees what Remix routes: no tests, no server modules, every route file', () => {
-  expect(routeFiles).toContain('trainings.$trainingId.runs.$runId.tsx')
+  expect(routeFiles).toContain('trainings+/$trainingId+/runs.$runId.tsx')
   expect(routeFiles).toContain('$.tsx')
   expect(routeFiles.some((file) => /\.test\.|\.server\./.test(file))).toBe(false)
-  expect(routePath('trainings.$trainingId.runs._index.tsx', { trainingId: 't1' })).toBe('/trainings/t1/runs')
-  expect(routePath('auth.github_.callback.tsx', {})).toBe('/auth/github/callback')
-  expect(routePath('resources.storage.$.tsx', { '*': 'runs/r1/lora.safetensors' })).toBe('/resources/storage/runs/r1/lora.safetensors')
+  expect(routePath('trainings+/$trainingId+/runs._index.tsx', { trainingId: 't1' })).toBe('/trainings/t1/runs')
+  expect(routePath('_auth+/auth.github_.callback.tsx', {})).toBe('/auth/github/callback')
+  expect(routePath('resources+/storage.$.tsx', { '*': 'runs/r1/lora.safetensors' })).toBe('/resources/storage/runs/r1/lora.safetensors')
 })
 
 /** The rows to call: every exported key with a row, and the variants of those. */
@@ -139,15 +139,15 @@ test("a creator's own training opens none of another's runs or images", async ()
   const intruder = await createUser({ email: uniqueEmail('matrix-intruder') })
   const own = await createTraining(intruder.id, { name: 'Way in' })
   const { cookie } = await createSessionCookie(intruder.id)
-  await REQUESTS['trainings.$trainingId.runs.$runId.tsx:action']!.prepare!(world)
+  await REQUESTS['trainings+/$trainingId+/runs.$runId.tsx:action']!.prepare!(world)
   const activeRunId = world.activeRunId!
   const call = async (file: string, fn: RouteExport, params: Record<string, string>, form?: Record<string, string>) => {
     const handler = modules.get(file)![fn] as RouteFunction
     const request = makeRequest(`http://localhost${routePath(file, params)}`, { cookie, ...(form ? { form } : {}) })
     return (await answer(() => handler({ request, params, context: ctx.context }))).outcome
   }
-  const runPage = 'trainings.$trainingId.runs.$runId.tsx'
-  const imagesTab = 'trainings.$trainingId._index.tsx'
+  const runPage = 'trainings+/$trainingId+/runs.$runId.tsx'
+  const imagesTab = 'trainings+/$trainingId+/_index.tsx'
   const imageText = async () => (await prisma.trainingImage.findUnique({ where: { id: world.image.id }, select: { text: true } }))?.text
   const textBefore = await imageText()
 

@@ -34,7 +34,7 @@ process.env.MAIL_OUTBOX_DIR = outboxDir
 process.env.STORAGE_DIR = storageDir
 // The local GPU provider's records and agent work folders; tests terminate every agent they start.
 process.env.LOCAL_GPU_DIR = gpuDir
-// Tests drive the supervisor one cycle at a time (app/utils/supervisor.server.ts); none runs on a timer.
+// Tests drive the supervisor one cycle at a time (app/runs/supervisor/); none runs on a timer.
 process.env.RUN_SUPERVISOR = 'false'
 process.env.SESSION_SECRET = 'test-session-secret-0123456789'
 delete process.env.SMTP_URL

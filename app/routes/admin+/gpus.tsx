@@ -1,0 +1,252 @@
+// /admin/gpus — the GPU fleet: every machine ever started (a Gpu row is kept after it ends), newest
+// first, 50 to a page, with its run, owner, provider, type, state, age and cost, and a Terminate
+// button. Terminate asks the provider to end the machine now, marks the row stopping (the supervisor
+// sees it gone and marks it terminated), and cancels its run if that is still active.
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
+import { z } from 'zod'
+import { ConfirmButton } from '~/components/confirm-button'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { ErrorList } from '~/components/forms'
+import { Pagination } from '~/components/pagination'
+import { RunStatusBadge } from '~/components/run-status-badge'
+import { prisma } from '~/utils/db.server'
+import { formError, parseFormData } from '~/utils/forms'
+import { getGpuProvider, isProviderName } from '~/gpu/registry.server'
+import { cx, getErrorMessage } from '~/utils/misc'
+import { requireUserWithPermission } from '~/utils/permissions.server'
+import { isActiveRunStatus } from '~/runs/status'
+import { formatDateTime, formatDuration, formatUsd } from '~/runs/view.server'
+import { CANCELED_BY_ADMIN, endRun } from '~/runs/runs.server'
+import { redirectWithToast } from '~/utils/toast.server'
+
+export const meta: MetaFunction = () => [{ title: 'GPU fleet · Admin · Trainyard' }]
+
+const GPUS_PER_PAGE = 50
+/** The states in which a machine may still be running, and costing money. */
+const LIVE_GPU_STATES = ['pending', 'running', 'stopping']
+
+const SearchParamsSchema = z.object({
+  state: z.enum(['all', 'live']).catch('all'),
+  page: z.coerce.number().int().min(1).catch(1),
+})
+
+const ActionSchema = z.discriminatedUnion(
+  'intent',
+  [z.object({ intent: z.literal('terminate'), gpuId: z.string().min(1).max(100), returnTo: z.string().max(200).optional() })],
+  { errorMap: () => ({ message: 'Unknown action' }) },
+)
+
+function listHref(state: string, page: number) {
+  const params = new URLSearchParams()
+  if (state !== 'all') params.set('state', state)
+  if (page > 1) params.set('page', String(page))
+  const search = params.toString()
+  return search ? `/admin/gpus?${search}` : '/admin/gpus'
+}
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  await requireUserWithPermission(request, 'read:gpu:any')
+  const url = new URL(request.url)
+  const params = SearchParamsSchema.parse({ state: url.searchParams.get('state') ?? 'all', page: url.searchParams.get('page') ?? '1' })
+  const where = params.state === 'live' ? { status: { in: LIVE_GPU_STATES } } : {}
+  const [total, liveCount] = await Promise.all([prisma.gpu.count({ where }), prisma.gpu.count({ where: { status: { in: LIVE_GPU_STATES } } })])
+  const pages = Math.max(1, Math.ceil(total / GPUS_PER_PAGE))
+  const page = Math.min(params.page, pages)
+  const gpus = await prisma.gpu.findMany({
+    where,
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    skip: (page - 1) * GPUS_PER_PAGE,
+    take: GPUS_PER_PAGE,
+    select: {
+      id: true,
+      instanceId: true,
+      provider: true,
+      status: true,
+      instanceType: true,
+      pricePerHour: true,
+      launchedAt: true,
+      terminatedAt: true,
+      createdAt: true,
+      updatedAt: true,
+      trainingId: true,
+      run: { select: { id: true, status: true } },
+      training: { select: { name: true, owner: { select: { email: true } } } },
+    },
+  })
+  const now = new Date()
+  return json({
+    state: params.state,
+    page,
+    pages,
+    total,
+    liveCount,
+    gpus: gpus.map((gpu) => {
+      const live = LIVE_GPU_STATES.includes(gpu.status)
+      const start = gpu.launchedAt ?? gpu.createdAt
+      // A row marked terminated without a time (seen gone by the reaper) ended at its last update.
+      const end = live ? now : (gpu.terminatedAt ?? gpu.updatedAt)
+      const runMs = gpu.launchedAt ? Math.max(0, end.getTime() - gpu.launchedAt.getTime()) : 0
+      return {
+        id: gpu.id,
+        instanceId: gpu.instanceId,
+        provider: gpu.provider,
+        status: gpu.status,
+        live,
+        instanceType: gpu.instanceType ?? '—',
+        launched: formatDateTime(start),
+        age: formatDuration(now.getTime() - start.getTime()),
+        ranFor: gpu.launchedAt ? formatDuration(runMs) : '—',
+        cost: gpu.launchedAt ? formatUsd((runMs / 3_600_000) * (gpu.pricePerHour ?? 0)) : '—',
+        run: gpu.run ? { id: gpu.run.id, status: gpu.run.status, href: `/trainings/${gpu.trainingId}/runs/${gpu.run.id}` } : null,
+        trainingName: gpu.training.name,
+        ownerEmail: gpu.training.owner.email,
+      }
+    }),
+  })
+}
+
+export async function action({ request }: ActionFunctionArgs) {
+  await requireUserWithPermission(request, 'delete:gpu:any')
+  const formData = await request.formData()
+  const parsed = parseFormData(formData, ActionSchema)
+  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  const { gpuId, returnTo } = parsed.data
+  const back = returnTo?.startsWith('/admin/gpus') ? returnTo : '/admin/gpus'
+  const gpu = await prisma.gpu.findUnique({
+    where: { id: gpuId },
+    select: { id: true, instanceId: true, provider: true, status: true, run: { select: { id: true, status: true } } },
+  })
+  if (!gpu) return json(formError(formData, 'This machine is not in the fleet list. Reload the page.'), { status: 404 })
+  if (gpu.status === 'terminated') return json(formError(formData, `${gpu.instanceId} is already terminated.`), { status: 409 })
+  if (!isProviderName(gpu.provider)) return json(formError(formData, `Unknown provider "${gpu.provider}": terminate ${gpu.instanceId} by hand.`), { status: 400 })
+
+  let failure: string | null = null
+  try {
+    await getGpuProvider(gpu.provider).terminate([gpu.instanceId])
+    await prisma.gpu.updateMany({ where: { id: gpu.id, status: { not: 'terminated' } }, data: { status: 'stopping' } })
+  } catch (error) {
+    failure = getErrorMessage(error)
+  }
+  // Even when the provider did not answer, the run ends: the supervisor then terminates its machine on
+  // its next cycle, and the reaper ends any tagged machine without an active run.
+  const canceled = gpu.run && isActiveRunStatus(gpu.run.status) ? await endRun(gpu.run.id, 'canceled', { error: CANCELED_BY_ADMIN }) : false
+  if (failure) {
+    return json(
+      formError(
+        formData,
+        `${gpu.provider} did not confirm terminating ${gpu.instanceId}: ${failure.replace(/\.$/, '')}.${canceled ? ' Its run was canceled, so the supervisor will try again.' : ''}`,
+      ),
+      { status: 502 },
+    )
+  }
+  return redirectWithToast(back, {
+    type: 'success',
+    description: `Terminating ${gpu.instanceId}.${canceled ? ' Its run was canceled.' : ''}`,
+  })
+}
+
+export default function GpuFleet() {
+  const data = useLoaderData<typeof loader>()
+  const actionData = useActionData<typeof action>()
+  const navigation = useNavigation()
+  const pendingGpu = navigation.state === 'submitting' ? navigation.formData?.get('gpuId') : null
+  const errors = actionData && 'formErrors' in actionData ? actionData.formErrors : null
+  const returnTo = listHref(data.state, data.page)
+
+  return (
+    <div className="flex flex-col gap-4">
+      <div className="flex flex-wrap items-baseline justify-between gap-2">
+        <h2 className="text-xl font-semibold">GPU fleet</h2>
+        <p className="text-sm text-slate-600">
+          {data.liveCount === 1 ? '1 machine may be running' : `${data.liveCount} machines may be running`}
+        </p>
+      </div>
+      <nav aria-label="Machine state" className="flex gap-1">
+        {(['all', 'live'] as const).map((state) => (
+          <Link
+            key={state}
+            to={listHref(state, 1)}
+            aria-current={data.state === state ? 'page' : undefined}
+            className={cx('rounded-md px-3 py-1.5 text-sm font-medium', data.state === state ? 'bg-slate-900 text-white' : 'text-slate-600 hover:bg-slate-100')}
+          >
+            {state === 'all' ? 'All machines' : 'Live only'}
+          </Link>
+        ))}
+      </nav>
+      <ErrorList errors={errors} />
+
+      {data.gpus.length === 0 ? (
+        <p className="card p-6 text-center text-sm text-slate-600">
+          {data.state === 'live' ? 'No machine is running.' : 'No machine has been started yet.'}
+        </p>
+      ) : (
+        <ul aria-label="Machines" className="flex flex-col divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white">
+          {data.gpus.map((gpu) => (
+            <li key={gpu.id} className="flex flex-col gap-2 p-4 text-sm" data-gpu={gpu.instanceId}>
+              <div className="flex flex-wrap items-center justify-between gap-2">
+                <div className="flex min-w-0 flex-wrap items-center gap-2">
+                  <code className="break-all font-medium text-slate-900">{gpu.instanceId}</code>
+                  <span
+                    className={cx(
+                      'rounded-full px-2 py-0.5 text-xs font-medium ring-1',
+                      gpu.live ? 'bg-amber-50 text-amber-800 ring-amber-200' : 'bg-slate-100 text-slate-600 ring-slate-200',
+                    )}
+                  >
+                    {gpu.status}
+                  </span>
+                </div>
+                {gpu.live ? (
+                  <Form method="POST">
+                    <input type="hidden" name="gpuId" value={gpu.id} />
+                    <input type="hidden" name="returnTo" value={returnTo} />
+                    <ConfirmButton
+                      label={<span>Terminate<span className="sr-only"> {gpu.instanceId}</span></span>}
+                      question={`Terminate ${gpu.instanceId} now?${gpu.run && gpu.run.status !== 'succeeded' ? ' Its run will be canceled.' : ''}`}
+                      confirmLabel="Terminate"
+                      value="terminate"
+                      pending={pendingGpu === gpu.id}
+                      className="btn-secondary px-3 py-1"
+                    />
+                  </Form>
+                ) : null}
+              </div>
+              <dl className="grid grid-cols-[auto_1fr] gap-x-4 gap-y-0.5 text-slate-600 sm:grid-cols-[auto_1fr_auto_1fr]">
+                <dt>Owner</dt>
+                <dd className="break-all text-slate-900">{gpu.ownerEmail}</dd>
+                <dt>Run</dt>
+                <dd className="flex flex-wrap items-center gap-2">
+                  {gpu.run ? (
+                    <>
+                      <Link to={gpu.run.href} className="link">
+                        {gpu.trainingName}
+                      </Link>
+                      <RunStatusBadge status={gpu.run.status} />
+                    </>
+                  ) : (
+                    <span>{gpu.trainingName} (run deleted)</span>
+                  )}
+                </dd>
+                <dt>Machine</dt>
+                <dd className="text-slate-900">
+                  {gpu.instanceType} <span className="text-slate-500">({gpu.provider})</span>
+                </dd>
+                <dt>Launched</dt>
+                <dd className="text-slate-900">
+                  {gpu.launched} <span className="text-slate-500">({gpu.age} ago)</span>
+                </dd>
+                <dt>Ran for</dt>
+                <dd className="tabular-nums text-slate-900">{gpu.ranFor}</dd>
+                <dt>Cost</dt>
+                <dd className="tabular-nums text-slate-900">{gpu.cost}</dd>
+              </dl>
+            </li>
+          ))}
+        </ul>
+      )}
+      {data.pages > 1 ? <Pagination page={data.page} pages={data.pages} hrefFor={(page) => listHref(data.state, page)} /> : null}
+    </div>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

@@ -1,0 +1,138 @@
+// The person's own sessions (one per device or browser they logged in with), so they can end the
+// ones they do not recognise.
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Form, useActionData, useLoaderData } from '@remix-run/react'
+import { z } from 'zod'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { ErrorList, SubmitButton } from '~/components/forms'
+import { getSessionId, purgeExpiredSessions, requireUserId } from '~/utils/auth.server'
+import { prisma } from '~/utils/db.server'
+import { formError, parseFormData } from '~/utils/forms'
+import { redirectWithToast } from '~/utils/toast.server'
+import { describeUserAgent, formatDate, signOutOtherSessions } from './sessions.server'
+
+export const meta: MetaFunction = () => [{ title: 'Sessions · Settings · Trainyard' }]
+
+const PAGE = '/settings/sessions'
+
+const ActionSchema = z.discriminatedUnion(
+  'intent',
+  [
+    z.object({ intent: z.literal('sign-out-others') }),
+    z.object({ intent: z.literal('sign-out-session'), sessionId: z.string().min(1, 'Which session?') }),
+  ],
+  { errorMap: () => ({ message: 'Unknown action' }) },
+)
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  const userId = await requireUserId(request)
+  // Nobody should see, or be offered to end, a session that no longer works.
+  await purgeExpiredSessions()
+  const currentSessionId = await getSessionId(request)
+  const sessions = await prisma.session.findMany({
+    select: { id: true, userAgent: true, createdAt: true, expirationDate: true },
+    where: { userId, expirationDate: { gt: new Date() } },
+    orderBy: { createdAt: 'desc' },
+  })
+  return json({
+    sessions: sessions
+      .map((s) => ({
+        id: s.id,
+        device: describeUserAgent(s.userAgent),
+        userAgent: s.userAgent,
+        createdAt: s.createdAt.toISOString(),
+        created: formatDate(s.createdAt),
+        expires: formatDate(s.expirationDate),
+        isCurrent: s.id === currentSessionId,
+      }))
+      // This device first, then the newest.
+      .sort((a, b) => Number(b.isCurrent) - Number(a.isCurrent)),
+  })
+}
+
+export async function action({ request }: ActionFunctionArgs) {
+  const userId = await requireUserId(request)
+  const formData = await request.formData()
+  const parsed = parseFormData(formData, ActionSchema)
+  if (!parsed.success) return json(parsed.failure, { status: 400 })
+
+  if (parsed.data.intent === 'sign-out-others') {
+    const count = await signOutOtherSessions(userId, request)
+    return redirectWithToast(PAGE, {
+      type: 'success',
+      description:
+        count === 0
+          ? 'There were no other sessions to sign out.'
+          : `Signed out ${count === 1 ? '1 other session' : `${count} other sessions`}.`,
+    })
+  }
+
+  const { sessionId } = parsed.data
+  if (sessionId === (await getSessionId(request))) {
+    return json(formError(formData, 'That is this device. To sign out here, use “Log out”.'), { status: 400 })
+  }
+  // The user id is in the filter: someone else's session is "not found", and stays.
+  const { count } = await prisma.session.deleteMany({ where: { id: sessionId, userId } })
+  if (count === 0) throw json({ error: 'Not found' }, { status: 404 })
+  return redirectWithToast(PAGE, { type: 'success', description: 'The session was signed out.' })
+}
+
+export default function SessionsSettings() {
+  const { sessions } = useLoaderData<typeof loader>()
+  const actionData = useActionData<typeof action>()
+  const others = sessions.filter((s) => !s.isCurrent).length
+  return (
+    <section className="card flex flex-col gap-4" aria-labelledby="sessions-heading">
+      <div>
+        <h2 id="sessions-heading" className="text-lg font-semibold">
+          Sessions
+        </h2>
+        <p className="mt-1 text-sm text-slate-600">
+          Where you are logged in. Sign out anything you do not recognise, then change your password.
+        </p>
+      </div>
+      <ErrorList errors={actionData?.formErrors} />
+      <ul className="flex flex-col divide-y divide-slate-200 rounded-md border border-slate-200" aria-label="Your sessions">
+        {sessions.map((s) => (
+          <li key={s.id} className="flex flex-col gap-2 p-3 sm:flex-row sm:items-center sm:justify-between">
+            <div className="min-w-0">
+              <p className="flex flex-wrap items-center gap-2 font-medium text-slate-900">
+                <span title={s.userAgent ?? undefined}>{s.device}</span>
+                {s.isCurrent ? (
+                  <span className="rounded-full bg-brand-100 px-2 py-0.5 text-xs font-semibold text-brand-700">This device</span>
+                ) : null}
+              </p>
+              <p className="text-xs text-slate-500">
+                Logged in <time dateTime={s.createdAt}>{s.created}</time> · expires {s.expires}
+              </p>
+            </div>
+            {s.isCurrent ? null : (
+              <Form method="POST">
+                <input type="hidden" name="sessionId" value={s.id} />
+                <SubmitButton
+                  name="intent"
+                  value="sign-out-session"
+                  className="btn-secondary"
+                  aria-label={`Sign out ${s.device}, logged in ${s.created}`}
+                >
+                  Sign out
+                </SubmitButton>
+              </Form>
+            )}
+          </li>
+        ))}
+      </ul>
+      {others > 0 ? (
+        <Form method="POST">
+          <SubmitButton name="intent" value="sign-out-others" className="btn-danger">
+            Sign out everywhere else
+          </SubmitButton>
+        </Form>
+      ) : (
+        <p className="text-sm text-slate-600">You are not logged in anywhere else.</p>
+      )}
+    </section>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

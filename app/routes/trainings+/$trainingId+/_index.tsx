@@ -1,0 +1,181 @@
+// /trainings/:trainingId — the Images tab: upload (the uploader posts to
+// resources.trainings.$trainingId.images), the grid with inline captions, bulk caption actions,
+// deletion, and the dataset check. Caption and delete intents are this route's action.
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { useLoaderData, useRouteLoaderData } from '@remix-run/react'
+import { useCallback, useMemo, useState } from 'react'
+import { z } from 'zod'
+import { DatasetCheckPanel } from '~/components/dataset-check-panel'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { ImageUploader } from '~/components/image-uploader'
+import { StartRunCard } from '~/components/start-run-card'
+import { BulkActions, ImageCard } from '~/components/training-images'
+import { CAPTION_MAX_CHARS, checkDataset, TRIGGER_TOKEN } from '~/trainings/dataset-check'
+import { prisma } from '~/utils/db.server'
+import { getEnv } from '~/utils/env.server'
+import { formError, parseFormData } from '~/utils/forms'
+import { deleteTrainingImages, trainingResolutionPx } from '~/images/pipeline.server'
+import { userHasPermission } from '~/utils/permissions'
+import { requireTraining } from '~/trainings/access.server'
+import { useUser } from '~/utils/user'
+import type { loader as layoutLoader } from './_layout'
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Images · ${data?.training.name ?? 'Training'} · Trainyard` }]
+
+const chars = (n: number) => n.toLocaleString('en-US')
+
+/** A caption as typed: surrounding space trimmed; a long one refused with its length, not cut. */
+const CaptionSchema = z
+  .string()
+  .transform((v) => v.trim())
+  .superRefine((v, ctx) => {
+    if (v.length > CAPTION_MAX_CHARS) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `A caption can be at most ${chars(CAPTION_MAX_CHARS)} characters; this one has ${chars(v.length)}.` })
+    }
+  })
+
+const ImageIds = z.preprocess((v) => (v === undefined ? [] : [v].flat()), z.array(z.string().min(1).max(100)).max(1000, 'Too many images at once'))
+
+const ActionSchema = z.discriminatedUnion(
+  'intent',
+  [
+    z.object({ intent: z.literal('caption'), imageId: z.string().min(1), text: CaptionSchema.default('') }),
+    z.object({ intent: z.literal('caption-all'), text: CaptionSchema.pipe(z.string().min(1, 'Write the caption to give every image (to remove them all, use “Clear all captions”).')) }),
+    z.object({ intent: z.literal('prefix-trigger') }),
+    z.object({ intent: z.literal('clear-captions') }),
+    z.object({ intent: z.literal('delete'), imageId: ImageIds.pipe(z.array(z.string()).min(1, 'Select the images to delete first.')) }),
+  ],
+  { errorMap: () => ({ message: 'Unknown action' }) },
+)
+
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  const { training, isOwner } = await requireTraining(request, params.trainingId, 'read')
+  const images = await prisma.trainingImage.findMany({
+    where: { trainingId: training.id },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    select: { id: true, name: true, text: true, width: true, height: true, hash: true },
+  })
+  const env = getEnv()
+  return json({
+    training: { id: training.id, name: training.name, triggerWord: training.triggerWord },
+    isOwner,
+    images,
+    resolutionPx: trainingResolutionPx(training.config),
+    maxFileMb: env.UPLOAD_MAX_FILE_MB,
+  })
+}
+
+export async function action({ request, params }: ActionFunctionArgs) {
+  const { training } = await requireTraining(request, params.trainingId, 'update')
+  const formData = await request.formData()
+  const parsed = parseFormData(formData, ActionSchema)
+  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  const data = parsed.data
+  const where = { trainingId: training.id }
+  const touch = prisma.training.update({ where: { id: training.id }, data: { updatedAt: new Date() } })
+
+  switch (data.intent) {
+    case 'caption': {
+      // updateMany with the training in the filter: an image of another training changes nothing.
+      const [{ count }] = await prisma.$transaction([
+        prisma.trainingImage.updateMany({ where: { ...where, id: data.imageId }, data: { text: data.text || null } }),
+        touch,
+      ])
+      if (!count) return json(formError(formData, 'This image no longer exists. Reload the page.'), { status: 404 })
+      return json({ ok: true as const, message: 'Caption saved.' })
+    }
+    case 'caption-all': {
+      const [{ count }] = await prisma.$transaction([prisma.trainingImage.updateMany({ where, data: { text: data.text } }), touch])
+      return json({ ok: true as const, message: `Caption set on ${count === 1 ? '1 image' : `${count} images`}.` })
+    }
+    case 'clear-captions': {
+      const [{ count }] = await prisma.$transaction([prisma.trainingImage.updateMany({ where, data: { text: null } }), touch])
+      return json({ ok: true as const, message: `Captions cleared on ${count === 1 ? '1 image' : `${count} images`}.` })
+    }
+    case 'prefix-trigger': {
+      const images = await prisma.trainingImage.findMany({ where, select: { id: true, text: true } })
+      // Idempotent: a caption that already starts with the token is left as it is.
+      const changes = images
+        .filter((i) => !(i.text ?? '').trimStart().startsWith(TRIGGER_TOKEN))
+        .map((i) => ({ id: i.id, text: i.text?.trim() ? `${TRIGGER_TOKEN} ${i.text.trim()}` : TRIGGER_TOKEN }))
+      const tooLong = changes.filter((c) => c.text.length > CAPTION_MAX_CHARS).length
+      if (tooLong) {
+        return json(
+          formError(formData, `${tooLong === 1 ? '1 caption' : `${tooLong} captions`} would be longer than ${chars(CAPTION_MAX_CHARS)} characters with the prefix: shorten ${tooLong === 1 ? 'it' : 'them'} first. Nothing was changed.`),
+          { status: 400 },
+        )
+      }
+      await prisma.$transaction([...changes.map((c) => prisma.trainingImage.update({ where: { id: c.id }, data: { text: c.text } })), touch])
+      return json({
+        ok: true as const,
+        message: changes.length ? `${TRIGGER_TOKEN} added to ${changes.length === 1 ? '1 caption' : `${changes.length} captions`}.` : `Every caption already starts with ${TRIGGER_TOKEN}.`,
+      })
+    }
+    case 'delete': {
+      const count = await deleteTrainingImages(training.id, data.imageId)
+      if (!count) return json(formError(formData, 'These images no longer exist. Reload the page.'), { status: 404 })
+      return json({ ok: true as const, message: count === 1 ? 'Image deleted.' : `${count} images deleted.` })
+    }
+  }
+}
+
+export default function TrainingImages() {
+  const { training, isOwner, images, resolutionPx, maxFileMb } = useLoaderData<typeof loader>()
+  const canEdit = userHasPermission(useUser(), isOwner ? 'update:training:own' : 'update:training:any')
+  const activeRun = useRouteLoaderData<typeof layoutLoader>('routes/trainings+/$trainingId+/_layout')?.activeRun ?? null
+  const check = useMemo(() => checkDataset(images, { resolutionPx }), [images, resolutionPx])
+  const [selection, setSelection] = useState<ReadonlySet<string>>(new Set())
+  // Only images still there: one deleted by its own button leaves the selection.
+  const selectedIds = images.filter((i) => selection.has(i.id)).map((i) => i.id)
+  const clearSelection = useCallback(() => setSelection(new Set()), [])
+
+  return (
+    <div className="flex flex-col gap-6">
+      <div className="grid gap-6 lg:grid-cols-[1fr_20rem]">
+        <div className="flex min-w-0 flex-col gap-6">
+          {canEdit ? <ImageUploader trainingId={training.id} maxFileMb={maxFileMb} isEmpty={images.length === 0} /> : null}
+          {canEdit && images.length ? (
+            <BulkActions
+              imageCount={images.length}
+              triggerWord={training.triggerWord}
+              selectedIds={selectedIds}
+              onSelectAll={(all) => setSelection(new Set(all ? images.map((i) => i.id) : []))}
+              onDeleted={clearSelection}
+            />
+          ) : null}
+        </div>
+        <div className="flex flex-col gap-4">
+          <DatasetCheckPanel check={check} />
+          {activeRun || (canEdit && check.ready) ? <StartRunCard trainingId={training.id} activeRun={activeRun} /> : null}
+        </div>
+      </div>
+
+      {images.length ? (
+        <ul aria-label="Images" className="grid grid-cols-2 gap-3 sm:gap-4 md:grid-cols-3 xl:grid-cols-4">
+          {images.map((image) => (
+            <ImageCard
+              key={image.id}
+              image={image}
+              duplicateOf={check.duplicateOf[image.id]}
+              small={Boolean(image.width && image.height && Math.max(image.width, image.height) < resolutionPx)}
+              canEdit={canEdit}
+              selected={selection.has(image.id)}
+              onSelect={(selected) =>
+                setSelection((current) => {
+                  const next = new Set(current)
+                  if (selected) next.add(image.id)
+                  else next.delete(image.id)
+                  return next
+                })
+              }
+            />
+          ))}
+        </ul>
+      ) : !canEdit ? (
+        <p className="text-sm text-slate-600">No images yet.</p>
+      ) : null}
+    </div>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

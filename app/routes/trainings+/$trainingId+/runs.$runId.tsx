@@ -1,0 +1,318 @@
+// /trainings/:trainingId/runs/:runId — one run, live: its state timeline, progress, loss curve, the
+// newest log lines, samples, the machine and what it costs, Cancel (intent=cancel) while it is
+// active, and on success the LoRA file with a snippet to use it. The page revalidates every ~2 s
+// while the run (or the shutdown of its machine) is in progress; the supervisor writes the rows.
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
+import { z } from 'zod'
+import { ConfirmButton } from '~/components/confirm-button'
+import { CopyButton } from '~/components/copy-button'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { ErrorList } from '~/components/forms'
+import { useRevalidateWhile } from '~/components/live-revalidation'
+import { LossChart } from '~/components/loss-chart'
+import { RunProgress } from '~/components/run-progress'
+import { RunStatusBadge } from '~/components/run-status-badge'
+import { RunTimeline } from '~/components/run-timeline'
+import { parseBaseModel, type BaseModel } from '~/trainings/base-models'
+import { prisma } from '~/utils/db.server'
+import { formError, parseFormData } from '~/utils/forms'
+import { cx } from '~/utils/misc'
+import { userHasPermission } from '~/utils/permissions'
+import { getRequestUserWithRoles } from '~/utils/user.server'
+import { isActiveRunStatus, runStatusLabel } from '~/runs/status'
+import {
+  buildTimeline,
+  describeMachine,
+  formatBytes,
+  formatDateTime,
+  formatEta,
+  loadRunActivity,
+  requireRun,
+  runDuration,
+  runUsage,
+  sampleKeysOf,
+} from '~/runs/view.server'
+import { CANCELED_BY_USER, endRun } from '~/runs/runs.server'
+import { redirectWithToast } from '~/utils/toast.server'
+import { jobName } from '~/trainings/config'
+import { useUser } from '~/utils/user'
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: data ? `Run · ${runStatusLabel(data.run.status)} · ${data.training.name} · Trainyard` : 'Run · Trainyard' },
+]
+
+const ActionSchema = z.discriminatedUnion('intent', [z.object({ intent: z.literal('cancel') })], {
+  errorMap: () => ({ message: 'Unknown action' }),
+})
+
+const LIVE_MACHINE_STATES = ['pending', 'running', 'stopping']
+
+/** A few lines of Python (diffusers) that load the LoRA by its downloaded file name and use the trigger word. */
+function usageSnippet(model: BaseModel | null, fileName: string, triggerWord: string) {
+  const modelId = model?.ref.id ?? 'black-forest-labs/FLUX.1-dev'
+  const dtype = model?.family === 'flux' ? 'torch.bfloat16' : 'torch.float16'
+  return [
+    'import torch',
+    'from diffusers import AutoPipelineForText2Image',
+    '',
+    `pipe = AutoPipelineForText2Image.from_pretrained("${modelId}", torch_dtype=${dtype}).to("cuda")`,
+    `pipe.load_lora_weights("./${fileName}")`,
+    '',
+    `prompt = "a photo of ${triggerWord}, natural light, detailed"`,
+    'image = pipe(prompt).images[0]',
+    `image.save("${fileName.replace(/\.safetensors$/, '')}.png")`,
+  ].join('\n')
+}
+
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  const { training, isOwner, run, userId } = await requireRun(request, params.trainingId, params.runId, 'read')
+  const [activity, gpu] = await Promise.all([
+    loadRunActivity(run.id),
+    prisma.gpu.findUnique({ where: { runId: run.id }, select: { status: true } }),
+  ])
+  const now = new Date()
+  const fileName = `${jobName(training.name)}.safetensors`
+  // Who pressed Start: "you", the owner (seen by an admin), or "an administrator" (an owner is not shown
+  // which admin acted on their training).
+  const startedBy =
+    run.startedById === null
+      ? null
+      : run.startedById === userId
+        ? 'you'
+        : run.startedById === training.ownerId
+          ? ((await prisma.user.findUnique({ where: { id: training.ownerId }, select: { email: true } }))?.email ?? 'the owner')
+          : 'an administrator'
+  // Which app process is watching the run (several may run the supervisor): for those who run the fleet.
+  const user = await getRequestUserWithRoles(request, userId)
+  const supervisedBy =
+    userHasPermission(user, 'read:gpu:any') && run.lockedBy && run.lockedUntil && run.lockedUntil > now ? run.lockedBy : null
+  const succeeded = run.status === 'succeeded' && run.weightsKey !== null
+  return json({
+    training: { id: training.id, name: training.name, triggerWord: training.triggerWord },
+    isOwner,
+    run: {
+      id: run.id,
+      status: run.status,
+      active: isActiveRunStatus(run.status),
+      created: formatDateTime(run.createdAt),
+      duration: runDuration(run, now),
+      step: run.step,
+      totalSteps: run.totalSteps,
+      eta: formatEta(run.etaSeconds),
+      error: run.error,
+      machine: describeMachine(run.provider, run.instanceType),
+      machineState: gpu?.status ?? null,
+      startedBy,
+      supervisedBy,
+      launched: run.startedAt !== null,
+      usage: runUsage(run, now),
+      samples: sampleKeysOf(run).map((_, index) => `/resources/runs/${run.id}/samples/${index}`),
+      weights: succeeded
+        ? { href: `/resources/runs/${run.id}/weights`, fileName, size: run.weightsSize !== null ? formatBytes(run.weightsSize) : null }
+        : null,
+    },
+    timeline: buildTimeline(run, activity.firstAt),
+    messageCount: activity.messageCount,
+    lossPoints: activity.lossPoints,
+    logLines: activity.logLines,
+    snippet: succeeded ? usageSnippet(parseBaseModel(training.baseModel), fileName, training.triggerWord) : null,
+  })
+}
+
+export async function action({ request, params }: ActionFunctionArgs) {
+  const { training, run } = await requireRun(request, params.trainingId, params.runId, 'update')
+  const formData = await request.formData()
+  const parsed = parseFormData(formData, ActionSchema)
+  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  const alreadyEnded = (status: string) =>
+    json(formError(formData, `This run has already ended (${runStatusLabel(status).toLowerCase()}): there is nothing to cancel.`), { status: 409 })
+  if (!isActiveRunStatus(run.status)) return alreadyEnded(run.status)
+  // Conditional on the run still being active: if it ended meanwhile, that ending stands.
+  if (!(await endRun(run.id, 'canceled', { error: CANCELED_BY_USER }))) {
+    const now = await prisma.trainingRun.findUnique({ where: { id: run.id }, select: { status: true } })
+    return alreadyEnded(now?.status ?? run.status)
+  }
+  // The supervisor sees the canceled run on its next cycle and terminates the machine.
+  return redirectWithToast(`/trainings/${training.id}/runs/${run.id}`, {
+    type: 'success',
+    description: 'Canceled — the machine is being shut down.',
+  })
+}
+
+function Card({ title, id, children, className }: { title: string; id: string; children: React.ReactNode; className?: string }) {
+  return (
+    <section aria-labelledby={id} className={cx('card flex flex-col gap-3 p-4 sm:p-6', className)}>
+      <h3 id={id} className="font-semibold">
+        {title}
+      </h3>
+      {children}
+    </section>
+  )
+}
+
+export default function RunPage() {
+  const data = useLoaderData<typeof loader>()
+  const actionData = useActionData<typeof action>()
+  const navigation = useNavigation()
+  const { run } = data
+  const user = useUser()
+  const canCancel = run.active && userHasPermission(user, data.isOwner ? 'update:training:own' : 'update:training:any')
+  const canceling = navigation.state !== 'idle' && navigation.formData?.get('intent') === 'cancel'
+  const machineShuttingDown = !run.active && run.machineState !== null && LIVE_MACHINE_STATES.includes(run.machineState)
+  useRevalidateWhile(run.active || machineShuttingDown)
+  const errors = actionData && 'formErrors' in actionData ? actionData.formErrors : null
+
+  return (
+    <div className="flex flex-col gap-6">
+      <div className="flex flex-col gap-2">
+        <Link to={`/trainings/${data.training.id}/runs`} className="link text-sm">
+          ← All runs
+        </Link>
+        <div className="flex flex-wrap items-center gap-3">
+          <h2 className="text-xl font-semibold">Run of {run.created}</h2>
+          <RunStatusBadge status={run.status} />
+        </div>
+        <p className="text-sm text-slate-600" aria-live="polite">
+          {run.active ? `In progress for ${run.duration}.` : `Took ${run.duration}.`}
+          {machineShuttingDown ? ' The machine is being shut down.' : null}
+        </p>
+      </div>
+
+      {run.error && (run.status === 'failed' || run.status === 'canceled') ? (
+        <div role="alert" className="rounded-md border border-red-200 bg-red-50 p-4 text-sm text-red-800">
+          <p className="font-semibold">{run.status === 'failed' ? 'The run failed' : 'The run was canceled'}</p>
+          <p className="mt-1 whitespace-pre-wrap break-words">{run.error}</p>
+        </div>
+      ) : null}
+
+      {run.weights ? (
+        <section aria-labelledby="result-title" className="card flex flex-col gap-4 border-green-200 p-4 sm:p-6">
+          <div className="flex flex-wrap items-center justify-between gap-3">
+            <div>
+              <h3 id="result-title" className="font-semibold">
+                Your LoRA is ready
+              </h3>
+              <p className="text-sm text-slate-600">
+                <code>{run.weights.fileName}</code>
+                {run.weights.size ? ` · ${run.weights.size}` : null}
+              </p>
+            </div>
+            <a href={run.weights.href} download={run.weights.fileName} className="btn-primary">
+              Download LoRA
+            </a>
+          </div>
+          {data.snippet ? (
+            <div className="flex flex-col gap-2">
+              <div className="flex flex-wrap items-center justify-between gap-2">
+                <h4 className="text-sm font-medium text-slate-700">Use it with diffusers</h4>
+                <CopyButton text={data.snippet} label="Copy code" />
+              </div>
+              <pre className="overflow-x-auto rounded-md bg-slate-900 p-3 text-xs leading-relaxed text-slate-100" aria-label="Usage code">
+                <code>{data.snippet}</code>
+              </pre>
+              <p className="text-xs text-slate-500">
+                Put <code>{data.training.triggerWord}</code> in your prompts to call up what the LoRA learned.
+              </p>
+            </div>
+          ) : null}
+        </section>
+      ) : null}
+
+      <div className="grid gap-6 lg:grid-cols-[1fr_20rem]">
+        <div className="flex min-w-0 flex-col gap-6">
+          <Card title="Progress" id="progress-title">
+            <RunProgress step={run.step} totalSteps={run.totalSteps} eta={run.eta} active={run.active} />
+          </Card>
+          <Card title="Loss" id="loss-title">
+            <LossChart points={data.lossPoints} />
+          </Card>
+          <Card title="Latest log lines" id="log-title">
+            {data.logLines.length ? (
+              <pre className="max-h-80 overflow-auto rounded-md bg-slate-900 p-3 text-xs leading-relaxed text-slate-100" data-testid="run-log">
+                {data.logLines.map((line) => (
+                  <div key={line.id} className="whitespace-pre-wrap break-words">
+                    <time dateTime={line.at} className="text-slate-400">
+                      {line.clock}
+                    </time>{' '}
+                    {line.text}
+                  </div>
+                ))}
+              </pre>
+            ) : (
+              <p className="text-sm text-slate-600">No messages from the machine yet.</p>
+            )}
+            {data.messageCount > data.logLines.length ? (
+              <p className="text-xs text-slate-500">The newest {data.logLines.length} of {data.messageCount} messages.</p>
+            ) : null}
+          </Card>
+          <Card title="Samples" id="samples-title">
+            {run.samples.length ? (
+              <ul className="grid grid-cols-2 gap-3 sm:grid-cols-3">
+                {run.samples.map((src, i) => (
+                  <li key={src}>
+                    <a href={src} target="_blank" rel="noreferrer">
+                      <img src={src} alt={`Sample ${i + 1}`} loading="lazy" className="aspect-square w-full rounded-md border border-slate-200 object-cover" />
+                    </a>
+                  </li>
+                ))}
+              </ul>
+            ) : (
+              <p className="text-sm text-slate-600">
+                {run.active ? 'Sample images appear here when the run finishes.' : 'This run left no sample images.'}
+              </p>
+            )}
+          </Card>
+        </div>
+
+        <div className="flex flex-col gap-6">
+          <Card title="Timeline" id="timeline-title">
+            <RunTimeline steps={data.timeline} />
+          </Card>
+          <Card title="Machine" id="machine-title">
+            <dl className="grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm">
+              <dt className="text-slate-600">GPU</dt>
+              <dd className="break-words text-slate-900">{run.machine}</dd>
+              <dt className="text-slate-600">State</dt>
+              <dd className="text-slate-900">{run.machineState ?? (run.launched ? '—' : run.active ? 'not started yet' : 'none was started')}</dd>
+              <dt className="text-slate-600">GPU time</dt>
+              <dd className="tabular-nums text-slate-900">{run.usage.minutes}</dd>
+              <dt className="text-slate-600">Cost so far</dt>
+              <dd className="tabular-nums text-slate-900">{run.usage.cost}</dd>
+              {run.startedBy ? (
+                <>
+                  <dt className="text-slate-600">Started by</dt>
+                  <dd className="break-words text-slate-900">{run.startedBy}</dd>
+                </>
+              ) : null}
+              {run.supervisedBy ? (
+                <>
+                  <dt className="text-slate-600">Watched by</dt>
+                  <dd className="break-all font-mono text-xs text-slate-900">{run.supervisedBy}</dd>
+                </>
+              ) : null}
+            </dl>
+          </Card>
+          {canCancel ? (
+            <Form method="POST" className="flex flex-col gap-2">
+              <ConfirmButton
+                label="Cancel run"
+                question="Stop this run and shut its machine down? What it trained so far is lost."
+                confirmLabel="Yes, cancel the run"
+                keepLabel="Keep it running"
+                value="cancel"
+                pending={canceling}
+                className="btn-secondary border-red-300 text-red-700 hover:bg-red-50"
+              />
+              <ErrorList errors={errors} />
+            </Form>
+          ) : errors ? (
+            <ErrorList errors={errors} />
+          ) : null}
+        </div>
+      </div>
+    </div>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

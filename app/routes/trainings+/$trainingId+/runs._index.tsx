@@ -1,0 +1,253 @@
+// /trainings/:trainingId/runs — the Runs tab: every run of the training, newest first, and the
+// "Start training" action (intent=start). Starting is startRun's conditional write, so a double click
+// or two tabs make one run: the second submit is sent to the run the first one made.
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
+import { z } from 'zod'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { ErrorList, SubmitButton } from '~/components/forms'
+import { useRevalidateWhile } from '~/components/live-revalidation'
+import { Pagination } from '~/components/pagination'
+import { RunStatusBadge } from '~/components/run-status-badge'
+import { checkDataset } from '~/trainings/dataset-check'
+import { prisma } from '~/utils/db.server'
+import { formError, parseFormData } from '~/utils/forms'
+import { trainingResolutionPx } from '~/images/pipeline.server'
+import { userHasPermission } from '~/utils/permissions'
+import { isActiveRunStatus } from '~/runs/status'
+import { formatDateTime, runDuration, runUsage } from '~/runs/view.server'
+import { startRun, StartRunError } from '~/runs/runs.server'
+import { redirectWithToast } from '~/utils/toast.server'
+import { requireTraining } from '~/trainings/access.server'
+import { useUser } from '~/utils/user'
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Runs · ${data?.training.name ?? 'Training'} · Trainyard` }]
+
+const RUNS_PER_PAGE = 20
+/** The list's columns from the small breakpoint up; on a phone each run is a small two-column card. */
+const RUN_COLUMNS = 'sm:grid-cols-[10rem_1fr_7rem_6rem_7rem]'
+
+const SearchParamsSchema = z.object({
+  page: z.coerce.number().int().min(1).catch(1),
+})
+
+const ActionSchema = z.discriminatedUnion('intent', [z.object({ intent: z.literal('start') })], {
+  errorMap: () => ({ message: 'Unknown action' }),
+})
+
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  const { training, isOwner } = await requireTraining(request, params.trainingId, 'read')
+  const url = new URL(request.url)
+  const { page: requestedPage } = SearchParamsSchema.parse({
+    page: url.searchParams.get('page') ?? '1',
+  })
+  const where = { trainingId: training.id }
+  const [total, activeRun, images] = await Promise.all([
+    prisma.trainingRun.count({ where }),
+    prisma.trainingRun.findUnique({
+      where: { activeTrainingId: training.id },
+      select: { id: true, status: true },
+    }),
+    prisma.trainingImage.findMany({
+      where,
+      select: {
+        id: true,
+        name: true,
+        text: true,
+        width: true,
+        height: true,
+        hash: true,
+      },
+    }),
+  ])
+  const pages = Math.max(1, Math.ceil(total / RUNS_PER_PAGE))
+  const page = Math.min(requestedPage, pages)
+  const runs = await prisma.trainingRun.findMany({
+    where,
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    skip: (page - 1) * RUNS_PER_PAGE,
+    take: RUNS_PER_PAGE,
+    select: {
+      id: true,
+      status: true,
+      createdAt: true,
+      startedAt: true,
+      finishedAt: true,
+      step: true,
+      totalSteps: true,
+      provider: true,
+      pricePerHour: true,
+      gpuMinutes: true,
+      costUsd: true,
+    },
+  })
+  const check = checkDataset(images, {
+    resolutionPx: trainingResolutionPx(training.config),
+  })
+  const now = new Date()
+  return json({
+    training: { id: training.id, name: training.name },
+    isOwner,
+    activeRun,
+    dataset: {
+      ready: check.ready,
+      problems: check.items.filter((i) => !i.ok).map((i) => i.title),
+    },
+    page,
+    pages,
+    total,
+    runs: runs.map((run) => ({
+      id: run.id,
+      status: run.status,
+      created: formatDateTime(run.createdAt),
+      createdAt: run.createdAt.toISOString(),
+      duration: runDuration(run, now),
+      steps: run.totalSteps ? `${run.step ?? 0} / ${run.totalSteps}` : '—',
+      cost: runUsage(run, now).cost,
+    })),
+  })
+}
+
+export async function action({ request, params }: ActionFunctionArgs) {
+  const { training, userId } = await requireTraining(request, params.trainingId, 'update')
+  const formData = await request.formData()
+  const parsed = parseFormData(formData, ActionSchema)
+  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  try {
+    const { runId, created } = await startRun({
+      trainingId: training.id,
+      startedById: userId,
+    })
+    return redirectWithToast(
+      `/trainings/${training.id}/runs/${runId}`,
+      created
+        ? {
+            type: 'success',
+            description: 'Run queued: a GPU machine is being started for it.',
+          }
+        : {
+            type: 'message',
+            description: 'This training already has a run in progress: here it is.',
+          },
+    )
+  } catch (error) {
+    // A sentence for people (dataset not ready, limit reached): shown above the button, nothing lost.
+    if (error instanceof StartRunError) return json(formError(formData, error.message), { status: 400 })
+    throw error
+  }
+}
+
+export default function TrainingRuns() {
+  const data = useLoaderData<typeof loader>()
+  const actionData = useActionData<typeof action>()
+  const canEdit = userHasPermission(useUser(), data.isOwner ? 'update:training:own' : 'update:training:any')
+  // Keeps the states in the list current while one of them is moving.
+  useRevalidateWhile(data.runs.some((r) => isActiveRunStatus(r.status)))
+  const errors = actionData && 'formErrors' in actionData ? actionData.formErrors : null
+
+  return (
+    <div className="flex flex-col gap-6">
+      <section aria-labelledby="start-title" className="card flex flex-col gap-3 p-4 sm:p-6">
+        <h2 id="start-title" className="text-lg font-semibold">
+          {data.activeRun ? 'A run is in progress' : 'Train a LoRA'}
+        </h2>
+        {data.activeRun ? (
+          <div className="flex flex-wrap items-center gap-3">
+            <RunStatusBadge status={data.activeRun.status} />
+            <Link to={`/trainings/${data.training.id}/runs/${data.activeRun.id}`} className="btn-primary">
+              View the run in progress
+            </Link>
+          </div>
+        ) : canEdit ? (
+          <Form method="POST" className="flex flex-col gap-3">
+            <p className="text-sm text-slate-600">
+              A run rents one GPU machine, trains on the images and captions as they are now, and leaves a <code>.safetensors</code> file to
+              download. You can cancel it at any time.
+            </p>
+            {!data.dataset.ready ? (
+              <div className="rounded-md border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900">
+                <p className="font-medium">The dataset is not ready yet:</p>
+                <ul className="ml-5 list-disc">
+                  {data.dataset.problems.map((p) => (
+                    <li key={p}>{p}</li>
+                  ))}
+                </ul>
+                <Link to={`/trainings/${data.training.id}`} className="link">
+                  Fix it in Images
+                </Link>
+              </div>
+            ) : null}
+            <ErrorList errors={errors} />
+            <div>
+              <SubmitButton name="intent" value="start" pendingText="Starting…" disabled={!data.dataset.ready}>
+                Start training
+              </SubmitButton>
+            </div>
+          </Form>
+        ) : (
+          <p className="text-sm text-slate-600">You may look at this training’s runs but not start one.</p>
+        )}
+      </section>
+
+      <section aria-labelledby="runs-title" className="flex flex-col gap-3">
+        <h2 id="runs-title" className="text-lg font-semibold">
+          Runs {data.total ? <span className="font-normal text-slate-500">({data.total})</span> : null}
+        </h2>
+        {data.runs.length === 0 ? (
+          <p className="card p-6 text-center text-sm text-slate-600">No runs yet. When you start one, it appears here with its progress.</p>
+        ) : (
+          <div className="overflow-hidden rounded-lg border border-slate-200 bg-white">
+            <div
+              aria-hidden
+              className={`hidden border-b border-slate-200 bg-slate-50 px-4 py-2 text-xs font-medium uppercase tracking-wide text-slate-500 sm:grid ${RUN_COLUMNS}`}
+            >
+              <span>State</span>
+              <span>Started</span>
+              <span>Duration</span>
+              <span>Steps</span>
+              <span>Cost</span>
+            </div>
+            <ul aria-label="Runs" className="flex flex-col divide-y divide-slate-200">
+              {data.runs.map((run) => (
+                <li key={run.id}>
+                  <Link
+                    to={`/trainings/${data.training.id}/runs/${run.id}`}
+                    className={`grid grid-cols-2 gap-x-4 gap-y-1 p-4 text-sm hover:bg-slate-50 sm:items-center ${RUN_COLUMNS}`}
+                  >
+                    <span className="col-span-2 sm:col-span-1">
+                      <RunStatusBadge status={run.status} />
+                    </span>
+                    <time dateTime={run.createdAt} className="col-span-2 font-medium text-slate-900 sm:col-span-1">
+                      {run.created}
+                    </time>
+                    <span className="text-slate-600">
+                      <span className="sm:sr-only">Duration: </span>
+                      {run.duration}
+                    </span>
+                    <span className="tabular-nums text-slate-600">
+                      <span className="sm:sr-only">Steps: </span>
+                      {run.steps}
+                    </span>
+                    <span className="tabular-nums text-slate-600">
+                      <span className="sm:sr-only">Cost: </span>
+                      {run.cost}
+                    </span>
+                  </Link>
+                </li>
+              ))}
+            </ul>
+          </div>
+        )}
+        {data.pages > 1 ? (
+          <Pagination
+            page={data.page}
+            pages={data.pages}
+            hrefFor={(page) => `/trainings/${data.training.id}/runs${page > 1 ? `?page=${page}` : ''}`}
+          />
+        ) : null}
+      </section>
+    </div>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

@@ -1,0 +1,287 @@
+// /trainings/:id/settings — name, trigger word and base model; the trainer config (main knobs and
+// raw JSON); duplicate; delete (after a confirmation step, ?delete). Viewing needs read, saving
+// update, deleting delete, duplicating read + create:training:own. Someone else's training is a 404.
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
+import { useState } from 'react'
+import { z } from 'zod'
+import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { TrainingConfigEditor } from '~/components/training-config-editor'
+import { BaseModelSelect, TriggerWordField } from '~/components/training-fields'
+import { formatBaseModel, getBaseModel, parseBaseModel } from '~/trainings/base-models'
+import { prisma } from '~/utils/db.server'
+import { formError, parseFormData, type FieldErrors, type FormFailure } from '~/utils/forms'
+import { userHasPermission } from '~/utils/permissions'
+import { requireUserWithPermission } from '~/utils/permissions.server'
+import { redirectWithToast } from '~/utils/toast.server'
+import {
+  adaptConfigToBaseModel,
+  formatIssue,
+  parseConfigText,
+  parseJson,
+  prettyConfig,
+  serializeConfig,
+  validateConfig,
+  withServerFields,
+  type ConfigResult,
+} from '~/trainings/config'
+import { KNOB_NAMES, knobForPath, parseKnobInputs, writeKnobs, type KnobInputs } from '~/trainings/knobs'
+import { requireTraining } from '~/trainings/access.server'
+import { BaseModelSlugSchema, TRAINING_NAME_MAX_CHARS, TrainingNameSchema, TriggerWordSchema } from '~/trainings/validation'
+import { useUser } from '~/utils/user'
+import { deleteTraining, duplicateTraining } from './settings.server'
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Settings · ${data?.training.name ?? 'Training'} · Trainyard` }]
+
+/** The access each intent needs; an unknown intent still needs update rights before it is refused. */
+const INTENT_ACCESS = { details: 'update', knobs: 'update', json: 'update', duplicate: 'read', delete: 'delete' } as const
+
+const DetailsSchema = z.object({ name: TrainingNameSchema, triggerWord: TriggerWordSchema, baseModel: BaseModelSlugSchema })
+
+function failure(body: FormFailure) {
+  return json(body, { status: 400 })
+}
+
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  const { training, isOwner } = await requireTraining(request, params.trainingId, 'read')
+  const model = parseBaseModel(training.baseModel)
+  const stored = parseJson(training.config)
+  const imageCount = await prisma.trainingImage.count({ where: { trainingId: training.id } })
+  return json({
+    training: {
+      id: training.id,
+      name: training.name,
+      triggerWord: training.triggerWord,
+      baseModelSlug: model?.slug ?? '',
+      family: model?.family ?? null,
+      modelId: model?.ref.id ?? null,
+      config: stored.success ? prettyConfig(stored.value) : training.config,
+      updatedAt: training.updatedAt,
+    },
+    isOwner,
+    imageCount,
+    confirmDelete: new URL(request.url).searchParams.has('delete'),
+  })
+}
+
+export async function action({ request, params }: ActionFunctionArgs) {
+  const formData = await request.formData()
+  const intent = String(formData.get('intent') ?? '')
+  const access = Object.hasOwn(INTENT_ACCESS, intent) ? INTENT_ACCESS[intent as keyof typeof INTENT_ACCESS] : 'update'
+  const { training, userId } = await requireTraining(request, params.trainingId, access)
+  const settingsUrl = `/trainings/${training.id}/settings`
+
+  if (intent === 'details') {
+    const parsed = parseFormData(formData, DetailsSchema)
+    if (!parsed.success) return failure(parsed.failure)
+    const model = getBaseModel(parsed.data.baseModel)
+    let config = training.config
+    let notes: string[] = []
+    if (parseBaseModel(training.baseModel)?.slug !== model.slug) {
+      // No family check here: the config is about to be moved to the new family.
+      const stored = parseConfigText(training.config)
+      if (!stored.success) {
+        return failure(
+          formError(formData, `The trainer config has problems, so it cannot be moved to ${model.label}. Fix them first: ${stored.issues.map(formatIssue).join('; ')}`),
+        )
+      }
+      const adapted = adaptConfigToBaseModel(stored.config, model)
+      config = serializeConfig(adapted.config)
+      notes = adapted.notes
+    }
+    await prisma.training.update({
+      where: { id: training.id },
+      data: { name: parsed.data.name, triggerWord: parsed.data.triggerWord, baseModel: formatBaseModel(model), config },
+    })
+    return redirectWithToast(settingsUrl, { type: 'success', description: ['Details saved.', ...notes].join(' ') })
+  }
+
+  if (intent === 'knobs' || intent === 'json') {
+    const model = parseBaseModel(training.baseModel)
+    if (!model) return failure(formError(formData, 'The base model of this training is unknown: choose one above and save it first.'))
+    const text = formData.get('config')
+    if (typeof text !== 'string') return failure(formError(formData, 'The config is missing.', { config: ['JSON: is required'] }))
+    let result: ConfigResult
+    if (intent === 'json') {
+      result = parseConfigText(text, model)
+    } else {
+      // The knobs are written into the JSON shown beside them (the two are in step in the browser;
+      // without JavaScript the JSON is the one the page was loaded with).
+      const base = parseJson(text)
+      if (!base.success) {
+        return failure(formError(formData, 'The raw JSON is not valid, so the fields cannot be applied to it.', { config: [formatIssue(base.issue)] }))
+      }
+      const inputs: Partial<KnobInputs> = {}
+      for (const name of KNOB_NAMES) {
+        const value = formData.get(name)
+        if (typeof value === 'string') inputs[name] = value
+      }
+      const { knobs, errors } = parseKnobInputs(inputs)
+      if (Object.keys(errors).length) {
+        const fieldErrors: FieldErrors = Object.fromEntries(Object.entries(errors).map(([k, message]) => [k, [message]]))
+        return failure(formError(formData, 'Some fields need fixing.', fieldErrors))
+      }
+      result = validateConfig(writeKnobs(base.value, knobs), model)
+    }
+    if (!result.success) {
+      const fieldErrors: FieldErrors = { config: result.issues.map(formatIssue) }
+      for (const issue of result.issues) {
+        const knob = knobForPath(issue.path)
+        if (knob) fieldErrors[knob] = [...(fieldErrors[knob] ?? []), formatIssue(issue)]
+      }
+      return failure(formError(formData, 'Nothing was saved: the config has problems.', fieldErrors))
+    }
+    const { config, replaced } = withServerFields(result.config, model)
+    await prisma.training.update({ where: { id: training.id }, data: { config: serializeConfig(config) } })
+    return redirectWithToast(settingsUrl, {
+      type: 'success',
+      description: replaced.length ? `Config saved. Fields the server fills were put back: ${replaced.join(', ')}.` : 'Config saved.',
+    })
+  }
+
+  if (intent === 'duplicate') {
+    await requireUserWithPermission(request, 'create:training:own')
+    const copy = await duplicateTraining(training, userId)
+    return redirectWithToast(`/trainings/${copy.id}`, {
+      type: 'success',
+      description: `Duplicated as "${copy.name}": name, trigger word, base model and config. Images are not copied.`,
+    })
+  }
+
+  if (intent === 'delete') {
+    const result = await deleteTraining(training.id)
+    if (!result.deleted) {
+      return failure(formError(formData, 'A run of this training is in progress. Cancel it before deleting the training.'))
+    }
+    const images = result.imageCount === 1 ? ' and its image' : result.imageCount ? ` and its ${result.imageCount} images` : ''
+    return redirectWithToast('/trainings', { type: 'success', description: `Training "${training.name}"${images} deleted.` })
+  }
+
+  return failure(formError(formData, 'Unknown action.'))
+}
+
+export default function TrainingSettings() {
+  const { training, isOwner, imageCount, confirmDelete } = useLoaderData<typeof loader>()
+  const actionData = useActionData<typeof action>()
+  const user = useUser()
+  const access = isOwner ? 'own' : 'any'
+  const canUpdate = userHasPermission(user, `update:training:${access}`)
+  const canDelete = userHasPermission(user, `delete:training:${access}`)
+  const canDuplicate = userHasPermission(user, 'create:training:own')
+  const intent = actionData?.values.intent
+  const configFailure = intent === 'knobs' || intent === 'json' ? actionData : undefined
+  return (
+    <div className="flex flex-col gap-6">
+      {canUpdate ? null : (
+        <p className="max-w-3xl rounded-md bg-slate-100 p-3 text-sm text-slate-700">You may look at these settings but not change them.</p>
+      )}
+      {/* Remounted after each save, so the forms show what was stored. */}
+      <div className="max-w-3xl">
+        <DetailsForm key={`details-${training.updatedAt}`} training={training} failure={intent === 'details' ? actionData : undefined} readOnly={!canUpdate} />
+      </div>
+      <TrainingConfigEditor
+        key={`config-${training.updatedAt}`}
+        initialText={configFailure?.values.config ?? training.config}
+        initialInputs={configFailure?.values}
+        family={training.family ?? undefined}
+        readOnly={!canUpdate}
+        formErrors={configFailure?.formErrors}
+        serverFields={[
+          { label: 'Job name', value: 'from the training name' },
+          { label: 'Trigger word', value: training.triggerWord },
+          { label: 'Dataset folder', value: 'where the GPU machine puts your images' },
+          { label: 'Output folder', value: 'where the GPU machine writes the LoRA' },
+          { label: 'Model weights', value: training.modelId ?? 'the base model' },
+        ]}
+      />
+      {canDuplicate ? (
+        <section className="card flex max-w-3xl flex-col gap-3" aria-labelledby="duplicate-heading">
+          <h2 id="duplicate-heading" className="text-lg font-semibold">
+            Duplicate
+          </h2>
+          <p className="text-sm text-slate-600">A new training of yours with the same name (plus “(copy)”), trigger word, base model and config. Images are not copied.</p>
+          <Form method="POST">
+            <SubmitButton name="intent" value="duplicate" className="btn-secondary">
+              Duplicate training
+            </SubmitButton>
+          </Form>
+        </section>
+      ) : null}
+      {canDelete ? (
+        <DeleteSection name={training.name} imageCount={imageCount} confirm={confirmDelete} errors={intent === 'delete' ? actionData?.formErrors : undefined} />
+      ) : null}
+    </div>
+  )
+}
+
+type LoadedTraining = { name: string; triggerWord: string; baseModelSlug: string }
+
+function DetailsForm({ training, failure, readOnly }: { training: LoadedTraining; failure?: FormFailure; readOnly: boolean }) {
+  const values = failure?.values
+  const [baseModel, setBaseModel] = useState(values?.baseModel ?? training.baseModelSlug)
+  return (
+    <Form method="POST" className="card flex flex-col gap-4" noValidate aria-labelledby="details-heading">
+      <h2 id="details-heading" className="text-lg font-semibold">
+        Details
+      </h2>
+      <Field
+        label="Name"
+        errors={failure?.fieldErrors.name}
+        inputProps={{ name: 'name', required: true, maxLength: TRAINING_NAME_MAX_CHARS, defaultValue: values?.name ?? training.name, readOnly }}
+      />
+      <TriggerWordField
+        errors={failure?.fieldErrors.triggerWord}
+        hint="1–32 letters, digits, _ or -, no spaces. Captions and prompts refer to it as [trigger]."
+        defaultValue={values?.triggerWord ?? training.triggerWord} readOnly={readOnly}
+      />
+      <BaseModelSelect value={baseModel} onChange={setBaseModel} errors={failure?.fieldErrors.baseModel} />
+      <ErrorList errors={failure?.formErrors} />
+      {readOnly ? null : (
+        <div>
+          <SubmitButton name="intent" value="details">
+            Save details
+          </SubmitButton>
+        </div>
+      )}
+    </Form>
+  )
+}
+
+function DeleteSection({ name, imageCount, confirm, errors }: { name: string; imageCount: number; confirm: boolean; errors?: string[] }) {
+  const images = imageCount === 1 ? 'its image' : `its ${imageCount} images`
+  return (
+    <section className="card flex max-w-3xl flex-col gap-3 border-red-200" aria-labelledby="delete-heading">
+      <h2 id="delete-heading" className="text-lg font-semibold text-red-700">
+        Delete
+      </h2>
+      {confirm ? (
+        <div className="flex flex-col gap-3" role="alertdialog" aria-labelledby="delete-confirm-text">
+          <p id="delete-confirm-text" className="text-sm text-slate-800">
+            Delete “{name}”{imageCount ? ` and ${images}` : ''}? This cannot be undone.
+          </p>
+          <ErrorList errors={errors} />
+          <Form method="POST" className="flex flex-wrap gap-2">
+            <SubmitButton name="intent" value="delete" className="btn-danger">
+              Yes, delete this training
+            </SubmitButton>
+            <Link to="." className="btn-secondary" preventScrollReset>
+              Cancel
+            </Link>
+          </Form>
+        </div>
+      ) : (
+        <>
+          <p className="text-sm text-slate-600">Deletes the training{imageCount ? `, ${images}` : ''} and its settings for good.</p>
+          <div>
+            <Link to="?delete" className="btn-danger" preventScrollReset>
+              Delete training…
+            </Link>
+          </div>
+        </>
+      )}
+    </section>
+  )
+}
+
+export const ErrorBoundary = GeneralErrorBoundary

@@ -1,0 +1,152 @@
+// Starting and ending runs: the conditional writes of DESIGN.md "Run lifecycle rules". Both limits
+// (one active run per training, MAX_ACTIVE_RUNS_PER_USER per user) are unique indexes on the run row
+// (activeTrainingId, activeUserSlot), so two clicks, two tabs or two app processes make one run, and
+// ending a run frees both by clearing them in the same write that sets the terminal status.
+// See docs/decisions/007-gpu-runs.md.
+import crypto from 'node:crypto'
+import type { PrismaClient } from '@prisma/client'
+import { GPU_CLASSES, gpuClassFor, parseBaseModel, requiredGpuMemoryGb } from '../trainings/base-models'
+import { checkDataset } from '../trainings/dataset-check'
+import { prisma as defaultPrisma, isUniqueViolation } from '../utils/db.server'
+import { getEnv } from '../utils/env.server'
+import { trainingResolutionPx } from '../images/pipeline.server'
+import { ACTIVE_RUN_STATUSES, type TerminalRunStatus } from './status'
+import { parseConfigText } from '../trainings/config'
+
+export class StartRunError extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'dataset' | 'config' | 'limit',
+  ) {
+    super(message)
+    this.name = 'StartRunError'
+  }
+}
+
+export type StartRunResult = {
+  runId: string
+  /** false: the training already had an active run (a double click): that run is returned. */
+  created: boolean
+}
+
+/**
+ * Queues a run of the training. The run counts against the training owner's limit, whoever presses
+ * Start (an admin acting on someone's training does not spend their own slots). Throws StartRunError
+ * with a sentence for people when the dataset or config is not ready or the limit is reached.
+ */
+export async function startRun(
+  { trainingId, startedById }: { trainingId: string; startedById: string },
+  { prisma = defaultPrisma, maxActivePerUser = getEnv().MAX_ACTIVE_RUNS_PER_USER, provider = getEnv().GPU_PROVIDER } = {},
+): Promise<StartRunResult> {
+  const training = await prisma.training.findUnique({
+    where: { id: trainingId },
+    select: {
+      id: true,
+      ownerId: true,
+      baseModel: true,
+      config: true,
+      images: { select: { id: true, name: true, text: true, width: true, height: true, hash: true }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
+    },
+  })
+  if (!training) throw new StartRunError('This training no longer exists.', 'config')
+
+  const existing = await activeRunOf(prisma, trainingId)
+  if (existing) return { runId: existing, created: false }
+
+  const model = parseBaseModel(training.baseModel)
+  if (!model) throw new StartRunError('The base model of this training is no longer offered: choose another in Settings.', 'config')
+  const config = parseConfigText(training.config, model)
+  if (!config.success) throw new StartRunError('The training config is not valid: fix it in Settings.', 'config')
+  const check = checkDataset(training.images, { resolutionPx: trainingResolutionPx(training.config) })
+  if (!check.ready) {
+    const problems = check.items.filter((i) => !i.ok).map((i) => i.detail)
+    throw new StartRunError(`The dataset is not ready: ${problems.join(' ')}`, 'dataset')
+  }
+  const quantize = config.config.config.process[0]?.model.quantize
+  const gpu = gpuClassFor(requiredGpuMemoryGb(model, { quantize }))
+  if (!gpu) {
+    const largestGb = Math.max(...GPU_CLASSES.map((g) => g.memoryGb))
+    throw new StartRunError(`No GPU we rent is big enough for this config (the largest has ${largestGb} GB).`, 'config')
+  }
+
+  for (let slot = 0; slot < maxActivePerUser; slot++) {
+    const id = newRunId()
+    try {
+      await prisma.trainingRun.create({
+        data: {
+          id,
+          trainingId,
+          startedById,
+          status: 'queued',
+          activeTrainingId: trainingId,
+          activeUserSlot: `${training.ownerId}:${slot}`,
+          provider,
+          instanceType: gpu.instanceType,
+          pricePerHour: provider === 'local' ? 0 : gpu.pricePerHourUsd,
+          agentTokenHash: agentTokenHash(agentTokenFor(id)),
+        },
+      })
+      return { runId: id, created: true }
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error
+      // Which index refused it? If the training now has an active run, the other click won: its run.
+      const winner = await activeRunOf(prisma, trainingId)
+      if (winner) return { runId: winner, created: false }
+      // Otherwise this slot is taken by another of the owner's runs: try the next one.
+    }
+  }
+  throw new StartRunError(
+    `You already have ${maxActivePerUser} ${maxActivePerUser === 1 ? 'run' : 'runs'} in progress, the most at once: wait for one to finish or cancel one.`,
+    'limit',
+  )
+}
+
+async function activeRunOf(prisma: PrismaClient, trainingId: string) {
+  const run = await prisma.trainingRun.findUnique({ where: { activeTrainingId: trainingId }, select: { id: true } })
+  return run?.id ?? null
+}
+
+/**
+ * Ends an active run: the terminal status, the reason, the end time, and the two active slots freed,
+ * in one conditional write. Returns false when the run had already ended (someone else ended it
+ * first: their status stands). `onlyFrom` narrows which active statuses may end this way.
+ */
+export async function endRun(
+  runId: string,
+  status: TerminalRunStatus,
+  { error = null, onlyFrom, prisma = defaultPrisma, now = new Date() }: { error?: string | null; onlyFrom?: readonly string[]; prisma?: PrismaClient; now?: Date } = {},
+) {
+  const { count } = await prisma.trainingRun.updateMany({
+    where: { id: runId, status: { in: [...(onlyFrom ?? ACTIVE_RUN_STATUSES)] } },
+    data: { status, error, finishedAt: now, activeTrainingId: null, activeUserSlot: null, etaSeconds: null },
+  })
+  return count === 1
+}
+
+export const CANCELED_BY_USER = 'Canceled by you.'
+export const CANCELED_BY_ADMIN = 'Canceled by an administrator.'
+
+/**
+ * A cuid-like id: [a-z0-9], 25 characters, time-ordered. Made here rather than by Prisma because the
+ * agent token and the EC2 ClientToken are derived from it before the row exists.
+ */
+export function newRunId() {
+  return `r${Date.now().toString(36).padStart(9, '0')}${crypto.randomBytes(10).toString('hex').slice(0, 15)}`
+}
+
+// The label keeps this key apart from every other use of SESSION_SECRET (cookies, signed URLs).
+const AGENT_TOKEN_LABEL = 'trainyard/agent-token/v1'
+
+/**
+ * The run's bearer token for its agent: derived from SESSION_SECRET and the run id, so it is never
+ * stored (DESIGN.md: "Agent tokens are random per run and stored hashed"); a database copy alone
+ * cannot talk to an agent. Only its SHA-256 is kept, to notice a changed SESSION_SECRET.
+ */
+export function agentTokenFor(runId: string, secret = getEnv().SESSION_SECRET) {
+  const key = Buffer.from(crypto.hkdfSync('sha256', secret, '', AGENT_TOKEN_LABEL, 32))
+  return crypto.createHmac('sha256', key).update(runId).digest('base64url')
+}
+
+export function agentTokenHash(token: string) {
+  return crypto.createHash('sha256').update(token).digest('hex')
+}

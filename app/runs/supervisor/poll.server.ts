@@ -1,0 +1,249 @@
+// The supervisor's polling step: ask each agent for its new messages (bounded concurrency, timeouts),
+// record every message once — `(runId, messageId)` is unique, so a message polled twice, by one process
+// or by two, makes one row — and move each run forward with advanceRunStatus. A terminal message ends
+// the run through endRun, the one way a run ends.
+import type { Prisma, PrismaClient } from '@prisma/client'
+import { isUniqueViolation } from '../../utils/db.server'
+import { type AgentMessage, type AgentPollResult, fetchAgentMessages } from './agent-client.server'
+import { ACTIVE_RUN_STATUSES, advanceRunStatus, isActiveRunStatus, RUN_STATUSES, type RunStatus } from '../status'
+import { sampleKey, weightsKey } from '../job.server'
+import { endRun } from '../runs.server'
+import type { Storage } from '../../storage/storage.server'
+
+/** Rows per INSERT: well under SQLite's 32,766 bound parameters at 8 columns a row. */
+const INSERT_CHUNK_ROWS = 500
+/** Statements per transaction: one commit (one fsync on SQLite) for many small writes. */
+export const UPDATE_CHUNK = 250
+/** The most sample URLs a job carries (run-job.server.ts): the keys looked for after success. */
+const SAMPLE_KEYS_TO_CHECK = 8
+/** A reason from the agent is the trainer's last 20 lines; more than this is noise on a page. */
+const ERROR_TEXT_MAX_CHARS = 8000
+/** First training message per run, for the ETA: one query per run per process instead of one per poll. */
+const FIRST_TRAINING_CACHE_MAX = 20_000
+
+export type PollableRun = {
+  id: string
+  status: string
+  agentUrl: string | null
+  lastMessageId: number
+}
+
+export type PollContext = {
+  /** Fields written with each run's progress (its cost so far): one write per run instead of two. */
+  extraData?: (runId: string) => Prisma.TrainingRunUpdateManyMutationInput
+  prisma: PrismaClient
+  storage: () => Promise<Storage>
+  now: Date
+}
+
+/** Ids per `in: [...]` filter: Prisma refuses a query past SQLite's bound-parameter limit. */
+const IDS_PER_QUERY = 400
+
+/** `fn` over the ids in chunks small enough for one query each; the answers concatenated. */
+export async function inChunks<T>(ids: readonly string[], fn: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = []
+  for (let i = 0; i < ids.length; i += IDS_PER_QUERY) out.push(...(await fn(ids.slice(i, i + IDS_PER_QUERY))))
+  return out
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!
+      await fn(item)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
+}
+
+export async function pollAgents(
+  runs: readonly PollableRun[],
+  { concurrency, timeoutMs, signal, tokenFor }: { concurrency: number; timeoutMs: number; signal?: AbortSignal; tokenFor: (runId: string) => string },
+) {
+  const results = new Map<string, AgentPollResult>()
+  await forEachLimit(runs, concurrency, async (run) => {
+    if (!run.agentUrl) return
+    results.set(run.id, await fetchAgentMessages(run.agentUrl, tokenFor(run.id), run.lastMessageId, { timeoutMs, signal }))
+  })
+  return results
+}
+
+
+type StatusRow = Prisma.TrainingStatusCreateManyInput
+
+/**
+ * Inserts the rows, each at most once. One INSERT per chunk; a chunk that hits a row already there
+ * (another process recorded it first) falls back to one INSERT per row, skipping the duplicates:
+ * SQLite has no `skipDuplicates`.
+ */
+export async function insertStatusRows(prisma: PrismaClient, rows: StatusRow[]) {
+  let inserted = 0
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK_ROWS) {
+    const chunk = rows.slice(i, i + INSERT_CHUNK_ROWS)
+    try {
+      inserted += (await prisma.trainingStatus.createMany({ data: chunk })).count
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error
+      for (const row of chunk) {
+        try {
+          await prisma.trainingStatus.create({ data: row, select: { id: true } })
+          inserted++
+        } catch (rowError) {
+          if (!isUniqueViolation(rowError)) throw rowError
+        }
+      }
+    }
+  }
+  return inserted
+}
+
+/** Runs the writes in transactions of UPDATE_CHUNK; returns each write's count, in order. */
+export async function runBatched(prisma: PrismaClient, writes: Prisma.PrismaPromise<Prisma.BatchPayload>[]) {
+  const counts: number[] = []
+  for (let i = 0; i < writes.length; i += UPDATE_CHUNK) {
+    const results = await prisma.$transaction(writes.slice(i, i + UPDATE_CHUNK))
+    counts.push(...results.map((r) => r.count))
+  }
+  return counts
+}
+
+const firstTraining = new Map<string, { step: number; atMs: number }>()
+
+async function firstTrainingMessage(prisma: PrismaClient, runId: string, fresh: AgentMessage[]) {
+  const cached = firstTraining.get(runId)
+  if (cached) return cached
+  const row = await prisma.trainingStatus.findFirst({
+    where: { runId, status: 'training', step: { not: null } },
+    orderBy: { messageId: 'asc' },
+    select: { step: true, at: true },
+  })
+  const fromFresh = fresh.filter((m) => m.status === 'training' && m.step !== null).sort((a, b) => a.id - b.id)[0]
+  const found = row ? { step: row.step ?? 0, atMs: row.at.getTime() } : fromFresh ? { step: fromFresh.step ?? 0, atMs: Date.parse(fromFresh.at) } : null
+  if (found) {
+    if (firstTraining.size >= FIRST_TRAINING_CACHE_MAX) firstTraining.clear()
+    firstTraining.set(runId, found)
+  }
+  return found
+}
+
+/** Seconds left at the pace since the first training message, or null before there is a pace. */
+function etaSeconds(first: { step: number; atMs: number } | null, newest: AgentMessage) {
+  if (!first || newest.step === null || !newest.totalSteps) return null
+  const done = newest.step - first.step
+  const elapsedMs = Date.parse(newest.at) - first.atMs
+  if (done <= 0 || elapsedMs <= 0) return null
+  return Math.max(0, Math.round(((newest.totalSteps - newest.step) * elapsedMs) / done / 1000))
+}
+
+/** The active statuses a run may be in for `next` to be a step forward (or no move). */
+function statusesUpTo(next: RunStatus) {
+  return ACTIVE_RUN_STATUSES.filter((s) => RUN_STATUSES.indexOf(s) <= RUN_STATUSES.indexOf(next))
+}
+
+/**
+ * Records what the polls brought and advances the runs. Returns how many rows were recorded and runs
+ * ended. `contacted` lists the runs that answered correctly (their heartbeat).
+ */
+export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[], results: Map<string, AgentPollResult>) {
+  const { prisma, now } = ctx
+  const answered: { run: PollableRun; fresh: AgentMessage[] }[] = []
+  for (const run of runs) {
+    const result = results.get(run.id)
+    if (!result?.ok) continue
+    const fresh = result.messages.filter((m) => m.id > run.lastMessageId)
+    answered.push({ run, fresh })
+  }
+
+  const rows: StatusRow[] = answered.flatMap(({ run, fresh }) =>
+    fresh.map((m) => ({ runId: run.id, messageId: m.id, status: m.status, step: m.step, totalSteps: m.totalSteps, loss: m.loss, text: m.text, at: new Date(m.at) })),
+  )
+  const messagesRecorded = await insertStatusRows(prisma, rows)
+
+  // Runs that answered with nothing new: one write for all of them.
+  const quiet = answered.filter((a) => a.fresh.length === 0).map((a) => a.run.id)
+  if (quiet.length > 0) {
+    await inChunks(quiet, async (ids) => [
+      await prisma.trainingRun.updateMany({ where: { id: { in: ids }, status: { in: [...ACTIVE_RUN_STATUSES] } }, data: { lastContactAt: now } }),
+    ])
+  }
+
+  const writes: Prisma.PrismaPromise<Prisma.BatchPayload>[] = []
+  const writeRunIds: string[] = []
+  const endings: { run: PollableRun; status: 'succeeded' | 'failed'; reason: string | null }[] = []
+  for (const { run, fresh } of answered) {
+    if (fresh.length === 0) continue
+    // In the order the agent gave them: an older message after a newer one cannot move the run back.
+    let status = run.status
+    for (const m of fresh) status = advanceRunStatus(status, m.status) ?? status
+    const newest = fresh.reduce((a, b) => (b.id > a.id ? b : a))
+    const data: Prisma.TrainingRunUpdateManyMutationInput = {
+      ...ctx.extraData?.(run.id),
+      lastContactAt: now,
+      lastMessageId: Math.max(run.lastMessageId, newest.id),
+    }
+    // The newest progress: a final message may carry none (a failure before training started).
+    const progress = fresh.filter((m) => m.step !== null).reduce<AgentMessage | null>((a, b) => (!a || b.id > a.id ? b : a), null)
+    if (progress) {
+      data.step = progress.step
+      data.totalSteps = progress.totalSteps
+      if (progress.loss !== null) data.loss = progress.loss
+    }
+    if (status === 'training' && progress) data.etaSeconds = etaSeconds(await firstTrainingMessage(prisma, run.id, fresh), progress)
+    // `lastMessageId < newest`: another process that recorded newer messages meanwhile keeps its progress
+    // (found by the three-process test: a slower poll once moved lastMessageId back from 11 to 5).
+    const notBehind = { lastMessageId: { lt: newest.id } }
+    if (isActiveRunStatus(status)) {
+      writes.push(prisma.trainingRun.updateMany({ where: { id: run.id, status: { in: statusesUpTo(status) }, ...notBehind }, data: { ...data, status } }))
+      writeRunIds.push(run.id)
+    } else {
+      // Progress first (while the run is still active), then the end through endRun.
+      writes.push(prisma.trainingRun.updateMany({ where: { id: run.id, status: { in: [...ACTIVE_RUN_STATUSES] }, ...notBehind }, data }))
+      writeRunIds.push(run.id)
+      if (status === 'succeeded' || status === 'failed') {
+        const failure = fresh.filter((m) => m.status === 'failed').at(-1)
+        endings.push({ run, status, reason: failure?.text ?? null })
+      }
+    }
+  }
+  const counts = await runBatched(prisma, writes)
+  // A run another process moved further on than this answer: record the contact, leave the status.
+  const behind = writeRunIds.filter((_, i) => counts[i] === 0)
+  if (behind.length > 0) {
+    await inChunks(behind, async (ids) => [
+      await prisma.trainingRun.updateMany({ where: { id: { in: ids }, status: { in: [...ACTIVE_RUN_STATUSES] } }, data: { lastContactAt: now } }),
+    ])
+  }
+
+  let ended = 0
+  for (const ending of endings) {
+    firstTraining.delete(ending.run.id)
+    if (ending.status === 'failed') {
+      const reason = (ending.reason?.trim() || 'The machine reported a failure without saying why.').slice(0, ERROR_TEXT_MAX_CHARS)
+      if (await endRun(ending.run.id, 'failed', { error: reason, prisma, now })) ended++
+    } else if (await finishSucceeded(ctx, ending.run.id)) ended++
+  }
+  return { messagesRecorded, ended, updated: new Set(writeRunIds) }
+}
+
+/** A success counts only with the weights in storage; the samples that arrived are listed. */
+async function finishSucceeded(ctx: PollContext, runId: string) {
+  const { prisma, now } = ctx
+  const storage = await ctx.storage()
+  const key = weightsKey(runId)
+  const weights = await storage.get(key)
+  if (!weights) {
+    return endRun(runId, 'failed', { error: 'The machine reported success but uploaded no weights.', prisma, now })
+  }
+  weights.body.destroy()
+  const samples: string[] = []
+  for (let n = 0; n < SAMPLE_KEYS_TO_CHECK; n++) {
+    if (await storage.exists(sampleKey(runId, n))) samples.push(sampleKey(runId, n))
+  }
+  await prisma.trainingRun.updateMany({
+    where: { id: runId, status: { in: [...ACTIVE_RUN_STATUSES] } },
+    data: { weightsKey: key, weightsSize: weights.size, sampleKeys: JSON.stringify(samples) },
+  })
+  return endRun(runId, 'succeeded', { prisma, now })
+}

@@ -1,0 +1,459 @@
+// The run supervisor (DESIGN.md "Run lifecycle rules", issue 4): one cycle at a time per process, in
+// order — lease the runs to handle, launch the queued ones, describe their machines in one call per
+// provider, poll the agents, fail the silent ones, terminate the machines of ended runs, keep costs
+// current, reap orphans, release what is done. Several processes may run it on one database: each run
+// is handled by the process holding its lease (lockedBy, lockedUntil), taken with a conditional write.
+import crypto from 'node:crypto'
+import os from 'node:os'
+import type { Prisma, PrismaClient } from '@prisma/client'
+import { describeAgentProblem, type AgentPollResult } from './agent-client.server'
+import { prisma as defaultPrisma } from '../../utils/db.server'
+import { getEnv } from '../../utils/env.server'
+import type { GpuProvider } from '../../gpu/provider.server'
+import { activeProviderNames, getGpuProvider, isProviderName, type ProviderName } from '../../gpu/registry.server'
+import { reapOrphans, terminateMachines } from './reaper.server'
+import { ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, isActiveRunStatus } from '../status'
+import { buildAgentJob, jobKey, launchRequestFor } from '../job.server'
+import { agentTokenFor, agentTokenHash, endRun } from '../runs.server'
+import { getStorage, type Storage } from '../../storage/storage.server'
+import { forEachLimit, inChunks, pollAgents, recordPolls, runBatched } from './poll.server'
+
+const DEFAULT_POLL_CONCURRENCY = 16
+const DEFAULT_MAX_RUNS_PER_CYCLE = 5000
+/**
+ * EC2 may not list an instance for a few seconds after RunInstances ("eventually consistent"): a
+ * machine missing from describe this soon after launch is not yet "disappeared".
+ */
+const DEFAULT_MISSING_GRACE_MS = 60_000
+/** How often the loop reaps (listing every tagged machine is one API call, or one folder read). */
+const DEFAULT_REAP_INTERVAL_MS = 60_000
+const ERROR_DETAIL_MAX_CHARS = 500
+
+export type SupervisorOptions = {
+  workerId: string
+  prisma?: PrismaClient
+  /** The cycle's clock: leases, heartbeats, times written and costs are all reckoned from it. */
+  now?: Date
+  providers?: (name: ProviderName) => GpuProvider
+  /** Which providers the reaper lists. Default: activeProviderNames(). */
+  providerNames?: readonly ProviderName[]
+  storage?: Storage
+  pollConcurrency?: number
+  pollTimeoutMs?: number
+  /** Default 3 × POLL_INTERVAL_MS. */
+  leaseMs?: number
+  maxRunsPerCycle?: number
+  heartbeatTimeoutMs?: number
+  missingGraceMs?: number
+  maxRunMinutes?: number
+  /** Reap orphans in this cycle (default true; the loop does it every DEFAULT_REAP_INTERVAL_MS). */
+  reap?: boolean
+  signal?: AbortSignal
+  /** Tests: fields added to each job (e.g. simulateFailAtStep). */
+  jobExtras?: (runId: string) => Record<string, unknown>
+}
+
+export type CycleStats = {
+  leased: number
+  launched: number
+  polled: number
+  messagesRecorded: number
+  ended: number
+  reaped: number
+  durationMs: number
+  /** What went wrong outside any one run (a provider down): the loop logs these. */
+  problems: string[]
+}
+
+const RUN_SELECT = {
+  id: true,
+  status: true,
+  trainingId: true,
+  provider: true,
+  instanceType: true,
+  pricePerHour: true,
+  agentUrl: true,
+  agentTokenHash: true,
+  lastMessageId: true,
+  lastContactAt: true,
+  startedAt: true,
+  createdAt: true,
+  gpu: { select: { instanceId: true, provider: true, status: true, launchedAt: true, terminatedAt: true, pricePerHour: true } },
+} satisfies Prisma.TrainingRunSelect
+type LeasedRun = Prisma.TrainingRunGetPayload<{ select: typeof RUN_SELECT }>
+
+type Cycle = {
+  prisma: PrismaClient
+  now: Date
+  workerId: string
+  provider: (name: string | null) => GpuProvider | null
+  storage: () => Promise<Storage>
+  stats: CycleStats
+  options: SupervisorOptions
+}
+
+function message(error: unknown) {
+  return (error instanceof Error ? error.message : String(error)).slice(0, ERROR_DETAIL_MAX_CHARS)
+}
+
+/**
+ * A setting's length in words for a failure reason: "10 minutes", "1 minute", "45 seconds", "1.5 seconds".
+ * (Elapsed times on the pages use run-view.server's formatDuration: "3 min 05 s".)
+ */
+function durationInWords(ms: number) {
+  if (ms >= 60_000 && ms % 60_000 === 0) return ms === 60_000 ? '1 minute' : `${ms / 60_000} minutes`
+  if (ms >= 60_000) return `${(ms / 60_000).toFixed(1)} minutes`
+  const s = ms / 1000
+  return Number.isInteger(s) ? `${s} ${s === 1 ? 'second' : 'seconds'}` : `${s.toFixed(1)} seconds`
+}
+
+export async function runSupervisorCycle(options: SupervisorOptions): Promise<CycleStats> {
+  const started = performance.now()
+  const env = getEnv()
+  const lookup = options.providers ?? getGpuProvider
+  let storage: Promise<Storage> | null = null
+  const cycle: Cycle = {
+    prisma: options.prisma ?? defaultPrisma,
+    now: options.now ?? new Date(),
+    workerId: options.workerId,
+    provider: (name) => (isProviderName(name) ? lookup(name) : null),
+    storage: () => (storage ??= options.storage ? Promise.resolve(options.storage) : getStorage()),
+    stats: { leased: 0, launched: 0, polled: 0, messagesRecorded: 0, ended: 0, reaped: 0, durationMs: 0, problems: [] },
+    options,
+  }
+  const { prisma, now, stats } = cycle
+  const concurrency = options.pollConcurrency ?? DEFAULT_POLL_CONCURRENCY
+
+  const leaseMs = options.leaseMs ?? 3 * env.POLL_INTERVAL_MS
+  const leasedIds = await leaseRuns(cycle, leaseMs, options.maxRunsPerCycle ?? DEFAULT_MAX_RUNS_PER_CYCLE)
+  stats.leased = leasedIds.length
+  const renewal = renewLeasesWhileBusy(cycle, leasedIds, leaseMs)
+  try {
+    const load = () => inChunks(leasedIds, (ids) => prisma.trainingRun.findMany({ where: { id: { in: ids } }, select: RUN_SELECT }))
+
+    if (leasedIds.length > 0) {
+      // Queued runs, and provisioning ones without a machine (a process died between the two writes).
+      const toLaunch = (await load()).filter((r) => r.status === 'queued' || (r.status === 'provisioning' && !r.gpu))
+      await forEachLimit(toLaunch, concurrency, (run) => launchRun(cycle, run))
+
+      await describeMachines(cycle, (await load()).filter((r) => isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'))
+
+      const pollable = (await load()).filter((r) => isActiveRunStatus(r.status) && r.status !== 'queued' && r.agentUrl)
+      const tokenFor = (runId: string) => agentTokenFor(runId)
+      const results = await pollAgents(pollable, { concurrency, timeoutMs: options.pollTimeoutMs ?? 5000, signal: options.signal, tokenFor })
+      stats.polled = results.size
+      const byId = new Map(pollable.map((r) => [r.id, r]))
+      const extraData = (runId: string) => costOf(byId.get(runId)!, now) ?? {}
+      const recorded = await recordPolls({ prisma, storage: cycle.storage, now, extraData }, pollable, results)
+      stats.messagesRecorded += recorded.messagesRecorded
+      stats.ended += recorded.ended
+
+      await failSilentRuns(cycle, await load(), results, options.heartbeatTimeoutMs ?? env.HEARTBEAT_TIMEOUT_MS)
+
+      const afterPolls = await load()
+      await terminateEndedRuns(cycle, afterPolls.filter((r) => !isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'))
+      // Runs still going whose progress write carried the cost already are skipped.
+      await recordCosts(cycle, (await load()).filter((r) => !(recorded.updated.has(r.id) && isActiveRunStatus(r.status) && r.gpu?.status !== 'terminated')))
+    }
+  } finally {
+    await renewal.stop()
+  }
+
+  if (options.reap ?? true) {
+    const { reaped } = await reapOrphans({ prisma, providers: lookup, providerNames: options.providerNames ?? activeProviderNames(env), now, problems: stats.problems })
+    stats.reaped = reaped.length
+  }
+
+  if (leasedIds.length > 0) {
+    // Done with: ended and machine gone (or never launched). Active runs keep their lease for the next cycle.
+    await inChunks(leasedIds, async (ids) => [
+      await prisma.trainingRun.updateMany({
+        where: {
+          id: { in: ids },
+          lockedBy: cycle.workerId,
+          status: { in: [...TERMINAL_RUN_STATUSES] },
+          OR: [{ gpu: { is: null } }, { gpu: { is: { status: 'terminated' } } }],
+        },
+        data: { lockedBy: null, lockedUntil: null },
+      }),
+    ])
+  }
+  stats.durationMs = Math.round(performance.now() - started)
+  return stats
+}
+
+/**
+ * Takes the lease on up to `max` runs that need work: every active run, and ended runs whose machine
+ * is not yet terminated. One conditional write takes the batch — a run leased by another live process
+ * does not match it — then the runs this worker now holds are read back.
+ */
+async function leaseRuns(cycle: Cycle, leaseMs: number, max: number) {
+  const { prisma, now, workerId } = cycle
+  const free: Prisma.TrainingRunWhereInput = { OR: [{ lockedUntil: null }, { lockedUntil: { lt: now } }, { lockedBy: workerId }] }
+  const active = await prisma.trainingRun.findMany({
+    where: { status: { in: [...ACTIVE_RUN_STATUSES] }, ...free },
+    select: { id: true },
+    orderBy: { createdAt: 'asc' },
+    take: max,
+  })
+  const ending = await prisma.gpu.findMany({
+    where: { status: { not: 'terminated' }, runId: { not: null }, run: { status: { in: [...TERMINAL_RUN_STATUSES] }, ...free } },
+    select: { runId: true },
+    take: max,
+  })
+  const candidates = [...active.map((r) => r.id), ...ending.flatMap((g) => (g.runId ? [g.runId] : []))].slice(0, max)
+  if (candidates.length === 0) return []
+  const until = new Date(now.getTime() + leaseMs)
+  const taken: string[] = []
+  await inChunks(candidates, async (batch) => {
+    await prisma.trainingRun.updateMany({ where: { id: { in: batch }, ...free }, data: { lockedBy: workerId, lockedUntil: until } })
+    const mine = await prisma.trainingRun.findMany({ where: { id: { in: batch }, lockedBy: workerId, lockedUntil: until }, select: { id: true } })
+    taken.push(...mine.map((r) => r.id))
+    return []
+  })
+  return taken
+}
+
+/**
+ * A cycle can outlast its lease (a slow launch, a busy machine): every third of the lease, the leases
+ * this worker holds are extended, so no other process takes them over mid-cycle and does the same work
+ * (the three-process test saw 36–48 launches for 30 runs without this; ClientToken kept it to 30
+ * machines). Times follow the cycle's clock plus the real time elapsed, so tests with a set clock agree.
+ */
+function renewLeasesWhileBusy(cycle: Cycle, ids: string[], leaseMs: number) {
+  if (ids.length === 0) return { stop: async () => {} }
+  const startedMs = Date.now()
+  let inFlight: Promise<unknown> = Promise.resolve()
+  const timer = setInterval(() => {
+    const until = new Date(cycle.now.getTime() + (Date.now() - startedMs) + leaseMs)
+    inFlight = inFlight
+      .then(() =>
+        inChunks(ids, async (chunk) => [
+          await cycle.prisma.trainingRun.updateMany({ where: { id: { in: chunk }, lockedBy: cycle.workerId }, data: { lockedUntil: until } }),
+        ]),
+      )
+      .catch((error: unknown) => cycle.stats.problems.push(`lease renewal: ${message(error)}`))
+  }, Math.max(50, Math.floor(leaseMs / 3)))
+  return {
+    async stop() {
+      clearInterval(timer)
+      await inFlight
+    },
+  }
+}
+
+async function launchRun(cycle: Cycle, run: LeasedRun) {
+  const { prisma, now, stats, options } = cycle
+  if (run.status === 'queued') {
+    // Marked before the launch: from here the reaper sees an active run and leaves its machine alone.
+    // Only while this worker still holds the lease: a process whose lease ran out launches nothing.
+    const { count } = await prisma.trainingRun.updateMany({
+      where: { id: run.id, status: 'queued', lockedBy: cycle.workerId },
+      data: { status: 'provisioning', startedAt: now },
+    })
+    if (count === 0) return // canceled meanwhile, or taken over
+  }
+  const fail = async (error: string) => {
+    if (await endRun(run.id, 'failed', { error, prisma, now })) stats.ended++
+  }
+  const provider = cycle.provider(run.provider)
+  if (!provider) return fail(`Could not start a machine: unknown GPU provider ${JSON.stringify(run.provider)}.`)
+  const maxRunMinutes = options.maxRunMinutes ?? getEnv().MAX_RUN_MINUTES
+  let request
+  try {
+    const training = await prisma.training.findUniqueOrThrow({
+      where: { id: run.trainingId },
+      select: {
+        name: true,
+        triggerWord: true,
+        baseModel: true,
+        config: true,
+        images: { select: { url: true, name: true, text: true }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
+      },
+    })
+    const storage = await cycle.storage()
+    const job = await buildAgentJob(run, training, training.images, { storage, maxRunMinutes })
+    Object.assign(job, options.jobExtras?.(run.id))
+    request = await launchRequestFor(provider, { runId: run.id, instanceType: run.instanceType ?? 'g5.xlarge', job, maxRunMinutes, storage })
+  } catch (error) {
+    return fail(`Could not prepare the job: ${message(error)}`)
+  }
+  let machine
+  try {
+    machine = await provider.launch(request)
+  } catch (error) {
+    // The SDK already retried throttling and 5xx. A machine that exists anyway is the reaper's.
+    return fail(`Could not start a machine: ${message(error)}`)
+  }
+  stats.launched++
+  const gpu = {
+    instanceId: machine.instanceId,
+    provider: provider.name,
+    status: machine.state,
+    instanceType: machine.instanceType || run.instanceType,
+    pricePerHour: run.pricePerHour,
+    launchedAt: machine.launchedAt ?? now,
+  }
+  await prisma.gpu.upsert({ where: { runId: run.id }, create: { ...gpu, trainingId: run.trainingId, runId: run.id }, update: gpu })
+  // A run canceled during the launch is now terminal: terminateEndedRuns, later in this cycle, ends the machine.
+  await prisma.trainingRun.updateMany({ where: { id: run.id, status: { in: [...ACTIVE_RUN_STATUSES] } }, data: { agentUrl: machine.agentUrl } })
+}
+
+/** One describe per provider: Gpu.status and agentUrl kept true; a machine gone under an active run fails it. */
+async function describeMachines(cycle: Cycle, runs: LeasedRun[]) {
+  const { prisma, now, stats } = cycle
+  const graceMs = cycle.options.missingGraceMs ?? DEFAULT_MISSING_GRACE_MS
+  for (const [name, group] of groupByProvider(runs)) {
+    const provider = cycle.provider(name)
+    if (!provider) continue
+    let machines
+    try {
+      machines = new Map((await provider.describe(group.map((r) => r.gpu!.instanceId))).map((m) => [m.instanceId, m]))
+    } catch (error) {
+      stats.problems.push(`describe (${name}): ${message(error)}`)
+      continue
+    }
+    for (const run of group) {
+      const gpu = run.gpu!
+      const machine = machines.get(gpu.instanceId)
+      const launchedMs = (gpu.launchedAt ?? run.startedAt ?? run.createdAt).getTime()
+      if (!machine && now.getTime() - launchedMs < graceMs) continue
+      if (!machine || machine.state === 'terminated') {
+        await prisma.gpu.updateMany({ where: { runId: run.id, status: { not: 'terminated' } }, data: { status: 'terminated', terminatedAt: now } })
+        const error = `The machine disappeared before the run finished (the provider reports it ${machine ? 'terminated' : 'gone'}).`
+        if (await endRun(run.id, 'failed', { error, prisma, now })) stats.ended++
+        continue
+      }
+      if (machine.state !== gpu.status) await prisma.gpu.updateMany({ where: { runId: run.id }, data: { status: machine.state } })
+      if (machine.agentUrl && machine.agentUrl !== run.agentUrl) {
+        await prisma.trainingRun.updateMany({ where: { id: run.id, status: { in: [...ACTIVE_RUN_STATUSES] } }, data: { agentUrl: machine.agentUrl } })
+      }
+    }
+  }
+}
+
+/**
+ * An active run whose agent has not answered correctly for the heartbeat timeout (counted from its
+ * last good answer, or from its start) fails, saying what the polls met.
+ */
+async function failSilentRuns(cycle: Cycle, runs: LeasedRun[], results: Map<string, AgentPollResult>, timeoutMs: number) {
+  const { prisma, now, stats } = cycle
+  for (const run of runs) {
+    if (!isActiveRunStatus(run.status) || run.status === 'queued') continue
+    const since = Math.max(run.lastContactAt?.getTime() ?? 0, (run.startedAt ?? run.createdAt).getTime())
+    if (now.getTime() - since < timeoutMs) continue
+    const result = results.get(run.id)
+    let problem: string
+    if (!run.agentUrl) problem = 'the machine never finished booting'
+    else if (!result) problem = 'not polled'
+    else if (result.ok) continue // it answered just now
+    else {
+      problem = describeAgentProblem(result)
+      if (result.kind === 'unauthorized' && run.agentTokenHash && run.agentTokenHash !== agentTokenHash(agentTokenFor(run.id))) {
+        problem += ' (SESSION_SECRET changed since the run started)'
+      }
+    }
+    const error = run.lastContactAt
+      ? `The machine stopped answering for ${durationInWords(timeoutMs)} (last problem: ${problem}).`
+      : `The machine did not answer for ${durationInWords(timeoutMs)} after it was started (last problem: ${problem}).`
+    if (await endRun(run.id, 'failed', { error, prisma, now })) stats.ended++
+  }
+}
+
+/** Ended runs whose machine still runs: terminated now, in one call per provider. */
+async function terminateEndedRuns(cycle: Cycle, runs: LeasedRun[]) {
+  const { prisma, now, stats } = cycle
+  for (const [name, group] of groupByProvider(runs)) {
+    const provider = cycle.provider(name)
+    if (!provider) continue
+    try {
+      await terminateMachines(prisma, provider, group.map((r) => r.gpu!.instanceId), now)
+    } catch (error) {
+      stats.problems.push(`terminate (${name}): ${message(error)}`)
+    }
+  }
+  // A stored job (too big for EC2 user data) holds the agent's token: no longer needed by anyone.
+  const bigJobs = runs.filter((r) => r.provider === 'ec2')
+  if (bigJobs.length > 0) {
+    const storage = await cycle.storage()
+    await storage.deleteMany(bigJobs.map((r) => jobKey(r.id)))
+  }
+}
+
+/** Machine minutes and what they cost: up to now while the machine runs, final once it is terminated. */
+function costOf(run: LeasedRun, now: Date) {
+  const gpu = run.gpu
+  if (!gpu?.launchedAt) return null
+  const end = gpu.terminatedAt ?? now
+  const gpuMinutes = Math.max(0, (end.getTime() - gpu.launchedAt.getTime()) / 60_000)
+  return { gpuMinutes, costUsd: (gpuMinutes / 60) * (run.pricePerHour ?? gpu.pricePerHour ?? 0) }
+}
+
+async function recordCosts(cycle: Cycle, runs: LeasedRun[]) {
+  const { prisma, now } = cycle
+  const writes = runs.flatMap((run) => {
+    const cost = costOf(run, now)
+    return cost ? [prisma.trainingRun.updateMany({ where: { id: run.id }, data: cost })] : []
+  })
+  await runBatched(prisma, writes)
+}
+
+function groupByProvider(runs: LeasedRun[]) {
+  const groups = new Map<string, LeasedRun[]>()
+  for (const run of runs) {
+    const name = run.gpu?.provider ?? run.provider ?? ''
+    groups.set(name, [...(groups.get(name) ?? []), run])
+  }
+  return groups
+}
+
+export type Supervisor = { workerId: string; stop: () => Promise<void> }
+
+/** hostname:pid:random — unique per process, readable in the lockedBy column. */
+export function newWorkerId() {
+  return `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`
+}
+
+/**
+ * Runs cycles until stopped: the next one starts `intervalMs` after the previous one ended (never
+ * overlapping, whatever a cycle costs). A failing cycle is logged and the loop goes on. stop() waits
+ * for the cycle in flight and gives this worker's leases back, so another process takes over at once.
+ */
+export function startSupervisor({
+  intervalMs = getEnv().POLL_INTERVAL_MS,
+  reapIntervalMs = DEFAULT_REAP_INTERVAL_MS,
+  ...options
+}: Partial<SupervisorOptions> & { intervalMs?: number; reapIntervalMs?: number } = {}): Supervisor {
+  const workerId = options.workerId ?? newWorkerId()
+  const prisma = options.prisma ?? defaultPrisma
+  const abort = new AbortController()
+  let timer: NodeJS.Timeout | undefined
+  let inFlight: Promise<void> = Promise.resolve()
+  let lastReapMs = -Infinity
+
+  const tick = () => {
+    inFlight = (async () => {
+      const reap = Date.now() - lastReapMs >= reapIntervalMs
+      try {
+        const stats = await runSupervisorCycle({ ...options, workerId, prisma, reap, signal: abort.signal })
+        if (reap) lastReapMs = Date.now()
+        for (const problem of stats.problems) console.error(`supervisor: ${problem}`)
+      } catch (error) {
+        console.error('supervisor: the cycle failed', error)
+      }
+      if (!abort.signal.aborted) timer = setTimeout(tick, intervalMs)
+    })()
+  }
+  tick()
+
+  return {
+    workerId,
+    async stop() {
+      abort.abort()
+      clearTimeout(timer)
+      await inFlight
+      clearTimeout(timer)
+      await prisma.trainingRun.updateMany({ where: { lockedBy: workerId }, data: { lockedBy: null, lockedUntil: null } })
+    },
+  }
+}

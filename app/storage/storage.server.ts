@@ -1,0 +1,83 @@
+// The one storage interface of the app: images, thumbnails, weights and samples all go through it.
+// Two drivers, chosen by the environment: a local folder (default, STORAGE_DIR) or S3 (S3_BUCKET).
+// Rows hold storage keys, never paths or URLs. See docs/decisions/005-storage.md.
+import type { Readable } from 'node:stream'
+import { getEnv } from '../utils/env.server'
+
+export type StoredObject = {
+  body: Readable
+  size: number | null
+  contentType: string | null
+}
+
+export type PutOptions = {
+  contentType: string
+  /** Known length, when there is one: both drivers check the stored bytes against it. */
+  contentLength?: number
+}
+
+export interface Storage {
+  readonly driver: 'local' | 's3'
+  /** Stores a stream or buffer under `key`, replacing what was there. Never buffers a stream whole. */
+  put(key: string, body: Readable | Buffer, options: PutOptions): Promise<void>
+  /** The object, or null when there is none. */
+  get(key: string): Promise<StoredObject | null>
+  exists(key: string): Promise<boolean>
+  /** Deletes; a missing key is not an error. */
+  delete(key: string): Promise<void>
+  deleteMany(keys: string[]): Promise<void>
+  /** A URL anyone holding it may GET until it expires (the GPU agent downloads images with these). */
+  signedGetUrl(key: string, options: { expiresInS: number }): Promise<string>
+  /** A URL anyone holding it may PUT to until it expires (the GPU agent uploads weights with these). */
+  signedPutUrl(key: string, options: { expiresInS: number; contentType: string }): Promise<string>
+}
+
+/** Keys are relative, slash-separated, made of safe characters, and never climb with "..". */
+const KEY_PATTERN = /^(?!\/)(?!.*\/\/)[A-Za-z0-9._\-/]{1,512}$/
+
+export class InvalidStorageKeyError extends Error {
+  constructor(key: string) {
+    super(`Invalid storage key: ${JSON.stringify(key).slice(0, 100)}`)
+    this.name = 'InvalidStorageKeyError'
+  }
+}
+
+export function assertValidKey(key: string) {
+  if (!KEY_PATTERN.test(key) || key.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+    throw new InvalidStorageKeyError(key)
+  }
+  return key
+}
+
+/** trainings/<trainingId>/images/<imageId>.<variant>.<ext> — see DESIGN.md "Storage keys". */
+export function imageKey(trainingId: string, imageId: string, variant: 'training' | 'original' | 'thumb', ext: string) {
+  const name = variant === 'training' ? `${imageId}.${ext}` : `${imageId}.${variant}.${ext}`
+  return assertValidKey(`trainings/${trainingId}/images/${name}`)
+}
+
+let storage: Storage | undefined
+
+export async function getStorage(): Promise<Storage> {
+  storage ??= await createStorage()
+  return storage
+}
+
+async function createStorage(): Promise<Storage> {
+  const env = getEnv()
+  if (env.S3_BUCKET) {
+    const { S3Storage } = await import('./s3.server')
+    return new S3Storage({
+      bucket: env.S3_BUCKET,
+      region: env.AWS_REGION,
+      endpoint: env.AWS_ENDPOINT_URL_S3,
+      forcePathStyle: env.S3_FORCE_PATH_STYLE,
+    })
+  }
+  const { LocalStorage } = await import('./local.server')
+  return new LocalStorage({ dir: env.STORAGE_DIR, appUrl: env.APP_URL, secret: env.SESSION_SECRET })
+}
+
+/** Tests swap drivers between files; the app never calls this. */
+export function resetStorageForTests() {
+  storage = undefined
+}

@@ -11,7 +11,7 @@ import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { tmpDir } from '../../../tests/setup/paths'
+import { repoRoot, tmpDir } from '../../../tests/setup/paths'
 import { LocalGpuProvider, splitCommandLine } from './provider.server'
 import { type LaunchRequest } from '../provider.server'
 
@@ -247,11 +247,11 @@ describe('LocalGpuProvider with the real agent', () => {
   test('the agent outlives the app process that launched it', async () => {
     // A separate Node process plays the app: it launches, prints the machine, and exits.
     const script = [
-      `import { LocalGpuProvider } from ${JSON.stringify(path.join(import.meta.dirname, 'gpu-provider-local.server.ts'))}`,
+      `import { LocalGpuProvider } from ${JSON.stringify(path.join(import.meta.dirname, 'provider.server.ts'))}`,
       `const provider = new LocalGpuProvider({ stateDir: ${JSON.stringify(stateDir)}, simulateSeconds: 30, lingerSeconds: 2 })`,
       `void provider.launch(JSON.parse(process.env.LAUNCH_REQUEST!)).then((m) => console.log(JSON.stringify(m)))`,
     ].join('\n')
-    const tsx = path.resolve(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'tsx')
+    const tsx = path.resolve(repoRoot, 'node_modules', '.bin', 'tsx')
     const { stdout } = await execFileAsync(tsx, ['-e', script], {
       env: { ...process.env, LAUNCH_REQUEST: JSON.stringify(request('run_app_exit')) },
       timeout: 20_000,
@@ -288,7 +288,7 @@ describe('LocalGpuProvider with the real agent', () => {
 
   test('LOCAL_TRAINER_COMMAND runs as the ai-toolkit trainer, argv as split, {config} filled by the agent', async () => {
     // The simulated trainer behind a custom command line stands in for a real ai-toolkit install.
-    const agentPath = path.resolve(import.meta.dirname, '..', '..', 'scripts', 'agent', 'trainyard_agent.py')
+    const agentPath = path.resolve(repoRoot, 'scripts', 'agent', 'trainyard_agent.py')
     const local = provider({
       trainerCommand: `python3 '${agentPath}' --simulate-trainer --config {config} --seconds 1`,
       simulateSeconds: 999,

@@ -15,8 +15,8 @@ status=0
 
 echo "== typecheck"
 npx tsc --noEmit
-echo "== lint"
-npx eslint .
+echo "== lint (ESLint, Prettier, knip)"
+npm run -s lint
 echo "== production build (the integration and browser tests run it)"
 npx remix build
 echo "== unit and integration tests on SQLite (vitest)"

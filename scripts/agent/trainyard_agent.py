@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Trainyard GPU agent, protocol v1 (see scripts/agent/README.md and DESIGN.md).
+"""Trainyard GPU agent, protocol v1 (see scripts/agent/README.md and docs/architecture.md, "The agent protocol").
 
 One file, standard library only, Python >= 3.8: GPU machines have Python but nothing we could
 install without a network round trip, and the EC2 user data that carries this file is 16 KB.

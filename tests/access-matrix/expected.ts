@@ -1,5 +1,5 @@
 // What every loader and action SHOULD answer to each caller, with the ids of the owner's objects.
-// Written from DESIGN.md "Security rules", not from the code:
+// Written from the security rules (docs/architecture.md, "Security rules"), not from the code:
 //  - someone else's training, image, run (and their files) is a 404, never a 403 that confirms it;
 //  - admins hold every `any` permission, so they read and act on any training, run and image;
 //  - the admin section is a 403 for a logged-in non-admin and the login page for a visitor;

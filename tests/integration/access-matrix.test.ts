@@ -1,4 +1,4 @@
-// The access matrix (issue 5): every loader and action of every route module under app/routes, called
+// The access matrix: every loader and action of every route module under app/routes, called
 // as a visitor, as a user who owns nothing, as the owner and as an admin, with the ids of the owner's
 // training, image, run, GPU, user and role, and checked against the table in
 // tests/access-matrix/expected.ts. A route module (or a loader or action of one) without a row fails,

@@ -1,4 +1,4 @@
-// Several app processes at once (issue 5): three real servers (the production build, each with its own
+// Several app processes at once: three real servers (the production build, each with its own
 // run supervisor) on ONE database, sharing the storage folder and SESSION_SECRET, behind a small
 // round-robin load balancer (their APP_URL, which the GPU agents download from and upload to), launching
 // machines on the fake EC2 whose agents answer behind one router port (EC2_AGENT_PORT), configured by

@@ -1,6 +1,6 @@
 # Trainyard in a container: the web process by default (`npm start`: migrate, then serve on $PORT), or the
 # run supervisor alone (`docker run … trainyard npm run worker`). Configured by environment only (see
-# .env.example and the README's "Production" section):
+# .env.example and docs/deployment.md):
 #   docker build -t trainyard .
 #   docker run -d --env-file trainyard.env -p 3000:3000 trainyard
 

@@ -1,4 +1,4 @@
-// The page benchmark (issue 5): requests per second and latency of the trainings list (/trainings), logged
+// The page benchmark: requests per second and latency of the trainings list (/trainings), logged
 // in, for a user who owns 10,000 trainings (each with two finished runs and three images), against the
 // cheapest page through the same stack, measured the same way on the real production server.
 //

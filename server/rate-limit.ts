@@ -1,6 +1,6 @@
 // Rate limiting of the POSTs of the auth pages, per client address. The counts live in this
 // process's memory: with several app processes each has its own budget (documented in
-// docs/decisions/002-express-server.md and 008-scale-out.md, and in the README's Production section).
+// docs/decisions/002-express-server.md and 008-scale-out.md).
 import type { RequestHandler } from 'express'
 import { rateLimit } from 'express-rate-limit'
 import type { Env } from '../app/utils/env.server'

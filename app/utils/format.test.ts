@@ -17,7 +17,7 @@ test('durations, money, sizes and ETA read like a person would say them', () => 
   expect([null, -1, 30, 150, 3600].map(formatEta)).toEqual([null, null, 'less than a minute left', 'about 3 min left', 'about 1 h 00 min left'])
 })
 
-test('money has two decimals and no thousands separator, as before Intl.NumberFormat did it', () => {
+test('money: two decimals and no thousands separator, the text it had before Intl.NumberFormat', () => {
   expect([1.5, 0.85, 1234.5].map(formatUsd)).toEqual(['$1.50', '$0.85', '$1234.50'])
 })
 

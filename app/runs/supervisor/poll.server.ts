@@ -4,7 +4,7 @@
 // the run through endRun, the one way a run ends.
 import type { Prisma, PrismaClient } from '@prisma/client'
 import { isUniqueViolation } from '../../utils/db.server'
-import { inChunks } from '../../utils/collections'
+import { chunk, inChunks } from '../../utils/collections'
 import { forEachLimit } from '../../utils/concurrency'
 import { type AgentMessage, type AgentPollResult, fetchAgentMessages } from './agent-client.server'
 import { ACTIVE_RUN_STATUSES, advanceRunStatus, isActiveRunStatus, RUN_STATUSES, type RunStatus } from '../status'
@@ -60,13 +60,12 @@ type StatusRow = Prisma.TrainingStatusCreateManyInput
  */
 export async function insertStatusRows(prisma: PrismaClient, rows: StatusRow[]) {
   let inserted = 0
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK_ROWS) {
-    const chunk = rows.slice(i, i + INSERT_CHUNK_ROWS)
+  for (const batch of chunk(rows, INSERT_CHUNK_ROWS)) {
     try {
-      inserted += (await prisma.trainingStatus.createMany({ data: chunk })).count
+      inserted += (await prisma.trainingStatus.createMany({ data: batch })).count
     } catch (error) {
       if (!isUniqueViolation(error)) throw error
-      for (const row of chunk) {
+      for (const row of batch) {
         try {
           await prisma.trainingStatus.create({ data: row, select: { id: true } })
           inserted++
@@ -82,8 +81,8 @@ export async function insertStatusRows(prisma: PrismaClient, rows: StatusRow[]) 
 /** Runs the writes in transactions of UPDATE_CHUNK; returns each write's count, in order. */
 export async function runBatched(prisma: PrismaClient, writes: Prisma.PrismaPromise<Prisma.BatchPayload>[]) {
   const counts: number[] = []
-  for (let i = 0; i < writes.length; i += UPDATE_CHUNK) {
-    const results = await prisma.$transaction(writes.slice(i, i + UPDATE_CHUNK))
+  for (const batch of chunk(writes, UPDATE_CHUNK)) {
+    const results = await prisma.$transaction(batch)
     counts.push(...results.map((r) => r.count))
   }
   return counts

@@ -6,7 +6,7 @@ import { inChunks } from '../../utils/collections'
 import { ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES } from '../status'
 
 /** Who takes leases, and the clock leases are reckoned by (a cycle's `now`). */
-export type LeaseHolder = { prisma: PrismaClient; now: Date; workerId: string }
+type LeaseHolder = { prisma: PrismaClient; now: Date; workerId: string }
 
 /** Free for this worker: no lease, an expired one, or its own. */
 function freeFor({ now, workerId }: LeaseHolder): Prisma.TrainingRunWhereInput {

@@ -14,7 +14,7 @@ const DEFAULT_REAP_INTERVAL_MS = 60_000
 export type Supervisor = { workerId: string; stop: () => Promise<void> }
 
 /** hostname:pid:random — unique per process, readable in the lockedBy column. */
-export function newWorkerId() {
+function newWorkerId() {
   return `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`
 }
 

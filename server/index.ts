@@ -93,7 +93,7 @@ purgeTimer.unref()
 
 // The run supervisor polls the GPU agents from this process unless RUN_SUPERVISOR=false (then
 // `npm run worker` runs it elsewhere). Several processes may run it: leases keep them from doubling work.
-const { startSupervisor } = await import('../app/runs/supervisor/supervisor.server')
+const { startSupervisor } = await import('../app/runs/supervisor/loop.server')
 const supervisor = env.RUN_SUPERVISOR ? startSupervisor() : null
 
 function shutdown(signal: string) {

@@ -16,7 +16,7 @@ try {
   throw error
 }
 
-const { startSupervisor } = await import('../app/runs/supervisor/supervisor.server')
+const { startSupervisor } = await import('../app/runs/supervisor/loop.server')
 const supervisor = startSupervisor()
 console.log(`Trainyard worker ${supervisor.workerId} is supervising runs every ${getEnv().POLL_INTERVAL_MS} ms`)
 

@@ -5,7 +5,7 @@ import { expect } from 'vitest'
 import { prisma } from '~/utils/db.server'
 import type { GpuProvider } from '~/gpu/provider.server'
 import { isTerminalRunStatus } from '~/runs/status'
-import { runSupervisorCycle, type SupervisorOptions } from '~/runs/supervisor/supervisor.server'
+import { runSupervisorCycle, type SupervisorOptions } from '~/runs/supervisor/cycle.server'
 
 const CYCLE_PAUSE_MS = 150
 

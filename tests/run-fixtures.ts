@@ -1,7 +1,8 @@
 // A training that is ready to run: real JPEGs in storage (the agent downloads and checks them), rows
 // with captions, and a config whose resolution the images meet, so the dataset check passes.
 import { prisma } from '~/utils/db.server'
-import { getStorage, imageKey } from '~/storage/storage.server'
+import { imageKey } from '~/storage/keys'
+import { getStorage } from '~/storage/storage.server'
 import { createTraining, makeJpeg } from './image-fixtures'
 
 export const READY_RESOLUTION_PX = 512

@@ -7,7 +7,8 @@ import { type AgentJob, type GpuProvider, type LaunchRequest } from '../gpu/prov
 import { Ec2GpuProvider } from '../gpu/ec2/provider.server'
 import { agentTokenFor } from './runs.server'
 import { MAX_SIGNED_URL_EXPIRY_S } from '../storage/signing.server'
-import { assertValidKey, type Storage } from '../storage/storage.server'
+import { jobKey, sampleKey, weightsKey } from '../storage/keys'
+import type { Storage } from '../storage/storage.server'
 import { renderJobConfig, SERVER_FILLED } from '../trainings/config'
 
 /** Past the hard stop: booting, the final upload and a supervisor that was down a while. */
@@ -17,19 +18,6 @@ const MIN_SAMPLE_UPLOADS = 1
 const MAX_SAMPLE_UPLOADS = 8
 
 export const AI_TOOLKIT_COMMAND = ['python', 'run.py', '{config}']
-
-export function weightsKey(runId: string) {
-  return assertValidKey(`runs/${runId}/lora.safetensors`)
-}
-
-export function sampleKey(runId: string, n: number) {
-  return assertValidKey(`runs/${runId}/samples/${n}.jpg`)
-}
-
-/** Where a job too big for EC2 user data waits for its agent. It holds the token: deleted when the run ends. */
-export function jobKey(runId: string) {
-  return assertValidKey(`runs/${runId}/job.json`)
-}
 
 export function urlExpirySeconds(maxRunMinutes: number) {
   return Math.min(MAX_SIGNED_URL_EXPIRY_S, Math.ceil(maxRunMinutes * 60) + URL_EXPIRY_MARGIN_S)

@@ -1,4 +1,5 @@
-// Starting and ending runs: the conditional writes of DESIGN.md "Run lifecycle rules". Both limits
+// Starting and ending runs, each one conditional write: a run starts once however many clicks, and
+// ends once however many enders (the agent, the supervisor, a person) race for it. Both limits
 // (one active run per training, MAX_ACTIVE_RUNS_PER_USER per user) are unique indexes on the run row
 // (activeTrainingId, activeUserSlot), so two clicks, two tabs or two app processes make one run, and
 // ending a run frees both by clearing them in the same write that sets the terminal status.
@@ -9,6 +10,7 @@ import { GPU_CLASSES, gpuClassFor, parseBaseModel, requiredGpuMemoryGb } from '.
 import { checkDataset } from '../trainings/dataset-check'
 import { prisma as defaultPrisma, isUniqueViolation } from '../utils/db.server'
 import { getEnv } from '../utils/env.server'
+import { countOf } from '../utils/format'
 import { trainingResolutionPx } from '../images/pipeline.server'
 import { ACTIVE_RUN_STATUSES, type TerminalRunStatus } from './status'
 import { parseConfigText } from '../trainings/config'
@@ -96,7 +98,7 @@ export async function startRun(
     }
   }
   throw new StartRunError(
-    `You already have ${maxActivePerUser} ${maxActivePerUser === 1 ? 'run' : 'runs'} in progress, the most at once: wait for one to finish or cancel one.`,
+    `You already have ${countOf(maxActivePerUser, 'run', 'runs')} in progress, the most at once: wait for one to finish or cancel one.`,
     'limit',
   )
 }
@@ -110,19 +112,27 @@ async function activeRunOf(prisma: PrismaClient, trainingId: string) {
  * Ends an active run: the terminal status, the reason, the end time, and the two active slots freed,
  * in one conditional write. Returns false when the run had already ended (someone else ended it
  * first: their status stands). `onlyFrom` narrows which active statuses may end this way.
+ * `canceledById`: the person who canceled it, so the run page can tell them from everyone else.
  */
 export async function endRun(
   runId: string,
   status: TerminalRunStatus,
-  { error = null, onlyFrom, prisma = defaultPrisma, now = new Date() }: { error?: string | null; onlyFrom?: readonly string[]; prisma?: PrismaClient; now?: Date } = {},
+  {
+    error = null,
+    canceledById = null,
+    onlyFrom,
+    prisma = defaultPrisma,
+    now = new Date(),
+  }: { error?: string | null; canceledById?: string | null; onlyFrom?: readonly string[]; prisma?: PrismaClient; now?: Date } = {},
 ) {
   const { count } = await prisma.trainingRun.updateMany({
     where: { id: runId, status: { in: [...(onlyFrom ?? ACTIVE_RUN_STATUSES)] } },
-    data: { status, error, finishedAt: now, activeTrainingId: null, activeUserSlot: null, etaSeconds: null },
+    data: { status, error, canceledById, finishedAt: now, activeTrainingId: null, activeUserSlot: null, etaSeconds: null },
   })
   return count === 1
 }
 
+/** Stored when a person cancels on the run page: the canceler's own reading (runEndReasonFor gives everyone else theirs). */
 export const CANCELED_BY_USER = 'Canceled by you.'
 export const CANCELED_BY_ADMIN = 'Canceled by an administrator.'
 
@@ -139,8 +149,7 @@ const AGENT_TOKEN_LABEL = 'trainyard/agent-token/v1'
 
 /**
  * The run's bearer token for its agent: derived from SESSION_SECRET and the run id, so it is never
- * stored (DESIGN.md: "Agent tokens are random per run and stored hashed"); a database copy alone
- * cannot talk to an agent. Only its SHA-256 is kept, to notice a changed SESSION_SECRET.
+ * stored, and differs per run; a database copy alone cannot talk to an agent. Only its SHA-256 is kept, to notice a changed SESSION_SECRET.
  */
 export function agentTokenFor(runId: string, secret = getEnv().SESSION_SECRET) {
   const key = Buffer.from(crypto.hkdfSync('sha256', secret, '', AGENT_TOKEN_LABEL, 32))

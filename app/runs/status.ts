@@ -1,5 +1,5 @@
-// The run lifecycle (DESIGN.md "Run lifecycle rules"), shared by the supervisor, the pages and the
-// browser: the states in order, which are active, and the one rule for moving between them.
+// The run lifecycle, shared by the supervisor, the pages and the browser: the states in order, which
+// are active, and the one rule for moving between them.
 //
 //   queued → provisioning → booting → preparing → training → uploading → succeeded
 //   any active state → failed | canceled
@@ -67,7 +67,7 @@ export const RUN_STATUS_LABELS: Record<RunStatus, string> = {
   canceled: 'Canceled',
 }
 
-/** One state of a run's timeline as the run page shows it (built by buildTimeline in run-view.server.ts). */
+/** One state of a run's timeline as the run page shows it (built by buildTimeline in view.server.ts). */
 export type TimelineStep = {
   status: RunStatus
   label: string

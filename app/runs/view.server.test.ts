@@ -1,36 +1,12 @@
-// The text and shapes the run pages are built from: durations, money, ETA, the timeline of a run
-// that failed half-way, thinning, and sample keys that cannot be trusted.
+// The text and shapes the run pages are built from: usage, the machine, the timeline of a run that
+// failed half-way, thinning, and sample keys that cannot be trusted. (Durations, money and ETA:
+// app/utils/format.test.ts.)
 import { describe, expect, test } from 'vitest'
-import {
-  buildTimeline,
-  describeMachine,
-  formatBytes,
-  formatDuration,
-  formatEta,
-  formatUsd,
-  runUsage,
-  sampleKeysOf,
-  thinPoints,
-} from './view.server'
+import { buildTimeline, describeMachine, runEndReasonFor, runUsage, sampleKeysOf, thinPoints } from './view.server'
 import { getEnv } from '../utils/env.server'
 
 const T0 = new Date('2026-11-27T10:00:00.000Z')
 const at = (s: number) => new Date(T0.getTime() + s * 1000)
-
-test('durations, money, sizes and ETA read like a person would say them', () => {
-  expect([0, 45_000, 60_000, 185_000, 3_600_000, 7_440_000, 3 * 86_400_000].map(formatDuration)).toEqual([
-    '0 s',
-    '45 s',
-    '1 min 00 s',
-    '3 min 05 s',
-    '1 h 00 min',
-    '2 h 04 min',
-    '3 days',
-  ])
-  expect([0, 0.001, 0.005, 1.234, 12].map(formatUsd)).toEqual(['$0.00', '< $0.01', '$0.01', '$1.23', '$12.00'])
-  expect([10, 2048, 1_572_864].map(formatBytes)).toEqual(['10 B', '2.0 KB', '1.5 MB'])
-  expect([null, -1, 30, 150, 3600].map(formatEta)).toEqual([null, null, 'less than a minute left', 'about 3 min left', 'about 1 h 00 min left'])
-})
 
 describe('runUsage', () => {
   const base = { provider: 'ec2', pricePerHour: 1.2, startedAt: null, finishedAt: null, gpuMinutes: null, costUsd: null }
@@ -102,4 +78,15 @@ test('sampleKeysOf trusts only a JSON array of keys under the run’s folder', (
   expect(sampleKeysOf(run('not json'))).toEqual([])
   expect(sampleKeysOf(run('{"a":1}'))).toEqual([])
   expect(sampleKeysOf(run('["runs/r1/samples/0.jpg","runs/r10/samples/0.jpg","trainings/x/images/y.jpg"]'))).toEqual(['runs/r1/samples/0.jpg'])
+})
+
+test('runEndReasonFor: a cancel reads as the viewer should read it; any other ending as stored', async () => {
+  const viewer = { viewerId: 'admin', ownerId: 'owner' }
+  const canceled = { status: 'canceled', error: 'Canceled by you.' }
+  expect(await runEndReasonFor({ ...canceled, canceledById: 'admin' }, viewer)).toBe('Canceled by you.')
+  expect(await runEndReasonFor({ ...canceled, canceledById: 'another-admin' }, viewer)).toBe('Canceled by an administrator.')
+  expect(await runEndReasonFor({ ...canceled, canceledById: 'admin' }, { viewerId: 'owner', ownerId: 'owner' })).toBe('Canceled by an administrator.')
+  // Recorded before who canceled was kept: as stored.
+  expect(await runEndReasonFor({ ...canceled, canceledById: null }, viewer)).toBe('Canceled by you.')
+  expect(await runEndReasonFor({ status: 'failed', error: 'out of memory', canceledById: null }, viewer)).toBe('out of memory')
 })

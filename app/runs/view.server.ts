@@ -1,23 +1,19 @@
-// What the run pages show, built on the server: the access check for a run (through its training, so
-// someone else's run is the same 404 as someone else's training), the timeline, the loss series, the
-// log tail, and times and money as text. Formatting happens here rather than in the browser so the
-// server-rendered page and the hydrated one say the same thing.
-import { json } from '@remix-run/node'
+// What the run pages show, built on the server: the row they read (RUN_SELECT), the timeline, the loss
+// series, the log tail, GPU time and cost, and who canceled a run, as text for the person looking.
+// Text for times and money comes from app/utils/format.ts; the access checks are in ./access.server.ts.
 import { z } from 'zod'
-import { requireUserId } from '../utils/auth.server'
 import { GPU_CLASSES } from '../trainings/base-models'
 import { prisma } from '../utils/db.server'
 import { getEnv } from '../utils/env.server'
-import type { Action } from '../utils/permissions'
+import { formatClock, formatDuration, formatUsd } from '../utils/format'
+import { runKeyPrefix } from '../storage/keys'
+import { CANCELED_BY_ADMIN, CANCELED_BY_USER } from './runs.server'
 import { ACTIVE_RUN_STATUSES, isTerminalRunStatus, RUN_STATUSES, runStatusLabel, type RunStatus, type TimelineStep } from './status'
-import { requireTraining } from '../trainings/access.server'
 
 /** The most points the loss chart draws: a long run is thinned evenly, its last point always kept. */
 export const MAX_LOSS_POINTS = 200
 /** How many of the newest agent messages the page shows as log lines. */
 export const LOG_LINES = 15
-
-const notFound = () => json({ error: 'Not found' }, { status: 404 })
 
 export const RUN_SELECT = {
   id: true,
@@ -40,29 +36,10 @@ export const RUN_SELECT = {
   costUsd: true,
   createdAt: true,
   startedById: true,
+  canceledById: true,
   lockedBy: true,
   lockedUntil: true,
 } as const
-
-/** A run of the training named in the URL; a run of another training (or none) is a 404. */
-export async function requireRun(request: Request, trainingId: string | undefined, runId: string | undefined, action: Action) {
-  const access = await requireTraining(request, trainingId, action)
-  const run = runId ? await prisma.trainingRun.findFirst({ where: { id: runId, trainingId: access.training.id }, select: RUN_SELECT }) : null
-  if (!run) throw notFound()
-  return { ...access, run }
-}
-
-/** A run named only by its id (the download routes): access through its training, checked first. */
-export async function requireRunById(request: Request, runId: string | undefined, action: Action) {
-  const run = runId ? await prisma.trainingRun.findUnique({ where: { id: runId }, select: RUN_SELECT }) : null
-  if (!run) {
-    // Anonymous visitors log in first, as for every other page; then they learn it does not exist.
-    await requireUserId(request)
-    throw notFound()
-  }
-  const access = await requireTraining(request, run.trainingId, action)
-  return { ...access, run }
-}
 
 const SampleKeysSchema = z.array(z.string())
 
@@ -77,40 +54,30 @@ export function sampleKeysOf(run: { id: string; sampleKeys: string | null }) {
   }
   const parsed = SampleKeysSchema.safeParse(value)
   // A key outside runs/<runId>/ would serve another run's file through this run's access check.
-  return parsed.success ? parsed.data.filter((key) => key.startsWith(`runs/${run.id}/`)) : []
+  return parsed.success ? parsed.data.filter((key) => key.startsWith(runKeyPrefix(run.id))) : []
 }
 
+/**
+ * Why the run ended, as the person looking should read it. A cancel stores its sentence as the one
+ * who canceled read it ("Canceled by you.") and who that was (canceledById): anyone else reads who
+ * it was instead — the owner, named by email as "Started by" names them, when an admin looks; "an
+ * administrator" when the owner looks (an owner is not shown which admin acted on their training).
+ * A cancel that does not know who canceled (recorded before canceledById, or by an account since
+ * deleted) reads as it was stored.
+ */
+export async function runEndReasonFor(
+  run: { status: string; error: string | null; canceledById: string | null },
+  { viewerId, ownerId }: { viewerId: string; ownerId: string },
+) {
+  if (run.status !== 'canceled' || run.canceledById === null) return run.error
+  if (run.canceledById === viewerId) return CANCELED_BY_USER
+  if (run.canceledById !== ownerId) return CANCELED_BY_ADMIN
+  const owner = await prisma.user.findUnique({ where: { id: ownerId }, select: { email: true } })
+  return `Canceled by ${owner?.email ?? 'the owner'}.`
+}
 
 // ---------------------------------------------------------------------------------------------
-// Text for times and money
-
-/** "45 s", "3 min 05 s", "2 h 04 min". */
-export function formatDuration(ms: number) {
-  const totalS = Math.max(0, Math.round(ms / 1000))
-  if (totalS < 60) return `${totalS} s`
-  const totalMin = Math.floor(totalS / 60)
-  if (totalMin < 60) return `${totalMin} min ${String(totalS % 60).padStart(2, '0')} s`
-  const days = Math.floor(totalMin / (24 * 60))
-  const hours = Math.floor(totalMin / 60)
-  if (days >= 2) return `${days} days`
-  return `${hours} h ${String(totalMin % 60).padStart(2, '0')} min`
-}
-
-/** "$1.23"; a cost above zero that rounds to nothing reads "< $0.01" rather than looking free. */
-export function formatUsd(amount: number) {
-  if (amount > 0 && amount < 0.005) return '< $0.01'
-  return `$${amount.toFixed(2)}`
-}
-
-/** "2026-11-27 14:05 UTC": one zone for everyone, so server and browser render the same text. */
-export function formatDateTime(date: Date) {
-  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`
-}
-
-/** "14:05:09" (UTC), for the timeline and the log lines. */
-export function formatClock(date: Date) {
-  return date.toISOString().slice(11, 19)
-}
+// Machine, time and money
 
 /** What a machine of this type and provider is, for people: "g5.xlarge (NVIDIA A10G) on EC2". */
 export function describeMachine(provider: string | null, instanceType: string | null, env = getEnv()) {
@@ -147,19 +114,6 @@ export function runUsage(run: UsageInput, now = new Date()) {
 /** How long the run has taken: from queueing to its end, or to now while it is active. */
 export function runDuration(run: { createdAt: Date; finishedAt: Date | null }, now = new Date()) {
   return formatDuration((run.finishedAt ?? now).getTime() - run.createdAt.getTime())
-}
-
-export function formatEta(etaSeconds: number | null) {
-  if (etaSeconds === null || etaSeconds < 0) return null
-  if (etaSeconds < 60) return 'less than a minute left'
-  return `about ${formatDuration(Math.round(etaSeconds / 60) * 60_000).replace(/ 00 s$/, '')} left`
-}
-
-/** "1.5 MB" */
-export function formatBytes(bytes: number) {
-  if (bytes < 1024) return `${bytes} B`
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
-// What every storage driver promises, as tests. storage-local.server.test.ts and
-// storage-s3.server.test.ts run this same suite, so the two drivers cannot drift apart.
+// What every storage driver promises, as tests. local.server.test.ts and
+// s3.server.test.ts run this same suite, so the two drivers cannot drift apart.
 import crypto from 'node:crypto'
 import { Readable } from 'node:stream'
 import { describe, expect, test, vi } from 'vitest'
-import { InvalidStorageKeyError, type Storage } from './storage.server'
+import { InvalidStorageKeyError } from './keys'
+import type { Storage } from './storage.server'
 
 export type StorageHarness = {
   storage: Storage

@@ -1,5 +1,5 @@
 // The default storage driver: files in a local folder (STORAGE_DIR). Signed URLs point at the app's
-// own route /resources/storage/<key>, which checks the signature (see storage-signing.server.ts).
+// own route /resources/storage/<key>, which checks the signature (see signing.server.ts).
 // See docs/decisions/005-storage.md.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -8,7 +8,8 @@ import path from 'node:path'
 import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { assertContentType, createUrlSigner, expiryFromNow, type UrlSigner } from './signing.server'
-import { assertValidKey, InvalidStorageKeyError, type PutOptions, type Storage, type StoredObject } from './storage.server'
+import { assertValidKey, InvalidStorageKeyError } from './keys'
+import type { PutOptions, Storage, StoredObject } from './storage.server'
 
 /** The route that serves signed URLs of this driver; the key follows it. */
 export const SIGNED_URL_PATH = '/resources/storage/'

@@ -3,8 +3,6 @@
 // See docs/decisions/005-storage.md.
 import {
   AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -12,18 +10,19 @@ import {
   PutObjectCommand,
   S3Client,
   S3ServiceException,
-  UploadPartCommand,
 } from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { Readable } from 'node:stream'
 import { assertContentType, expiryFromNow } from './signing.server'
-import { assertValidKey, type PutOptions, type Storage, type StoredObject } from './storage.server'
+import { assertValidKey } from './keys'
+import type { PutOptions, Storage, StoredObject } from './storage.server'
 
 /**
  * A stream is sent in parts of this size, one part in memory at a time (S3's minimum part is 5 MiB;
- * 10,000 parts of 8 MiB allow 80 GB). A stream that ends within the first part is one PutObject.
+ * 10,000 parts of 8 MiB allow 80 GB). A body that ends within the first part is one PutObject.
  */
-export const S3_PART_BYTES = 8 * 1024 * 1024
+const S3_PART_BYTES = 8 * 1024 * 1024
 /** DeleteObjects takes at most this many keys per call. */
 const S3_DELETE_BATCH = 1000
 
@@ -58,66 +57,29 @@ export class S3Storage implements Storage {
   async put(key: string, body: Readable | Buffer, options: PutOptions): Promise<void> {
     assertValidKey(key)
     const contentType = assertContentType(options.contentType)
-    if (Buffer.isBuffer(body)) {
-      checkLength(key, body.length, options.contentLength)
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }))
-      return
-    }
-    // A stream goes in parts that are each whole in memory before they are sent: a source that fails
-    // midway fails between requests, and the object never appears (S3 only creates it on Complete).
-    const parts = readParts(body, S3_PART_BYTES)
-    const first = await parts.next()
-    const firstPart = first.done ? Buffer.alloc(0) : first.value
-    const second = first.done ? first : await parts.next()
-    if (second.done) {
-      checkLength(key, firstPart.length, options.contentLength)
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: firstPart, ContentType: contentType }))
-      return
-    }
-    await this.putMultipart(key, contentType, options.contentLength, firstPart, second.value, parts)
-  }
-
-  private async putMultipart(
-    key: string,
-    contentType: string,
-    contentLength: number | undefined,
-    firstPart: Buffer,
-    secondPart: Buffer,
-    rest: AsyncGenerator<Buffer, void>,
-  ) {
-    const { UploadId } = await this.client.send(
-      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: contentType }),
-    )
-    if (!UploadId) throw new Error(`S3 gave no upload id for ${key}`)
-    const uploaded: { ETag: string | undefined; PartNumber: number }[] = []
-    let total = 0
+    if (Buffer.isBuffer(body)) checkLength(key, body.length, options.contentLength)
+    // lib-storage sends one PutObject for a body within one part, else a multipart upload whose parts
+    // are each whole in memory before they are sent (queueSize 1: one at a time). A source that fails
+    // midway, or is longer or shorter than stated, fails between requests, and the object never
+    // appears: S3 only creates it on CompleteMultipartUpload.
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, ContentType: contentType, Body: Buffer.isBuffer(body) ? body : withLengthChecked(key, body, options.contentLength) },
+      partSize: S3_PART_BYTES,
+      queueSize: 1,
+      // Aborted here rather than by lib-storage, whose failed abort would hide the upload's own error.
+      leavePartsOnError: true,
+    })
     try {
-      const sendPart = async (part: Buffer) => {
-        const PartNumber = uploaded.length + 1
-        total += part.length
-        const { ETag } = await this.client.send(
-          new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId, PartNumber, Body: part }),
-        )
-        uploaded.push({ ETag, PartNumber })
-      }
-      await sendPart(firstPart)
-      await sendPart(secondPart)
-      for await (const part of rest) await sendPart(part)
-      checkLength(key, total, contentLength)
-      await this.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: key,
-          UploadId,
-          MultipartUpload: { Parts: uploaded },
-        }),
-      )
+      await upload.done()
     } catch (error) {
-      // Best effort: parts of an unfinished upload are invisible but billed, so the bucket should also
-      // have a lifecycle rule that aborts incomplete multipart uploads (see the decision record).
-      await this.client
-        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId }))
-        .catch((abortError: unknown) => console.warn(`storage: could not abort the upload of ${key}`, abortError))
+      if (upload.uploadId) {
+        // Best effort: parts of an unfinished upload are invisible but billed, so the bucket should also
+        // have a lifecycle rule that aborts incomplete multipart uploads (see the decision record).
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: upload.uploadId }))
+          .catch((abortError: unknown) => console.warn(`storage: could not abort the upload of ${key}`, abortError))
+      }
       throw error
     }
   }
@@ -189,26 +151,24 @@ export class S3Storage implements Storage {
   }
 }
 
-/** Yields the stream in buffers of exactly `size` bytes (the last one shorter), one at a time. */
-async function* readParts(stream: Readable, size: number): AsyncGenerator<Buffer, void> {
-  let pending: Buffer[] = []
-  let pendingBytes = 0
-  for await (const chunk of stream) {
-    let data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array | string)
-    while (pendingBytes + data.length >= size) {
-      const take = size - pendingBytes
-      pending.push(data.subarray(0, take))
-      yield Buffer.concat(pending, size)
-      pending = []
-      pendingBytes = 0
-      data = data.subarray(take)
-    }
-    if (data.length > 0) {
-      pending.push(data)
-      pendingBytes += data.length
-    }
-  }
-  if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes)
+/**
+ * The stream as it is read, failing as soon as it proves longer than `expected`, or at its end when
+ * shorter: the failure reaches the upload before it can complete.
+ */
+function withLengthChecked(key: string, body: Readable, expected: number | undefined): Readable {
+  if (expected === undefined) return body
+  return Readable.from(
+    (async function* () {
+      let total = 0
+      for await (const chunk of body) {
+        const data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array | string)
+        total += data.length
+        if (total > expected) checkLength(key, total, expected)
+        yield data
+      }
+      checkLength(key, total, expected)
+    })(),
+  )
 }
 
 function checkLength(key: string, actual: number, expected: number | undefined) {

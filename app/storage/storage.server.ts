@@ -1,6 +1,7 @@
 // The one storage interface of the app: images, thumbnails, weights and samples all go through it.
 // Two drivers, chosen by the environment: a local folder (default, STORAGE_DIR) or S3 (S3_BUCKET).
-// Rows hold storage keys, never paths or URLs. See docs/decisions/005-storage.md.
+// Rows hold storage keys, never paths or URLs; every key is built in ./keys.ts. See
+// docs/decisions/005-storage.md.
 import type { Readable } from 'node:stream'
 import { getEnv } from '../utils/env.server'
 
@@ -30,29 +31,6 @@ export interface Storage {
   signedGetUrl(key: string, options: { expiresInS: number }): Promise<string>
   /** A URL anyone holding it may PUT to until it expires (the GPU agent uploads weights with these). */
   signedPutUrl(key: string, options: { expiresInS: number; contentType: string }): Promise<string>
-}
-
-/** Keys are relative, slash-separated, made of safe characters, and never climb with "..". */
-const KEY_PATTERN = /^(?!\/)(?!.*\/\/)[A-Za-z0-9._\-/]{1,512}$/
-
-export class InvalidStorageKeyError extends Error {
-  constructor(key: string) {
-    super(`Invalid storage key: ${JSON.stringify(key).slice(0, 100)}`)
-    this.name = 'InvalidStorageKeyError'
-  }
-}
-
-export function assertValidKey(key: string) {
-  if (!KEY_PATTERN.test(key) || key.split('/').some((part) => part === '..' || part === '.' || part === '')) {
-    throw new InvalidStorageKeyError(key)
-  }
-  return key
-}
-
-/** trainings/<trainingId>/images/<imageId>.<variant>.<ext> — see DESIGN.md "Storage keys". */
-export function imageKey(trainingId: string, imageId: string, variant: 'training' | 'original' | 'thumb', ext: string) {
-  const name = variant === 'training' ? `${imageId}.${ext}` : `${imageId}.${variant}.${ext}`
-  return assertValidKey(`trainings/${trainingId}/images/${name}`)
 }
 
 let storage: Storage | undefined

@@ -2,6 +2,8 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { expect, test } from 'vitest'
 import { codeEmail, sendEmail } from './email.server'
+import { durationInWords } from './format'
+import { CODE_VALID_MS } from './verification.server'
 
 test('without SMTP_URL a message is one JSON file { to, subject, text, html } in the outbox', async () => {
   const result = await sendEmail(
@@ -17,4 +19,12 @@ test('without SMTP_URL a message is one JSON file { to, subject, text, html } in
   expect(message.text).toContain('123456')
   // The HTML part escapes what it is given.
   expect(message.html).toContain('Hello &lt;b&gt;there&lt;/b&gt;')
+})
+
+test('a code email says how long the code is valid, in words, from CODE_VALID_MS', () => {
+  const email = codeEmail({ to: 'a@example.test', subject: 'Your code', intro: 'Hello', code: '123456', link: 'http://x/verify' })
+  expect(CODE_VALID_MS).toBe(10 * 60 * 1000)
+  expect(email.text).toContain(`The code expires in ${durationInWords(CODE_VALID_MS)}.`)
+  expect(email.text).toContain('The code expires in 10 minutes.')
+  expect(email.html).toContain('The code expires in 10 minutes.')
 })

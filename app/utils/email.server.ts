@@ -6,6 +6,8 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import nodemailer from 'nodemailer'
 import { getEnv } from './env.server'
+import { durationInWords } from './format'
+import { CODE_VALID_MS } from './verification.server'
 
 export type Email = { to: string; subject: string; text: string; html: string }
 
@@ -34,10 +36,11 @@ function escapeHtml(s: string) {
 
 /** A plain message with a code and a link, in text and HTML. */
 export function codeEmail({ to, subject, intro, code, link }: { to: string; subject: string; intro: string; code: string; link: string }): Email {
+  const expiry = `The code expires in ${durationInWords(CODE_VALID_MS)}. If you did not ask for it, ignore this email.`
   return {
     to,
     subject,
-    text: `${intro}\n\nYour code: ${code}\n\nOr open this link: ${link}\n\nThe code expires in 10 minutes. If you did not ask for it, ignore this email.`,
-    html: `<p>${escapeHtml(intro)}</p><p style="font-size:24px;font-weight:bold;letter-spacing:4px">${code}</p><p><a href="${escapeHtml(link)}">${escapeHtml(link)}</a></p><p>The code expires in 10 minutes. If you did not ask for it, ignore this email.</p>`,
+    text: `${intro}\n\nYour code: ${code}\n\nOr open this link: ${link}\n\n${expiry}`,
+    html: `<p>${escapeHtml(intro)}</p><p style="font-size:24px;font-weight:bold;letter-spacing:4px">${code}</p><p><a href="${escapeHtml(link)}">${escapeHtml(link)}</a></p><p>${escapeHtml(expiry)}</p>`,
   }
 }

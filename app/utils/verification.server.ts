@@ -1,12 +1,13 @@
 // One-time codes (sign-up, password reset, change of email) and standing TOTP secrets (2FA), all as
-// Verification rows with their TOTP parameters, as DESIGN.md describes.
+// Verification rows that keep their TOTP parameters (algorithm, period…), so a code is checked with
+// the parameters it was made with.
 import { generateTOTP, verifyTOTP } from '@epic-web/totp'
 import { prisma } from './db.server'
 
 export const VERIFICATION_TYPES = ['onboarding', 'reset-password', 'change-email', '2fa', '2fa-verify'] as const
 export type VerificationType = (typeof VERIFICATION_TYPES)[number]
 
-/** One-time codes are valid for ten minutes. */
+/** How long a one-time code is valid (the email says so in words: durationInWords). */
 export const CODE_VALID_MS = 10 * 60 * 1000
 /** After this many wrong codes a one-time code is deleted: the person must ask for a new one. */
 export const MAX_CODE_ATTEMPTS = 5

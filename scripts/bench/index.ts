@@ -1,5 +1,5 @@
-// `npm run bench [-- options]`: the upload benchmark (issue 3), the page benchmark and the client JS size
-// (issue 5), and the supervisor benchmark (issue 4), on a fresh SQLite database each, or on PostgreSQL.
+// `npm run bench [-- options]`: the upload benchmark, the page benchmark and the client JS size, and the
+// supervisor benchmark, on a fresh SQLite database each, or on PostgreSQL.
 // Not a test: it prints figures and never fails on them (only on a broken run).
 //   --json          print one JSON object on stdout (json.ts), everything else on stderr
 //   --db D          sqlite (default) or postgres (a throwaway cluster, tests/setup/postgres.ts)

@@ -1,4 +1,4 @@
-// The page benchmark (issue 5): requests per second and latency of the trainings list (/trainings), logged
+// The page benchmark: requests per second and latency of the trainings list (/trainings), logged
 // in, for a user who owns 10,000 trainings (each with two finished runs and three images), against the
 // cheapest page through the same stack, measured the same way on the real production server.
 //
@@ -12,6 +12,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { PrismaClient } from '@prisma/client'
+import { imageKey } from '../../app/storage/keys'
 import { startAppProcess, type AppProcess } from '../../tests/app-process'
 import { measureLoad, mergeRounds, type LoadOptions, type LoadResult } from './load'
 import { insertChunks, log } from './io'
@@ -85,7 +86,7 @@ async function seed(prisma: PrismaClient) {
   const images = trainings.flatMap((t) =>
     Array.from({ length: IMAGES_PER_TRAINING }, (_, n) => {
       const id = `benchimg${t.id.slice(-6)}${n}`
-      return { id, trainingId: t.id, url: `trainings/${t.id}/images/${id}.jpg`, name: `photo-${n + 1}.jpg`, type: 'image/jpeg', text: 'a photo of [trigger]', isResized: true }
+      return { id, trainingId: t.id, url: imageKey(t.id, id, 'training', 'jpg'), name: `photo-${n + 1}.jpg`, type: 'image/jpeg', text: 'a photo of [trigger]', isResized: true }
     }),
   )
   await insertChunks(images, (chunk) => prisma.trainingImage.createMany({ data: chunk }))

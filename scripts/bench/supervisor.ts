@@ -1,4 +1,4 @@
-// The supervisor benchmark (issue 4): how long one supervisor cycle takes with 10, 100 and 1,000 active
+// The supervisor benchmark: how long one supervisor cycle takes with 10, 100 and 1,000 active
 // runs, first on an empty history and then with 10,000 finished runs (and their status rows and
 // machines) in the database. The agents are one light local HTTP server that answers /status for every
 // run (it tells them apart by their bearer token), each poll bringing one new progress message; the
@@ -91,7 +91,7 @@ export type SupervisorBenchOptions = {
 export async function runSupervisorBench({ sizes, databaseUrl, createClient }: SupervisorBenchOptions): Promise<CycleFigures[]> {
   // Imported here, after index.ts has set SESSION_SECRET: agent tokens are derived from it.
   const { agentTokenFor, agentTokenHash, newRunId } = await import('../../app/runs/runs.server')
-  const { runSupervisorCycle } = await import('../../app/runs/supervisor/supervisor.server')
+  const { runSupervisorCycle } = await import('../../app/runs/supervisor/cycle.server')
   const prisma = createClient(databaseUrl)
 
   const tokenToRun = new Map<string, string>()

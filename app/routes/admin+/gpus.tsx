@@ -16,7 +16,7 @@ import { getGpuProvider, isProviderName } from '~/gpu/registry.server'
 import { cx, getErrorMessage } from '~/utils/misc'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { isActiveRunStatus } from '~/runs/status'
-import { formatDateTime, formatDuration, formatUsd } from '~/runs/view.server'
+import { formatDateTime, formatDuration, formatUsd } from '~/utils/format'
 import { CANCELED_BY_ADMIN, endRun } from '~/runs/runs.server'
 import { redirectWithToast } from '~/utils/toast.server'
 
@@ -107,7 +107,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
 }
 
 export async function action({ request }: ActionFunctionArgs) {
-  await requireUserWithPermission(request, 'delete:gpu:any')
+  const adminId = await requireUserWithPermission(request, 'delete:gpu:any')
   const formData = await request.formData()
   const parsed = parseFormData(formData, ActionSchema)
   if (!parsed.success) return json(parsed.failure, { status: 400 })
@@ -130,7 +130,7 @@ export async function action({ request }: ActionFunctionArgs) {
   }
   // Even when the provider did not answer, the run ends: the supervisor then terminates its machine on
   // its next cycle, and the reaper ends any tagged machine without an active run.
-  const canceled = gpu.run && isActiveRunStatus(gpu.run.status) ? await endRun(gpu.run.id, 'canceled', { error: CANCELED_BY_ADMIN }) : false
+  const canceled = gpu.run && isActiveRunStatus(gpu.run.status) ? await endRun(gpu.run.id, 'canceled', { error: CANCELED_BY_ADMIN, canceledById: adminId }) : false
   if (failure) {
     return json(
       formError(

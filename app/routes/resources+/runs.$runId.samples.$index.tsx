@@ -1,7 +1,8 @@
 // GET /resources/runs/:runId/samples/:index — the index-th sample image a run left (its sampleKeys),
 // streamed from storage and shown inline. Same access as the run: someone else's is a 404.
 import { createReadableStreamFromReadable, json, type LoaderFunctionArgs } from '@remix-run/node'
-import { requireRunById, sampleKeysOf } from '~/runs/view.server'
+import { requireRunById } from '~/runs/access.server'
+import { sampleKeysOf } from '~/runs/view.server'
 import { getStorage } from '~/storage/storage.server'
 import { jobName } from '~/trainings/config'
 

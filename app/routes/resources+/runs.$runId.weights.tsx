@@ -2,7 +2,7 @@
 // named after the training ("<jobName>.safetensors", the name the usage snippet loads). Whoever may
 // read the training may download; anyone else gets the same 404 as for a run that does not exist.
 import { createReadableStreamFromReadable, json, type LoaderFunctionArgs } from '@remix-run/node'
-import { requireRunById } from '~/runs/view.server'
+import { requireRunById } from '~/runs/access.server'
 import { getStorage } from '~/storage/storage.server'
 import { jobName } from '~/trainings/config'
 

@@ -6,7 +6,8 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
 import { createReadableStreamFromReadable, type ActionFunctionArgs, type LoaderFunctionArgs } from '@remix-run/node'
 import { LocalStorage } from '~/storage/local.server'
 import type { SignatureCheck } from '~/storage/signing.server'
-import { assertValidKey, getStorage, InvalidStorageKeyError } from '~/storage/storage.server'
+import { assertValidKey, InvalidStorageKeyError } from '~/storage/keys'
+import { getStorage } from '~/storage/storage.server'
 import { MAX_SIGNED_PUT_BYTES, PayloadTooLargeError, readBody, UploadInterruptedError } from './storage.server'
 
 const REFUSALS: Record<Exclude<SignatureCheck, { valid: true }>['reason'], string> = {

@@ -1,4 +1,4 @@
-// The supervisor's side of agent protocol v1 (DESIGN.md, scripts/agent/README.md): one poll of
+// The supervisor's side of agent protocol v1 (scripts/agent/README.md): one poll of
 // `GET /status?after=N`. Whatever the network or the agent does, the answer is a value, never a throw:
 // the supervisor turns repeated problems into a failed run with a reason people can read. The bearer
 // token never appears in a result, an error or a log line.

@@ -4,9 +4,11 @@
 // the run through endRun, the one way a run ends.
 import type { Prisma, PrismaClient } from '@prisma/client'
 import { isUniqueViolation } from '../../utils/db.server'
+import { chunk, inChunks } from '../../utils/collections'
+import { forEachLimit } from '../../utils/concurrency'
 import { type AgentMessage, type AgentPollResult, fetchAgentMessages } from './agent-client.server'
 import { ACTIVE_RUN_STATUSES, advanceRunStatus, isActiveRunStatus, RUN_STATUSES, type RunStatus } from '../status'
-import { sampleKey, weightsKey } from '../job.server'
+import { sampleKey, weightsKey } from '../../storage/keys'
 import { endRun } from '../runs.server'
 import type { Storage } from '../../storage/storage.server'
 
@@ -14,7 +16,7 @@ import type { Storage } from '../../storage/storage.server'
 const INSERT_CHUNK_ROWS = 500
 /** Statements per transaction: one commit (one fsync on SQLite) for many small writes. */
 export const UPDATE_CHUNK = 250
-/** The most sample URLs a job carries (run-job.server.ts): the keys looked for after success. */
+/** The most sample URLs a job carries (../job.server.ts): the keys looked for after success. */
 const SAMPLE_KEYS_TO_CHECK = 8
 /** A reason from the agent is the trainer's last 20 lines; more than this is noise on a page. */
 const ERROR_TEXT_MAX_CHARS = 8000
@@ -34,28 +36,6 @@ export type PollContext = {
   prisma: PrismaClient
   storage: () => Promise<Storage>
   now: Date
-}
-
-/** Ids per `in: [...]` filter: Prisma refuses a query past SQLite's bound-parameter limit. */
-const IDS_PER_QUERY = 400
-
-/** `fn` over the ids in chunks small enough for one query each; the answers concatenated. */
-export async function inChunks<T>(ids: readonly string[], fn: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
-  const out: T[] = []
-  for (let i = 0; i < ids.length; i += IDS_PER_QUERY) out.push(...(await fn(ids.slice(i, i + IDS_PER_QUERY))))
-  return out
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!
-      await fn(item)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
 }
 
 export async function pollAgents(
@@ -80,13 +60,12 @@ type StatusRow = Prisma.TrainingStatusCreateManyInput
  */
 export async function insertStatusRows(prisma: PrismaClient, rows: StatusRow[]) {
   let inserted = 0
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK_ROWS) {
-    const chunk = rows.slice(i, i + INSERT_CHUNK_ROWS)
+  for (const batch of chunk(rows, INSERT_CHUNK_ROWS)) {
     try {
-      inserted += (await prisma.trainingStatus.createMany({ data: chunk })).count
+      inserted += (await prisma.trainingStatus.createMany({ data: batch })).count
     } catch (error) {
       if (!isUniqueViolation(error)) throw error
-      for (const row of chunk) {
+      for (const row of batch) {
         try {
           await prisma.trainingStatus.create({ data: row, select: { id: true } })
           inserted++
@@ -102,8 +81,8 @@ export async function insertStatusRows(prisma: PrismaClient, rows: StatusRow[]) 
 /** Runs the writes in transactions of UPDATE_CHUNK; returns each write's count, in order. */
 export async function runBatched(prisma: PrismaClient, writes: Prisma.PrismaPromise<Prisma.BatchPayload>[]) {
   const counts: number[] = []
-  for (let i = 0; i < writes.length; i += UPDATE_CHUNK) {
-    const results = await prisma.$transaction(writes.slice(i, i + UPDATE_CHUNK))
+  for (const batch of chunk(writes, UPDATE_CHUNK)) {
+    const results = await prisma.$transaction(batch)
     counts.push(...results.map((r) => r.count))
   }
   return counts

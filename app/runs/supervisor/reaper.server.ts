@@ -1,12 +1,13 @@
 // Ending machines: terminating them and recording it on their Gpu rows, and the reaper that terminates
-// any machine this app tagged whose run is not active (DESIGN.md: "No GPU is left burning money").
+// any machine this app tagged whose run is not active: no machine is left running, and costing money,
+// after its run ended or when the app lost track of it.
 // The reaper compares the machine's run tag (a run id, a string) with run ids — never a database id
-// with a cloud instance id (STYLE.md, the lesson of the app our data model descends from).
+// with a cloud instance id (the app our data model descends from crashed its reaper on exactly that).
 import type { PrismaClient } from '@prisma/client'
 import { activeProviderNames, getGpuProvider, type ProviderName } from '../../gpu/registry.server'
 import type { GpuProvider, MachineState } from '../../gpu/provider.server'
 import { ACTIVE_RUN_STATUSES } from '../status'
-import { inChunks } from './poll.server'
+import { inChunks } from '../../utils/collections'
 
 /**
  * Terminates the machines, then describes them (one call) and writes what is true on their Gpu rows:

@@ -286,6 +286,27 @@ describe('cancel', () => {
     expect((await cancel(training.id, run.id, (await createSessionCookie(admin.id)).cookie)).status).toBe(302)
     expect(await runRow(run.id)).toMatchObject({ status: 'canceled', error: CANCELED_BY_USER })
   })
+
+  test('who canceled is recorded: the admin who did reads "Canceled by you.", the owner "Canceled by an administrator."', async () => {
+    const { owner, cookie, training } = await setup()
+    const admin = await createUser({ roles: ['admin', 'user'] })
+    const { cookie: adminCookie } = await createSessionCookie(admin.id)
+    const byAdmin = await trainingRun(training.id)
+    expect((await cancel(training.id, byAdmin.id, adminCookie)).status).toBe(302)
+    expect(await runRow(byAdmin.id)).toMatchObject({ status: 'canceled', canceledById: admin.id })
+    expect((await page(training.id, byAdmin.id, adminCookie)).run.error).toBe('Canceled by you.')
+    expect((await page(training.id, byAdmin.id, cookie)).run.error).toBe('Canceled by an administrator.')
+
+    // The owner's own cancel: "you" to them, their email to an admin, as "Started by" names them.
+    const byOwner = await trainingRun(training.id)
+    expect((await cancel(training.id, byOwner.id, cookie)).status).toBe(302)
+    expect((await page(training.id, byOwner.id, cookie)).run.error).toBe('Canceled by you.')
+    expect((await page(training.id, byOwner.id, adminCookie)).run.error).toBe(`Canceled by ${owner.email}.`)
+
+    // Deleting the admin's account keeps the run and forgets who canceled it.
+    await prisma.user.delete({ where: { id: admin.id } })
+    expect(await runRow(byAdmin.id)).toMatchObject({ canceledById: null })
+  })
 })
 
 describe('who started it, and which process watches it', () => {

@@ -21,18 +21,9 @@ import { cx } from '~/utils/misc'
 import { userHasPermission } from '~/utils/permissions'
 import { getRequestUserWithRoles } from '~/utils/user.server'
 import { isActiveRunStatus, runStatusLabel } from '~/runs/status'
-import {
-  buildTimeline,
-  describeMachine,
-  formatBytes,
-  formatDateTime,
-  formatEta,
-  loadRunActivity,
-  requireRun,
-  runDuration,
-  runUsage,
-  sampleKeysOf,
-} from '~/runs/view.server'
+import { buildTimeline, describeMachine, loadRunActivity, runDuration, runEndReasonFor, runUsage, sampleKeysOf } from '~/runs/view.server'
+import { requireRun } from '~/runs/access.server'
+import { formatBytes, formatDateTime, formatEta } from '~/utils/format'
 import { CANCELED_BY_USER, endRun } from '~/runs/runs.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { jobName } from '~/trainings/config'
@@ -100,7 +91,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       step: run.step,
       totalSteps: run.totalSteps,
       eta: formatEta(run.etaSeconds),
-      error: run.error,
+      error: await runEndReasonFor(run, { viewerId: userId, ownerId: training.ownerId }),
       machine: describeMachine(run.provider, run.instanceType),
       machineState: gpu?.status ?? null,
       startedBy,
@@ -121,7 +112,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 }
 
 export async function action({ request, params }: ActionFunctionArgs) {
-  const { training, run } = await requireRun(request, params.trainingId, params.runId, 'update')
+  const { training, run, userId } = await requireRun(request, params.trainingId, params.runId, 'update')
   const formData = await request.formData()
   const parsed = parseFormData(formData, ActionSchema)
   if (!parsed.success) return json(parsed.failure, { status: 400 })
@@ -129,7 +120,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
     json(formError(formData, `This run has already ended (${runStatusLabel(status).toLowerCase()}): there is nothing to cancel.`), { status: 409 })
   if (!isActiveRunStatus(run.status)) return alreadyEnded(run.status)
   // Conditional on the run still being active: if it ended meanwhile, that ending stands.
-  if (!(await endRun(run.id, 'canceled', { error: CANCELED_BY_USER }))) {
+  if (!(await endRun(run.id, 'canceled', { error: CANCELED_BY_USER, canceledById: userId }))) {
     const now = await prisma.trainingRun.findUnique({ where: { id: run.id }, select: { status: true } })
     return alreadyEnded(now?.status ?? run.status)
   }

@@ -2,9 +2,8 @@
 import { prisma } from '~/utils/db.server'
 import { getStorage } from '~/storage/storage.server'
 import { copyName } from '~/trainings/validation'
+import { ACTIVE_RUN_STATUSES } from '~/runs/status'
 
-/** Run states in which a GPU may be rented or about to be: a training in one cannot be deleted. */
-export const ACTIVE_RUN_STATUSES = ['queued', 'provisioning', 'booting', 'preparing', 'training', 'uploading']
 
 /** A copy owned by `ownerId`: name + " (copy)", trigger word, base model and config — not images or runs. */
 export async function duplicateTraining(
@@ -29,7 +28,7 @@ export async function duplicateTraining(
  */
 export async function deleteTraining(trainingId: string) {
   const active = await prisma.trainingRun.findFirst({
-    where: { trainingId, status: { in: ACTIVE_RUN_STATUSES } },
+    where: { trainingId, status: { in: [...ACTIVE_RUN_STATUSES] } },
     select: { id: true },
   })
   if (active) return { deleted: false as const, reason: 'active-run' as const }

@@ -8,9 +8,10 @@ import { freePort } from '../../../tests/app-process'
 import { createTraining } from '../../../tests/image-fixtures'
 import { prisma } from '../../utils/db.server'
 import { agentTokenFor, agentTokenHash, CANCELED_BY_USER, endRun, newRunId } from '../runs.server'
-import { sampleKey, weightsKey } from '../job.server'
+import { sampleKey, weightsKey } from '../../storage/keys'
 import { getStorage } from '../../storage/storage.server'
-import { runSupervisorCycle, startSupervisor, type SupervisorOptions } from './supervisor.server'
+import { runSupervisorCycle, type SupervisorOptions } from './cycle.server'
+import { startSupervisor } from './loop.server'
 
 const HEARTBEAT_MS = 60_000
 

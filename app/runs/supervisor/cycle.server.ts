@@ -1,22 +1,26 @@
-// The run supervisor (DESIGN.md "Run lifecycle rules", issue 4): one cycle at a time per process, in
-// order — lease the runs to handle, launch the queued ones, describe their machines in one call per
-// provider, poll the agents, fail the silent ones, terminate the machines of ended runs, keep costs
-// current, reap orphans, release what is done. Several processes may run it on one database: each run
-// is handled by the process holding its lease (lockedBy, lockedUntil), taken with a conditional write.
-import crypto from 'node:crypto'
-import os from 'node:os'
+// One supervisor cycle, in order: lease the runs to handle, launch the queued ones, describe their
+// machines in one call per provider, poll the agents, fail the silent ones, terminate the machines of
+// ended runs, keep costs current, reap orphans, release what is done. The rules it keeps (one way to
+// end a run, no machine left running, a status message recorded once) are in docs/architecture.md and
+// docs/decisions/007-gpu-runs.md and 008-scale-out.md; leases (which process handles which run) are in
+// ./leases.server.ts, the timer that runs cycles in ./loop.server.ts.
 import type { Prisma, PrismaClient } from '@prisma/client'
 import { describeAgentProblem, type AgentPollResult } from './agent-client.server'
 import { prisma as defaultPrisma } from '../../utils/db.server'
 import { getEnv } from '../../utils/env.server'
+import { inChunks } from '../../utils/collections'
+import { forEachLimit } from '../../utils/concurrency'
+import { durationInWords } from '../../utils/format'
 import type { GpuProvider } from '../../gpu/provider.server'
 import { activeProviderNames, getGpuProvider, isProviderName, type ProviderName } from '../../gpu/registry.server'
 import { reapOrphans, terminateMachines } from './reaper.server'
-import { ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, isActiveRunStatus } from '../status'
-import { buildAgentJob, jobKey, launchRequestFor } from '../job.server'
+import { ACTIVE_RUN_STATUSES, isActiveRunStatus } from '../status'
+import { buildAgentJob, launchRequestFor } from '../job.server'
 import { agentTokenFor, agentTokenHash, endRun } from '../runs.server'
+import { jobKey } from '../../storage/keys'
 import { getStorage, type Storage } from '../../storage/storage.server'
-import { forEachLimit, inChunks, pollAgents, recordPolls, runBatched } from './poll.server'
+import { leaseRuns, releaseFinishedRuns, renewLeasesWhileBusy } from './leases.server'
+import { pollAgents, recordPolls, runBatched } from './poll.server'
 
 const DEFAULT_POLL_CONCURRENCY = 16
 const DEFAULT_MAX_RUNS_PER_CYCLE = 5000
@@ -25,8 +29,6 @@ const DEFAULT_MAX_RUNS_PER_CYCLE = 5000
  * machine missing from describe this soon after launch is not yet "disappeared".
  */
 const DEFAULT_MISSING_GRACE_MS = 60_000
-/** How often the loop reaps (listing every tagged machine is one API call, or one folder read). */
-const DEFAULT_REAP_INTERVAL_MS = 60_000
 const ERROR_DETAIL_MAX_CHARS = 500
 
 export type SupervisorOptions = {
@@ -46,7 +48,7 @@ export type SupervisorOptions = {
   heartbeatTimeoutMs?: number
   missingGraceMs?: number
   maxRunMinutes?: number
-  /** Reap orphans in this cycle (default true; the loop does it every DEFAULT_REAP_INTERVAL_MS). */
+  /** Reap orphans in this cycle (default true; the loop does it once a minute: loop.server.ts). */
   reap?: boolean
   signal?: AbortSignal
   /** Tests: fields added to each job (e.g. simulateFailAtStep). */
@@ -96,17 +98,6 @@ function message(error: unknown) {
   return (error instanceof Error ? error.message : String(error)).slice(0, ERROR_DETAIL_MAX_CHARS)
 }
 
-/**
- * A setting's length in words for a failure reason: "10 minutes", "1 minute", "45 seconds", "1.5 seconds".
- * (Elapsed times on the pages use run-view.server's formatDuration: "3 min 05 s".)
- */
-function durationInWords(ms: number) {
-  if (ms >= 60_000 && ms % 60_000 === 0) return ms === 60_000 ? '1 minute' : `${ms / 60_000} minutes`
-  if (ms >= 60_000) return `${(ms / 60_000).toFixed(1)} minutes`
-  const s = ms / 1000
-  return Number.isInteger(s) ? `${s} ${s === 1 ? 'second' : 'seconds'}` : `${s.toFixed(1)} seconds`
-}
-
 export async function runSupervisorCycle(options: SupervisorOptions): Promise<CycleStats> {
   const started = performance.now()
   const env = getEnv()
@@ -127,7 +118,7 @@ export async function runSupervisorCycle(options: SupervisorOptions): Promise<Cy
   const leaseMs = options.leaseMs ?? 3 * env.POLL_INTERVAL_MS
   const leasedIds = await leaseRuns(cycle, leaseMs, options.maxRunsPerCycle ?? DEFAULT_MAX_RUNS_PER_CYCLE)
   stats.leased = leasedIds.length
-  const renewal = renewLeasesWhileBusy(cycle, leasedIds, leaseMs)
+  const renewal = renewLeasesWhileBusy(cycle, leasedIds, leaseMs, (error) => stats.problems.push(`lease renewal: ${message(error)}`))
   try {
     const load = () => inChunks(leasedIds, (ids) => prisma.trainingRun.findMany({ where: { id: { in: ids } }, select: RUN_SELECT }))
 
@@ -164,82 +155,10 @@ export async function runSupervisorCycle(options: SupervisorOptions): Promise<Cy
     stats.reaped = reaped.length
   }
 
-  if (leasedIds.length > 0) {
-    // Done with: ended and machine gone (or never launched). Active runs keep their lease for the next cycle.
-    await inChunks(leasedIds, async (ids) => [
-      await prisma.trainingRun.updateMany({
-        where: {
-          id: { in: ids },
-          lockedBy: cycle.workerId,
-          status: { in: [...TERMINAL_RUN_STATUSES] },
-          OR: [{ gpu: { is: null } }, { gpu: { is: { status: 'terminated' } } }],
-        },
-        data: { lockedBy: null, lockedUntil: null },
-      }),
-    ])
-  }
+  // Done with: ended and machine gone (or never launched). Active runs keep their lease for the next cycle.
+  if (leasedIds.length > 0) await releaseFinishedRuns(cycle, leasedIds)
   stats.durationMs = Math.round(performance.now() - started)
   return stats
-}
-
-/**
- * Takes the lease on up to `max` runs that need work: every active run, and ended runs whose machine
- * is not yet terminated. One conditional write takes the batch — a run leased by another live process
- * does not match it — then the runs this worker now holds are read back.
- */
-async function leaseRuns(cycle: Cycle, leaseMs: number, max: number) {
-  const { prisma, now, workerId } = cycle
-  const free: Prisma.TrainingRunWhereInput = { OR: [{ lockedUntil: null }, { lockedUntil: { lt: now } }, { lockedBy: workerId }] }
-  const active = await prisma.trainingRun.findMany({
-    where: { status: { in: [...ACTIVE_RUN_STATUSES] }, ...free },
-    select: { id: true },
-    orderBy: { createdAt: 'asc' },
-    take: max,
-  })
-  const ending = await prisma.gpu.findMany({
-    where: { status: { not: 'terminated' }, runId: { not: null }, run: { status: { in: [...TERMINAL_RUN_STATUSES] }, ...free } },
-    select: { runId: true },
-    take: max,
-  })
-  const candidates = [...active.map((r) => r.id), ...ending.flatMap((g) => (g.runId ? [g.runId] : []))].slice(0, max)
-  if (candidates.length === 0) return []
-  const until = new Date(now.getTime() + leaseMs)
-  const taken: string[] = []
-  await inChunks(candidates, async (batch) => {
-    await prisma.trainingRun.updateMany({ where: { id: { in: batch }, ...free }, data: { lockedBy: workerId, lockedUntil: until } })
-    const mine = await prisma.trainingRun.findMany({ where: { id: { in: batch }, lockedBy: workerId, lockedUntil: until }, select: { id: true } })
-    taken.push(...mine.map((r) => r.id))
-    return []
-  })
-  return taken
-}
-
-/**
- * A cycle can outlast its lease (a slow launch, a busy machine): every third of the lease, the leases
- * this worker holds are extended, so no other process takes them over mid-cycle and does the same work
- * (the three-process test saw 36–48 launches for 30 runs without this; ClientToken kept it to 30
- * machines). Times follow the cycle's clock plus the real time elapsed, so tests with a set clock agree.
- */
-function renewLeasesWhileBusy(cycle: Cycle, ids: string[], leaseMs: number) {
-  if (ids.length === 0) return { stop: async () => {} }
-  const startedMs = Date.now()
-  let inFlight: Promise<unknown> = Promise.resolve()
-  const timer = setInterval(() => {
-    const until = new Date(cycle.now.getTime() + (Date.now() - startedMs) + leaseMs)
-    inFlight = inFlight
-      .then(() =>
-        inChunks(ids, async (chunk) => [
-          await cycle.prisma.trainingRun.updateMany({ where: { id: { in: chunk }, lockedBy: cycle.workerId }, data: { lockedUntil: until } }),
-        ]),
-      )
-      .catch((error: unknown) => cycle.stats.problems.push(`lease renewal: ${message(error)}`))
-  }, Math.max(50, Math.floor(leaseMs / 3)))
-  return {
-    async stop() {
-      clearInterval(timer)
-      await inFlight
-    },
-  }
 }
 
 async function launchRun(cycle: Cycle, run: LeasedRun) {
@@ -405,55 +324,4 @@ function groupByProvider(runs: LeasedRun[]) {
     groups.set(name, [...(groups.get(name) ?? []), run])
   }
   return groups
-}
-
-export type Supervisor = { workerId: string; stop: () => Promise<void> }
-
-/** hostname:pid:random — unique per process, readable in the lockedBy column. */
-export function newWorkerId() {
-  return `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`
-}
-
-/**
- * Runs cycles until stopped: the next one starts `intervalMs` after the previous one ended (never
- * overlapping, whatever a cycle costs). A failing cycle is logged and the loop goes on. stop() waits
- * for the cycle in flight and gives this worker's leases back, so another process takes over at once.
- */
-export function startSupervisor({
-  intervalMs = getEnv().POLL_INTERVAL_MS,
-  reapIntervalMs = DEFAULT_REAP_INTERVAL_MS,
-  ...options
-}: Partial<SupervisorOptions> & { intervalMs?: number; reapIntervalMs?: number } = {}): Supervisor {
-  const workerId = options.workerId ?? newWorkerId()
-  const prisma = options.prisma ?? defaultPrisma
-  const abort = new AbortController()
-  let timer: NodeJS.Timeout | undefined
-  let inFlight: Promise<void> = Promise.resolve()
-  let lastReapMs = -Infinity
-
-  const tick = () => {
-    inFlight = (async () => {
-      const reap = Date.now() - lastReapMs >= reapIntervalMs
-      try {
-        const stats = await runSupervisorCycle({ ...options, workerId, prisma, reap, signal: abort.signal })
-        if (reap) lastReapMs = Date.now()
-        for (const problem of stats.problems) console.error(`supervisor: ${problem}`)
-      } catch (error) {
-        console.error('supervisor: the cycle failed', error)
-      }
-      if (!abort.signal.aborted) timer = setTimeout(tick, intervalMs)
-    })()
-  }
-  tick()
-
-  return {
-    workerId,
-    async stop() {
-      abort.abort()
-      clearTimeout(timer)
-      await inFlight
-      clearTimeout(timer)
-      await prisma.trainingRun.updateMany({ where: { lockedBy: workerId }, data: { lockedBy: null, lockedUntil: null } })
-    },
-  }
 }

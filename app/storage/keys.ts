@@ -1,0 +1,57 @@
+// Every storage key the app builds, and what makes a key valid. Rows hold keys, never paths or URLs
+// (docs/decisions/005-storage.md), so the layout of the bucket (or the STORAGE_DIR folder) is decided
+// here and nowhere else:
+//
+//   trainings/<trainingId>/images/<imageId>.<ext>             the training copy the agent downloads
+//   trainings/<trainingId>/images/<imageId>.original.<ext>    the upload as received (metadata stripped)
+//   trainings/<trainingId>/images/<imageId>.thumb.<ext>       the thumbnail the pages show
+//   runs/<runId>/lora.safetensors                             the weights the agent uploads
+//   runs/<runId>/samples/<n>.jpg                              the sample images the agent uploads
+//   runs/<runId>/job.json                                     a job too big to pass to the machine inline
+//
+// No imports: the drivers, the engines and the tests all build keys from this one module.
+
+/** Keys are relative, slash-separated, made of safe characters, and never climb with "..". */
+const KEY_PATTERN = /^(?!\/)(?!.*\/\/)[A-Za-z0-9._\-/]{1,512}$/
+
+export class InvalidStorageKeyError extends Error {
+  constructor(key: string) {
+    super(`Invalid storage key: ${JSON.stringify(key).slice(0, 100)}`)
+    this.name = 'InvalidStorageKeyError'
+  }
+}
+
+/** The key itself when it is valid; throws InvalidStorageKeyError otherwise (both drivers check every key). */
+export function assertValidKey(key: string) {
+  if (!KEY_PATTERN.test(key) || key.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+    throw new InvalidStorageKeyError(key)
+  }
+  return key
+}
+
+/** One image of a training, in one of its three variants. */
+export function imageKey(trainingId: string, imageId: string, variant: 'training' | 'original' | 'thumb', ext: string) {
+  const name = variant === 'training' ? `${imageId}.${ext}` : `${imageId}.${variant}.${ext}`
+  return assertValidKey(`trainings/${trainingId}/images/${name}`)
+}
+
+/**
+ * The folder of a run's objects. A key a run recorded is trusted only under it: one outside would
+ * serve another run's file through this run's access check.
+ */
+export function runKeyPrefix(runId: string) {
+  return `runs/${runId}/`
+}
+
+export function weightsKey(runId: string) {
+  return assertValidKey(`${runKeyPrefix(runId)}lora.safetensors`)
+}
+
+export function sampleKey(runId: string, n: number) {
+  return assertValidKey(`${runKeyPrefix(runId)}samples/${n}.jpg`)
+}
+
+/** Where a job too big to pass to its machine inline waits for its agent. It holds the token: deleted when the run ends. */
+export function jobKey(runId: string) {
+  return assertValidKey(`${runKeyPrefix(runId)}job.json`)
+}

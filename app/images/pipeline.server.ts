@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { prisma } from '../utils/db.server'
+import { countOf } from '../utils/format'
 import { getEnv } from '../utils/env.server'
 import { ImageRefusedError, processImageFile, type ProcessedImage } from './processing.server'
 import { imageKey } from '../storage/keys'
@@ -127,7 +128,7 @@ export async function handleImageUpload(
         status: 400,
         body: {
           results: ordered,
-          error: `${what} ${kept === 1 ? '1 image' : `${kept} images`} received in full ${kept === 1 ? 'was' : 'were'} kept.`,
+          error: `${what} ${countOf(kept, 'image', 'images')} received in full ${kept === 1 ? 'was' : 'were'} kept.`,
         },
       }
     }

@@ -1,6 +1,7 @@
 // The dataset check of a training, shared by the server and the browser: what a person should fix
-// before spending GPU money. Pure (no I/O) so the Images tab, the run start (next issue) and the
-// tests all judge a dataset the same way.
+// before spending GPU money. Pure (no I/O) so the Images tab, the run start and the tests all judge a
+// dataset the same way.
+import { countOf } from '../utils/format'
 
 export const MIN_DATASET_IMAGES = 5
 export const MAX_DATASET_IMAGES = 200
@@ -32,8 +33,9 @@ export type DatasetCheck = {
   duplicateOf: Record<string, string>
 }
 
+/** "1 image", "3 images": English plurals by Intl.PluralRules (in countOf). */
 function plural(n: number, one: string, many = `${one}s`) {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`
+  return countOf(n, one, many)
 }
 
 export function hasCaption(text: string | null | undefined) {

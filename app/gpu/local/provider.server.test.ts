@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { repoRoot, tmpDir } from '../../../tests/setup/paths'
-import { LocalGpuProvider, splitCommandLine } from './provider.server'
+import { LocalGpuProvider } from './provider.server'
 import { type LaunchRequest } from '../provider.server'
 
 const execFileAsync = promisify(execFile)
@@ -144,17 +144,6 @@ function recordOf(runId: string): Recorded {
 }
 
 describe('splitCommandLine', () => {
-  test('splits like a shell quotes, and expands nothing', () => {
-    expect(splitCommandLine('  python  run.py {config} ')).toEqual(['python', 'run.py', '{config}'])
-    expect(splitCommandLine(`/opt/my\\ env/python "a b" 'c "d"' "e\\"f" x'y'z $HOME *`)).toEqual([
-      '/opt/my env/python', 'a b', 'c "d"', 'e"f', 'xyz', '$HOME', '*',
-    ])
-    expect(splitCommandLine(`a '' ""`)).toEqual(['a', '', ''])
-    expect(splitCommandLine('a; rm -rf / | b')).toEqual(['a;', 'rm', '-rf', '/', '|', 'b'])
-    expect(() => splitCommandLine(`python 'run.py`)).toThrow(/unclosed/)
-    expect(() => splitCommandLine('python \\')).toThrow(/backslash/)
-  })
-
   test('a badly quoted LOCAL_TRAINER_COMMAND fails when the provider is made', () => {
     expect(() => new LocalGpuProvider({ stateDir, trainerCommand: 'python "run.py' })).toThrow(/unclosed/)
   })

@@ -372,8 +372,8 @@ async function terminateEndedRuns(cycle: Cycle, runs: LeasedRun[]) {
       stats.problems.push(`terminate (${name}): ${message(error)}`)
     }
   }
-  // A stored job (too big for EC2 user data) holds the agent's token: no longer needed by anyone.
-  const bigJobs = runs.filter((r) => r.provider === 'ec2')
+  // A stored job (too big to travel inline) holds the agent's token: no longer needed by anyone.
+  const bigJobs = runs.filter((r) => cycle.provider(r.provider)?.capabilities.storedJobCleanup)
   if (bigJobs.length > 0) {
     const storage = await cycle.storage()
     await storage.deleteMany(bigJobs.map((r) => jobKey(r.id)))

@@ -12,7 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { repoRoot, tmpDir } from '../../../tests/setup/paths'
-import { LocalGpuProvider } from './provider.server'
+import { defineGpuProviderContract } from '../contract'
+import { LOCAL_CONDITIONS, LocalGpuProvider, localMachineState, type LocalCondition } from './provider.server'
 import { type LaunchRequest } from '../provider.server'
 
 const execFileAsync = promisify(execFile)
@@ -327,4 +328,19 @@ describe('LocalGpuProvider with the real agent', () => {
     expect(await missing.describe(['local-run_nopython'])).toMatchObject([{ state: 'terminated' }])
     await expect(local.launch({ ...request('x'), runId: '../escape' })).rejects.toThrow(/bad run id/)
   })
+})
+
+describe('LocalGpuProvider: the provider contract', () => {
+  let contractProvider: LocalGpuProvider
+  beforeAll(() => {
+    // A simulation longer than any test, so each machine runs until the test terminates it.
+    contractProvider = provider({ simulateSeconds: 60, terminateGraceMs: 3000 })
+  })
+  defineGpuProviderContract(() => ({
+    provider: contractProvider,
+    request: () => request(`contract_${Math.random().toString(36).slice(2)}`),
+    unknownInstanceId: 'local-no_such_run',
+    cloudStates: LOCAL_CONDITIONS,
+    toMachineState: (condition) => localMachineState(condition as LocalCondition),
+  }))
 })

@@ -2,7 +2,7 @@
 // must not load the providers themselves, and registry.server.ts, which does, reads the environment
 // through the env check. registry.server.ts keys its table by these names, so the compiler keeps the two
 // lists in step.
-import { z } from 'zod'
+import type { z } from 'zod'
 import { ec2Env } from './ec2/env'
 import { localEnv, type EnvProblem } from './local/env'
 

@@ -112,7 +112,7 @@ export async function buildAgentJob(
 
 /**
  * The launch request for a provider. A job travels inline while the provider carries it
- * (capabilities.maxInlineJobBytes: EC2's 16 KB of user data; any size on this computer); a bigger one
+ * (capabilities.maxInlineJobBytes: a cloud's few KB of user data; any size on this computer); a bigger one
  * (a few dozen images and up: each signed URL is ~200 bytes) is stored as runs/<runId>/job.json, as the
  * agent on the machine would read it, and the machine gets a signed URL to fetch it (the agent's
  * TRAINYARD_JOB_URL).

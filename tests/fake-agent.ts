@@ -5,6 +5,7 @@
 import http from 'node:http'
 import type net from 'node:net'
 import type { GpuProvider, LaunchRequest, Machine, MachineState } from '~/gpu/provider.server'
+import { capabilitiesOf } from '~/gpu/registry.server'
 
 export type FakeMessage = {
   id: number
@@ -106,6 +107,10 @@ export class FakeGpuProvider implements GpuProvider {
   describeCalls = 0
   launchError: Error | null = null
   beforeLaunchReturns: ((request: LaunchRequest) => Promise<void>) | null = null
+
+  get capabilities() {
+    return capabilitiesOf(this.name)
+  }
 
   constructor(
     private readonly agentUrl: (runId: string) => string | null,

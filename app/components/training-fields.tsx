@@ -2,7 +2,7 @@
 // (with the GPU each model needs) and the preset cards.
 import { useId } from 'react'
 import { ErrorList, Field } from '~/components/forms'
-import { BASE_MODELS, describeGpu, findBaseModel } from '~/trainings/base-models'
+import { BASE_MODELS, findBaseModel } from '~/trainings/base-models'
 import { cx } from '~/utils/misc'
 import { findPreset, TRAINING_PRESETS } from '~/trainings/presets'
 import { TRIGGER_WORD_MAX_CHARS } from '~/trainings/validation'
@@ -11,10 +11,13 @@ export function BaseModelSelect({
   value,
   onChange,
   errors,
+  gpus,
 }: {
   value: string
   onChange: (slug: string) => void
   errors?: string[]
+  /** What each model gets, by slug ("24 GB · g5.xlarge (NVIDIA A10G)"): from the loader, which knows the GPU provider. */
+  gpus: Record<string, string>
 }) {
   const id = useId()
   const errorId = errors?.length ? `${id}-error` : undefined
@@ -35,12 +38,12 @@ export function BaseModelSelect({
       >
         {BASE_MODELS.map((m) => (
           <option key={m.slug} value={m.slug}>
-            {m.label} — {describeGpu(m.gpuMemoryGb)}
+            {m.label} — {gpus[m.slug]}
           </option>
         ))}
       </select>
       <p id={`${id}-hint`} className="mt-1 text-xs text-slate-500">
-        {model ? `${model.description} Needs ${describeGpu(model.gpuMemoryGb)}.` : 'Choose the model your LoRA will work with.'}
+        {model ? `${model.description} Needs ${gpus[model.slug]}.` : 'Choose the model your LoRA will work with.'}
       </p>
       <ErrorList id={errorId} errors={errors} />
     </div>

@@ -1,24 +1,27 @@
-// The one GPU-provider interface (DESIGN.md "Run lifecycle rules"): launch a machine for a run, describe
-// many in one call, list the machines this app tagged, terminate. Two implementations: `local` (the agent as a
-// child process on 127.0.0.1, the default) and `ec2` (@aws-sdk/client-ec2). Not wired into the app yet: the
-// supervisor of issue 4 will use it.
+// The one GPU-provider interface: launch a machine for a run, describe many in one call, list the
+// machines this app tagged, terminate. What differs between clouds is declared as capabilities, so the
+// supervisor, the run job and the run view never ask which provider they hold. Implementations live in
+// app/gpu/<name>/ and are listed in registry.server.ts; docs/adding-a-gpu-provider.md says how to add one.
+import type { ProviderName } from './provider-env'
+import type { MachineState } from './machine-state'
+
+export { LIVE_MACHINE_STATES, MACHINE_STATES, type MachineState } from './machine-state'
+export type { ProviderName } from './provider-env'
 
 /** What the agent needs to run (scripts/agent/README.md, "Job format"); passed through as JSON. */
 export type AgentJob = Record<string, unknown> & { runId: string; token: string }
 
 export type LaunchRequest = {
   runId: string
-  /** e.g. g5.xlarge; the local provider records it and ignores it. */
+  /** An offer of the provider's catalogue, e.g. g5.xlarge; the local provider records it and ignores it. */
   instanceType: string
   job: AgentJob
   /** Hard stop: the machine powers itself off after this many minutes whatever happens. */
   maxRunMinutes: number
 }
 
-export type MachineState = 'pending' | 'running' | 'stopping' | 'terminated'
-
 export type Machine = {
-  provider: 'local' | 'ec2'
+  provider: ProviderName
   instanceId: string
   runId: string | null
   instanceType: string
@@ -28,8 +31,37 @@ export type Machine = {
   launchedAt: Date | null
 }
 
+/** What differs between clouds, declared instead of asked with `instanceof` or a name check. */
+export type ProviderCapabilities = {
+  /**
+   * The machine powers itself off at the run's hard limit (maxRunMinutes) even when the app is gone
+   * (EC2: `shutdown -h +N` with terminate-on-shutdown). Without it, only the agent's own time limit and
+   * the app's supervisor and reaper end a machine.
+   */
+  readonly endsItselfAtHardLimit: boolean
+  /**
+   * The largest job a launch carries inline, in the bytes `inlineJobBytes` counts (EC2: its 16 KB of user
+   * data, agent included); Infinity for a provider that takes any job (local writes a file). A bigger
+   * job is stored and the machine fetches it by signed URL.
+   */
+  readonly maxInlineJobBytes: number
+  /** How a second launch for the same run finds the first machine instead of making another. */
+  readonly idempotentLaunchBy: 'client-token' | 'claim-file' | 'name-or-label'
+  /** How listTagged finds this app's machines for the reaper. */
+  readonly reapBy: 'tags' | 'names' | 'labels'
+  /** A job too big to carry inline may have been stored for its runs: delete it when the run ends (it holds the agent's token). */
+  readonly storedJobCleanup: boolean
+  /**
+   * The machine is the computer the app runs on, and the provider picks its trainer (local: the
+   * simulation or LOCAL_TRAINER_COMMAND): a GPU machine's trainer folder in the job means nothing there
+   * and is dropped before launch.
+   */
+  readonly runsOnAppHost: boolean
+}
+
 export interface GpuProvider {
-  readonly name: 'local' | 'ec2'
+  readonly name: ProviderName
+  readonly capabilities: ProviderCapabilities
   /** Starts a machine for the run. Idempotent: a second call for the same runId returns the same machine. */
   launch(request: LaunchRequest): Promise<Machine>
   /** The machines with these ids, in one call; unknown ids are left out (they are gone). */
@@ -38,6 +70,17 @@ export interface GpuProvider {
   listTagged(): Promise<Machine[]>
   /** Terminates; already gone is not an error. */
   terminate(instanceIds: string[]): Promise<void>
+  /**
+   * The bytes a request takes where this provider carries jobs inline, counted against
+   * capabilities.maxInlineJobBytes (EC2: the whole user data). Default: the job's JSON. Only a provider
+   * with a finite limit needs it.
+   */
+  inlineJobBytes?(request: LaunchRequest): number
+  /**
+   * The job as the agent on the machine reads it (EC2 adds its trainer and the power-off): what is
+   * stored when the request is too big to carry inline. Default: the request's job as it is.
+   */
+  machineJob?(request: LaunchRequest): AgentJob
 }
 
 /** The agent's port on a GPU machine (EC2 security groups must let the app reach it). */

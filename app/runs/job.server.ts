@@ -4,7 +4,6 @@
 import { parseBaseModel } from '../trainings/base-models'
 import { getEnv } from '../utils/env.server'
 import { type AgentJob, type GpuProvider, type LaunchRequest } from '../gpu/provider.server'
-import { Ec2GpuProvider } from '../gpu/ec2/provider.server'
 import { agentTokenFor } from './runs.server'
 import { MAX_SIGNED_URL_EXPIRY_S } from '../storage/signing.server'
 import { jobKey, sampleKey, weightsKey } from '../storage/keys'
@@ -18,6 +17,8 @@ const MIN_SAMPLE_UPLOADS = 1
 const MAX_SAMPLE_UPLOADS = 8
 
 export const AI_TOOLKIT_COMMAND = ['python', 'run.py', '{config}']
+/** Where GPU machine images put ai-toolkit; a provider whose machines keep it elsewhere sets its own. */
+const AI_TOOLKIT_DIR = '/opt/ai-toolkit'
 
 export function urlExpirySeconds(maxRunMinutes: number) {
   return Math.min(MAX_SIGNED_URL_EXPIRY_S, Math.ceil(maxRunMinutes * 60) + URL_EXPIRY_MARGIN_S)
@@ -29,7 +30,10 @@ export type JobImage = { url: string; name: string; text: string | null }
 export type BuildJobOptions = {
   storage: Storage
   maxRunMinutes?: number
-  /** What a remote machine runs; the local provider replaces it with its own (simulate or LOCAL_TRAINER_COMMAND). */
+  /**
+   * What a GPU machine runs (default ai-toolkit). A provider may replace it with its own when it renders
+   * the machine's job (a simulation on this computer, or one its settings ask for).
+   */
   trainer?: 'ai-toolkit' | 'simulate'
   trainerCwd?: string
   simulateSeconds?: number
@@ -49,7 +53,7 @@ export async function buildAgentJob(
 ): Promise<AgentJob> {
   const env = getEnv()
   const maxRunMinutes = options.maxRunMinutes ?? env.MAX_RUN_MINUTES
-  const trainer = options.trainer ?? env.EC2_TRAINER
+  const trainer = options.trainer ?? 'ai-toolkit'
   const model = parseBaseModel(training.baseModel)
   if (!model) throw new Error('the base model of this training is no longer offered')
   const config = renderJobConfig(training, { datasetFolder: SERVER_FILLED, outputFolder: SERVER_FILLED })
@@ -63,7 +67,7 @@ export async function buildAgentJob(
     token: agentTokenFor(run.id, options.secret),
     trainer,
     ...(trainer === 'ai-toolkit'
-      ? { trainerCommand: AI_TOOLKIT_COMMAND, trainerCwd: options.trainerCwd ?? env.EC2_AI_TOOLKIT_DIR }
+      ? { trainerCommand: AI_TOOLKIT_COMMAND, trainerCwd: options.trainerCwd ?? AI_TOOLKIT_DIR }
       : { simulateSeconds: options.simulateSeconds ?? env.SIMULATED_TRAINING_SECONDS }),
     triggerWord: training.triggerWord,
     baseModel: model.ref,
@@ -92,27 +96,35 @@ export async function buildAgentJob(
 }
 
 /**
- * The launch request for a provider. EC2 carries the job in 16 KB of user data; a bigger job (a few
- * dozen images and up: each signed URL is ~200 bytes) is stored as runs/<runId>/job.json and the
- * machine gets a signed URL to fetch it (the agent's TRAINYARD_JOB_URL).
+ * The launch request for a provider. A job travels inline while the provider carries it
+ * (capabilities.maxInlineJobBytes: a cloud's few KB of user data; any size on this computer); a bigger one
+ * (a few dozen images and up: each signed URL is ~200 bytes) is stored as runs/<runId>/job.json, as the
+ * agent on the machine would read it, and the machine gets a signed URL to fetch it (the agent's
+ * TRAINYARD_JOB_URL).
  */
 export async function launchRequestFor(
   provider: GpuProvider,
   { runId, instanceType, job, maxRunMinutes, storage }: { runId: string; instanceType: string; job: AgentJob; maxRunMinutes: number; storage: Storage },
 ): Promise<LaunchRequest> {
-  if (provider.name === 'local') {
-    // The local provider sets the trainer itself (simulate, or LOCAL_TRAINER_COMMAND); a GPU machine's
+  const { capabilities } = provider
+  if (capabilities.runsOnAppHost) {
+    // The provider sets the trainer itself (simulate, or LOCAL_TRAINER_COMMAND); a GPU machine's
     // ai-toolkit folder means nothing on this computer, and the agent would run the trainer in it.
-    const { trainerCwd: _machineFolder, ...localJob } = job
-    return { runId, instanceType, job: { ...localJob, runId, token: job.token }, maxRunMinutes }
+    const { trainerCwd: _machineFolder, ...hostJob } = job
+    job = { ...hostJob, runId, token: job.token }
   }
   const request: LaunchRequest = { runId, instanceType, job, maxRunMinutes }
-  if (!(provider instanceof Ec2GpuProvider) || provider.userDataFits(request)) return request
+  if (inlineJobBytes(provider, request) <= capabilities.maxInlineJobBytes) return request
   const key = jobKey(runId)
-  // What buildUserData adds to an inline job, added here since this one does not pass through it.
-  const stored = { ...job, maxRunMinutes: job.maxRunMinutes ?? maxRunMinutes, powerOffWhenDone: true }
+  const stored = provider.machineJob?.(request) ?? job
   const body = Buffer.from(JSON.stringify(stored))
   await storage.put(key, body, { contentType: 'application/json', contentLength: body.length })
   const jobUrl = await storage.signedGetUrl(key, { expiresInS: urlExpirySeconds(maxRunMinutes) })
   return { ...request, job: { runId, token: job.token, jobUrl } }
+}
+
+function inlineJobBytes(provider: GpuProvider, request: LaunchRequest) {
+  // Any job fits a provider without a limit: no need to render or measure it.
+  if (provider.capabilities.maxInlineJobBytes === Infinity) return 0
+  return provider.inlineJobBytes?.(request) ?? Buffer.byteLength(JSON.stringify(request.job))
 }

@@ -6,7 +6,8 @@
 // See docs/decisions/007-gpu-runs.md.
 import crypto from 'node:crypto'
 import type { PrismaClient } from '@prisma/client'
-import { GPU_CLASSES, gpuClassFor, parseBaseModel, requiredGpuMemoryGb } from '../trainings/base-models'
+import { largestOfferGpuMemoryGb, offerFor } from '../gpu/registry.server'
+import { parseBaseModel, requiredGpuMemoryGb } from '../trainings/base-models'
 import { checkDataset } from '../trainings/dataset-check'
 import { prisma as defaultPrisma, isUniqueViolation } from '../utils/db.server'
 import { getEnv } from '../utils/env.server'
@@ -65,9 +66,10 @@ export async function startRun(
     throw new StartRunError(`The dataset is not ready: ${problems.join(' ')}`, 'dataset')
   }
   const quantize = config.config.config.process[0]?.model.quantize
-  const gpu = gpuClassFor(requiredGpuMemoryGb(model, { quantize }))
-  if (!gpu) {
-    const largestGb = Math.max(...GPU_CLASSES.map((g) => g.memoryGb))
+  // The smallest machine of the provider's catalogue that fits, at its price (a free one costs 0).
+  const offer = offerFor({ gpuMemoryGb: requiredGpuMemoryGb(model, { quantize }), ramGib: model.ramGib }, provider)
+  if (!offer) {
+    const largestGb = largestOfferGpuMemoryGb(provider)
     throw new StartRunError(`No GPU we rent is big enough for this config (the largest has ${largestGb} GB).`, 'config')
   }
 
@@ -83,8 +85,8 @@ export async function startRun(
           activeTrainingId: trainingId,
           activeUserSlot: `${training.ownerId}:${slot}`,
           provider,
-          instanceType: gpu.instanceType,
-          pricePerHour: provider === 'local' ? 0 : gpu.pricePerHourUsd,
+          instanceType: offer.instanceType,
+          pricePerHour: offer.pricePerHourUsd,
           agentTokenHash: agentTokenHash(agentTokenFor(id)),
         },
       })
@@ -138,7 +140,8 @@ export const CANCELED_BY_ADMIN = 'Canceled by an administrator.'
 
 /**
  * A cuid-like id: [a-z0-9], 25 characters, time-ordered. Made here rather than by Prisma because the
- * agent token and the EC2 ClientToken are derived from it before the row exists.
+ * agent token and the provider's idempotent launch (a cloud's client token) are derived from it before
+ * the row exists.
  */
 export function newRunId() {
   return `r${Date.now().toString(36).padStart(9, '0')}${crypto.randomBytes(10).toString('hex').slice(0, 15)}`
@@ -149,7 +152,8 @@ const AGENT_TOKEN_LABEL = 'trainyard/agent-token/v1'
 
 /**
  * The run's bearer token for its agent: derived from SESSION_SECRET and the run id, so it is never
- * stored, and differs per run; a database copy alone cannot talk to an agent. Only its SHA-256 is kept, to notice a changed SESSION_SECRET.
+ * stored: a database copy alone cannot talk to an agent. Only its SHA-256 is kept, to notice a changed
+ * SESSION_SECRET.
  */
 export function agentTokenFor(runId: string, secret = getEnv().SESSION_SECRET) {
   const key = Buffer.from(crypto.hkdfSync('sha256', secret, '', AGENT_TOKEN_LABEL, 32))

@@ -2,7 +2,7 @@
 // series, the log tail, GPU time and cost, and who canceled a run, as text for the person looking.
 // Text for times and money comes from app/utils/format.ts; the access checks are in ./access.server.ts.
 import { z } from 'zod'
-import { GPU_CLASSES } from '../trainings/base-models'
+import { describeMachine as describeProviderMachine, freeCostText } from '../gpu/registry.server'
 import { prisma } from '../utils/db.server'
 import { getEnv } from '../utils/env.server'
 import { formatClock, formatDuration, formatUsd } from '../utils/format'
@@ -81,11 +81,7 @@ export async function runEndReasonFor(
 
 /** What a machine of this type and provider is, for people: "g5.xlarge (NVIDIA A10G) on EC2". */
 export function describeMachine(provider: string | null, instanceType: string | null, env = getEnv()) {
-  if (provider === 'local') return env.LOCAL_TRAINER_COMMAND ? 'local (your trainer command)' : 'local (simulated)'
-  if (!instanceType) return '—'
-  const gpu = GPU_CLASSES.find((g) => g.instanceType === instanceType)
-  const type = gpu ? `${instanceType} (${gpu.gpu})` : instanceType
-  return provider === 'ec2' ? `${type} on EC2` : type
+  return describeProviderMachine(provider, instanceType, env)
 }
 
 type UsageInput = {
@@ -107,7 +103,7 @@ export function runUsage(run: UsageInput, now = new Date()) {
   const cost = run.costUsd ?? (minutes / 60) * (run.pricePerHour ?? 0)
   return {
     minutes: `${minutes < 10 ? minutes.toFixed(1) : Math.round(minutes)} min`,
-    cost: run.provider === 'local' && cost === 0 ? '$0.00 (local machine)' : formatUsd(cost),
+    cost: freeCostText(run.provider, cost) ?? formatUsd(cost),
   }
 }
 

@@ -51,7 +51,10 @@ export function sampleKey(runId: string, n: number) {
   return assertValidKey(`${runKeyPrefix(runId)}samples/${n}.jpg`)
 }
 
-/** Where a job too big to pass to its machine inline waits for its agent. It holds the token: deleted when the run ends. */
+/**
+ * Where a job too big to travel inline (capabilities.maxInlineJobBytes) waits for its agent. It holds
+ * the token: deleted when the run ends, for providers that declare storedJobCleanup.
+ */
 export function jobKey(runId: string) {
   return assertValidKey(`${runKeyPrefix(runId)}job.json`)
 }

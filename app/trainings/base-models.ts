@@ -1,6 +1,7 @@
 // The base models a training can start from, kept in code: each one names the weights the trainer
-// downloads, the GPU memory training a LoRA on it needs, and the smallest EC2 instance that has it.
-// Shared with the browser (the "new training" form shows memory and instance type).
+// downloads and the hardware training a LoRA on it needs. Which machine meets that need is the GPU
+// provider's business (app/gpu/registry.server.ts, offerFor). Shared with the browser, so no prices here:
+// the forms get their "24 GB · g5.xlarge (NVIDIA A10G)" from their loaders (base-models.server.ts).
 import { z } from 'zod'
 
 export const MODEL_FAMILIES = ['flux', 'sdxl', 'sd15'] as const
@@ -16,18 +17,6 @@ export const BaseModelRefSchema = z
   .strict()
 export type BaseModelRef = z.infer<typeof BaseModelRefSchema>
 
-/**
- * GPU classes we rent, smallest first; the first that has enough memory is chosen. Prices are EC2
- * on-demand Linux in us-east-1 (USD per hour, checked 2026-11): what the run page and the fleet page
- * show as cost. They are estimates — the AWS bill is the truth.
- */
-export const GPU_CLASSES = [
-  { instanceType: 'g4dn.xlarge', gpu: 'NVIDIA T4', memoryGb: 16, pricePerHourUsd: 0.526 },
-  { instanceType: 'g5.xlarge', gpu: 'NVIDIA A10G', memoryGb: 24, pricePerHourUsd: 1.006 },
-  { instanceType: 'g6e.xlarge', gpu: 'NVIDIA L40S', memoryGb: 48, pricePerHourUsd: 1.861 },
-] as const
-export type GpuClass = (typeof GPU_CLASSES)[number]
-
 export type BaseModel = {
   /** Stable slug used in forms and presets. */
   slug: string
@@ -36,6 +25,8 @@ export type BaseModel = {
   ref: BaseModelRef
   /** GPU memory a LoRA training of this model needs with the presets' settings (8-bit Flux). */
   gpuMemoryGb: number
+  /** System memory (RAM) it needs, in GiB; 0: any GPU machine has enough with the presets' settings. */
+  ramGib: number
   /** Longest side of training images, in pixels, unless the config says otherwise. */
   defaultResolutionPx: number
   /** Extra weights the trainer needs (FLUX.1-schnell is trained through an adapter). */
@@ -50,6 +41,7 @@ export const BASE_MODELS: readonly BaseModel[] = [
     family: 'flux',
     ref: { family: 'flux', source: 'hf', id: 'black-forest-labs/FLUX.1-dev' },
     gpuMemoryGb: 24,
+    ramGib: 0,
     defaultResolutionPx: 1024,
     description: 'Best quality Flux model; trained in 8-bit it fits a 24 GB card.',
   },
@@ -59,6 +51,7 @@ export const BASE_MODELS: readonly BaseModel[] = [
     family: 'flux',
     ref: { family: 'flux', source: 'hf', id: 'black-forest-labs/FLUX.1-schnell' },
     gpuMemoryGb: 24,
+    ramGib: 0,
     defaultResolutionPx: 1024,
     assistantLoraPath: 'ostris/FLUX.1-schnell-training-adapter',
     description: 'Fast Flux model (samples in 4 steps), Apache-2.0 licensed.',
@@ -69,6 +62,7 @@ export const BASE_MODELS: readonly BaseModel[] = [
     family: 'sdxl',
     ref: { family: 'sdxl', source: 'hf', id: 'stabilityai/stable-diffusion-xl-base-1.0' },
     gpuMemoryGb: 24,
+    ramGib: 0,
     defaultResolutionPx: 1024,
     description: 'Stable Diffusion XL: a large ecosystem of styles and tools.',
   },
@@ -78,6 +72,7 @@ export const BASE_MODELS: readonly BaseModel[] = [
     family: 'sd15',
     ref: { family: 'sd15', source: 'hf', id: 'stable-diffusion-v1-5/stable-diffusion-v1-5' },
     gpuMemoryGb: 16,
+    ramGib: 0,
     defaultResolutionPx: 512,
     description: 'Stable Diffusion 1.5: small and cheap to train, 512-px images.',
   },
@@ -121,19 +116,8 @@ export function parseBaseModel(text: string | null | undefined): BaseModel | nul
   return BASE_MODELS.find((m) => m.ref.source === parsed.data.source && m.ref.id === parsed.data.id) ?? null
 }
 
-/** The smallest GPU class with at least `memoryGb`, or null when none is big enough. */
-export function gpuClassFor(memoryGb: number): GpuClass | null {
-  return GPU_CLASSES.find((g) => g.memoryGb >= memoryGb) ?? null
-}
-
 /** Memory a training needs: the model's, or more when its config turns off Flux quantisation. */
 export function requiredGpuMemoryGb(model: BaseModel, options: { quantize?: boolean } = {}) {
   if (model.family === 'flux' && options.quantize === false) return Math.max(model.gpuMemoryGb, FLUX_FULL_PRECISION_MEMORY_GB)
   return model.gpuMemoryGb
-}
-
-/** "24 GB · g5.xlarge (NVIDIA A10G)" — how the forms describe a model's hardware. */
-export function describeGpu(memoryGb: number) {
-  const gpu = gpuClassFor(memoryGb)
-  return gpu ? `${memoryGb} GB · ${gpu.instanceType} (${gpu.gpu})` : `${memoryGb} GB · no instance type fits`
 }

@@ -2,6 +2,7 @@
 // that names the variable (see server/index.ts). Every variable is documented in .env.example.
 import { z } from 'zod'
 import { DATABASE_URL_FORMS, databaseKindOf } from '../../prisma/database-url'
+import { PROVIDER_ENV_SHAPE, PROVIDER_NAMES, providerEnvProblems } from '../gpu/provider-env'
 
 const booleanString = z
   .enum(['true', 'false', '1', '0', ''])
@@ -52,33 +53,12 @@ const schema = z
     /** Most images one training may hold. */
     MAX_IMAGES_PER_TRAINING: z.coerce.number().int().min(1).max(10_000).default(200),
 
-    /** Where runs get a GPU: `local` (the agent as a child process with the simulated trainer) or `ec2`. */
-    GPU_PROVIDER: z.enum(['local', 'ec2']).default('local'),
-    /** How long the local provider's simulated trainer takes. */
+    /** Where runs get a GPU: a provider of app/gpu/registry.server.ts (the first it lists is the default). */
+    GPU_PROVIDER: z.enum(PROVIDER_NAMES).default(PROVIDER_NAMES[0]),
+    /** How long the simulated trainer takes (what a provider runs when it has no real trainer). */
     SIMULATED_TRAINING_SECONDS: z.coerce.number().positive().max(86_400).default(60),
-    /** Local provider: run your own trainer (ai-toolkit) instead of the simulation, e.g. `python /opt/ai-toolkit/run.py {config}`. */
-    LOCAL_TRAINER_COMMAND: z.string().optional(),
-    /** Local provider: where the agents' records and work folders live. */
-    LOCAL_GPU_DIR: z.string().min(1).default('data/gpu'),
-    /** EC2: the AMI (a Deep Learning AMI with Python 3, and ai-toolkit in /opt/ai-toolkit). */
-    EC2_AMI_ID: z.string().optional(),
-    EC2_SUBNET_ID: z.string().optional(),
-    /** Comma-separated; the group must let the app reach the agent's port. */
-    EC2_SECURITY_GROUP_IDS: z
-      .string()
-      .optional()
-      .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])),
-    EC2_KEY_NAME: z.string().optional(),
-    EC2_INSTANCE_PROFILE: z.string().optional(),
-    /** The `trainyard:app` tag value: which app owns a machine (the reaper only touches these). */
-    EC2_APP_TAG: z.string().min(1).max(255).default('trainyard'),
-    EC2_AGENT_PORT: z.coerce.number().int().min(1).max(65535).default(8787),
-    /** What the agent runs on an EC2 machine: ai-toolkit (installed in EC2_AI_TOOLKIT_DIR on the AMI), or the
-     * simulation (to try the EC2 path with tests/fake-ec2/ or a CPU instance). */
-    EC2_TRAINER: z.enum(['ai-toolkit', 'simulate']).default('ai-toolkit'),
-    EC2_AI_TOOLKIT_DIR: z.string().min(1).default('/opt/ai-toolkit'),
-    /** The EC2 API endpoint; unset = AWS. The tests point it at tests/fake-ec2/. */
-    AWS_ENDPOINT_URL_EC2: z.string().url().optional(),
+    /** Each GPU provider's own variables: app/gpu/<provider>/env.ts. */
+    ...PROVIDER_ENV_SHAPE,
     /** Hard stop: a machine powers itself off after this many minutes, whatever happens. */
     MAX_RUN_MINUTES: z.coerce.number().positive().max(7 * 24 * 60).default(180),
     /** How often the supervisor polls the agents. */
@@ -100,8 +80,8 @@ const schema = z
         message: 'must be set to a secret of your own in production',
       })
     }
-    if (env.GPU_PROVIDER === 'ec2' && !env.EC2_AMI_ID) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['EC2_AMI_ID'], message: 'GPU_PROVIDER=ec2 needs an AMI id' })
+    for (const problem of providerEnvProblems(env)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [problem.variable], message: problem.message })
     }
     if (Boolean(env.GITHUB_CLIENT_ID) !== Boolean(env.GITHUB_CLIENT_SECRET)) {
       ctx.addIssue({

@@ -8,6 +8,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { PrismaClient } from '@prisma/client'
 import type { GpuProvider, Machine } from '../../app/gpu/provider.server'
+import { capabilitiesOf } from '../../app/gpu/registry.server'
 import { insertChunks, log } from './io'
 import { percentile } from './load'
 
@@ -67,6 +68,7 @@ function benchProvider(agentUrl: string, prisma: PrismaClient): GpuProvider {
   })
   return {
     name: 'local',
+    capabilities: capabilitiesOf('local'),
     async launch(request) {
       return machine(`local-${request.runId}`, request.runId)
     },

@@ -5,6 +5,7 @@
 import crypto from 'node:crypto'
 import { prisma } from '~/utils/db.server'
 import type { GpuProvider, Machine } from '~/gpu/provider.server'
+import { capabilitiesOf } from '~/gpu/registry.server'
 import { endRun, startRun } from '~/runs/runs.server'
 import { getStorage } from '~/storage/storage.server'
 import { TEST_PASSWORD, uniqueEmail } from '../db-utils'
@@ -41,6 +42,7 @@ export type RequestSpec = {
 /** Answers the fleet page's Terminate without touching a process, and remembers what it was asked. */
 export class RecordingGpuProvider implements GpuProvider {
   readonly name = 'local'
+  readonly capabilities = capabilitiesOf('local')
   readonly terminated: string[] = []
   async launch(): Promise<Machine> {
     throw new Error('the access matrix launches no machine')

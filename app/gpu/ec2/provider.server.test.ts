@@ -5,7 +5,16 @@ import crypto from 'node:crypto'
 import http from 'node:http'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { type FakeEc2, startFakeEc2 } from '../../../tests/fake-ec2/server'
-import { Ec2GpuProvider, TAG_APP, TAG_RUN, USER_DATA_MAX_BYTES, type Ec2GpuProviderOptions } from './provider.server'
+import { defineGpuProviderContract } from '../contract'
+import {
+  EC2_INSTANCE_STATES,
+  Ec2GpuProvider,
+  ec2MachineState,
+  TAG_APP,
+  TAG_RUN,
+  USER_DATA_MAX_BYTES,
+  type Ec2GpuProviderOptions,
+} from './provider.server'
 import { type AgentJob, type LaunchRequest } from '../provider.server'
 
 // The SDK's default credential chain reads these; the fake checks only that requests are signed.
@@ -262,4 +271,15 @@ describe('Ec2GpuProvider through the fake EC2', () => {
     expect(machine.agentUrl).toBe('http://127.0.0.1:9999')
     await ec2.terminate([machine.instanceId])
   })
+})
+
+describe('Ec2GpuProvider through the fake EC2: the provider contract', () => {
+  defineGpuProviderContract(() => ({
+    provider: provider(),
+    // A simulation longer than any test, so each machine runs until the test terminates it.
+    request: () => request({ simulateSeconds: 60 }),
+    unknownInstanceId: 'i-0123456789abcdef0',
+    cloudStates: EC2_INSTANCE_STATES,
+    toMachineState: ec2MachineState,
+  }))
 })

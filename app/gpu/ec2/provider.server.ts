@@ -1,14 +1,12 @@
-// The `ec2` GPU provider (DESIGN.md "Run lifecycle rules"): one EC2 instance per run, launched with
-// `ClientToken = runId` (a retried or doubled launch returns the same instance), tagged with its run and
-// app, `InstanceInitiatedShutdownBehavior=terminate`, and user data that writes the agent and its job,
-// schedules a hard power-off and starts the agent. Throttling and 5xx are retried by the SDK's standard
-// retry strategy (exponential backoff with jitter, `maxAttempts` tries in all).
+// The `ec2` GPU provider, its API side: one EC2 instance per run, launched with `ClientToken = runId` (a
+// retried or doubled launch returns the same instance), tagged with its run and app,
+// `InstanceInitiatedShutdownBehavior=terminate`, and the user data of user-data.server.ts. Throttling and
+// 5xx are retried by the SDK's standard retry strategy (exponential backoff with jitter, `maxAttempts`
+// tries in all).
 //
 // The endpoint comes from `options.endpoint` or, like every AWS SDK client, from the env
 // `AWS_ENDPOINT_URL_EC2`: tests point it at tests/fake-ec2/server.ts.
-import fs from 'node:fs'
 import path from 'node:path'
-import zlib from 'node:zlib'
 import {
   DescribeInstancesCommand,
   EC2Client,
@@ -18,10 +16,21 @@ import {
   type Filter,
   type Instance,
 } from '@aws-sdk/client-ec2'
-import { AGENT_PORT, type GpuProvider, type LaunchRequest, type Machine, type MachineState } from '../provider.server'
+import { getEnv } from '../../utils/env.server'
+import type { MachineState } from '../machine-state'
+import {
+  AGENT_PORT,
+  type AgentJob,
+  type GpuProvider,
+  type LaunchRequest,
+  type Machine,
+  type ProviderCapabilities,
+} from '../provider.server'
+import { EC2_CATALOGUE } from './catalogue'
+import { buildUserData, ec2MachineJob, renderUserData, USER_DATA_MAX_BYTES, type Ec2Trainer } from './user-data.server'
 
-/** EC2's limit on user data, counted before base64. */
-export const USER_DATA_MAX_BYTES = 16 * 1024
+export { USER_DATA_MAX_BYTES } from './user-data.server'
+
 /** EC2 refuses more than 200 values in one filter ("FilterLimitExceeded"). */
 const DESCRIBE_BATCH_SIZE = 200
 /** TerminateInstances takes at most 1,000 ids per call. */
@@ -34,8 +43,18 @@ const DEFAULT_AGENT_SCRIPT = path.join('scripts', 'agent', 'trainyard_agent.py')
 export const TAG_RUN = 'trainyard:run'
 export const TAG_APP = 'trainyard:app'
 
-/** Not terminated (nor already shutting down): what the reaper must still look at. */
+/** Not terminated (nor already shutting down): what the reaper must still look at. EC2's names. */
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped']
+
+export const EC2_CAPABILITIES: ProviderCapabilities = {
+  // `shutdown -h +N` in the user data, and the instance terminates when it powers off.
+  endsItselfAtHardLimit: true,
+  maxInlineJobBytes: USER_DATA_MAX_BYTES,
+  idempotentLaunchBy: 'client-token',
+  reapBy: 'tags',
+  storedJobCleanup: true,
+  runsOnAppHost: false,
+}
 
 export type Ec2InstanceAddress = { instanceId: string; publicIp: string | null; privateIp: string | null }
 
@@ -56,6 +75,8 @@ export type Ec2GpuProviderOptions = {
   maxAttempts?: number
   /** Default: scripts/agent/trainyard_agent.py under the working folder (the app runs from the repo root). */
   agentScriptPath?: string
+  /** What the agent runs on the machine. Default: EC2_TRAINER, EC2_AI_TOOLKIT_DIR, SIMULATED_TRAINING_SECONDS. */
+  trainer?: Ec2Trainer
   /**
    * Tests only: where the agent of an instance answers. A real machine's agent listens on
    * `<ip>:agentPort`; the fake EC2 runs every agent on 127.0.0.1, each on its own free port, which no
@@ -64,97 +85,17 @@ export type Ec2GpuProviderOptions = {
   agentUrlFor?: (instance: Ec2InstanceAddress) => string | null
 }
 
-// The agent is ~29 KB; gzip + base64 is done once per file, not per launch.
-const agentPayloadCache = new Map<string, string>()
+/** Every state EC2 reports for an instance; each maps to one of ours (ec2MachineState). */
+export const EC2_INSTANCE_STATES = ['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped'] as const
 
-function agentPayload(scriptPath: string) {
-  let payload = agentPayloadCache.get(scriptPath)
-  if (payload === undefined) {
-    payload = zlib.gzipSync(fs.readFileSync(scriptPath), { level: 9 }).toString('base64')
-    agentPayloadCache.set(scriptPath, payload)
-  }
-  return payload
+/** For people: "g5.xlarge (NVIDIA A10G) on EC2". */
+export function describeEc2Machine(instanceType: string | null) {
+  if (!instanceType) return '—'
+  const offer = EC2_CATALOGUE.find((o) => o.instanceType === instanceType)
+  return `${offer ? `${instanceType} (${offer.gpu})` : instanceType} on EC2`
 }
 
-/**
- * The user data: a bash script run as root by cloud-init at first boot. The fake EC2 runs the same
- * script with TRAINYARD_AGENT_DIR/HOST/PORT set to a temporary folder, 127.0.0.1 and a free port.
- *
- * The job travels inside it (gzipped), unless the job is a pointer `{ runId, token, jobUrl }`: a job
- * too big for 16 KB (hundreds of signed image URLs) is stored by the app and fetched by the agent from
- * that signed URL (TRAINYARD_JOB_URL). Throws when the script is over EC2's limit.
- */
-export function buildUserData(options: { request: LaunchRequest; agentPort: number; agentScriptPath: string }) {
-  const script = renderUserData(options)
-  const bytes = Buffer.byteLength(script)
-  if (bytes > USER_DATA_MAX_BYTES) {
-    throw new Error(
-      `EC2 user data for run ${options.request.runId} is ${bytes} bytes, over EC2's limit of ${USER_DATA_MAX_BYTES}: the job is too big to ` +
-        'travel in user data (store it and launch with a { runId, token, jobUrl } job instead)',
-    )
-  }
-  return script
-}
-
-/** A signed URL goes into the script between single quotes: nothing in it may end the quotes. */
-const JOB_URL_PATTERN = /^https?:\/\/[A-Za-z0-9._~:/?#[\]@!$&()*+,;=%-]{1,4000}$/
-
-function renderUserData({
-  request,
-  agentPort,
-  agentScriptPath,
-}: {
-  request: LaunchRequest
-  agentPort: number
-  agentScriptPath: string
-}) {
-  const { runId, maxRunMinutes } = request
-  if (!Number.isFinite(maxRunMinutes) || maxRunMinutes <= 0) {
-    throw new Error(`maxRunMinutes must be a positive number (got ${maxRunMinutes})`)
-  }
-  // Only [A-Za-z0-9_-] reaches the script's comment; the id is also the ClientToken (≤ 64 ASCII).
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(runId)) throw new Error(`runId must be 1-64 of [A-Za-z0-9_-] (got ${JSON.stringify(runId)})`)
-  const hardStopMinutes = Math.ceil(maxRunMinutes)
-  const jobUrl = typeof request.job.jobUrl === 'string' ? request.job.jobUrl : null
-  if (jobUrl !== null && !JOB_URL_PATTERN.test(jobUrl)) throw new Error(`run ${runId}: the job URL is not a plain http(s) URL`)
-  let jobLines: string[]
-  let jobArgs: string
-  if (jobUrl !== null) {
-    // In the environment rather than on the command line: `ps` would show the URL to every local user.
-    jobLines = [`export TRAINYARD_JOB_URL='${jobUrl}'`]
-    jobArgs = ''
-  } else {
-    const job = {
-      ...request.job,
-      // The agent's own time limit fails the run with a reason; the power-off below is the hard stop.
-      maxRunMinutes: request.job.maxRunMinutes ?? maxRunMinutes,
-      powerOffWhenDone: true,
-    }
-    const jobPayload = zlib.gzipSync(Buffer.from(JSON.stringify(job)), { level: 9 }).toString('base64')
-    jobLines = ["base64 -d > \"$D/job.json.gz\" <<'TRAINYARD_JOB_EOF'", jobPayload, 'TRAINYARD_JOB_EOF']
-    // The agent reads a gzipped job file as well as a plain one.
-    jobArgs = ' --job "$D/job.json.gz"'
-  }
-  return [
-    '#!/bin/bash',
-    `# Trainyard GPU machine for run ${runId} (written by app/gpu/ec2/provider.server.ts).`,
-    'set -eu',
-    'umask 077',
-    '# Hard stop before anything else: the instance terminates itself when it powers off.',
-    `if ! shutdown -h +${hardStopMinutes}; then echo "trainyard: cannot schedule the hard stop" >&2; shutdown -h now || poweroff; exit 1; fi`,
-    'D="${TRAINYARD_AGENT_DIR:-/opt/trainyard}"',
-    'mkdir -p "$D"',
-    "base64 -d > \"$D/agent.py.gz\" <<'TRAINYARD_AGENT_EOF'",
-    agentPayload(agentScriptPath),
-    'TRAINYARD_AGENT_EOF',
-    ...jobLines,
-    'gunzip -f "$D/agent.py.gz"',
-    `exec python3 "$D/agent.py"${jobArgs} --workdir "$D/work" --host "\${TRAINYARD_AGENT_HOST:-0.0.0.0}" --port "\${TRAINYARD_AGENT_PORT:-${agentPort}}"`,
-    '',
-  ].join('\n')
-}
-
-function machineState(name: string | undefined): MachineState {
+export function ec2MachineState(name: string | undefined): MachineState {
   switch (name) {
     case 'pending':
       return 'pending'
@@ -180,13 +121,16 @@ function errorCode(error: unknown) {
 
 export class Ec2GpuProvider implements GpuProvider {
   readonly name = 'ec2' as const
+  readonly capabilities = EC2_CAPABILITIES
   readonly client: EC2Client
   private readonly options: Ec2GpuProviderOptions
   private readonly agentPort: number
+  private readonly trainer: Ec2Trainer
 
   constructor(options: Ec2GpuProviderOptions) {
     this.options = options
     this.agentPort = options.agentPort ?? AGENT_PORT
+    this.trainer = options.trainer ?? trainerFromEnv()
     this.client = new EC2Client({
       region: options.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -200,11 +144,25 @@ export class Ec2GpuProvider implements GpuProvider {
 
   /** Whether the job fits in the user data as it is; if not, the app stores it and passes a jobUrl. */
   userDataFits(request: LaunchRequest) {
-    return Buffer.byteLength(renderUserData(this.userDataOptions(request))) <= USER_DATA_MAX_BYTES
+    return this.inlineJobBytes(request) <= USER_DATA_MAX_BYTES
+  }
+
+  /** The user data's bytes: what EC2's 16 KB limit (capabilities.maxInlineJobBytes) counts. */
+  inlineJobBytes(request: LaunchRequest) {
+    return Buffer.byteLength(renderUserData(this.userDataOptions(request)))
+  }
+
+  machineJob(request: LaunchRequest): AgentJob {
+    return ec2MachineJob(request, this.trainer)
   }
 
   private userDataOptions(request: LaunchRequest) {
-    return { request, agentPort: this.agentPort, agentScriptPath: path.resolve(this.options.agentScriptPath ?? DEFAULT_AGENT_SCRIPT) }
+    return {
+      request,
+      agentPort: this.agentPort,
+      agentScriptPath: path.resolve(this.options.agentScriptPath ?? DEFAULT_AGENT_SCRIPT),
+      trainer: this.trainer,
+    }
   }
 
   async launch(request: LaunchRequest): Promise<Machine> {
@@ -317,7 +275,7 @@ export class Ec2GpuProvider implements GpuProvider {
       publicIp: instance.PublicIpAddress ?? null,
       privateIp: instance.PrivateIpAddress ?? null,
     }
-    const state = machineState(instance.State?.Name)
+    const state = ec2MachineState(instance.State?.Name)
     const ip = address.publicIp ?? address.privateIp
     let agentUrl: string | null = null
     if (state !== 'terminated') {
@@ -333,4 +291,9 @@ export class Ec2GpuProvider implements GpuProvider {
       launchedAt: instance.LaunchTime ?? null,
     }
   }
+}
+
+function trainerFromEnv(): Ec2Trainer {
+  const env = getEnv()
+  return { trainer: env.EC2_TRAINER, aiToolkitDir: env.EC2_AI_TOOLKIT_DIR, simulateSeconds: env.SIMULATED_TRAINING_SECONDS }
 }

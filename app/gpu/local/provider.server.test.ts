@@ -12,7 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { repoRoot, tmpDir } from '../../../tests/setup/paths'
-import { LocalGpuProvider, splitCommandLine } from './provider.server'
+import { defineGpuProviderContract } from '../contract'
+import { LOCAL_CONDITIONS, LocalGpuProvider, localMachineState, type LocalCondition } from './provider.server'
 import { type LaunchRequest } from '../provider.server'
 
 const execFileAsync = promisify(execFile)
@@ -144,17 +145,6 @@ function recordOf(runId: string): Recorded {
 }
 
 describe('splitCommandLine', () => {
-  test('splits like a shell quotes, and expands nothing', () => {
-    expect(splitCommandLine('  python  run.py {config} ')).toEqual(['python', 'run.py', '{config}'])
-    expect(splitCommandLine(`/opt/my\\ env/python "a b" 'c "d"' "e\\"f" x'y'z $HOME *`)).toEqual([
-      '/opt/my env/python', 'a b', 'c "d"', 'e"f', 'xyz', '$HOME', '*',
-    ])
-    expect(splitCommandLine(`a '' ""`)).toEqual(['a', '', ''])
-    expect(splitCommandLine('a; rm -rf / | b')).toEqual(['a;', 'rm', '-rf', '/', '|', 'b'])
-    expect(() => splitCommandLine(`python 'run.py`)).toThrow(/unclosed/)
-    expect(() => splitCommandLine('python \\')).toThrow(/backslash/)
-  })
-
   test('a badly quoted LOCAL_TRAINER_COMMAND fails when the provider is made', () => {
     expect(() => new LocalGpuProvider({ stateDir, trainerCommand: 'python "run.py' })).toThrow(/unclosed/)
   })
@@ -338,4 +328,19 @@ describe('LocalGpuProvider with the real agent', () => {
     expect(await missing.describe(['local-run_nopython'])).toMatchObject([{ state: 'terminated' }])
     await expect(local.launch({ ...request('x'), runId: '../escape' })).rejects.toThrow(/bad run id/)
   })
+})
+
+describe('LocalGpuProvider: the provider contract', () => {
+  let contractProvider: LocalGpuProvider
+  beforeAll(() => {
+    // A simulation longer than any test, so each machine runs until the test terminates it.
+    contractProvider = provider({ simulateSeconds: 60, terminateGraceMs: 3000 })
+  })
+  defineGpuProviderContract(() => ({
+    provider: contractProvider,
+    request: () => request(`contract_${Math.random().toString(36).slice(2)}`),
+    unknownInstanceId: 'local-no_such_run',
+    cloudStates: LOCAL_CONDITIONS,
+    toMachineState: (condition) => localMachineState(condition as LocalCondition),
+  }))
 })

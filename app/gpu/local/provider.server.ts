@@ -3,18 +3,22 @@
 // restarted app needs is on disk under stateDir: one JSON record per run in machines/, and the run's
 // workdir in runs/<runId>/ (the agent's agent.log and trainer.log, and its stdout, which holds the
 // port). Liveness comes from the pid, checked against /proc/<pid>/cmdline where there is one because
-// pids get reused.
+// pids get reused (process.server.ts).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type GpuProvider, type LaunchRequest, type Machine } from '../provider.server'
+import type { Env } from '../../utils/env.server'
+import type { MachineState } from '../machine-state'
+import { type AgentJob, type GpuProvider, type LaunchRequest, type Machine, type ProviderCapabilities } from '../provider.server'
+import { childPids, isCode, isProcessWith, signalGroup } from './process.server'
+import { splitCommandLine } from './shell-words'
 
 // From the working directory (the repo root, as STORAGE_DIR is), not this file: in the server build
 // this module lives under build/, far from scripts/.
 export const DEFAULT_AGENT_PATH = path.join('scripts', 'agent', 'trainyard_agent.py')
-/** SIMULATED_TRAINING_SECONDS' default (issue 4). */
+/** SIMULATED_TRAINING_SECONDS' default. */
 export const DEFAULT_SIMULATE_SECONDS = 60
 /** The agent's own default: long enough for a supervisor that was down a few minutes to read the end. */
 export const DEFAULT_LINGER_SECONDS = 600
@@ -55,47 +59,46 @@ type LocalRecord = {
   terminatedAt: string | null
 }
 
+export const LOCAL_CAPABILITIES: ProviderCapabilities = {
+  // The agent's own time limit ends the run; nothing powers this computer off.
+  endsItselfAtHardLimit: false,
+  // The job is written to a file in the run's folder: any size.
+  maxInlineJobBytes: Infinity,
+  idempotentLaunchBy: 'claim-file',
+  // Its machines are the records under stateDir/machines, named by run.
+  reapBy: 'names',
+  storedJobCleanup: false,
+  runsOnAppHost: true,
+}
+
 /**
- * Splits a command line into argv the way a POSIX shell would quote it — whitespace, '…', "…" (with
- * \" \\ \$ \` escapes), \x — and does nothing else: no variables, globs or operators, and no shell runs.
+ * What a run's record and process say, each one of our machine states: a claim not yet spawned (a launch
+ * under way in some process), an agent started but not yet listening, one listening, and one ended
+ * (exited, terminated, or a claim whose launcher died).
  */
-export function splitCommandLine(line: string): string[] {
-  const argv: string[] = []
-  let current = ''
-  let inWord = false
-  let quote: "'" | '"' | null = null
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!
-    if (quote === "'") {
-      if (c === "'") quote = null
-      else current += c
-    } else if (quote === '"') {
-      if (c === '"') quote = null
-      else if (c === '\\' && i + 1 < line.length && '"\\$`'.includes(line[i + 1]!)) current += line[++i]
-      else current += c
-    } else if (c === "'" || c === '"') {
-      quote = c
-      inWord = true
-    } else if (c === '\\') {
-      if (i + 1 >= line.length) throw new Error('command line ends with a lone backslash')
-      current += line[++i]
-      inWord = true
-    } else if (/\s/.test(c)) {
-      if (inWord) argv.push(current)
-      current = ''
-      inWord = false
-    } else {
-      current += c
-      inWord = true
-    }
+export const LOCAL_CONDITIONS = ['claimed', 'starting', 'listening', 'ended'] as const
+export type LocalCondition = (typeof LOCAL_CONDITIONS)[number]
+
+export function localMachineState(condition: LocalCondition): MachineState {
+  switch (condition) {
+    case 'claimed':
+    case 'starting':
+      return 'pending'
+    case 'listening':
+      return 'running'
+    case 'ended':
+      return 'terminated'
   }
-  if (quote) throw new Error(`command line has an unclosed ${quote} quote`)
-  if (inWord) argv.push(current)
-  return argv
+}
+
+/** For people: what runs the training on this computer. */
+export function describeLocalMachine(env: Pick<Env, 'LOCAL_TRAINER_COMMAND'>) {
+  return env.LOCAL_TRAINER_COMMAND ? 'local (your trainer command)' : 'local (simulated)'
 }
 
 export class LocalGpuProvider implements GpuProvider {
   readonly name = 'local' as const
+  readonly capabilities = LOCAL_CAPABILITIES
   readonly stateDir: string
   private readonly pythonCommand: string
   private readonly agentPath: string
@@ -130,6 +133,18 @@ export class LocalGpuProvider implements GpuProvider {
     const promise = this.launchOnce(request).finally(() => this.launching.delete(runId))
     this.launching.set(runId, promise)
     return promise
+  }
+
+  /** The job the agent reads: this computer's trainer (the simulation, or LOCAL_TRAINER_COMMAND). */
+  machineJob(request: LaunchRequest): AgentJob {
+    return {
+      ...request.job,
+      maxRunMinutes: request.maxRunMinutes,
+      powerOffWhenDone: false, // this machine is the developer's own
+      ...(this.trainerArgv
+        ? { trainer: 'ai-toolkit', trainerCommand: this.trainerArgv }
+        : { trainer: 'simulate', simulateSeconds: this.simulateSeconds }),
+    }
   }
 
   async describe(instanceIds: string[]): Promise<Machine[]> {
@@ -197,14 +212,7 @@ export class LocalGpuProvider implements GpuProvider {
 
   private async start(record: LocalRecord, request: LaunchRequest): Promise<LocalRecord> {
     await fsp.mkdir(record.workdir, { recursive: true })
-    const job = {
-      ...request.job,
-      maxRunMinutes: request.maxRunMinutes,
-      powerOffWhenDone: false, // this machine is the developer's own
-      ...(this.trainerArgv
-        ? { trainer: 'ai-toolkit', trainerCommand: this.trainerArgv }
-        : { trainer: 'simulate', simulateSeconds: this.simulateSeconds }),
-    }
+    const job = this.machineJob(request)
     // The job holds the bearer token and signed URLs: readable by us only, and gone once the agent read it.
     const jobFile = path.join(record.workdir, 'job.json')
     await fsp.writeFile(jobFile, JSON.stringify(job), { mode: 0o600 })
@@ -300,24 +308,29 @@ export class LocalGpuProvider implements GpuProvider {
   // ---- state ----
 
   private async machineOf(record: LocalRecord): Promise<Machine> {
-    const base = {
-      provider: 'local' as const,
+    const { condition, port } = await this.conditionOf(record)
+    return {
+      provider: 'local',
       instanceId: record.instanceId,
       runId: record.runId,
       instanceType: record.instanceType,
       launchedAt: new Date(record.launchedAt),
+      state: localMachineState(condition),
+      agentUrl: condition === 'listening' ? `http://${HOST}:${port}` : null,
     }
+  }
+
+  private async conditionOf(record: LocalRecord): Promise<{ condition: LocalCondition; port: number | null }> {
     const alive = !record.terminatedAt && record.pid !== null && this.isOurAgent(record)
     if (!alive) {
       // A claim younger than the start timeout is a launch under way in some process.
       const claimed = !record.terminatedAt && record.pid === null
       const young = Date.now() - Date.parse(record.launchedAt) < this.startTimeoutMs + KILL_WAIT_MS
-      return { ...base, state: claimed && young ? 'pending' : 'terminated', agentUrl: null }
+      return { condition: claimed && young ? 'claimed' : 'ended', port: null }
     }
     // Port not recorded yet: the launching process may have died after spawning; stdout has it.
     const port = record.port ?? (await this.portFromStdout(record))
-    if (port === null) return { ...base, state: 'pending', agentUrl: null }
-    return { ...base, state: 'running', agentUrl: `http://${HOST}:${port}` }
+    return port === null ? { condition: 'starting', port } : { condition: 'listening', port }
   }
 
   private machinesDir() {
@@ -365,26 +378,10 @@ export class LocalGpuProvider implements GpuProvider {
 
   // ---- processes ----
 
-  /**
-   * Whether the recorded pid is still this run's agent. Signal 0 says a process exists; a reused pid
-   * or a zombie fails the cmdline check (the run's own workdir is on the agent's command line).
-   */
+  /** Whether the recorded pid is still this run's agent (the run's own workdir is on its command line). */
   private isOurAgent(record: LocalRecord): boolean {
     if (record.pid === null) return false
-    try {
-      process.kill(record.pid, 0)
-    } catch {
-      return false // ESRCH: gone; EPERM: someone else's process now
-    }
-    let cmdline: string
-    try {
-      cmdline = fs.readFileSync(`/proc/${record.pid}/cmdline`, 'utf8')
-    } catch (error) {
-      // No /proc (macOS): trust the signal. Vanished in between: gone.
-      return !isCode(error, 'ENOENT') && !isCode(error, 'ESRCH')
-    }
-    const args = cmdline.split('\0')
-    return args.some((a) => a.endsWith(path.basename(this.agentPath))) && args.includes(record.workdir)
+    return isProcessWith(record.pid, (args) => args.some((a) => a.endsWith(path.basename(this.agentPath))) && args.includes(record.workdir))
   }
 
   /** SIGTERM the agent's group, wait (bounded), then SIGKILL it and its trainer's group. */
@@ -415,39 +412,4 @@ function runIdOf(instanceId: string): string | null {
   if (!instanceId.startsWith(INSTANCE_PREFIX)) return null
   const runId = instanceId.slice(INSTANCE_PREFIX.length)
   return RUN_ID_PATTERN.test(runId) ? runId : null
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals) {
-  try {
-    process.kill(-pid, signal)
-  } catch {
-    // ESRCH: the group is already gone, which is what we want
-  }
-}
-
-/** The direct children of a process, from /proc (Linux); elsewhere none are found. */
-function childPids(parent: number): number[] {
-  const found: number[] = []
-  let entries: string[]
-  try {
-    entries = fs.readdirSync('/proc')
-  } catch {
-    return found
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8')
-      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so parse after the last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      if (ppid === parent) found.push(Number(entry))
-    } catch {
-      // exited while we looked
-    }
-  }
-  return found
-}
-
-function isCode(error: unknown, code: string) {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === code
 }

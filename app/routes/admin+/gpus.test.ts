@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { prisma } from '~/utils/db.server'
 import type { GpuProvider, Machine } from '~/gpu/provider.server'
-import { setGpuProviderForTests } from '~/gpu/registry.server'
+import { capabilitiesOf, setGpuProviderForTests } from '~/gpu/registry.server'
 import { CANCELED_BY_ADMIN } from '~/runs/runs.server'
 import { getToast } from '~/utils/toast.server'
 import { callRoute, createSessionCookie, createUser, ctx, makeRequest, mergeCookies } from '../../../tests/db-utils'
@@ -25,6 +25,9 @@ class RecordingProvider implements GpuProvider {
   terminated: string[][] = []
   failWith: Error | null = null
   constructor(readonly name: 'local' | 'ec2') {}
+  get capabilities() {
+    return capabilitiesOf(this.name)
+  }
   async launch(): Promise<Machine> {
     throw new Error('not used by the fleet page')
   }

@@ -13,6 +13,7 @@ import { RunStatusBadge } from '~/components/run-status-badge'
 import { prisma } from '~/utils/db.server'
 import { formError, parseFormData } from '~/utils/forms'
 import { getGpuProvider, isProviderName } from '~/gpu/registry.server'
+import { isLiveMachineState, LIVE_MACHINE_STATES } from '~/gpu/machine-state'
 import { cx, getErrorMessage } from '~/utils/misc'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { isActiveRunStatus } from '~/runs/status'
@@ -23,8 +24,6 @@ import { redirectWithToast } from '~/utils/toast.server'
 export const meta: MetaFunction = () => [{ title: 'GPU fleet · Admin · Trainyard' }]
 
 const GPUS_PER_PAGE = 50
-/** The states in which a machine may still be running, and costing money. */
-const LIVE_GPU_STATES = ['pending', 'running', 'stopping']
 
 const SearchParamsSchema = z.object({
   state: z.enum(['all', 'live']).catch('all'),
@@ -49,8 +48,8 @@ export async function loader({ request }: LoaderFunctionArgs) {
   await requireUserWithPermission(request, 'read:gpu:any')
   const url = new URL(request.url)
   const params = SearchParamsSchema.parse({ state: url.searchParams.get('state') ?? 'all', page: url.searchParams.get('page') ?? '1' })
-  const where = params.state === 'live' ? { status: { in: LIVE_GPU_STATES } } : {}
-  const [total, liveCount] = await Promise.all([prisma.gpu.count({ where }), prisma.gpu.count({ where: { status: { in: LIVE_GPU_STATES } } })])
+  const where = params.state === 'live' ? { status: { in: [...LIVE_MACHINE_STATES] } } : {}
+  const [total, liveCount] = await Promise.all([prisma.gpu.count({ where }), prisma.gpu.count({ where: { status: { in: [...LIVE_MACHINE_STATES] } } })])
   const pages = Math.max(1, Math.ceil(total / GPUS_PER_PAGE))
   const page = Math.min(params.page, pages)
   const gpus = await prisma.gpu.findMany({
@@ -82,7 +81,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     total,
     liveCount,
     gpus: gpus.map((gpu) => {
-      const live = LIVE_GPU_STATES.includes(gpu.status)
+      const live = isLiveMachineState(gpu.status)
       const start = gpu.launchedAt ?? gpu.createdAt
       // A row marked terminated without a time (seen gone by the reaper) ended at its last update.
       const end = live ? now : (gpu.terminatedAt ?? gpu.updatedAt)

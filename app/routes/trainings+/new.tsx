@@ -1,13 +1,14 @@
 // /trainings/new: name, trigger word, base model and a preset; the preset's config, moved to the
 // chosen base model, becomes the training's config.
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { Form, Link, useActionData } from '@remix-run/react'
+import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { useState } from 'react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { ErrorList, Field, SubmitButton } from '~/components/forms'
 import { BaseModelSelect, PresetPicker, presetBaseModel, TriggerWordField } from '~/components/training-fields'
 import { formatBaseModel, getBaseModel } from '~/trainings/base-models'
+import { describeModelGpus } from '~/trainings/base-models.server'
 import { prisma } from '~/utils/db.server'
 import { parseFormData } from '~/utils/forms'
 import { requireUserWithPermission } from '~/utils/permissions.server'
@@ -32,7 +33,7 @@ const NewTrainingSchema = z.object({
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireUserWithPermission(request, 'create:training:own')
-  return json({})
+  return json({ gpus: describeModelGpus() })
 }
 
 export async function action({ request }: ActionFunctionArgs) {
@@ -58,6 +59,7 @@ export async function action({ request }: ActionFunctionArgs) {
 }
 
 export default function NewTraining() {
+  const { gpus } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
   const values = actionData?.values
   const [preset, setPreset] = useState(values?.preset ?? DEFAULT_PRESET_ID)
@@ -92,7 +94,7 @@ export default function NewTraining() {
             if (model) setBaseModel(model)
           }}
         />
-        <BaseModelSelect value={baseModel} onChange={setBaseModel} errors={actionData?.fieldErrors.baseModel} />
+        <BaseModelSelect value={baseModel} onChange={setBaseModel} errors={actionData?.fieldErrors.baseModel} gpus={gpus} />
         <ErrorList errors={actionData?.formErrors} />
         <div>
           <SubmitButton>Create training</SubmitButton>

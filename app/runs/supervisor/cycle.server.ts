@@ -12,7 +12,7 @@ import { inChunks } from '../../utils/collections'
 import { forEachLimit } from '../../utils/concurrency'
 import { durationInWords } from '../../utils/format'
 import type { GpuProvider } from '../../gpu/provider.server'
-import { activeProviderNames, getGpuProvider, isProviderName, type ProviderName } from '../../gpu/registry.server'
+import { activeProviderNames, getGpuProvider, isProviderName, offerFor, type ProviderName } from '../../gpu/registry.server'
 import { reapOrphans, terminateMachines } from './reaper.server'
 import { ACTIVE_RUN_STATUSES, isActiveRunStatus } from '../status'
 import { buildAgentJob, launchRequestFor } from '../job.server'
@@ -193,7 +193,8 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
     const storage = await cycle.storage()
     const job = await buildAgentJob(run, training, training.images, { storage, maxRunMinutes })
     Object.assign(job, options.jobExtras?.(run.id))
-    request = await launchRequestFor(provider, { runId: run.id, instanceType: run.instanceType ?? 'g5.xlarge', job, maxRunMinutes, storage })
+    request = await launchRequestFor(provider, { runId: run.id, // startRun records the offer; a row without one gets the provider's smallest.
+      instanceType: run.instanceType ?? offerFor({ gpuMemoryGb: 0 }, provider.name)?.instanceType ?? 'unknown', job, maxRunMinutes, storage })
   } catch (error) {
     return fail(`Could not prepare the job: ${message(error)}`)
   }
@@ -291,8 +292,8 @@ async function terminateEndedRuns(cycle: Cycle, runs: LeasedRun[]) {
       stats.problems.push(`terminate (${name}): ${message(error)}`)
     }
   }
-  // A stored job (too big for EC2 user data) holds the agent's token: no longer needed by anyone.
-  const bigJobs = runs.filter((r) => r.provider === 'ec2')
+  // A stored job (too big to travel inline) holds the agent's token: no longer needed by anyone.
+  const bigJobs = runs.filter((r) => cycle.provider(r.provider)?.capabilities.storedJobCleanup)
   if (bigJobs.length > 0) {
     const storage = await cycle.storage()
     await storage.deleteMany(bigJobs.map((r) => jobKey(r.id)))

@@ -6,7 +6,8 @@ import { Link, Outlet, useLoaderData } from '@remix-run/react'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { RunStatusBadge } from '~/components/run-status-badge'
 import { TabNav } from '~/components/tab-nav'
-import { describeGpu, parseBaseModel } from '~/trainings/base-models'
+import { parseBaseModel } from '~/trainings/base-models'
+import { describeModelGpu } from '~/trainings/base-models.server'
 import { prisma } from '~/utils/db.server'
 import { requireTraining } from '~/trainings/access.server'
 
@@ -25,7 +26,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       id: training.id,
       name: training.name,
       triggerWord: training.triggerWord,
-      baseModel: model ? { label: model.label, gpu: describeGpu(model.gpuMemoryGb) } : null,
+      baseModel: model ? { label: model.label, gpu: describeModelGpu(model) } : null,
     },
     ownerEmail: owner?.email ?? null,
     activeRun,

@@ -15,6 +15,7 @@ import { RunProgress } from '~/components/run-progress'
 import { RunStatusBadge } from '~/components/run-status-badge'
 import { RunTimeline } from '~/components/run-timeline'
 import { parseBaseModel, type BaseModel } from '~/trainings/base-models'
+import { isLiveMachineState } from '~/gpu/machine-state'
 import { prisma } from '~/utils/db.server'
 import { formError, parseFormData } from '~/utils/forms'
 import { cx } from '~/utils/misc'
@@ -36,8 +37,6 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
 const ActionSchema = z.discriminatedUnion('intent', [z.object({ intent: z.literal('cancel') })], {
   errorMap: () => ({ message: 'Unknown action' }),
 })
-
-const LIVE_MACHINE_STATES = ['pending', 'running', 'stopping']
 
 /** A few lines of Python (diffusers) that load the LoRA by its downloaded file name and use the trigger word. */
 function usageSnippet(model: BaseModel | null, fileName: string, triggerWord: string) {
@@ -150,7 +149,7 @@ export default function RunPage() {
   const user = useUser()
   const canCancel = run.active && userHasPermission(user, data.isOwner ? 'update:training:own' : 'update:training:any')
   const canceling = navigation.state !== 'idle' && navigation.formData?.get('intent') === 'cancel'
-  const machineShuttingDown = !run.active && run.machineState !== null && LIVE_MACHINE_STATES.includes(run.machineState)
+  const machineShuttingDown = !run.active && isLiveMachineState(run.machineState)
   useRevalidateWhile(run.active || machineShuttingDown)
   const errors = actionData && 'formErrors' in actionData ? actionData.formErrors : null
 

@@ -10,6 +10,7 @@ import { ErrorList, Field, SubmitButton } from '~/components/forms'
 import { TrainingConfigEditor } from '~/components/training-config-editor'
 import { BaseModelSelect, TriggerWordField } from '~/components/training-fields'
 import { formatBaseModel, getBaseModel, parseBaseModel } from '~/trainings/base-models'
+import { describeModelGpus } from '~/trainings/base-models.server'
 import { prisma } from '~/utils/db.server'
 import { formError, parseFormData, type FieldErrors, type FormFailure } from '~/utils/forms'
 import { userHasPermission } from '~/utils/permissions'
@@ -62,6 +63,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     isOwner,
     imageCount,
     confirmDelete: new URL(request.url).searchParams.has('delete'),
+    gpus: describeModelGpus(),
   })
 }
 
@@ -218,6 +220,7 @@ export default function TrainingSettings() {
 type LoadedTraining = { name: string; triggerWord: string; baseModelSlug: string }
 
 function DetailsForm({ training, failure, readOnly }: { training: LoadedTraining; failure?: FormFailure; readOnly: boolean }) {
+  const { gpus } = useLoaderData<typeof loader>()
   const values = failure?.values
   const [baseModel, setBaseModel] = useState(values?.baseModel ?? training.baseModelSlug)
   return (
@@ -235,7 +238,7 @@ function DetailsForm({ training, failure, readOnly }: { training: LoadedTraining
         hint="1–32 letters, digits, _ or -, no spaces. Captions and prompts refer to it as [trigger]."
         defaultValue={values?.triggerWord ?? training.triggerWord} readOnly={readOnly}
       />
-      <BaseModelSelect value={baseModel} onChange={setBaseModel} errors={failure?.fieldErrors.baseModel} />
+      <BaseModelSelect value={baseModel} onChange={setBaseModel} errors={failure?.fieldErrors.baseModel} gpus={gpus} />
       <ErrorList errors={failure?.formErrors} />
       {readOnly ? null : (
         <div>

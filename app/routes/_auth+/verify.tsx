@@ -1,6 +1,7 @@
 // One page for every code: the emailed ones of sign-up (onboarding) and password reset, and the
 // authenticator-app code of a two-factor login. The emailed link opens it with the code filled in;
 // only pressing "Verify" uses it, so a mail scanner that follows links cannot spend the code.
+import { invariantResponse } from '@epic-web/invariant'
 import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
@@ -42,7 +43,7 @@ const START_OVER: Record<VerifyType, { href: string; label: string }> = {
 export async function loader({ request }: LoaderFunctionArgs) {
   const url = new URL(request.url)
   const type = VerifyTypeSchema.safeParse(url.searchParams.get('type'))
-  if (!type.success) throw new Response('Unknown kind of code', { status: 400 })
+  invariantResponse(type.success, 'Unknown kind of code', { status: 400 })
   const code = url.searchParams.get('code') ?? ''
   const prefilled = /^\d{6}$/.test(code) ? code : ''
   if (type.data === '2fa') {
@@ -243,4 +244,20 @@ export default function VerifyPage() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        400: () => (
+          <p>
+            This link is incomplete. Open the link in the email again, or{' '}
+            <Link to="/login" className="link">
+              log in
+            </Link>
+            .
+          </p>
+        ),
+      }}
+    />
+  )
+}

@@ -1,5 +1,6 @@
 // /admin/roles/:roleId — rename or delete a role, and choose its permissions in a matrix:
 // rows are entities, columns are actions, each cell has an "own" and an "any" box.
+import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
@@ -49,10 +50,6 @@ const RoleActionSchema = z.discriminatedUnion('intent', [
   z.object({ intent: z.literal('delete') }),
 ])
 
-function notFound(): never {
-  throw new Response('Not found', { status: 404 })
-}
-
 function failure(body: FormFailure) {
   return json(body, { status: 400 })
 }
@@ -70,7 +67,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       _count: { select: { users: true } },
     },
   })
-  if (!role) notFound()
+  invariantResponse(role, 'Not found', { status: 404 })
   const permissions = await prisma.permission.findMany({ select: { action: true, entity: true, access: true, description: true } })
   return json({
     role: {
@@ -100,7 +97,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
     where: { id: params.roleId ?? '' },
     select: { id: true, name: true, permissions: { select: { action: true, entity: true, access: true } }, _count: { select: { users: true } } },
   })
-  if (!role) notFound()
+  invariantResponse(role, 'Not found', { status: 404 })
   const parsed = parseFormData(formData, RoleActionSchema)
   if (!parsed.success) return failure(parsed.failure)
   const data = parsed.data
@@ -321,4 +318,16 @@ export default function AdminRole() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: ({ params }) => (
+          <p>
+            No role with the id "{params.roleId}". <Link to="/admin/roles" className="link">See every role</Link>.
+          </p>
+        ),
+      }}
+    />
+  )
+}

@@ -1,4 +1,5 @@
 // /admin/users/:userId — one user's details and their roles. The last admin keeps the admin role.
+import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
@@ -25,10 +26,6 @@ const RolesSchema = z.object({
   ),
 })
 
-function notFound(): never {
-  throw new Response('Not found', { status: 404 })
-}
-
 export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireUserWithPermission(request, 'read:user:any')
   const user = await prisma.user.findUnique({
@@ -45,7 +42,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       _count: { select: { sessions: true, trainings: true } },
     },
   })
-  if (!user) notFound()
+  invariantResponse(user, 'Not found', { status: 404 })
   const roles = await prisma.role.findMany({
     select: { id: true, name: true, description: true },
     orderBy: { name: 'asc' },
@@ -70,7 +67,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 export async function action({ request, params }: ActionFunctionArgs) {
   const actorId = await requireUserWithPermission(request, 'update:user:any')
   const user = await prisma.user.findUnique({ where: { id: params.userId ?? '' }, select: { id: true, email: true } })
-  if (!user) notFound()
+  invariantResponse(user, 'Not found', { status: 404 })
   const formData = await request.formData()
   const parsed = parseFormData(formData, RolesSchema)
   if (!parsed.success) return json(parsed.failure, { status: 400 })
@@ -171,4 +168,16 @@ export default function AdminUser() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: ({ params }) => (
+          <p>
+            No user with the id "{params.userId}". <Link to="/admin/users" className="link">See every user</Link>.
+          </p>
+        ),
+      }}
+    />
+  )
+}

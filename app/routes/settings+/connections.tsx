@@ -1,6 +1,7 @@
 // Settings → Connections: the GitHub accounts a person can log in with. Connecting goes through
 // the OAuth dance (POST /auth/github); disconnecting happens here, except for the last way to log
 // in: someone without a password cannot remove their only connection.
+import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData, useRouteLoaderData } from '@remix-run/react'
 import { z } from 'zod'
@@ -50,7 +51,7 @@ export async function action({ request }: ActionFunctionArgs) {
     select: { id: true, providerName: true, providerDisplayName: true },
     where: { id: parsed.data.connectionId, userId },
   })
-  if (!connection) throw new Response('Not found', { status: 404 })
+  invariantResponse(connection, 'Not found', { status: 404 })
 
   try {
     // Delete, then count what is left, in one transaction: two disconnects at once cannot both
@@ -174,4 +175,20 @@ export default function ConnectionsSettings() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: () => (
+          <p>
+            That connection is not on your account any more.{' '}
+            <Link to={CONNECTIONS_PATH} className="link">
+              See your connections
+            </Link>
+            .
+          </p>
+        ),
+      }}
+    />
+  )
+}

@@ -1,7 +1,8 @@
 // The person's own sessions (one per device or browser they logged in with), so they can end the
 // ones they do not recognise.
+import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { Form, useActionData, useLoaderData } from '@remix-run/react'
+import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { ErrorList, SubmitButton } from '~/components/forms'
@@ -73,7 +74,7 @@ export async function action({ request }: ActionFunctionArgs) {
   }
   // The user id is in the filter: someone else's session is "not found", and stays.
   const { count } = await prisma.session.deleteMany({ where: { id: sessionId, userId } })
-  if (count === 0) throw json({ error: 'Not found' }, { status: 404 })
+  invariantResponse(count > 0, 'Not found', { status: 404 })
   return redirectWithToast(PAGE, { type: 'success', description: 'The session was signed out.' })
 }
 
@@ -135,4 +136,20 @@ export default function SessionsSettings() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: () => (
+          <p>
+            That session has already ended.{' '}
+            <Link to={PAGE} className="link">
+              See your sessions
+            </Link>
+            .
+          </p>
+        ),
+      }}
+    />
+  )
+}

@@ -3,7 +3,7 @@
 import { useId } from 'react'
 import { ErrorList, Field } from '~/components/forms'
 import { BASE_MODELS, describeGpu, findBaseModel } from '~/trainings/base-models'
-import { cx } from '~/utils/misc'
+import { cn } from './ui/cn'
 import { findPreset, TRAINING_PRESETS } from '~/trainings/presets'
 import { TRIGGER_WORD_MAX_CHARS } from '~/trainings/validation'
 
@@ -61,7 +61,7 @@ export function PresetPicker({ value, onChange, errors }: { value: string; onCha
           return (
             <label
               key={preset.id}
-              className={cx(
+              className={cn(
                 'flex cursor-pointer gap-3 rounded-lg border bg-white p-4 text-sm shadow-sm transition',
                 checked ? 'border-brand-500 ring-1 ring-brand-500' : 'border-slate-200 hover:border-slate-300',
               )}

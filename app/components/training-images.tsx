@@ -5,9 +5,11 @@ import { useFetcher } from '@remix-run/react'
 import { useEffect, useId, useState } from 'react'
 import { CAPTION_MAX_CHARS, TRIGGER_TOKEN } from '~/trainings/dataset-check'
 import type { FormFailure } from '~/utils/forms'
-import { cx } from '~/utils/misc'
+import { cn } from './ui/cn'
 import { ConfirmButton } from './confirm-button'
-import { ErrorList, Spinner } from './forms'
+import { ErrorList } from './forms'
+import { buttonVariants } from './ui/button'
+import { StatusButton } from './ui/status-button'
 
 export type GridImage = {
   id: string
@@ -24,8 +26,12 @@ function failure(data: ImagesActionResult | undefined) {
   return data && 'status' in data ? data : undefined
 }
 
+const pluralRules = new Intl.PluralRules('en-US')
+const numbers = new Intl.NumberFormat('en-US')
+
+/** "1 image", "3 images", "1,200 images". */
 function plural(n: number, one: string, many = `${one}s`) {
-  return `${n} ${n === 1 ? one : many}`
+  return `${numbers.format(n)} ${pluralRules.select(n) === 'one' ? one : many}`
 }
 
 export function CaptionEditor({ image, canEdit }: { image: GridImage; canEdit: boolean }) {
@@ -63,14 +69,13 @@ export function CaptionEditor({ image, canEdit }: { image: GridImage; canEdit: b
         aria-describedby={errorId}
       />
       <div className="flex flex-wrap items-center justify-between gap-2">
-        <span className={cx('text-xs', over ? 'font-medium text-red-700' : 'text-slate-500')} aria-live="polite">
+        <span className={cn('text-xs', over ? 'font-medium text-red-700' : 'text-slate-500')} aria-live="polite">
           {saving ? 'Saving…' : dirty ? 'Not saved yet' : fetcher.data && 'ok' in fetcher.data ? 'Saved' : ''}
-          {over ? ` · ${value.length.toLocaleString('en-US')} / ${CAPTION_MAX_CHARS.toLocaleString('en-US')} characters` : ''}
+          {over ? ` · ${numbers.format(value.length)} / ${numbers.format(CAPTION_MAX_CHARS)} characters` : ''}
         </span>
-        <button type="submit" name="intent" value="caption" className="btn-secondary px-3 py-1 text-xs" disabled={saving || !dirty}>
-          {saving ? <Spinner /> : null}
+        <StatusButton name="intent" value="caption" variant="secondary" size="sm" status={saving ? 'pending' : 'idle'} disabled={!dirty}>
           Save caption
-        </button>
+        </StatusButton>
       </div>
       {errorId ? <ErrorList id={errorId} errors={[...errors, 'The saved caption is unchanged.']} /> : null}
     </fetcher.Form>
@@ -95,7 +100,7 @@ export function ImageCard({
   const remove = useFetcher<ImagesActionResult>({ key: `delete-${image.id}` })
   const removeError = failure(remove.data)
   return (
-    <li className={cx('card flex min-w-0 flex-col gap-2 p-2 sm:p-3', selected && 'ring-2 ring-brand-500')} data-testid="image-card" aria-label={image.name}>
+    <li className={cn('card flex min-w-0 flex-col gap-2 p-2 sm:p-3', selected && 'ring-2 ring-brand-500')} data-testid="image-card" aria-label={image.name}>
       <div className="relative">
         <img
           src={`/resources/images/${image.id}/thumb`}
@@ -136,7 +141,7 @@ export function ImageCard({
             confirmLabel="Delete image"
             value="delete"
             pending={remove.state !== 'idle'}
-            className="btn-secondary self-start px-3 py-1 text-xs"
+            className={cn(buttonVariants({ variant: 'secondary', size: 'sm' }), 'self-start')}
           />
           <ErrorList errors={removeError?.formErrors} />
         </remove.Form>
@@ -203,10 +208,15 @@ export function BulkActions({
             pending={busyIntent === 'caption-all'}
             disabled={!imageCount}
           />
-          <button type="submit" name="intent" value="prefix-trigger" className="btn-secondary" disabled={!imageCount || busyIntent !== null}>
-            {busyIntent === 'prefix-trigger' ? <Spinner /> : null}
+          <StatusButton
+            name="intent"
+            value="prefix-trigger"
+            variant="secondary"
+            status={busyIntent === 'prefix-trigger' ? 'pending' : 'idle'}
+            disabled={!imageCount || busyIntent !== null}
+          >
             Prefix all with {TRIGGER_TOKEN}
-          </button>
+          </StatusButton>
           <ConfirmButton
             label="Clear all captions"
             question={`Clear the captions of all ${plural(imageCount, 'image')}?`}

@@ -1,5 +1,5 @@
 // /trainings/:trainingId — the Images tab: upload (the uploader posts to
-// resources.trainings.$trainingId.images), the grid with inline captions, bulk caption actions,
+// resources+/trainings.$trainingId.images.tsx), the grid with inline captions, bulk caption actions,
 // deletion, and the dataset check. Caption and delete intents are this route's action.
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { useLoaderData, useRouteLoaderData } from '@remix-run/react'

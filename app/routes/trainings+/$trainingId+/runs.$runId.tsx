@@ -14,10 +14,13 @@ import { LossChart } from '~/components/loss-chart'
 import { RunProgress } from '~/components/run-progress'
 import { RunStatusBadge } from '~/components/run-status-badge'
 import { RunTimeline } from '~/components/run-timeline'
+import { Alert } from '~/components/ui/alert'
+import { buttonVariants } from '~/components/ui/button'
+import { Card } from '~/components/ui/card'
+import { cn } from '~/components/ui/cn'
 import { parseBaseModel, type BaseModel } from '~/trainings/base-models'
 import { prisma } from '~/utils/db.server'
 import { formError, parseFormData } from '~/utils/forms'
-import { cx } from '~/utils/misc'
 import { userHasPermission } from '~/utils/permissions'
 import { getRequestUserWithRoles } from '~/utils/user.server'
 import { isActiveRunStatus, runStatusLabel } from '~/runs/status'
@@ -140,17 +143,6 @@ export async function action({ request, params }: ActionFunctionArgs) {
   })
 }
 
-function Card({ title, id, children, className }: { title: string; id: string; children: React.ReactNode; className?: string }) {
-  return (
-    <section aria-labelledby={id} className={cx('card flex flex-col gap-3 p-4 sm:p-6', className)}>
-      <h3 id={id} className="font-semibold">
-        {title}
-      </h3>
-      {children}
-    </section>
-  )
-}
-
 export default function RunPage() {
   const data = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
@@ -180,10 +172,10 @@ export default function RunPage() {
       </div>
 
       {run.error && (run.status === 'failed' || run.status === 'canceled') ? (
-        <div role="alert" className="rounded-md border border-red-200 bg-red-50 p-4 text-sm text-red-800">
+        <Alert tone="error" className="p-4">
           <p className="font-semibold">{run.status === 'failed' ? 'The run failed' : 'The run was canceled'}</p>
           <p className="mt-1 whitespace-pre-wrap break-words">{run.error}</p>
-        </div>
+        </Alert>
       ) : null}
 
       {run.weights ? (
@@ -198,7 +190,7 @@ export default function RunPage() {
                 {run.weights.size ? ` · ${run.weights.size}` : null}
               </p>
             </div>
-            <a href={run.weights.href} download={run.weights.fileName} className="btn-primary">
+            <a href={run.weights.href} download={run.weights.fileName} className={buttonVariants()}>
               Download LoRA
             </a>
           </div>
@@ -302,7 +294,7 @@ export default function RunPage() {
                 keepLabel="Keep it running"
                 value="cancel"
                 pending={canceling}
-                className="btn-secondary border-red-300 text-red-700 hover:bg-red-50"
+                className={cn(buttonVariants({ variant: 'secondary' }), 'border-red-300 text-red-700 hover:bg-red-50')}
               />
               <ErrorList errors={errors} />
             </Form>

@@ -9,6 +9,7 @@ import { ErrorList, SubmitButton } from '~/components/forms'
 import { useRevalidateWhile } from '~/components/live-revalidation'
 import { Pagination } from '~/components/pagination'
 import { RunStatusBadge } from '~/components/run-status-badge'
+import { buttonVariants } from '~/components/ui/button'
 import { checkDataset } from '~/trainings/dataset-check'
 import { prisma } from '~/utils/db.server'
 import { formError, parseFormData } from '~/utils/forms'
@@ -154,7 +155,7 @@ export default function TrainingRuns() {
         {data.activeRun ? (
           <div className="flex flex-wrap items-center gap-3">
             <RunStatusBadge status={data.activeRun.status} />
-            <Link to={`/trainings/${data.training.id}/runs/${data.activeRun.id}`} className="btn-primary">
+            <Link to={`/trainings/${data.training.id}/runs/${data.activeRun.id}`} className={buttonVariants()}>
               View the run in progress
             </Link>
           </div>

@@ -9,6 +9,7 @@ import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { ErrorList, Field, SubmitButton } from '~/components/forms'
 import { TrainingConfigEditor } from '~/components/training-config-editor'
 import { BaseModelSelect, TriggerWordField } from '~/components/training-fields'
+import { buttonVariants } from '~/components/ui/button'
 import { formatBaseModel, getBaseModel, parseBaseModel } from '~/trainings/base-models'
 import { prisma } from '~/utils/db.server'
 import { formError, parseFormData, type FieldErrors, type FormFailure } from '~/utils/forms'
@@ -202,7 +203,7 @@ export default function TrainingSettings() {
           </h2>
           <p className="text-sm text-slate-600">A new training of yours with the same name (plus “(copy)”), trigger word, base model and config. Images are not copied.</p>
           <Form method="POST">
-            <SubmitButton name="intent" value="duplicate" className="btn-secondary">
+            <SubmitButton name="intent" value="duplicate" className={buttonVariants({ variant: 'secondary' })}>
               Duplicate training
             </SubmitButton>
           </Form>
@@ -262,10 +263,10 @@ function DeleteSection({ name, imageCount, confirm, errors }: { name: string; im
           </p>
           <ErrorList errors={errors} />
           <Form method="POST" className="flex flex-wrap gap-2">
-            <SubmitButton name="intent" value="delete" className="btn-danger">
+            <SubmitButton name="intent" value="delete" className={buttonVariants({ variant: 'danger' })}>
               Yes, delete this training
             </SubmitButton>
-            <Link to="." className="btn-secondary" preventScrollReset>
+            <Link to="." className={buttonVariants({ variant: 'secondary' })} preventScrollReset>
               Cancel
             </Link>
           </Form>
@@ -274,7 +275,7 @@ function DeleteSection({ name, imageCount, confirm, errors }: { name: string; im
         <>
           <p className="text-sm text-slate-600">Deletes the training{imageCount ? `, ${images}` : ''} and its settings for good.</p>
           <div>
-            <Link to="?delete" className="btn-danger" preventScrollReset>
+            <Link to="?delete" className={buttonVariants({ variant: 'danger' })} preventScrollReset>
               Delete training…
             </Link>
           </div>

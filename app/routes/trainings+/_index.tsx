@@ -220,4 +220,12 @@ function EmptyState({ canCreate }: { canCreate: boolean }) {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        403: () => <p>Your account may not see trainings; ask an admin.</p>,
+      }}
+    />
+  )
+}

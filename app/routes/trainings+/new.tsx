@@ -102,4 +102,20 @@ export default function NewTraining() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        403: () => (
+          <p>
+            Your account may not create trainings; ask an admin.{' '}
+            <Link to="/trainings" className="link">
+              See your trainings
+            </Link>
+            .
+          </p>
+        ),
+      }}
+    />
+  )
+}

@@ -2,7 +2,7 @@
 // resources+/trainings.$trainingId.images.tsx), the grid with inline captions, bulk caption actions,
 // deletion, and the dataset check. Caption and delete intents are this route's action.
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { useLoaderData, useRouteLoaderData } from '@remix-run/react'
+import { Link, useLoaderData, useRouteLoaderData } from '@remix-run/react'
 import { useCallback, useMemo, useState } from 'react'
 import { z } from 'zod'
 import { DatasetCheckPanel } from '~/components/dataset-check-panel'
@@ -178,4 +178,21 @@ export default function TrainingImages() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: ({ params }) => (
+          <p>
+            No training with the id “{params.trainingId}”, or it is not yours to see.{' '}
+            <Link to="/trainings" className="link">
+              See your trainings
+            </Link>
+            .
+          </p>
+        ),
+        403: () => <p>Your account may not change the images of this training; ask an admin.</p>,
+      }}
+    />
+  )
+}

@@ -307,4 +307,21 @@ export default function RunPage() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: ({ params }) => (
+          <p>
+            This run does not exist or is not yours.{' '}
+            <Link to={`/trainings/${params.trainingId}/runs`} className="link">
+              See the runs of this training
+            </Link>
+            .
+          </p>
+        ),
+        403: () => <p>Your account may not see or change this run; ask an admin.</p>,
+      }}
+    />
+  )
+}

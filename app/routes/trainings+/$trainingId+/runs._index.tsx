@@ -251,4 +251,21 @@ export default function TrainingRuns() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: ({ params }) => (
+          <p>
+            No training with the id “{params.trainingId}”, or it is not yours to see.{' '}
+            <Link to="/trainings" className="link">
+              See your trainings
+            </Link>
+            .
+          </p>
+        ),
+        403: () => <p>Your account may not start runs of this training; ask an admin.</p>,
+      }}
+    />
+  )
+}

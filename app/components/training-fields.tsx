@@ -1,11 +1,10 @@
 // Form fields of a training shared by the "new training" and settings pages: the base model select
 // (with the GPU each model needs) and the preset cards.
-import { useId } from 'react'
+import { useId, type InputHTMLAttributes } from 'react'
 import { ErrorList, Field } from '~/components/forms'
 import { BASE_MODELS, describeGpu, findBaseModel } from '~/trainings/base-models'
 import { cn } from './ui/cn'
 import { findPreset, TRAINING_PRESETS } from '~/trainings/presets'
-import { TRIGGER_WORD_MAX_CHARS } from '~/trainings/validation'
 
 export function BaseModelSelect({
   value,
@@ -93,33 +92,18 @@ export function presetBaseModel(presetId: string) {
   return findPreset(presetId)?.baseModelSlug
 }
 
-/** The trigger word input of the new-training and settings forms: one word, no autocorrect. */
+/**
+ * The trigger word input of the new-training and settings forms: one word, no autocorrect. The form
+ * gives its name, id, value and constraints (Conform's getInputProps).
+ */
 export function TriggerWordField({
   errors,
   hint,
-  defaultValue,
-  readOnly,
+  inputProps,
 }: {
   errors?: string[]
   hint: string
-  defaultValue?: string
-  readOnly?: boolean
+  inputProps: InputHTMLAttributes<HTMLInputElement> & { name: string }
 }) {
-  return (
-    <Field
-      label="Trigger word"
-      errors={errors}
-      hint={hint}
-      inputProps={{
-        name: 'triggerWord',
-        required: true,
-        maxLength: TRIGGER_WORD_MAX_CHARS,
-        autoComplete: 'off',
-        autoCapitalize: 'off',
-        spellCheck: false,
-        defaultValue,
-        readOnly,
-      }}
-    />
-  )
+  return <Field label="Trigger word" errors={errors} hint={hint} inputProps={{ autoComplete: 'off', autoCapitalize: 'off', spellCheck: false, ...inputProps }} />
 }

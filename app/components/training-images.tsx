@@ -1,10 +1,12 @@
 // The grid of a training's images with their captions, and the bulk caption and delete actions.
 // Every change goes through a fetcher to the Images tab's action, so the page never reloads and a
 // caption being typed elsewhere in the grid is not lost.
+import { getFormProps, useForm } from '@conform-to/react'
+import { parseWithZod } from '@conform-to/zod'
 import { useFetcher } from '@remix-run/react'
 import { useEffect, useId, useState } from 'react'
+import { z } from 'zod'
 import { CAPTION_MAX_CHARS, TRIGGER_TOKEN } from '~/trainings/dataset-check'
-import type { FormFailure } from '~/utils/forms'
 import { cn } from './ui/cn'
 import { ConfirmButton } from './confirm-button'
 import { ErrorList } from './forms'
@@ -19,15 +21,48 @@ export type GridImage = {
   height: number | null
 }
 
-/** What the Images tab's action answers. */
-export type ImagesActionResult = { ok: true; message: string } | FormFailure
-
-function failure(data: ImagesActionResult | undefined) {
-  return data && 'status' in data ? data : undefined
-}
-
 const pluralRules = new Intl.PluralRules('en-US')
 const numbers = new Intl.NumberFormat('en-US')
+
+// The caption forms' schemas, shared by the Images tab's action and these forms, so the browser
+// refuses what the server would before anything is sent.
+
+/** A caption as typed: surrounding space trimmed; a long one refused with its length, not cut. */
+const CaptionSchema = z
+  .string()
+  .default('')
+  .transform((v) => v.trim())
+  .superRefine((v, ctx) => {
+    if (v.length > CAPTION_MAX_CHARS) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `A caption can be at most ${numbers.format(CAPTION_MAX_CHARS)} characters; this one has ${numbers.format(v.length)}.`,
+      })
+    }
+  })
+
+/** One image's caption; an empty one clears it. */
+export const CaptionFormSchema = z.object({ intent: z.literal('caption'), imageId: z.string().min(1), text: CaptionSchema })
+
+/** The bulk caption actions: set all (to a caption that is not empty), prefix all, clear all. */
+export const BulkCaptionsSchema = z.discriminatedUnion('intent', [
+  z.object({
+    intent: z.literal('caption-all'),
+    // A refinement, not .pipe(z.string().min(1)): Conform would read the trimmed '' as a missing value.
+    text: CaptionSchema.refine(Boolean, 'Write the caption to give every image (to remove them all, use “Clear all captions”).'),
+  }),
+  z.object({ intent: z.literal('prefix-trigger') }),
+  z.object({ intent: z.literal('clear-captions') }),
+])
+
+/** What the Images tab's action answers: a sentence, or what was refused (Conform's reply with the errors by name). */
+export type ImagesActionResult =
+  | { ok: true; message: string }
+  | { status?: 'error' | 'success'; formErrors: string[]; fieldErrors: Record<string, string[]>; error?: Record<string, string[] | null> }
+
+function failure(data: ImagesActionResult | undefined) {
+  return data && 'formErrors' in data ? data : undefined
+}
 
 /** "1 image", "3 images", "1,200 images". */
 function plural(n: number, one: string, many = `${one}s`) {
@@ -41,18 +76,24 @@ export function CaptionEditor({ image, canEdit }: { image: GridImage; canEdit: b
   const id = useId()
   // A bulk action or another tab changed the stored caption: show it (the editor follows the store).
   useEffect(() => setValue(saved), [saved])
+  // No constraint attributes: a maxlength would cut what is pasted instead of saying how long it is.
+  const [form, fields] = useForm({
+    id: `caption-form-${image.id}`,
+    lastResult: failure(fetcher.data),
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: CaptionFormSchema }),
+    shouldRevalidate: 'onBlur',
+  })
 
   if (!canEdit) {
     return <p className="whitespace-pre-wrap break-words text-sm text-slate-700">{saved || <em className="text-slate-400">No caption</em>}</p>
   }
-  const error = failure(fetcher.data)
-  const errors = error ? [...(error.fieldErrors.text ?? []), ...error.formErrors] : []
+  const errors = [...(fields.text.errors ?? []), ...(form.errors ?? [])]
   const saving = fetcher.state !== 'idle'
   const dirty = value !== saved
   const over = value.length > CAPTION_MAX_CHARS
   const errorId = errors.length && !saving ? `${id}-error` : undefined
   return (
-    <fetcher.Form method="POST" className="flex flex-col gap-1">
+    <fetcher.Form method="POST" className="flex flex-col gap-1" {...getFormProps(form)}>
       <input type="hidden" name="imageId" value={image.id} />
       <label htmlFor={id} className="text-xs font-medium text-slate-600">
         Caption<span className="sr-only"> for {image.name}</span>
@@ -168,13 +209,18 @@ export function BulkActions({
   const deleter = useFetcher<ImagesActionResult>({ key: 'bulk-delete' })
   const id = useId()
   const busyIntent = fetcher.state !== 'idle' ? String(fetcher.formData?.get('intent') ?? '') : null
-  const error = failure(fetcher.data)
+  const [form, fields] = useForm({
+    id: `${id}-bulk`,
+    lastResult: failure(fetcher.data),
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: BulkCaptionsSchema }),
+    shouldRevalidate: 'onBlur',
+  })
   const deleted = deleter.state === 'idle' && deleter.data && 'ok' in deleter.data
   useEffect(() => {
     if (deleted) onDeleted()
   }, [deleted, onDeleted])
   const allSelected = selectedIds.length === imageCount && imageCount > 0
-  const errorId = error?.fieldErrors.text?.length ? `${id}-error` : undefined
+  const errorId = fields.text.errors?.length ? `${id}-error` : undefined
 
   return (
     <section aria-labelledby={`${id}-title`} className="card flex flex-col gap-4 p-4">
@@ -185,7 +231,7 @@ export function BulkActions({
         Write <code className="rounded bg-slate-100 px-1">{TRIGGER_TOKEN}</code> where the subject goes: it becomes “{triggerWord}” when the
         dataset is sent to the GPU.
       </p>
-      <fetcher.Form method="POST" className="flex flex-col gap-2">
+      <fetcher.Form method="POST" className="flex flex-col gap-2" {...getFormProps(form)}>
         <label htmlFor={`${id}-text`} className="label">
           Caption for every image
         </label>
@@ -198,7 +244,7 @@ export function BulkActions({
           aria-invalid={errorId ? true : undefined}
           aria-describedby={errorId}
         />
-        <ErrorList id={errorId} errors={error?.fieldErrors.text} />
+        <ErrorList id={errorId} errors={fields.text.errors} />
         <div className="flex flex-wrap gap-2">
           <ConfirmButton
             label="Set all captions"
@@ -229,7 +275,7 @@ export function BulkActions({
         <p className="text-sm" role="status">
           {fetcher.state === 'idle' && fetcher.data && 'ok' in fetcher.data ? fetcher.data.message : null}
         </p>
-        <ErrorList errors={error?.formErrors} />
+        <ErrorList id={form.errorId} errors={form.errors} />
       </fetcher.Form>
 
       <deleter.Form method="POST" className="flex flex-wrap items-center gap-3 border-t border-slate-200 pt-4">

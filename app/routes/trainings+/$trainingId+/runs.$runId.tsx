@@ -2,6 +2,7 @@
 // newest log lines, samples, the machine and what it costs, Cancel (intent=cancel) while it is
 // active, and on success the LoRA file with a snippet to use it. The page revalidates every ~2 s
 // while the run (or the shutdown of its machine) is in progress; the supervisor writes the rows.
+import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
 import { z } from 'zod'
@@ -20,7 +21,6 @@ import { Card } from '~/components/ui/card'
 import { cn } from '~/components/ui/cn'
 import { parseBaseModel, type BaseModel } from '~/trainings/base-models'
 import { prisma } from '~/utils/db.server'
-import { formError, parseFormData } from '~/utils/forms'
 import { userHasPermission } from '~/utils/permissions'
 import { getRequestUserWithRoles } from '~/utils/user.server'
 import { isActiveRunStatus, runStatusLabel } from '~/runs/status'
@@ -40,6 +40,7 @@ import { CANCELED_BY_USER, endRun } from '~/runs/runs.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { jobName } from '~/trainings/config'
 import { useUser } from '~/utils/user'
+import { replyWithErrors } from '../form-reply.server'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data ? `Run · ${runStatusLabel(data.run.status)} · ${data.training.name} · Trainyard` : 'Run · Trainyard' },
@@ -126,10 +127,14 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 export async function action({ request, params }: ActionFunctionArgs) {
   const { training, run } = await requireRun(request, params.trainingId, params.runId, 'update')
   const formData = await request.formData()
-  const parsed = parseFormData(formData, ActionSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  const submission = parseWithZod(formData, { schema: ActionSchema })
+  if (submission.status !== 'success') return replyWithErrors(formData, { submission })
   const alreadyEnded = (status: string) =>
-    json(formError(formData, `This run has already ended (${runStatusLabel(status).toLowerCase()}): there is nothing to cancel.`), { status: 409 })
+    replyWithErrors(formData, {
+      submission,
+      formErrors: [`This run has already ended (${runStatusLabel(status).toLowerCase()}): there is nothing to cancel.`],
+      status: 409,
+    })
   if (!isActiveRunStatus(run.status)) return alreadyEnded(run.status)
   // Conditional on the run still being active: if it ended meanwhile, that ending stands.
   if (!(await endRun(run.id, 'canceled', { error: CANCELED_BY_USER }))) {

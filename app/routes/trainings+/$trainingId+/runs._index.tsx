@@ -1,6 +1,7 @@
 // /trainings/:trainingId/runs — the Runs tab: every run of the training, newest first, and the
 // "Start training" action (intent=start). Starting is startRun's conditional write, so a double click
 // or two tabs make one run: the second submit is sent to the run the first one made.
+import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
@@ -12,7 +13,6 @@ import { RunStatusBadge } from '~/components/run-status-badge'
 import { buttonVariants } from '~/components/ui/button'
 import { checkDataset } from '~/trainings/dataset-check'
 import { prisma } from '~/utils/db.server'
-import { formError, parseFormData } from '~/utils/forms'
 import { trainingResolutionPx } from '~/images/pipeline.server'
 import { userHasPermission } from '~/utils/permissions'
 import { isActiveRunStatus } from '~/runs/status'
@@ -21,6 +21,7 @@ import { startRun, StartRunError } from '~/runs/runs.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { requireTraining } from '~/trainings/access.server'
 import { useUser } from '~/utils/user'
+import { replyWithErrors } from '../form-reply.server'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Runs · ${data?.training.name ?? 'Training'} · Trainyard` }]
 
@@ -112,8 +113,8 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 export async function action({ request, params }: ActionFunctionArgs) {
   const { training, userId } = await requireTraining(request, params.trainingId, 'update')
   const formData = await request.formData()
-  const parsed = parseFormData(formData, ActionSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  const submission = parseWithZod(formData, { schema: ActionSchema })
+  if (submission.status !== 'success') return replyWithErrors(formData, { submission })
   try {
     const { runId, created } = await startRun({
       trainingId: training.id,
@@ -133,7 +134,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
     )
   } catch (error) {
     // A sentence for people (dataset not ready, limit reached): shown above the button, nothing lost.
-    if (error instanceof StartRunError) return json(formError(formData, error.message), { status: 400 })
+    if (error instanceof StartRunError) return replyWithErrors(formData, { submission, formErrors: [error.message] })
     throw error
   }
 }

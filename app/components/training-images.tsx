@@ -81,7 +81,10 @@ export function CaptionEditor({ image, canEdit }: { image: GridImage; canEdit: b
     id: `caption-form-${image.id}`,
     lastResult: failure(fetcher.data),
     onValidate: ({ formData }) => parseWithZod(formData, { schema: CaptionFormSchema }),
-    shouldRevalidate: 'onBlur',
+    // After the first submit, checked as one types: revalidating on blur would take a fixed error's
+    // message away between the press and the release of the submit button, moving the button from
+    // under the pointer so the click is lost.
+    shouldRevalidate: 'onInput',
   })
 
   if (!canEdit) {
@@ -213,7 +216,10 @@ export function BulkActions({
     id: `${id}-bulk`,
     lastResult: failure(fetcher.data),
     onValidate: ({ formData }) => parseWithZod(formData, { schema: BulkCaptionsSchema }),
-    shouldRevalidate: 'onBlur',
+    // After the first submit, checked as one types: revalidating on blur would take a fixed error's
+    // message away between the press and the release of the submit button, moving the button from
+    // under the pointer so the click is lost.
+    shouldRevalidate: 'onInput',
   })
   const deleted = deleter.state === 'idle' && deleter.data && 'ok' in deleter.data
   useEffect(() => {

@@ -65,7 +65,10 @@ export default function NewTraining() {
     constraint: getZodConstraint(NewTrainingSchema),
     lastResult: actionData,
     onValidate: ({ formData }) => parseWithZod(formData, { schema: NewTrainingSchema }),
-    shouldRevalidate: 'onBlur',
+    // After the first submit, checked as one types: revalidating on blur would take a fixed error's
+    // message away between the press and the release of the submit button, moving the button from
+    // under the pointer so the click is lost.
+    shouldRevalidate: 'onInput',
   })
   const { key: nameKey, ...nameProps } = getInputProps(fields.name, { type: 'text', ariaAttributes: false })
   const { key: triggerWordKey, ...triggerWordProps } = getInputProps(fields.triggerWord, { type: 'text', ariaAttributes: false })

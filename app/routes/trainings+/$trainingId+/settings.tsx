@@ -246,7 +246,10 @@ function DetailsForm({ training, failure, readOnly }: { training: LoadedTraining
     defaultValue: { name: training.name, triggerWord: training.triggerWord },
     lastResult: failure,
     onValidate: ({ formData }) => parseWithZod(formData, { schema: DetailsSchema }),
-    shouldRevalidate: 'onBlur',
+    // After the first submit, checked as one types: revalidating on blur would take a fixed error's
+    // message away between the press and the release of the submit button, moving the button from
+    // under the pointer so the click is lost.
+    shouldRevalidate: 'onInput',
   })
   const { key: nameKey, ...nameProps } = getInputProps(fields.name, { type: 'text', ariaAttributes: false })
   const { key: triggerWordKey, ...triggerWordProps } = getInputProps(fields.triggerWord, { type: 'text', ariaAttributes: false })

@@ -95,6 +95,11 @@ export async function loader({ request }: LoaderFunctionArgs) {
   })
 }
 
+const numbers = new Intl.NumberFormat('en-US')
+const pluralRules = new Intl.PluralRules('en-US')
+/** "1 image", "12 images", "1,200 images". */
+const imageCount = (n: number) => `${numbers.format(n)} ${pluralRules.select(n) === 'one' ? 'image' : 'images'}`
+
 function pageHref(scope: string, page: number) {
   const params = new URLSearchParams()
   if (scope === 'all') params.set('scope', 'all')
@@ -168,7 +173,7 @@ export default function Trainings() {
                     </div>
                     <p className="text-sm text-slate-600">
                       <code className="rounded bg-slate-100 px-1">{t.triggerWord}</code> · {t.baseModel} ·{' '}
-                      {t.imageCount === 1 ? '1 image' : `${t.imageCount} images`}
+                      {imageCount(t.imageCount)}
                     </p>
                     <p className="mt-auto text-xs text-slate-500">
                       {/* ISO date: the same on the server and in every browser, so hydration matches. */}

@@ -41,8 +41,13 @@ export function formReply(
   const hideFields = Object.keys(submission.payload).filter((name) => SECRET_FIELDS.test(name))
   const reply = submission.reply({ ...options, hideFields })
   const { '': formErrors, ...rest } = reply.error ?? {}
-  const fieldErrors: FieldErrors = {}
-  for (const [name, errors] of Object.entries(rest)) if (errors?.length) fieldErrors[name] = errors
+  // Grouped by top-level field, as zod's flatten() does: "permission[2]" counts as "permission".
+  const fieldErrors: Record<string, string[]> = {}
+  for (const [name, errors] of Object.entries(rest)) {
+    if (!errors?.length) continue
+    const field = name.split(/[.[]/)[0]!
+    fieldErrors[field] = [...new Set([...(fieldErrors[field] ?? []), ...errors])]
+  }
   return { ...reply, status: 'error', formErrors: formErrors ?? [], fieldErrors, values }
 }
 

@@ -1,6 +1,6 @@
 // Form fields of a training shared by the "new training" and settings pages: the base model select
 // (with the GPU each model needs) and the preset cards.
-import { useId, type InputHTMLAttributes } from 'react'
+import { useId, type ComponentProps } from 'react'
 import { ErrorList, Field } from '~/components/forms'
 import { BASE_MODELS, describeGpu, findBaseModel } from '~/trainings/base-models'
 import { cn } from './ui/cn'
@@ -103,7 +103,7 @@ export function TriggerWordField({
 }: {
   errors?: string[]
   hint: string
-  inputProps: InputHTMLAttributes<HTMLInputElement> & { name: string }
+  inputProps: ComponentProps<typeof Field>['inputProps']
 }) {
   return <Field label="Trigger word" errors={errors} hint={hint} inputProps={{ autoComplete: 'off', autoCapitalize: 'off', spellCheck: false, ...inputProps }} />
 }

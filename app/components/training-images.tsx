@@ -7,6 +7,7 @@ import { useFetcher } from '@remix-run/react'
 import { useEffect, useId, useState } from 'react'
 import { z } from 'zod'
 import { CAPTION_MAX_CHARS, TRIGGER_TOKEN } from '~/trainings/dataset-check'
+import type { FormReply } from '~/utils/forms'
 import { cn } from './ui/cn'
 import { ConfirmButton } from './confirm-button'
 import { ErrorList } from './forms'
@@ -56,9 +57,7 @@ export const BulkCaptionsSchema = z.discriminatedUnion('intent', [
 ])
 
 /** What the Images tab's action answers: a sentence, or what was refused (Conform's reply with the errors by name). */
-export type ImagesActionResult =
-  | { ok: true; message: string }
-  | { status?: 'error' | 'success'; formErrors: string[]; fieldErrors: Record<string, string[]>; error?: Record<string, string[] | null> }
+export type ImagesActionResult = { ok: true; message: string } | FormReply
 
 function failure(data: ImagesActionResult | undefined) {
   return data && 'formErrors' in data ? data : undefined

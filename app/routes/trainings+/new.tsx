@@ -11,9 +11,9 @@ import { ErrorList, Field, SubmitButton } from '~/components/forms'
 import { BaseModelSelect, PresetPicker, presetBaseModel, TriggerWordField } from '~/components/training-fields'
 import { formatBaseModel, getBaseModel } from '~/trainings/base-models'
 import { prisma } from '~/utils/db.server'
+import { formReply } from '~/utils/forms'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
-import { replyWithErrors } from './form-reply.server'
 import { adaptConfigToBaseModel, formatIssue, serializeConfig, validateConfig } from '~/trainings/config'
 import { DEFAULT_PRESET_ID, findPreset, PRESET_IDS } from '~/trainings/presets'
 import { BaseModelSlugSchema, TrainingNameSchema, TriggerWordSchema } from '~/trainings/validation'
@@ -36,7 +36,7 @@ export async function action({ request }: ActionFunctionArgs) {
   const userId = await requireUserWithPermission(request, 'create:training:own')
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: NewTrainingSchema })
-  if (submission.status !== 'success') return replyWithErrors(formData, { submission })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   const { name, triggerWord, preset } = submission.value
   const model = getBaseModel(submission.value.baseModel)
   const { config, notes } = adaptConfigToBaseModel(findPreset(preset)!.config, model)
@@ -70,8 +70,6 @@ export default function NewTraining() {
     // under the pointer so the click is lost.
     shouldRevalidate: 'onInput',
   })
-  const { key: nameKey, ...nameProps } = getInputProps(fields.name, { type: 'text', ariaAttributes: false })
-  const { key: triggerWordKey, ...triggerWordProps } = getInputProps(fields.triggerWord, { type: 'text', ariaAttributes: false })
   return (
     <div className="mx-auto flex max-w-3xl flex-col gap-6">
       <div>
@@ -82,12 +80,11 @@ export default function NewTraining() {
         <p className="mt-1 text-slate-600">You can change all of this later, in the training’s settings.</p>
       </div>
       <Form method="POST" className="card flex flex-col gap-5" {...getFormProps(form)}>
-        <Field key={nameKey} label="Name" errors={fields.name.errors} inputProps={{ ...nameProps, autoFocus: true }} />
+        <Field label="Name" errors={fields.name.errors} inputProps={{ ...getInputProps(fields.name, { type: 'text' }), autoFocus: true }} />
         <TriggerWordField
-          key={triggerWordKey}
           errors={fields.triggerWord.errors}
           hint="One word of 1–32 letters, digits, _ or - (no spaces), rare enough not to mean anything yet, e.g. “p3rs0n”. Captions and prompts refer to it as [trigger]."
-          inputProps={triggerWordProps}
+          inputProps={getInputProps(fields.triggerWord, { type: 'text' })}
         />
         <PresetPicker
           value={preset}

@@ -13,12 +13,12 @@ import { StartRunCard } from '~/components/start-run-card'
 import { BulkActions, BulkCaptionsSchema, CaptionFormSchema, ImageCard } from '~/components/training-images'
 import { CAPTION_MAX_CHARS, checkDataset, TRIGGER_TOKEN } from '~/trainings/dataset-check'
 import { prisma } from '~/utils/db.server'
+import { formReply } from '~/utils/forms'
 import { getEnv } from '~/utils/env.server'
 import { deleteTrainingImages, trainingResolutionPx } from '~/images/pipeline.server'
 import { userHasPermission } from '~/utils/permissions'
 import { requireTraining } from '~/trainings/access.server'
 import { useUser } from '~/utils/user'
-import { replyWithErrors } from '../form-reply.server'
 import type { loader as layoutLoader } from './_layout'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Images · ${data?.training.name ?? 'Training'} · Trainyard` }]
@@ -62,7 +62,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const { training } = await requireTraining(request, params.trainingId, 'update')
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: ActionSchema })
-  if (submission.status !== 'success') return replyWithErrors(formData, { submission })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   const data = submission.value
   const where = { trainingId: training.id }
   const touch = prisma.training.update({ where: { id: training.id }, data: { updatedAt: new Date() } })
@@ -74,7 +74,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
         prisma.trainingImage.updateMany({ where: { ...where, id: data.imageId }, data: { text: data.text || null } }),
         touch,
       ])
-      if (!updated) return replyWithErrors(formData, { submission, formErrors: ['This image no longer exists. Reload the page.'], status: 404 })
+      if (!updated) return json(formReply(submission, { formErrors: ['This image no longer exists. Reload the page.'] }), { status: 404 })
       return json({ ok: true as const, message: 'Caption saved.' })
     }
     case 'caption-all': {
@@ -93,12 +93,8 @@ export async function action({ request, params }: ActionFunctionArgs) {
         .map((i) => ({ id: i.id, text: i.text?.trim() ? `${TRIGGER_TOKEN} ${i.text.trim()}` : TRIGGER_TOKEN }))
       const tooLong = changes.filter((c) => c.text.length > CAPTION_MAX_CHARS).length
       if (tooLong) {
-        return replyWithErrors(formData, {
-          submission,
-          formErrors: [
-            `${count(tooLong, 'caption')} would be longer than ${numbers.format(CAPTION_MAX_CHARS)} characters with the prefix: shorten ${tooLong === 1 ? 'it' : 'them'} first. Nothing was changed.`,
-          ],
-        })
+        const message = `${count(tooLong, 'caption')} would be longer than ${numbers.format(CAPTION_MAX_CHARS)} characters with the prefix: shorten ${tooLong === 1 ? 'it' : 'them'} first. Nothing was changed.`
+        return json(formReply(submission, { formErrors: [message] }), { status: 400 })
       }
       await prisma.$transaction([...changes.map((c) => prisma.trainingImage.update({ where: { id: c.id }, data: { text: c.text } })), touch])
       return json({
@@ -108,7 +104,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
     }
     case 'delete': {
       const deleted = await deleteTrainingImages(training.id, data.imageId)
-      if (!deleted) return replyWithErrors(formData, { submission, formErrors: ['These images no longer exist. Reload the page.'], status: 404 })
+      if (!deleted) return json(formReply(submission, { formErrors: ['These images no longer exist. Reload the page.'] }), { status: 404 })
       return json({ ok: true as const, message: deleted === 1 ? 'Image deleted.' : `${count(deleted, 'image')} deleted.` })
     }
   }

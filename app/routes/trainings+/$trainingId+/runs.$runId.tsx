@@ -21,6 +21,7 @@ import { Card } from '~/components/ui/card'
 import { cn } from '~/components/ui/cn'
 import { parseBaseModel, type BaseModel } from '~/trainings/base-models'
 import { prisma } from '~/utils/db.server'
+import { formReply } from '~/utils/forms'
 import { userHasPermission } from '~/utils/permissions'
 import { getRequestUserWithRoles } from '~/utils/user.server'
 import { isActiveRunStatus, runStatusLabel } from '~/runs/status'
@@ -40,7 +41,6 @@ import { CANCELED_BY_USER, endRun } from '~/runs/runs.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { jobName } from '~/trainings/config'
 import { useUser } from '~/utils/user'
-import { replyWithErrors } from '../form-reply.server'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data ? `Run · ${runStatusLabel(data.run.status)} · ${data.training.name} · Trainyard` : 'Run · Trainyard' },
@@ -128,13 +128,9 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const { training, run } = await requireRun(request, params.trainingId, params.runId, 'update')
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: ActionSchema })
-  if (submission.status !== 'success') return replyWithErrors(formData, { submission })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   const alreadyEnded = (status: string) =>
-    replyWithErrors(formData, {
-      submission,
-      formErrors: [`This run has already ended (${runStatusLabel(status).toLowerCase()}): there is nothing to cancel.`],
-      status: 409,
-    })
+    json(formReply(submission, { formErrors: [`This run has already ended (${runStatusLabel(status).toLowerCase()}): there is nothing to cancel.`] }), { status: 409 })
   if (!isActiveRunStatus(run.status)) return alreadyEnded(run.status)
   // Conditional on the run still being active: if it ended meanwhile, that ending stands.
   if (!(await endRun(run.id, 'canceled', { error: CANCELED_BY_USER }))) {

@@ -13,6 +13,7 @@ import { RunStatusBadge } from '~/components/run-status-badge'
 import { buttonVariants } from '~/components/ui/button'
 import { checkDataset } from '~/trainings/dataset-check'
 import { prisma } from '~/utils/db.server'
+import { formReply } from '~/utils/forms'
 import { trainingResolutionPx } from '~/images/pipeline.server'
 import { userHasPermission } from '~/utils/permissions'
 import { isActiveRunStatus } from '~/runs/status'
@@ -21,7 +22,6 @@ import { startRun, StartRunError } from '~/runs/runs.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { requireTraining } from '~/trainings/access.server'
 import { useUser } from '~/utils/user'
-import { replyWithErrors } from '../form-reply.server'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Runs · ${data?.training.name ?? 'Training'} · Trainyard` }]
 
@@ -114,7 +114,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const { training, userId } = await requireTraining(request, params.trainingId, 'update')
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: ActionSchema })
-  if (submission.status !== 'success') return replyWithErrors(formData, { submission })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   try {
     const { runId, created } = await startRun({
       trainingId: training.id,
@@ -134,7 +134,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
     )
   } catch (error) {
     // A sentence for people (dataset not ready, limit reached): shown above the button, nothing lost.
-    if (error instanceof StartRunError) return replyWithErrors(formData, { submission, formErrors: [error.message] })
+    if (error instanceof StartRunError) return json(formReply(submission, { formErrors: [error.message] }), { status: 400 })
     throw error
   }
 }

@@ -14,6 +14,7 @@ import { BaseModelSelect, TriggerWordField } from '~/components/training-fields'
 import { buttonVariants } from '~/components/ui/button'
 import { formatBaseModel, getBaseModel, parseBaseModel } from '~/trainings/base-models'
 import { prisma } from '~/utils/db.server'
+import { formReply } from '~/utils/forms'
 import { userHasPermission } from '~/utils/permissions'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
@@ -32,7 +33,6 @@ import { KNOB_NAMES, knobForPath, parseKnobInputs, writeKnobs, type KnobInputs }
 import { requireTraining } from '~/trainings/access.server'
 import { BaseModelSlugSchema, TrainingNameSchema, TriggerWordSchema } from '~/trainings/validation'
 import { useUser } from '~/utils/user'
-import { replyWithErrors } from '../form-reply.server'
 import { deleteTraining, duplicateTraining } from './settings.server'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Settings · ${data?.training.name ?? 'Training'} · Trainyard` }]
@@ -83,15 +83,23 @@ export async function action({ request, params }: ActionFunctionArgs) {
     case 'delete':
       return handleDelete(formData, training)
     default:
-      return replyWithErrors(formData, { formErrors: ['Unknown action.'] })
+      return refuse(formData, { formErrors: ['Unknown action.'] })
   }
 }
 
 const settingsUrl = (trainingId: string) => `/trainings/${trainingId}/settings`
 
+/** The config, duplicate and delete forms have no schema of their own (see handleConfig): only the intent. */
+const IntentSchema = z.object({ intent: z.string() })
+
+/** A refusal of those forms, as Conform's reply all the same (with what was typed, for the editor to keep). */
+function refuse(formData: FormData, errors: { formErrors: string[]; fieldErrors?: Record<string, string[]> }) {
+  return json(formReply(parseWithZod(formData, { schema: IntentSchema }), errors), { status: 400 })
+}
+
 async function handleDetails(formData: FormData, training: LoadedForAction) {
   const submission = parseWithZod(formData, { schema: DetailsSchema })
-  if (submission.status !== 'success') return replyWithErrors(formData, { submission })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   const { name, triggerWord } = submission.value
   const model = getBaseModel(submission.value.baseModel)
   let config = training.config
@@ -100,9 +108,9 @@ async function handleDetails(formData: FormData, training: LoadedForAction) {
     // No family check here: the config is about to be moved to the new family.
     const stored = parseConfigText(training.config)
     if (!stored.success) {
-      return replyWithErrors(formData, {
-        submission,
-        formErrors: [`The trainer config has problems, so it cannot be moved to ${model.label}. Fix them first: ${stored.issues.map(formatIssue).join('; ')}`],
+      const problems = stored.issues.map(formatIssue).join('; ')
+      return json(formReply(submission, { formErrors: [`The trainer config has problems, so it cannot be moved to ${model.label}. Fix them first: ${problems}`] }), {
+        status: 400,
       })
     }
     const adapted = adaptConfigToBaseModel(stored.config, model)
@@ -120,9 +128,9 @@ async function handleDetails(formData: FormData, training: LoadedForAction) {
  */
 async function handleConfig(intent: 'knobs' | 'json', formData: FormData, training: LoadedForAction) {
   const model = parseBaseModel(training.baseModel)
-  if (!model) return replyWithErrors(formData, { formErrors: ['The base model of this training is unknown: choose one above and save it first.'] })
+  if (!model) return refuse(formData, { formErrors: ['The base model of this training is unknown: choose one above and save it first.'] })
   const text = formData.get('config')
-  if (typeof text !== 'string') return replyWithErrors(formData, { formErrors: ['The config is missing.'], fieldErrors: { config: ['JSON: is required'] } })
+  if (typeof text !== 'string') return refuse(formData, { formErrors: ['The config is missing.'], fieldErrors: { config: ['JSON: is required'] } })
   let result: ConfigResult
   if (intent === 'json') {
     result = parseConfigText(text, model)
@@ -131,7 +139,7 @@ async function handleConfig(intent: 'knobs' | 'json', formData: FormData, traini
     // without JavaScript the JSON is the one the page was loaded with).
     const base = parseJson(text)
     if (!base.success) {
-      return replyWithErrors(formData, {
+      return refuse(formData, {
         formErrors: ['The raw JSON is not valid, so the fields cannot be applied to it.'],
         fieldErrors: { config: [formatIssue(base.issue)] },
       })
@@ -144,7 +152,7 @@ async function handleConfig(intent: 'knobs' | 'json', formData: FormData, traini
     const { knobs, errors } = parseKnobInputs(inputs)
     if (Object.keys(errors).length) {
       const fieldErrors = Object.fromEntries(Object.entries(errors).map(([k, message]) => [k, [message]]))
-      return replyWithErrors(formData, { formErrors: ['Some fields need fixing.'], fieldErrors })
+      return refuse(formData, { formErrors: ['Some fields need fixing.'], fieldErrors })
     }
     result = validateConfig(writeKnobs(base.value, knobs), model)
   }
@@ -154,7 +162,7 @@ async function handleConfig(intent: 'knobs' | 'json', formData: FormData, traini
       const knob = knobForPath(issue.path)
       if (knob) fieldErrors[knob] = [...(fieldErrors[knob] ?? []), formatIssue(issue)]
     }
-    return replyWithErrors(formData, { formErrors: ['Nothing was saved: the config has problems.'], fieldErrors })
+    return refuse(formData, { formErrors: ['Nothing was saved: the config has problems.'], fieldErrors })
   }
   const { config, replaced } = withServerFields(result.config, model)
   await prisma.training.update({ where: { id: training.id }, data: { config: serializeConfig(config) } })
@@ -175,7 +183,7 @@ async function handleDuplicate(request: Request, training: LoadedForAction, user
 
 async function handleDelete(formData: FormData, training: LoadedForAction) {
   const result = await deleteTraining(training.id)
-  if (!result.deleted) return replyWithErrors(formData, { formErrors: ['A run of this training is in progress. Cancel it before deleting the training.'] })
+  if (!result.deleted) return refuse(formData, { formErrors: ['A run of this training is in progress. Cancel it before deleting the training.'] })
   const images = result.imageCount === 1 ? ' and its image' : result.imageCount ? ` and its ${result.imageCount} images` : ''
   return redirectWithToast('/trainings', { type: 'success', description: `Training "${training.name}"${images} deleted.` })
 }
@@ -251,19 +259,16 @@ function DetailsForm({ training, failure, readOnly }: { training: LoadedTraining
     // under the pointer so the click is lost.
     shouldRevalidate: 'onInput',
   })
-  const { key: nameKey, ...nameProps } = getInputProps(fields.name, { type: 'text', ariaAttributes: false })
-  const { key: triggerWordKey, ...triggerWordProps } = getInputProps(fields.triggerWord, { type: 'text', ariaAttributes: false })
   return (
     <Form method="POST" className="card flex flex-col gap-4" aria-labelledby="details-heading" {...getFormProps(form)}>
       <h2 id="details-heading" className="text-lg font-semibold">
         Details
       </h2>
-      <Field key={nameKey} label="Name" errors={fields.name.errors} inputProps={{ ...nameProps, readOnly }} />
+      <Field label="Name" errors={fields.name.errors} inputProps={{ ...getInputProps(fields.name, { type: 'text' }), readOnly }} />
       <TriggerWordField
-        key={triggerWordKey}
         errors={fields.triggerWord.errors}
         hint="1–32 letters, digits, _ or -, no spaces. Captions and prompts refer to it as [trigger]."
-        inputProps={{ ...triggerWordProps, readOnly }}
+        inputProps={{ ...getInputProps(fields.triggerWord, { type: 'text' }), readOnly }}
       />
       <BaseModelSelect value={baseModel} onChange={setBaseModel} errors={fields.baseModel.errors} />
       <ErrorList id={form.errorId} errors={form.errors} />

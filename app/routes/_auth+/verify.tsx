@@ -277,7 +277,7 @@ export default function VerifyPage() {
           <input type="hidden" name="type" value={type} />
           <input type="hidden" name="target" value={target ?? ''} />
           <input type="hidden" name="redirectTo" value={redirectTo} />
-          <SubmitButton name="intent" value="resend" className="btn-secondary" pendingText="Sending…">
+          <SubmitButton name="intent" value="resend" variant="secondary" pendingText="Sending…">
             Send a new code
           </SubmitButton>
         </Form>

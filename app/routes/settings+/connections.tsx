@@ -127,7 +127,7 @@ export default function ConnectionsSettings() {
                 <Form method="POST">
                   <input type="hidden" name="intent" value="disconnect" />
                   <SubmitButton
-                    className="btn-secondary"
+                    variant="secondary"
                     name="connectionId"
                     value={connection.id}
                     aria-label={`Disconnect ${label} account @${name}`}

@@ -115,7 +115,7 @@ export default function SessionsSettings() {
                 <SubmitButton
                   name="intent"
                   value="sign-out-session"
-                  className="btn-secondary"
+                  variant="secondary"
                   aria-label={`Sign out ${s.device}, logged in ${s.created}`}
                 >
                   Sign out
@@ -127,7 +127,7 @@ export default function SessionsSettings() {
       </ul>
       {others > 0 ? (
         <Form method="POST">
-          <SubmitButton name="intent" value="sign-out-others" className="btn-danger">
+          <SubmitButton name="intent" value="sign-out-others" variant="danger">
             Sign out everywhere else
           </SubmitButton>
         </Form>

@@ -27,10 +27,6 @@ export function getErrorMessage(error: unknown) {
   return 'Unknown error'
 }
 
-/** Joins class names, skipping falsy ones. Kept until the last caller moves to `cn` (components/ui/cn). */
-export function cx(...classes: Array<string | false | null | undefined>) {
-  return classes.filter(Boolean).join(' ')
-}
 
 /** The path and query of the current URL, to come back to after logging in. */
 export function getReturnTo(request: Request) {

@@ -1,6 +1,6 @@
 // Shows the toast the root loader found in the flash cookie, with sonner. The server side
 // (utils/toast.server.ts) is unchanged: a redirect carries the toast, the root loader reads it once.
-import { createContext, useContext, useEffect, useRef, useState } from 'react'
+import { createContext, useContext, useEffect, useLayoutEffect, useRef, useState } from 'react'
 import { toast as showToast, Toaster as Sonner } from 'sonner'
 
 type Toast = { id: string; type: 'success' | 'error' | 'message'; title?: string; description: string }
@@ -9,14 +9,21 @@ type Toast = { id: string; type: 'success' | 'error' | 'message'; title?: string
 const NewestToastId = createContext<string | null>(null)
 
 /**
- * The text of one toast. The newest one carries `role="status"`, as the hand-written toaster did:
- * assistive technology (and the browser tests) find the page's outcome as one status message,
- * never two while an older toast fades out.
+ * The text of one toast. sonner renders each toast as an item of a list; the newest one is made the
+ * page's status message instead (`role="status"` on sonner's own element), as the hand-written
+ * toaster's box was: assistive technology (and the browser tests) find the outcome of what was just
+ * done as one status message, never two while an older toast fades out, and never as an item to
+ * be confused with the page's own lists.
  */
 function ToastBody({ id, title, description }: { id: string; title?: string; description: string }) {
   const newest = useContext(NewestToastId) === id
+  const ref = useRef<HTMLDivElement>(null)
+  // sonner takes no role for its <li>: set it on the element itself, before the browser paints.
+  useLayoutEffect(() => {
+    ref.current?.closest('[data-sonner-toast]')?.setAttribute('role', newest ? 'status' : 'none')
+  }, [newest])
   return (
-    <div role={newest ? 'status' : undefined} className="flex flex-col gap-0.5">
+    <div ref={ref} className="flex flex-col gap-0.5">
       {title ? <p className="font-semibold">{title}</p> : null}
       <p className="text-sm">{description}</p>
     </div>

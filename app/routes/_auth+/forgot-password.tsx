@@ -42,7 +42,7 @@ export default function ForgotPasswordPage() {
     constraint: getZodConstraint(ForgotPasswordSchema),
     lastResult: actionData,
     onValidate: ({ formData }) => parseWithZod(formData, { schema: ForgotPasswordSchema }),
-    shouldRevalidate: 'onBlur',
+    shouldRevalidate: 'onInput',
   })
   const pending = useIsPending()
   return (

@@ -58,7 +58,7 @@ export default function LoginPage() {
     constraint: getZodConstraint(LoginSchema),
     lastResult: actionData,
     onValidate: ({ formData }) => parseWithZod(formData, { schema: LoginSchema }),
-    shouldRevalidate: 'onBlur',
+    shouldRevalidate: 'onInput',
   })
   const signupHref = redirectTo ? `/signup?${new URLSearchParams({ redirectTo })}` : '/signup'
   return (

@@ -90,7 +90,7 @@ export default function OnboardingPage() {
     constraint: getZodConstraint(OnboardingSchema),
     lastResult: actionData,
     onValidate: ({ formData }) => parseWithZod(formData, { schema: OnboardingSchema }),
-    shouldRevalidate: 'onBlur',
+    shouldRevalidate: 'onInput',
   })
   const pending = useIsPending()
   return (

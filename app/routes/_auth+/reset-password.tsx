@@ -78,7 +78,7 @@ export default function ResetPasswordPage() {
     constraint: getZodConstraint(PasswordAndConfirmSchema),
     lastResult: actionData,
     onValidate: ({ formData }) => parseWithZod(formData, { schema: PasswordAndConfirmSchema }),
-    shouldRevalidate: 'onBlur',
+    shouldRevalidate: 'onInput',
   })
   const pending = useIsPending()
   return (

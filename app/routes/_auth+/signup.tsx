@@ -59,7 +59,7 @@ export default function SignupPage() {
     constraint: getZodConstraint(SignupSchema),
     lastResult: actionData,
     onValidate: ({ formData }) => parseWithZod(formData, { schema: SignupSchema }),
-    shouldRevalidate: 'onBlur',
+    shouldRevalidate: 'onInput',
   })
   const pending = useIsPending()
   const loginHref = redirectTo ? `/login?${new URLSearchParams({ redirectTo })}` : '/login'

@@ -220,7 +220,7 @@ export default function VerifyPage() {
     // The answer to "Send a new code" is shown by this form too: its errors are the page's.
     lastResult: actionData,
     onValidate: ({ formData }) => parseWithZod(formData, { schema: CodeFormSchema }),
-    shouldRevalidate: 'onBlur',
+    shouldRevalidate: 'onInput',
   })
   const startOver = START_OVER[type]
   const description =

@@ -320,7 +320,7 @@ function RenameForm({
     lastResult,
     defaultValue: { name: role.name, description: role.description },
     onValidate: ({ formData }) => parseWithZod(formData, { schema: RenameSchema, disableAutoCoercion: true }),
-    shouldRevalidate: 'onBlur',
+    shouldRevalidate: 'onInput',
   })
   return (
     <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>

@@ -90,7 +90,7 @@ export default function AdminRoles() {
     constraint: getZodConstraint(CreateRoleSchema),
     lastResult: actionData,
     onValidate: ({ formData }) => parseCreateRole(formData),
-    shouldRevalidate: 'onBlur',
+    shouldRevalidate: 'onInput',
   })
   const pending = useIsPending()
   const canCreate = userHasPermission(useUser(), 'create:role:any')

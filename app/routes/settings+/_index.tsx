@@ -43,7 +43,7 @@ export default function ProfileSettings() {
     lastResult: actionData,
     defaultValue: { name: name ?? '' },
     onValidate: ({ formData }) => parseWithZod(formData, { schema: ProfileSchema }),
-    shouldRevalidate: 'onBlur',
+    shouldRevalidate: 'onInput',
   })
   const pending = useIsPending()
   return (

@@ -81,7 +81,7 @@ export default function PasswordSettings() {
     constraint: getZodConstraint(schema),
     lastResult: actionData,
     onValidate: ({ formData }) => parseWithZod(formData, { schema }),
-    shouldRevalidate: 'onBlur',
+    shouldRevalidate: 'onInput',
   })
   const pending = useIsPending()
   return (

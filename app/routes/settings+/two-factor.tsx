@@ -154,7 +154,7 @@ export default function TwoFactorSettings() {
     lastResult: actionData,
     // "Cancel setup" needs no code: only the buttons that use one are checked in the browser.
     onValidate: ({ formData }) => parseWithZod(formData, { schema: formData.get('intent') === 'cancel' ? CodeFormSchema.partial() : CodeFormSchema }),
-    shouldRevalidate: 'onBlur',
+    shouldRevalidate: 'onInput',
   })
   const codeField = (
     <CodeField errors={fields.code.errors} inputProps={getInputProps(fields.code, { type: 'text' })} />

@@ -1,5 +1,6 @@
 // The frame of the sign-up, log-in, verify and reset pages: one narrow column, a heading, a card.
 import type { ReactNode } from 'react'
+import { Card } from './ui/card'
 
 export function AuthPage({
   title,
@@ -19,7 +20,7 @@ export function AuthPage({
         <h1 className="text-2xl font-bold text-slate-900">{title}</h1>
         {description ? <div className="text-slate-600">{description}</div> : null}
       </div>
-      <div className="card flex flex-col gap-4">{children}</div>
+      <Card className="flex flex-col gap-4">{children}</Card>
       {footer ? <div className="flex flex-col gap-2 text-sm text-slate-600">{footer}</div> : null}
     </div>
   )

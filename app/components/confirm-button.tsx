@@ -2,7 +2,8 @@
 // and the two answers appear in place of the button, so it works the same on a phone and with a
 // screen reader, and the person sees exactly what will be deleted.
 import { useEffect, useRef, useState, type ReactNode } from 'react'
-import { Spinner } from './forms'
+import { Button, buttonVariants } from './ui/button'
+import { StatusButton } from './ui/status-button'
 
 export function ConfirmButton({
   label,
@@ -13,7 +14,7 @@ export function ConfirmButton({
   value,
   pending = false,
   disabled = false,
-  className = 'btn-secondary',
+  className = buttonVariants({ variant: 'secondary' }),
 }: {
   label: ReactNode
   question: ReactNode
@@ -47,13 +48,12 @@ export function ConfirmButton({
   return (
     <div role="group" aria-label="Confirm" className="flex flex-wrap items-center gap-2 rounded-md border border-red-200 bg-red-50 p-2">
       <span className="text-sm text-red-800">{question}</span>
-      <button ref={confirmRef} type="submit" name={name} value={value} className="btn-danger" disabled={pending} aria-busy={pending || undefined}>
-        {pending ? <Spinner /> : null}
+      <StatusButton ref={confirmRef} name={name} value={value} variant="danger" status={pending ? 'pending' : 'idle'}>
         {confirmLabel}
-      </button>
-      <button type="button" className="btn-secondary" disabled={pending} onClick={() => setAsking(false)}>
+      </StatusButton>
+      <Button type="button" variant="secondary" disabled={pending} onClick={() => setAsking(false)}>
         {keepLabel}
-      </button>
+      </Button>
     </div>
   )
 }

@@ -1,6 +1,8 @@
 // Copies a text to the clipboard and says so for a moment (and to screen readers through a live
 // region). Where the clipboard is unavailable (an insecure origin), it says how to copy by hand.
 import { useEffect, useState } from 'react'
+import { buttonVariants } from './ui/button'
+import { cn } from './ui/cn'
 
 const CONFIRMATION_MS = 2000
 
@@ -15,7 +17,7 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
     <span className="inline-flex items-center gap-2">
       <button
         type="button"
-        className="btn-secondary px-3 py-1"
+        className={cn(buttonVariants({ variant: 'secondary' }), 'px-3 py-1')}
         onClick={() => {
           if (!navigator.clipboard) return setState('failed')
           navigator.clipboard.writeText(text).then(

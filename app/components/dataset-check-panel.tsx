@@ -1,7 +1,8 @@
 // The dataset check of the Images tab: each point a tick or a warning, and "Ready to train" when
-// every point is clear. The judgement itself is in ~/utils/dataset-check (shared, pure).
+// every point is clear. The judgement itself is in ~/trainings/dataset-check (shared, pure).
 import type { DatasetCheck } from '~/trainings/dataset-check'
-import { cx } from '~/utils/misc'
+import { Badge } from './ui/badge'
+import { cn } from './ui/cn'
 
 export function DatasetCheckPanel({ check }: { check: DatasetCheck }) {
   return (
@@ -10,19 +11,14 @@ export function DatasetCheckPanel({ check }: { check: DatasetCheck }) {
         <h2 id="dataset-check-title" className="font-semibold">
           Dataset check
         </h2>
-        <span
-          className={cx(
-            'rounded-full px-2.5 py-0.5 text-xs font-semibold',
-            check.ready ? 'bg-green-100 text-green-800' : 'bg-amber-100 text-amber-800',
-          )}
-        >
+        <Badge tone={check.ready ? 'success' : 'warning'} className="px-2.5 font-semibold">
           {check.ready ? 'Ready to train' : `${check.items.filter((i) => !i.ok).length} to fix before a run`}
-        </span>
+        </Badge>
       </div>
       <ul className="flex flex-col gap-3">
         {check.items.map((item) => (
           <li key={item.id} className="flex gap-2 text-sm" data-check={item.id} data-ok={item.ok}>
-            <span aria-hidden className={cx('mt-0.5 font-bold', item.ok ? 'text-green-600' : 'text-amber-600')}>
+            <span aria-hidden className={cn('mt-0.5 font-bold', item.ok ? 'text-green-600' : 'text-amber-600')}>
               {item.ok ? '✓' : '!'}
             </span>
             <div className="min-w-0">

@@ -1,6 +1,16 @@
-import { useId, type InputHTMLAttributes, type ReactNode, type TextareaHTMLAttributes } from 'react'
+// Form fields that keep our accessibility rules: every input has a label, its errors are tied to it
+// with aria-invalid and aria-describedby, and a hint is read with it. They take Conform's field
+// props as they come (`inputProps={getInputProps(fields.email, { type: 'email' })}` with
+// `errors={fields.email.errors}`) as well as hand-written ones.
 import { useNavigation } from '@remix-run/react'
-import { cx } from '~/utils/misc'
+import { useId, type InputHTMLAttributes, type Key, type ReactNode, type TextareaHTMLAttributes } from 'react'
+import { Alert } from './ui/alert'
+import { type ButtonProps } from './ui/button'
+import { cn } from './ui/cn'
+import { Spinner } from './ui/spinner'
+import { StatusButton } from './ui/status-button'
+
+export { Spinner }
 
 export function ErrorList({ id, errors }: { id?: string; errors?: string[] | null }) {
   const shown = errors?.filter(Boolean)
@@ -16,31 +26,62 @@ export function ErrorList({ id, errors }: { id?: string; errors?: string[] | nul
   )
 }
 
+/**
+ * The errors of a whole form ("Invalid email or password"), announced as an alert. With Conform:
+ * `<FormErrors id={form.errorId} errors={form.errors} />`.
+ */
+export function FormErrors({ id, errors, children }: { id?: string; errors?: string[] | null; children?: ReactNode }) {
+  const shown = errors?.filter(Boolean)
+  if (!shown?.length) return null
+  return (
+    <Alert tone="error" id={id}>
+      {shown.map((e) => (
+        <p key={e}>{e}</p>
+      ))}
+      {children}
+    </Alert>
+  )
+}
+
+/** Input props, hand-written or from Conform's getInputProps (which may carry a React `key`). */
+type InputProps = InputHTMLAttributes<HTMLInputElement> & { name: string; key?: Key | null }
+
 type FieldProps = {
   label: ReactNode
-  errors?: string[]
+  errors?: string[] | null
   hint?: ReactNode
   className?: string
-  inputProps: InputHTMLAttributes<HTMLInputElement> & { name: string }
+  inputProps: InputProps
+}
+
+/** The ids an input is described by: its error list, its hint, and whatever the caller adds. */
+function describedBy(...ids: Array<string | undefined>) {
+  const unique = [...new Set(ids.flatMap((id) => id?.split(' ') ?? []).filter(Boolean))]
+  return unique.length ? unique.join(' ') : undefined
 }
 
 /** A labelled input whose errors are tied to it with aria-invalid and aria-describedby. */
 export function Field({ label, errors, hint, className, inputProps }: FieldProps) {
+  const { key, ...props } = inputProps
   const fallbackId = useId()
-  const id = inputProps.id ?? fallbackId
+  const id = props.id ?? fallbackId
   const errorId = errors?.length ? `${id}-error` : undefined
   const hintId = hint ? `${id}-hint` : undefined
+  // Conform describes an invalid input by its error list only; the hint is added here, and the
+  // error list is the one this component renders (its id is the same, `${id}-error`).
+  const fromCaller = props['aria-describedby']?.split(' ').filter((ref) => ref !== `${id}-error`).join(' ')
   return (
-    <div className={cx('flex flex-col', className)}>
+    <div className={cn('flex flex-col', className)}>
       <label htmlFor={id} className="label">
         {label}
       </label>
       <input
+        key={key}
         id={id}
         className="input"
+        {...props}
         aria-invalid={errorId ? true : undefined}
-        aria-describedby={[errorId, hintId].filter(Boolean).join(' ') || undefined}
-        {...inputProps}
+        aria-describedby={describedBy(errorId, hintId, fromCaller)}
       />
       {hint ? (
         <p id={hintId} className="mt-1 text-xs text-slate-500">
@@ -52,13 +93,32 @@ export function Field({ label, errors, hint, className, inputProps }: FieldProps
   )
 }
 
-/** The email field of the auth pages (sign-up, login, forgot password): focused, autocompleted. */
-export function EmailField({ errors, defaultValue }: { errors?: string[]; defaultValue?: string }) {
+/**
+ * The email field of the auth pages (sign-up, login, forgot password): focused, autocompleted.
+ * With Conform, pass `inputProps={getInputProps(fields.email, { type: 'email' })}`.
+ */
+export function EmailField({
+  errors,
+  defaultValue,
+  inputProps,
+}: {
+  errors?: string[] | null
+  defaultValue?: string
+  inputProps?: Partial<InputProps>
+}) {
   return (
     <Field
       label="Email"
       errors={errors}
-      inputProps={{ name: 'email', type: 'email', autoComplete: 'email', required: true, autoFocus: true, defaultValue }}
+      inputProps={{
+        name: 'email',
+        type: 'email',
+        autoComplete: 'email',
+        required: true,
+        autoFocus: true,
+        defaultValue,
+        ...inputProps,
+      }}
     />
   )
 }
@@ -69,11 +129,13 @@ export function CodeField({
   hint,
   defaultValue,
   autoFocus,
+  inputProps,
 }: {
-  errors?: string[]
+  errors?: string[] | null
   hint?: string
   defaultValue?: string
   autoFocus?: boolean
+  inputProps?: Partial<InputProps>
 }) {
   return (
     <Field
@@ -89,6 +151,7 @@ export function CodeField({
         required: true,
         autoFocus,
         defaultValue,
+        ...inputProps,
       }}
     />
   )
@@ -96,44 +159,41 @@ export function CodeField({
 
 type TextareaFieldProps = {
   label: ReactNode
-  errors?: string[]
+  errors?: string[] | null
   className?: string
-  textareaProps: TextareaHTMLAttributes<HTMLTextAreaElement> & { name: string }
+  textareaProps: TextareaHTMLAttributes<HTMLTextAreaElement> & { name: string; key?: Key | null }
 }
 
 export function TextareaField({ label, errors, className, textareaProps }: TextareaFieldProps) {
+  const { key, ...props } = textareaProps
   const fallbackId = useId()
-  const id = textareaProps.id ?? fallbackId
+  const id = props.id ?? fallbackId
   const errorId = errors?.length ? `${id}-error` : undefined
   return (
-    <div className={cx('flex flex-col', className)}>
+    <div className={cn('flex flex-col', className)}>
       <label htmlFor={id} className="label">
         {label}
       </label>
       <textarea
+        key={key}
         id={id}
         className="input"
+        {...props}
         aria-invalid={errorId ? true : undefined}
-        aria-describedby={errorId}
-        {...textareaProps}
+        aria-describedby={describedBy(errorId, props['aria-describedby']?.replace(`${id}-error`, ''))}
       />
       <ErrorList id={errorId} errors={errors} />
     </div>
   )
 }
 
-export function CheckboxField({
-  label,
-  inputProps,
-}: {
-  label: ReactNode
-  inputProps: InputHTMLAttributes<HTMLInputElement> & { name: string }
-}) {
+export function CheckboxField({ label, inputProps }: { label: ReactNode; inputProps: InputProps }) {
+  const { key, ...props } = inputProps
   const fallbackId = useId()
-  const id = inputProps.id ?? fallbackId
+  const id = props.id ?? fallbackId
   return (
     <div className="flex items-center gap-2">
-      <input id={id} type="checkbox" className="h-4 w-4 rounded border-slate-300" {...inputProps} />
+      <input key={key} id={id} type="checkbox" className="h-4 w-4 rounded border-slate-300" {...props} />
       <label htmlFor={id} className="text-sm text-slate-700">
         {label}
       </label>
@@ -141,46 +201,38 @@ export function CheckboxField({
   )
 }
 
+/** The older button classes, read as the kit's variants so callers that pass them keep their look. */
+const CLASS_VARIANTS = { 'btn-primary': 'primary', 'btn-secondary': 'secondary', 'btn-danger': 'danger' } as const
+
 /**
- * A submit button that shows it is working while its form is being submitted. With several
- * buttons in one form, pass `value` (the intent) so only the pressed one shows the spinner.
+ * A submit button that shows it is working while its form is being submitted: the kit's
+ * StatusButton, pending while Remix submits this button's form. With several buttons in one form,
+ * pass `value` (the intent) so only the pressed one shows it is busy.
  */
 export function SubmitButton({
-  children,
-  pendingText,
-  className = 'btn-primary',
+  className,
+  variant,
   name,
   value,
   formAction,
   ...rest
-}: React.ButtonHTMLAttributes<HTMLButtonElement> & { pendingText?: string; formAction?: string }) {
+}: Omit<ButtonProps, 'value'> & { value?: string; pendingText?: string; formAction?: string }) {
   const navigation = useNavigation()
   const submitting =
     navigation.state === 'submitting' &&
     (value === undefined || navigation.formData?.get(String(name ?? 'intent')) === value) &&
     (formAction === undefined || navigation.formAction === formAction)
+  const classes = className?.split(/\s+/) ?? []
+  const legacy = classes.find((c): c is keyof typeof CLASS_VARIANTS => Object.hasOwn(CLASS_VARIANTS, c))
   return (
-    <button
-      type="submit"
-      className={className}
+    <StatusButton
+      status={submitting ? 'pending' : 'idle'}
+      variant={variant ?? (legacy ? CLASS_VARIANTS[legacy] : undefined)}
+      className={cn(classes.filter((c) => c !== legacy))}
       name={name}
       value={value}
       formAction={formAction}
       {...rest}
-      disabled={submitting || rest.disabled}
-      aria-busy={submitting || undefined}
-    >
-      {submitting ? <Spinner /> : null}
-      {submitting && pendingText ? pendingText : children}
-    </button>
-  )
-}
-
-export function Spinner() {
-  return (
-    <span
-      aria-hidden
-      className="inline-block h-4 w-4 animate-spin rounded-full border-2 border-current border-r-transparent"
     />
   )
 }

@@ -11,7 +11,7 @@ export function GitHubLoginButton({ redirectTo, label = 'Continue with GitHub' }
     <Form method="POST" action={GITHUB_AUTH_PATH}>
       {redirectTo ? <input type="hidden" name="redirectTo" value={redirectTo} /> : null}
       {/* formAction ties the spinner to this form: other forms on the page do not make it spin. */}
-      <SubmitButton className="btn-secondary w-full" formAction={GITHUB_AUTH_PATH}>
+      <SubmitButton variant="secondary" className="w-full" formAction={GITHUB_AUTH_PATH}>
         <GitHubMark />
         {label}
       </SubmitButton>

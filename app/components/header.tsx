@@ -1,10 +1,11 @@
 import { Form, Link, NavLink, useLocation } from '@remix-run/react'
 import { userHasPermission } from '~/utils/permissions'
-import { cx } from '~/utils/misc'
+import { buttonVariants } from './ui/button'
+import { cn } from './ui/cn'
 import { useOptionalUser } from '~/utils/user'
 
 const navClass = ({ isActive }: { isActive: boolean }) =>
-  cx('rounded-md px-3 py-2 text-sm font-medium', isActive ? 'bg-slate-100 text-slate-900' : 'text-slate-600 hover:text-slate-900')
+  cn('rounded-md px-3 py-2 text-sm font-medium', isActive ? 'bg-slate-100 text-slate-900' : 'text-slate-600 hover:text-slate-900')
 
 export function Header() {
   const user = useOptionalUser()
@@ -53,10 +54,10 @@ export function Header() {
           </nav>
         ) : (
           <nav className="flex items-center gap-2" aria-label="Main">
-            <Link to="/login" className="btn-secondary">
+            <Link to="/login" className={buttonVariants({ variant: 'secondary' })}>
               Log in
             </Link>
-            <Link to="/signup" className="btn-primary">
+            <Link to="/signup" className={buttonVariants()}>
               Sign up
             </Link>
           </nav>

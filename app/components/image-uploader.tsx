@@ -3,7 +3,8 @@
 // then the server's verdict: added (with any warning), or refused with the reason.
 import { useRevalidator } from '@remix-run/react'
 import { useCallback, useEffect, useId, useRef, useState } from 'react'
-import { cx } from '~/utils/misc'
+import { Button, buttonVariants } from './ui/button'
+import { cn } from './ui/cn'
 
 /** Parallel uploads: enough to fill the pipe, few enough that each file's progress means something. */
 const PARALLEL_UPLOADS = 3
@@ -142,7 +143,7 @@ export function ImageUploader({
           setDragging(false)
           if (event.dataTransfer.files.length) add(event.dataTransfer.files)
         }}
-        className={cx(
+        className={cn(
           'flex flex-col items-center justify-center gap-3 rounded-lg border-2 border-dashed px-4 text-center transition',
           isEmpty ? 'py-16' : 'py-6',
           dragging ? 'border-brand-500 bg-brand-50' : 'border-slate-300 bg-white',
@@ -151,7 +152,7 @@ export function ImageUploader({
       >
         <p className="text-base font-medium text-slate-800">{isEmpty ? 'Drop 5–200 photos here' : 'Drop more photos here'}</p>
         <p className="text-sm text-slate-500">JPEG, PNG or WebP, up to {maxFileMb} MB each. Metadata such as GPS position is removed.</p>
-        <label htmlFor={inputId} className="btn-primary cursor-pointer focus-within:ring-2">
+        <label htmlFor={inputId} className={cn(buttonVariants(), 'cursor-pointer focus-within:ring-2')}>
           Choose images
         </label>
         <input
@@ -175,9 +176,9 @@ export function ImageUploader({
               {busy ? `Uploading ${items.length - finished.length} of ${items.length}…` : `${finished.filter((i) => i.state === 'added').length} of ${items.length} added`}
             </h3>
             {!busy ? (
-              <button type="button" className="link text-sm" onClick={() => setItems([])}>
+              <Button type="button" variant="link" size="none" onClick={() => setItems([])}>
                 Clear this list
-              </button>
+              </Button>
             ) : null}
           </div>
           <ul aria-label="Uploads" className="flex flex-col gap-2">
@@ -206,7 +207,7 @@ function UploadRow({ item }: { item: Item }) {
     <li className="flex flex-col gap-1 text-sm" data-state={item.state}>
       <div className="flex flex-wrap items-baseline justify-between gap-x-3">
         <span className="min-w-0 break-all font-medium text-slate-800">{item.name}</span>
-        <span className={cx('shrink-0', item.state === 'refused' ? 'text-red-700' : item.state === 'added' ? 'text-green-700' : 'text-slate-500')}>
+        <span className={cn('shrink-0', item.state === 'refused' ? 'text-red-700' : item.state === 'added' ? 'text-green-700' : 'text-slate-500')}>
           {status}
         </span>
       </div>

@@ -1,6 +1,6 @@
 // The states a run went through, in order, with the time it reached each (UTC). States a failed or
 // canceled run never reached are shown struck through, so the reader sees where it stopped.
-import { cx } from '~/utils/misc'
+import { cn } from './ui/cn'
 import type { TimelineStep } from '~/runs/status'
 
 const DOTS: Record<TimelineStep['state'], string> = {
@@ -26,11 +26,11 @@ export function RunTimeline({ steps }: { steps: TimelineStep[] }) {
             {i < steps.length - 1 ? <span aria-hidden className="absolute left-[5px] top-4 h-full w-0.5 bg-slate-200" /> : null}
             <span
               aria-hidden
-              className={cx('relative mt-1 h-3 w-3 shrink-0 rounded-full border-2', failed ? 'border-red-600 bg-red-600' : DOTS[step.state])}
+              className={cn('relative mt-1 h-3 w-3 shrink-0 rounded-full border-2', failed ? 'border-red-600 bg-red-600' : DOTS[step.state])}
             />
             <div className="flex min-w-0 flex-1 flex-wrap items-baseline justify-between gap-x-3 text-sm">
               <span
-                className={cx(
+                className={cn(
                   step.state === 'current' && 'font-semibold text-brand-700',
                   step.state === 'done' && (failed ? 'font-semibold text-red-700' : 'text-slate-900'),
                   step.state === 'upcoming' && 'text-slate-500',

@@ -3,19 +3,20 @@
 // redirect to the new run; a refusal ("limit reached") is shown here, without leaving the page.
 // A run already going is linked instead.
 import { Link, useFetcher } from '@remix-run/react'
-import { ErrorList, Spinner } from './forms'
+import { ErrorList } from './forms'
 import { RunStatusBadge } from './run-status-badge'
+import { buttonVariants } from './ui/button'
+import { StatusButton } from './ui/status-button'
 
 type StartFailure = { formErrors?: string[] }
 
 export function StartRunCard({ trainingId, activeRun }: { trainingId: string; activeRun: { id: string; status: string } | null }) {
   const fetcher = useFetcher<StartFailure>()
-  const starting = fetcher.state !== 'idle'
   if (activeRun) {
     return (
       <div className="card flex flex-wrap items-center justify-between gap-3 p-4">
         <RunStatusBadge status={activeRun.status} prefix="Run:" />
-        <Link to={`/trainings/${trainingId}/runs/${activeRun.id}`} className="btn-secondary">
+        <Link to={`/trainings/${trainingId}/runs/${activeRun.id}`} className={buttonVariants({ variant: 'secondary' })}>
           View the run in progress
         </Link>
       </div>
@@ -26,10 +27,9 @@ export function StartRunCard({ trainingId, activeRun }: { trainingId: string; ac
     <fetcher.Form method="POST" action={`/trainings/${trainingId}/runs?index`} className="card flex flex-col gap-2 p-4">
       <p className="text-sm text-slate-600">The dataset is ready. A run rents a GPU and trains your LoRA; you can cancel it at any time.</p>
       <ErrorList errors={fetcher.data?.formErrors} />
-      <button type="submit" name="intent" value="start" className="btn-primary" disabled={starting} aria-busy={starting || undefined}>
-        {starting ? <Spinner /> : null}
-        {starting ? 'Starting…' : 'Start training'}
-      </button>
+      <StatusButton name="intent" value="start" status={fetcher.state !== 'idle' ? 'pending' : 'idle'} pendingText="Starting…">
+        Start training
+      </StatusButton>
     </fetcher.Form>
   )
 }

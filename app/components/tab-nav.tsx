@@ -1,5 +1,5 @@
 import { NavLink } from '@remix-run/react'
-import { cx } from '~/utils/misc'
+import { cn } from './ui/cn'
 
 export type Tab = { to: string; label: string; end?: boolean }
 
@@ -14,7 +14,7 @@ export function TabNav({ label, tabs }: { label: string; tabs: readonly Tab[] })
               to={tab.to}
               end={tab.end}
               className={({ isActive }) =>
-                cx(
+                cn(
                   'block whitespace-nowrap border-b-2 px-3 py-2 text-sm font-medium',
                   isActive ? 'border-brand-600 text-brand-700' : 'border-transparent text-slate-600 hover:text-slate-900',
                 )

@@ -1,39 +1,56 @@
-import { useEffect, useState } from 'react'
-import { cx } from '~/utils/misc'
+// Shows the toast the root loader found in the flash cookie, with sonner. The server side
+// (utils/toast.server.ts) is unchanged: a redirect carries the toast, the root loader reads it once.
+import { createContext, useContext, useEffect, useLayoutEffect, useRef, useState } from 'react'
+import { toast as showToast, Toaster as Sonner } from 'sonner'
 
 type Toast = { id: string; type: 'success' | 'error' | 'message'; title?: string; description: string }
 
-/** Shows the toast the root loader found in the flash cookie, for a few seconds. */
-export function Toaster({ toast }: { toast: Toast | null }) {
-  const [shown, setShown] = useState<Toast | null>(toast)
-  useEffect(() => {
-    setShown(toast)
-    if (!toast) return
-    const timer = setTimeout(() => setShown(null), 6000)
-    return () => clearTimeout(timer)
-  }, [toast])
-  if (!shown) return null
+/** The id of the newest toast: only it is the page's status message (see ToastBody). */
+const NewestToastId = createContext<string | null>(null)
+
+/**
+ * The text of one toast. sonner renders each toast as an item of a list; the newest one is made the
+ * page's status message instead (`role="status"` on sonner's own element), as the hand-written
+ * toaster's box was: assistive technology (and the browser tests) find the outcome of what was just
+ * done as one status message, never two while an older toast fades out, and never as an item to
+ * be confused with the page's own lists.
+ */
+function ToastBody({ id, title, description }: { id: string; title?: string; description: string }) {
+  const newest = useContext(NewestToastId) === id
+  const ref = useRef<HTMLDivElement>(null)
+  // sonner takes no role for its <li>: set it on the element itself, before the browser paints.
+  useLayoutEffect(() => {
+    ref.current?.closest('[data-sonner-toast]')?.setAttribute('role', newest ? 'status' : 'none')
+  }, [newest])
   return (
-    // Bottom of the screen: at the top it would cover the header's user menu.
-    <div className="pointer-events-none fixed inset-x-0 bottom-4 z-50 flex justify-center px-4 sm:justify-end">
-      <div
-        role="status"
-        aria-live="polite"
-        className={cx(
-          'pointer-events-auto flex w-full max-w-sm items-start gap-3 rounded-lg border px-4 py-3 shadow-lg',
-          shown.type === 'success' && 'border-green-200 bg-green-50 text-green-900',
-          shown.type === 'error' && 'border-red-200 bg-red-50 text-red-900',
-          shown.type === 'message' && 'border-slate-200 bg-white text-slate-900',
-        )}
-      >
-        <div className="flex-1">
-          {shown.title ? <p className="font-semibold">{shown.title}</p> : null}
-          <p className="text-sm">{shown.description}</p>
-        </div>
-        <button type="button" className="text-sm opacity-70 hover:opacity-100" onClick={() => setShown(null)} aria-label="Dismiss">
-          ✕
-        </button>
-      </div>
+    <div ref={ref} className="flex flex-col gap-0.5">
+      {title ? <p className="font-semibold">{title}</p> : null}
+      <p className="text-sm">{description}</p>
     </div>
+  )
+}
+
+export function Toaster({ toast }: { toast: Toast | null }) {
+  const [newestId, setNewestId] = useState<string | null>(null)
+  // The root loader's data is a new object after every revalidation; the toast's id is what says
+  // "a new toast", so the effect is keyed by it and each toast shows once.
+  const latest = useRef(toast)
+  latest.current = toast
+  const id = toast?.id
+  useEffect(() => {
+    const current = latest.current
+    if (!id || !current) return
+    // One toast at a time, as before: the newer message replaces the older.
+    showToast.dismiss()
+    setNewestId(id)
+    const body = <ToastBody id={id} title={current.title} description={current.description} />
+    const show = current.type === 'success' ? showToast.success : current.type === 'error' ? showToast.error : showToast
+    show(body, { id })
+  }, [id])
+  return (
+    <NewestToastId.Provider value={newestId}>
+      {/* Bottom of the screen: at the top it would cover the header's user menu. */}
+      <Sonner position="bottom-right" duration={6000} closeButton richColors />
+    </NewestToastId.Provider>
   )
 }

@@ -6,6 +6,7 @@ import { Form } from '@remix-run/react'
 import { useId, useMemo, useState } from 'react'
 import { Field, ErrorList, SubmitButton } from '~/components/forms'
 import type { ModelFamily } from '~/trainings/base-models'
+import { buttonVariants } from './ui/button'
 import {
   BATCH_SIZE_MAX,
   OPTIMIZERS,
@@ -189,7 +190,7 @@ export function TrainingConfigEditor({ initialText, initialInputs, family, serve
         <ErrorList id={`${jsonId}-error`} errors={configErrors} />
         {readOnly ? null : (
           <div>
-            <SubmitButton name="intent" value="json" className="btn-secondary">
+            <SubmitButton name="intent" value="json" className={buttonVariants({ variant: 'secondary' })}>
               Save JSON
             </SubmitButton>
           </div>

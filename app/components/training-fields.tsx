@@ -1,11 +1,10 @@
 // Form fields of a training shared by the "new training" and settings pages: the base model select
 // (with the GPU each model needs) and the preset cards.
-import { useId } from 'react'
+import { useId, type ComponentProps } from 'react'
 import { ErrorList, Field } from '~/components/forms'
 import { BASE_MODELS, findBaseModel } from '~/trainings/base-models'
-import { cx } from '~/utils/misc'
+import { cn } from './ui/cn'
 import { findPreset, TRAINING_PRESETS } from '~/trainings/presets'
-import { TRIGGER_WORD_MAX_CHARS } from '~/trainings/validation'
 
 export function BaseModelSelect({
   value,
@@ -64,7 +63,7 @@ export function PresetPicker({ value, onChange, errors }: { value: string; onCha
           return (
             <label
               key={preset.id}
-              className={cx(
+              className={cn(
                 'flex cursor-pointer gap-3 rounded-lg border bg-white p-4 text-sm shadow-sm transition',
                 checked ? 'border-brand-500 ring-1 ring-brand-500' : 'border-slate-200 hover:border-slate-300',
               )}
@@ -96,33 +95,18 @@ export function presetBaseModel(presetId: string) {
   return findPreset(presetId)?.baseModelSlug
 }
 
-/** The trigger word input of the new-training and settings forms: one word, no autocorrect. */
+/**
+ * The trigger word input of the new-training and settings forms: one word, no autocorrect. The form
+ * gives its name, id, value and constraints (Conform's getInputProps).
+ */
 export function TriggerWordField({
   errors,
   hint,
-  defaultValue,
-  readOnly,
+  inputProps,
 }: {
   errors?: string[]
   hint: string
-  defaultValue?: string
-  readOnly?: boolean
+  inputProps: ComponentProps<typeof Field>['inputProps']
 }) {
-  return (
-    <Field
-      label="Trigger word"
-      errors={errors}
-      hint={hint}
-      inputProps={{
-        name: 'triggerWord',
-        required: true,
-        maxLength: TRIGGER_WORD_MAX_CHARS,
-        autoComplete: 'off',
-        autoCapitalize: 'off',
-        spellCheck: false,
-        defaultValue,
-        readOnly,
-      }}
-    />
-  )
+  return <Field label="Trigger word" errors={errors} hint={hint} inputProps={{ autoComplete: 'off', autoCapitalize: 'off', spellCheck: false, ...inputProps }} />
 }

@@ -13,4 +13,6 @@ export default function NotFound() {
   return <GeneralErrorBoundary />
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return <GeneralErrorBoundary statusHandlers={{ 404: ({ params }) => <p>There is no page at /{params['*']}, or it is not yours to see.</p> }} />
+}

@@ -1,6 +1,8 @@
 import { json, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Link } from '@remix-run/react'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { buttonVariants } from '~/components/ui/button'
+import { Card } from '~/components/ui/card'
 import { useOptionalUser } from '~/utils/user'
 
 export const meta: MetaFunction = () => [{ title: 'Trainyard · train LoRA models on your photos' }]
@@ -32,16 +34,16 @@ export default function Index() {
             <p className="text-slate-700">
               Welcome back, <strong>{user.name ?? user.email}</strong>.
             </p>
-            <Link to="/trainings" className="btn-primary">
+            <Link to="/trainings" className={buttonVariants()}>
               Go to your trainings
             </Link>
           </div>
         ) : (
           <div className="flex flex-wrap gap-3">
-            <Link to="/signup" className="btn-primary">
+            <Link to="/signup" className={buttonVariants()}>
               Create an account
             </Link>
-            <Link to="/login" className="btn-secondary">
+            <Link to="/login" className={buttonVariants({ variant: 'secondary' })}>
               Log in
             </Link>
           </div>
@@ -49,11 +51,11 @@ export default function Index() {
       </section>
       <section className="grid gap-4 sm:grid-cols-3">
         {STEPS.map((step, i) => (
-          <div key={step.title} className="card">
+          <Card key={step.title}>
             <p className="text-sm font-semibold text-brand-600">Step {i + 1}</p>
             <h2 className="mt-1 text-lg font-semibold">{step.title}</h2>
             <p className="mt-2 text-sm text-slate-600">{step.text}</p>
-          </div>
+          </Card>
         ))}
       </section>
     </div>

@@ -79,7 +79,7 @@ export async function runEndReasonFor(
 // ---------------------------------------------------------------------------------------------
 // Machine, time and money
 
-/** What a machine of this type and provider is, for people: "g5.xlarge (NVIDIA A10G) on EC2". */
+/** What a machine of this type and provider is, for people: the provider says, e.g. "g5.xlarge (NVIDIA A10G) on EC2". */
 export function describeMachine(provider: string | null, instanceType: string | null, env = getEnv()) {
   return describeProviderMachine(provider, instanceType, env)
 }

@@ -1,8 +1,13 @@
 // Helpers shared by the server and the browser.
+import { useFormAction, useNavigation } from '@remix-run/react'
 
 /**
  * Where to go after logging in: only ever a path on this site. Anything else ("//evil.com",
  * "https://evil.com", "/\\evil.com", a javascript: URL) falls back to `fallback`.
+ *
+ * Ours rather than a library's on purpose: it is the whole defence against open redirects after
+ * login, so every case it refuses is spelled out here and tested beside it (misc.test.ts), the
+ * backslash and control-character tricks included; a dependency could loosen it in an update.
  */
 export function safeRedirect(to: FormDataEntryValue | string | null | undefined, fallback = '/') {
   if (!to || typeof to !== 'string') return fallback
@@ -22,13 +27,23 @@ export function getErrorMessage(error: unknown) {
   return 'Unknown error'
 }
 
-/** Joins class names, skipping falsy ones. */
-export function cx(...classes: Array<string | false | null | undefined>) {
-  return classes.filter(Boolean).join(' ')
-}
 
 /** The path and query of the current URL, to come back to after logging in. */
 export function getReturnTo(request: Request) {
   const url = new URL(request.url)
   return `${url.pathname}${url.search}`
+}
+
+/**
+ * Whether this route's form is on its way (submitted, or its answer's redirect loading), so its
+ * submit button can say so. Another form on the page (GitHub's, a different action) does not count.
+ */
+export function useIsPending({ formAction, formMethod = 'POST' }: { formAction?: string; formMethod?: 'POST' | 'GET' } = {}) {
+  const contextualFormAction = useFormAction()
+  const navigation = useNavigation()
+  return (
+    navigation.state !== 'idle' &&
+    navigation.formAction === (formAction ?? contextualFormAction) &&
+    navigation.formMethod === formMethod
+  )
 }

@@ -4,7 +4,8 @@ import { getEnv } from './env.server'
 
 export const COOKIE_PREFIX = '__trainyard'
 
-function cookieOptions(name: string) {
+/** The options every cookie of the app shares (toast.server.ts too): one place decides `secure`. */
+export function cookieOptions(name: string) {
   const env = getEnv()
   return {
     name: `${COOKIE_PREFIX}_${name}`,

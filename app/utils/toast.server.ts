@@ -1,8 +1,7 @@
 // Toasts: a one-shot message carried by a flash cookie across a redirect, shown by the root.
 import { createCookieSessionStorage, redirect } from '@remix-run/node'
 import { z } from 'zod'
-import { getEnv } from './env.server'
-import { COOKIE_PREFIX } from './session.server'
+import { cookieOptions } from './session.server'
 
 const ToastSchema = z.object({
   id: z.string().default(() => Math.random().toString(36).slice(2)),
@@ -17,13 +16,9 @@ const TOAST_KEY = 'toast'
 
 function storage() {
   return createCookieSessionStorage({
-    cookie: {
-      name: `${COOKIE_PREFIX}_toast`,
-      sameSite: 'lax',
-      path: '/',
-      httpOnly: true,
-      secrets: [getEnv().SESSION_SECRET],
-    },
+    // The same options as the session cookies, `secure` under https included: a toast can name
+    // an email address, and it must not travel over plain http when the site is served over TLS.
+    cookie: cookieOptions('toast'),
   })
 }
 

@@ -119,3 +119,28 @@ test('two-factor login: the password, then the authenticator code, then the page
   await expect(page.getByTestId('user-menu')).toBeVisible()
   await expect(page).toHaveURL(/\/settings$/)
 })
+
+test('sign-up checks the email in the browser, with the server’s schema, before sending anything', async ({ page }) => {
+  await page.goto('/signup')
+  // The form is checked by script once the page is hydrated; wait for it so the test is about that check.
+  await expect(page.locator('form#signup[novalidate]')).toBeVisible()
+  const posts: string[] = []
+  page.on('request', (request) => {
+    if (request.method() === 'POST') posts.push(request.url())
+  })
+  const email = page.getByLabel('Email')
+  await email.fill('not-an-email')
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await expect(page.getByText('Enter a valid email address')).toBeVisible()
+  await expect(email).toHaveAttribute('aria-invalid', 'true')
+  await expect(email).toHaveAttribute('aria-describedby', /signup-email-error/)
+  await expect(email).toHaveValue('not-an-email')
+  expect(posts).toEqual([])
+
+  // Corrected, the message goes as the person types, and the form is sent.
+  await email.fill(uniqueEmail('e2e-browser-check'))
+  await expect(page.getByText('Enter a valid email address')).toBeHidden()
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible()
+  expect(posts).toHaveLength(1)
+})

@@ -98,6 +98,35 @@ test('create from a preset, tune it in the form and the JSON, duplicate, delete'
   await expect(page.getByRole('link', { name: /Portraits of Ada/ })).toContainText('No runs yet')
 })
 
+test('the new-training form is checked in the browser, with the server’s schema, before anything is sent', async ({ page, login }) => {
+  const user = await login()
+  const posts: string[] = []
+  page.on('request', (request) => {
+    if (request.method() === 'POST') posts.push(request.url())
+  })
+  await page.goto('/trainings/new')
+  // Hydrated: before that, a click would submit the form the browser's way (to the server).
+  await page.waitForLoadState('networkidle')
+  const triggerWord = page.getByLabel('Trigger word')
+
+  await page.getByLabel('Name').fill('Portraits of Ada')
+  await page.getByRole('button', { name: 'Create training' }).click()
+  await expect(page.getByText('Trigger word is required')).toBeVisible()
+  await expect(triggerWord).toHaveAttribute('aria-invalid', 'true')
+  await expect(triggerWord).toHaveAccessibleDescription(/Trigger word is required/)
+  await expect(page.getByLabel('Name')).toHaveValue('Portraits of Ada')
+
+  // After that first try, checked as one types: the message follows what is typed.
+  await triggerWord.fill('ohwx ada')
+  await expect(page.getByText('Trigger word must be one word: no spaces')).toBeVisible()
+  await triggerWord.fill('ohwx_ada')
+  await expect(page.getByText(/^Trigger word (is required|must)/)).toHaveCount(0)
+  await expect(triggerWord).not.toHaveAttribute('aria-invalid', 'true')
+
+  expect(posts).toEqual([])
+  expect(await prisma.training.count({ where: { ownerId: user.id } })).toBe(0)
+})
+
 test('someone else’s training is "Page not found" on every page', async ({ page, browser, login, insertUser }) => {
   const owner = await insertUser()
   const training = await prisma.training.create({

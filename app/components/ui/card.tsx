@@ -11,6 +11,7 @@ export function Card({
   children,
   className,
   headingLevel = 'h3',
+  headingClassName,
 }: {
   title?: ReactNode
   /** The heading's id, required with a title so the section can be labelled by it. */
@@ -18,6 +19,8 @@ export function Card({
   children: ReactNode
   className?: string
   headingLevel?: 'h2' | 'h3'
+  /** Extra classes for the heading (a page's main card may want a larger one). */
+  headingClassName?: string
 }) {
   const Heading = headingLevel
   if (title === undefined) {
@@ -25,7 +28,7 @@ export function Card({
   }
   return (
     <section aria-labelledby={id} className={cn('flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4 shadow-sm sm:p-6', className)}>
-      <Heading id={id} className="font-semibold">
+      <Heading id={id} className={cn('font-semibold', headingClassName)}>
         {title}
       </Heading>
       {children}

@@ -1,14 +1,18 @@
 // Asks for a password-reset code. The answer is the same whether or not the email has an account
 // (and takes the same time: the email is sent in the background), so the form tells nobody who
 // has one. An account made with GitHub alone may use it too, to get a password.
+import { getFormProps, getInputProps, useForm } from '@conform-to/react'
+import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData } from '@remix-run/react'
 import { z } from 'zod'
 import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { EmailField, ErrorList, SubmitButton } from '~/components/forms'
+import { EmailField, FormErrors } from '~/components/forms'
+import { StatusButton } from '~/components/ui/status-button'
 import { prisma } from '~/utils/db.server'
-import { parseFormData } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
+import { useIsPending } from '~/utils/misc'
 import { EmailSchema } from '~/utils/user-validation'
 import { sendCodeEmailInBackground, verifyPath } from './verify.server'
 
@@ -22,9 +26,9 @@ export async function loader(_: LoaderFunctionArgs) {
 
 export async function action({ request }: ActionFunctionArgs) {
   const formData = await request.formData()
-  const parsed = parseFormData(formData, ForgotPasswordSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-  const { email } = parsed.data
+  const submission = parseWithZod(formData, { schema: ForgotPasswordSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const { email } = submission.value
 
   const user = await prisma.user.findUnique({ select: { id: true }, where: { email } })
   if (user) sendCodeEmailInBackground({ type: 'reset-password', target: email })
@@ -33,6 +37,14 @@ export async function action({ request }: ActionFunctionArgs) {
 
 export default function ForgotPasswordPage() {
   const actionData = useActionData<typeof action>()
+  const [form, fields] = useForm({
+    id: 'forgot-password',
+    constraint: getZodConstraint(ForgotPasswordSchema),
+    lastResult: actionData,
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: ForgotPasswordSchema }),
+    shouldRevalidate: 'onInput',
+  })
+  const pending = useIsPending()
   return (
     <AuthPage
       title="Forgot your password?"
@@ -46,10 +58,12 @@ export default function ForgotPasswordPage() {
         </p>
       }
     >
-      <Form method="POST" className="flex flex-col gap-4">
-        <EmailField errors={actionData?.fieldErrors.email} defaultValue={actionData?.values.email} />
-        <ErrorList errors={actionData?.formErrors} />
-        <SubmitButton pendingText="Sending code…">Send code</SubmitButton>
+      <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
+        <EmailField errors={fields.email.errors} inputProps={getInputProps(fields.email, { type: 'email' })} />
+        <FormErrors id={form.errorId} errors={form.errors} />
+        <StatusButton status={pending ? 'pending' : 'idle'} pendingText="Sending code…">
+          Send code
+        </StatusButton>
       </Form>
     </AuthPage>
   )

@@ -1,16 +1,19 @@
 // Log in with email and password. A user with two-factor authentication continues at /verify.
+import { getFormProps, getInputProps, useForm } from '@conform-to/react'
+import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useRouteLoaderData, useSearchParams } from '@remix-run/react'
 import { z } from 'zod'
 import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { CheckboxField, EmailField, ErrorList, Field, SubmitButton } from '~/components/forms'
+import { CheckboxField, EmailField, Field, FormErrors } from '~/components/forms'
 import { GitHubLoginButton } from '~/components/github-button'
+import { StatusButton } from '~/components/ui/status-button'
 import type { loader as rootLoader } from '~/root'
 import { createSession, requireAnonymous, verifyUserPassword } from '~/utils/auth.server'
-import { formError, parseFormData } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
 import { handleNewSession } from '~/utils/login.server'
-import { safeRedirect } from '~/utils/misc'
+import { safeRedirect, useIsPending } from '~/utils/misc'
 import { EmailSchema } from '~/utils/user-validation'
 
 export const meta: MetaFunction = () => [{ title: 'Log in · Trainyard' }]
@@ -32,13 +35,13 @@ export async function loader({ request }: LoaderFunctionArgs) {
 export async function action({ request }: ActionFunctionArgs) {
   await requireAnonymous(request)
   const formData = await request.formData()
-  const parsed = parseFormData(formData, LoginSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-  const { email, password, remember, redirectTo } = parsed.data
+  const submission = parseWithZod(formData, { schema: LoginSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const { email, password, remember, redirectTo } = submission.value
 
   const user = await verifyUserPassword({ email }, password)
   // One message for an unknown email and a wrong password, so the form does not tell who has an account.
-  if (!user) return json(formError(formData, 'Invalid email or password'), { status: 400 })
+  if (!user) return json(formReply(submission, { formErrors: ['Invalid email or password'] }), { status: 400 })
 
   const session = await createSession(user.id, request)
   return handleNewSession({ request, session, remember, redirectTo: safeRedirect(redirectTo) })
@@ -49,6 +52,14 @@ export default function LoginPage() {
   const [searchParams] = useSearchParams()
   const redirectTo = searchParams.get('redirectTo')
   const githubEnabled = useRouteLoaderData<typeof rootLoader>('root')?.githubEnabled ?? false
+  const pending = useIsPending()
+  const [form, fields] = useForm({
+    id: 'login',
+    constraint: getZodConstraint(LoginSchema),
+    lastResult: actionData,
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: LoginSchema }),
+    shouldRevalidate: 'onInput',
+  })
   const signupHref = redirectTo ? `/signup?${new URLSearchParams({ redirectTo })}` : '/signup'
   return (
     <AuthPage
@@ -63,25 +74,24 @@ export default function LoginPage() {
         </p>
       }
     >
-      <Form method="POST" className="flex flex-col gap-4">
+      <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
         <input type="hidden" name="redirectTo" value={redirectTo ?? ''} />
-        <EmailField errors={actionData?.fieldErrors.email} defaultValue={actionData?.values.email} />
+        <EmailField errors={fields.email.errors} inputProps={getInputProps(fields.email, { type: 'email' })} />
         <Field
           label="Password"
-          errors={actionData?.fieldErrors.password}
-          inputProps={{ name: 'password', type: 'password', autoComplete: 'current-password', required: true }}
+          errors={fields.password.errors}
+          inputProps={{ ...getInputProps(fields.password, { type: 'password' }), autoComplete: 'current-password' }}
         />
         <div className="flex flex-wrap items-center justify-between gap-2">
-          <CheckboxField
-            label="Remember me"
-            inputProps={{ name: 'remember', defaultChecked: actionData?.values.remember === 'on' }}
-          />
+          <CheckboxField label="Remember me" inputProps={getInputProps(fields.remember, { type: 'checkbox' })} />
           <Link to="/forgot-password" className="link text-sm">
             Forgot password?
           </Link>
         </div>
-        <ErrorList errors={actionData?.formErrors} />
-        <SubmitButton pendingText="Logging in…">Log in</SubmitButton>
+        <FormErrors id={form.errorId} errors={form.errors} />
+        <StatusButton status={pending ? 'pending' : 'idle'} pendingText="Logging in…">
+          Log in
+        </StatusButton>
       </Form>
       {githubEnabled ? <GitHubLoginButton redirectTo={redirectTo} /> : null}
     </AuthPage>

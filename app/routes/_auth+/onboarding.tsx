@@ -1,15 +1,19 @@
 // The last step of sign-up: the email is confirmed (its address waits in the verify cookie); the
 // person picks a name and a password, and the account is created and logged in.
+import { getFormProps, getInputProps, useForm } from '@conform-to/react'
+import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { CheckboxField, ErrorList, Field, SubmitButton } from '~/components/forms'
+import { CheckboxField, Field, FormErrors } from '~/components/forms'
+import { StatusButton } from '~/components/ui/status-button'
 import { createSession, getPasswordHash, requireAnonymous } from '~/utils/auth.server'
 import { isUniqueViolation, prisma } from '~/utils/db.server'
-import { formError, parseFormData } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
 import { handleNewSession } from '~/utils/login.server'
+import { useIsPending } from '~/utils/misc'
 import { verifySessionStorage } from '~/utils/session.server'
 import { createToastHeaders } from '~/utils/toast.server'
 import { NameSchema, PasswordAndConfirmSchema } from '~/utils/user-validation'
@@ -41,13 +45,13 @@ export async function action({ request }: ActionFunctionArgs) {
   await requireAnonymous(request)
   const { email, verifySession } = await requireOnboardingEmail(request)
   const formData = await request.formData()
-  const parsed = parseFormData(formData, OnboardingSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-  const { name, password, remember } = parsed.data
+  const submission = parseWithZod(formData, { schema: OnboardingSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const { name, password, remember } = submission.value
 
   // The email was free when the code was sent; someone may have signed up with it since.
   if (await prisma.user.findUnique({ select: { id: true }, where: { email } })) {
-    return json(formError(formData, EMAIL_TAKEN), { status: 400 })
+    return json(formReply(submission, { formErrors: [EMAIL_TAKEN] }), { status: 400 })
   }
   let user: { id: string }
   try {
@@ -63,7 +67,7 @@ export async function action({ request }: ActionFunctionArgs) {
   } catch (error) {
     // Two submits at once: the unique email lets only one through.
     if (isUniqueViolation(error)) {
-      return json(formError(formData, EMAIL_TAKEN), { status: 400 })
+      return json(formReply(submission, { formErrors: [EMAIL_TAKEN] }), { status: 400 })
     }
     throw error
   }
@@ -81,6 +85,14 @@ export async function action({ request }: ActionFunctionArgs) {
 export default function OnboardingPage() {
   const { email } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
+  const [form, fields] = useForm({
+    id: 'onboarding',
+    constraint: getZodConstraint(OnboardingSchema),
+    lastResult: actionData,
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: OnboardingSchema }),
+    shouldRevalidate: 'onInput',
+  })
+  const pending = useIsPending()
   return (
     <AuthPage
       title="Finish creating your account"
@@ -90,29 +102,28 @@ export default function OnboardingPage() {
         </p>
       }
     >
-      <Form method="POST" className="flex flex-col gap-4">
+      <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
         <Field
           label="Name"
-          errors={actionData?.fieldErrors.name}
-          inputProps={{ name: 'name', autoComplete: 'name', required: true, autoFocus: true, defaultValue: actionData?.values.name }}
+          errors={fields.name.errors}
+          inputProps={{ ...getInputProps(fields.name, { type: 'text' }), autoComplete: 'name', autoFocus: true }}
         />
         <Field
           label="Password"
-          errors={actionData?.fieldErrors.password}
+          errors={fields.password.errors}
           hint="At least 8 characters, and not a common password."
-          inputProps={{ name: 'password', type: 'password', autoComplete: 'new-password', required: true }}
+          inputProps={{ ...getInputProps(fields.password, { type: 'password' }), autoComplete: 'new-password' }}
         />
         <Field
           label="Confirm password"
-          errors={actionData?.fieldErrors.confirmPassword}
-          inputProps={{ name: 'confirmPassword', type: 'password', autoComplete: 'new-password', required: true }}
+          errors={fields.confirmPassword.errors}
+          inputProps={{ ...getInputProps(fields.confirmPassword, { type: 'password' }), autoComplete: 'new-password' }}
         />
-        <CheckboxField
-          label="Remember me"
-          inputProps={{ name: 'remember', defaultChecked: actionData?.values.remember === 'on' }}
-        />
-        <ErrorList errors={actionData?.formErrors} />
-        <SubmitButton pendingText="Creating account…">Create account</SubmitButton>
+        <CheckboxField label="Remember me" inputProps={getInputProps(fields.remember, { type: 'checkbox' })} />
+        <FormErrors id={form.errorId} errors={form.errors} />
+        <StatusButton status={pending ? 'pending' : 'idle'} pendingText="Creating account…">
+          Create account
+        </StatusButton>
       </Form>
     </AuthPage>
   )

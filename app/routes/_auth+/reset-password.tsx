@@ -1,14 +1,18 @@
 // The last step of a password reset: the code was right (the email waits in the verify cookie);
 // the new password replaces the old one — or becomes the first one of a GitHub-only account — and
 // every session of the account ends, since whoever reset it may be locking someone else out.
+import { getFormProps, getInputProps, useForm } from '@conform-to/react'
+import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, useActionData, useLoaderData } from '@remix-run/react'
 import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { Field, FormErrors } from '~/components/forms'
+import { StatusButton } from '~/components/ui/status-button'
 import { getPasswordHash } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
-import { parseFormData } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
+import { useIsPending } from '~/utils/misc'
 import { authSessionStorage, verifySessionStorage } from '~/utils/session.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { PasswordAndConfirmSchema } from '~/utils/user-validation'
@@ -39,8 +43,8 @@ export async function loader({ request }: LoaderFunctionArgs) {
 export async function action({ request }: ActionFunctionArgs) {
   const { email, verifySession } = await requireResetPasswordEmail(request)
   const formData = await request.formData()
-  const parsed = parseFormData(formData, PasswordAndConfirmSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  const submission = parseWithZod(formData, { schema: PasswordAndConfirmSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
 
   const headers = new Headers()
   headers.append('set-cookie', await verifySessionStorage.destroySession(verifySession))
@@ -48,7 +52,7 @@ export async function action({ request }: ActionFunctionArgs) {
   // Deleted between the code and now: nothing to reset.
   if (!user) return redirect('/forgot-password', { headers })
 
-  const hash = await getPasswordHash(parsed.data.password)
+  const hash = await getPasswordHash(submission.value.password)
   await prisma.$transaction([
     prisma.password.upsert({ where: { userId: user.id }, create: { userId: user.id, hash }, update: { hash } }),
     prisma.session.deleteMany({ where: { userId: user.id } }),
@@ -69,6 +73,14 @@ export async function action({ request }: ActionFunctionArgs) {
 export default function ResetPasswordPage() {
   const { email } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
+  const [form, fields] = useForm({
+    id: 'reset-password',
+    constraint: getZodConstraint(PasswordAndConfirmSchema),
+    lastResult: actionData,
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: PasswordAndConfirmSchema }),
+    shouldRevalidate: 'onInput',
+  })
+  const pending = useIsPending()
   return (
     <AuthPage
       title="Choose a new password"
@@ -78,22 +90,24 @@ export default function ResetPasswordPage() {
         </p>
       }
     >
-      <Form method="POST" className="flex flex-col gap-4">
+      <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
         {/* Lets password managers save the new password under the right account. */}
         <input type="hidden" name="username" autoComplete="username" value={email} />
         <Field
           label="New password"
-          errors={actionData?.fieldErrors.password}
+          errors={fields.password.errors}
           hint="At least 8 characters, and not a common password."
-          inputProps={{ name: 'password', type: 'password', autoComplete: 'new-password', required: true, autoFocus: true }}
+          inputProps={{ ...getInputProps(fields.password, { type: 'password' }), autoComplete: 'new-password', autoFocus: true }}
         />
         <Field
           label="Confirm new password"
-          errors={actionData?.fieldErrors.confirmPassword}
-          inputProps={{ name: 'confirmPassword', type: 'password', autoComplete: 'new-password', required: true }}
+          errors={fields.confirmPassword.errors}
+          inputProps={{ ...getInputProps(fields.confirmPassword, { type: 'password' }), autoComplete: 'new-password' }}
         />
-        <ErrorList errors={actionData?.formErrors} />
-        <SubmitButton pendingText="Saving…">Save new password</SubmitButton>
+        <FormErrors id={form.errorId} errors={form.errors} />
+        <StatusButton status={pending ? 'pending' : 'idle'} pendingText="Saving…">
+          Save new password
+        </StatusButton>
       </Form>
     </AuthPage>
   )

@@ -1,17 +1,20 @@
 // Step 1 of sign-up: an email address. A code goes to it; /verify checks it, /onboarding creates
 // the account. Nothing is written for the person until the code comes back.
+import { getFormProps, getInputProps, useForm } from '@conform-to/react'
+import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useRouteLoaderData, useSearchParams } from '@remix-run/react'
 import { z } from 'zod'
 import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { EmailField, ErrorList, SubmitButton } from '~/components/forms'
+import { EmailField, FormErrors } from '~/components/forms'
 import { GitHubLoginButton } from '~/components/github-button'
+import { StatusButton } from '~/components/ui/status-button'
 import type { loader as rootLoader } from '~/root'
 import { requireAnonymous } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
-import { formValues, parseFormData, type FormFailure } from '~/utils/forms'
-import { safeRedirect } from '~/utils/misc'
+import { formReply } from '~/utils/forms'
+import { safeRedirect, useIsPending } from '~/utils/misc'
 import { EmailSchema } from '~/utils/user-validation'
 import { sendCodeEmail, verifyPath } from './verify.server'
 
@@ -30,22 +33,16 @@ export async function loader({ request }: LoaderFunctionArgs) {
 export async function action({ request }: ActionFunctionArgs) {
   await requireAnonymous(request)
   const formData = await request.formData()
-  const parsed = parseFormData(formData, SignupSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-  const { email } = parsed.data
-  const redirectTo = safeRedirect(parsed.data.redirectTo)
+  const submission = parseWithZod(formData, { schema: SignupSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const { email } = submission.value
+  const redirectTo = safeRedirect(submission.value.redirectTo)
 
   const existing = await prisma.user.findUnique({ select: { id: true }, where: { email } })
   if (existing) {
     // Said plainly: sign-up cannot hide which emails have accounts (creating one would tell), and
     // the person is better served by a pointer to logging in.
-    const failure: FormFailure = {
-      status: 'error',
-      formErrors: [],
-      fieldErrors: { email: ['An account with this email already exists'] },
-      values: formValues(formData),
-    }
-    return json(failure, { status: 400 })
+    return json(formReply(submission, { fieldErrors: { email: ['An account with this email already exists'] } }), { status: 400 })
   }
 
   await sendCodeEmail({ type: 'onboarding', target: email, redirectTo })
@@ -57,6 +54,14 @@ export default function SignupPage() {
   const [searchParams] = useSearchParams()
   const redirectTo = searchParams.get('redirectTo')
   const githubEnabled = useRouteLoaderData<typeof rootLoader>('root')?.githubEnabled ?? false
+  const [form, fields] = useForm({
+    id: 'signup',
+    constraint: getZodConstraint(SignupSchema),
+    lastResult: actionData,
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: SignupSchema }),
+    shouldRevalidate: 'onInput',
+  })
+  const pending = useIsPending()
   const loginHref = redirectTo ? `/login?${new URLSearchParams({ redirectTo })}` : '/login'
   return (
     <AuthPage
@@ -71,11 +76,13 @@ export default function SignupPage() {
         </p>
       }
     >
-      <Form method="POST" className="flex flex-col gap-4">
+      <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
         <input type="hidden" name="redirectTo" value={redirectTo ?? ''} />
-        <EmailField errors={actionData?.fieldErrors.email} defaultValue={actionData?.values.email} />
-        <ErrorList errors={actionData?.formErrors} />
-        <SubmitButton pendingText="Sending code…">Create account</SubmitButton>
+        <EmailField errors={fields.email.errors} inputProps={getInputProps(fields.email, { type: 'email' })} />
+        <FormErrors id={form.errorId} errors={form.errors} />
+        <StatusButton status={pending ? 'pending' : 'idle'} pendingText="Sending code…">
+          Create account
+        </StatusButton>
       </Form>
       {githubEnabled ? <GitHubLoginButton redirectTo={redirectTo} label="Sign up with GitHub" /> : null}
     </AuthPage>

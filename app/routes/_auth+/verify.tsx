@@ -1,16 +1,19 @@
 // One page for every code: the emailed ones of sign-up (onboarding) and password reset, and the
 // authenticator-app code of a two-factor login. The emailed link opens it with the code filled in;
 // only pressing "Verify" uses it, so a mail scanner that follows links cannot spend the code.
+import { getFormProps, getInputProps, useForm } from '@conform-to/react'
+import { getZodConstraint, parseWithZod } from '@conform-to/zod'
+import { invariantResponse } from '@epic-web/invariant'
 import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { CodeField, ErrorList, SubmitButton } from '~/components/forms'
+import { CodeField, FormErrors, SubmitButton } from '~/components/forms'
 import { commitAuthSession } from '~/utils/auth.server'
 import { completePendingSession } from '~/utils/login.server'
 import { prisma } from '~/utils/db.server'
-import { formError, formValues, parseFormData, type FormFailure } from '~/utils/forms'
+import { formReply, type FormFailure } from '~/utils/forms'
 import { safeRedirect } from '~/utils/misc'
 import { verifySessionStorage } from '~/utils/session.server'
 import { redirectWithToast } from '~/utils/toast.server'
@@ -42,7 +45,7 @@ const START_OVER: Record<VerifyType, { href: string; label: string }> = {
 export async function loader({ request }: LoaderFunctionArgs) {
   const url = new URL(request.url)
   const type = VerifyTypeSchema.safeParse(url.searchParams.get('type'))
-  if (!type.success) throw new Response('Unknown kind of code', { status: 400 })
+  invariantResponse(type.success, 'Unknown kind of code', { status: 400 })
   const code = url.searchParams.get('code') ?? ''
   const prefilled = /^\d{6}$/.test(code) ? code : ''
   if (type.data === '2fa') {
@@ -60,22 +63,48 @@ export async function loader({ request }: LoaderFunctionArgs) {
   })
 }
 
+/** A refusal that is not about the code: the hidden fields were changed or are from an old page. */
+function outOfDate(formData: FormData) {
+  const submission = parseWithZod(formData, { schema: z.object({}) })
+  return json(formReply(submission, { formErrors: ['This form is out of date. Start again.'] }), { status: 400 })
+}
+
 export async function action({ request }: ActionFunctionArgs) {
   const formData = await request.formData()
   const form = VerifyFormSchema.safeParse(Object.fromEntries(formData))
-  if (!form.success) return json(formError(formData, 'This form is out of date. Start again.'), { status: 400 })
+  if (!form.success) return outOfDate(formData)
   const { type, intent } = form.data
   if (type === '2fa') return verifyTwoFactor(request, formData)
 
   const target = EmailSchema.safeParse(form.data.target)
-  if (!target.success) return json(formError(formData, 'This form is out of date. Start again.'), { status: 400 })
+  if (!target.success) return outOfDate(formData)
   const email = target.data
   const redirectTo = safeRedirect(form.data.redirectTo)
-  if (intent === 'resend') return resendCode({ type, email, redirectTo, formData })
+  switch (intent) {
+    case 'resend':
+      return resendCode({ type, email, redirectTo, formData })
+    case 'verify':
+      return verifyEmailCode({ type, email, redirectTo, formData, request })
+  }
+}
 
-  const parsed = parseFormData(formData, CodeFormSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-  const check = await checkCode({ code: parsed.data.code, type, target: email })
+/** An emailed code (sign-up or password reset): a right one moves the email into the verify cookie. */
+async function verifyEmailCode({
+  type,
+  email,
+  redirectTo,
+  formData,
+  request,
+}: {
+  type: EmailCodeType
+  email: string
+  redirectTo: string
+  formData: FormData
+  request: Request
+}) {
+  const submission = parseWithZod(formData, { schema: CodeFormSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const check = await checkCode({ code: submission.value.code, type, target: email })
   if (!check.valid) return json(codeFailure(formData, check), { status: 400 })
 
   await consumeVerification({ type, target: email })
@@ -94,8 +123,10 @@ export async function action({ request }: ActionFunctionArgs) {
 
 type CodeFailure = FormFailure & { reason: Exclude<CodeCheck, { valid: true }>['reason'] }
 
-function codeFailure(formData: FormData, check: Exclude<CodeCheck, { valid: true }>): CodeFailure {
-  return { status: 'error', formErrors: [], fieldErrors: { code: [check.message] }, values: formValues(formData), reason: check.reason }
+/** A wrong, expired or spent code: beside the Code field, with the reason the page words its advice by. */
+function codeFailure(formData: FormData, check: Exclude<CodeCheck, { valid: true }>) {
+  const submission = parseWithZod(formData, { schema: CodeFormSchema })
+  return { ...formReply(submission, { fieldErrors: { code: [check.message] } }), reason: check.reason } satisfies CodeFailure
 }
 
 async function resendCode({
@@ -112,7 +143,10 @@ async function resendCode({
   const user = await prisma.user.findUnique({ select: { id: true }, where: { email } })
   if (type === 'onboarding') {
     // Sign-up already tells whether an email has an account, so saying it here hides nothing.
-    if (user) return json(formError(formData, 'An account with this email already exists. Log in instead.'), { status: 400 })
+    if (user) {
+      const submission = parseWithZod(formData, { schema: z.object({}) })
+      return json(formReply(submission, { formErrors: ['An account with this email already exists. Log in instead.'] }), { status: 400 })
+    }
     await sendCodeEmail({ type, target: email, redirectTo })
     return redirectWithToast(verifyPath({ type, target: email, redirectTo }), {
       type: 'message',
@@ -149,9 +183,9 @@ async function verifyTwoFactor(request: Request, formData: FormData) {
   })
   if (!session) return endPendingLogin('Your login expired. Log in again.')
 
-  const parsed = parseFormData(formData, CodeFormSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-  const check = await checkCode({ code: parsed.data.code, type: '2fa', target: session.userId })
+  const submission = parseWithZod(formData, { schema: CodeFormSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const check = await checkCode({ code: submission.value.code, type: '2fa', target: session.userId })
   if (!check.valid) {
     // Too many wrong codes: the password step must be done again, so guessing costs a login each time.
     if (check.reason === 'too-many-attempts') return endPendingLogin('Too many wrong codes. Log in again.')
@@ -180,6 +214,14 @@ export default function VerifyPage() {
   const { type, target, code, redirectTo } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
   const reason = actionData && 'reason' in actionData ? actionData.reason : null
+  const [form, fields] = useForm({
+    id: 'verify',
+    constraint: getZodConstraint(CodeFormSchema),
+    // The answer to "Send a new code" is shown by this form too: its errors are the page's.
+    lastResult: actionData,
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: CodeFormSchema }),
+    shouldRevalidate: 'onInput',
+  })
   const startOver = START_OVER[type]
   const description =
     type === 'onboarding' ? (
@@ -203,17 +245,18 @@ export default function VerifyPage() {
         </p>
       }
     >
-      <Form method="POST" className="flex flex-col gap-4">
+      <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
         <input type="hidden" name="type" value={type} />
         <input type="hidden" name="target" value={target ?? ''} />
         <input type="hidden" name="redirectTo" value={redirectTo} />
         <CodeField
-          errors={actionData?.fieldErrors.code}
+          errors={fields.code.errors}
           hint={type === '2fa' ? undefined : 'The code expires 10 minutes after we send it.'}
           defaultValue={code}
           autoFocus
+          inputProps={getInputProps(fields.code, { type: 'text' })}
         />
-        <ErrorList errors={actionData?.formErrors} />
+        <FormErrors id={form.errorId} errors={form.errors} />
         <SubmitButton name="intent" value="verify" pendingText="Checking…">
           Verify
         </SubmitButton>
@@ -234,7 +277,7 @@ export default function VerifyPage() {
           <input type="hidden" name="type" value={type} />
           <input type="hidden" name="target" value={target ?? ''} />
           <input type="hidden" name="redirectTo" value={redirectTo} />
-          <SubmitButton name="intent" value="resend" className="btn-secondary" pendingText="Sending…">
+          <SubmitButton name="intent" value="resend" variant="secondary" pendingText="Sending…">
             Send a new code
           </SubmitButton>
         </Form>
@@ -243,4 +286,20 @@ export default function VerifyPage() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        400: () => (
+          <p>
+            This link is incomplete. Open the link in the email again, or{' '}
+            <Link to="/login" className="link">
+              log in
+            </Link>
+            .
+          </p>
+        ),
+      }}
+    />
+  )
+}

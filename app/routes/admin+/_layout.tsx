@@ -4,7 +4,7 @@
 import { json, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { NavLink, Outlet } from '@remix-run/react'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { cx } from '~/utils/misc'
+import { cn } from '~/components/ui/cn'
 import { userHasPermission, type PermissionString } from '~/utils/permissions'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { useUser } from '~/utils/user'
@@ -36,7 +36,7 @@ export default function AdminLayout() {
                 <NavLink
                   to={link.to}
                   className={({ isActive }) =>
-                    cx(
+                    cn(
                       'block whitespace-nowrap border-b-2 px-3 py-2 text-sm font-medium md:rounded-md md:border-b-0',
                       isActive
                         ? 'border-brand-600 text-brand-700 md:bg-brand-50'

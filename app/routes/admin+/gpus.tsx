@@ -14,7 +14,8 @@ import { prisma } from '~/utils/db.server'
 import { formError, parseFormData } from '~/utils/forms'
 import { getGpuProvider, isProviderName } from '~/gpu/registry.server'
 import { isLiveMachineState, LIVE_MACHINE_STATES } from '~/gpu/machine-state'
-import { cx, getErrorMessage } from '~/utils/misc'
+import { cn } from '~/components/ui/cn'
+import { getErrorMessage } from '~/utils/misc'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { isActiveRunStatus } from '~/runs/status'
 import { formatDateTime, formatDuration, formatUsd } from '~/utils/format'
@@ -167,7 +168,7 @@ export default function GpuFleet() {
             key={state}
             to={listHref(state, 1)}
             aria-current={data.state === state ? 'page' : undefined}
-            className={cx('rounded-md px-3 py-1.5 text-sm font-medium', data.state === state ? 'bg-slate-900 text-white' : 'text-slate-600 hover:bg-slate-100')}
+            className={cn('rounded-md px-3 py-1.5 text-sm font-medium', data.state === state ? 'bg-slate-900 text-white' : 'text-slate-600 hover:bg-slate-100')}
           >
             {state === 'all' ? 'All machines' : 'Live only'}
           </Link>
@@ -187,7 +188,7 @@ export default function GpuFleet() {
                 <div className="flex min-w-0 flex-wrap items-center gap-2">
                   <code className="break-all font-medium text-slate-900">{gpu.instanceId}</code>
                   <span
-                    className={cx(
+                    className={cn(
                       'rounded-full px-2 py-0.5 text-xs font-medium ring-1',
                       gpu.live ? 'bg-amber-50 text-amber-800 ring-amber-200' : 'bg-slate-100 text-slate-600 ring-slate-200',
                     )}

@@ -1,13 +1,17 @@
 // /admin/roles/:roleId — rename or delete a role, and choose its permissions in a matrix:
 // rows are entities, columns are actions, each cell has an "own" and an "any" box.
+import { getFormProps, getInputProps, useForm } from '@conform-to/react'
+import { getZodConstraint, parseWithZod } from '@conform-to/zod'
+import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { Field, FormErrors, SubmitButton } from '~/components/forms'
+import { Card } from '~/components/ui/card'
 import { requireUserId } from '~/utils/auth.server'
 import { isUniqueViolation, prisma } from '~/utils/db.server'
-import { formError, parseFormData, type FormFailure } from '~/utils/forms'
+import { formReply, type FormReply } from '~/utils/forms'
 import { ACCESSES, ACTIONS, ENTITIES, userHasPermission, type PermissionString } from '~/utils/permissions'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
@@ -36,8 +40,9 @@ const INTENT_PERMISSIONS = {
 
 const ROLE_USERS_SHOWN = 20
 
+const RenameSchema = z.object({ intent: z.literal('rename'), name: RoleNameSchema, description: RoleDescriptionSchema })
 const RoleActionSchema = z.discriminatedUnion('intent', [
-  z.object({ intent: z.literal('rename'), name: RoleNameSchema, description: RoleDescriptionSchema }),
+  RenameSchema,
   z.object({
     intent: z.literal('permissions'),
     // No box checked sends no field at all; one box sends a string; several send a list.
@@ -48,12 +53,16 @@ const RoleActionSchema = z.discriminatedUnion('intent', [
   }),
   z.object({ intent: z.literal('delete') }),
 ])
+type RoleAction = z.output<typeof RoleActionSchema>
+type Role = { id: string; name: string; permissions: Array<{ action: string; entity: string; access: string }>; _count: { users: number } }
 
-function notFound(): never {
-  throw new Response('Not found', { status: 404 })
+// An empty name is "too short" (the message says how long a name must be), not "missing": Conform's
+// reading of empty fields as absent is turned off for these forms, in the browser and here alike.
+function parseRoleAction(formData: FormData) {
+  return parseWithZod(formData, { schema: RoleActionSchema, disableAutoCoercion: true })
 }
 
-function failure(body: FormFailure) {
+function failure(body: FormReply) {
   return json(body, { status: 400 })
 }
 
@@ -70,7 +79,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       _count: { select: { users: true } },
     },
   })
-  if (!role) notFound()
+  invariantResponse(role, 'Not found', { status: 404 })
   const permissions = await prisma.permission.findMany({ select: { action: true, entity: true, access: true, description: true } })
   return json({
     role: {
@@ -100,51 +109,60 @@ export async function action({ request, params }: ActionFunctionArgs) {
     where: { id: params.roleId ?? '' },
     select: { id: true, name: true, permissions: { select: { action: true, entity: true, access: true } }, _count: { select: { users: true } } },
   })
-  if (!role) notFound()
-  const parsed = parseFormData(formData, RoleActionSchema)
-  if (!parsed.success) return failure(parsed.failure)
-  const data = parsed.data
-
-  if (data.intent === 'rename') {
-    if (isBuiltInRole(role.name) && data.name !== role.name) {
-      const message = `The ${role.name} role cannot be renamed: the app looks it up by that name.`
-      return failure(formError(formData, message, { name: [message] }))
-    }
-    const duplicate = () => failure(formError(formData, duplicateRoleMessage(data.name), { name: [duplicateRoleMessage(data.name)] }))
-    const other = await prisma.role.findUnique({ where: { name: data.name }, select: { id: true } })
-    if (other && other.id !== role.id) return duplicate()
-    try {
-      await prisma.role.update({ where: { id: role.id }, data: { name: data.name, description: data.description } })
-    } catch (error) {
-      if (isUniqueViolation(error)) return duplicate()
-      throw error
-    }
-    return redirectWithToast(`/admin/roles/${role.id}`, { type: 'success', description: `Role "${data.name}" saved.` })
+  invariantResponse(role, 'Not found', { status: 404 })
+  const submission = parseRoleAction(formData)
+  if (submission.status !== 'success') return failure(formReply(submission))
+  const data = submission.value
+  /** A refusal found after parsing, shown by the form of this intent. */
+  const refuse = (message: string, field?: string) =>
+    failure(formReply(submission, { formErrors: [message], fieldErrors: field ? { [field]: [message] } : {} }))
+  switch (data.intent) {
+    case 'rename':
+      return handleRename(role, data, refuse)
+    case 'delete':
+      return handleDelete(role, refuse)
+    case 'permissions':
+      return handlePermissions(role, data, refuse)
   }
+}
 
-  if (data.intent === 'delete') {
-    if (isBuiltInRole(role.name)) {
-      return failure(formError(formData, `The ${role.name} role cannot be deleted: the app relies on it.`))
-    }
-    // A role in use may be deleted: its users simply lose what it granted. Nobody is locked out,
-    // because the admin role (which keeps every permission) can never be deleted.
-    await prisma.role.delete({ where: { id: role.id } })
-    const users = role._count.users
-    return redirectWithToast('/admin/roles', {
-      type: 'success',
-      description: `Role "${role.name}" deleted.${users ? ` ${users} ${users === 1 ? 'user' : 'users'} no longer have it.` : ''}`,
-    })
+type Refuse = (message: string, field?: string) => ReturnType<typeof failure>
+
+async function handleRename(role: Role, data: Extract<RoleAction, { intent: 'rename' }>, refuse: Refuse) {
+  if (isBuiltInRole(role.name) && data.name !== role.name) {
+    return refuse(`The ${role.name} role cannot be renamed: the app looks it up by that name.`, 'name')
   }
+  const duplicate = () => refuse(duplicateRoleMessage(data.name), 'name')
+  const other = await prisma.role.findUnique({ where: { name: data.name }, select: { id: true } })
+  if (other && other.id !== role.id) return duplicate()
+  try {
+    await prisma.role.update({ where: { id: role.id }, data: { name: data.name, description: data.description } })
+  } catch (error) {
+    if (isUniqueViolation(error)) return duplicate()
+    throw error
+  }
+  return redirectWithToast(`/admin/roles/${role.id}`, { type: 'success', description: `Role "${data.name}" saved.` })
+}
 
+async function handleDelete(role: Role, refuse: Refuse) {
+  if (isBuiltInRole(role.name)) return refuse(`The ${role.name} role cannot be deleted: the app relies on it.`)
+  // A role in use may be deleted: its users simply lose what it granted. Nobody is locked out,
+  // because the admin role (which keeps every permission) can never be deleted.
+  await prisma.role.delete({ where: { id: role.id } })
+  const users = role._count.users
+  return redirectWithToast('/admin/roles', {
+    type: 'success',
+    description: `Role "${role.name}" deleted.${users ? ` ${users} ${users === 1 ? 'user' : 'users'} no longer have it.` : ''}`,
+  })
+}
+
+async function handlePermissions(role: Role, data: Extract<RoleAction, { intent: 'permissions' }>, refuse: Refuse) {
   const wanted = new Set(data.permission)
   if (role.name === ADMIN_ROLE) {
     const removed = role.permissions.map(permissionKey).filter((key) => !wanted.has(key))
     if (removed.length) {
-      return failure(
-        formError(
-          formData,
-          `The admin role keeps every permission it has (you unchecked ${removed.join(', ')}): the admin pages depend on them, and removing one could lock every admin out. You may add permissions.`,
-        ),
+      return refuse(
+        `The admin role keeps every permission it has (you unchecked ${removed.join(', ')}): the admin pages depend on them, and removing one could lock every admin out. You may add permissions.`,
       )
     }
   }
@@ -161,7 +179,6 @@ export default function AdminRole() {
   const canUpdate = userHasPermission(user, 'update:role:any')
   const canDelete = userHasPermission(user, 'delete:role:any') && !role.builtIn
   const errorsFor = (intent: string) => (actionData?.values.intent === intent ? actionData : undefined)
-  const renameErrors = errorsFor('rename')
   const permissionErrors = errorsFor('permissions')
   const deleteErrors = errorsFor('delete')
   const granted = new Set(role.permissionKeys)
@@ -190,55 +207,20 @@ export default function AdminRole() {
         </p>
       </div>
 
-      <section className="card">
-        <h3 className="mb-3 font-semibold">Details</h3>
-        <Form method="POST" className="flex flex-col gap-4" key={`${role.name}|${role.description}`}>
-          <fieldset className="flex flex-col gap-4" disabled={!canUpdate}>
-            <Field
-              label="Name"
-              hint={role.builtIn ? 'Built-in roles keep their name: the app looks them up by it.' : `${ROLE_NAME_MIN_CHARS}–${ROLE_NAME_MAX_CHARS} characters: lowercase letters, digits and "-"`}
-              errors={renameErrors?.fieldErrors.name}
-              inputProps={{
-                name: 'name',
-                required: true,
-                readOnly: role.builtIn,
-                maxLength: ROLE_NAME_MAX_CHARS,
-                autoComplete: 'off',
-                defaultValue: renameErrors?.values.name ?? role.name,
-              }}
-            />
-            <Field
-              label="Description (optional)"
-              errors={renameErrors?.fieldErrors.description}
-              inputProps={{
-                name: 'description',
-                maxLength: ROLE_DESCRIPTION_MAX_CHARS,
-                autoComplete: 'off',
-                defaultValue: renameErrors?.values.description ?? role.description,
-              }}
-            />
-          </fieldset>
-          <ErrorList errors={renameErrors?.formErrors.filter((e) => !renameErrors.fieldErrors.name?.includes(e))} />
-          {canUpdate ? (
-            <div>
-              <SubmitButton name="intent" value="rename">
-                Save details
-              </SubmitButton>
-            </div>
-          ) : null}
-        </Form>
-      </section>
+      <Card title="Details" id="role-details-heading">
+        {/* Keyed by what is stored: after a save the form starts again from the new values. */}
+        <RenameForm key={`${role.name}|${role.description}`} role={role} canUpdate={canUpdate} lastResult={errorsFor('rename')} />
+      </Card>
 
-      <section className="card">
-        <h3 className="font-semibold">Permissions</h3>
-        <p className="mb-3 text-sm text-slate-600">
+      <Card title="Permissions" id="role-permissions-heading">
+        <p className="-mt-1 text-sm text-slate-600">
           “own” lets a user act on what they created; “any” on everyone’s.
           {role.name === ADMIN_ROLE ? ' The admin role keeps every permission it has: the admin pages depend on them.' : null}
         </p>
         <Form method="POST" className="flex flex-col gap-4" key={role.permissionKeys.join(',')}>
           <fieldset className="min-w-0" disabled={!canUpdate}>
             <legend className="sr-only">Permissions of {role.name}</legend>
-            <div className="-mx-6 overflow-x-auto px-6">
+            <div className="-mx-4 overflow-x-auto px-4 sm:-mx-6 sm:px-6">
               <table className="min-w-full text-sm">
                 <thead>
                   <tr className="text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
@@ -290,7 +272,7 @@ export default function AdminRole() {
               </table>
             </div>
           </fieldset>
-          <ErrorList errors={[...(permissionErrors?.formErrors ?? []), ...(permissionErrors?.fieldErrors.permission ?? [])]} />
+          <FormErrors errors={[...(permissionErrors?.formErrors ?? []), ...(permissionErrors?.fieldErrors.permission ?? [])]} />
           {canUpdate ? (
             <div>
               <SubmitButton name="intent" value="permissions">
@@ -299,26 +281,94 @@ export default function AdminRole() {
             </div>
           ) : null}
         </Form>
-      </section>
+      </Card>
 
       {canDelete ? (
-        <section className="card border-red-200">
-          <h3 className="font-semibold">Delete this role</h3>
-          <p className="mb-3 text-sm text-slate-600">
+        <Card title="Delete this role" id="role-delete-heading" className="border-red-200">
+          <p className="text-sm text-slate-600">
             {role.userCount
               ? `${role.userCount} ${role.userCount === 1 ? 'user loses' : 'users lose'} this role and what it allows. Their other roles stay.`
               : 'No user has this role.'}
           </p>
-          <Form method="POST">
-            <ErrorList errors={deleteErrors?.formErrors} />
-            <SubmitButton name="intent" value="delete" className="btn-danger">
-              Delete role
-            </SubmitButton>
+          <Form method="POST" className="flex flex-col gap-3">
+            <FormErrors errors={deleteErrors?.formErrors} />
+            <div>
+              <SubmitButton name="intent" value="delete" variant="danger">
+                Delete role
+              </SubmitButton>
+            </div>
           </Form>
-        </section>
+        </Card>
       ) : null}
     </div>
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+/** Name and description, checked in the browser with the action's own schema before they are sent. */
+function RenameForm({
+  role,
+  canUpdate,
+  lastResult,
+}: {
+  role: { name: string; description: string; builtIn: boolean }
+  canUpdate: boolean
+  lastResult?: FormReply
+}) {
+  const [form, fields] = useForm({
+    id: 'rename-role',
+    constraint: getZodConstraint(RenameSchema),
+    lastResult,
+    defaultValue: { name: role.name, description: role.description },
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: RenameSchema, disableAutoCoercion: true }),
+    shouldRevalidate: 'onInput',
+  })
+  return (
+    <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
+      <fieldset className="flex flex-col gap-4" disabled={!canUpdate}>
+        <Field
+          label="Name"
+          hint={
+            role.builtIn
+              ? 'Built-in roles keep their name: the app looks them up by it.'
+              : `${ROLE_NAME_MIN_CHARS}–${ROLE_NAME_MAX_CHARS} characters: lowercase letters, digits and "-"`
+          }
+          errors={fields.name.errors}
+          inputProps={{
+            ...getInputProps(fields.name, { type: 'text' }),
+            readOnly: role.builtIn,
+            maxLength: ROLE_NAME_MAX_CHARS,
+            autoComplete: 'off',
+          }}
+        />
+        <Field
+          label="Description (optional)"
+          errors={fields.description.errors}
+          inputProps={{ ...getInputProps(fields.description, { type: 'text' }), maxLength: ROLE_DESCRIPTION_MAX_CHARS, autoComplete: 'off' }}
+        />
+      </fieldset>
+      {/* A refused name is shown beside the field; other errors here. */}
+      <FormErrors id={form.errorId} errors={form.errors?.filter((e) => !fields.name.errors?.includes(e))} />
+      {canUpdate ? (
+        <div>
+          <SubmitButton name="intent" value="rename">
+            Save details
+          </SubmitButton>
+        </div>
+      ) : null}
+    </Form>
+  )
+}
+
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: ({ params }) => (
+          <p>
+            No role with the id "{params.roleId}". <Link to="/admin/roles" className="link">See every role</Link>.
+          </p>
+        ),
+      }}
+    />
+  )
+}

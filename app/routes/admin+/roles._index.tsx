@@ -1,11 +1,17 @@
 // /admin/roles: every role with how many users hold it, and a form to create one.
+import { getFormProps, getInputProps, useForm } from '@conform-to/react'
+import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { Field, FormErrors } from '~/components/forms'
+import { Badge } from '~/components/ui/badge'
+import { Card } from '~/components/ui/card'
+import { StatusButton } from '~/components/ui/status-button'
 import { isUniqueViolation, prisma } from '~/utils/db.server'
-import { formError, parseFormData } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
+import { useIsPending } from '~/utils/misc'
 import { userHasPermission } from '~/utils/permissions'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
@@ -28,6 +34,12 @@ const CreateRoleSchema = z.object({
   description: RoleDescriptionSchema,
 })
 
+// An empty name is "too short" (the message says how long a name must be), not "missing": Conform's
+// reading of empty fields as absent is turned off for this form, in the browser and here alike.
+function parseCreateRole(formData: FormData) {
+  return parseWithZod(formData, { schema: CreateRoleSchema, disableAutoCoercion: true })
+}
+
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireUserWithPermission(request, 'read:role:any')
   const roles = await prisma.role.findMany({
@@ -49,10 +61,13 @@ export async function loader({ request }: LoaderFunctionArgs) {
 export async function action({ request }: ActionFunctionArgs) {
   await requireUserWithPermission(request, 'create:role:any')
   const formData = await request.formData()
-  const parsed = parseFormData(formData, CreateRoleSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-  const { name, description } = parsed.data
-  const duplicate = () => json(formError(formData, duplicateRoleMessage(name), { name: [duplicateRoleMessage(name)] }), { status: 400 })
+  const submission = parseCreateRole(formData)
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const { name, description } = submission.value
+  const duplicate = () =>
+    json(formReply(submission, { formErrors: [duplicateRoleMessage(name)], fieldErrors: { name: [duplicateRoleMessage(name)] } }), {
+      status: 400,
+    })
   if (await prisma.role.findUnique({ where: { name }, select: { id: true } })) return duplicate()
   try {
     const role = await prisma.role.create({ data: { name, description }, select: { id: true } })
@@ -70,6 +85,14 @@ export async function action({ request }: ActionFunctionArgs) {
 export default function AdminRoles() {
   const { roles } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
+  const [form, fields] = useForm({
+    id: 'create-role',
+    constraint: getZodConstraint(CreateRoleSchema),
+    lastResult: actionData,
+    onValidate: ({ formData }) => parseCreateRole(formData),
+    shouldRevalidate: 'onInput',
+  })
+  const pending = useIsPending()
   const canCreate = userHasPermission(useUser(), 'create:role:any')
   return (
     <div className="flex flex-col gap-6">
@@ -81,7 +104,7 @@ export default function AdminRoles() {
               <Link to={`/admin/roles/${role.id}`} className="link">
                 {role.name}
               </Link>
-              {role.builtIn ? <span className="ml-2 rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-600">built-in</span> : null}
+              {role.builtIn ? <Badge className="ml-2">built-in</Badge> : null}
               {role.description ? <p className="text-sm text-slate-600">{role.description}</p> : null}
             </div>
             <p className="shrink-0 text-sm text-slate-500">
@@ -92,40 +115,32 @@ export default function AdminRoles() {
         ))}
       </ul>
       {canCreate ? (
-        <section className="card">
-          <h3 className="mb-3 font-semibold">Create a role</h3>
-          <Form method="POST" className="flex flex-col gap-4">
+        <Card title="Create a role" id="create-role-heading">
+          <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
             <Field
               label="Name"
               hint={`${ROLE_NAME_MIN_CHARS}–${ROLE_NAME_MAX_CHARS} characters: lowercase letters, digits and "-"`}
-              errors={actionData?.fieldErrors.name}
-              inputProps={{
-                name: 'name',
-                required: true,
-                maxLength: ROLE_NAME_MAX_CHARS,
-                autoComplete: 'off',
-                defaultValue: actionData?.values.name,
-              }}
+              errors={fields.name.errors}
+              inputProps={{ ...getInputProps(fields.name, { type: 'text' }), maxLength: ROLE_NAME_MAX_CHARS, autoComplete: 'off' }}
             />
             <Field
               label="Description (optional)"
-              errors={actionData?.fieldErrors.description}
+              errors={fields.description.errors}
               inputProps={{
-                name: 'description',
+                ...getInputProps(fields.description, { type: 'text' }),
                 maxLength: ROLE_DESCRIPTION_MAX_CHARS,
                 autoComplete: 'off',
-                defaultValue: actionData?.values.description,
               }}
             />
             {/* A duplicate name is shown beside the field; other errors here. */}
-            <ErrorList errors={actionData?.formErrors.filter((e) => !actionData.fieldErrors.name?.includes(e))} />
+            <FormErrors id={form.errorId} errors={form.errors?.filter((e) => !fields.name.errors?.includes(e))} />
             <div>
-              <SubmitButton name="intent" value="create">
+              <StatusButton name="intent" value="create" status={pending ? 'pending' : 'idle'}>
                 Create role
-              </SubmitButton>
+              </StatusButton>
             </div>
           </Form>
-        </section>
+        </Card>
       ) : null}
     </div>
   )

@@ -1,11 +1,14 @@
 // /admin/users/:userId — one user's details and their roles. The last admin keeps the admin role.
+import { parseWithZod } from '@conform-to/zod'
+import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { CheckboxField, ErrorList, SubmitButton } from '~/components/forms'
+import { CheckboxField, FormErrors, SubmitButton } from '~/components/forms'
+import { Card } from '~/components/ui/card'
 import { prisma } from '~/utils/db.server'
-import { formError, parseFormData } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
 import { userHasPermission } from '~/utils/permissions'
 import { requireUserWithPermission, userHasAnyAccess } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
@@ -25,10 +28,6 @@ const RolesSchema = z.object({
   ),
 })
 
-function notFound(): never {
-  throw new Response('Not found', { status: 404 })
-}
-
 export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireUserWithPermission(request, 'read:user:any')
   const user = await prisma.user.findUnique({
@@ -45,7 +44,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       _count: { select: { sessions: true, trainings: true } },
     },
   })
-  if (!user) notFound()
+  invariantResponse(user, 'Not found', { status: 404 })
   const roles = await prisma.role.findMany({
     select: { id: true, name: true, description: true },
     orderBy: { name: 'asc' },
@@ -70,23 +69,18 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 export async function action({ request, params }: ActionFunctionArgs) {
   const actorId = await requireUserWithPermission(request, 'update:user:any')
   const user = await prisma.user.findUnique({ where: { id: params.userId ?? '' }, select: { id: true, email: true } })
-  if (!user) notFound()
+  invariantResponse(user, 'Not found', { status: 404 })
   const formData = await request.formData()
-  const parsed = parseFormData(formData, RolesSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-  const roleIds = [...new Set(parsed.data.roleId)]
+  const submission = parseWithZod(formData, { schema: RolesSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const refuse = (message: string) => json(formReply(submission, { formErrors: [message] }), { status: 400 })
+  const roleIds = [...new Set(submission.value.roleId)]
   const known = await prisma.role.count({ where: { id: { in: roleIds } } })
-  if (known !== roleIds.length) {
-    return json(formError(formData, 'One of these roles no longer exists. Reload the page and try again.'), { status: 400 })
-  }
+  if (known !== roleIds.length) return refuse('One of these roles no longer exists. Reload the page and try again.')
   const result = await setUserRoles(user.id, roleIds)
   if (!result.ok) {
-    return json(
-      formError(
-        formData,
-        `${user.email} is the last admin. Give the admin role to another user first, so that someone can still manage users and roles.`,
-      ),
-      { status: 400 },
+    return refuse(
+      `${user.email} is the last admin. Give the admin role to another user first, so that someone can still manage users and roles.`,
     )
   }
   // An admin who just took away their own access would land on a 403 page: send them home instead.
@@ -128,8 +122,7 @@ export default function AdminUser() {
         </Link>
         <h2 className="mt-1 break-words text-xl font-semibold">{user.name ?? user.email}</h2>
       </div>
-      <section className="card">
-        <h3 className="mb-3 font-semibold">Details</h3>
+      <Card title="Details" id="user-details-heading">
         <dl className="grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-[auto_1fr]">
           {details.map(([term, value]) => (
             <div key={term} className="contents">
@@ -138,8 +131,8 @@ export default function AdminUser() {
             </div>
           ))}
         </dl>
-      </section>
-      <section className="card">
+      </Card>
+      <Card>
         {/* Keyed by the stored roles: after a refused save the boxes stay as the admin left them;
             after a save elsewhere they show what is stored. */}
         <Form method="POST" className="flex flex-col gap-4" key={user.roleIds.join(',')}>
@@ -155,7 +148,8 @@ export default function AdminUser() {
               </div>
             ))}
           </fieldset>
-          <ErrorList errors={[...(actionData?.formErrors ?? []), ...(actionData?.fieldErrors.roleId ?? [])]} />
+          {/* Checkboxes only, nothing to check in the browser: the server's refusal is shown here. */}
+          <FormErrors errors={[...(actionData?.formErrors ?? []), ...(actionData?.fieldErrors.roleId ?? [])]} />
           {canEdit ? (
             <div>
               <SubmitButton name="intent" value="save-roles">
@@ -166,9 +160,21 @@ export default function AdminUser() {
             <p className="text-sm text-slate-500">You may see these roles but not change them.</p>
           )}
         </Form>
-      </section>
+      </Card>
     </div>
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: ({ params }) => (
+          <p>
+            No user with the id "{params.userId}". <Link to="/admin/users" className="link">See every user</Link>.
+          </p>
+        ),
+      }}
+    />
+  )
+}

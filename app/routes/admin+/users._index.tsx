@@ -4,6 +4,8 @@ import { Form, Link, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { Pagination } from '~/components/pagination'
+import { Button } from '~/components/ui/button'
+import { Card } from '~/components/ui/card'
 import { containsIgnoringCase, prisma } from '~/utils/db.server'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 
@@ -95,13 +97,13 @@ export default function AdminUsers() {
             key={data.q}
           />
         </div>
-        <button type="submit" className="btn-secondary">
+        <Button type="submit" variant="secondary">
           Search
-        </button>
+        </Button>
       </Form>
 
       {data.users.length === 0 ? (
-        <div className="card text-center text-slate-600">
+        <Card className="text-center text-slate-600">
           {data.q ? (
             <>
               <p>No users match “{data.q}”.</p>
@@ -112,7 +114,7 @@ export default function AdminUsers() {
           ) : (
             <p>No users yet.</p>
           )}
-        </div>
+        </Card>
       ) : (
         <>
           <p className="text-sm text-slate-600" aria-live="polite">

@@ -1,21 +1,23 @@
 // GET /resources/runs/:runId/weights — the LoRA file a run left, streamed from storage as a download
 // named after the training ("<jobName>.safetensors", the name the usage snippet loads). Whoever may
 // read the training may download; anyone else gets the same 404 as for a run that does not exist.
-import { createReadableStreamFromReadable, json, type LoaderFunctionArgs } from '@remix-run/node'
+import { createReadableStreamFromReadable, type LoaderFunctionArgs } from '@remix-run/node'
+import { invariantResponse } from '@epic-web/invariant'
 import { requireRunById } from '~/runs/access.server'
 import { getStorage } from '~/storage/storage.server'
 import { jobName } from '~/trainings/config'
 
+const NOT_FOUND: ResponseInit = { status: 404, headers: { 'content-type': 'application/json; charset=utf-8' } }
+
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { training, run } = await requireRunById(request, params.runId, 'read')
   const missing = () =>
-    json(
-      { error: run.status === 'succeeded' ? 'The LoRA file of this run is missing from storage.' : 'This run has no LoRA file: only a run that succeeded leaves one.' },
-      { status: 404 },
-    )
-  if (!run.weightsKey) throw missing()
+    JSON.stringify({
+      error: run.status === 'succeeded' ? 'The LoRA file of this run is missing from storage.' : 'This run has no LoRA file: only a run that succeeded leaves one.',
+    })
+  invariantResponse(run.weightsKey, missing, NOT_FOUND)
   const object = await (await getStorage()).get(run.weightsKey)
-  if (!object) throw missing()
+  invariantResponse(object, missing, NOT_FOUND)
   const headers = new Headers({
     'content-type': 'application/octet-stream',
     'content-disposition': `attachment; filename="${jobName(training.name)}.safetensors"`,

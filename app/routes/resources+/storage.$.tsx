@@ -4,6 +4,7 @@
 import { Readable } from 'node:stream'
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
 import { createReadableStreamFromReadable, type ActionFunctionArgs, type LoaderFunctionArgs } from '@remix-run/node'
+import { invariantResponse } from '@epic-web/invariant'
 import { LocalStorage } from '~/storage/local.server'
 import type { SignatureCheck } from '~/storage/signing.server'
 import { assertValidKey, InvalidStorageKeyError } from '~/storage/keys'
@@ -66,7 +67,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
 
 async function requireSignedRequest(request: Request, params: LoaderFunctionArgs['params']) {
   const storage = await getStorage()
-  if (!(storage instanceof LocalStorage)) throw plainText(404, 'Not found')
+  invariantResponse(storage instanceof LocalStorage, 'Not found', { status: 404, headers: PLAIN_TEXT })
   const key = params['*'] ?? ''
   try {
     assertValidKey(key)
@@ -94,9 +95,8 @@ function tooLarge() {
   return plainText(413, `Too large: a signed upload may carry at most ${MAX_SIGNED_PUT_BYTES / 1024 ** 3} GB`)
 }
 
+const PLAIN_TEXT = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }
+
 function plainText(status: number, text: string) {
-  return new Response(text, {
-    status,
-    headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
-  })
+  return new Response(text, { status, headers: PLAIN_TEXT })
 }

@@ -1,4 +1,4 @@
-// Helpers of the signed-URL route (resources.storage.$.tsx), kept apart so tests can use a small cap.
+// Helpers of the signed-URL route (storage.$.tsx beside it), kept apart so tests can use a small cap.
 
 /** A signed PUT may carry up to this much: weights are big, unlike the images of the upload form. */
 export const MAX_SIGNED_PUT_BYTES = 2 * 1024 * 1024 * 1024

@@ -1,7 +1,7 @@
 // POST /resources/trainings/:trainingId/images — the upload endpoint of the Images tab (the
 // browser sends each file with XMLHttpRequest to show its progress). Answers JSON with one result
 // per file, in the order of the body: { name, ok: true, image, warnings } | { name, ok: false, error }.
-// Caption edits and deletions are actions of the Images tab itself (trainings.$trainingId._index.tsx).
+// Caption edits and deletions are actions of the Images tab itself (trainings+/$trainingId+/_index.tsx).
 import { json, type ActionFunctionArgs } from '@remix-run/node'
 import { handleImageUpload } from '~/images/pipeline.server'
 import { requireTraining } from '~/trainings/access.server'

@@ -1,13 +1,18 @@
 // Profile: the email (read-only here; changing it needs a confirmation code, a later feature) and
 // the display name.
+import { getFormProps, getInputProps, useForm } from '@conform-to/react'
+import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { Field, FormErrors } from '~/components/forms'
+import { Card } from '~/components/ui/card'
+import { StatusButton } from '~/components/ui/status-button'
 import { requireUser, requireUserId } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
-import { parseFormData } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
+import { useIsPending } from '~/utils/misc'
 import { redirectWithToast } from '~/utils/toast.server'
 import { NameSchema } from '~/utils/user-validation'
 
@@ -23,44 +28,44 @@ export async function loader({ request }: LoaderFunctionArgs) {
 export async function action({ request }: ActionFunctionArgs) {
   const userId = await requireUserId(request)
   const formData = await request.formData()
-  const parsed = parseFormData(formData, ProfileSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-  await prisma.user.update({ where: { id: userId }, data: { name: parsed.data.name } })
+  const submission = parseWithZod(formData, { schema: ProfileSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  await prisma.user.update({ where: { id: userId }, data: { name: submission.value.name } })
   return redirectWithToast('/settings', { type: 'success', description: 'Your profile has been saved.' })
 }
 
 export default function ProfileSettings() {
   const { email, name } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
+  const [form, fields] = useForm({
+    id: 'profile',
+    constraint: getZodConstraint(ProfileSchema),
+    lastResult: actionData,
+    defaultValue: { name: name ?? '' },
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: ProfileSchema }),
+    shouldRevalidate: 'onInput',
+  })
+  const pending = useIsPending()
   return (
-    <section className="card flex flex-col gap-4" aria-labelledby="profile-heading">
-      <h2 id="profile-heading" className="text-lg font-semibold">
-        Profile
-      </h2>
+    <Card title="Profile" id="profile-heading" headingLevel="h2" headingClassName="text-lg" className="gap-4">
       {/* Outside the form: shown, never submitted. */}
       <Field
         label="Email"
         hint="The address you log in with and where we send codes."
         inputProps={{ name: 'email', type: 'email', value: email, readOnly: true, className: 'input bg-slate-100 text-slate-600' }}
       />
-      <Form method="POST" className="flex flex-col gap-4" noValidate>
+      <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
         <Field
           label="Name"
-          errors={actionData?.fieldErrors.name}
-          inputProps={{
-            name: 'name',
-            autoComplete: 'name',
-            maxLength: 80,
-            required: true,
-            defaultValue: actionData?.values.name ?? name ?? '',
-          }}
+          errors={fields.name.errors}
+          inputProps={{ ...getInputProps(fields.name, { type: 'text' }), autoComplete: 'name' }}
         />
-        <ErrorList errors={actionData?.formErrors} />
+        <FormErrors id={form.errorId} errors={form.errors} />
         <div>
-          <SubmitButton>Save</SubmitButton>
+          <StatusButton status={pending ? 'pending' : 'idle'}>Save</StatusButton>
         </div>
       </Form>
-    </section>
+    </Card>
   )
 }
 

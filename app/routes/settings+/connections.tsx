@@ -1,16 +1,19 @@
 // Settings → Connections: the GitHub accounts a person can log in with. Connecting goes through
 // the OAuth dance (POST /auth/github); disconnecting happens here, except for the last way to log
 // in: someone without a password cannot remove their only connection.
+import { parseWithZod } from '@conform-to/zod'
+import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData, useRouteLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { SubmitButton } from '~/components/forms'
+import { FormErrors, SubmitButton } from '~/components/forms'
+import { Card } from '~/components/ui/card'
 import { GitHubLoginButton } from '~/components/github-button'
 import type { loader as rootLoader } from '~/root'
 import { requireUserId } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
-import { formError, parseFormData } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
 import { redirectWithToast } from '~/utils/toast.server'
 
 export const meta: MetaFunction = () => [{ title: 'Connections · Settings · Trainyard' }]
@@ -42,15 +45,15 @@ export async function loader({ request }: LoaderFunctionArgs) {
 export async function action({ request }: ActionFunctionArgs) {
   const userId = await requireUserId(request)
   const formData = await request.formData()
-  const parsed = parseFormData(formData, DisconnectSchema)
-  if (!parsed.success) return json({ ...parsed.failure, lastLoginMethod: false }, { status: 400 })
+  const submission = parseWithZod(formData, { schema: DisconnectSchema })
+  if (submission.status !== 'success') return json({ ...formReply(submission), lastLoginMethod: false }, { status: 400 })
 
   // Someone else's connection is "not found", never "not yours": ids reveal nothing.
   const connection = await prisma.connection.findFirst({
     select: { id: true, providerName: true, providerDisplayName: true },
-    where: { id: parsed.data.connectionId, userId },
+    where: { id: submission.value.connectionId, userId },
   })
-  if (!connection) throw new Response('Not found', { status: 404 })
+  invariantResponse(connection, 'Not found', { status: 404 })
 
   try {
     // Delete, then count what is left, in one transaction: two disconnects at once cannot both
@@ -67,10 +70,9 @@ export async function action({ request }: ActionFunctionArgs) {
     if (!(error instanceof LastLoginMethodError)) throw error
     return json(
       {
-        ...formError(
-          formData,
-          'Create a password first: this connection is your only way to log in, so it cannot be removed yet.',
-        ),
+        ...formReply(submission, {
+          formErrors: ['Create a password first: this connection is your only way to log in, so it cannot be removed yet.'],
+        }),
         lastLoginMethod: true,
       },
       { status: 400 },
@@ -93,28 +95,19 @@ export default function ConnectionsSettings() {
   const onlyWayIn = !hasPassword && connections.length === 1
 
   return (
-    <section className="card flex flex-col gap-4" aria-labelledby="connections-heading">
-      <div>
-        <h2 id="connections-heading" className="text-lg font-semibold">
-          Connections
-        </h2>
-        <p className="text-sm text-slate-600">Accounts elsewhere that you can log in to Trainyard with.</p>
-      </div>
+    <Card title="Connections" id="connections-heading" headingLevel="h2" headingClassName="text-lg" className="gap-4">
+      <p className="-mt-3 text-sm text-slate-600">Accounts elsewhere that you can log in to Trainyard with.</p>
 
-      {actionData?.formErrors.length ? (
-        <div role="alert" className="rounded-md border border-red-200 bg-red-50 px-4 py-3 text-sm text-red-800">
-          {actionData.formErrors.map((message) => (
-            <p key={message}>{message}</p>
-          ))}
-          {actionData.lastLoginMethod ? (
-            <p className="mt-1">
-              <Link to="/settings/password" className="link">
-                Create a password
-              </Link>
-            </p>
-          ) : null}
-        </div>
-      ) : null}
+      {/* Buttons only, nothing to check in the browser: the server's refusal is shown here. */}
+      <FormErrors errors={actionData?.formErrors}>
+        {actionData?.lastLoginMethod ? (
+          <p className="mt-1">
+            <Link to="/settings/password" className="link">
+              Create a password
+            </Link>
+          </p>
+        ) : null}
+      </FormErrors>
 
       {connections.length ? (
         <ul className="divide-y divide-slate-200 rounded-md border border-slate-200">
@@ -134,7 +127,7 @@ export default function ConnectionsSettings() {
                 <Form method="POST">
                   <input type="hidden" name="intent" value="disconnect" />
                   <SubmitButton
-                    className="btn-secondary"
+                    variant="secondary"
                     name="connectionId"
                     value={connection.id}
                     aria-label={`Disconnect ${label} account @${name}`}
@@ -170,8 +163,24 @@ export default function ConnectionsSettings() {
       ) : (
         <p className="text-sm text-slate-500">Logging in with GitHub is not set up on this server.</p>
       )}
-    </section>
+    </Card>
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: () => (
+          <p>
+            That connection is not on your account any more.{' '}
+            <Link to={CONNECTIONS_PATH} className="link">
+              See your connections
+            </Link>
+            .
+          </p>
+        ),
+      }}
+    />
+  )
+}

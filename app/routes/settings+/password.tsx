@@ -1,13 +1,18 @@
 // Change the password (current one required), or create one for a person who signed up with
 // GitHub and has none. Which of the two is decided by the database, never by the form.
+import { getFormProps, getInputProps, useForm } from '@conform-to/react'
+import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, useActionData, useLoaderData, useLocation } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { Field, FormErrors } from '~/components/forms'
+import { Card } from '~/components/ui/card'
+import { StatusButton } from '~/components/ui/status-button'
 import { getPasswordHash, requireUserId, verifyUserPassword } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
-import { formValues, parseFormData, type FormFailure } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
+import { useIsPending } from '~/utils/misc'
 import { redirectWithToast } from '~/utils/toast.server'
 import { PasswordAndConfirmSchema } from '~/utils/user-validation'
 import { signOutOtherSessions } from './sessions.server'
@@ -32,29 +37,27 @@ export async function action({ request }: ActionFunctionArgs) {
   const userId = await requireUserId(request)
   const formData = await request.formData()
 
-  if (!(await userHasPassword(userId))) {
-    const parsed = parseFormData(formData, CreatePasswordSchema)
-    if (!parsed.success) return json(parsed.failure, { status: 400 })
-    await prisma.password.create({ data: { userId, hash: await getPasswordHash(parsed.data.password) } })
-    // Adding a way to log in takes nothing away, so the other sessions stay.
-    return redirectWithToast('/settings/password', {
-      type: 'success',
-      description: 'Your password has been created. You can now log in with your email and password.',
-    })
-  }
+  return (await userHasPassword(userId)) ? changePassword(request, userId, formData) : createPassword(userId, formData)
+}
 
-  const parsed = parseFormData(formData, ChangePasswordSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-  if (!(await verifyUserPassword({ id: userId }, parsed.data.currentPassword))) {
-    const failure: FormFailure = {
-      status: 'error',
-      formErrors: [],
-      fieldErrors: { currentPassword: ['Your current password is not right.'] },
-      values: formValues(formData),
-    }
-    return json(failure, { status: 400 })
+async function createPassword(userId: string, formData: FormData) {
+  const submission = parseWithZod(formData, { schema: CreatePasswordSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  await prisma.password.create({ data: { userId, hash: await getPasswordHash(submission.value.password) } })
+  // Adding a way to log in takes nothing away, so the other sessions stay.
+  return redirectWithToast('/settings/password', {
+    type: 'success',
+    description: 'Your password has been created. You can now log in with your email and password.',
+  })
+}
+
+async function changePassword(request: Request, userId: string, formData: FormData) {
+  const submission = parseWithZod(formData, { schema: ChangePasswordSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  if (!(await verifyUserPassword({ id: userId }, submission.value.currentPassword))) {
+    return json(formReply(submission, { fieldErrors: { currentPassword: ['Your current password is not right.'] } }), { status: 400 })
   }
-  await prisma.password.update({ where: { userId }, data: { hash: await getPasswordHash(parsed.data.password) } })
+  await prisma.password.update({ where: { userId }, data: { hash: await getPasswordHash(submission.value.password) } })
   // Whoever knew the old password may be logged in somewhere: end every session but this one.
   const signedOut = await signOutOtherSessions(userId, request)
   return redirectWithToast('/settings/password', {
@@ -71,45 +74,50 @@ export default function PasswordSettings() {
   const actionData = useActionData<typeof action>()
   const location = useLocation()
   const heading = hasPassword ? 'Change your password' : 'Create a password'
+  // Which schema is the database's decision (the loader's `hasPassword`), as in the action.
+  const schema = hasPassword ? ChangePasswordSchema : CreatePasswordSchema
+  const [form, fields] = useForm({
+    id: 'password',
+    constraint: getZodConstraint(schema),
+    lastResult: actionData,
+    onValidate: ({ formData }) => parseWithZod(formData, { schema }),
+    shouldRevalidate: 'onInput',
+  })
+  const pending = useIsPending()
   return (
-    <section className="card flex flex-col gap-4" aria-labelledby="password-heading">
-      <div>
-        <h2 id="password-heading" className="text-lg font-semibold">
-          {heading}
-        </h2>
-        <p className="mt-1 text-sm text-slate-600">
-          {hasPassword
-            ? 'Changing your password signs you out on every other device.'
-            : 'You log in with GitHub. Create a password to also log in with your email address.'}
-        </p>
-      </div>
+    <Card title={heading} id="password-heading" headingLevel="h2" headingClassName="text-lg" className="gap-4">
+      <p className="-mt-2 text-sm text-slate-600">
+        {hasPassword
+          ? 'Changing your password signs you out on every other device.'
+          : 'You log in with GitHub. Create a password to also log in with your email address.'}
+      </p>
       {/* A successful save redirects to a new location: the new key empties the fields. While an
           error is shown the key stays put, so nothing the person types next is thrown away. */}
-      <Form key={actionData ? 'after-error' : location.key} method="POST" className="flex flex-col gap-4" noValidate>
+      <Form key={actionData ? 'after-error' : location.key} method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
         {hasPassword ? (
           <Field
             label="Current password"
-            errors={actionData?.fieldErrors.currentPassword}
-            inputProps={{ name: 'currentPassword', type: 'password', autoComplete: 'current-password', required: true }}
+            errors={fields.currentPassword.errors}
+            inputProps={{ ...getInputProps(fields.currentPassword, { type: 'password' }), autoComplete: 'current-password' }}
           />
         ) : null}
         <Field
           label="New password"
           hint="At least 8 characters. Not a common password."
-          errors={actionData?.fieldErrors.password}
-          inputProps={{ name: 'password', type: 'password', autoComplete: 'new-password', required: true }}
+          errors={fields.password.errors}
+          inputProps={{ ...getInputProps(fields.password, { type: 'password' }), autoComplete: 'new-password' }}
         />
         <Field
           label="Confirm new password"
-          errors={actionData?.fieldErrors.confirmPassword}
-          inputProps={{ name: 'confirmPassword', type: 'password', autoComplete: 'new-password', required: true }}
+          errors={fields.confirmPassword.errors}
+          inputProps={{ ...getInputProps(fields.confirmPassword, { type: 'password' }), autoComplete: 'new-password' }}
         />
-        <ErrorList errors={actionData?.formErrors} />
+        <FormErrors id={form.errorId} errors={form.errors} />
         <div>
-          <SubmitButton>{hasPassword ? 'Change password' : 'Create password'}</SubmitButton>
+          <StatusButton status={pending ? 'pending' : 'idle'}>{hasPassword ? 'Change password' : 'Create password'}</StatusButton>
         </div>
       </Form>
-    </section>
+    </Card>
   )
 }
 

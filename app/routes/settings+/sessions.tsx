@@ -1,13 +1,17 @@
 // The person's own sessions (one per device or browser they logged in with), so they can end the
 // ones they do not recognise.
+import { parseWithZod } from '@conform-to/zod'
+import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { Form, useActionData, useLoaderData } from '@remix-run/react'
+import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { ErrorList, SubmitButton } from '~/components/forms'
+import { FormErrors, SubmitButton } from '~/components/forms'
+import { Badge } from '~/components/ui/badge'
+import { Card } from '~/components/ui/card'
 import { getSessionId, purgeExpiredSessions, requireUserId } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
-import { formError, parseFormData } from '~/utils/forms'
+import { formReply, type FormReply } from '~/utils/forms'
 import { redirectWithToast } from '~/utils/toast.server'
 import { describeUserAgent, formatDate, signOutOtherSessions } from './sessions.server'
 
@@ -53,27 +57,32 @@ export async function loader({ request }: LoaderFunctionArgs) {
 export async function action({ request }: ActionFunctionArgs) {
   const userId = await requireUserId(request)
   const formData = await request.formData()
-  const parsed = parseFormData(formData, ActionSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-
-  if (parsed.data.intent === 'sign-out-others') {
-    const count = await signOutOtherSessions(userId, request)
-    return redirectWithToast(PAGE, {
-      type: 'success',
-      description:
-        count === 0
-          ? 'There were no other sessions to sign out.'
-          : `Signed out ${count === 1 ? '1 other session' : `${count} other sessions`}.`,
-    })
+  const submission = parseWithZod(formData, { schema: ActionSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  switch (submission.value.intent) {
+    case 'sign-out-others':
+      return handleSignOutOthers(request, userId)
+    case 'sign-out-session':
+      return handleSignOutSession(request, userId, submission.value.sessionId, () =>
+        formReply(submission, { formErrors: ['That is this device. To sign out here, use “Log out”.'] }),
+      )
   }
+}
 
-  const { sessionId } = parsed.data
-  if (sessionId === (await getSessionId(request))) {
-    return json(formError(formData, 'That is this device. To sign out here, use “Log out”.'), { status: 400 })
-  }
+async function handleSignOutOthers(request: Request, userId: string) {
+  const count = await signOutOtherSessions(userId, request)
+  return redirectWithToast(PAGE, {
+    type: 'success',
+    description:
+      count === 0 ? 'There were no other sessions to sign out.' : `Signed out ${count === 1 ? '1 other session' : `${count} other sessions`}.`,
+  })
+}
+
+async function handleSignOutSession(request: Request, userId: string, sessionId: string, thisDevice: () => FormReply) {
+  if (sessionId === (await getSessionId(request))) return json(thisDevice(), { status: 400 })
   // The user id is in the filter: someone else's session is "not found", and stays.
   const { count } = await prisma.session.deleteMany({ where: { id: sessionId, userId } })
-  if (count === 0) throw json({ error: 'Not found' }, { status: 404 })
+  invariantResponse(count > 0, 'Not found', { status: 404 })
   return redirectWithToast(PAGE, { type: 'success', description: 'The session was signed out.' })
 }
 
@@ -82,25 +91,19 @@ export default function SessionsSettings() {
   const actionData = useActionData<typeof action>()
   const others = sessions.filter((s) => !s.isCurrent).length
   return (
-    <section className="card flex flex-col gap-4" aria-labelledby="sessions-heading">
-      <div>
-        <h2 id="sessions-heading" className="text-lg font-semibold">
-          Sessions
-        </h2>
-        <p className="mt-1 text-sm text-slate-600">
-          Where you are logged in. Sign out anything you do not recognise, then change your password.
-        </p>
-      </div>
-      <ErrorList errors={actionData?.formErrors} />
+    <Card title="Sessions" id="sessions-heading" headingLevel="h2" headingClassName="text-lg" className="gap-4">
+      <p className="-mt-2 text-sm text-slate-600">
+        Where you are logged in. Sign out anything you do not recognise, then change your password.
+      </p>
+      {/* Buttons only, nothing to check in the browser: the server's refusal is shown here. */}
+      <FormErrors errors={actionData?.formErrors} />
       <ul className="flex flex-col divide-y divide-slate-200 rounded-md border border-slate-200" aria-label="Your sessions">
         {sessions.map((s) => (
           <li key={s.id} className="flex flex-col gap-2 p-3 sm:flex-row sm:items-center sm:justify-between">
             <div className="min-w-0">
               <p className="flex flex-wrap items-center gap-2 font-medium text-slate-900">
                 <span title={s.userAgent ?? undefined}>{s.device}</span>
-                {s.isCurrent ? (
-                  <span className="rounded-full bg-brand-100 px-2 py-0.5 text-xs font-semibold text-brand-700">This device</span>
-                ) : null}
+                {s.isCurrent ? <Badge tone="info">This device</Badge> : null}
               </p>
               <p className="text-xs text-slate-500">
                 Logged in <time dateTime={s.createdAt}>{s.created}</time> · expires {s.expires}
@@ -112,7 +115,7 @@ export default function SessionsSettings() {
                 <SubmitButton
                   name="intent"
                   value="sign-out-session"
-                  className="btn-secondary"
+                  variant="secondary"
                   aria-label={`Sign out ${s.device}, logged in ${s.created}`}
                 >
                   Sign out
@@ -124,15 +127,31 @@ export default function SessionsSettings() {
       </ul>
       {others > 0 ? (
         <Form method="POST">
-          <SubmitButton name="intent" value="sign-out-others" className="btn-danger">
+          <SubmitButton name="intent" value="sign-out-others" variant="danger">
             Sign out everywhere else
           </SubmitButton>
         </Form>
       ) : (
         <p className="text-sm text-slate-600">You are not logged in anywhere else.</p>
       )}
-    </section>
+    </Card>
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: () => (
+          <p>
+            That session has already ended.{' '}
+            <Link to={PAGE} className="link">
+              See your sessions
+            </Link>
+            .
+          </p>
+        ),
+      }}
+    />
+  )
+}

@@ -1,16 +1,20 @@
 // Two-factor authentication: set up an authenticator app (a pending '2fa-verify' secret that becomes
 // the standing '2fa' secret once the person proves the app shows the right codes), or turn it off.
 // The login step that asks for the code is /verify?type=2fa; this page only manages the secret.
+import { getFormProps, getInputProps, useForm } from '@conform-to/react'
+import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { generateTOTP, getTOTPAuthUri } from '@epic-web/totp'
 import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, useActionData, useLoaderData } from '@remix-run/react'
 import QRCode from 'qrcode'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { CodeField, ErrorList, Field, SubmitButton } from '~/components/forms'
+import { CodeField, Field, FormErrors, SubmitButton } from '~/components/forms'
+import { Badge } from '~/components/ui/badge'
+import { Card } from '~/components/ui/card'
 import { requireUser, requireUserId } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
-import { formError, formValues, parseFormData, type FormFailure } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
 import { redirectWithToast } from '~/utils/toast.server'
 import { CodeSchema } from '~/utils/user-validation'
 import { checkCode, CODE_VALID_MS, TWO_FACTOR_TOTP, userHasTwoFactor, type CodeCheck } from '~/utils/verification.server'
@@ -63,59 +67,71 @@ export async function loader({ request }: LoaderFunctionArgs) {
 export async function action({ request }: ActionFunctionArgs) {
   const userId = await requireUserId(request)
   const formData = await request.formData()
-  const intent = parseFormData(formData, IntentSchema)
-  if (!intent.success) return json(intent.failure, { status: 400 })
-
-  switch (intent.data.intent) {
-    case 'setup': {
-      // Replacing a working secret would need the same proof as turning it off: turn off first.
-      if (await userHasTwoFactor(userId)) {
-        return json(formError(formData, 'Two-factor authentication is already on.'), { status: 400 })
-      }
-      const { otp: _otp, ...config } = await generateTOTP(TWO_FACTOR_TOTP)
-      const data = { ...config, attempts: 0, expiresAt: new Date(Date.now() + CODE_VALID_MS) }
-      await prisma.verification.upsert({
-        where: { target_type: { target: userId, type: '2fa-verify' } },
-        create: { ...data, type: '2fa-verify', target: userId },
-        update: data,
-      })
-      return redirect(PAGE)
-    }
-    case 'cancel': {
-      await prisma.verification.deleteMany({ where: { type: '2fa-verify', target: userId } })
-      return redirect(PAGE)
-    }
-    case 'enable': {
-      const parsed = parseFormData(formData, CodeFormSchema)
-      if (!parsed.success) return json(parsed.failure, { status: 400 })
-      const check = await checkCode({ code: parsed.data.code, type: '2fa-verify', target: userId })
-      if (!check.valid) return codeFailure(formData, check.reason, ENABLE_MESSAGES)
-      const [, converted] = await prisma.$transaction([
-        prisma.verification.deleteMany({ where: { type: '2fa', target: userId } }),
-        prisma.verification.updateMany({
-          where: { type: '2fa-verify', target: userId },
-          data: { type: '2fa', expiresAt: null, attempts: 0 },
-        }),
-      ])
-      // The setup was cancelled in another tab between the check and here.
-      if (converted.count === 0) return codeFailure(formData, 'expired', ENABLE_MESSAGES)
-      return redirectWithToast(PAGE, {
-        type: 'success',
-        description: 'Two-factor authentication is on. You will be asked for a code when you log in.',
-      })
-    }
-    case 'disable': {
-      // Turning it off takes a current code, not the password: a person who signed up with GitHub
-      // may have no password, and whoever removes a second factor should prove they hold it: a
-      // stolen password, or a session left open, must not be enough.
-      const parsed = parseFormData(formData, CodeFormSchema)
-      if (!parsed.success) return json(parsed.failure, { status: 400 })
-      const check = await checkCode({ code: parsed.data.code, type: '2fa', target: userId })
-      if (!check.valid) return codeFailure(formData, check.reason, DISABLE_MESSAGES)
-      await prisma.verification.deleteMany({ where: { type: '2fa', target: userId } })
-      return redirectWithToast(PAGE, { type: 'success', description: 'Two-factor authentication is off.' })
-    }
+  const submission = parseWithZod(formData, { schema: IntentSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  switch (submission.value.intent) {
+    case 'setup':
+      return handleSetup(userId, formData)
+    case 'cancel':
+      return handleCancel(userId)
+    case 'enable':
+      return handleEnable(userId, formData)
+    case 'disable':
+      return handleDisable(userId, formData)
   }
+}
+
+async function handleSetup(userId: string, formData: FormData) {
+  // Replacing a working secret would need the same proof as turning it off: turn off first.
+  if (await userHasTwoFactor(userId)) {
+    const submission = parseWithZod(formData, { schema: IntentSchema })
+    return json(formReply(submission, { formErrors: ['Two-factor authentication is already on.'] }), { status: 400 })
+  }
+  const { otp: _otp, ...config } = await generateTOTP(TWO_FACTOR_TOTP)
+  const data = { ...config, attempts: 0, expiresAt: new Date(Date.now() + CODE_VALID_MS) }
+  await prisma.verification.upsert({
+    where: { target_type: { target: userId, type: '2fa-verify' } },
+    create: { ...data, type: '2fa-verify', target: userId },
+    update: data,
+  })
+  return redirect(PAGE)
+}
+
+async function handleCancel(userId: string) {
+  await prisma.verification.deleteMany({ where: { type: '2fa-verify', target: userId } })
+  return redirect(PAGE)
+}
+
+async function handleEnable(userId: string, formData: FormData) {
+  const submission = parseWithZod(formData, { schema: CodeFormSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const check = await checkCode({ code: submission.value.code, type: '2fa-verify', target: userId })
+  if (!check.valid) return codeFailure(formData, check.reason, ENABLE_MESSAGES)
+  const [, converted] = await prisma.$transaction([
+    prisma.verification.deleteMany({ where: { type: '2fa', target: userId } }),
+    prisma.verification.updateMany({
+      where: { type: '2fa-verify', target: userId },
+      data: { type: '2fa', expiresAt: null, attempts: 0 },
+    }),
+  ])
+  // The setup was cancelled in another tab between the check and here.
+  if (converted.count === 0) return codeFailure(formData, 'expired', ENABLE_MESSAGES)
+  return redirectWithToast(PAGE, {
+    type: 'success',
+    description: 'Two-factor authentication is on. You will be asked for a code when you log in.',
+  })
+}
+
+async function handleDisable(userId: string, formData: FormData) {
+  // Turning it off takes a current code, not the password: a person who signed up with GitHub
+  // may have no password, and whoever removes a second factor should prove they hold it: a
+  // stolen password, or a session left open, must not be enough.
+  const submission = parseWithZod(formData, { schema: CodeFormSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const check = await checkCode({ code: submission.value.code, type: '2fa', target: userId })
+  if (!check.valid) return codeFailure(formData, check.reason, DISABLE_MESSAGES)
+  await prisma.verification.deleteMany({ where: { type: '2fa', target: userId } })
+  return redirectWithToast(PAGE, { type: 'success', description: 'Two-factor authentication is off.' })
 }
 
 /**
@@ -124,43 +140,49 @@ export async function action({ request }: ActionFunctionArgs) {
  */
 function codeFailure(formData: FormData, reason: CodeFailureReason, messages: Record<CodeFailureReason, string>) {
   const message = messages[reason]
-  const failure: FormFailure =
-    reason === 'invalid'
-      ? { status: 'error', formErrors: [], fieldErrors: { code: [message] }, values: formValues(formData) }
-      : formError(formData, message)
-  return json(failure, { status: 400 })
+  const submission = parseWithZod(formData, { schema: CodeFormSchema })
+  const reply = reason === 'invalid' ? formReply(submission, { fieldErrors: { code: [message] } }) : formReply(submission, { formErrors: [message] })
+  return json(reply, { status: 400 })
 }
 
 export default function TwoFactorSettings() {
   const { enabled, setup } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
+  const [form, fields] = useForm({
+    id: 'two-factor',
+    constraint: getZodConstraint(CodeFormSchema),
+    lastResult: actionData,
+    // "Cancel setup" needs no code: only the buttons that use one are checked in the browser.
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: formData.get('intent') === 'cancel' ? CodeFormSchema.partial() : CodeFormSchema }),
+    shouldRevalidate: 'onInput',
+  })
+  const codeField = (
+    <CodeField errors={fields.code.errors} inputProps={getInputProps(fields.code, { type: 'text' })} />
+  )
   return (
-    <section className="card flex flex-col gap-4" aria-labelledby="two-factor-heading">
-      <div className="flex flex-wrap items-center gap-3">
-        <h2 id="two-factor-heading" className="text-lg font-semibold">
+    <Card
+      title={
+        <span className="flex flex-wrap items-center gap-3">
           Two-factor authentication
-        </h2>
-        <span
-          className={
-            enabled
-              ? 'rounded-full bg-green-100 px-2.5 py-0.5 text-xs font-semibold text-green-800'
-              : 'rounded-full bg-slate-100 px-2.5 py-0.5 text-xs font-semibold text-slate-700'
-          }
-        >
-          {enabled ? 'On' : 'Off'}
+          <Badge tone={enabled ? 'success' : 'neutral'}>{enabled ? 'On' : 'Off'}</Badge>
         </span>
-      </div>
+      }
+      id="two-factor-heading"
+      headingLevel="h2"
+      headingClassName="text-lg"
+      className="gap-4"
+    >
       {enabled ? (
         <>
           <p className="text-sm text-slate-600">
             Two-factor authentication is on: logging in asks for a code from your authenticator app. To turn it off,
             enter the code the app shows now.
           </p>
-          <Form method="POST" className="flex flex-col gap-4" noValidate>
-            <CodeField errors={actionData?.fieldErrors.code} />
-            <ErrorList errors={actionData?.formErrors} />
+          <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
+            {codeField}
+            <FormErrors id={form.errorId} errors={form.errors} />
             <div>
-              <SubmitButton name="intent" value="disable" className="btn-danger">
+              <SubmitButton name="intent" value="disable" variant="danger">
                 Turn off two-factor
               </SubmitButton>
             </div>
@@ -179,14 +201,14 @@ export default function TwoFactorSettings() {
             hint="For manual entry: time-based, 6 digits, every 30 seconds."
             inputProps={{ name: 'secret', value: setup.secret, readOnly: true, className: 'input font-mono tracking-wider' }}
           />
-          <Form method="POST" className="flex flex-col gap-4" noValidate>
-            <CodeField errors={actionData?.fieldErrors.code} />
-            <ErrorList errors={actionData?.formErrors} />
+          <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
+            {codeField}
+            <FormErrors id={form.errorId} errors={form.errors} />
             <div className="flex flex-wrap gap-3">
               <SubmitButton name="intent" value="enable">
                 Turn on two-factor
               </SubmitButton>
-              <SubmitButton name="intent" value="cancel" className="btn-secondary" formNoValidate>
+              <SubmitButton name="intent" value="cancel" variant="secondary" formNoValidate>
                 Cancel setup
               </SubmitButton>
             </div>
@@ -199,14 +221,14 @@ export default function TwoFactorSettings() {
             app on your phone, so a stolen password alone is not enough.
           </p>
           <Form method="POST">
-            <ErrorList errors={actionData?.formErrors} />
+            <FormErrors errors={actionData?.formErrors} />
             <SubmitButton name="intent" value="setup">
               Set up two-factor
             </SubmitButton>
           </Form>
         </>
       )}
-    </section>
+    </Card>
   )
 }
 

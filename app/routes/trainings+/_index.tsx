@@ -9,7 +9,9 @@ import { Pagination } from '~/components/pagination'
 import { RunStatusBadge } from '~/components/run-status-badge'
 import { parseBaseModel } from '~/trainings/base-models'
 import { prisma } from '~/utils/db.server'
-import { cx } from '~/utils/misc'
+import { Badge } from '~/components/ui/badge'
+import { buttonVariants } from '~/components/ui/button'
+import { cn } from '~/components/ui/cn'
 import { userHasPermission } from '~/utils/permissions'
 import { requireUserAccess } from '~/utils/permissions.server'
 import { useUser } from '~/utils/user'
@@ -93,6 +95,11 @@ export async function loader({ request }: LoaderFunctionArgs) {
   })
 }
 
+const numbers = new Intl.NumberFormat('en-US')
+const pluralRules = new Intl.PluralRules('en-US')
+/** "1 image", "12 images", "1,200 images". */
+const imageCount = (n: number) => `${numbers.format(n)} ${pluralRules.select(n) === 'one' ? 'image' : 'images'}`
+
 function pageHref(scope: string, page: number) {
   const params = new URLSearchParams()
   if (scope === 'all') params.set('scope', 'all')
@@ -116,7 +123,7 @@ export default function Trainings() {
       <div className="flex flex-wrap items-center justify-between gap-3">
         <h1 className="text-2xl font-bold">Trainings</h1>
         {canCreate && data.total > 0 ? (
-          <Link to="/trainings/new" className="btn-primary">
+          <Link to="/trainings/new" className={buttonVariants()}>
             New training
           </Link>
         ) : null}
@@ -129,7 +136,7 @@ export default function Trainings() {
               key={scope}
               to={pageHref(scope, 1)}
               aria-current={data.scope === scope ? 'page' : undefined}
-              className={cx(
+              className={cn(
                 'rounded-md px-3 py-1.5 text-sm font-medium',
                 data.scope === scope ? 'bg-slate-900 text-white' : 'text-slate-600 hover:bg-slate-100',
               )}
@@ -161,14 +168,12 @@ export default function Trainings() {
                       {t.lastRun ? (
                         <RunStatusBadge status={t.lastRun.status} prefix="Last run:" />
                       ) : (
-                        <span className="shrink-0 rounded-full bg-slate-100 px-2 py-0.5 text-xs font-medium text-slate-600 ring-1 ring-slate-200">
-                          No runs yet
-                        </span>
+                        <Badge>No runs yet</Badge>
                       )}
                     </div>
                     <p className="text-sm text-slate-600">
                       <code className="rounded bg-slate-100 px-1">{t.triggerWord}</code> · {t.baseModel} ·{' '}
-                      {t.imageCount === 1 ? '1 image' : `${t.imageCount} images`}
+                      {imageCount(t.imageCount)}
                     </p>
                     <p className="mt-auto text-xs text-slate-500">
                       {/* ISO date: the same on the server and in every browser, so hydration matches. */}
@@ -209,7 +214,7 @@ function EmptyState({ canCreate }: { canCreate: boolean }) {
       </ol>
       {canCreate ? (
         <div>
-          <Link to="/trainings/new" className="btn-primary">
+          <Link to="/trainings/new" className={buttonVariants()}>
             Create a training
           </Link>
         </div>
@@ -220,4 +225,12 @@ function EmptyState({ canCreate }: { canCreate: boolean }) {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        403: () => <p>Your account may not see trainings; ask an admin.</p>,
+      }}
+    />
+  )
+}

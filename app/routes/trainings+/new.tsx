@@ -1,5 +1,7 @@
 // /trainings/new: name, trigger word, base model and a preset; the preset's config, moved to the
 // chosen base model, becomes the training's config.
+import { getFormProps, getInputProps, useForm } from '@conform-to/react'
+import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { useState } from 'react'
@@ -10,17 +12,12 @@ import { BaseModelSelect, PresetPicker, presetBaseModel, TriggerWordField } from
 import { formatBaseModel, getBaseModel } from '~/trainings/base-models'
 import { describeModelGpus } from '~/trainings/base-models.server'
 import { prisma } from '~/utils/db.server'
-import { parseFormData } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { adaptConfigToBaseModel, formatIssue, serializeConfig, validateConfig } from '~/trainings/config'
 import { DEFAULT_PRESET_ID, findPreset, PRESET_IDS } from '~/trainings/presets'
-import {
-  BaseModelSlugSchema,
-  TRAINING_NAME_MAX_CHARS,
-  TrainingNameSchema,
-  TriggerWordSchema,
-} from '~/trainings/validation'
+import { BaseModelSlugSchema, TrainingNameSchema, TriggerWordSchema } from '~/trainings/validation'
 
 export const meta: MetaFunction = () => [{ title: 'New training · Trainyard' }]
 
@@ -39,14 +36,14 @@ export async function loader({ request }: LoaderFunctionArgs) {
 export async function action({ request }: ActionFunctionArgs) {
   const userId = await requireUserWithPermission(request, 'create:training:own')
   const formData = await request.formData()
-  const parsed = parseFormData(formData, NewTrainingSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-  const { name, triggerWord } = parsed.data
-  const model = getBaseModel(parsed.data.baseModel)
-  const { config, notes } = adaptConfigToBaseModel(findPreset(parsed.data.preset)!.config, model)
+  const submission = parseWithZod(formData, { schema: NewTrainingSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const { name, triggerWord, preset } = submission.value
+  const model = getBaseModel(submission.value.baseModel)
+  const { config, notes } = adaptConfigToBaseModel(findPreset(preset)!.config, model)
   // Every preset fits every model (a unit test says so); a failure here is a bug, not bad input.
   const valid = validateConfig(config, model)
-  if (!valid.success) throw new Error(`Preset ${parsed.data.preset} is invalid for ${model.slug}: ${valid.issues.map(formatIssue).join('; ')}`)
+  if (!valid.success) throw new Error(`Preset ${preset} is invalid for ${model.slug}: ${valid.issues.map(formatIssue).join('; ')}`)
   const training = await prisma.training.create({
     select: { id: true },
     data: { name, triggerWord, baseModel: formatBaseModel(model), config: serializeConfig(valid.config), ownerId: userId },
@@ -64,6 +61,17 @@ export default function NewTraining() {
   const values = actionData?.values
   const [preset, setPreset] = useState(values?.preset ?? DEFAULT_PRESET_ID)
   const [baseModel, setBaseModel] = useState(values?.baseModel ?? presetBaseModel(preset) ?? 'flux-dev')
+  // The same schema checks the form in the browser before it is sent, and on the server.
+  const [form, fields] = useForm({
+    id: 'new-training',
+    constraint: getZodConstraint(NewTrainingSchema),
+    lastResult: actionData,
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: NewTrainingSchema }),
+    // After the first submit, checked as one types: revalidating on blur would take a fixed error's
+    // message away between the press and the release of the submit button, moving the button from
+    // under the pointer so the click is lost.
+    shouldRevalidate: 'onInput',
+  })
   return (
     <div className="mx-auto flex max-w-3xl flex-col gap-6">
       <div>
@@ -73,20 +81,16 @@ export default function NewTraining() {
         <h1 className="mt-2 text-2xl font-bold">New training</h1>
         <p className="mt-1 text-slate-600">You can change all of this later, in the training’s settings.</p>
       </div>
-      <Form method="POST" className="card flex flex-col gap-5" noValidate>
-        <Field
-          label="Name"
-          errors={actionData?.fieldErrors.name}
-          inputProps={{ name: 'name', required: true, maxLength: TRAINING_NAME_MAX_CHARS, autoFocus: true, defaultValue: values?.name }}
-        />
+      <Form method="POST" className="card flex flex-col gap-5" {...getFormProps(form)}>
+        <Field label="Name" errors={fields.name.errors} inputProps={{ ...getInputProps(fields.name, { type: 'text' }), autoFocus: true }} />
         <TriggerWordField
-          errors={actionData?.fieldErrors.triggerWord}
+          errors={fields.triggerWord.errors}
           hint="One word of 1–32 letters, digits, _ or - (no spaces), rare enough not to mean anything yet, e.g. “p3rs0n”. Captions and prompts refer to it as [trigger]."
-          defaultValue={values?.triggerWord}
+          inputProps={getInputProps(fields.triggerWord, { type: 'text' })}
         />
         <PresetPicker
           value={preset}
-          errors={actionData?.fieldErrors.preset}
+          errors={fields.preset.errors}
           onChange={(id) => {
             setPreset(id)
             // Each preset is tuned for one model: follow it (the person may still pick another).
@@ -94,8 +98,8 @@ export default function NewTraining() {
             if (model) setBaseModel(model)
           }}
         />
-        <BaseModelSelect value={baseModel} onChange={setBaseModel} errors={actionData?.fieldErrors.baseModel} gpus={gpus} />
-        <ErrorList errors={actionData?.formErrors} />
+        <BaseModelSelect value={baseModel} onChange={setBaseModel} errors={fields.baseModel.errors} gpus={gpus} />
+        <ErrorList id={form.errorId} errors={form.errors} />
         <div>
           <SubmitButton>Create training</SubmitButton>
         </div>
@@ -104,4 +108,20 @@ export default function NewTraining() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        403: () => (
+          <p>
+            Your account may not create trainings; ask an admin.{' '}
+            <Link to="/trainings" className="link">
+              See your trainings
+            </Link>
+            .
+          </p>
+        ),
+      }}
+    />
+  )
+}

@@ -25,7 +25,7 @@ import { pollAgents, recordPolls, runBatched } from './poll.server'
 const DEFAULT_POLL_CONCURRENCY = 16
 const DEFAULT_MAX_RUNS_PER_CYCLE = 5000
 /**
- * EC2 may not list an instance for a few seconds after RunInstances ("eventually consistent"): a
+ * A cloud may not list a machine for a few seconds after launching it (EC2 is "eventually consistent"): a
  * machine missing from describe this soon after launch is not yet "disappeared".
  */
 const DEFAULT_MISSING_GRACE_MS = 60_000

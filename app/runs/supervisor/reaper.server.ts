@@ -12,7 +12,7 @@ import { inChunks } from '../../utils/collections'
 /**
  * Terminates the machines, then describes them (one call) and writes what is true on their Gpu rows:
  * `terminated` with terminatedAt once the provider says so (or no longer knows the machine), else
- * `stopping` (EC2's shutting-down; the next cycle looks again). Returns each machine's state.
+ * `stopping` (a cloud still shutting it down; the next cycle looks again). Returns each machine's state.
  */
 export async function terminateMachines(
   prisma: PrismaClient,

@@ -1,19 +1,20 @@
 // /trainings/:trainingId — the Images tab: upload (the uploader posts to
-// resources.trainings.$trainingId.images), the grid with inline captions, bulk caption actions,
+// resources+/trainings.$trainingId.images.tsx), the grid with inline captions, bulk caption actions,
 // deletion, and the dataset check. Caption and delete intents are this route's action.
+import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { useLoaderData, useRouteLoaderData } from '@remix-run/react'
+import { Link, useLoaderData, useRouteLoaderData } from '@remix-run/react'
 import { useCallback, useMemo, useState } from 'react'
 import { z } from 'zod'
 import { DatasetCheckPanel } from '~/components/dataset-check-panel'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { ImageUploader } from '~/components/image-uploader'
 import { StartRunCard } from '~/components/start-run-card'
-import { BulkActions, ImageCard } from '~/components/training-images'
+import { BulkActions, BulkCaptionsSchema, CaptionFormSchema, ImageCard } from '~/components/training-images'
 import { CAPTION_MAX_CHARS, checkDataset, TRIGGER_TOKEN } from '~/trainings/dataset-check'
 import { prisma } from '~/utils/db.server'
+import { formReply } from '~/utils/forms'
 import { getEnv } from '~/utils/env.server'
-import { formError, parseFormData } from '~/utils/forms'
 import { deleteTrainingImages, trainingResolutionPx } from '~/images/pipeline.server'
 import { userHasPermission } from '~/utils/permissions'
 import { requireTraining } from '~/trainings/access.server'
@@ -22,27 +23,19 @@ import type { loader as layoutLoader } from './_layout'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Images · ${data?.training.name ?? 'Training'} · Trainyard` }]
 
-const chars = (n: number) => n.toLocaleString('en-US')
-
-/** A caption as typed: surrounding space trimmed; a long one refused with its length, not cut. */
-const CaptionSchema = z
-  .string()
-  .transform((v) => v.trim())
-  .superRefine((v, ctx) => {
-    if (v.length > CAPTION_MAX_CHARS) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `A caption can be at most ${chars(CAPTION_MAX_CHARS)} characters; this one has ${chars(v.length)}.` })
-    }
-  })
+const numbers = new Intl.NumberFormat('en-US')
+const pluralRules = new Intl.PluralRules('en-US')
+/** "1 image", "3 images", "1,200 captions". */
+const count = (n: number, one: string, many = `${one}s`) => `${numbers.format(n)} ${pluralRules.select(n) === 'one' ? one : many}`
 
 const ImageIds = z.preprocess((v) => (v === undefined ? [] : [v].flat()), z.array(z.string().min(1).max(100)).max(1000, 'Too many images at once'))
 
+// The caption intents' schemas are the forms' own (training-images.tsx), so the browser checks the same.
 const ActionSchema = z.discriminatedUnion(
   'intent',
   [
-    z.object({ intent: z.literal('caption'), imageId: z.string().min(1), text: CaptionSchema.default('') }),
-    z.object({ intent: z.literal('caption-all'), text: CaptionSchema.pipe(z.string().min(1, 'Write the caption to give every image (to remove them all, use “Clear all captions”).')) }),
-    z.object({ intent: z.literal('prefix-trigger') }),
-    z.object({ intent: z.literal('clear-captions') }),
+    CaptionFormSchema,
+    ...BulkCaptionsSchema.options,
     z.object({ intent: z.literal('delete'), imageId: ImageIds.pipe(z.array(z.string()).min(1, 'Select the images to delete first.')) }),
   ],
   { errorMap: () => ({ message: 'Unknown action' }) },
@@ -68,29 +61,29 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 export async function action({ request, params }: ActionFunctionArgs) {
   const { training } = await requireTraining(request, params.trainingId, 'update')
   const formData = await request.formData()
-  const parsed = parseFormData(formData, ActionSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-  const data = parsed.data
+  const submission = parseWithZod(formData, { schema: ActionSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const data = submission.value
   const where = { trainingId: training.id }
   const touch = prisma.training.update({ where: { id: training.id }, data: { updatedAt: new Date() } })
 
   switch (data.intent) {
     case 'caption': {
       // updateMany with the training in the filter: an image of another training changes nothing.
-      const [{ count }] = await prisma.$transaction([
+      const [{ count: updated }] = await prisma.$transaction([
         prisma.trainingImage.updateMany({ where: { ...where, id: data.imageId }, data: { text: data.text || null } }),
         touch,
       ])
-      if (!count) return json(formError(formData, 'This image no longer exists. Reload the page.'), { status: 404 })
+      if (!updated) return json(formReply(submission, { formErrors: ['This image no longer exists. Reload the page.'] }), { status: 404 })
       return json({ ok: true as const, message: 'Caption saved.' })
     }
     case 'caption-all': {
-      const [{ count }] = await prisma.$transaction([prisma.trainingImage.updateMany({ where, data: { text: data.text } }), touch])
-      return json({ ok: true as const, message: `Caption set on ${count === 1 ? '1 image' : `${count} images`}.` })
+      const [{ count: updated }] = await prisma.$transaction([prisma.trainingImage.updateMany({ where, data: { text: data.text } }), touch])
+      return json({ ok: true as const, message: `Caption set on ${count(updated, 'image')}.` })
     }
     case 'clear-captions': {
-      const [{ count }] = await prisma.$transaction([prisma.trainingImage.updateMany({ where, data: { text: null } }), touch])
-      return json({ ok: true as const, message: `Captions cleared on ${count === 1 ? '1 image' : `${count} images`}.` })
+      const [{ count: cleared }] = await prisma.$transaction([prisma.trainingImage.updateMany({ where, data: { text: null } }), touch])
+      return json({ ok: true as const, message: `Captions cleared on ${count(cleared, 'image')}.` })
     }
     case 'prefix-trigger': {
       const images = await prisma.trainingImage.findMany({ where, select: { id: true, text: true } })
@@ -100,21 +93,19 @@ export async function action({ request, params }: ActionFunctionArgs) {
         .map((i) => ({ id: i.id, text: i.text?.trim() ? `${TRIGGER_TOKEN} ${i.text.trim()}` : TRIGGER_TOKEN }))
       const tooLong = changes.filter((c) => c.text.length > CAPTION_MAX_CHARS).length
       if (tooLong) {
-        return json(
-          formError(formData, `${tooLong === 1 ? '1 caption' : `${tooLong} captions`} would be longer than ${chars(CAPTION_MAX_CHARS)} characters with the prefix: shorten ${tooLong === 1 ? 'it' : 'them'} first. Nothing was changed.`),
-          { status: 400 },
-        )
+        const message = `${count(tooLong, 'caption')} would be longer than ${numbers.format(CAPTION_MAX_CHARS)} characters with the prefix: shorten ${tooLong === 1 ? 'it' : 'them'} first. Nothing was changed.`
+        return json(formReply(submission, { formErrors: [message] }), { status: 400 })
       }
       await prisma.$transaction([...changes.map((c) => prisma.trainingImage.update({ where: { id: c.id }, data: { text: c.text } })), touch])
       return json({
         ok: true as const,
-        message: changes.length ? `${TRIGGER_TOKEN} added to ${changes.length === 1 ? '1 caption' : `${changes.length} captions`}.` : `Every caption already starts with ${TRIGGER_TOKEN}.`,
+        message: changes.length ? `${TRIGGER_TOKEN} added to ${count(changes.length, 'caption')}.` : `Every caption already starts with ${TRIGGER_TOKEN}.`,
       })
     }
     case 'delete': {
-      const count = await deleteTrainingImages(training.id, data.imageId)
-      if (!count) return json(formError(formData, 'These images no longer exist. Reload the page.'), { status: 404 })
-      return json({ ok: true as const, message: count === 1 ? 'Image deleted.' : `${count} images deleted.` })
+      const deleted = await deleteTrainingImages(training.id, data.imageId)
+      if (!deleted) return json(formReply(submission, { formErrors: ['These images no longer exist. Reload the page.'] }), { status: 404 })
+      return json({ ok: true as const, message: deleted === 1 ? 'Image deleted.' : `${count(deleted, 'image')} deleted.` })
     }
   }
 }
@@ -178,4 +169,21 @@ export default function TrainingImages() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: ({ params }) => (
+          <p>
+            No training with the id “{params.trainingId}”, or it is not yours to see.{' '}
+            <Link to="/trainings" className="link">
+              See your trainings
+            </Link>
+            .
+          </p>
+        ),
+        403: () => <p>Your account may not change the images of this training; ask an admin.</p>,
+      }}
+    />
+  )
+}

@@ -90,4 +90,21 @@ export default function TrainingLayout() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: ({ params }) => (
+          <p>
+            No training with the id “{params.trainingId}”, or it is not yours to see.{' '}
+            <Link to="/trainings" className="link">
+              See your trainings
+            </Link>
+            .
+          </p>
+        ),
+        403: () => <p>Your account may not see this training; ask an admin.</p>,
+      }}
+    />
+  )
+}

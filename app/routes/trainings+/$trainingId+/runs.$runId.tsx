@@ -2,6 +2,7 @@
 // newest log lines, samples, the machine and what it costs, Cancel (intent=cancel) while it is
 // active, and on success the LoRA file with a snippet to use it. The page revalidates every ~2 s
 // while the run (or the shutdown of its machine) is in progress; the supervisor writes the rows.
+import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
 import { z } from 'zod'
@@ -14,11 +15,14 @@ import { LossChart } from '~/components/loss-chart'
 import { RunProgress } from '~/components/run-progress'
 import { RunStatusBadge } from '~/components/run-status-badge'
 import { RunTimeline } from '~/components/run-timeline'
+import { Alert } from '~/components/ui/alert'
+import { buttonVariants } from '~/components/ui/button'
+import { Card } from '~/components/ui/card'
+import { cn } from '~/components/ui/cn'
 import { parseBaseModel, type BaseModel } from '~/trainings/base-models'
 import { isLiveMachineState } from '~/gpu/machine-state'
 import { prisma } from '~/utils/db.server'
-import { formError, parseFormData } from '~/utils/forms'
-import { cx } from '~/utils/misc'
+import { formReply } from '~/utils/forms'
 import { userHasPermission } from '~/utils/permissions'
 import { getRequestUserWithRoles } from '~/utils/user.server'
 import { isActiveRunStatus, runStatusLabel } from '~/runs/status'
@@ -113,10 +117,10 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 export async function action({ request, params }: ActionFunctionArgs) {
   const { training, run, userId } = await requireRun(request, params.trainingId, params.runId, 'update')
   const formData = await request.formData()
-  const parsed = parseFormData(formData, ActionSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  const submission = parseWithZod(formData, { schema: ActionSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   const alreadyEnded = (status: string) =>
-    json(formError(formData, `This run has already ended (${runStatusLabel(status).toLowerCase()}): there is nothing to cancel.`), { status: 409 })
+    json(formReply(submission, { formErrors: [`This run has already ended (${runStatusLabel(status).toLowerCase()}): there is nothing to cancel.`] }), { status: 409 })
   if (!isActiveRunStatus(run.status)) return alreadyEnded(run.status)
   // Conditional on the run still being active: if it ended meanwhile, that ending stands.
   if (!(await endRun(run.id, 'canceled', { error: CANCELED_BY_USER, canceledById: userId }))) {
@@ -128,17 +132,6 @@ export async function action({ request, params }: ActionFunctionArgs) {
     type: 'success',
     description: 'Canceled — the machine is being shut down.',
   })
-}
-
-function Card({ title, id, children, className }: { title: string; id: string; children: React.ReactNode; className?: string }) {
-  return (
-    <section aria-labelledby={id} className={cx('card flex flex-col gap-3 p-4 sm:p-6', className)}>
-      <h3 id={id} className="font-semibold">
-        {title}
-      </h3>
-      {children}
-    </section>
-  )
 }
 
 export default function RunPage() {
@@ -170,10 +163,10 @@ export default function RunPage() {
       </div>
 
       {run.error && (run.status === 'failed' || run.status === 'canceled') ? (
-        <div role="alert" className="rounded-md border border-red-200 bg-red-50 p-4 text-sm text-red-800">
+        <Alert tone="error" className="p-4">
           <p className="font-semibold">{run.status === 'failed' ? 'The run failed' : 'The run was canceled'}</p>
           <p className="mt-1 whitespace-pre-wrap break-words">{run.error}</p>
-        </div>
+        </Alert>
       ) : null}
 
       {run.weights ? (
@@ -188,7 +181,7 @@ export default function RunPage() {
                 {run.weights.size ? ` · ${run.weights.size}` : null}
               </p>
             </div>
-            <a href={run.weights.href} download={run.weights.fileName} className="btn-primary">
+            <a href={run.weights.href} download={run.weights.fileName} className={buttonVariants()}>
               Download LoRA
             </a>
           </div>
@@ -292,7 +285,7 @@ export default function RunPage() {
                 keepLabel="Keep it running"
                 value="cancel"
                 pending={canceling}
-                className="btn-secondary border-red-300 text-red-700 hover:bg-red-50"
+                className={cn(buttonVariants({ variant: 'secondary' }), 'border-red-300 text-red-700 hover:bg-red-50')}
               />
               <ErrorList errors={errors} />
             </Form>
@@ -305,4 +298,21 @@ export default function RunPage() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: ({ params }) => (
+          <p>
+            This run does not exist or is not yours.{' '}
+            <Link to={`/trainings/${params.trainingId}/runs`} className="link">
+              See the runs of this training
+            </Link>
+            .
+          </p>
+        ),
+        403: () => <p>Your account may not see or change this run; ask an admin.</p>,
+      }}
+    />
+  )
+}

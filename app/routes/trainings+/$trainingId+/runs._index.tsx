@@ -1,6 +1,7 @@
 // /trainings/:trainingId/runs — the Runs tab: every run of the training, newest first, and the
 // "Start training" action (intent=start). Starting is startRun's conditional write, so a double click
 // or two tabs make one run: the second submit is sent to the run the first one made.
+import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
@@ -9,9 +10,10 @@ import { ErrorList, SubmitButton } from '~/components/forms'
 import { useRevalidateWhile } from '~/components/live-revalidation'
 import { Pagination } from '~/components/pagination'
 import { RunStatusBadge } from '~/components/run-status-badge'
+import { buttonVariants } from '~/components/ui/button'
 import { checkDataset } from '~/trainings/dataset-check'
 import { prisma } from '~/utils/db.server'
-import { formError, parseFormData } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
 import { trainingResolutionPx } from '~/images/pipeline.server'
 import { userHasPermission } from '~/utils/permissions'
 import { isActiveRunStatus } from '~/runs/status'
@@ -112,8 +114,8 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 export async function action({ request, params }: ActionFunctionArgs) {
   const { training, userId } = await requireTraining(request, params.trainingId, 'update')
   const formData = await request.formData()
-  const parsed = parseFormData(formData, ActionSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
+  const submission = parseWithZod(formData, { schema: ActionSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   try {
     const { runId, created } = await startRun({
       trainingId: training.id,
@@ -133,7 +135,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
     )
   } catch (error) {
     // A sentence for people (dataset not ready, limit reached): shown above the button, nothing lost.
-    if (error instanceof StartRunError) return json(formError(formData, error.message), { status: 400 })
+    if (error instanceof StartRunError) return json(formReply(submission, { formErrors: [error.message] }), { status: 400 })
     throw error
   }
 }
@@ -155,7 +157,7 @@ export default function TrainingRuns() {
         {data.activeRun ? (
           <div className="flex flex-wrap items-center gap-3">
             <RunStatusBadge status={data.activeRun.status} />
-            <Link to={`/trainings/${data.training.id}/runs/${data.activeRun.id}`} className="btn-primary">
+            <Link to={`/trainings/${data.training.id}/runs/${data.activeRun.id}`} className={buttonVariants()}>
               View the run in progress
             </Link>
           </div>
@@ -251,4 +253,21 @@ export default function TrainingRuns() {
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: ({ params }) => (
+          <p>
+            No training with the id “{params.trainingId}”, or it is not yours to see.{' '}
+            <Link to="/trainings" className="link">
+              See your trainings
+            </Link>
+            .
+          </p>
+        ),
+        403: () => <p>Your account may not start runs of this training; ask an admin.</p>,
+      }}
+    />
+  )
+}

@@ -1,7 +1,9 @@
 // /trainings/:id/settings — name, trigger word and base model; the trainer config (main knobs and
 // raw JSON); duplicate; delete (after a confirmation step, ?delete). Viewing needs read, saving
 // update, deleting delete, duplicating read + create:training:own. Someone else's training is a 404.
-import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { getFormProps, getInputProps, useForm } from '@conform-to/react'
+import { getZodConstraint, parseWithZod } from '@conform-to/zod'
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction, type SerializeFrom } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { useState } from 'react'
 import { z } from 'zod'
@@ -9,10 +11,11 @@ import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { ErrorList, Field, SubmitButton } from '~/components/forms'
 import { TrainingConfigEditor } from '~/components/training-config-editor'
 import { BaseModelSelect, TriggerWordField } from '~/components/training-fields'
+import { buttonVariants } from '~/components/ui/button'
 import { formatBaseModel, getBaseModel, parseBaseModel } from '~/trainings/base-models'
 import { describeModelGpus } from '~/trainings/base-models.server'
 import { prisma } from '~/utils/db.server'
-import { formError, parseFormData, type FieldErrors, type FormFailure } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
 import { userHasPermission } from '~/utils/permissions'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
@@ -29,7 +32,7 @@ import {
 } from '~/trainings/config'
 import { KNOB_NAMES, knobForPath, parseKnobInputs, writeKnobs, type KnobInputs } from '~/trainings/knobs'
 import { requireTraining } from '~/trainings/access.server'
-import { BaseModelSlugSchema, TRAINING_NAME_MAX_CHARS, TrainingNameSchema, TriggerWordSchema } from '~/trainings/validation'
+import { BaseModelSlugSchema, TrainingNameSchema, TriggerWordSchema } from '~/trainings/validation'
 import { useUser } from '~/utils/user'
 import { deleteTraining, duplicateTraining } from './settings.server'
 
@@ -39,10 +42,6 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Settin
 const INTENT_ACCESS = { details: 'update', knobs: 'update', json: 'update', duplicate: 'read', delete: 'delete' } as const
 
 const DetailsSchema = z.object({ name: TrainingNameSchema, triggerWord: TriggerWordSchema, baseModel: BaseModelSlugSchema })
-
-function failure(body: FormFailure) {
-  return json(body, { status: 400 })
-}
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { training, isOwner } = await requireTraining(request, params.trainingId, 'read')
@@ -67,100 +66,128 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   })
 }
 
+type LoadedForAction = Awaited<ReturnType<typeof requireTraining>>['training']
+
 export async function action({ request, params }: ActionFunctionArgs) {
   const formData = await request.formData()
   const intent = String(formData.get('intent') ?? '')
+  // Permission before parsing: each intent's own access, an unknown one still update rights.
   const access = Object.hasOwn(INTENT_ACCESS, intent) ? INTENT_ACCESS[intent as keyof typeof INTENT_ACCESS] : 'update'
   const { training, userId } = await requireTraining(request, params.trainingId, access)
-  const settingsUrl = `/trainings/${training.id}/settings`
-
-  if (intent === 'details') {
-    const parsed = parseFormData(formData, DetailsSchema)
-    if (!parsed.success) return failure(parsed.failure)
-    const model = getBaseModel(parsed.data.baseModel)
-    let config = training.config
-    let notes: string[] = []
-    if (parseBaseModel(training.baseModel)?.slug !== model.slug) {
-      // No family check here: the config is about to be moved to the new family.
-      const stored = parseConfigText(training.config)
-      if (!stored.success) {
-        return failure(
-          formError(formData, `The trainer config has problems, so it cannot be moved to ${model.label}. Fix them first: ${stored.issues.map(formatIssue).join('; ')}`),
-        )
-      }
-      const adapted = adaptConfigToBaseModel(stored.config, model)
-      config = serializeConfig(adapted.config)
-      notes = adapted.notes
-    }
-    await prisma.training.update({
-      where: { id: training.id },
-      data: { name: parsed.data.name, triggerWord: parsed.data.triggerWord, baseModel: formatBaseModel(model), config },
-    })
-    return redirectWithToast(settingsUrl, { type: 'success', description: ['Details saved.', ...notes].join(' ') })
+  switch (intent) {
+    case 'details':
+      return handleDetails(formData, training)
+    case 'knobs':
+    case 'json':
+      return handleConfig(intent, formData, training)
+    case 'duplicate':
+      return handleDuplicate(request, training, userId)
+    case 'delete':
+      return handleDelete(formData, training)
+    default:
+      return refuse(formData, { formErrors: ['Unknown action.'] })
   }
+}
 
-  if (intent === 'knobs' || intent === 'json') {
-    const model = parseBaseModel(training.baseModel)
-    if (!model) return failure(formError(formData, 'The base model of this training is unknown: choose one above and save it first.'))
-    const text = formData.get('config')
-    if (typeof text !== 'string') return failure(formError(formData, 'The config is missing.', { config: ['JSON: is required'] }))
-    let result: ConfigResult
-    if (intent === 'json') {
-      result = parseConfigText(text, model)
-    } else {
-      // The knobs are written into the JSON shown beside them (the two are in step in the browser;
-      // without JavaScript the JSON is the one the page was loaded with).
-      const base = parseJson(text)
-      if (!base.success) {
-        return failure(formError(formData, 'The raw JSON is not valid, so the fields cannot be applied to it.', { config: [formatIssue(base.issue)] }))
-      }
-      const inputs: Partial<KnobInputs> = {}
-      for (const name of KNOB_NAMES) {
-        const value = formData.get(name)
-        if (typeof value === 'string') inputs[name] = value
-      }
-      const { knobs, errors } = parseKnobInputs(inputs)
-      if (Object.keys(errors).length) {
-        const fieldErrors: FieldErrors = Object.fromEntries(Object.entries(errors).map(([k, message]) => [k, [message]]))
-        return failure(formError(formData, 'Some fields need fixing.', fieldErrors))
-      }
-      result = validateConfig(writeKnobs(base.value, knobs), model)
+const settingsUrl = (trainingId: string) => `/trainings/${trainingId}/settings`
+
+/** The config, duplicate and delete forms have no schema of their own (see handleConfig): only the intent. */
+const IntentSchema = z.object({ intent: z.string() })
+
+/** A refusal of those forms, as Conform's reply all the same (with what was typed, for the editor to keep). */
+function refuse(formData: FormData, errors: { formErrors: string[]; fieldErrors?: Record<string, string[]> }) {
+  return json(formReply(parseWithZod(formData, { schema: IntentSchema }), errors), { status: 400 })
+}
+
+async function handleDetails(formData: FormData, training: LoadedForAction) {
+  const submission = parseWithZod(formData, { schema: DetailsSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const { name, triggerWord } = submission.value
+  const model = getBaseModel(submission.value.baseModel)
+  let config = training.config
+  let notes: string[] = []
+  if (parseBaseModel(training.baseModel)?.slug !== model.slug) {
+    // No family check here: the config is about to be moved to the new family.
+    const stored = parseConfigText(training.config)
+    if (!stored.success) {
+      const problems = stored.issues.map(formatIssue).join('; ')
+      return json(formReply(submission, { formErrors: [`The trainer config has problems, so it cannot be moved to ${model.label}. Fix them first: ${problems}`] }), {
+        status: 400,
+      })
     }
-    if (!result.success) {
-      const fieldErrors: FieldErrors = { config: result.issues.map(formatIssue) }
-      for (const issue of result.issues) {
-        const knob = knobForPath(issue.path)
-        if (knob) fieldErrors[knob] = [...(fieldErrors[knob] ?? []), formatIssue(issue)]
-      }
-      return failure(formError(formData, 'Nothing was saved: the config has problems.', fieldErrors))
+    const adapted = adaptConfigToBaseModel(stored.config, model)
+    config = serializeConfig(adapted.config)
+    notes = adapted.notes
+  }
+  await prisma.training.update({ where: { id: training.id }, data: { name, triggerWord, baseModel: formatBaseModel(model), config } })
+  return redirectWithToast(settingsUrl(training.id), { type: 'success', description: ['Details saved.', ...notes].join(' ') })
+}
+
+/**
+ * The trainer config, from the knob fields (written into the JSON sent beside them) or from the raw
+ * JSON. Checked by the config's own validation, not a form schema: its messages name the path in the
+ * config, and the editor shows the same ones as one types.
+ */
+async function handleConfig(intent: 'knobs' | 'json', formData: FormData, training: LoadedForAction) {
+  const model = parseBaseModel(training.baseModel)
+  if (!model) return refuse(formData, { formErrors: ['The base model of this training is unknown: choose one above and save it first.'] })
+  const text = formData.get('config')
+  if (typeof text !== 'string') return refuse(formData, { formErrors: ['The config is missing.'], fieldErrors: { config: ['JSON: is required'] } })
+  let result: ConfigResult
+  if (intent === 'json') {
+    result = parseConfigText(text, model)
+  } else {
+    // The knobs are written into the JSON shown beside them (the two are in step in the browser;
+    // without JavaScript the JSON is the one the page was loaded with).
+    const base = parseJson(text)
+    if (!base.success) {
+      return refuse(formData, {
+        formErrors: ['The raw JSON is not valid, so the fields cannot be applied to it.'],
+        fieldErrors: { config: [formatIssue(base.issue)] },
+      })
     }
-    const { config, replaced } = withServerFields(result.config, model)
-    await prisma.training.update({ where: { id: training.id }, data: { config: serializeConfig(config) } })
-    return redirectWithToast(settingsUrl, {
-      type: 'success',
-      description: replaced.length ? `Config saved. Fields the server fills were put back: ${replaced.join(', ')}.` : 'Config saved.',
-    })
-  }
-
-  if (intent === 'duplicate') {
-    await requireUserWithPermission(request, 'create:training:own')
-    const copy = await duplicateTraining(training, userId)
-    return redirectWithToast(`/trainings/${copy.id}`, {
-      type: 'success',
-      description: `Duplicated as "${copy.name}": name, trigger word, base model and config. Images are not copied.`,
-    })
-  }
-
-  if (intent === 'delete') {
-    const result = await deleteTraining(training.id)
-    if (!result.deleted) {
-      return failure(formError(formData, 'A run of this training is in progress. Cancel it before deleting the training.'))
+    const inputs: Partial<KnobInputs> = {}
+    for (const name of KNOB_NAMES) {
+      const value = formData.get(name)
+      if (typeof value === 'string') inputs[name] = value
     }
-    const images = result.imageCount === 1 ? ' and its image' : result.imageCount ? ` and its ${result.imageCount} images` : ''
-    return redirectWithToast('/trainings', { type: 'success', description: `Training "${training.name}"${images} deleted.` })
+    const { knobs, errors } = parseKnobInputs(inputs)
+    if (Object.keys(errors).length) {
+      const fieldErrors = Object.fromEntries(Object.entries(errors).map(([k, message]) => [k, [message]]))
+      return refuse(formData, { formErrors: ['Some fields need fixing.'], fieldErrors })
+    }
+    result = validateConfig(writeKnobs(base.value, knobs), model)
   }
+  if (!result.success) {
+    const fieldErrors: Record<string, string[]> = { config: result.issues.map(formatIssue) }
+    for (const issue of result.issues) {
+      const knob = knobForPath(issue.path)
+      if (knob) fieldErrors[knob] = [...(fieldErrors[knob] ?? []), formatIssue(issue)]
+    }
+    return refuse(formData, { formErrors: ['Nothing was saved: the config has problems.'], fieldErrors })
+  }
+  const { config, replaced } = withServerFields(result.config, model)
+  await prisma.training.update({ where: { id: training.id }, data: { config: serializeConfig(config) } })
+  return redirectWithToast(settingsUrl(training.id), {
+    type: 'success',
+    description: replaced.length ? `Config saved. Fields the server fills were put back: ${replaced.join(', ')}.` : 'Config saved.',
+  })
+}
 
-  return failure(formError(formData, 'Unknown action.'))
+async function handleDuplicate(request: Request, training: LoadedForAction, userId: string) {
+  await requireUserWithPermission(request, 'create:training:own')
+  const copy = await duplicateTraining(training, userId)
+  return redirectWithToast(`/trainings/${copy.id}`, {
+    type: 'success',
+    description: `Duplicated as "${copy.name}": name, trigger word, base model and config. Images are not copied.`,
+  })
+}
+
+async function handleDelete(formData: FormData, training: LoadedForAction) {
+  const result = await deleteTraining(training.id)
+  if (!result.deleted) return refuse(formData, { formErrors: ['A run of this training is in progress. Cancel it before deleting the training.'] })
+  const images = result.imageCount === 1 ? ' and its image' : result.imageCount ? ` and its ${result.imageCount} images` : ''
+  return redirectWithToast('/trainings', { type: 'success', description: `Training "${training.name}"${images} deleted.` })
 }
 
 export default function TrainingSettings() {
@@ -204,7 +231,7 @@ export default function TrainingSettings() {
           </h2>
           <p className="text-sm text-slate-600">A new training of yours with the same name (plus “(copy)”), trigger word, base model and config. Images are not copied.</p>
           <Form method="POST">
-            <SubmitButton name="intent" value="duplicate" className="btn-secondary">
+            <SubmitButton name="intent" value="duplicate" className={buttonVariants({ variant: 'secondary' })}>
               Duplicate training
             </SubmitButton>
           </Form>
@@ -218,28 +245,36 @@ export default function TrainingSettings() {
 }
 
 type LoadedTraining = { name: string; triggerWord: string; baseModelSlug: string }
+type Failure = SerializeFrom<typeof action>
 
-function DetailsForm({ training, failure, readOnly }: { training: LoadedTraining; failure?: FormFailure; readOnly: boolean }) {
+function DetailsForm({ training, failure, readOnly }: { training: LoadedTraining; failure?: Failure; readOnly: boolean }) {
   const { gpus } = useLoaderData<typeof loader>()
-  const values = failure?.values
-  const [baseModel, setBaseModel] = useState(values?.baseModel ?? training.baseModelSlug)
+  const [baseModel, setBaseModel] = useState(failure?.values.baseModel ?? training.baseModelSlug)
+  // The same schema checks the form in the browser before it is sent, and on the server.
+  const [form, fields] = useForm({
+    id: 'training-details',
+    constraint: getZodConstraint(DetailsSchema),
+    defaultValue: { name: training.name, triggerWord: training.triggerWord },
+    lastResult: failure,
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: DetailsSchema }),
+    // After the first submit, checked as one types: revalidating on blur would take a fixed error's
+    // message away between the press and the release of the submit button, moving the button from
+    // under the pointer so the click is lost.
+    shouldRevalidate: 'onInput',
+  })
   return (
-    <Form method="POST" className="card flex flex-col gap-4" noValidate aria-labelledby="details-heading">
+    <Form method="POST" className="card flex flex-col gap-4" aria-labelledby="details-heading" {...getFormProps(form)}>
       <h2 id="details-heading" className="text-lg font-semibold">
         Details
       </h2>
-      <Field
-        label="Name"
-        errors={failure?.fieldErrors.name}
-        inputProps={{ name: 'name', required: true, maxLength: TRAINING_NAME_MAX_CHARS, defaultValue: values?.name ?? training.name, readOnly }}
-      />
+      <Field label="Name" errors={fields.name.errors} inputProps={{ ...getInputProps(fields.name, { type: 'text' }), readOnly }} />
       <TriggerWordField
-        errors={failure?.fieldErrors.triggerWord}
+        errors={fields.triggerWord.errors}
         hint="1–32 letters, digits, _ or -, no spaces. Captions and prompts refer to it as [trigger]."
-        defaultValue={values?.triggerWord ?? training.triggerWord} readOnly={readOnly}
+        inputProps={{ ...getInputProps(fields.triggerWord, { type: 'text' }), readOnly }}
       />
-      <BaseModelSelect value={baseModel} onChange={setBaseModel} errors={failure?.fieldErrors.baseModel} gpus={gpus} />
-      <ErrorList errors={failure?.formErrors} />
+      <BaseModelSelect value={baseModel} onChange={setBaseModel} errors={fields.baseModel.errors} gpus={gpus} />
+      <ErrorList id={form.errorId} errors={form.errors} />
       {readOnly ? null : (
         <div>
           <SubmitButton name="intent" value="details">
@@ -265,10 +300,10 @@ function DeleteSection({ name, imageCount, confirm, errors }: { name: string; im
           </p>
           <ErrorList errors={errors} />
           <Form method="POST" className="flex flex-wrap gap-2">
-            <SubmitButton name="intent" value="delete" className="btn-danger">
+            <SubmitButton name="intent" value="delete" className={buttonVariants({ variant: 'danger' })}>
               Yes, delete this training
             </SubmitButton>
-            <Link to="." className="btn-secondary" preventScrollReset>
+            <Link to="." className={buttonVariants({ variant: 'secondary' })} preventScrollReset>
               Cancel
             </Link>
           </Form>
@@ -277,7 +312,7 @@ function DeleteSection({ name, imageCount, confirm, errors }: { name: string; im
         <>
           <p className="text-sm text-slate-600">Deletes the training{imageCount ? `, ${images}` : ''} and its settings for good.</p>
           <div>
-            <Link to="?delete" className="btn-danger" preventScrollReset>
+            <Link to="?delete" className={buttonVariants({ variant: 'danger' })} preventScrollReset>
               Delete training…
             </Link>
           </div>
@@ -287,4 +322,21 @@ function DeleteSection({ name, imageCount, confirm, errors }: { name: string; im
   )
 }
 
-export const ErrorBoundary = GeneralErrorBoundary
+export function ErrorBoundary() {
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{
+        404: ({ params }) => (
+          <p>
+            No training with the id “{params.trainingId}”, or it is not yours to see.{' '}
+            <Link to="/trainings" className="link">
+              See your trainings
+            </Link>
+            .
+          </p>
+        ),
+        403: () => <p>Your account may not change or delete this training; ask an admin.</p>,
+      }}
+    />
+  )
+}

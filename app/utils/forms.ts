@@ -5,7 +5,6 @@
 // `fieldErrors`, `values`) for callers that read the JSON (the route tests, scripts). Secrets
 // (passwords, codes) are never sent back in either.
 import type { Submission, SubmissionResult } from '@conform-to/react'
-import type { z } from 'zod'
 
 export type FieldErrors = Record<string, string[] | undefined>
 
@@ -49,33 +48,4 @@ export function formReply(
     fieldErrors[field] = [...new Set([...(fieldErrors[field] ?? []), ...errors])]
   }
   return { ...reply, status: 'error', formErrors: formErrors ?? [], fieldErrors, values }
-}
-
-// The hand-written validation that came before Conform, still used by the training pages.
-export function parseFormData<S extends z.ZodTypeAny>(
-  formData: FormData,
-  schema: S,
-): { success: true; data: z.output<S> } | { success: false; failure: FormFailure } {
-  const raw: Record<string, FormDataEntryValue | FormDataEntryValue[]> = {}
-  for (const key of new Set(formData.keys())) {
-    const all = formData.getAll(key)
-    raw[key] = all.length > 1 ? all : all[0]!
-  }
-  const result = schema.safeParse(raw)
-  if (result.success) return { success: true, data: result.data }
-  const flat = result.error.flatten()
-  return {
-    success: false,
-    failure: {
-      status: 'error',
-      formErrors: flat.formErrors,
-      fieldErrors: flat.fieldErrors as FieldErrors,
-      values: formValues(formData),
-    },
-  }
-}
-
-/** A failure that is not tied to one field ("Invalid email or password"). */
-export function formError(formData: FormData, message: string, fieldErrors: FieldErrors = {}): FormFailure {
-  return { status: 'error', formErrors: [message], fieldErrors, values: formValues(formData) }
 }

@@ -2,6 +2,7 @@
 // first, 50 to a page, with its run, owner, provider, type, state, age and cost, and a Terminate
 // button. Terminate asks the provider to end the machine now, marks the row stopping (the supervisor
 // sees it gone and marks it terminated), and cancels its run if that is still active.
+import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
 import { z } from 'zod'
@@ -11,7 +12,7 @@ import { ErrorList } from '~/components/forms'
 import { Pagination } from '~/components/pagination'
 import { RunStatusBadge } from '~/components/run-status-badge'
 import { prisma } from '~/utils/db.server'
-import { formError, parseFormData } from '~/utils/forms'
+import { formReply } from '~/utils/forms'
 import { getGpuProvider, isProviderName } from '~/gpu/registry.server'
 import { isLiveMachineState, LIVE_MACHINE_STATES } from '~/gpu/machine-state'
 import { cn } from '~/components/ui/cn'
@@ -109,17 +110,18 @@ export async function loader({ request }: LoaderFunctionArgs) {
 export async function action({ request }: ActionFunctionArgs) {
   const adminId = await requireUserWithPermission(request, 'delete:gpu:any')
   const formData = await request.formData()
-  const parsed = parseFormData(formData, ActionSchema)
-  if (!parsed.success) return json(parsed.failure, { status: 400 })
-  const { gpuId, returnTo } = parsed.data
+  const submission = parseWithZod(formData, { schema: ActionSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const refuse = (message: string, status: number) => json(formReply(submission, { formErrors: [message] }), { status })
+  const { gpuId, returnTo } = submission.value
   const back = returnTo?.startsWith('/admin/gpus') ? returnTo : '/admin/gpus'
   const gpu = await prisma.gpu.findUnique({
     where: { id: gpuId },
     select: { id: true, instanceId: true, provider: true, status: true, run: { select: { id: true, status: true } } },
   })
-  if (!gpu) return json(formError(formData, 'This machine is not in the fleet list. Reload the page.'), { status: 404 })
-  if (gpu.status === 'terminated') return json(formError(formData, `${gpu.instanceId} is already terminated.`), { status: 409 })
-  if (!isProviderName(gpu.provider)) return json(formError(formData, `Unknown provider "${gpu.provider}": terminate ${gpu.instanceId} by hand.`), { status: 400 })
+  if (!gpu) return refuse('This machine is not in the fleet list. Reload the page.', 404)
+  if (gpu.status === 'terminated') return refuse(`${gpu.instanceId} is already terminated.`, 409)
+  if (!isProviderName(gpu.provider)) return refuse(`Unknown provider "${gpu.provider}": terminate ${gpu.instanceId} by hand.`, 400)
 
   let failure: string | null = null
   try {
@@ -132,12 +134,9 @@ export async function action({ request }: ActionFunctionArgs) {
   // its next cycle, and the reaper ends any tagged machine without an active run.
   const canceled = gpu.run && isActiveRunStatus(gpu.run.status) ? await endRun(gpu.run.id, 'canceled', { error: CANCELED_BY_ADMIN, canceledById: adminId }) : false
   if (failure) {
-    return json(
-      formError(
-        formData,
-        `${gpu.provider} did not confirm terminating ${gpu.instanceId}: ${failure.replace(/\.$/, '')}.${canceled ? ' Its run was canceled, so the supervisor will try again.' : ''}`,
-      ),
-      { status: 502 },
+    return refuse(
+      `${gpu.provider} did not confirm terminating ${gpu.instanceId}: ${failure.replace(/\.$/, '')}.${canceled ? ' Its run was canceled, so the supervisor will try again.' : ''}`,
+      502,
     )
   }
   return redirectWithToast(back, {

@@ -3,12 +3,12 @@
 // the parameters it was made with.
 import { generateTOTP, verifyTOTP } from '@epic-web/totp'
 import { prisma } from './db.server'
+import { CODE_VALID_MS } from './verification'
 
 export const VERIFICATION_TYPES = ['onboarding', 'reset-password', 'change-email', '2fa', '2fa-verify'] as const
 export type VerificationType = (typeof VERIFICATION_TYPES)[number]
 
-/** How long a one-time code is valid (the email says so in words: durationInWords). */
-export const CODE_VALID_MS = 10 * 60 * 1000
+export { CODE_VALID_MS } from './verification'
 /** After this many wrong codes a one-time code is deleted: the person must ask for a new one. */
 export const MAX_CODE_ATTEMPTS = 5
 

@@ -18,6 +18,8 @@ import { safeRedirect } from '~/utils/misc'
 import { verifySessionStorage } from '~/utils/session.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { CodeSchema, EmailSchema } from '~/utils/user-validation'
+import { durationInWords } from '~/utils/format'
+import { CODE_VALID_MS } from '~/utils/verification'
 import { checkCode, consumeVerification, type CodeCheck } from '~/utils/verification.server'
 import { getVerifySession, passwordStateTag, sendCodeEmail, sendCodeEmailInBackground, verifyPath, type EmailCodeType } from './verify.server'
 
@@ -251,7 +253,7 @@ export default function VerifyPage() {
         <input type="hidden" name="redirectTo" value={redirectTo} />
         <CodeField
           errors={fields.code.errors}
-          hint={type === '2fa' ? undefined : 'The code expires 10 minutes after we send it.'}
+          hint={type === '2fa' ? undefined : `The code expires ${durationInWords(CODE_VALID_MS)} after we send it.`}
           defaultValue={code}
           autoFocus
           inputProps={getInputProps(fields.code, { type: 'text' })}

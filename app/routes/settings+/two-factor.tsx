@@ -17,7 +17,9 @@ import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { redirectWithToast } from '~/utils/toast.server'
 import { CodeSchema } from '~/utils/user-validation'
-import { checkCode, CODE_VALID_MS, TWO_FACTOR_TOTP, userHasTwoFactor, type CodeCheck } from '~/utils/verification.server'
+import { durationInWords } from '~/utils/format'
+import { CODE_VALID_MS } from '~/utils/verification'
+import { checkCode, TWO_FACTOR_TOTP, userHasTwoFactor, type CodeCheck } from '~/utils/verification.server'
 
 export const meta: MetaFunction = () => [{ title: 'Two-factor · Settings · Trainyard' }]
 
@@ -193,7 +195,7 @@ export default function TwoFactorSettings() {
           <ol className="flex list-decimal flex-col gap-2 pl-5 text-sm text-slate-700">
             <li>Scan this QR code with an authenticator app (1Password, Google Authenticator, Authy…).</li>
             <li>Or, if you cannot scan it, type the secret key below into the app.</li>
-            <li>Enter the 6-digit code the app shows. The setup expires in 10 minutes.</li>
+            <li>Enter the 6-digit code the app shows. The setup expires in {durationInWords(CODE_VALID_MS)}.</li>
           </ol>
           <img src={setup.qrCode} alt="QR code to add Trainyard to your authenticator app" className="h-48 w-48 self-center sm:self-start" />
           <Field

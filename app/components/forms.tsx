@@ -3,14 +3,11 @@
 // props as they come (`inputProps={getInputProps(fields.email, { type: 'email' })}` with
 // `errors={fields.email.errors}`) as well as hand-written ones.
 import { useNavigation } from '@remix-run/react'
-import { useId, type InputHTMLAttributes, type Key, type ReactNode, type TextareaHTMLAttributes } from 'react'
+import { useId, type InputHTMLAttributes, type Key, type ReactNode } from 'react'
 import { Alert } from './ui/alert'
 import { type ButtonProps } from './ui/button'
 import { cn } from './ui/cn'
-import { Spinner } from './ui/spinner'
 import { StatusButton } from './ui/status-button'
-
-export { Spinner }
 
 export function ErrorList({ id, errors }: { id?: string; errors?: string[] | null }) {
   const shown = errors?.filter(Boolean)
@@ -154,36 +151,6 @@ export function CodeField({
         ...inputProps,
       }}
     />
-  )
-}
-
-type TextareaFieldProps = {
-  label: ReactNode
-  errors?: string[] | null
-  className?: string
-  textareaProps: TextareaHTMLAttributes<HTMLTextAreaElement> & { name: string; key?: Key | null }
-}
-
-export function TextareaField({ label, errors, className, textareaProps }: TextareaFieldProps) {
-  const { key, ...props } = textareaProps
-  const fallbackId = useId()
-  const id = props.id ?? fallbackId
-  const errorId = errors?.length ? `${id}-error` : undefined
-  return (
-    <div className={cn('flex flex-col', className)}>
-      <label htmlFor={id} className="label">
-        {label}
-      </label>
-      <textarea
-        key={key}
-        id={id}
-        className="input"
-        {...props}
-        aria-invalid={errorId ? true : undefined}
-        aria-describedby={describedBy(errorId, props['aria-describedby']?.replace(`${id}-error`, ''))}
-      />
-      <ErrorList id={errorId} errors={errors} />
-    </div>
   )
 }
 

@@ -5,7 +5,7 @@
 import type { ProviderName } from './provider-env'
 import type { MachineState } from './machine-state'
 
-export { LIVE_MACHINE_STATES, MACHINE_STATES, type MachineState } from './machine-state'
+export type { MachineState } from './machine-state'
 export type { ProviderName } from './provider-env'
 
 /** What the agent needs to run (scripts/agent/README.md, "Job format"); passed through as JSON. */

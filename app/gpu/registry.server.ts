@@ -15,7 +15,7 @@ import { describeLocalMachine, LOCAL_CAPABILITIES, LocalGpuProvider } from './lo
 import type { GpuProvider, ProviderCapabilities } from './provider.server'
 import { PROVIDER_NAMES, type ProviderName } from './provider-env'
 
-export { PROVIDER_NAMES, type ProviderName } from './provider-env'
+export type { ProviderName } from './provider-env'
 
 type ProviderEntry = {
   catalogue: Catalogue

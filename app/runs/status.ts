@@ -28,7 +28,6 @@ export type TerminalRunStatus = (typeof TERMINAL_RUN_STATUSES)[number]
 
 /** What the agent may report (protocol v1): the states after the machine exists. */
 export const AGENT_STATUSES = ['booting', 'preparing', 'training', 'uploading', 'succeeded', 'failed'] as const
-export type AgentStatus = (typeof AGENT_STATUSES)[number]
 
 export function isRunStatus(value: string): value is RunStatus {
   return (RUN_STATUSES as readonly string[]).includes(value)

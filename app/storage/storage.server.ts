@@ -54,8 +54,3 @@ async function createStorage(): Promise<Storage> {
   const { LocalStorage } = await import('./local.server')
   return new LocalStorage({ dir: env.STORAGE_DIR, appUrl: env.APP_URL, secret: env.SESSION_SECRET })
 }
-
-/** Tests swap drivers between files; the app never calls this. */
-export function resetStorageForTests() {
-  storage = undefined
-}

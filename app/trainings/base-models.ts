@@ -82,7 +82,6 @@ export const BASE_MODELS: readonly BaseModel[] = [
 const FLUX_FULL_PRECISION_MEMORY_GB = 48
 
 export const BASE_MODEL_SLUGS = BASE_MODELS.map((m) => m.slug) as [string, ...string[]]
-export const DEFAULT_BASE_MODEL_SLUG = 'flux-dev'
 
 export function findBaseModel(slug: string | null | undefined) {
   return BASE_MODELS.find((m) => m.slug === slug) ?? null

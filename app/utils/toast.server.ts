@@ -9,7 +9,6 @@ const ToastSchema = z.object({
   title: z.string().optional(),
   description: z.string(),
 })
-export type Toast = z.infer<typeof ToastSchema>
 export type ToastInput = z.input<typeof ToastSchema>
 
 const TOAST_KEY = 'toast'

@@ -1,8 +1,6 @@
 import { useRouteLoaderData } from '@remix-run/react'
 import type { loader as rootLoader } from '~/root'
 
-export type RootUser = NonNullable<ReturnType<typeof useOptionalUser>>
-
 export function useOptionalUser() {
   const data = useRouteLoaderData<typeof rootLoader>('root')
   return data?.user ?? null

@@ -24,10 +24,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   if (userId && !user) throw await logout({ request })
   const { toast, headers } = await getToast(request)
   const env = getEnv()
-  return json(
-    { user, toast, githubEnabled: Boolean(env.GITHUB_CLIENT_ID) },
-    { headers: headers ?? undefined },
-  )
+  return json({ user, toast, githubEnabled: Boolean(env.GITHUB_CLIENT_ID) }, { headers: headers ?? undefined })
 }
 
 function Document({ children }: { children: React.ReactNode }) {

@@ -102,7 +102,9 @@ function shutdown(signal: string) {
   // Keep-alive connections can hold close() open; do not wait for ever.
   setTimeout(() => process.exit(0), 5000).unref()
   // The cycle in flight finishes (its polls end within their timeout) and the leases are given back.
-  const stopped = supervisor ? supervisor.stop().catch((error: unknown) => console.error('supervisor stop failed', error)) : Promise.resolve()
+  const stopped = supervisor
+    ? supervisor.stop().catch((error: unknown) => console.error('supervisor stop failed', error))
+    : Promise.resolve()
   server.close(() => void stopped.then(() => process.exit(0)))
 }
 process.once('SIGTERM', () => shutdown('SIGTERM'))

@@ -55,7 +55,10 @@ export async function startAppProcess(
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`The server exited during start:\n${output}`)
-    const status = await fetch(`${url}/resources/healthcheck`).then((r) => r.status, () => 0)
+    const status = await fetch(`${url}/resources/healthcheck`).then(
+      (r) => r.status,
+      () => 0,
+    )
     if (until === 'answers' ? status !== 0 : status === 200) return { url, port: listenPort, child, output: () => output, stop }
     await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS))
   }

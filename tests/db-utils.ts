@@ -45,7 +45,10 @@ export async function createSessionCookie(userId: string) {
 /** The newest message in the outbox addressed to `to`, or null. */
 export async function readEmail(to: string) {
   const dir = path.resolve(process.env.MAIL_OUTBOX_DIR ?? 'data/outbox')
-  const files = (await fs.readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.json')).sort().reverse()
+  const files = (await fs.readdir(dir).catch(() => [] as string[]))
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .reverse()
   for (const file of files) {
     const email = JSON.parse(await fs.readFile(path.join(dir, file), 'utf8')) as {
       to: string
@@ -68,7 +71,12 @@ export function codeFromEmail(email: { text: string } | null) {
 /** A Request as Remix would pass it to a loader or action. */
 export function makeRequest(
   url: string,
-  { method = 'GET', form, cookie, headers }: { method?: string; form?: Record<string, string | string[]>; cookie?: string; headers?: Record<string, string> } = {},
+  {
+    method = 'GET',
+    form,
+    cookie,
+    headers,
+  }: { method?: string; form?: Record<string, string | string[]>; cookie?: string; headers?: Record<string, string> } = {},
 ) {
   const h = new Headers(headers)
   if (cookie) h.set('cookie', cookie)

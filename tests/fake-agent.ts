@@ -34,7 +34,16 @@ export type FakeAgent = {
 }
 
 export function message(id: number, status: string, extra: Partial<FakeMessage> = {}): FakeMessage {
-  return { id, status, step: null, totalSteps: null, loss: null, text: status, at: new Date(Date.UTC(2026, 10, 27, 10, 0, id)).toISOString(), ...extra }
+  return {
+    id,
+    status,
+    step: null,
+    totalSteps: null,
+    loss: null,
+    text: status,
+    at: new Date(Date.UTC(2026, 10, 27, 10, 0, id)).toISOString(),
+    ...extra,
+  }
 }
 
 export async function startFakeAgent(): Promise<FakeAgent> {
@@ -159,7 +168,15 @@ export class FakeGpuProvider implements GpuProvider {
 
   /** Adds a machine the app did not launch in this test (an orphan for the reaper). */
   addMachine(instanceId: string, runId: string | null, state: MachineState = 'running') {
-    this.machines.set(instanceId, { provider: this.name, instanceId, runId, instanceType: 'g5.xlarge', state, agentUrl: null, launchedAt: new Date() })
+    this.machines.set(instanceId, {
+      provider: this.name,
+      instanceId,
+      runId,
+      instanceType: 'g5.xlarge',
+      state,
+      agentUrl: null,
+      launchedAt: new Date(),
+    })
   }
 
   setState(instanceId: string, state: MachineState) {

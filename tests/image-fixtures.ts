@@ -54,12 +54,16 @@ export async function makeWebp({ width = 64, height = 48, seed = 3 } = {}) {
 }
 
 export function makeSvg() {
-  return Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="48"><rect width="64" height="48" fill="red"/></svg>')
+  return Buffer.from(
+    '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="48"><rect width="64" height="48" fill="red"/></svg>',
+  )
 }
 
 /** The first part of a real JPEG: the header is fine, the pixel data stops halfway. */
 export async function makeTruncatedJpeg() {
-  const full = await sharp({ create: { width: 256, height: 256, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+  const full = await sharp({
+    create: { width: 256, height: 256, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+  })
     .jpeg({ quality: 90 })
     .toBuffer()
   return full.subarray(0, Math.floor(full.length / 2))
@@ -70,7 +74,11 @@ export async function makeTruncatedJpeg() {
  * careless decoder would try to expand to width × height × 3 bytes.
  */
 export async function makePixelBombPng(width = 20_000, height = 20_000) {
-  const png = Buffer.from(await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } }).png().toBuffer())
+  const png = Buffer.from(
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer(),
+  )
   // Signature (8) + IHDR length (4) + "IHDR" (4), then width and height; the CRC covers type + data.
   png.writeUInt32BE(width, 16)
   png.writeUInt32BE(height, 20)

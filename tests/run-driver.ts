@@ -31,7 +31,9 @@ export async function driveUntil(
     const run = await loadRun(runId)
     if (done(run)) return run
     if (Date.now() > deadline) {
-      throw new Error(`run ${runId} is ${run.status} (gpu ${run.gpu?.status ?? 'none'}) after ${timeoutMs} ms; error: ${run.error}`)
+      throw new Error(
+        `run ${runId} is ${run.status} (gpu ${run.gpu?.status ?? 'none'}) after ${timeoutMs} ms; error: ${run.error}`,
+      )
     }
     await new Promise((resolve) => setTimeout(resolve, CYCLE_PAUSE_MS))
   }

@@ -46,7 +46,11 @@ export function ConfirmButton({
     )
   }
   return (
-    <div role="group" aria-label="Confirm" className="flex flex-wrap items-center gap-2 rounded-md border border-red-200 bg-red-50 p-2">
+    <div
+      role="group"
+      aria-label="Confirm"
+      className="flex flex-wrap items-center gap-2 rounded-md border border-red-200 bg-red-50 p-2"
+    >
       <span className="text-sm text-red-800">{question}</span>
       <StatusButton ref={confirmRef} name={name} value={value} variant="danger" status={pending ? 'pending' : 'idle'}>
         {confirmLabel}

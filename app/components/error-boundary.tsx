@@ -43,13 +43,17 @@ export function GeneralErrorBoundary({
   if (!isResponse && typeof document !== 'undefined') console.error(error)
 
   const handler = isResponse ? (statusHandlers?.[status] ?? defaultStatusHandler) : undefined
-  const text: ReactNode = isResponse
-    ? handler
-      ? handler({ error, params })
-      : <p>{message.text}</p>
-    : unexpectedErrorHandler
-      ? unexpectedErrorHandler(error)
-      : <p>{message.text}</p>
+  const text: ReactNode = isResponse ? (
+    handler ? (
+      handler({ error, params })
+    ) : (
+      <p>{message.text}</p>
+    )
+  ) : unexpectedErrorHandler ? (
+    unexpectedErrorHandler(error)
+  ) : (
+    <p>{message.text}</p>
+  )
 
   return (
     <div className="mx-auto flex max-w-lg flex-col items-center gap-4 py-16 text-center">

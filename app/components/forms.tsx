@@ -66,7 +66,10 @@ export function Field({ label, errors, hint, className, inputProps }: FieldProps
   const hintId = hint ? `${id}-hint` : undefined
   // Conform describes an invalid input by its error list only; the hint is added here, and the
   // error list is the one this component renders (its id is the same, `${id}-error`).
-  const fromCaller = props['aria-describedby']?.split(' ').filter((ref) => ref !== `${id}-error`).join(' ')
+  const fromCaller = props['aria-describedby']
+    ?.split(' ')
+    .filter((ref) => ref !== `${id}-error`)
+    .join(' ')
   return (
     <div className={cn('flex flex-col', className)}>
       <label htmlFor={id} className="label">

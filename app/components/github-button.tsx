@@ -6,7 +6,13 @@ import { SubmitButton } from './forms'
 
 const GITHUB_AUTH_PATH = '/auth/github'
 
-export function GitHubLoginButton({ redirectTo, label = 'Continue with GitHub' }: { redirectTo?: string | null; label?: string }) {
+export function GitHubLoginButton({
+  redirectTo,
+  label = 'Continue with GitHub',
+}: {
+  redirectTo?: string | null
+  label?: string
+}) {
   return (
     <Form method="POST" action={GITHUB_AUTH_PATH}>
       {redirectTo ? <input type="hidden" name="redirectTo" value={redirectTo} /> : null}

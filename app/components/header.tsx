@@ -16,7 +16,9 @@ export function Header() {
     <header className="border-b border-slate-200 bg-white">
       <div className="mx-auto flex max-w-6xl items-center justify-between gap-4 px-4 py-3">
         <Link to="/" className="flex items-center gap-2 text-lg font-bold text-slate-900">
-          <span aria-hidden className="rounded bg-brand-600 px-1.5 py-0.5 text-sm text-white">TY</span>
+          <span aria-hidden className="rounded bg-brand-600 px-1.5 py-0.5 text-sm text-white">
+            TY
+          </span>
           Trainyard
         </Link>
         {user ? (
@@ -45,7 +47,10 @@ export function Header() {
                   Settings
                 </Link>
                 <Form method="POST" action="/logout">
-                  <button type="submit" className="block w-full rounded px-3 py-2 text-left text-sm text-slate-700 hover:bg-slate-100">
+                  <button
+                    type="submit"
+                    className="block w-full rounded px-3 py-2 text-left text-sm text-slate-700 hover:bg-slate-100"
+                  >
                     Log out
                   </button>
                 </Form>

@@ -10,9 +10,7 @@ import { cn } from './ui/cn'
 const PARALLEL_UPLOADS = 3
 const BYTES_PER_MB = 1024 * 1024
 
-type ServerResult =
-  | { name: string; ok: true; warnings: string[] }
-  | { name: string; ok: false; error: string }
+type ServerResult = { name: string; ok: true; warnings: string[] } | { name: string; ok: false; error: string }
 
 type Item = {
   key: string
@@ -51,15 +49,7 @@ function send(url: string, item: Item, onProgress: (fraction: number) => void, s
   })
 }
 
-export function ImageUploader({
-  trainingId,
-  maxFileMb,
-  isEmpty,
-}: {
-  trainingId: string
-  maxFileMb: number
-  isEmpty: boolean
-}) {
+export function ImageUploader({ trainingId, maxFileMb, isEmpty }: { trainingId: string; maxFileMb: number; isEmpty: boolean }) {
   const inputId = useId()
   const [items, setItems] = useState<Item[]>([])
   const [dragging, setDragging] = useState(false)
@@ -115,7 +105,14 @@ export function ImageUploader({
       const key = `${++counter.current}`
       // Said here too so a 300 MB file is not sent only to be refused; the server checks again.
       if (file.size > maxBytes) {
-        return { key, name: file.name, file, progress: 0, state: 'refused', message: `Larger than the limit of ${maxFileMb} MB per file.` }
+        return {
+          key,
+          name: file.name,
+          file,
+          progress: 0,
+          state: 'refused',
+          message: `Larger than the limit of ${maxFileMb} MB per file.`,
+        }
       }
       return { key, name: file.name, file, progress: 0, state: 'queued' }
     })
@@ -151,7 +148,9 @@ export function ImageUploader({
         data-testid="drop-zone"
       >
         <p className="text-base font-medium text-slate-800">{isEmpty ? 'Drop 5–200 photos here' : 'Drop more photos here'}</p>
-        <p className="text-sm text-slate-500">JPEG, PNG or WebP, up to {maxFileMb} MB each. Metadata such as GPS position is removed.</p>
+        <p className="text-sm text-slate-500">
+          JPEG, PNG or WebP, up to {maxFileMb} MB each. Metadata such as GPS position is removed.
+        </p>
         <label htmlFor={inputId} className={cn(buttonVariants(), 'cursor-pointer focus-within:ring-2')}>
           Choose images
         </label>
@@ -173,7 +172,9 @@ export function ImageUploader({
         <div className="card p-4">
           <div className="mb-2 flex items-center justify-between gap-2">
             <h3 className="text-sm font-semibold" aria-live="polite">
-              {busy ? `Uploading ${items.length - finished.length} of ${items.length}…` : `${finished.filter((i) => i.state === 'added').length} of ${items.length} added`}
+              {busy
+                ? `Uploading ${items.length - finished.length} of ${items.length}…`
+                : `${finished.filter((i) => i.state === 'added').length} of ${items.length} added`}
             </h3>
             {!busy ? (
               <Button type="button" variant="link" size="none" onClick={() => setItems([])}>
@@ -207,7 +208,12 @@ function UploadRow({ item }: { item: Item }) {
     <li className="flex flex-col gap-1 text-sm" data-state={item.state}>
       <div className="flex flex-wrap items-baseline justify-between gap-x-3">
         <span className="min-w-0 break-all font-medium text-slate-800">{item.name}</span>
-        <span className={cn('shrink-0', item.state === 'refused' ? 'text-red-700' : item.state === 'added' ? 'text-green-700' : 'text-slate-500')}>
+        <span
+          className={cn(
+            'shrink-0',
+            item.state === 'refused' ? 'text-red-700' : item.state === 'added' ? 'text-green-700' : 'text-slate-500',
+          )}
+        >
           {status}
         </span>
       </div>
@@ -215,7 +221,10 @@ function UploadRow({ item }: { item: Item }) {
         <progress className="h-1.5 w-full" max={1} value={item.progress} aria-label={`Upload of ${item.name}`} />
       ) : null}
       {item.message ? (
-        <p className={item.state === 'refused' ? 'text-red-700' : 'text-amber-700'} role={item.state === 'refused' ? 'alert' : undefined}>
+        <p
+          className={item.state === 'refused' ? 'text-red-700' : 'text-amber-700'}
+          role={item.state === 'refused' ? 'alert' : undefined}
+        >
           {item.name}: {item.message}
         </p>
       ) : null}

@@ -52,12 +52,37 @@ export function LossChart({ points }: { points: LossPoint[] }) {
           <title id={`${id}-title`}>Loss by training step</title>
           <desc id={`${id}-desc`}>{description}</desc>
           {[0.25, 0.5, 0.75].map((f) => (
-            <line key={f} x1={0} x2={VIEW_W} y1={VIEW_H * f} y2={VIEW_H * f} className="stroke-slate-100" strokeWidth={1} vectorEffect="non-scaling-stroke" />
+            <line
+              key={f}
+              x1={0}
+              x2={VIEW_W}
+              y1={VIEW_H * f}
+              y2={VIEW_H * f}
+              className="stroke-slate-100"
+              strokeWidth={1}
+              vectorEffect="non-scaling-stroke"
+            />
           ))}
-          <path d={path} fill="none" className="stroke-brand-600" strokeWidth={2} strokeLinejoin="round" vectorEffect="non-scaling-stroke" />
+          <path
+            d={path}
+            fill="none"
+            className="stroke-brand-600"
+            strokeWidth={2}
+            strokeLinejoin="round"
+            vectorEffect="non-scaling-stroke"
+          />
           {points.length === 1 ? (
             // A round-capped zero-length line: a dot that stays round in the stretched drawing.
-            <line x1={x(last.step)} x2={x(last.step)} y1={y(last.loss)} y2={y(last.loss)} className="stroke-brand-600" strokeWidth={8} strokeLinecap="round" vectorEffect="non-scaling-stroke" />
+            <line
+              x1={x(last.step)}
+              x2={x(last.step)}
+              y1={y(last.loss)}
+              y2={y(last.loss)}
+              className="stroke-brand-600"
+              strokeWidth={8}
+              strokeLinecap="round"
+              vectorEffect="non-scaling-stroke"
+            />
           ) : null}
         </svg>
         <span />

@@ -10,7 +10,10 @@ export function Pagination({ page, pages, hrefFor }: { page: number; pages: numb
           Previous
         </Link>
       ) : (
-        <span className={buttonVariants({ variant: 'secondary', className: 'pointer-events-none opacity-50' })} aria-disabled="true">
+        <span
+          className={buttonVariants({ variant: 'secondary', className: 'pointer-events-none opacity-50' })}
+          aria-disabled="true"
+        >
           Previous
         </span>
       )}
@@ -22,7 +25,10 @@ export function Pagination({ page, pages, hrefFor }: { page: number; pages: numb
           Next
         </Link>
       ) : (
-        <span className={buttonVariants({ variant: 'secondary', className: 'pointer-events-none opacity-50' })} aria-disabled="true">
+        <span
+          className={buttonVariants({ variant: 'secondary', className: 'pointer-events-none opacity-50' })}
+          aria-disabled="true"
+        >
           Next
         </span>
       )}

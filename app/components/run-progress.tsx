@@ -1,6 +1,16 @@
 // The training progress bar: step of total steps and the time left, as a real progressbar (its value
 // is what a screen reader announces and what a browser test reads).
-export function RunProgress({ step, totalSteps, eta, active }: { step: number | null; totalSteps: number | null; eta: string | null; active: boolean }) {
+export function RunProgress({
+  step,
+  totalSteps,
+  eta,
+  active,
+}: {
+  step: number | null
+  totalSteps: number | null
+  eta: string | null
+  active: boolean
+}) {
   const known = totalSteps !== null && totalSteps > 0
   const value = known ? Math.min(step ?? 0, totalSteps) : 0
   const percent = known ? Math.round((value / totalSteps) * 100) : 0
@@ -9,7 +19,10 @@ export function RunProgress({ step, totalSteps, eta, active }: { step: number | 
     <div className="flex flex-col gap-2">
       <div className="flex flex-wrap items-baseline justify-between gap-2 text-sm">
         <span className="font-medium text-slate-800">{text}</span>
-        <span className="text-slate-600">{known ? `${percent}%` : null}{eta && active ? ` · ${eta}` : null}</span>
+        <span className="text-slate-600">
+          {known ? `${percent}%` : null}
+          {eta && active ? ` · ${eta}` : null}
+        </span>
       </div>
       <div
         role="progressbar"

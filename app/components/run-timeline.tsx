@@ -26,7 +26,10 @@ export function RunTimeline({ steps }: { steps: TimelineStep[] }) {
             {i < steps.length - 1 ? <span aria-hidden className="absolute left-[5px] top-4 h-full w-0.5 bg-slate-200" /> : null}
             <span
               aria-hidden
-              className={cn('relative mt-1 h-3 w-3 shrink-0 rounded-full border-2', failed ? 'border-red-600 bg-red-600' : DOTS[step.state])}
+              className={cn(
+                'relative mt-1 h-3 w-3 shrink-0 rounded-full border-2',
+                failed ? 'border-red-600 bg-red-600' : DOTS[step.state],
+              )}
             />
             <div className="flex min-w-0 flex-1 flex-wrap items-baseline justify-between gap-x-3 text-sm">
               <span
@@ -39,7 +42,13 @@ export function RunTimeline({ steps }: { steps: TimelineStep[] }) {
               >
                 {step.label}
                 <span className="sr-only">
-                  {step.state === 'current' ? ' (now)' : step.state === 'skipped' ? ' (not reached)' : step.state === 'upcoming' ? ' (not yet)' : ''}
+                  {step.state === 'current'
+                    ? ' (now)'
+                    : step.state === 'skipped'
+                      ? ' (not reached)'
+                      : step.state === 'upcoming'
+                        ? ' (not yet)'
+                        : ''}
                 </span>
               </span>
               {step.at ? (

@@ -10,7 +10,13 @@ import { StatusButton } from './ui/status-button'
 
 type StartFailure = { formErrors?: string[] }
 
-export function StartRunCard({ trainingId, activeRun }: { trainingId: string; activeRun: { id: string; status: string } | null }) {
+export function StartRunCard({
+  trainingId,
+  activeRun,
+}: {
+  trainingId: string
+  activeRun: { id: string; status: string } | null
+}) {
   const fetcher = useFetcher<StartFailure>()
   if (activeRun) {
     return (
@@ -25,7 +31,9 @@ export function StartRunCard({ trainingId, activeRun }: { trainingId: string; ac
   return (
     // ?index: the Runs tab is an index route, and a POST without it would go to the layout.
     <fetcher.Form method="POST" action={`/trainings/${trainingId}/runs?index`} className="card flex flex-col gap-2 p-4">
-      <p className="text-sm text-slate-600">The dataset is ready. A run rents a GPU and trains your LoRA; you can cancel it at any time.</p>
+      <p className="text-sm text-slate-600">
+        The dataset is ready. A run rents a GPU and trains your LoRA; you can cancel it at any time.
+      </p>
       <ErrorList errors={fetcher.data?.formErrors} />
       <StatusButton name="intent" value="start" status={fetcher.state !== 'idle' ? 'pending' : 'idle'} pendingText="Starting…">
         Start training

@@ -132,7 +132,14 @@ export function TrainingConfigEditor({ initialText, initialInputs, family, serve
             label="Resolution (px)"
             errors={knobErrors.resolution}
             hint={`Largest training size, a multiple of 32 from ${RESOLUTION_MIN_PX} to ${RESOLUTION_MAX_PX}; smaller buckets are kept.`}
-            inputProps={{ ...knob('resolution'), type: 'number', inputMode: 'numeric', min: RESOLUTION_MIN_PX, max: RESOLUTION_MAX_PX, step: 32 }}
+            inputProps={{
+              ...knob('resolution'),
+              type: 'number',
+              inputMode: 'numeric',
+              min: RESOLUTION_MIN_PX,
+              max: RESOLUTION_MAX_PX,
+              step: 32,
+            }}
           />
           <Field
             label="Batch size"
@@ -146,9 +153,19 @@ export function TrainingConfigEditor({ initialText, initialInputs, family, serve
             hint="How often a checkpoint (and samples) are written."
             inputProps={{ ...knob('saveEvery'), type: 'number', inputMode: 'numeric', min: 1, max: STEPS_MAX }}
           />
-          <OptimizerSelect value={inputs.optimizer} errors={knobErrors.optimizer} disabled={readOnly} onChange={(v) => changeKnob('optimizer', v)} />
+          <OptimizerSelect
+            value={inputs.optimizer}
+            errors={knobErrors.optimizer}
+            disabled={readOnly}
+            onChange={(v) => changeKnob('optimizer', v)}
+          />
         </div>
-        <PromptsField value={inputs.samplePrompts} errors={knobErrors.samplePrompts} readOnly={readOnly} onChange={(v) => changeKnob('samplePrompts', v)} />
+        <PromptsField
+          value={inputs.samplePrompts}
+          errors={knobErrors.samplePrompts}
+          readOnly={readOnly}
+          onChange={(v) => changeKnob('samplePrompts', v)}
+        />
         <ServerFields fields={serverFields} />
         <ErrorList errors={formErrors} />
         {readOnly ? null : (
@@ -200,7 +217,17 @@ export function TrainingConfigEditor({ initialText, initialInputs, family, serve
   )
 }
 
-function OptimizerSelect({ value, errors, disabled, onChange }: { value: string; errors?: string[]; disabled: boolean; onChange: (v: string) => void }) {
+function OptimizerSelect({
+  value,
+  errors,
+  disabled,
+  onChange,
+}: {
+  value: string
+  errors?: string[]
+  disabled: boolean
+  onChange: (v: string) => void
+}) {
   const id = useId()
   const errorId = errors?.length ? `${id}-error` : undefined
   const known = (OPTIMIZERS as readonly string[]).includes(value)
@@ -231,7 +258,17 @@ function OptimizerSelect({ value, errors, disabled, onChange }: { value: string;
   )
 }
 
-function PromptsField({ value, errors, readOnly, onChange }: { value: string; errors?: string[]; readOnly: boolean; onChange: (v: string) => void }) {
+function PromptsField({
+  value,
+  errors,
+  readOnly,
+  onChange,
+}: {
+  value: string
+  errors?: string[]
+  readOnly: boolean
+  onChange: (v: string) => void
+}) {
   const id = useId()
   const errorId = errors?.length ? `${id}-error` : undefined
   return (

@@ -55,7 +55,9 @@ export function PresetPicker({ value, onChange, errors }: { value: string; onCha
   return (
     <fieldset aria-describedby={errorId} className="flex flex-col gap-2">
       <legend className="label">Preset</legend>
-      <p className="-mt-1 mb-1 text-xs text-slate-500">A complete trainer config to start from; you can change every knob later.</p>
+      <p className="-mt-1 mb-1 text-xs text-slate-500">
+        A complete trainer config to start from; you can change every knob later.
+      </p>
       <div className="grid gap-3 sm:grid-cols-2">
         {TRAINING_PRESETS.map((preset) => {
           const model = findBaseModel(preset.baseModelSlug)
@@ -108,5 +110,12 @@ export function TriggerWordField({
   hint: string
   inputProps: ComponentProps<typeof Field>['inputProps']
 }) {
-  return <Field label="Trigger word" errors={errors} hint={hint} inputProps={{ autoComplete: 'off', autoCapitalize: 'off', spellCheck: false, ...inputProps }} />
+  return (
+    <Field
+      label="Trigger word"
+      errors={errors}
+      hint={hint}
+      inputProps={{ autoComplete: 'off', autoCapitalize: 'off', spellCheck: false, ...inputProps }}
+    />
+  )
 }

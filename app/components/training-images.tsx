@@ -87,7 +87,11 @@ export function CaptionEditor({ image, canEdit }: { image: GridImage; canEdit: b
   })
 
   if (!canEdit) {
-    return <p className="whitespace-pre-wrap break-words text-sm text-slate-700">{saved || <em className="text-slate-400">No caption</em>}</p>
+    return (
+      <p className="whitespace-pre-wrap break-words text-sm text-slate-700">
+        {saved || <em className="text-slate-400">No caption</em>}
+      </p>
+    )
   }
   const errors = [...(fields.text.errors ?? []), ...(form.errors ?? [])]
   const saving = fetcher.state !== 'idle'
@@ -116,7 +120,14 @@ export function CaptionEditor({ image, canEdit }: { image: GridImage; canEdit: b
           {saving ? 'Saving…' : dirty ? 'Not saved yet' : fetcher.data && 'ok' in fetcher.data ? 'Saved' : ''}
           {over ? ` · ${numbers.format(value.length)} / ${numbers.format(CAPTION_MAX_CHARS)} characters` : ''}
         </span>
-        <StatusButton name="intent" value="caption" variant="secondary" size="sm" status={saving ? 'pending' : 'idle'} disabled={!dirty}>
+        <StatusButton
+          name="intent"
+          value="caption"
+          variant="secondary"
+          size="sm"
+          status={saving ? 'pending' : 'idle'}
+          disabled={!dirty}
+        >
           Save caption
         </StatusButton>
       </div>
@@ -143,7 +154,11 @@ export function ImageCard({
   const remove = useFetcher<ImagesActionResult>({ key: `delete-${image.id}` })
   const removeError = failure(remove.data)
   return (
-    <li className={cn('card flex min-w-0 flex-col gap-2 p-2 sm:p-3', selected && 'ring-2 ring-brand-500')} data-testid="image-card" aria-label={image.name}>
+    <li
+      className={cn('card flex min-w-0 flex-col gap-2 p-2 sm:p-3', selected && 'ring-2 ring-brand-500')}
+      data-testid="image-card"
+      aria-label={image.name}
+    >
       <div className="relative">
         <img
           src={`/resources/images/${image.id}/thumb`}
@@ -159,7 +174,11 @@ export function ImageCard({
         ) : null}
       </div>
       <div className="flex items-baseline justify-between gap-2 text-xs text-slate-500">
-        <a href={`/resources/images/${image.id}/original`} className="min-w-0 truncate font-medium text-slate-700 hover:underline" title={`Open the original of ${image.name}`}>
+        <a
+          href={`/resources/images/${image.id}/original`}
+          className="min-w-0 truncate font-medium text-slate-700 hover:underline"
+          title={`Open the original of ${image.name}`}
+        >
           {image.name}
         </a>
         {image.width && image.height ? (
@@ -170,8 +189,14 @@ export function ImageCard({
       </div>
       {duplicateOf || small ? (
         <div className="flex flex-wrap gap-1">
-          {duplicateOf ? <span className="rounded bg-amber-100 px-1.5 py-0.5 text-xs font-medium text-amber-800">Duplicate of {duplicateOf}</span> : null}
-          {small ? <span className="rounded bg-amber-100 px-1.5 py-0.5 text-xs font-medium text-amber-800">Small: will be upscaled</span> : null}
+          {duplicateOf ? (
+            <span className="rounded bg-amber-100 px-1.5 py-0.5 text-xs font-medium text-amber-800">
+              Duplicate of {duplicateOf}
+            </span>
+          ) : null}
+          {small ? (
+            <span className="rounded bg-amber-100 px-1.5 py-0.5 text-xs font-medium text-amber-800">Small: will be upscaled</span>
+          ) : null}
         </div>
       ) : null}
       <CaptionEditor image={image} canEdit={canEdit} />
@@ -179,7 +204,11 @@ export function ImageCard({
         <remove.Form method="POST" className="flex flex-col">
           <input type="hidden" name="imageId" value={image.id} />
           <ConfirmButton
-            label={<>Delete<span className="sr-only"> {image.name}</span></>}
+            label={
+              <>
+                Delete<span className="sr-only"> {image.name}</span>
+              </>
+            }
             question={`Delete ${image.name}?`}
             confirmLabel="Delete image"
             value="delete"
@@ -233,8 +262,8 @@ export function BulkActions({
         Captions
       </h2>
       <p className="text-sm text-slate-600">
-        Write <code className="rounded bg-slate-100 px-1">{TRIGGER_TOKEN}</code> where the subject goes: it becomes “{triggerWord}” when the
-        dataset is sent to the GPU.
+        Write <code className="rounded bg-slate-100 px-1">{TRIGGER_TOKEN}</code> where the subject goes: it becomes “{triggerWord}
+        ” when the dataset is sent to the GPU.
       </p>
       <fetcher.Form method="POST" className="flex flex-col gap-2" {...getFormProps(form)}>
         <label htmlFor={`${id}-text`} className="label">
@@ -285,7 +314,13 @@ export function BulkActions({
 
       <deleter.Form method="POST" className="flex flex-wrap items-center gap-3 border-t border-slate-200 pt-4">
         <label className="flex items-center gap-2 text-sm">
-          <input type="checkbox" className="h-4 w-4" checked={allSelected} disabled={!imageCount} onChange={(event) => onSelectAll(event.target.checked)} />
+          <input
+            type="checkbox"
+            className="h-4 w-4"
+            checked={allSelected}
+            disabled={!imageCount}
+            onChange={(event) => onSelectAll(event.target.checked)}
+          />
           Select all
         </label>
         <span className="text-sm text-slate-600">{plural(selectedIds.length, 'image')} selected</span>

@@ -29,7 +29,9 @@ export function smallestOffer(catalogue: Catalogue, need: HardwareNeed): GpuOffe
 /** "24 GB · g5.xlarge (NVIDIA A10G)" — how the forms describe what a model needs and what it gets. */
 export function describeNeed(catalogue: Catalogue, need: HardwareNeed) {
   const offer = smallestOffer(catalogue, need)
-  return offer ? `${need.gpuMemoryGb} GB · ${offer.instanceType} (${offer.gpu})` : `${need.gpuMemoryGb} GB · no instance type fits`
+  return offer
+    ? `${need.gpuMemoryGb} GB · ${offer.instanceType} (${offer.gpu})`
+    : `${need.gpuMemoryGb} GB · no instance type fits`
 }
 
 export function largestGpuMemoryGb(catalogue: Catalogue) {

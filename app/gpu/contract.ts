@@ -74,7 +74,11 @@ export function defineGpuProviderContract(getHarness: () => GpuProviderHarness) 
     test('unknown ids are left out of describe', async () => {
       const harness = getHarness()
       await withMachine(harness, async (machine) => {
-        const described = await harness.provider.describe([harness.unknownInstanceId, machine.instanceId, harness.unknownInstanceId])
+        const described = await harness.provider.describe([
+          harness.unknownInstanceId,
+          machine.instanceId,
+          harness.unknownInstanceId,
+        ])
         expect(described.map((m) => m.instanceId)).toEqual([machine.instanceId])
         expect(await harness.provider.describe([harness.unknownInstanceId])).toEqual([])
         expect(await harness.provider.describe([])).toEqual([])
@@ -86,7 +90,11 @@ export function defineGpuProviderContract(getHarness: () => GpuProviderHarness) 
       const { provider } = harness
       await withMachine(harness, async (machine) => {
         await provider.terminate([machine.instanceId])
-        await until('terminated', harness.deadlineMs ?? DEFAULT_DEADLINE_MS, describedAs(harness, machine.instanceId, (m) => m.state === 'terminated'))
+        await until(
+          'terminated',
+          harness.deadlineMs ?? DEFAULT_DEADLINE_MS,
+          describedAs(harness, machine.instanceId, (m) => m.state === 'terminated'),
+        )
         await expect(provider.terminate([machine.instanceId])).resolves.toBeUndefined()
         await expect(provider.terminate([harness.unknownInstanceId, machine.instanceId])).resolves.toBeUndefined()
         await expect(provider.terminate([harness.unknownInstanceId])).resolves.toBeUndefined()
@@ -100,7 +108,11 @@ export function defineGpuProviderContract(getHarness: () => GpuProviderHarness) 
       await withMachine(harness, async (live) => {
         await withMachine(harness, async (ended) => {
           await provider.terminate([ended.instanceId])
-          await until('terminated', harness.deadlineMs ?? DEFAULT_DEADLINE_MS, describedAs(harness, ended.instanceId, (m) => m.state === 'terminated'))
+          await until(
+            'terminated',
+            harness.deadlineMs ?? DEFAULT_DEADLINE_MS,
+            describedAs(harness, ended.instanceId, (m) => m.state === 'terminated'),
+          )
           const tagged = await provider.listTagged()
           expect(tagged.map((m) => m.instanceId)).toContain(live.instanceId)
           expect(tagged.map((m) => m.instanceId)).not.toContain(ended.instanceId)
@@ -122,7 +134,13 @@ export function defineGpuProviderContract(getHarness: () => GpuProviderHarness) 
         })
         expect(running.agentUrl).toMatch(/^https?:\/\//)
         await provider.terminate([launched.instanceId])
-        seen.push(await until('terminated', harness.deadlineMs ?? DEFAULT_DEADLINE_MS, describedAs(harness, launched.instanceId, (m) => m.state === 'terminated')))
+        seen.push(
+          await until(
+            'terminated',
+            harness.deadlineMs ?? DEFAULT_DEADLINE_MS,
+            describedAs(harness, launched.instanceId, (m) => m.state === 'terminated'),
+          ),
+        )
       })
       for (const machine of seen) {
         if (machine.state === 'running') expect(machine.agentUrl).not.toBeNull()

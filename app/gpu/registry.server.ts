@@ -63,7 +63,11 @@ const PROVIDERS: { readonly [N in ProviderName]: ProviderEntry } = {
         instanceProfileName: env.EC2_INSTANCE_PROFILE,
         appTag: env.EC2_APP_TAG,
         agentPort: env.EC2_AGENT_PORT,
-        trainer: { trainer: env.EC2_TRAINER, aiToolkitDir: env.EC2_AI_TOOLKIT_DIR, simulateSeconds: env.SIMULATED_TRAINING_SECONDS },
+        trainer: {
+          trainer: env.EC2_TRAINER,
+          aiToolkitDir: env.EC2_AI_TOOLKIT_DIR,
+          simulateSeconds: env.SIMULATED_TRAINING_SECONDS,
+        },
       }),
     describeMachine: (instanceType) => describeEc2Machine(instanceType),
     freeCostText: null,

@@ -42,7 +42,7 @@ function fits(bytes: number) {
 function startNext() {
   // First fit, so a small job does not leave a CPU idle behind a big one that must wait; but once the
   // job at the head has waited HEAD_MAX_WAIT_MS nothing overtakes it any more, so it is never starved.
-  for (let i = 0; i < queue.length; ) {
+  for (let i = 0; i < queue.length;) {
     const job = queue[i]!
     if (fits(job.bytes)) {
       queue.splice(i, 1)

@@ -36,8 +36,7 @@ export type UploadedImage = {
 }
 
 export type FileResult =
-  | { name: string; ok: true; image: UploadedImage; warnings: string[] }
-  | { name: string; ok: false; error: string }
+  { name: string; ok: true; image: UploadedImage; warnings: string[] } | { name: string; ok: false; error: string }
 
 export type UploadResponse = { results: FileResult[]; error?: string }
 
@@ -91,7 +90,8 @@ export async function handleImageUpload(
     orderBy: { createdAt: 'asc' },
   })
   const knownHashes = new Map<string, { name: string; inThisUpload: boolean }>()
-  for (const image of existing) if (image.hash && !knownHashes.has(image.hash)) knownHashes.set(image.hash, { name: image.name, inThisUpload: false })
+  for (const image of existing)
+    if (image.hash && !knownHashes.has(image.hash)) knownHashes.set(image.hash, { name: image.name, inThisUpload: false })
 
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'trainyard-upload-'))
   const results = new Map<number, FileResult>()
@@ -110,7 +110,11 @@ export async function handleImageUpload(
         onFile: (receiving) => {
           storing = storing.then(async () => {
             const file = await receiving
-            if (file) results.set(file.index, await storeFile(file, { trainingId: training.id, resolutionPx, dir, maxImages, knownHashes }))
+            if (file)
+              results.set(
+                file.index,
+                await storeFile(file, { trainingId: training.id, resolutionPx, dir, maxImages, knownHashes }),
+              )
           })
         },
       })
@@ -123,7 +127,10 @@ export async function handleImageUpload(
     const ordered = [...results.entries()].sort(([a], [b]) => a - b).map(([, result]) => result)
     if (received.broken) {
       const kept = ordered.filter((r) => r.ok).length
-      const what = received.broken === 'cut-off' ? 'The upload was cut off before it was complete.' : 'The upload is malformed after some point.'
+      const what =
+        received.broken === 'cut-off'
+          ? 'The upload was cut off before it was complete.'
+          : 'The upload is malformed after some point.'
       return {
         status: 400,
         body: {
@@ -162,10 +169,13 @@ async function storeFile(
     const image = await writeImage(processed, file, { trainingId, maxImages })
     if (!image) return { name: file.name, ok: false, error: uploadMessages.overCount(maxImages) }
     const warnings: string[] = []
-    if (file.renamed) warnings.push(`Saved as “${file.name}”: the name as sent had a folder path or control characters, or was too long.`)
+    if (file.renamed)
+      warnings.push(`Saved as “${file.name}”: the name as sent had a folder path or control characters, or was too long.`)
     const duplicate = knownHashes.get(file.hash)
     if (duplicate) {
-      warnings.push(`Duplicate: the same image as ${duplicate.name}${duplicate.inThisUpload ? ' in this upload' : ', already in this training'}.`)
+      warnings.push(
+        `Duplicate: the same image as ${duplicate.name}${duplicate.inThisUpload ? ' in this upload' : ', already in this training'}.`,
+      )
     } else {
       knownHashes.set(file.hash, { name: file.name, inThisUpload: true })
     }
@@ -181,7 +191,11 @@ async function storeFile(
 }
 
 /** Writes the three objects, then the row; returns null when the training is full by then. */
-async function writeImage(processed: ProcessedImage, file: ReceivedFile, { trainingId, maxImages }: { trainingId: string; maxImages: number }) {
+async function writeImage(
+  processed: ProcessedImage,
+  file: ReceivedFile,
+  { trainingId, maxImages }: { trainingId: string; maxImages: number },
+) {
   const storage = await getStorage()
   const id = newImageId()
   const keys = {
@@ -198,8 +212,14 @@ async function writeImage(processed: ProcessedImage, file: ReceivedFile, { train
         contentType: processed.mime,
         contentLength: processed.original.size,
       }),
-      storage.put(keys.training, processed.training.data, { contentType: processed.mime, contentLength: processed.training.data.length }),
-      storage.put(keys.thumb, processed.thumbnail.data, { contentType: 'image/webp', contentLength: processed.thumbnail.data.length }),
+      storage.put(keys.training, processed.training.data, {
+        contentType: processed.mime,
+        contentLength: processed.training.data.length,
+      }),
+      storage.put(keys.thumb, processed.thumbnail.data, {
+        contentType: 'image/webp',
+        contentLength: processed.thumbnail.data.length,
+      }),
     ])
     const failed = puts.find((p): p is PromiseRejectedResult => p.status === 'rejected')
     if (failed) throw failed.reason
@@ -242,7 +262,15 @@ async function writeImage(processed: ProcessedImage, file: ReceivedFile, { train
         return null
       }
     }
-    return { id, name: file.name, type: processed.mime, width: processed.width, height: processed.height, size: file.size, isResized: true }
+    return {
+      id,
+      name: file.name,
+      type: processed.mime,
+      width: processed.width,
+      height: processed.height,
+      size: file.size,
+      isResized: true,
+    }
   } catch (error) {
     // Any of the three may have been written before the failure; deleting a missing key is fine.
     await deleteObjects(written)

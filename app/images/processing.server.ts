@@ -115,7 +115,13 @@ export async function processImageFile(
   }
 
   const originalPath = path.join(outDir, `${path.basename(inputPath)}.original`)
-  const budget = estimateDecodeBytes({ ...declared, channels: meta.channels, format, orientation: meta.orientation, isProgressive: meta.isProgressive })
+  const budget = estimateDecodeBytes({
+    ...declared,
+    channels: meta.channels,
+    format,
+    orientation: meta.orientation,
+    isProgressive: meta.isProgressive,
+  })
   const work = () => encodeVariants(inputPath, { format, declared, resolutionPx, originalPath })
   return decodeBudget ? withDecodeBudget(budget, work) : work()
 }

@@ -61,7 +61,11 @@ export function sanitizeFileName(raw: string | undefined | null) {
   if (chars.length <= MAX_FILE_NAME_CHARS) return name
   const dot = name.lastIndexOf('.')
   const ext = dot > 0 && name.length - dot <= 10 ? name.slice(dot) : ''
-  return Array.from(name.slice(0, name.length - ext.length)).slice(0, MAX_FILE_NAME_CHARS - ext.length).join('') + ext
+  return (
+    Array.from(name.slice(0, name.length - ext.length))
+      .slice(0, MAX_FILE_NAME_CHARS - ext.length)
+      .join('') + ext
+  )
 }
 
 export function isMultipart(request: Request) {
@@ -112,7 +116,13 @@ export async function receiveFiles(
       // The name as sent, folders and all: sanitizeFileName cuts it down and can then say it did.
       preservePath: true,
       // One byte over the limit: busboy flags a file of exactly `fileSize` bytes as truncated.
-      limits: { fileSize: maxFileBytes + 1, files: MAX_PARTS_PER_REQUEST, parts: MAX_PARTS_PER_REQUEST, fields: 20, fieldSize: 1024 },
+      limits: {
+        fileSize: maxFileBytes + 1,
+        files: MAX_PARTS_PER_REQUEST,
+        parts: MAX_PARTS_PER_REQUEST,
+        fields: 20,
+        fieldSize: 1024,
+      },
     })
   } catch {
     throw new UploadRequestError('The upload is not valid multipart/form-data.', 400)

@@ -14,5 +14,9 @@ export default function NotFound() {
 }
 
 export function ErrorBoundary() {
-  return <GeneralErrorBoundary statusHandlers={{ 404: ({ params }) => <p>There is no page at /{params['*']}, or it is not yours to see.</p> }} />
+  return (
+    <GeneralErrorBoundary
+      statusHandlers={{ 404: ({ params }) => <p>There is no page at /{params['*']}, or it is not yours to see.</p> }}
+    />
+  )
 }

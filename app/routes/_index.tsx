@@ -26,8 +26,7 @@ export default function Index() {
           Train a LoRA image model on your own photos.
         </h1>
         <p className="max-w-2xl text-lg text-slate-600">
-          Trainyard prepares your dataset, rents a GPU for exactly one run, watches it train, and shuts it
-          down when it is done.
+          Trainyard prepares your dataset, rents a GPU for exactly one run, watches it train, and shuts it down when it is done.
         </p>
         {user ? (
           <div className="flex flex-col items-start gap-3">

@@ -12,7 +12,9 @@ const notFound = () => json({ error: 'Not found' }, { status: 404 })
 /** A run of the training named in the URL; a run of another training (or none) is a 404. */
 export async function requireRun(request: Request, trainingId: string | undefined, runId: string | undefined, action: Action) {
   const access = await requireTraining(request, trainingId, action)
-  const run = runId ? await prisma.trainingRun.findFirst({ where: { id: runId, trainingId: access.training.id }, select: RUN_SELECT }) : null
+  const run = runId
+    ? await prisma.trainingRun.findFirst({ where: { id: runId, trainingId: access.training.id }, select: RUN_SELECT })
+    : null
   if (!run) throw notFound()
   return { ...access, run }
 }

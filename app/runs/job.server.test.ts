@@ -34,7 +34,13 @@ async function trainingWith(images: number) {
 }
 
 function ec2() {
-  return new Ec2GpuProvider({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', amiId: 'ami-0123456789abcdef0', securityGroupIds: [], appTag: 'trainyard-test' })
+  return new Ec2GpuProvider({
+    region: 'us-east-1',
+    endpoint: 'http://127.0.0.1:9',
+    amiId: 'ami-0123456789abcdef0',
+    securityGroupIds: [],
+    appTag: 'trainyard-test',
+  })
 }
 
 describe('buildAgentJob', () => {
@@ -54,7 +60,17 @@ describe('buildAgentJob', () => {
       baseModel: { family: 'flux', source: 'hf', id: 'black-forest-labs/FLUX.1-dev' },
       maxRunMinutes: 120,
     })
-    const config = job.config as { config: { name: string; process: { trigger_word: string; training_folder: string; datasets: { folder_path: string }[]; sample: { prompts: string[] } }[] } }
+    const config = job.config as {
+      config: {
+        name: string
+        process: {
+          trigger_word: string
+          training_folder: string
+          datasets: { folder_path: string }[]
+          sample: { prompts: string[] }
+        }[]
+      }
+    }
     const process0 = config.config.process[0]!
     expect(process0.trigger_word).toBe('ohwx_ada')
     expect(process0.datasets[0]!.folder_path).toBe(SERVER_FILLED)
@@ -77,10 +93,20 @@ describe('buildAgentJob', () => {
       expect(Number(url.searchParams.get('expires')) - before).toBeLessThanOrEqual(120 * 60 + 3600 + 5)
     }
 
-    const uploads = job.uploads as { weights: { url: string; contentType: string }; samples: { url: string; contentType: string }[] }
+    const uploads = job.uploads as {
+      weights: { url: string; contentType: string }
+      samples: { url: string; contentType: string }[]
+    }
     const weightsUrl = new URL(uploads.weights.url)
     expect(weightsUrl.pathname).toBe(`/resources/storage/${weightsKey(runId)}`)
-    expect(signer.verify({ key: weightsKey(runId), query: weightsUrl.searchParams, method: 'PUT', contentType: 'application/octet-stream' }).valid).toBe(true)
+    expect(
+      signer.verify({
+        key: weightsKey(runId),
+        query: weightsUrl.searchParams,
+        method: 'PUT',
+        contentType: 'application/octet-stream',
+      }).valid,
+    ).toBe(true)
     expect(uploads.weights.contentType).toBe('application/octet-stream')
     // One sample URL per prompt of the config, at least one.
     expect(uploads.samples).toHaveLength(Math.max(1, Math.min(8, process0.sample.prompts.length)))
@@ -92,9 +118,11 @@ describe('buildAgentJob', () => {
 
   test('a training whose base model is no longer offered cannot make a job', async () => {
     const { training, rows } = await trainingWith(1)
-    await expect(buildAgentJob({ id: newRunId() }, { ...training, baseModel: '{"family":"flux","source":"hf","id":"gone/model"}' }, rows, { storage })).rejects.toThrow(
-      /no longer offered/,
-    )
+    await expect(
+      buildAgentJob({ id: newRunId() }, { ...training, baseModel: '{"family":"flux","source":"hf","id":"gone/model"}' }, rows, {
+        storage,
+      }),
+    ).rejects.toThrow(/no longer offered/)
   })
 })
 
@@ -131,7 +159,11 @@ describe('launchRequestFor', () => {
     const stored = await storage.get(jobKey(runId))
     const chunks: Buffer[] = []
     for await (const chunk of stored!.body) chunks.push(chunk as Buffer)
-    expect(JSON.parse(Buffer.concat(chunks).toString('utf8'))).toEqual({ ...job, maxRunMinutes: job.maxRunMinutes, powerOffWhenDone: true })
+    expect(JSON.parse(Buffer.concat(chunks).toString('utf8'))).toEqual({
+      ...job,
+      maxRunMinutes: job.maxRunMinutes,
+      powerOffWhenDone: true,
+    })
     // The inline form was big for a reason: check that, so this test keeps testing the fallback.
     expect(zlib.gzipSync(JSON.stringify(job)).length).toBeGreaterThan(USER_DATA_MAX_BYTES / 2)
   })

@@ -104,7 +104,13 @@ export async function buildAgentJob(
  */
 export async function launchRequestFor(
   provider: GpuProvider,
-  { runId, instanceType, job, maxRunMinutes, storage }: { runId: string; instanceType: string; job: AgentJob; maxRunMinutes: number; storage: Storage },
+  {
+    runId,
+    instanceType,
+    job,
+    maxRunMinutes,
+    storage,
+  }: { runId: string; instanceType: string; job: AgentJob; maxRunMinutes: number; storage: Storage },
 ): Promise<LaunchRequest> {
   const { capabilities } = provider
   if (capabilities.runsOnAppHost) {

@@ -61,14 +61,18 @@ describe('startRun', () => {
       activeUserSlot: null,
     })
     const blocked = trainings.find((t) => !results.some((r, i) => r.status === 'fulfilled' && trainings[i] === t))!
-    await expect(startRun({ trainingId: blocked.id, startedById: user.id }, { maxActivePerUser: 2 })).resolves.toMatchObject({ created: true })
+    await expect(startRun({ trainingId: blocked.id, startedById: user.id }, { maxActivePerUser: 2 })).resolves.toMatchObject({
+      created: true,
+    })
   })
 
   test('the limit counts the owner’s runs, not those of another user', async () => {
     const [a, b] = await Promise.all([createUser(), createUser()])
     const [ta, tb] = await Promise.all([createReadyTraining(a.id), createReadyTraining(b.id)])
     await startRun({ trainingId: ta.id, startedById: a.id }, { maxActivePerUser: 1 })
-    await expect(startRun({ trainingId: tb.id, startedById: b.id }, { maxActivePerUser: 1 })).resolves.toMatchObject({ created: true })
+    await expect(startRun({ trainingId: tb.id, startedById: b.id }, { maxActivePerUser: 1 })).resolves.toMatchObject({
+      created: true,
+    })
   })
 
   test('a dataset that is not ready is refused with what to fix, and nothing is created', async () => {
@@ -76,14 +80,19 @@ describe('startRun', () => {
     const training = await createTraining(user.id)
     const error = await startRun({ trainingId: training.id, startedById: user.id }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StartRunError)
-    expect((error as StartRunError).message).toMatch(/The dataset is not ready: A training needs 5–200 images: add 5 more images\./)
+    expect((error as StartRunError).message).toMatch(
+      /The dataset is not ready: A training needs 5–200 images: add 5 more images\./,
+    )
     expect(await prisma.trainingRun.count({ where: { trainingId: training.id } })).toBe(0)
   })
 
   test('a stored base model that is no longer offered is refused', async () => {
     const user = await createUser()
     const training = await createReadyTraining(user.id)
-    await prisma.training.update({ where: { id: training.id }, data: { baseModel: JSON.stringify({ family: 'flux', source: 'hf', id: 'gone/model' }) } })
+    await prisma.training.update({
+      where: { id: training.id },
+      data: { baseModel: JSON.stringify({ family: 'flux', source: 'hf', id: 'gone/model' }) },
+    })
     await expect(startRun({ trainingId: training.id, startedById: user.id })).rejects.toThrow(/no longer offered/)
   })
 })

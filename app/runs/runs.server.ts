@@ -48,7 +48,10 @@ export async function startRun(
       ownerId: true,
       baseModel: true,
       config: true,
-      images: { select: { id: true, name: true, text: true, width: true, height: true, hash: true }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
+      images: {
+        select: { id: true, name: true, text: true, width: true, height: true, hash: true },
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      },
     },
   })
   if (!training) throw new StartRunError('This training no longer exists.', 'config')
@@ -57,7 +60,8 @@ export async function startRun(
   if (existing) return { runId: existing, created: false }
 
   const model = parseBaseModel(training.baseModel)
-  if (!model) throw new StartRunError('The base model of this training is no longer offered: choose another in Settings.', 'config')
+  if (!model)
+    throw new StartRunError('The base model of this training is no longer offered: choose another in Settings.', 'config')
   const config = parseConfigText(training.config, model)
   if (!config.success) throw new StartRunError('The training config is not valid: fix it in Settings.', 'config')
   const check = checkDataset(training.images, { resolutionPx: trainingResolutionPx(training.config) })
@@ -125,7 +129,13 @@ export async function endRun(
     onlyFrom,
     prisma = defaultPrisma,
     now = new Date(),
-  }: { error?: string | null; canceledById?: string | null; onlyFrom?: readonly string[]; prisma?: PrismaClient; now?: Date } = {},
+  }: {
+    error?: string | null
+    canceledById?: string | null
+    onlyFrom?: readonly string[]
+    prisma?: PrismaClient
+    now?: Date
+  } = {},
 ) {
   const { count } = await prisma.trainingRun.updateMany({
     where: { id: runId, status: { in: [...(onlyFrom ?? ACTIVE_RUN_STATUSES)] } },

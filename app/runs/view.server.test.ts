@@ -30,7 +30,9 @@ test('describeMachine', () => {
   expect(describeMachine('ec2', 'g6e.xlarge', env)).toBe('g6e.xlarge (NVIDIA L40S) on EC2')
   expect(describeMachine('ec2', 'p5.48xlarge', env)).toBe('p5.48xlarge on EC2')
   expect(describeMachine('local', 'g5.xlarge', { ...env, LOCAL_TRAINER_COMMAND: undefined })).toBe('local (simulated)')
-  expect(describeMachine('local', 'g5.xlarge', { ...env, LOCAL_TRAINER_COMMAND: 'python run.py' })).toBe('local (your trainer command)')
+  expect(describeMachine('local', 'g5.xlarge', { ...env, LOCAL_TRAINER_COMMAND: 'python run.py' })).toBe(
+    'local (your trainer command)',
+  )
   expect(describeMachine(null, null, env)).toBe('—')
 })
 
@@ -77,7 +79,9 @@ test('sampleKeysOf trusts only a JSON array of keys under the run’s folder', (
   expect(sampleKeysOf(run(null))).toEqual([])
   expect(sampleKeysOf(run('not json'))).toEqual([])
   expect(sampleKeysOf(run('{"a":1}'))).toEqual([])
-  expect(sampleKeysOf(run('["runs/r1/samples/0.jpg","runs/r10/samples/0.jpg","trainings/x/images/y.jpg"]'))).toEqual(['runs/r1/samples/0.jpg'])
+  expect(sampleKeysOf(run('["runs/r1/samples/0.jpg","runs/r10/samples/0.jpg","trainings/x/images/y.jpg"]'))).toEqual([
+    'runs/r1/samples/0.jpg',
+  ])
 })
 
 test('runEndReasonFor: a cancel reads as the viewer should read it; any other ending as stored', async () => {
@@ -85,7 +89,9 @@ test('runEndReasonFor: a cancel reads as the viewer should read it; any other en
   const canceled = { status: 'canceled', error: 'Canceled by you.' }
   expect(await runEndReasonFor({ ...canceled, canceledById: 'admin' }, viewer)).toBe('Canceled by you.')
   expect(await runEndReasonFor({ ...canceled, canceledById: 'another-admin' }, viewer)).toBe('Canceled by an administrator.')
-  expect(await runEndReasonFor({ ...canceled, canceledById: 'admin' }, { viewerId: 'owner', ownerId: 'owner' })).toBe('Canceled by an administrator.')
+  expect(await runEndReasonFor({ ...canceled, canceledById: 'admin' }, { viewerId: 'owner', ownerId: 'owner' })).toBe(
+    'Canceled by an administrator.',
+  )
   // Recorded before who canceled was kept: as stored.
   expect(await runEndReasonFor({ ...canceled, canceledById: null }, viewer)).toBe('Canceled by you.')
   expect(await runEndReasonFor({ status: 'failed', error: 'out of memory', canceledById: null }, viewer)).toBe('out of memory')

@@ -8,7 +8,14 @@ import { getEnv } from '../utils/env.server'
 import { formatClock, formatDuration, formatUsd } from '../utils/format'
 import { runKeyPrefix } from '../storage/keys'
 import { CANCELED_BY_ADMIN, CANCELED_BY_USER } from './runs.server'
-import { ACTIVE_RUN_STATUSES, isTerminalRunStatus, RUN_STATUSES, runStatusLabel, type RunStatus, type TimelineStep } from './status'
+import {
+  ACTIVE_RUN_STATUSES,
+  isTerminalRunStatus,
+  RUN_STATUSES,
+  runStatusLabel,
+  type RunStatus,
+  type TimelineStep,
+} from './status'
 
 /** The most points the loss chart draws: a long run is thinned evenly, its last point always kept. */
 export const MAX_LOSS_POINTS = 200
@@ -181,6 +188,8 @@ export async function loadRunActivity(runId: string) {
     firstAt,
     messageCount,
     lossPoints: thinPoints(lossRows.map((r) => ({ step: r.step ?? r.messageId, loss: r.loss! }))),
-    logLines: logRows.reverse().map((r) => ({ id: r.messageId, status: r.status, text: r.text!, clock: formatClock(r.at), at: r.at.toISOString() })),
+    logLines: logRows
+      .reverse()
+      .map((r) => ({ id: r.messageId, status: r.status, text: r.text!, clock: formatClock(r.at), at: r.at.toISOString() })),
   }
 }

@@ -220,7 +220,11 @@ export function defineStorageContract(getHarness: () => StorageHarness) {
       expect(sha256(await readAll(object!.body))).toBe(sha256(data))
 
       // Another content type than the signed one is refused, and changes nothing.
-      const refused = await fetchSigned(url, { method: 'PUT', body: Buffer.from('<html>'), headers: { 'content-type': 'text/html' } })
+      const refused = await fetchSigned(url, {
+        method: 'PUT',
+        body: Buffer.from('<html>'),
+        headers: { 'content-type': 'text/html' },
+      })
       expect(refused.status).toBe(403)
       expect(sha256(await readAll((await storage.get(key))!.body))).toBe(sha256(data))
     })
@@ -236,7 +240,11 @@ export function defineStorageContract(getHarness: () => StorageHarness) {
 
       const newKey = uniqueKey('late.jpg')
       const putUrl = await signedAnHourAgo(() => storage.signedPutUrl(newKey, { expiresInS: 60, contentType: 'image/jpeg' }))
-      const put = await fetchSigned(putUrl, { method: 'PUT', body: Buffer.from('late'), headers: { 'content-type': 'image/jpeg' } })
+      const put = await fetchSigned(putUrl, {
+        method: 'PUT',
+        body: Buffer.from('late'),
+        headers: { 'content-type': 'image/jpeg' },
+      })
       expect(put.status).toBe(403)
       expect(await storage.exists(newKey)).toBe(false)
     })
@@ -259,9 +267,7 @@ export function defineStorageContract(getHarness: () => StorageHarness) {
       for (const name of new Set(getUrl.searchParams.keys())) {
         const tampered = new URL(getUrl)
         const value = tampered.searchParams.get(name)!
-        const flipped = SIGNATURE_PARAMS.includes(name)
-          ? value.slice(0, -1) + (value.endsWith('0') ? '1' : '0')
-          : `${value}1`
+        const flipped = SIGNATURE_PARAMS.includes(name) ? value.slice(0, -1) + (value.endsWith('0') ? '1' : '0') : `${value}1`
         tampered.searchParams.set(name, flipped)
         await expectRefused(tampered)
       }

@@ -53,7 +53,9 @@ describe('S3 driver', () => {
   })
 
   test('a presigned PUT signs the content type and carries no checksum of an empty body', async () => {
-    const url = new URL(await storage.signedPutUrl('runs/r1/lora.safetensors', { expiresInS: 60, contentType: 'application/octet-stream' }))
+    const url = new URL(
+      await storage.signedPutUrl('runs/r1/lora.safetensors', { expiresInS: 60, contentType: 'application/octet-stream' }),
+    )
     expect(url.pathname).toBe(`/${bucket}/runs/r1/lora.safetensors`)
     expect(url.searchParams.get('X-Amz-SignedHeaders')?.split(';')).toContain('content-type')
     expect([...url.searchParams.keys()].filter((name) => /checksum/i.test(name))).toEqual([])

@@ -64,7 +64,12 @@ export class S3Storage implements Storage {
     // appears: S3 only creates it on CompleteMultipartUpload.
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: key, ContentType: contentType, Body: Buffer.isBuffer(body) ? body : withLengthChecked(key, body, options.contentLength) },
+      params: {
+        Bucket: this.bucket,
+        Key: key,
+        ContentType: contentType,
+        Body: Buffer.isBuffer(body) ? body : withLengthChecked(key, body, options.contentLength),
+      },
       partSize: S3_PART_BYTES,
       queueSize: 1,
       // Aborted here rather than by lib-storage, whose failed abort would hide the upload's own error.

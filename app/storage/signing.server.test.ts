@@ -25,7 +25,9 @@ describe('signed storage URLs', () => {
   })
 
   test('a PUT signature covers the content type', () => {
-    const q = query(signer.sign({ method: 'PUT', key: 'runs/r/lora.safetensors', expires, contentType: 'application/octet-stream' }))
+    const q = query(
+      signer.sign({ method: 'PUT', key: 'runs/r/lora.safetensors', expires, contentType: 'application/octet-stream' }),
+    )
     const verify = (contentType: string | null) =>
       signer.verify({ key: 'runs/r/lora.safetensors', query: q, method: 'PUT', contentType, nowMs: NOW_MS }).valid
     expect(verify('application/octet-stream')).toBe(true)
@@ -37,10 +39,16 @@ describe('signed storage URLs', () => {
     const q = query(signer.sign({ method: 'GET', key: 'k.jpg', expires }))
     const later = new URLSearchParams(q)
     later.set('expires', String(expires + 3600))
-    expect(signer.verify({ key: 'k.jpg', query: later, method: 'GET', nowMs: NOW_MS })).toEqual({ valid: false, reason: 'bad-signature' })
+    expect(signer.verify({ key: 'k.jpg', query: later, method: 'GET', nowMs: NOW_MS })).toEqual({
+      valid: false,
+      reason: 'bad-signature',
+    })
     const put = new URLSearchParams(q)
     put.set('method', 'PUT')
-    expect(signer.verify({ key: 'k.jpg', query: put, method: 'PUT', nowMs: NOW_MS })).toEqual({ valid: false, reason: 'bad-signature' })
+    expect(signer.verify({ key: 'k.jpg', query: put, method: 'PUT', nowMs: NOW_MS })).toEqual({
+      valid: false,
+      reason: 'bad-signature',
+    })
   })
 
   test('neither another secret nor a cookie-style HMAC of the raw secret passes', () => {
@@ -65,7 +73,8 @@ describe('signed storage URLs', () => {
       { sig: '' },
     ]
     for (const change of variants) {
-      const q = Object.keys(change).length === 0 ? new URLSearchParams() : new URLSearchParams({ ...Object.fromEntries(good), ...change })
+      const q =
+        Object.keys(change).length === 0 ? new URLSearchParams() : new URLSearchParams({ ...Object.fromEntries(good), ...change })
       expect(signer.verify({ key: 'k.jpg', query: q, method: 'GET', nowMs: NOW_MS }), JSON.stringify(change)).toEqual({
         valid: false,
         reason: 'malformed',

@@ -15,8 +15,7 @@ export type SignedRequest = {
 }
 
 export type SignatureCheck =
-  | { valid: true; request: SignedRequest }
-  | { valid: false; reason: 'malformed' | 'bad-signature' | 'expired' | 'wrong-method' }
+  { valid: true; request: SignedRequest } | { valid: false; reason: 'malformed' | 'bad-signature' | 'expired' | 'wrong-method' }
 
 /** The longest a signed URL may live: S3's limit for presigned URLs, so both drivers agree. */
 export const MAX_SIGNED_URL_EXPIRY_S = 7 * 24 * 60 * 60

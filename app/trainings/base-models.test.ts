@@ -33,7 +33,14 @@ describe('stored JSON', () => {
   })
 
   test('anything else is null', () => {
-    for (const bad of [null, '', 'nope', '{}', '{"family":"flux","source":"hf","id":"someone/else"}', '{"family":"flux","source":"url","id":"black-forest-labs/FLUX.1-dev"}']) {
+    for (const bad of [
+      null,
+      '',
+      'nope',
+      '{}',
+      '{"family":"flux","source":"hf","id":"someone/else"}',
+      '{"family":"flux","source":"url","id":"black-forest-labs/FLUX.1-dev"}',
+    ]) {
       expect(parseBaseModel(bad)).toBeNull()
     }
     expect(findBaseModel('nope')).toBeNull()

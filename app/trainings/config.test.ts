@@ -72,7 +72,9 @@ describe('field-level messages carry the path', () => {
   })
 
   test('a zero or too large learning rate', () => {
-    expect(messages(edited((c) => (c.config.process[0].train.lr = 0)))).toEqual(['config.process[0].train.lr: must be greater than 0'])
+    expect(messages(edited((c) => (c.config.process[0].train.lr = 0)))).toEqual([
+      'config.process[0].train.lr: must be greater than 0',
+    ])
     expect(messages(edited((c) => (c.config.process[0].train.lr = 2)))).toEqual(['config.process[0].train.lr: must be at most 1'])
   })
 
@@ -96,15 +98,36 @@ describe('field-level messages carry the path', () => {
       [(c) => (c.config.process[0].train.steps = 100_001), 'config.process[0].train.steps: must be at most 100000'],
       [(c) => (c.config.process[0].train.steps = 10.5), 'config.process[0].train.steps: must be a whole number'],
       [(c) => (c.config.process[0].network.linear = 512), 'config.process[0].network.linear: must be at most 256'],
-      [(c) => (c.config.process[0].datasets[0].resolution = [128]), 'config.process[0].datasets[0].resolution[0]: must be at least 256'],
-      [(c) => (c.config.process[0].datasets[0].resolution = [512, 4096]), 'config.process[0].datasets[0].resolution[1]: must be at most 2048'],
-      [(c) => (c.config.process[0].datasets[0].resolution = [500]), 'config.process[0].datasets[0].resolution[0]: must be a multiple of 32'],
-      [(c) => (c.config.process[0].datasets[0].resolution = [512, 512]), 'config.process[0].datasets[0].resolution: must not list a size twice'],
+      [
+        (c) => (c.config.process[0].datasets[0].resolution = [128]),
+        'config.process[0].datasets[0].resolution[0]: must be at least 256',
+      ],
+      [
+        (c) => (c.config.process[0].datasets[0].resolution = [512, 4096]),
+        'config.process[0].datasets[0].resolution[1]: must be at most 2048',
+      ],
+      [
+        (c) => (c.config.process[0].datasets[0].resolution = [500]),
+        'config.process[0].datasets[0].resolution[0]: must be a multiple of 32',
+      ],
+      [
+        (c) => (c.config.process[0].datasets[0].resolution = [512, 512]),
+        'config.process[0].datasets[0].resolution: must not list a size twice',
+      ],
       [(c) => (c.config.process[0].train.batch_size = 65), 'config.process[0].train.batch_size: must be at most 64'],
       [(c) => (c.config.process[0].save.save_every = 0), 'config.process[0].save.save_every: must be at least 1'],
-      [(c) => (c.config.process[0].datasets[0].caption_dropout_rate = 1.5), 'config.process[0].datasets[0].caption_dropout_rate: must be at most 1'],
-      [(c) => (c.config.process[0].train.optimizer = 'sgd9000'), 'config.process[0].train.optimizer: must be one of "adamw8bit", "adamw", "adam8bit", "adam", "prodigy", "adafactor", "lion8bit"'],
-      [(c) => (c.config.process[0].train.gradient_checkpointing = 'yes'), 'config.process[0].train.gradient_checkpointing: must be true or false'],
+      [
+        (c) => (c.config.process[0].datasets[0].caption_dropout_rate = 1.5),
+        'config.process[0].datasets[0].caption_dropout_rate: must be at most 1',
+      ],
+      [
+        (c) => (c.config.process[0].train.optimizer = 'sgd9000'),
+        'config.process[0].train.optimizer: must be one of "adamw8bit", "adamw", "adam8bit", "adam", "prodigy", "adafactor", "lion8bit"',
+      ],
+      [
+        (c) => (c.config.process[0].train.gradient_checkpointing = 'yes'),
+        'config.process[0].train.gradient_checkpointing: must be true or false',
+      ],
       [(c) => delete c.config.process[0].train.steps, 'config.process[0].train.steps: is required'],
       [(c) => (c.config.process[0].type = 'slider'), 'config.process[0].type: must be "sd_trainer"'],
     ]
@@ -123,7 +146,9 @@ describe('field-level messages carry the path', () => {
 
   test('exactly one process and one dataset', () => {
     expect(messages(edited((c) => c.config.process.push(c.config.process[0])))).toEqual(['config.process: must hold exactly 1'])
-    expect(messages(edited((c) => (c.config.process[0].datasets = [])))).toEqual(['config.process[0].datasets: must hold exactly 1'])
+    expect(messages(edited((c) => (c.config.process[0].datasets = [])))).toEqual([
+      'config.process[0].datasets: must hold exactly 1',
+    ])
   })
 
   test('the scheduler must suit the base model, and the sampler match the scheduler', () => {
@@ -132,7 +157,9 @@ describe('field-level messages carry the path', () => {
       c.config.process[0].sample.sampler = 'ddpm'
     })
     expect(messages(ddpm, flux)).toEqual(['config.process[0].train.noise_scheduler: Flux models train with "flowmatch"'])
-    expect(messages(balanced(), sdxl)).toEqual(['config.process[0].train.noise_scheduler: SDXL models train with "ddpm", not "flowmatch"'])
+    expect(messages(balanced(), sdxl)).toEqual([
+      'config.process[0].train.noise_scheduler: SDXL models train with "ddpm", not "flowmatch"',
+    ])
     expect(messages(edited((c) => (c.config.process[0].sample.sampler = 'euler')))).toEqual([
       'config.process[0].sample.sampler: must match train.noise_scheduler ("flowmatch")',
     ])
@@ -155,8 +182,14 @@ describe('parseConfigText', () => {
   })
 
   test('empty, not an object, too long', () => {
-    expect(parseConfigText('  ', flux)).toEqual({ success: false, issues: [{ path: 'JSON', message: 'is empty: paste or write a config' }] })
-    expect(parseConfigText('[]', flux)).toEqual({ success: false, issues: [{ path: '(top level)', message: 'must be an object' }] })
+    expect(parseConfigText('  ', flux)).toEqual({
+      success: false,
+      issues: [{ path: 'JSON', message: 'is empty: paste or write a config' }],
+    })
+    expect(parseConfigText('[]', flux)).toEqual({
+      success: false,
+      issues: [{ path: '(top level)', message: 'must be an object' }],
+    })
     const long = parseConfigText(' '.repeat(100_001), flux)
     expect(long.success ? null : long.issues[0]!.message).toBe('must be at most 100000 characters')
   })
@@ -187,7 +220,9 @@ describe('server-filled fields', () => {
       'config.process[0].training_folder',
     ])
     const p = config.config.process[0]!
-    expect([config.config.name, p.training_folder, p.trigger_word, p.datasets[0]!.folder_path]).toEqual(Array(4).fill(SERVER_FILLED))
+    expect([config.config.name, p.training_folder, p.trigger_word, p.datasets[0]!.folder_path]).toEqual(
+      Array(4).fill(SERVER_FILLED),
+    )
     expect(p.model).toEqual({ name_or_path: 'black-forest-labs/FLUX.1-dev', is_flux: true, quantize: true })
   })
 
@@ -223,7 +258,12 @@ describe('server-filled fields', () => {
 describe('renderJobConfig', () => {
   test('fills the name, folders, trigger word and model for the GPU agent', () => {
     const job = renderJobConfig(
-      { name: 'Ada’s Portrait #2', triggerWord: 'ad4_p', baseModel: JSON.stringify(flux.ref), config: serializeConfig(balanced()) },
+      {
+        name: 'Ada’s Portrait #2',
+        triggerWord: 'ad4_p',
+        baseModel: JSON.stringify(flux.ref),
+        config: serializeConfig(balanced()),
+      },
       { datasetFolder: '/work/dataset', outputFolder: '/work/output' },
     )
     const p = job.config.process[0]!
@@ -238,9 +278,18 @@ describe('renderJobConfig', () => {
   test('refuses an unknown base model or an invalid stored config', () => {
     const base = { name: 'x', triggerWord: 't', config: serializeConfig(balanced()) }
     const folders = { datasetFolder: '/d', outputFolder: '/o' }
-    expect(() => renderJobConfig({ ...base, baseModel: '{"family":"flux","source":"hf","id":"nope"}' }, folders)).toThrow(/Unknown base model/)
+    expect(() => renderJobConfig({ ...base, baseModel: '{"family":"flux","source":"hf","id":"nope"}' }, folders)).toThrow(
+      /Unknown base model/,
+    )
     expect(() =>
-      renderJobConfig({ ...base, baseModel: JSON.stringify(flux.ref), config: serializeConfig(edited((c) => (c.config.process[0].train.lr = -1)) as TrainingConfig) }, folders),
+      renderJobConfig(
+        {
+          ...base,
+          baseModel: JSON.stringify(flux.ref),
+          config: serializeConfig(edited((c) => (c.config.process[0].train.lr = -1)) as TrainingConfig),
+        },
+        folders,
+      ),
     ).toThrow('config.process[0].train.lr: must be greater than 0')
   })
 

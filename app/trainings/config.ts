@@ -31,9 +31,7 @@ const serverFilled = z.string().max(500).optional()
 const int = (min: number, max: number) => z.number().int().min(min).max(max)
 const px = int(RESOLUTION_MIN_PX, RESOLUTION_MAX_PX)
 
-const NetworkSchema = z
-  .object({ type: z.literal('lora'), linear: int(1, RANK_MAX), linear_alpha: int(1, RANK_MAX) })
-  .strict()
+const NetworkSchema = z.object({ type: z.literal('lora'), linear: int(1, RANK_MAX), linear_alpha: int(1, RANK_MAX) }).strict()
 
 const SaveSchema = z
   .object({ dtype: z.enum(SAVE_DTYPES), save_every: int(1, STEPS_MAX), max_step_saves_to_keep: int(1, 100) })
@@ -66,7 +64,10 @@ const TrainSchema = z
     noise_scheduler: z.enum(NOISE_SCHEDULERS),
     optimizer: z.enum(OPTIMIZERS),
     lr: z.number().gt(0).max(1),
-    ema_config: z.object({ use_ema: z.boolean(), ema_decay: z.number().gt(0).lt(1) }).strict().optional(),
+    ema_config: z
+      .object({ use_ema: z.boolean(), ema_decay: z.number().gt(0).lt(1) })
+      .strict()
+      .optional(),
     dtype: z.enum(TRAIN_DTYPES),
   })
   .strict()
@@ -205,7 +206,10 @@ function familyIssues(config: TrainingConfig, family: ModelFamily | undefined): 
     })
   }
   if (process.sample.sampler !== scheduler) {
-    issues.push({ path: 'config.process[0].sample.sampler', message: `must match train.noise_scheduler (${JSON.stringify(scheduler)})` })
+    issues.push({
+      path: 'config.process[0].sample.sampler',
+      message: `must match train.noise_scheduler (${JSON.stringify(scheduler)})`,
+    })
   }
   return issues
 }
@@ -264,7 +268,9 @@ export function withServerFields(config: TrainingConfig, model: BaseModel): { co
   const process = next.config.process[0]!
   put(process, 'training_folder', SERVER_FILLED, 'config.process[0].training_folder')
   put(process, 'trigger_word', SERVER_FILLED, 'config.process[0].trigger_word')
-  process.datasets.forEach((dataset, i) => put(dataset, 'folder_path', SERVER_FILLED, `config.process[0].datasets[${i}].folder_path`))
+  process.datasets.forEach((dataset, i) =>
+    put(dataset, 'folder_path', SERVER_FILLED, `config.process[0].datasets[${i}].folder_path`),
+  )
   const m = process.model
   put(m, 'name_or_path', model.ref.id, 'config.process[0].model.name_or_path')
   put(m, 'is_flux', model.family === 'flux' ? true : undefined, 'config.process[0].model.is_flux')

@@ -23,12 +23,19 @@ describe('checkDataset', () => {
     })
     const empty = checkDataset([], { resolutionPx: 1024 })
     expect(empty.ready).toBe(false)
-    expect(item(empty, 'count')).toMatchObject({ ok: false, title: '0 images', detail: 'A training needs 5–200 images: add 5 more images.' })
+    expect(item(empty, 'count')).toMatchObject({
+      ok: false,
+      title: '0 images',
+      detail: 'A training needs 5–200 images: add 5 more images.',
+    })
   })
 
   test('too many images', () => {
     const many = Array.from({ length: 201 }, (_, n) => image(n))
-    expect(item(checkDataset(many, { resolutionPx: 1024 }), 'count')).toMatchObject({ ok: false, detail: 'A training takes at most 200 images: remove 1 image.' })
+    expect(item(checkDataset(many, { resolutionPx: 1024 }), 'count')).toMatchObject({
+      ok: false,
+      detail: 'A training takes at most 200 images: remove 1 image.',
+    })
   })
 
   test('the smallest image, and those under the training resolution', () => {
@@ -51,6 +58,9 @@ describe('checkDataset', () => {
 
   test('missing captions: none, or only spaces', () => {
     const images = [...five(), image(6, { text: null }), image(7, { text: '   ' })]
-    expect(item(checkDataset(images, { resolutionPx: 1024 }), 'captions')).toMatchObject({ ok: false, title: '2 images without a caption' })
+    expect(item(checkDataset(images, { resolutionPx: 1024 }), 'captions')).toMatchObject({
+      ok: false,
+      title: '2 images without a caption',
+    })
   })
 })

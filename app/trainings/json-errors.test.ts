@@ -22,7 +22,7 @@ describe('locateJsonError', () => {
     ['{ "a": 1 "b": 2 }', '1:10 expected "," or "}" after a property value, found "\\""'],
     ['[1 2]', '1:4 expected "," or "]" after a list item, found "2"'],
     ['{ "job": ', '1:10 unexpected end of the text: a value is missing'],
-    ['{ "a": \'x\' }', "1:8 strings need double quotes, not single quotes"],
+    ['{ "a": \'x\' }', '1:8 strings need double quotes, not single quotes'],
     ['{ "a": tru }', '1:8 expected a value, found "t"'],
     ['{ "a": "x\ny" }', '1:10 a string cannot span lines (write \\n)'],
     ['{ "a": "x\\q" }', '1:10 "\\\\q" is not a valid escape'],

@@ -114,7 +114,8 @@ export function locateJsonError(text: string): JsonErrorLocation | null {
         i += 2
         continue
       }
-      if (ch < ' ') fail(ch === '\n' || ch === '\r' ? 'a string cannot span lines (write \\n)' : 'a string cannot hold a control character')
+      if (ch < ' ')
+        fail(ch === '\n' || ch === '\r' ? 'a string cannot span lines (write \\n)' : 'a string cannot hold a control character')
       i++
     }
     fail('this string is never closed', start)

@@ -43,7 +43,11 @@ describe('read and write the main knobs', () => {
   })
 
   test('rank carries alpha along when they were equal, not otherwise', () => {
-    expect(writeKnobs(balanced(), { rank: 64 }).config.process[0]!.network).toEqual({ type: 'lora', linear: 64, linear_alpha: 64 })
+    expect(writeKnobs(balanced(), { rank: 64 }).config.process[0]!.network).toEqual({
+      type: 'lora',
+      linear: 64,
+      linear_alpha: 64,
+    })
     const sdxl = findPreset('sdxl-portrait')!.config // rank 32, alpha 16
     expect(writeKnobs(sdxl, { rank: 8 }).config.process[0]!.network).toEqual({ type: 'lora', linear: 8, linear_alpha: 16 })
   })
@@ -78,7 +82,8 @@ describe('form inputs', () => {
     expect(errors).toEqual({
       steps: 'config.process[0].train.steps: must be a whole number',
       lr: 'config.process[0].train.lr: is required',
-      optimizer: 'config.process[0].train.optimizer: must be one of "adamw8bit", "adamw", "adam8bit", "adam", "prodigy", "adafactor", "lion8bit"',
+      optimizer:
+        'config.process[0].train.optimizer: must be one of "adamw8bit", "adamw", "adam8bit", "adam", "prodigy", "adafactor", "lion8bit"',
     })
     expect(knobs.rank).toBe(-3)
     expect(parseKnobInputs({ lr: '0x10' }).errors.lr).toMatch(/must be a number, such as 0.0001 or 1e-4/)

@@ -52,7 +52,8 @@ export function readKnobs(config: unknown): Partial<ConfigKnobs> {
   const save = section(process, 'save')
   const sample = section(process, 'sample')
   const dataset: unknown = Array.isArray(process?.datasets) ? process.datasets[0] : undefined
-  const sizes = isObject(dataset) && Array.isArray(dataset.resolution) ? dataset.resolution.filter((s) => num(s) !== undefined) : []
+  const sizes =
+    isObject(dataset) && Array.isArray(dataset.resolution) ? dataset.resolution.filter((s) => num(s) !== undefined) : []
   const optimizer = train?.optimizer
   const prompts = sample?.prompts
   const knobs: Partial<ConfigKnobs> = {
@@ -137,7 +138,10 @@ const INTEGER_KNOBS = ['steps', 'rank', 'resolution', 'batchSize', 'saveEvery'] 
  * Form text → knob values. Only the form's own problems are reported here (not a number, unknown
  * optimizer); ranges are the config schema's, so the same message shows whichever editor was used.
  */
-export function parseKnobInputs(inputs: Partial<KnobInputs>): { knobs: Partial<ConfigKnobs>; errors: Partial<Record<KnobName, string>> } {
+export function parseKnobInputs(inputs: Partial<KnobInputs>): {
+  knobs: Partial<ConfigKnobs>
+  errors: Partial<Record<KnobName, string>>
+} {
   const knobs: Partial<ConfigKnobs> = {}
   const errors: Partial<Record<KnobName, string>> = {}
   for (const key of INTEGER_KNOBS) {
@@ -149,7 +153,8 @@ export function parseKnobInputs(inputs: Partial<KnobInputs>): { knobs: Partial<C
   const lr = inputs.lr?.trim()
   if (lr !== undefined) {
     // Number('') is 0 and Number('0x10') is 16: accept only what a person means by a decimal number.
-    if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(lr)) errors.lr = `${KNOB_PATHS.lr}: ${lr ? 'must be a number, such as 0.0001 or 1e-4' : 'is required'}`
+    if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(lr))
+      errors.lr = `${KNOB_PATHS.lr}: ${lr ? 'must be a number, such as 0.0001 or 1e-4' : 'is required'}`
     else knobs.lr = Number(lr)
   }
   if (inputs.optimizer !== undefined) {

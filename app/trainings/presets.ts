@@ -15,12 +15,17 @@ export type TrainingPreset = {
 type ProcessConfig = TrainingConfig['config']['process'][number]
 
 /** The job around a process; the model section is filled from the preset's base model. */
-function job(baseModelSlug: string, process: Omit<ProcessConfig, 'type' | 'training_folder' | 'trigger_word' | 'device'>): TrainingConfig {
+function job(
+  baseModelSlug: string,
+  process: Omit<ProcessConfig, 'type' | 'training_folder' | 'trigger_word' | 'device'>,
+): TrainingConfig {
   const config: TrainingConfig = {
     job: 'extension',
     config: {
       name: SERVER_FILLED,
-      process: [{ type: 'sd_trainer', training_folder: SERVER_FILLED, device: 'cuda:0', trigger_word: SERVER_FILLED, ...process }],
+      process: [
+        { type: 'sd_trainer', training_folder: SERVER_FILLED, device: 'cuda:0', trigger_word: SERVER_FILLED, ...process },
+      ],
     },
     meta: { name: '[name]', version: '1.0' },
   }

@@ -107,11 +107,7 @@ export async function createSession(userId: string, request: Request) {
  * The Set-Cookie header that logs a session in. Without "remember me" the cookie lasts until the
  * browser closes; with it, until the session row expires.
  */
-export async function commitAuthSession(
-  request: Request,
-  session: { id: string; expirationDate: Date },
-  remember: boolean,
-) {
+export async function commitAuthSession(request: Request, session: { id: string; expirationDate: Date }, remember: boolean) {
   const authSession = await authSessionStorage.getSession(request.headers.get('cookie'))
   authSession.set(SESSION_ID_KEY, session.id)
   return authSessionStorage.commitSession(authSession, {

@@ -7,7 +7,13 @@ import { CODE_VALID_MS } from './verification.server'
 
 test('without SMTP_URL a message is one JSON file { to, subject, text, html } in the outbox', async () => {
   const result = await sendEmail(
-    codeEmail({ to: 'a@example.test', subject: 'Your code', intro: 'Hello <b>there</b>', code: '123456', link: 'http://x/verify?code=123456' }),
+    codeEmail({
+      to: 'a@example.test',
+      subject: 'Your code',
+      intro: 'Hello <b>there</b>',
+      code: '123456',
+      link: 'http://x/verify?code=123456',
+    }),
   )
   expect(result.delivered).toBe('outbox')
   const dir = path.resolve(process.env.MAIL_OUTBOX_DIR!)

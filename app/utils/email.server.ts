@@ -35,7 +35,19 @@ function escapeHtml(s: string) {
 }
 
 /** A plain message with a code and a link, in text and HTML. */
-export function codeEmail({ to, subject, intro, code, link }: { to: string; subject: string; intro: string; code: string; link: string }): Email {
+export function codeEmail({
+  to,
+  subject,
+  intro,
+  code,
+  link,
+}: {
+  to: string
+  subject: string
+  intro: string
+  code: string
+  link: string
+}): Email {
   const expiry = `The code expires in ${durationInWords(CODE_VALID_MS)}. If you did not ask for it, ignore this email.`
   return {
     to,

@@ -60,11 +60,19 @@ const schema = z
     /** Each GPU provider's own variables: app/gpu/<provider>/env.ts. */
     ...PROVIDER_ENV_SHAPE,
     /** Hard stop: a machine powers itself off after this many minutes, whatever happens. */
-    MAX_RUN_MINUTES: z.coerce.number().positive().max(7 * 24 * 60).default(180),
+    MAX_RUN_MINUTES: z.coerce
+      .number()
+      .positive()
+      .max(7 * 24 * 60)
+      .default(180),
     /** How often the supervisor polls the agents. */
     POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
     /** A run whose agent has not answered for this long fails and its machine is terminated. */
-    HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(10 * 60 * 1000),
+    HEARTBEAT_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(1000)
+      .default(10 * 60 * 1000),
     MAX_ACTIVE_RUNS_PER_USER: z.coerce.number().int().min(1).max(100).default(2),
     /** `false` = this process serves pages only; run the supervisor elsewhere with `npm run worker`. */
     RUN_SUPERVISOR: z
@@ -107,9 +115,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''))
   const result = schema.safeParse(cleaned)
   if (!result.success) {
-    throw new EnvError(
-      result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
-    )
+    throw new EnvError(result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`))
   }
   return { ...result.data, APP_URL: result.data.APP_URL ?? `http://localhost:${result.data.PORT}` }
 }

@@ -1,6 +1,15 @@
 // The text the pages, failure reasons and emails are built from: durations, money, sizes, ETA, counts.
 import { expect, test } from 'vitest'
-import { countOf, durationInWords, formatBytes, formatClock, formatDateTime, formatDuration, formatEta, formatUsd } from './format'
+import {
+  countOf,
+  durationInWords,
+  formatBytes,
+  formatClock,
+  formatDateTime,
+  formatDuration,
+  formatEta,
+  formatUsd,
+} from './format'
 
 test('durations, money, sizes and ETA read like a person would say them', () => {
   expect([0, 45_000, 60_000, 185_000, 3_600_000, 7_440_000, 3 * 86_400_000].map(formatDuration)).toEqual([
@@ -14,7 +23,13 @@ test('durations, money, sizes and ETA read like a person would say them', () => 
   ])
   expect([0, 0.001, 0.005, 1.234, 12].map(formatUsd)).toEqual(['$0.00', '< $0.01', '$0.01', '$1.23', '$12.00'])
   expect([10, 2048, 1_572_864].map(formatBytes)).toEqual(['10 B', '2.0 KB', '1.5 MB'])
-  expect([null, -1, 30, 150, 3600].map(formatEta)).toEqual([null, null, 'less than a minute left', 'about 3 min left', 'about 1 h 00 min left'])
+  expect([null, -1, 30, 150, 3600].map(formatEta)).toEqual([
+    null,
+    null,
+    'less than a minute left',
+    'about 3 min left',
+    'about 1 h 00 min left',
+  ])
 })
 
 test('money: two decimals and no thousands separator, the text it had before Intl.NumberFormat', () => {

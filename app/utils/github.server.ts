@@ -53,7 +53,17 @@ class ConfigurableGitHubClient extends GitHub {
   readonly #authorizationEndpoint: string
   readonly #tokenEndpoint: string
 
-  constructor({ clientId, clientSecret, redirectURI, oauthUrl }: { clientId: string; clientSecret: string; redirectURI: string; oauthUrl: string }) {
+  constructor({
+    clientId,
+    clientSecret,
+    redirectURI,
+    oauthUrl,
+  }: {
+    clientId: string
+    clientSecret: string
+    redirectURI: string
+    oauthUrl: string
+  }) {
     super(clientId, clientSecret, redirectURI)
     this.#oauth = new OAuth2Client(clientId, clientSecret, redirectURI)
     const base = oauthUrl.replace(/\/+$/, '')
@@ -102,9 +112,7 @@ const GitHubUserSchema = z.object({
   name: z.string().nullable().optional(),
 })
 
-const GitHubEmailsSchema = z.array(
-  z.object({ email: z.string(), primary: z.boolean(), verified: z.boolean() }),
-)
+const GitHubEmailsSchema = z.array(z.object({ email: z.string(), primary: z.boolean(), verified: z.boolean() }))
 
 async function getGitHubJson(apiUrl: string, path: string, accessToken: string) {
   const response = await fetch(`${apiUrl.replace(/\/+$/, '')}${path}`, {

@@ -27,7 +27,6 @@ export function getErrorMessage(error: unknown) {
   return 'Unknown error'
 }
 
-
 /** The path and query of the current URL, to come back to after logging in. */
 export function getReturnTo(request: Request) {
   const url = new URL(request.url)

@@ -2,7 +2,14 @@
 import { json } from '@remix-run/node'
 import { requireUserId } from './auth.server'
 import { prisma } from './db.server'
-import { parsePermissionString, userHasPermission, type Access, type Action, type Entity, type PermissionString } from './permissions'
+import {
+  parsePermissionString,
+  userHasPermission,
+  type Access,
+  type Action,
+  type Entity,
+  type PermissionString,
+} from './permissions'
 import { getRequestUserWithRoles } from './user.server'
 
 export async function requireUserWithPermission(request: Request, permission: PermissionString) {

@@ -25,9 +25,7 @@ export function userHasPermission(user: UserWithRoles | null | undefined, permis
   if (!user) return false
   const { action, entity, access } = parsePermissionString(permission)
   return user.roles.some((role) =>
-    role.permissions.some(
-      (p) => p.entity === entity && p.action === action && (access as string[]).includes(p.access),
-    ),
+    role.permissions.some((p) => p.entity === entity && p.action === action && (access as string[]).includes(p.access)),
   )
 }
 

@@ -11,7 +11,9 @@ describe('one-time codes', () => {
   test('a fresh code is valid, stored with its TOTP fields, and expires in ten minutes', async () => {
     const code = await prepareVerification({ type: 'onboarding', target: 'a@example.test' })
     expect(code).toMatch(/^\d{6}$/)
-    const row = await prisma.verification.findUniqueOrThrow({ where: { target_type: { target: 'a@example.test', type: 'onboarding' } } })
+    const row = await prisma.verification.findUniqueOrThrow({
+      where: { target_type: { target: 'a@example.test', type: 'onboarding' } },
+    })
     expect(row).toMatchObject({ algorithm: 'SHA-256', digits: 6, period: 600, charSet: '0123456789', attempts: 0 })
     expect(row.expiresAt!.getTime() - Date.now()).toBeGreaterThan(9 * 60 * 1000)
     expect(await checkCode({ code, type: 'onboarding', target: 'a@example.test' })).toEqual({ valid: true })
@@ -19,16 +21,26 @@ describe('one-time codes', () => {
 
   test('an expired code is refused', async () => {
     const code = await prepareVerification({ type: 'onboarding', target: 'b@example.test' })
-    await prisma.verification.updateMany({ where: { target: 'b@example.test' }, data: { expiresAt: new Date(Date.now() - 1000) } })
-    expect(await checkCode({ code, type: 'onboarding', target: 'b@example.test' })).toMatchObject({ valid: false, reason: 'expired' })
+    await prisma.verification.updateMany({
+      where: { target: 'b@example.test' },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    })
+    expect(await checkCode({ code, type: 'onboarding', target: 'b@example.test' })).toMatchObject({
+      valid: false,
+      reason: 'expired',
+    })
   })
 
   test(`${MAX_CODE_ATTEMPTS} wrong tries delete the code, so even the right one no longer works`, async () => {
     const code = await prepareVerification({ type: 'reset-password', target: 'c@example.test' })
     for (let i = 1; i < MAX_CODE_ATTEMPTS; i++) {
-      expect(await checkCode({ code: wrong(code), type: 'reset-password', target: 'c@example.test' })).toMatchObject({ reason: 'invalid' })
+      expect(await checkCode({ code: wrong(code), type: 'reset-password', target: 'c@example.test' })).toMatchObject({
+        reason: 'invalid',
+      })
     }
-    expect(await checkCode({ code: wrong(code), type: 'reset-password', target: 'c@example.test' })).toMatchObject({ reason: 'too-many-attempts' })
+    expect(await checkCode({ code: wrong(code), type: 'reset-password', target: 'c@example.test' })).toMatchObject({
+      reason: 'too-many-attempts',
+    })
     expect(await prisma.verification.count({ where: { target: 'c@example.test' } })).toBe(0)
     expect(await checkCode({ code, type: 'reset-password', target: 'c@example.test' })).toMatchObject({ reason: 'expired' })
   })

@@ -31,9 +31,7 @@ export async function prepareVerification({ type, target }: { type: Verification
   return otp
 }
 
-export type CodeCheck =
-  | { valid: true }
-  | { valid: false; reason: 'invalid' | 'expired' | 'too-many-attempts'; message: string }
+export type CodeCheck = { valid: true } | { valid: false; reason: 'invalid' | 'expired' | 'too-many-attempts'; message: string }
 
 const MESSAGES = {
   invalid: 'That code is not right. Check the email and try again.',

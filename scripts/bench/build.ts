@@ -29,7 +29,12 @@ export function ensureProductionBuild() {
   const mode = buildMode()
   const stale = mode !== null && newestMtimeMs(path.join(repoRoot, 'app')) > fs.statSync(SERVER_BUILD).mtimeMs
   if (mode === 'production' && !stale) return
-  const why = mode === null ? 'No server build' : mode !== 'production' ? `The build in build/ is a ${mode} build` : 'app/ changed since the last build'
+  const why =
+    mode === null
+      ? 'No server build'
+      : mode !== 'production'
+        ? `The build in build/ is a ${mode} build`
+        : 'app/ changed since the last build'
   process.stderr.write(`${why}: running \`npx remix build\`…\n`)
   // stdout to stderr: with --json, stdout carries the one JSON object only.
   const result = spawnSync('npx', ['remix', 'build'], { cwd: repoRoot, stdio: ['ignore', 2, 2] })

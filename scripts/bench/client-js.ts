@@ -59,7 +59,8 @@ export function measureClientJs(pageHtml: string): ClientJsFigures {
   while (queue.length) {
     const url = queue.shift()!
     if (seen.has(url)) continue
-    if (seen.size >= MAX_FILES) throw new Error(`More than ${MAX_FILES} scripts behind /trainings: the import scan has gone wrong`)
+    if (seen.size >= MAX_FILES)
+      throw new Error(`More than ${MAX_FILES} scripts behind /trainings: the import scan has gone wrong`)
     seen.add(url)
     const content = fs.readFileSync(fileOf(url))
     gzip += gzipBytes(content)

@@ -11,7 +11,6 @@ import { repoRoot } from '../../tests/setup/paths'
 import type { DatabaseKind } from '../../prisma/database-url'
 import { log } from './io'
 
-
 export type BenchDatabases = {
   kind: DatabaseKind
   /** A new migrated database named `name` ([a-z0-9_]); returns its DATABASE_URL. */

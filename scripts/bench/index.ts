@@ -56,14 +56,38 @@ function reportUpload(r: BenchResult) {
   console.log(
     table([
       ['Measure', 'Value', 'Goal'],
-      ['HTTP route (upload, check, rotate, strip, resize, store, row)', `${r.http.filesPerSecond.toFixed(2)} files/s (${r.http.seconds.toFixed(1)} s)`, ''],
-      ['sharp in-process, same decode budget (original, training copy, thumbnail)', `${r.direct.filesPerSecond.toFixed(2)} files/s (${r.direct.seconds.toFixed(1)} s)`, ''],
-      ['sharp in-process, no decode budget (for reference)', `${r.directUnlimited.filesPerSecond.toFixed(2)} files/s (${r.directUnlimited.seconds.toFixed(1)} s)`, ''],
-      ['CPU time: server + client (HTTP), in-process (direct)', `${r.http.serverCpuSeconds?.toFixed(1) ?? '?'} s + ${r.http.clientCpuSeconds.toFixed(1)} s, ${r.direct.cpuSeconds.toFixed(1)} s`, ''],
-      ['Ratio HTTP / direct (same budget)', r.ratio.toFixed(2), `≥ ${GOALS.uploadVsSharp}: ${mark(r.ratio >= GOALS.uploadVsSharp)}`],
+      [
+        'HTTP route (upload, check, rotate, strip, resize, store, row)',
+        `${r.http.filesPerSecond.toFixed(2)} files/s (${r.http.seconds.toFixed(1)} s)`,
+        '',
+      ],
+      [
+        'sharp in-process, same decode budget (original, training copy, thumbnail)',
+        `${r.direct.filesPerSecond.toFixed(2)} files/s (${r.direct.seconds.toFixed(1)} s)`,
+        '',
+      ],
+      [
+        'sharp in-process, no decode budget (for reference)',
+        `${r.directUnlimited.filesPerSecond.toFixed(2)} files/s (${r.directUnlimited.seconds.toFixed(1)} s)`,
+        '',
+      ],
+      [
+        'CPU time: server + client (HTTP), in-process (direct)',
+        `${r.http.serverCpuSeconds?.toFixed(1) ?? '?'} s + ${r.http.clientCpuSeconds.toFixed(1)} s, ${r.direct.cpuSeconds.toFixed(1)} s`,
+        '',
+      ],
+      [
+        'Ratio HTTP / direct (same budget)',
+        r.ratio.toFixed(2),
+        `≥ ${GOALS.uploadVsSharp}: ${mark(r.ratio >= GOALS.uploadVsSharp)}`,
+      ],
       ['Server RSS idle', `${r.rss.idleMb.toFixed(0)} MB`, ''],
       ['Server RSS peak', `${r.rss.peakMb.toFixed(0)} MB`, ''],
-      ['Server RSS peak above idle', `${r.rss.aboveIdleMb.toFixed(0)} MB`, `< ${RSS_GOAL_MB} MB: ${mark(r.rss.aboveIdleMb < RSS_GOAL_MB)}`],
+      [
+        'Server RSS peak above idle',
+        `${r.rss.aboveIdleMb.toFixed(0)} MB`,
+        `< ${RSS_GOAL_MB} MB: ${mark(r.rss.aboveIdleMb < RSS_GOAL_MB)}`,
+      ],
       ['Files refused', String(r.http.refused), '0'],
     ]),
   )
@@ -89,10 +113,22 @@ function reportPages(p: PageBenchResult, js: ClientJsFigures, db: DatabaseKind) 
       row('/trainings with 1 connection (no queueing)', p.trainingsPageOneConnection),
       row('/ logged in (the bare page: root loader, empty route loader)', p.bare),
       row('/resources/healthcheck (no session, no React; reference)', p.healthcheck),
-      ['Ratio /trainings / bare page', ratio.toFixed(2), `≥ ${GOALS.trainingsPageVsBare}: ${mark(ratio >= GOALS.trainingsPageVsBare)}`],
+      [
+        'Ratio /trainings / bare page',
+        ratio.toFixed(2),
+        `≥ ${GOALS.trainingsPageVsBare}: ${mark(ratio >= GOALS.trainingsPageVsBare)}`,
+      ],
       // Judged on a request's own latency (1 connection); at 8 connections p99 is mostly queueing on 2 cores.
-      [`/trainings p99, 1 connection (${p.concurrency} connections: ${p.trainingsPage.p99Ms.toFixed(1)} ms)`, `${p.trainingsPageOneConnection.p99Ms.toFixed(1)} ms`, `< ${GOALS.trainingsPageP99Ms} ms: ${mark(p.trainingsPageOneConnection.p99Ms < GOALS.trainingsPageP99Ms)}`],
-      ['JS a browser downloads for /trainings (gzip)', `${js.pageKbGzip.toFixed(1)} kB in ${js.pageFiles} files (${js.pageKbRaw.toFixed(0)} kB raw)`, ''],
+      [
+        `/trainings p99, 1 connection (${p.concurrency} connections: ${p.trainingsPage.p99Ms.toFixed(1)} ms)`,
+        `${p.trainingsPageOneConnection.p99Ms.toFixed(1)} ms`,
+        `< ${GOALS.trainingsPageP99Ms} ms: ${mark(p.trainingsPageOneConnection.p99Ms < GOALS.trainingsPageP99Ms)}`,
+      ],
+      [
+        'JS a browser downloads for /trainings (gzip)',
+        `${js.pageKbGzip.toFixed(1)} kB in ${js.pageFiles} files (${js.pageKbRaw.toFixed(0)} kB raw)`,
+        '',
+      ],
       ['All JS in public/build (gzip, reference)', `${js.allKbGzip.toFixed(1)} kB in ${js.allFiles} files`, ''],
       ['Seeding the database', `${p.seedSeconds.toFixed(1)} s`, ''],
     ]),
@@ -104,9 +140,14 @@ function reportSupervisor(figures: CycleFigures[], db: DatabaseKind) {
     `\nSupervisor benchmark: one cycle (lease, one describe, poll every agent with one new message each, record, ` +
       `advance, reap) on ${db}, ${os.availableParallelism()} CPUs; median of 3 cycles after a warm-up\n`,
   )
-  const rows: Array<[string, string, string]> = [['Active runs · finished runs in the database', 'Cycle (median; all three)', 'Goal']]
+  const rows: Array<[string, string, string]> = [
+    ['Active runs · finished runs in the database', 'Cycle (median; all three)', 'Goal'],
+  ]
   for (const f of figures) {
-    const goal = f.active === GOALS.supervisorCycleAtActive ? `< ${GOALS.supervisorCycleMs} ms: ${mark(f.medianMs < GOALS.supervisorCycleMs)}` : ''
+    const goal =
+      f.active === GOALS.supervisorCycleAtActive
+        ? `< ${GOALS.supervisorCycleMs} ms: ${mark(f.medianMs < GOALS.supervisorCycleMs)}`
+        : ''
     rows.push([
       `${f.active.toLocaleString('en-US')} · ${f.finished.toLocaleString('en-US')} (${f.messagesPerCycle} messages, ${f.agentRequestsPerCycle} polls per cycle)`,
       `${f.medianMs.toFixed(0)} ms; ${f.cyclesMs.map((ms) => ms.toFixed(0)).join(', ')}`,
@@ -119,7 +160,8 @@ function reportSupervisor(figures: CycleFigures[], db: DatabaseKind) {
 function sizeList(value: string | undefined, fallback: number[]) {
   if (value === undefined) return fallback
   const sizes = value.split(',').map((v) => Number(v.trim()))
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000)) throw new Error(`--runs must be whole numbers from 1 to 100000, e.g. 10,100,1000 (got ${JSON.stringify(value)})`)
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000))
+    throw new Error(`--runs must be whole numbers from 1 to 100000, e.g. 10,100,1000 (got ${JSON.stringify(value)})`)
   return sizes
 }
 
@@ -137,9 +179,11 @@ const { values } = parseArgs({
   },
 })
 const asJson = values.json ?? false
-if (values.db !== 'sqlite' && values.db !== 'postgres') throw new Error(`--db must be sqlite or postgres, not ${JSON.stringify(values.db)}`)
+if (values.db !== 'sqlite' && values.db !== 'postgres')
+  throw new Error(`--db must be sqlite or postgres, not ${JSON.stringify(values.db)}`)
 const db: DatabaseKind = values.db
-if (values.only !== undefined && !PARTS.includes(values.only as Part)) throw new Error(`--only must be one of ${PARTS.join(', ')}, not ${JSON.stringify(values.only)}`)
+if (values.only !== undefined && !PARTS.includes(values.only as Part))
+  throw new Error(`--only must be one of ${PARTS.join(', ')}, not ${JSON.stringify(values.only)}`)
 const runs = (part: Part) => values.only === undefined || values.only === part
 if (asJson) {
   // stdout carries the JSON object alone: anything a library prints with console.log goes to stderr.
@@ -205,4 +249,5 @@ try {
   if (values.keep) process.stderr.write(`Kept ${work}\n`)
   else fs.rmSync(work, { recursive: true, force: true })
 }
-if (asJson) process.stdout.write(`${JSON.stringify(benchJson({ db, upload, pages, clientJs, supervisor, loadBefore }), null, 2)}\n`)
+if (asJson)
+  process.stdout.write(`${JSON.stringify(benchJson({ db, upload, pages, clientJs, supervisor, loadBefore }), null, 2)}\n`)

@@ -69,7 +69,8 @@ export async function measureLoad(url: string, options: LoadOptions): Promise<Lo
           const sent = performance.now()
           const response = await get(agent, target, options.headers)
           latencies.push(performance.now() - sent)
-          if (response.status !== 200) throw new Error(`GET ${target.pathname}${target.search} answered ${response.status}, not 200`)
+          if (response.status !== 200)
+            throw new Error(`GET ${target.pathname}${target.search} answered ${response.status}, not 200`)
           bytes += response.bytes
         }
       }),

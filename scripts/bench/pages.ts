@@ -56,9 +56,15 @@ async function seed(prisma: PrismaClient) {
   const { SESSION_EXPIRATION_MS } = await import('../../app/utils/auth.server')
   const { findPreset } = await import('../../app/trainings/presets')
   const user = await prisma.user.create({
-    data: { email: `bench-pages-${crypto.randomBytes(4).toString('hex')}@example.test`, name: 'Bench', roles: { connect: [{ name: 'user' }] } },
+    data: {
+      email: `bench-pages-${crypto.randomBytes(4).toString('hex')}@example.test`,
+      name: 'Bench',
+      roles: { connect: [{ name: 'user' }] },
+    },
   })
-  const session = await prisma.session.create({ data: { userId: user.id, expirationDate: new Date(Date.now() + SESSION_EXPIRATION_MS) } })
+  const session = await prisma.session.create({
+    data: { userId: user.id, expirationDate: new Date(Date.now() + SESSION_EXPIRATION_MS) },
+  })
   const cookieSession = await authSessionStorage.getSession()
   cookieSession.set('sessionId', session.id)
   const cookie = (await authSessionStorage.commitSession(cookieSession)).split(';')[0]!
@@ -71,7 +77,16 @@ async function seed(prisma: PrismaClient) {
   // One minute apart: the newest first is a stable order, as it would be for real edits.
   const trainings = Array.from({ length: PAGE_TRAININGS }, (_, i) => {
     const at = new Date(now - i * MINUTE_MS)
-    return { id: `benchpage${String(i).padStart(6, '0')}`, ownerId: user.id, name: `Training ${i + 1}`, triggerWord: `ohwx${i}`, baseModel, config, createdAt: at, updatedAt: at }
+    return {
+      id: `benchpage${String(i).padStart(6, '0')}`,
+      ownerId: user.id,
+      name: `Training ${i + 1}`,
+      triggerWord: `ohwx${i}`,
+      baseModel,
+      config,
+      createdAt: at,
+      updatedAt: at,
+    }
   })
   await insertChunks(trainings, (chunk) => prisma.training.createMany({ data: chunk }))
   const runs = trainings.flatMap((t, i) =>
@@ -79,14 +94,30 @@ async function seed(prisma: PrismaClient) {
       const at = new Date(t.createdAt.getTime() + (n + 1) * 1000)
       // The newer run's status varies, so the page shows several badges and must pick the newest run.
       const status = n === RUNS_PER_TRAINING - 1 ? (['succeeded', 'failed', 'canceled'] as const)[i % 3]! : 'succeeded'
-      return { id: `benchrun${String(i).padStart(6, '0')}${n}`, trainingId: t.id, status, provider: 'local', createdAt: at, startedAt: at, finishedAt: at }
+      return {
+        id: `benchrun${String(i).padStart(6, '0')}${n}`,
+        trainingId: t.id,
+        status,
+        provider: 'local',
+        createdAt: at,
+        startedAt: at,
+        finishedAt: at,
+      }
     }),
   )
   await insertChunks(runs, (chunk) => prisma.trainingRun.createMany({ data: chunk }))
   const images = trainings.flatMap((t) =>
     Array.from({ length: IMAGES_PER_TRAINING }, (_, n) => {
       const id = `benchimg${t.id.slice(-6)}${n}`
-      return { id, trainingId: t.id, url: imageKey(t.id, id, 'training', 'jpg'), name: `photo-${n + 1}.jpg`, type: 'image/jpeg', text: 'a photo of [trigger]', isResized: true }
+      return {
+        id,
+        trainingId: t.id,
+        url: imageKey(t.id, id, 'training', 'jpg'),
+        name: `photo-${n + 1}.jpg`,
+        type: 'image/jpeg',
+        text: 'a photo of [trigger]',
+        isResized: true,
+      }
     }),
   )
   await insertChunks(images, (chunk) => prisma.trainingImage.createMany({ data: chunk }))
@@ -112,7 +143,9 @@ export async function runPageBench(options: PageBenchOptions): Promise<PageBench
   const prisma = options.createClient(options.databaseUrl)
   let server: AppProcess | undefined
   try {
-    log(`page bench: seeding ${PAGE_TRAININGS.toLocaleString('en-US')} trainings (${RUNS_PER_TRAINING} runs and ${IMAGES_PER_TRAINING} images each) for one user`)
+    log(
+      `page bench: seeding ${PAGE_TRAININGS.toLocaleString('en-US')} trainings (${RUNS_PER_TRAINING} runs and ${IMAGES_PER_TRAINING} images each) for one user`,
+    )
     const seedStart = performance.now()
     const { cookie } = await seed(prisma)
     const seedSeconds = (performance.now() - seedStart) / 1000
@@ -140,9 +173,11 @@ export async function runPageBench(options: PageBenchOptions): Promise<PageBench
     server = await startAppProcess(env, { timeoutMs: SERVER_START_TIMEOUT_MS })
     const base = server.url
     const started = server
-    const trainingsHtml = await checkPage(`${base}/trainings`, cookie, `Showing 1–20 of ${PAGE_TRAININGS}`).catch((error: unknown) => {
-      throw new Error(`${String(error)}\nThe server said:\n${started.output().slice(-3000)}`)
-    })
+    const trainingsHtml = await checkPage(`${base}/trainings`, cookie, `Showing 1–20 of ${PAGE_TRAININGS}`).catch(
+      (error: unknown) => {
+        throw new Error(`${String(error)}\nThe server said:\n${started.output().slice(-3000)}`)
+      },
+    )
     await checkPage(`${base}/`, cookie, 'Welcome back')
 
     const load: LoadOptions = {
@@ -155,20 +190,34 @@ export async function runPageBench(options: PageBenchOptions): Promise<PageBench
     const seconds = `${options.concurrency} connections, ${options.warmupMs / 1000} s warm-up + ${options.durationMs / 1000} s`
     // The bare page and the list take turns, a fifth of the time each, so that whatever else the
     // machine does meanwhile (its CPUs are shared) falls on both alike and their ratio stays fair.
-    log(`page bench: / (logged in) and /trainings (logged in, ${PAGE_TRAININGS.toLocaleString('en-US')} trainings) in ${ROUNDS} alternating rounds, ${seconds} each`)
+    log(
+      `page bench: / (logged in) and /trainings (logged in, ${PAGE_TRAININGS.toLocaleString('en-US')} trainings) in ${ROUNDS} alternating rounds, ${seconds} each`,
+    )
     const bareRounds: LoadResult[] = []
     const trainingsRounds: LoadResult[] = []
     for (let round = 0; round < ROUNDS; round++) {
-      const roundLoad = { ...load, durationMs: options.durationMs / ROUNDS, warmupMs: round === 0 ? options.warmupMs : LATER_WARMUP_MS }
+      const roundLoad = {
+        ...load,
+        durationMs: options.durationMs / ROUNDS,
+        warmupMs: round === 0 ? options.warmupMs : LATER_WARMUP_MS,
+      }
       bareRounds.push(await measureLoad(`${base}/`, roundLoad))
       trainingsRounds.push(await measureLoad(`${base}/trainings`, roundLoad))
     }
     const bare = mergeRounds(bareRounds)
     const trainingsPage = mergeRounds(trainingsRounds)
-    log(`  /: ${bare.rps.toFixed(0)} req/s, p99 ${bare.p99Ms.toFixed(1)} ms; /trainings: ${trainingsPage.rps.toFixed(0)} req/s, p99 ${trainingsPage.p99Ms.toFixed(1)} ms`)
+    log(
+      `  /: ${bare.rps.toFixed(0)} req/s, p99 ${bare.p99Ms.toFixed(1)} ms; /trainings: ${trainingsPage.rps.toFixed(0)} req/s, p99 ${trainingsPage.p99Ms.toFixed(1)} ms`,
+    )
     log(`page bench: /trainings with 1 connection (the latency of one request alone), ${options.durationMs / 1000} s`)
-    const trainingsPageOneConnection = await measureLoad(`${base}/trainings`, { ...load, concurrency: 1, warmupMs: LATER_WARMUP_MS })
-    log(`  ${trainingsPageOneConnection.rps.toFixed(0)} req/s, p50 ${trainingsPageOneConnection.p50Ms.toFixed(1)} ms, p99 ${trainingsPageOneConnection.p99Ms.toFixed(1)} ms`)
+    const trainingsPageOneConnection = await measureLoad(`${base}/trainings`, {
+      ...load,
+      concurrency: 1,
+      warmupMs: LATER_WARMUP_MS,
+    })
+    log(
+      `  ${trainingsPageOneConnection.rps.toFixed(0)} req/s, p50 ${trainingsPageOneConnection.p50Ms.toFixed(1)} ms, p99 ${trainingsPageOneConnection.p99Ms.toFixed(1)} ms`,
+    )
     log(`page bench: /resources/healthcheck, ${seconds}`)
     const healthcheck = await measureLoad(`${base}/resources/healthcheck`, { ...load, headers: { 'accept-encoding': 'gzip' } })
     log(`  ${healthcheck.rps.toFixed(0)} req/s, p99 ${healthcheck.p99Ms.toFixed(1)} ms`)

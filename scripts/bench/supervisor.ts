@@ -41,7 +41,15 @@ async function startAgentFarm(tokenToRun: Map<string, string>) {
     const id = after + 1
     const body = JSON.stringify({
       messages: [
-        { id, status: 'training', step: id, totalSteps: 1_000_000, loss: 1 / (1 + id), text: `step ${id}`, at: new Date().toISOString() },
+        {
+          id,
+          status: 'training',
+          step: id,
+          totalSteps: 1_000_000,
+          loss: 1 / (1 + id),
+          text: `step ${id}`,
+          at: new Date().toISOString(),
+        },
       ],
     })
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body)
@@ -76,7 +84,10 @@ function benchProvider(agentUrl: string, prisma: PrismaClient): GpuProvider {
       return ids.map((id) => machine(id, id.replace(/^local-/, '')))
     },
     async listTagged() {
-      const gpus = await prisma.gpu.findMany({ where: { status: { not: 'terminated' } }, select: { instanceId: true, runId: true } })
+      const gpus = await prisma.gpu.findMany({
+        where: { status: { not: 'terminated' } },
+        select: { instanceId: true, runId: true },
+      })
       return gpus.map((g) => machine(g.instanceId, g.runId))
     },
     async terminate() {},
@@ -149,8 +160,7 @@ export async function runSupervisorBench({ sizes, databaseUrl, createClient }: S
           })),
         }),
       )
-      const cycle = () =>
-        runSupervisorCycle({ prisma, workerId: 'bench', providers: () => provider, reap: true })
+      const cycle = () => runSupervisorCycle({ prisma, workerId: 'bench', providers: () => provider, reap: true })
       await cycle() // warm-up: first statements prepared, connections opened
       const before = { requests: farm.requests(), messages: await prisma.trainingStatus.count() }
       const cyclesMs: number[] = []
@@ -164,7 +174,10 @@ export async function runSupervisorBench({ sizes, databaseUrl, createClient }: S
         active,
         finished,
         cyclesMs,
-        medianMs: percentile([...cyclesMs].sort((a, b) => a - b), 50),
+        medianMs: percentile(
+          [...cyclesMs].sort((a, b) => a - b),
+          50,
+        ),
         messagesPerCycle: messages / MEASURED_CYCLES,
         agentRequestsPerCycle: (farm.requests() - before.requests) / MEASURED_CYCLES,
       }
@@ -206,7 +219,12 @@ export async function runSupervisorBench({ sizes, databaseUrl, createClient }: S
       }),
     )
     const statusRows = finishedRuns.flatMap((r) =>
-      Array.from({ length: STATUS_ROWS_PER_FINISHED_RUN }, (_, m) => ({ runId: r.id, messageId: m + 1, status: 'training', at: done })),
+      Array.from({ length: STATUS_ROWS_PER_FINISHED_RUN }, (_, m) => ({
+        runId: r.id,
+        messageId: m + 1,
+        status: 'training',
+        at: done,
+      })),
     )
     await insertChunks(statusRows, (chunk) => prisma.trainingStatus.createMany({ data: chunk }))
 

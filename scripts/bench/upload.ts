@@ -70,7 +70,13 @@ function cpuSeconds(pid: number) {
  * other one carries EXIF orientation 6, as a phone held upright writes it, so rotation is measured too. */
 async function generatePhotos(dir: string, count: number) {
   const raw = await sharp({
-    create: { width: PHOTO_WIDTH_PX, height: PHOTO_HEIGHT_PX, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: NOISE_SIGMA } },
+    create: {
+      width: PHOTO_WIDTH_PX,
+      height: PHOTO_HEIGHT_PX,
+      channels: 3,
+      background: '#808080',
+      noise: { type: 'gaussian', mean: 128, sigma: NOISE_SIGMA },
+    },
   })
     .raw()
     .toBuffer()
@@ -102,7 +108,10 @@ function uploadFile(url: URL, cookie: string, file: string) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
     const request = http.request(
       url,
-      { method: 'POST', headers: { cookie, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': length } },
+      {
+        method: 'POST',
+        headers: { cookie, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': length },
+      },
       (response) => {
         let body = ''
         response.setEncoding('utf8')
@@ -129,7 +138,14 @@ async function runInParallel<T>(items: T[], parallel: number, work: (item: T) =>
   )
 }
 
-export async function runUploadBench({ files: count, parallel, keep, databaseUrl, sessionSecret, createClient }: BenchOptions): Promise<BenchResult> {
+export async function runUploadBench({
+  files: count,
+  parallel,
+  keep,
+  databaseUrl,
+  sessionSecret,
+  createClient,
+}: BenchOptions): Promise<BenchResult> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'trainyard-bench-'))
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -158,7 +174,11 @@ export async function runUploadBench({ files: count, parallel, keep, databaseUrl
     const { getSessionExpirationDate } = await import('../../app/utils/auth.server')
     const { findPreset } = await import('../../app/trainings/presets')
     const user = await prisma.user.create({
-      data: { email: `bench-${crypto.randomBytes(4).toString('hex')}@example.test`, name: 'Bench', roles: { connect: [{ name: 'user' }] } },
+      data: {
+        email: `bench-${crypto.randomBytes(4).toString('hex')}@example.test`,
+        name: 'Bench',
+        roles: { connect: [{ name: 'user' }] },
+      },
     })
     const session = await prisma.session.create({ data: { userId: user.id, expirationDate: getSessionExpirationDate() } })
     const cookieSession = await authSessionStorage.getSession()

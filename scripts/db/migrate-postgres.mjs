@@ -41,11 +41,15 @@ export async function migratePostgres(connectionString, { dir = POSTGRES_MIGRATI
       "checksum" TEXT NOT NULL,
       "appliedAt" TIMESTAMPTZ NOT NULL DEFAULT now()
     )`)
-    const applied = new Map((await client.query('SELECT "name", "checksum" FROM "_trainyard_migrations"')).rows.map((r) => [r.name, r.checksum]))
+    const applied = new Map(
+      (await client.query('SELECT "name", "checksum" FROM "_trainyard_migrations"')).rows.map((r) => [r.name, r.checksum]),
+    )
     const known = new Set(migrations.map((m) => m.name))
     const unknown = [...applied.keys()].filter((name) => !known.has(name))
     if (unknown.length > 0) {
-      throw new Error(`The database has migrations this code does not know: ${unknown.join(', ')} (is this code older than the database?)`)
+      throw new Error(
+        `The database has migrations this code does not know: ${unknown.join(', ')} (is this code older than the database?)`,
+      )
     }
     const done = []
     for (const migration of migrations) {
@@ -62,11 +66,16 @@ export async function migratePostgres(connectionString, { dir = POSTGRES_MIGRATI
       await client.query('BEGIN')
       try {
         await client.query(migration.sql)
-        await client.query('INSERT INTO "_trainyard_migrations" ("name", "checksum") VALUES ($1, $2)', [migration.name, migration.checksum])
+        await client.query('INSERT INTO "_trainyard_migrations" ("name", "checksum") VALUES ($1, $2)', [
+          migration.name,
+          migration.checksum,
+        ])
         await client.query('COMMIT')
       } catch (error) {
         await client.query('ROLLBACK')
-        throw new Error(`Migration ${migration.name} failed and was rolled back: ${error instanceof Error ? error.message : error}`)
+        throw new Error(
+          `Migration ${migration.name} failed and was rolled back: ${error instanceof Error ? error.message : error}`,
+        )
       }
       done.push(migration.name)
       log(`applied ${migration.name}`)

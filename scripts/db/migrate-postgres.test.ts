@@ -57,7 +57,10 @@ async function schemaOf(url: string) {
     `SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns
      WHERE table_schema = 'public' AND table_name <> '_trainyard_migrations' ORDER BY table_name, column_name`,
   )
-  const indexes = await query(url, `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename <> '_trainyard_migrations' ORDER BY indexname`)
+  const indexes = await query(
+    url,
+    `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename <> '_trainyard_migrations' ORDER BY indexname`,
+  )
   const constraints = await query(
     url,
     `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conname`,
@@ -94,7 +97,17 @@ describe.runIf(Boolean(adminUrl))('the PostgreSQL migration runner (TEST_DB=post
     const fromPrisma = await scratchDatabase()
     const diff = spawnSync(
       'npx',
-      ['prisma', 'migrate', 'diff', '--config', 'prisma/postgres.config.ts', '--from-empty', '--to-schema-datamodel', 'prisma/postgres/schema.prisma', '--script'],
+      [
+        'prisma',
+        'migrate',
+        'diff',
+        '--config',
+        'prisma/postgres.config.ts',
+        '--from-empty',
+        '--to-schema-datamodel',
+        'prisma/postgres/schema.prisma',
+        '--script',
+      ],
       { cwd: repoRoot, env: { ...process.env, DATABASE_URL: fromPrisma }, encoding: 'utf8' },
     )
     expect(diff.status, diff.stderr).toBe(0)
@@ -111,7 +124,9 @@ describe.runIf(Boolean(adminUrl))('the PostgreSQL migration runner (TEST_DB=post
       fs.appendFileSync(path.join(dir, first, 'migration.sql'), '\n-- edited later\n')
       await expect(migrate(url, { dir, ...quiet })).rejects.toThrow(`Migration ${first} was changed after it was applied`)
       fs.rmSync(path.join(dir, first), { recursive: true })
-      await expect(migrate(url, { dir, ...quiet })).rejects.toThrow(`The database has migrations this code does not know: ${first}`)
+      await expect(migrate(url, { dir, ...quiet })).rejects.toThrow(
+        `The database has migrations this code does not know: ${first}`,
+      )
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
@@ -121,9 +136,14 @@ describe.runIf(Boolean(adminUrl))('the PostgreSQL migration runner (TEST_DB=post
     const dir = copyMigrations()
     try {
       fs.mkdirSync(path.join(dir, '29990101000000_broken'))
-      fs.writeFileSync(path.join(dir, '29990101000000_broken', 'migration.sql'), 'CREATE TABLE "Half" ("id" TEXT);\nSELECT 1 / 0;\n')
+      fs.writeFileSync(
+        path.join(dir, '29990101000000_broken', 'migration.sql'),
+        'CREATE TABLE "Half" ("id" TEXT);\nSELECT 1 / 0;\n',
+      )
       const url = await scratchDatabase()
-      await expect(migrate(url, { dir, ...quiet })).rejects.toThrow(/Migration 29990101000000_broken failed and was rolled back: division by zero/)
+      await expect(migrate(url, { dir, ...quiet })).rejects.toThrow(
+        /Migration 29990101000000_broken failed and was rolled back: division by zero/,
+      )
       expect(await query(url, `SELECT to_regclass('public."Half"') AS t`)).toEqual([{ t: null }])
       const applied = await query<{ name: string }>(url, 'SELECT "name" FROM "_trainyard_migrations"')
       expect(applied.map((r) => r.name)).not.toContain('29990101000000_broken')

@@ -17,14 +17,28 @@ if (!name || !/^[a-z0-9_]+$/.test(name)) {
 const dir = path.join('prisma', 'migrations-postgres')
 const regenerate = spawnSync(process.execPath, ['scripts/db/postgres-schema.mjs'], { stdio: 'inherit' })
 if (regenerate.status !== 0) process.exit(1)
-const previous = fs.readdirSync(dir).filter((n) => fs.statSync(path.join(dir, n)).isDirectory()).sort().at(-1)
+const previous = fs
+  .readdirSync(dir)
+  .filter((n) => fs.statSync(path.join(dir, n)).isDirectory())
+  .sort()
+  .at(-1)
 const from = previous ? ['--from-schema-datamodel', path.join(dir, previous, 'schema.prisma')] : ['--from-empty']
 
 const cluster = await startPostgresCluster()
 try {
   const diff = spawnSync(
     'npx',
-    ['prisma', 'migrate', 'diff', '--config', 'prisma/postgres.config.ts', ...from, '--to-schema-datamodel', 'prisma/postgres/schema.prisma', '--script'],
+    [
+      'prisma',
+      'migrate',
+      'diff',
+      '--config',
+      'prisma/postgres.config.ts',
+      ...from,
+      '--to-schema-datamodel',
+      'prisma/postgres/schema.prisma',
+      '--script',
+    ],
     { env: { ...process.env, DATABASE_URL: cluster.adminUrl }, encoding: 'utf8' },
   )
   if (diff.status !== 0) throw new Error(`prisma migrate diff failed:\n${diff.stderr}`)

@@ -21,7 +21,12 @@ const ownerOrAdmin: Row = { anonymous: 'login', stranger: '404', owner: 'ok', ad
 /** The admin section. */
 const adminOnly: Row = { anonymous: 'login', stranger: '403', owner: '403', admin: 'ok' }
 /** The auth pages: a visitor's; someone logged in is sent home. */
-const visitorOnly = (visitor: string): Row => ({ anonymous: visitor, stranger: 'redirect:/', owner: 'redirect:/', admin: 'redirect:/' })
+const visitorOnly = (visitor: string): Row => ({
+  anonymous: visitor,
+  stranger: 'redirect:/',
+  owner: 'redirect:/',
+  admin: 'redirect:/',
+})
 /** The settings pages act on the caller's own account: the owner's objects are not found for anyone else. */
 const ownAccountObject: Row = { anonymous: 'login', stranger: '404', owner: 'ok', admin: '404' }
 

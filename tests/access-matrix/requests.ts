@@ -10,7 +10,15 @@ import { endRun, startRun } from '~/runs/runs.server'
 import { getStorage } from '~/storage/storage.server'
 import { TEST_PASSWORD, uniqueEmail } from '../db-utils'
 import { makeJpeg } from '../image-fixtures'
-import { captionUncaptioned, ensureOwnerConnection, ensureOwnerOtherSession, makeSpareImage, makeSpareTraining, type Principal, type World } from './world'
+import {
+  captionUncaptioned,
+  ensureOwnerConnection,
+  ensureOwnerOtherSession,
+  makeSpareImage,
+  makeSpareTraining,
+  type Principal,
+  type World,
+} from './world'
 
 export type CallContext = {
   world: World
@@ -74,7 +82,8 @@ export function defaultParams(names: string[], world: World): Record<string, str
   return Object.fromEntries(
     names.map((name) => {
       const value = values[name]
-      if (value === undefined) throw new Error(`The access matrix has no value for the route param "${name}": add one to defaultParams`)
+      if (value === undefined)
+        throw new Error(`The access matrix has no value for the route param "${name}": add one to defaultParams`)
       return [name, value]
     }),
   )
@@ -115,7 +124,8 @@ export const REQUESTS: Record<string, RequestSpec> = {
   '_auth+/verify.tsx:loader': { search: `?${new URLSearchParams({ type: 'reset-password', target: NOBODY })}` },
   '_auth+/verify.tsx:action': { form: () => ({ type: 'reset-password', intent: 'resend', target: NOBODY }) },
   '_auth+/logout.tsx:action': {
-    snapshot: async ({ sessionId }) => (sessionId ? Boolean(await prisma.session.findUnique({ where: { id: sessionId } })) : null),
+    snapshot: async ({ sessionId }) =>
+      sessionId ? Boolean(await prisma.session.findUnique({ where: { id: sessionId } })) : null,
     changesFor: ['stranger', 'owner', 'admin'],
   },
 
@@ -139,12 +149,22 @@ export const REQUESTS: Record<string, RequestSpec> = {
   },
 
   'trainings+/new.tsx:action': {
-    form: ({ principal }) => ({ name: `New by ${principal}`, triggerWord: 'ohwx_new', baseModel: 'flux-dev', preset: 'flux-balanced' }),
+    form: ({ principal }) => ({
+      name: `New by ${principal}`,
+      triggerWord: 'ohwx_new',
+      baseModel: 'flux-dev',
+      preset: 'flux-balanced',
+    }),
     snapshot: () => prisma.training.count(),
   },
   'trainings+/$trainingId+/_index.tsx:action': {
-    form: ({ world, principal }) => ({ intent: 'caption', imageId: world.image.id, text: `a photo of [trigger], captioned by ${principal}` }),
-    snapshot: async ({ world }) => (await prisma.trainingImage.findUnique({ where: { id: world.image.id }, select: { text: true } }))?.text,
+    form: ({ world, principal }) => ({
+      intent: 'caption',
+      imageId: world.image.id,
+      text: `a photo of [trigger], captioned by ${principal}`,
+    }),
+    snapshot: async ({ world }) =>
+      (await prisma.trainingImage.findUnique({ where: { id: world.image.id }, select: { text: true } }))?.text,
   },
   'trainings+/$trainingId+/_index.tsx:action#delete-image': {
     prepare: makeSpareImage,
@@ -152,8 +172,14 @@ export const REQUESTS: Record<string, RequestSpec> = {
     snapshot: async ({ world }) => Boolean(await prisma.trainingImage.findUnique({ where: { id: world.spareImageId } })),
   },
   'trainings+/$trainingId+/settings.tsx:action': {
-    form: ({ principal }) => ({ intent: 'details', name: `Renamed by ${principal}`, triggerWord: 'ohwx_ada', baseModel: 'flux-dev' }),
-    snapshot: async ({ world }) => (await prisma.training.findUnique({ where: { id: world.training.id }, select: { name: true } }))?.name,
+    form: ({ principal }) => ({
+      intent: 'details',
+      name: `Renamed by ${principal}`,
+      triggerWord: 'ohwx_ada',
+      baseModel: 'flux-dev',
+    }),
+    snapshot: async ({ world }) =>
+      (await prisma.training.findUnique({ where: { id: world.training.id }, select: { name: true } }))?.name,
   },
   // Deleting needs delete rights on the training: a training made for each call, since it goes.
   'trainings+/$trainingId+/settings.tsx:action#delete': {
@@ -222,7 +248,11 @@ export const REQUESTS: Record<string, RequestSpec> = {
     request: async ({ cookie, principal }) => {
       const contentType = 'application/octet-stream'
       const url = await (await getStorage()).signedPutUrl(signedPutKey(principal), { expiresInS: 60, contentType })
-      return new Request(url, { method: 'PUT', body: new Uint8Array(Buffer.from(`uploaded by ${principal}`)), headers: withCookie(cookie, { 'content-type': contentType }) })
+      return new Request(url, {
+        method: 'PUT',
+        body: new Uint8Array(Buffer.from(`uploaded by ${principal}`)),
+        headers: withCookie(cookie, { 'content-type': contentType }),
+      })
     },
     snapshot: async ({ principal }) => (await getStorage()).exists(signedPutKey(principal)),
   },
@@ -233,9 +263,13 @@ export const REQUESTS: Record<string, RequestSpec> = {
     },
     form: ({ world }) => ({ intent: 'save-roles', roleId: [world.userRoleId, world.role.id] }),
     snapshot: async ({ world }) =>
-      (await prisma.role.findMany({ where: { users: { some: { id: world.owner.id } } }, select: { name: true }, orderBy: { name: 'asc' } })).map(
-        (r) => r.name,
-      ),
+      (
+        await prisma.role.findMany({
+          where: { users: { some: { id: world.owner.id } } },
+          select: { name: true },
+          orderBy: { name: 'asc' },
+        })
+      ).map((r) => r.name),
   },
   'admin+/roles._index.tsx:action': {
     form: ({ principal }) => ({ intent: 'create', name: `matrix-new-${principal}`, description: '' }),

@@ -102,7 +102,10 @@ export async function createWorld() {
     },
   })
 
-  const role = await prisma.role.create({ select: { id: true }, data: { name: 'matrix-role', description: 'Made by the access matrix' } })
+  const role = await prisma.role.create({
+    select: { id: true },
+    data: { name: 'matrix-role', description: 'Made by the access matrix' },
+  })
   const userRole = await prisma.role.findUniqueOrThrow({ where: { name: 'user' }, select: { id: true } })
 
   return {

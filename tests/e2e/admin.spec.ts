@@ -27,7 +27,9 @@ test('an admin creates a role, grants it permissions and gives it to a user foun
   const memberContext = await browser.newContext({ baseURL: process.env.E2E_BASE_URL })
   const { cookie } = await createSessionCookie(member.id)
   const [cookieName, cookieValue] = cookie.split('=') as [string, string]
-  await memberContext.addCookies([{ name: cookieName, value: cookieValue, url: process.env.E2E_BASE_URL!, httpOnly: true, sameSite: 'Lax' }])
+  await memberContext.addCookies([
+    { name: cookieName, value: cookieValue, url: process.env.E2E_BASE_URL!, httpOnly: true, sameSite: 'Lax' },
+  ])
   const memberPage = await memberContext.newPage()
   await memberPage.goto('/')
   await expect(memberPage.getByTestId('user-menu')).toBeVisible()

@@ -17,7 +17,11 @@ test('upload six files (one bad), caption them, delete one, and follow the datas
   const user = await login()
   const training = await createTraining(user.id, { resolutionPx: 512, name: 'Ada in the garden' })
   const photos = await Promise.all(
-    [1, 2, 3, 4, 5].map(async (seed) => ({ name: `ada-${seed}.jpg`, mimeType: 'image/jpeg', buffer: await makeJpeg({ width: 640, height: 480, seed }) })),
+    [1, 2, 3, 4, 5].map(async (seed) => ({
+      name: `ada-${seed}.jpg`,
+      mimeType: 'image/jpeg',
+      buffer: await makeJpeg({ width: 640, height: 480, seed }),
+    })),
   )
   const notAnImage = { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('Shopping list: eggs, milk, film.\n') }
 
@@ -31,7 +35,9 @@ test('upload six files (one bad), caption them, delete one, and follow the datas
 
   await page.getByLabel('Choose images').setInputFiles([...photos.slice(0, 3), notAnImage, ...photos.slice(3)])
   const uploads = page.getByRole('list', { name: 'Uploads' })
-  await expect(uploads.getByRole('alert')).toHaveText('notes.jpg: Not a JPEG, PNG or WebP image (the content was checked, not the name).')
+  await expect(uploads.getByRole('alert')).toHaveText(
+    'notes.jpg: Not a JPEG, PNG or WebP image (the content was checked, not the name).',
+  )
   await expect(page.getByText('5 of 6 added')).toBeVisible()
 
   const grid = page.getByRole('list', { name: 'Images' })
@@ -56,7 +62,10 @@ test('upload six files (one bad), caption them, delete one, and follow the datas
   await expect(grid.getByRole('listitem', { name: 'ada-2.jpg' }).getByLabel('Caption for ada-2.jpg')).toHaveValue('[trigger]')
   await expect(check).toContainText('Every image has a caption')
   await expect(check).toContainText('Ready to train')
-  const stored = await prisma.trainingImage.findFirstOrThrow({ where: { trainingId: training.id, name: 'ada-1.jpg' }, select: { text: true } })
+  const stored = await prisma.trainingImage.findFirstOrThrow({
+    where: { trainingId: training.id, name: 'ada-1.jpg' },
+    select: { text: true },
+  })
   expect(stored.text).toBe('[trigger] smiling in the rose garden')
 
   // Delete one, after confirming: four images are not enough to train.

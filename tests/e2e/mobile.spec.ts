@@ -59,11 +59,23 @@ test('a training, its runs and a finished run fit a phone screen', async ({ page
       weightsKey: 'runs/none/lora.safetensors',
       weightsSize: 1234,
       statuses: {
-        create: [1, 2, 3].map((id) => ({ messageId: id, status: id === 3 ? 'succeeded' : 'training', step: id * 100, totalSteps: 300, loss: 0.3 / id, text: `step ${id * 100}/300`, at: started })),
+        create: [1, 2, 3].map((id) => ({
+          messageId: id,
+          status: id === 3 ? 'succeeded' : 'training',
+          step: id * 100,
+          totalSteps: 300,
+          loss: 0.3 / id,
+          text: `step ${id * 100}/300`,
+          at: started,
+        })),
       },
     },
   })
-  for (const path of [`/trainings/${training.id}`, `/trainings/${training.id}/runs`, `/trainings/${training.id}/runs/${run.id}`]) {
+  for (const path of [
+    `/trainings/${training.id}`,
+    `/trainings/${training.id}/runs`,
+    `/trainings/${training.id}/runs/${run.id}`,
+  ]) {
     await page.goto(path)
     await expectNoHorizontalScroll(page)
   }

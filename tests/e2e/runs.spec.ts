@@ -42,7 +42,11 @@ test('sign up, create a training, upload, start a run, watch it train, download 
   const trainingId = new URL(page.url()).pathname.split('/')[2]!
 
   const photos = await Promise.all(
-    [1, 2, 3, 4, 5].map(async (seed) => ({ name: `ada-${seed}.jpg`, mimeType: 'image/jpeg', buffer: await makeJpeg({ width: 768, height: 640, seed }) })),
+    [1, 2, 3, 4, 5].map(async (seed) => ({
+      name: `ada-${seed}.jpg`,
+      mimeType: 'image/jpeg',
+      buffer: await makeJpeg({ width: 768, height: 640, seed }),
+    })),
   )
   await page.getByLabel('Choose images').setInputFiles(photos)
   await expect(page.getByText('5 of 5 added')).toBeVisible()
@@ -84,14 +88,19 @@ test('sign up, create a training, upload, start a run, watch it train, download 
   // Every agent message was recorded once, in order, and the machine is gone.
   const statuses = await prisma.trainingStatus.findMany({ where: { runId }, orderBy: { messageId: 'asc' } })
   expect(statuses.map((s) => s.messageId)).toEqual(statuses.map((_, i) => i + 1))
-  await expect.poll(async () => (await prisma.gpu.findUnique({ where: { runId } }))?.status, { timeout: 15_000 }).toBe('terminated')
+  await expect
+    .poll(async () => (await prisma.gpu.findUnique({ where: { runId } }))?.status, { timeout: 15_000 })
+    .toBe('terminated')
 
   // The training's Runs tab lists it, and the trainings list shows its state.
   await page.goto('/trainings')
   await expect(page.getByRole('link', { name: /Ada at the seaside/ })).toContainText('Succeeded')
 })
 
-test('cancel a run in progress, after a confirmation: it ends canceled and its machine is terminated', async ({ page, login }) => {
+test('cancel a run in progress, after a confirmation: it ends canceled and its machine is terminated', async ({
+  page,
+  login,
+}) => {
   test.setTimeout(60_000)
   const user = await login()
   const training = await createReadyTraining(user.id, { name: 'To be canceled' })
@@ -109,9 +118,12 @@ test('cancel a run in progress, after a confirmation: it ends canceled and its m
   expect(run.status).toBe('canceled')
   // Within a few supervisor intervals the machine (if one was started) is terminated.
   await expect
-    .poll(async () => {
-      const gpu = await prisma.gpu.findUnique({ where: { runId } })
-      return gpu === null || gpu.status === 'terminated'
-    }, { timeout: 20_000 })
+    .poll(
+      async () => {
+        const gpu = await prisma.gpu.findUnique({ where: { runId } })
+        return gpu === null || gpu.status === 'terminated'
+      },
+      { timeout: 20_000 },
+    )
     .toBe(true)
 })

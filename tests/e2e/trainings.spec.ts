@@ -59,7 +59,9 @@ test('create from a preset, tune it in the form and the JSON, duplicate, delete'
   // …a bad JSON edit shows where it is wrong, and saving it changes nothing…
   const good = await jsonEditor(page).inputValue()
   await jsonEditor(page).fill(good.replace('"steps": 1500,', '"steps": 1500,,'))
-  await expect(page.getByText(/^JSON: invalid JSON at line \d+, column \d+: expected a property name in double quotes, found ","$/)).toBeVisible()
+  await expect(
+    page.getByText(/^JSON: invalid JSON at line \d+, column \d+: expected a property name in double quotes, found ","$/),
+  ).toBeVisible()
   await expect(page.getByText('The JSON below is not valid')).toBeVisible()
   await page.getByRole('button', { name: 'Save JSON' }).click()
   await expect(page.getByText('Nothing was saved: the config has problems.')).toBeVisible()
@@ -75,7 +77,9 @@ test('create from a preset, tune it in the form and the JSON, duplicate, delete'
   await expect(jsonEditor(page)).toHaveValue(/"lr": 0.0002,/)
   await page.getByRole('button', { name: 'Save config' }).click()
   await expect(page.getByRole('status')).toContainText('Config saved.')
-  await expect.poll(async () => (await storedConfig(trainingId)).config.process[0]!.train).toMatchObject({ steps: 1600, lr: 0.0002 })
+  await expect
+    .poll(async () => (await storedConfig(trainingId)).config.process[0]!.train)
+    .toMatchObject({ steps: 1600, lr: 0.0002 })
   await expect(page.getByLabel('Steps', { exact: true })).toHaveValue('1600')
 
   // Duplicate: a copy without images, opened at once.
@@ -98,7 +102,10 @@ test('create from a preset, tune it in the form and the JSON, duplicate, delete'
   await expect(page.getByRole('link', { name: /Portraits of Ada/ })).toContainText('No runs yet')
 })
 
-test('the new-training form is checked in the browser, with the server’s schema, before anything is sent', async ({ page, login }) => {
+test('the new-training form is checked in the browser, with the server’s schema, before anything is sent', async ({
+  page,
+  login,
+}) => {
   const user = await login()
   const posts: string[] = []
   page.on('request', (request) => {
@@ -139,7 +146,11 @@ test('someone else’s training is "Page not found" on every page', async ({ pag
     },
   })
   await login()
-  for (const path of [`/trainings/${training.id}`, `/trainings/${training.id}/settings`, `/trainings/${training.id}/settings?delete`]) {
+  for (const path of [
+    `/trainings/${training.id}`,
+    `/trainings/${training.id}/settings`,
+    `/trainings/${training.id}/settings?delete`,
+  ]) {
     const response = await page.goto(path)
     expect(response?.status(), path).toBe(404)
     await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible()

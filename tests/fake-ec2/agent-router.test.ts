@@ -105,7 +105,11 @@ describe('the fake EC2 agent router', () => {
     expect(await fetchAgentMessages(a.agentUrl, a.token, 0)).toEqual(direct)
     // `after` travels too.
     const after = await fetchAgentMessages(b.agentUrl, b.token, 1)
-    expect(after.ok && after.messages.map((m) => m.id)).toEqual(texts(fromB).slice(1).map((_, i) => i + 2))
+    expect(after.ok && after.messages.map((m) => m.id)).toEqual(
+      texts(fromB)
+        .slice(1)
+        .map((_, i) => i + 2),
+    )
 
     // A token no agent takes: the router's own 401, which the client reads as a wrong token.
     expect(await fetchAgentMessages(a.agentUrl, 'not-a-token', 0)).toMatchObject({ ok: false, kind: 'unauthorized' })
@@ -118,7 +122,10 @@ describe('the fake EC2 agent router', () => {
     fake.faults.neverBootNext = 1
     const c = await launch('c')
     expect(fake.instances().find((i) => i.instanceId === c.instanceId)?.state).toBe('pending')
-    expect(await fetchAgentMessages(c.agentUrl, c.token, 0, { timeoutMs: 2000 })).toMatchObject({ ok: false, kind: 'unreachable' })
+    expect(await fetchAgentMessages(c.agentUrl, c.token, 0, { timeoutMs: 2000 })).toMatchObject({
+      ok: false,
+      kind: 'unreachable',
+    })
     await ec2.terminate([c.instanceId])
     expect(await fetchAgentMessages(c.agentUrl, c.token, 0)).toMatchObject({ ok: false, kind: 'unauthorized' })
 

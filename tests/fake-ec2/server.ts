@@ -161,7 +161,10 @@ function el(name: string, value: string | number | null | undefined) {
 }
 
 function hexId(prefix: string, length: number) {
-  return `${prefix}-${crypto.randomBytes(Math.ceil(length / 2)).toString('hex').slice(0, length)}`
+  return `${prefix}-${crypto
+    .randomBytes(Math.ceil(length / 2))
+    .toString('hex')
+    .slice(0, length)}`
 }
 
 /** `Prefix.1`, `Prefix.2`, … in index order (EC2 query lists). */
@@ -353,7 +356,11 @@ export async function startFakeEc2({
     }
     const shutdownBehavior = params.get('InstanceInitiatedShutdownBehavior') ?? 'stop'
     if (shutdownBehavior !== 'stop' && shutdownBehavior !== 'terminate') {
-      throw new Ec2Error(400, 'InvalidParameterValue', `Invalid value '${shutdownBehavior}' for InstanceInitiatedShutdownBehavior`)
+      throw new Ec2Error(
+        400,
+        'InvalidParameterValue',
+        `Invalid value '${shutdownBehavior}' for InstanceInitiatedShutdownBehavior`,
+      )
     }
     const tags: Record<string, string> = {}
     for (const n of indexes(params, 'TagSpecification')) {
@@ -429,7 +436,10 @@ export async function startFakeEc2({
       (r) => (ids.length === 0 || ids.includes(r.instanceId)) && filters.every((f) => matches(r, f.name, f.values)),
     )
     const reservations = selected
-      .map((r) => `<item>${el('reservationId', r.reservationId)}${el('ownerId', OWNER_ID)}<groupSet/><instancesSet>${instanceXml(r)}</instancesSet></item>`)
+      .map(
+        (r) =>
+          `<item>${el('reservationId', r.reservationId)}${el('ownerId', OWNER_ID)}<groupSet/><instancesSet>${instanceXml(r)}</instancesSet></item>`,
+      )
       .join('')
     return `<DescribeInstancesResponse xmlns="${EC2_NAMESPACE}">${el('requestId', crypto.randomUUID())}<reservationSet>${reservations}</reservationSet></DescribeInstancesResponse>`
   }
@@ -510,7 +520,11 @@ export async function startFakeEc2({
     else throw new Ec2Error(400, 'InvalidAction', `The action ${action} is not valid for this web service.`)
     if (faults.loseResponseNext > 0) {
       faults.loseResponseNext--
-      throw new Ec2Error(500, 'InternalError', 'An internal error has occurred (the fake processed the call, then lost its answer).')
+      throw new Ec2Error(
+        500,
+        'InternalError',
+        'An internal error has occurred (the fake processed the call, then lost its answer).',
+      )
     }
     return body
   }
@@ -556,7 +570,13 @@ export async function startFakeEc2({
   function probe(agentPortOfInstance: number, authorization: string) {
     return new Promise<number>((resolve) => {
       const request = http.get(
-        { host: '127.0.0.1', port: agentPortOfInstance, path: ROUTER_PROBE_PATH, headers: { authorization }, timeout: ROUTER_PROBE_TIMEOUT_MS },
+        {
+          host: '127.0.0.1',
+          port: agentPortOfInstance,
+          path: ROUTER_PROBE_PATH,
+          headers: { authorization },
+          timeout: ROUTER_PROBE_TIMEOUT_MS,
+        },
         (response) => {
           response.resume()
           resolve(response.statusCode ?? 0)
@@ -573,7 +593,9 @@ export async function startFakeEc2({
     if (!search) {
       search = (async () => {
         const live = [...records.values()].filter((r) => r.agentPort !== null)
-        const answers = await Promise.all(live.map(async (r) => ({ r, status: await probe(r.agentPort as number, authorization) })))
+        const answers = await Promise.all(
+          live.map(async (r) => ({ r, status: await probe(r.agentPort as number, authorization) })),
+        )
         // Not 401 and not unreachable: this agent took the token.
         const owner = answers.find((a) => a.status !== 401 && a.status !== 0)?.r ?? null
         if (owner) tokenOwners.set(key, owner.instanceId)
@@ -586,7 +608,13 @@ export async function startFakeEc2({
 
   function forward(req: http.IncomingMessage, res: http.ServerResponse, targetPort: number, key: string) {
     const upstream = http.request(
-      { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${targetPort}` } },
+      {
+        host: '127.0.0.1',
+        port: targetPort,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: `127.0.0.1:${targetPort}` },
+      },
       (answer) => {
         // Tokens are unique per run, so this only happens if the remembered owner is wrong: ask again next time.
         if (answer.statusCode === 401) tokenOwners.delete(key)
@@ -691,7 +719,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === url.fileURLToPath(impor
     port: Number(process.env.FAKE_EC2_PORT ?? 3919),
     agentRouterPort: Number(process.env.FAKE_EC2_AGENT_PORT ?? 8787),
   })
-  console.info(`fake EC2 on ${fake.endpoint}; its agents behind ${fake.agentRouterUrl} (set EC2_AGENT_PORT=${fake.agentRouterPort})`)
+  console.info(
+    `fake EC2 on ${fake.endpoint}; its agents behind ${fake.agentRouterUrl} (set EC2_AGENT_PORT=${fake.agentRouterPort})`,
+  )
   const shutdown = () => void fake.stop().then(() => process.exit(0))
   process.on('SIGINT', shutdown)
   process.on('SIGTERM', shutdown)

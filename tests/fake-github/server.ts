@@ -100,7 +100,12 @@ export async function startFakeGitHub({
 
   function showAuthorizePage(res: http.ServerResponse, params: Record<string, string>, error?: string) {
     if (params.client_id !== clientId) {
-      return send(res, 404, 'text/html', page('Unknown application', `<p>No application has the client id “${escapeHtml(params.client_id ?? '')}”.</p>`))
+      return send(
+        res,
+        404,
+        'text/html',
+        page('Unknown application', `<p>No application has the client id “${escapeHtml(params.client_id ?? '')}”.</p>`),
+      )
     }
     if (!isHttpUrl(params.redirect_uri)) {
       return send(res, 400, 'text/html', page('Bad redirect', '<p>The redirect_uri is missing or not an http(s) URL.</p>'))
@@ -141,7 +146,11 @@ export async function startFakeGitHub({
     }
     const login = (form.login ?? '').trim()
     if (!/^[a-z\d](?:[a-z\d-]{0,38})$/i.test(login)) {
-      return showAuthorizePage(res, { ...form, verified: form.verified ? 'on' : 'off' }, 'Enter a GitHub login: letters, digits and dashes.')
+      return showAuthorizePage(
+        res,
+        { ...form, verified: form.verified ? 'on' : 'off' },
+        'Enter a GitHub login: letters, digits and dashes.',
+      )
     }
     const account: Account = {
       id: fakeGitHubId(login),
@@ -151,7 +160,13 @@ export async function startFakeGitHub({
       verified: Boolean(form.verified),
     }
     const code = crypto.randomBytes(10).toString('hex')
-    codes.set(code, { account, clientId, redirectUri: form.redirect_uri, scope: form.scope ?? '', expiresAt: Date.now() + CODE_VALID_MS })
+    codes.set(code, {
+      account,
+      clientId,
+      redirectUri: form.redirect_uri,
+      scope: form.scope ?? '',
+      expiresAt: Date.now() + CODE_VALID_MS,
+    })
     target.searchParams.set('code', code)
     if (form.state) target.searchParams.set('state', form.state)
     return redirect(res, target)
@@ -168,7 +183,10 @@ export async function startFakeGitHub({
     const id = basic?.id ?? body.client_id
     const secret = basic?.secret ?? body.client_secret
     if (id !== clientId || secret !== clientSecret) {
-      return answer({ error: 'incorrect_client_credentials', error_description: 'The client_id and/or client_secret passed are incorrect.' })
+      return answer({
+        error: 'incorrect_client_credentials',
+        error_description: 'The client_id and/or client_secret passed are incorrect.',
+      })
     }
     const pending = body.code ? codes.get(body.code) : undefined
     // A code works once, like GitHub's.
@@ -177,7 +195,10 @@ export async function startFakeGitHub({
       return answer({ error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' })
     }
     if (body.redirect_uri && body.redirect_uri !== pending.redirectUri) {
-      return answer({ error: 'redirect_uri_mismatch', error_description: 'The redirect_uri does not match the one used to authorize.' })
+      return answer({
+        error: 'redirect_uri_mismatch',
+        error_description: 'The redirect_uri does not match the one used to authorize.',
+      })
     }
     const token = `gho_fake${crypto.randomBytes(16).toString('hex')}`
     tokens.set(token, pending.account)
@@ -186,7 +207,9 @@ export async function startFakeGitHub({
 
   function withAccount(req: http.IncomingMessage, res: http.ServerResponse, then: (account: Account) => void) {
     if (!req.headers['user-agent']) {
-      return sendJson(res, 403, { message: 'Request forbidden by administrative rules. Please make sure your request has a User-Agent header.' })
+      return sendJson(res, 403, {
+        message: 'Request forbidden by administrative rules. Please make sure your request has a User-Agent header.',
+      })
     }
     const token = /^(?:Bearer|token)\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1]
     const account = token ? tokens.get(token) : undefined
@@ -219,7 +242,12 @@ function emailsOf(account: Account) {
   const emails: Array<{ email: string; primary: boolean; verified: boolean; visibility: string | null }> = []
   if (account.email) emails.push({ email: account.email, primary: true, verified: account.verified, visibility: 'private' })
   // Every GitHub account also has a verified no-reply address, never the primary one.
-  emails.push({ email: `${account.id}+${account.login}@users.noreply.github.com`, primary: false, verified: true, visibility: null })
+  emails.push({
+    email: `${account.id}+${account.login}@users.noreply.github.com`,
+    primary: false,
+    verified: true,
+    visibility: null,
+  })
   return emails
 }
 

@@ -71,7 +71,9 @@ test('every loader and action has a row, and every row a route', () => {
   const missing = [
     ...exportedKeys.filter((key) => !(key in EXPECTED)),
     // A module with no loader and no action has no row: it must be named as such.
-    ...routeFiles.filter((file) => !exportedKeys.some((key) => key.startsWith(`${file}:`)) && !WITHOUT_SERVER_CODE.includes(file)),
+    ...routeFiles.filter(
+      (file) => !exportedKeys.some((key) => key.startsWith(`${file}:`)) && !WITHOUT_SERVER_CODE.includes(file),
+    ),
   ]
   const stale = [
     ...Object.keys(EXPECTED).filter((key) => !exportedKeys.includes(baseOf(key))),
@@ -87,7 +89,9 @@ test('the discovery sees what Remix routes: no tests, no server modules, every r
   expect(routeFiles.some((file) => /\.test\.|\.server\./.test(file))).toBe(false)
   expect(routePath('trainings+/$trainingId+/runs._index.tsx', { trainingId: 't1' })).toBe('/trainings/t1/runs')
   expect(routePath('_auth+/auth.github_.callback.tsx', {})).toBe('/auth/github/callback')
-  expect(routePath('resources+/storage.$.tsx', { '*': 'runs/r1/lora.safetensors' })).toBe('/resources/storage/runs/r1/lora.safetensors')
+  expect(routePath('resources+/storage.$.tsx', { '*': 'runs/r1/lora.safetensors' })).toBe(
+    '/resources/storage/runs/r1/lora.safetensors',
+  )
 })
 
 /** The rows to call: every exported key with a row, and the variants of those. */
@@ -148,13 +152,19 @@ test("a creator's own training opens none of another's runs or images", async ()
   }
   const runPage = 'trainings+/$trainingId+/runs.$runId.tsx'
   const imagesTab = 'trainings+/$trainingId+/_index.tsx'
-  const imageText = async () => (await prisma.trainingImage.findUnique({ where: { id: world.image.id }, select: { text: true } }))?.text
+  const imageText = async () =>
+    (await prisma.trainingImage.findUnique({ where: { id: world.image.id }, select: { text: true } }))?.text
   const textBefore = await imageText()
 
   expect({
     runPage: await call(runPage, 'loader', { trainingId: own.id, runId: world.run.id }),
     cancel: await call(runPage, 'action', { trainingId: own.id, runId: activeRunId }, { intent: 'cancel' }),
-    caption: await call(imagesTab, 'action', { trainingId: own.id }, { intent: 'caption', imageId: world.image.id, text: 'mine now' }),
+    caption: await call(
+      imagesTab,
+      'action',
+      { trainingId: own.id },
+      { intent: 'caption', imageId: world.image.id, text: 'mine now' },
+    ),
     deleteImage: await call(imagesTab, 'action', { trainingId: own.id }, { intent: 'delete', imageId: world.image.id }),
   }).toEqual({ runPage: '404', cancel: '404', caption: '404', deleteImage: '404' })
   expect((await prisma.trainingRun.findUnique({ where: { id: activeRunId }, select: { status: true } }))?.status).toBe('queued')
@@ -178,5 +188,8 @@ async function answer(fn: () => unknown): Promise<{ outcome: string; detail: str
   // Read the body to the end: downloads are file streams, and an unread one keeps its file open.
   const body = await response.text().catch(() => '')
   const location = response.headers.get('location')
-  return { outcome: classify(response), detail: location ? `→ ${location}` : body ? `${response.status} ${body.slice(0, 200)}` : null }
+  return {
+    outcome: classify(response),
+    detail: location ? `→ ${location}` : body ? `${response.status} ${body.slice(0, 200)}` : null,
+  }
 }

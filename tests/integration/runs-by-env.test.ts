@@ -19,7 +19,8 @@ async function waitForRun(runId: string, done: (status: string) => boolean) {
   for (;;) {
     const run = await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })
     if (done(run.status)) return run
-    if (Date.now() > deadline) throw new Error(`run ${runId} still ${run.status} after ${RUN_DEADLINE_MS} ms (error: ${run.error})`)
+    if (Date.now() > deadline)
+      throw new Error(`run ${runId} still ${run.status} after ${RUN_DEADLINE_MS} ms (error: ${run.error})`)
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   }
 }
@@ -140,7 +141,12 @@ describe('GPU_PROVIDER=ec2 against the fake EC2', () => {
     expect(run.costUsd).toBeGreaterThan(0)
     const instances = ec2.instances()
     expect(instances).toHaveLength(1)
-    expect(instances[0]).toMatchObject({ instanceType: 'g5.xlarge', clientToken: runId, state: 'terminated', shutdownBehavior: 'terminate' })
+    expect(instances[0]).toMatchObject({
+      instanceType: 'g5.xlarge',
+      clientToken: runId,
+      state: 'terminated',
+      shutdownBehavior: 'terminate',
+    })
     expect(instances[0]!.tags['trainyard:run']).toBe(runId)
   }, 90_000)
 })

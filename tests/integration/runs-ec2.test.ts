@@ -63,7 +63,10 @@ beforeAll(async () => {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   storage = new LocalStorage({ dir: process.env.STORAGE_DIR!, appUrl: url, secret: process.env.SESSION_SECRET! })
-  app = await startAppProcess({ ...process.env, NODE_ENV: 'production', APP_URL: url, S3_BUCKET: '', RUN_SUPERVISOR: 'false' }, { port })
+  app = await startAppProcess(
+    { ...process.env, NODE_ENV: 'production', APP_URL: url, S3_BUCKET: '', RUN_SUPERVISOR: 'false' },
+    { port },
+  )
   ownerId = (await createUser()).id
 }, 60_000)
 
@@ -87,7 +90,12 @@ describe('runs on the ec2 provider (fake EC2)', () => {
     expect(instancesOf(runId)).toHaveLength(1)
     const [instance] = instancesOf(runId)
     expect(instance!.state).toBe('terminated')
-    expect(run.gpu).toMatchObject({ provider: 'ec2', instanceId: instance!.instanceId, status: 'terminated', instanceType: 'g5.xlarge' })
+    expect(run.gpu).toMatchObject({
+      provider: 'ec2',
+      instanceId: instance!.instanceId,
+      status: 'terminated',
+      instanceType: 'g5.xlarge',
+    })
     const weights = await readAll((await storage.get(run.weightsKey!))!.body)
     expect(Object.keys(safetensorsHeader(weights))).toContain('__metadata__')
     expect(run.gpuMinutes).toBeGreaterThan(0)
@@ -157,7 +165,9 @@ describe('runs on the ec2 provider (fake EC2)', () => {
     const run = await driveUntil(runId, finished, options({ heartbeatTimeoutMs: 1500 }))
     expect(Date.now() - started).toBeLessThan(15_000)
     expect(run.status).toBe('failed')
-    expect(run.error).toBe('The machine did not answer for 1.5 seconds after it was started (last problem: the machine never finished booting).')
+    expect(run.error).toBe(
+      'The machine did not answer for 1.5 seconds after it was started (last problem: the machine never finished booting).',
+    )
     expect(instancesOf(runId).map((i) => i.state)).toEqual(['terminated'])
     expect(await prisma.trainingStatus.count({ where: { runId } })).toBe(0)
     await expectNothingRunning(ec2)
@@ -189,7 +199,10 @@ describe('runs on the ec2 provider (fake EC2)', () => {
     const stats = await runSupervisorCycle(options())
     expect(stats.reaped).toBe(1)
     // "shutting-down" until its agent has exited: a moment, longer on a busy machine (bounded wait).
-    await vi.waitFor(() => expect(instancesOf(orphanRunId).map((i) => i.state)).toEqual(['terminated']), { timeout: 10_000, interval: 100 })
+    await vi.waitFor(() => expect(instancesOf(orphanRunId).map((i) => i.state)).toEqual(['terminated']), {
+      timeout: 10_000,
+      interval: 100,
+    })
     expect(fake.instances().find((i) => i.instanceId === orphan.instanceId)?.state).toBe('terminated')
     expect(instancesOf(liveRunId).map((i) => i.state)).not.toContain('terminated')
     await endRun(liveRunId, 'canceled', { error: CANCELED_BY_USER })

@@ -25,13 +25,25 @@ let ownerId = ''
 const providers: LocalGpuProvider[] = []
 
 function newProvider() {
-  const provider = new LocalGpuProvider({ stateDir: process.env.LOCAL_GPU_DIR!, simulateSeconds: 3, lingerSeconds: 60, terminateGraceMs: 3000 })
+  const provider = new LocalGpuProvider({
+    stateDir: process.env.LOCAL_GPU_DIR!,
+    simulateSeconds: 3,
+    lingerSeconds: 60,
+    terminateGraceMs: 3000,
+  })
   providers.push(provider)
   return provider
 }
 
 function options(provider: LocalGpuProvider, extra: Partial<SupervisorOptions> = {}): SupervisorOptions & { timeoutMs: number } {
-  return { workerId: 'local-test', providers: () => provider, providerNames: ['local'], storage, timeoutMs: RUN_TIMEOUT_MS, ...extra }
+  return {
+    workerId: 'local-test',
+    providers: () => provider,
+    providerNames: ['local'],
+    storage,
+    timeoutMs: RUN_TIMEOUT_MS,
+    ...extra,
+  }
 }
 
 async function queue(name: string) {
@@ -108,7 +120,9 @@ describe('runs on the local provider', () => {
     const run = await loadRun(runId)
     expect(run).toMatchObject({ status: 'canceled', error: CANCELED_BY_USER })
     expect(run.gpu?.status).toBe('terminated')
-    const record = JSON.parse(await fs.readFile(path.join(process.env.LOCAL_GPU_DIR!, 'machines', `${runId}.json`), 'utf8')) as { pid: number }
+    const record = JSON.parse(await fs.readFile(path.join(process.env.LOCAL_GPU_DIR!, 'machines', `${runId}.json`), 'utf8')) as {
+      pid: number
+    }
     expect(() => process.kill(record.pid, 0)).toThrow()
     expect(await prisma.trainingStatus.count({ where: { runId } })).toBe(0)
     await expectNothingRunning(provider)
@@ -128,7 +142,11 @@ describe('runs on the local provider', () => {
   test('the app restarts mid-run: a new process finds the agent once the old lease expires, and nothing is lost or doubled', async () => {
     const before = newProvider()
     const runId = await queue('Ada restart')
-    const held = await driveUntil(runId, (r) => r.status === 'training', options(before, { workerId: 'old-process', leaseMs: 2000 }))
+    const held = await driveUntil(
+      runId,
+      (r) => r.status === 'training',
+      options(before, { workerId: 'old-process', leaseMs: 2000 }),
+    )
     const recordedBefore = await prisma.trainingStatus.count({ where: { runId } })
 
     // The old process is gone (no stop(): its lease is simply left to expire). A new one starts, with a

@@ -88,7 +88,8 @@ async function startRunByForm(app: AppProcess, trainingId: string, cookie: strin
   })
   const location = response.headers.get('location') ?? ''
   const runId = /\/runs\/([a-z0-9]+)$/.exec(location)?.[1]
-  if (response.status !== 302 || !runId) throw new Error(`start on ${app.url}: ${response.status} ${location} ${await response.text()}`)
+  if (response.status !== 302 || !runId)
+    throw new Error(`start on ${app.url}: ${response.status} ${location} ${await response.text()}`)
   return runId
 }
 
@@ -179,7 +180,10 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
     const renewalGapsMs: number[] = []
     let killDeadline = Date.now() + KILL_DEADLINE_MS
     for (;;) {
-      const watched = await prisma.trainingRun.findMany({ where: { id: { in: runIds } }, select: { id: true, status: true, lockedUntil: true } })
+      const watched = await prisma.trainingRun.findMany({
+        where: { id: { in: runIds } },
+        select: { id: true, status: true, lockedUntil: true },
+      })
       for (const run of watched) {
         const until = run.lockedUntil?.getTime()
         if (until === undefined) continue
@@ -190,7 +194,9 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
       const training = watched.filter((r) => r.status === 'training').length
       if (training >= TRAINING_BEFORE_KILL) break
       if (Date.now() > killDeadline) {
-        throw new Error(`only ${training} runs training after ${KILL_DEADLINE_MS} ms\n${apps.map((a) => a.output()).join('\n---\n')}`)
+        throw new Error(
+          `only ${training} runs training after ${KILL_DEADLINE_MS} ms\n${apps.map((a) => a.output()).join('\n---\n')}`,
+        )
       }
       await new Promise((resolve) => setTimeout(resolve, WATCH_MS))
     }
@@ -207,7 +213,9 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
     const statusAtKill = await prisma.trainingRun.groupBy({ by: ['status'], where: { id: { in: runIds } }, _count: true })
     // A run the dead process had marked provisioning but whose machine row it had not written yet is
     // launched again by its next holder, by design (the ClientToken returns the same instance).
-    const withoutMachineAtKill = await prisma.trainingRun.count({ where: { id: { in: victimRuns }, status: { in: ['queued', 'provisioning'] }, gpu: { is: null } } })
+    const withoutMachineAtKill = await prisma.trainingRun.count({
+      where: { id: { in: victimRuns }, status: { in: ['queued', 'provisioning'] }, gpu: { is: null } },
+    })
     backends[victimIndex]!.alive = false
     victim.child.kill('SIGKILL')
     await new Promise((resolve) => victim.child.once('exit', resolve))
@@ -231,7 +239,8 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
         where: { id: { in: runIds } },
         select: { id: true, status: true, error: true, finishedAt: true, gpu: { select: { status: true } } },
       })
-      for (const run of runs) if (run.finishedAt && !firstFinishedAt.has(run.id)) firstFinishedAt.set(run.id, run.finishedAt.getTime())
+      for (const run of runs)
+        if (run.finishedAt && !firstFinishedAt.has(run.id)) firstFinishedAt.set(run.id, run.finishedAt.getTime())
       const ended = runs.filter((r) => r.status === 'succeeded' || r.status === 'failed' || r.status === 'canceled')
       if (!firstSucceeded && ended.length > 0) {
         firstSucceeded = true
@@ -239,8 +248,16 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
       }
       if (ended.length === RUNS && runs.every((r) => r.gpu?.status === 'terminated')) break
       if (Date.now() > killDeadline) {
-        const counts = runs.reduce<Record<string, number>>((acc, r) => ({ ...acc, [`${r.status}/${r.gpu?.status ?? 'no gpu'}`]: (acc[`${r.status}/${r.gpu?.status ?? 'no gpu'}`] ?? 0) + 1 }), {})
-        throw new Error(`not all ended within ${FINISH_DEADLINE_MS} ms: ${JSON.stringify(counts)}\n${apps.map((a) => a.output()).join('\n---\n')}`)
+        const counts = runs.reduce<Record<string, number>>(
+          (acc, r) => ({
+            ...acc,
+            [`${r.status}/${r.gpu?.status ?? 'no gpu'}`]: (acc[`${r.status}/${r.gpu?.status ?? 'no gpu'}`] ?? 0) + 1,
+          }),
+          {},
+        )
+        throw new Error(
+          `not all ended within ${FINISH_DEADLINE_MS} ms: ${JSON.stringify(counts)}\n${apps.map((a) => a.output()).join('\n---\n')}`,
+        )
       }
       await new Promise((resolve) => setTimeout(resolve, WATCH_MS))
     }
@@ -259,11 +276,20 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
       expect(run.lockedBy, run.id).toBeNull()
     }
     // Each message once: ids 1..N with no gap or double, one success row, lastMessageId = N.
-    const statuses = await prisma.trainingStatus.findMany({ where: { runId: { in: runIds } }, orderBy: [{ runId: 'asc' }, { messageId: 'asc' }] })
+    const statuses = await prisma.trainingStatus.findMany({
+      where: { runId: { in: runIds } },
+      orderBy: [{ runId: 'asc' }, { messageId: 'asc' }],
+    })
     for (const run of runs) {
       const rows = statuses.filter((s) => s.runId === run.id)
-      expect(rows.map((r) => r.messageId), run.id).toEqual(rows.map((_, i) => i + 1))
-      expect(rows.filter((r) => r.status === 'succeeded'), run.id).toHaveLength(1)
+      expect(
+        rows.map((r) => r.messageId),
+        run.id,
+      ).toEqual(rows.map((_, i) => i + 1))
+      expect(
+        rows.filter((r) => r.status === 'succeeded'),
+        run.id,
+      ).toHaveLength(1)
       expect(rows.at(-1)?.status).toBe('succeeded')
       expect(run.lastMessageId, run.id).toBe(rows.length)
     }

@@ -68,7 +68,11 @@ test('a signed PUT streams a large body in, a signed GET streams it out', async 
 
 test('a key that climbs out of the folder is refused, however it is encoded', async () => {
   const { search } = new URL(await storage.signedGetUrl('x.jpg', { expiresInS: 60 }))
-  for (const pathname of ['/resources/storage/..%2F..%2Fpackage.json', '/resources/storage/%2e%2e/%2e%2e/package.json', '/resources/storage/a%00b']) {
+  for (const pathname of [
+    '/resources/storage/..%2F..%2Fpackage.json',
+    '/resources/storage/%2e%2e/%2e%2e/package.json',
+    '/resources/storage/a%00b',
+  ]) {
     const response = await fetch(`${baseUrl}${pathname}${search}`)
     expect(response.status, pathname).not.toBe(200)
     expect(await response.text()).not.toContain('"name": "trainyard"')

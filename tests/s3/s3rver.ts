@@ -28,7 +28,9 @@ export async function start({ bucket }: { bucket: string }) {
       if (!result.ok) {
         req.resume()
         res.writeHead(403, { 'content-type': 'application/xml' })
-        res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${result.code}</Code><Message>${result.message}</Message></Error>`)
+        res.end(
+          `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${result.code}</Code><Message>${result.message}</Message></Error>`,
+        )
         return
       }
     }

@@ -39,9 +39,7 @@ export function verifyPresignedV4(request: PresignedRequest, secrets: Record<str
     .map(([name, value]) => `${name}=${value}`)
     .join('&')
   const headerNames = signedHeaders.split(';')
-  const canonicalHeaders = headerNames
-    .map((name) => `${name}:${headerValue(request.headers[name])}\n`)
-    .join('')
+  const canonicalHeaders = headerNames.map((name) => `${name}:${headerValue(request.headers[name])}\n`).join('')
   const canonicalRequest = [
     request.method,
     // S3 does not encode the path a second time: it is signed as sent.
@@ -56,8 +54,7 @@ export function verifyPresignedV4(request: PresignedRequest, secrets: Record<str
   let key = hmac(`AWS4${secret}`, date)
   for (const part of [region, service, 'aws4_request']) key = hmac(key, part)
   const expected = hmac(key, stringToSign).toString('hex')
-  const matches =
-    expected.length === signature.length && crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature))
+  const matches = expected.length === signature.length && crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature))
   return matches
     ? { ok: true }
     : denied('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.')

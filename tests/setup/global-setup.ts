@@ -21,7 +21,11 @@ declare module 'vitest' {
 }
 
 function migrate(databaseUrl: string) {
-  execFileSync(process.execPath, ['scripts/setup-db.mjs'], { cwd: repoRoot, env: { ...process.env, DATABASE_URL: databaseUrl }, stdio: 'pipe' })
+  execFileSync(process.execPath, ['scripts/setup-db.mjs'], {
+    cwd: repoRoot,
+    env: { ...process.env, DATABASE_URL: databaseUrl },
+    stdio: 'pipe',
+  })
 }
 
 export default async function setup(project: TestProject) {

@@ -23,14 +23,19 @@ const USER = 'trainyard'
 
 function binDir() {
   const base = '/usr/lib/postgresql'
-  const versions = fs.existsSync(base) ? fs.readdirSync(base).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : []
+  const versions = fs.existsSync(base)
+    ? fs
+        .readdirSync(base)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
+    : []
   for (const version of versions) {
     const dir = path.join(base, version, 'bin')
     if (fs.existsSync(path.join(dir, 'initdb'))) return dir
   }
   const which = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' })
   if (which.status === 0 && which.stdout.trim()) return path.dirname(which.stdout.trim())
-  throw new Error('PostgreSQL server binaries not found: run scripts/ensure-postgres.sh (installs Debian\'s postgresql)')
+  throw new Error("PostgreSQL server binaries not found: run scripts/ensure-postgres.sh (installs Debian's postgresql)")
 }
 
 const asRoot = process.getuid?.() === 0
@@ -55,13 +60,24 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   const options = [
     `-p ${port}`,
     `-k ${dir}`,
-    "-c listen_addresses=127.0.0.1",
+    '-c listen_addresses=127.0.0.1',
     '-c fsync=off',
     '-c synchronous_commit=off',
     '-c full_page_writes=off',
     '-c max_connections=300',
   ].join(' ')
-  run(path.join(bin, 'pg_ctl'), ['-D', data, '-o', options, '-l', path.join(dir, 'server.log'), '-w', '-t', String(START_TIMEOUT_S), 'start'])
+  run(path.join(bin, 'pg_ctl'), [
+    '-D',
+    data,
+    '-o',
+    options,
+    '-l',
+    path.join(dir, 'server.log'),
+    '-w',
+    '-t',
+    String(START_TIMEOUT_S),
+    'start',
+  ])
   const urlFor = (name: string) => `postgresql://${USER}@127.0.0.1:${port}/${name}`
   let stopped = false
   return {

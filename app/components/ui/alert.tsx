@@ -18,7 +18,12 @@ const alertVariants = cva('rounded-md border px-4 py-3 text-sm', {
  * A message box. Errors and warnings are announced (`role="alert"`), the others read politely
  * (`role="status"`), so a form's summary error is heard without moving focus.
  */
-export function Alert({ tone, className, children, id }: VariantProps<typeof alertVariants> & { className?: string; children: ReactNode; id?: string }) {
+export function Alert({
+  tone,
+  className,
+  children,
+  id,
+}: VariantProps<typeof alertVariants> & { className?: string; children: ReactNode; id?: string }) {
   const loud = tone === 'error' || tone === 'warning'
   return (
     <div id={id} role={loud ? 'alert' : 'status'} className={cn(alertVariants({ tone }), className)}>

@@ -27,7 +27,10 @@ export function Card({
     return <div className={cn('rounded-lg border border-slate-200 bg-white p-6 shadow-sm', className)}>{children}</div>
   }
   return (
-    <section aria-labelledby={id} className={cn('flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4 shadow-sm sm:p-6', className)}>
+    <section
+      aria-labelledby={id}
+      className={cn('flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4 shadow-sm sm:p-6', className)}
+    >
       <Heading id={id} className={cn('font-semibold', headingClassName)}>
         {title}
       </Heading>

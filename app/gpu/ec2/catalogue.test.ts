@@ -16,7 +16,6 @@ describe('catalogue', () => {
     expect(describeGpu(24)).toBe('24 GB · g5.xlarge (NVIDIA A10G)')
   })
 
-
   test('system memory counts too: the smallest offer with enough RAM as well', () => {
     expect(smallestOffer(EC2_CATALOGUE, { gpuMemoryGb: 16, ramGib: 32 })?.instanceType).toBe('g6e.xlarge')
     expect(smallestOffer(EC2_CATALOGUE, { gpuMemoryGb: 16, ramGib: 64 })).toBeNull()

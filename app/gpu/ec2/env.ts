@@ -11,7 +11,14 @@ const schema = z.object({
   EC2_SECURITY_GROUP_IDS: z
     .string()
     .optional()
-    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])),
+    .transform((v) =>
+      v
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : [],
+    ),
   EC2_KEY_NAME: z.string().optional(),
   EC2_INSTANCE_PROFILE: z.string().optional(),
   /** The `trainyard:app` tag value: which app owns a machine (the reaper only touches these). */

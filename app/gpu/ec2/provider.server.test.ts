@@ -159,7 +159,9 @@ describe('Ec2GpuProvider through the fake EC2', () => {
       const body = (await res.json()) as { messages: { status: string }[] }
       return body.messages.at(-1)?.status === 'succeeded' ? body.messages : null
     })
-    expect(messages.map((m) => m.status)).toEqual(expect.arrayContaining(['booting', 'preparing', 'training', 'uploading', 'succeeded']))
+    expect(messages.map((m) => m.status)).toEqual(
+      expect.arrayContaining(['booting', 'preparing', 'training', 'uploading', 'succeeded']),
+    )
     expect(uploads.get(`/put/${req.runId}/lora.safetensors`)).toBeGreaterThan(0)
     expect(uploads.get(`/put/${req.runId}/0.jpg`)).toBeGreaterThan(0)
 
@@ -184,7 +186,12 @@ describe('Ec2GpuProvider through the fake EC2', () => {
     const machine = await ec2.launch(req)
     const calls = fake.calls().slice(before)
     expect(calls.map((c) => c.code)).toEqual(['RequestLimitExceeded', 'RequestLimitExceeded', null])
-    expect(fake.instances().filter((i) => i.clientToken === req.runId).map((i) => i.instanceId)).toEqual([machine.instanceId])
+    expect(
+      fake
+        .instances()
+        .filter((i) => i.clientToken === req.runId)
+        .map((i) => i.instanceId),
+    ).toEqual([machine.instanceId])
     await ec2.terminate([machine.instanceId])
   })
 
@@ -193,7 +200,12 @@ describe('Ec2GpuProvider through the fake EC2', () => {
     const req = request()
     fake.faults.loseResponseNext = 1
     const machine = await ec2.launch(req)
-    expect(fake.instances().filter((i) => i.clientToken === req.runId).map((i) => i.instanceId)).toEqual([machine.instanceId])
+    expect(
+      fake
+        .instances()
+        .filter((i) => i.clientToken === req.runId)
+        .map((i) => i.instanceId),
+    ).toEqual([machine.instanceId])
     await ec2.terminate([machine.instanceId])
   })
 
@@ -258,7 +270,13 @@ describe('Ec2GpuProvider through the fake EC2', () => {
   test('user data over 16 KB is refused before any call', async () => {
     const ec2 = provider()
     const before = fake.calls().length
-    const big = request({ images: Array.from({ length: 400 }, (_, i) => ({ url: `${storageUrl}/img/${crypto.randomBytes(32).toString('hex')}.jpg`, name: `${i}.jpg`, caption: '' })) })
+    const big = request({
+      images: Array.from({ length: 400 }, (_, i) => ({
+        url: `${storageUrl}/img/${crypto.randomBytes(32).toString('hex')}.jpg`,
+        name: `${i}.jpg`,
+        caption: '',
+      })),
+    })
     await expect(ec2.launch(big)).rejects.toThrow(/over EC2's limit of 16384/)
     expect(fake.calls().length).toBe(before)
     expect(Buffer.byteLength(ec2.userData(request()))).toBeLessThanOrEqual(USER_DATA_MAX_BYTES)

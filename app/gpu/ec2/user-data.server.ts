@@ -96,7 +96,7 @@ export function renderUserData({ request, agentPort, agentScriptPath, trainer }:
   } else {
     const job = ec2MachineJob(request, trainer)
     const jobPayload = zlib.gzipSync(Buffer.from(JSON.stringify(job)), { level: 9 }).toString('base64')
-    jobLines = ["base64 -d > \"$D/job.json.gz\" <<'TRAINYARD_JOB_EOF'", jobPayload, 'TRAINYARD_JOB_EOF']
+    jobLines = ['base64 -d > "$D/job.json.gz" <<\'TRAINYARD_JOB_EOF\'', jobPayload, 'TRAINYARD_JOB_EOF']
     // The agent reads a gzipped job file as well as a plain one.
     jobArgs = ' --job "$D/job.json.gz"'
   }
@@ -109,7 +109,7 @@ export function renderUserData({ request, agentPort, agentScriptPath, trainer }:
     `if ! shutdown -h +${hardStopMinutes}; then echo "trainyard: cannot schedule the hard stop" >&2; shutdown -h now || poweroff; exit 1; fi`,
     'D="${TRAINYARD_AGENT_DIR:-/opt/trainyard}"',
     'mkdir -p "$D"',
-    "base64 -d > \"$D/agent.py.gz\" <<'TRAINYARD_AGENT_EOF'",
+    'base64 -d > "$D/agent.py.gz" <<\'TRAINYARD_AGENT_EOF\'',
     agentPayload(agentScriptPath),
     'TRAINYARD_AGENT_EOF',
     ...jobLines,

@@ -43,8 +43,16 @@ const server = http.createServer((req, res) => {
 })
 
 beforeAll(async () => {
-  for (const [name, background] of [['a.png', '#c33'], ['b.png', '#3c3']] as const) {
-    images.set(`/img/${name}`, await sharp({ create: { width: 32, height: 32, channels: 3, background } }).png().toBuffer())
+  for (const [name, background] of [
+    ['a.png', '#c33'],
+    ['b.png', '#3c3'],
+  ] as const) {
+    images.set(
+      `/img/${name}`,
+      await sharp({ create: { width: 32, height: 32, channels: 3, background } })
+        .png()
+        .toBuffer(),
+    )
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   storageBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -79,11 +87,16 @@ function request(runId: string): LaunchRequest {
         job: 'extension',
         config: {
           name: FILLED,
-          process: [{
-            type: 'sd_trainer', training_folder: FILLED, trigger_word: FILLED,
-            datasets: [{ folder_path: FILLED, caption_ext: 'txt' }],
-            train: { steps: 10 }, model: { name_or_path: FILLED },
-          }],
+          process: [
+            {
+              type: 'sd_trainer',
+              training_folder: FILLED,
+              trigger_word: FILLED,
+              datasets: [{ folder_path: FILLED, caption_ext: 'txt' }],
+              train: { steps: 10 },
+              model: { name_or_path: FILLED },
+            },
+          ],
         },
       },
       images: [
@@ -129,14 +142,18 @@ function alive(pid: number) {
 
 /** The agent processes (not their trainers) started with this workdir: how many machines a run has. */
 function agentPids(workdir: string): number[] {
-  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
-    try {
-      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
-      return args[args.indexOf('--workdir') + 1] === workdir && args.indexOf('--workdir') > 0
-    } catch {
-      return false
-    }
-  })
+  return fs
+    .readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+        return args[args.indexOf('--workdir') + 1] === workdir && args.indexOf('--workdir') > 0
+      } catch {
+        return false
+      }
+    })
 }
 
 type Recorded = { pid: number; port: number; workdir: string; instanceId: string; terminatedAt: string | null }
@@ -155,7 +172,11 @@ describe('LocalGpuProvider with the real agent', () => {
     const local = provider()
     const machine = await local.launch(request('run_ok'))
     expect(machine).toMatchObject({
-      provider: 'local', instanceId: 'local-run_ok', runId: 'run_ok', instanceType: 'g5.xlarge', state: 'running',
+      provider: 'local',
+      instanceId: 'local-run_ok',
+      runId: 'run_ok',
+      instanceType: 'g5.xlarge',
+      state: 'running',
     })
     expect(machine.agentUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect(machine.launchedAt).toBeInstanceOf(Date)
@@ -202,17 +223,24 @@ describe('LocalGpuProvider with the real agent', () => {
     await waitForStatus(launched.agentUrl!, 'training')
     const record = recordOf('run_restart')
     const findTrainers = () =>
-      fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
-        try {
-          return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--simulate-trainer') &&
-            fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(record.workdir)
-        } catch {
-          return false
-        }
-      })
+      fs
+        .readdirSync('/proc')
+        .filter((e) => /^\d+$/.test(e))
+        .map(Number)
+        .filter((pid) => {
+          try {
+            return (
+              fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--simulate-trainer') &&
+              fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(record.workdir)
+            )
+          } catch {
+            return false
+          }
+        })
     // The agent says "training" as it starts the trainer: on a busy machine the process may not be there yet.
     let trainerPids = findTrainers()
-    for (const until = Date.now() + 5_000; trainerPids.length === 0 && Date.now() < until; trainerPids = findTrainers()) await sleep(50)
+    for (const until = Date.now() + 5_000; trainerPids.length === 0 && Date.now() < until; trainerPids = findTrainers())
+      await sleep(50)
     expect(trainerPids).toHaveLength(1)
 
     const after = provider({ simulateSeconds: 30 })
@@ -265,7 +293,14 @@ describe('LocalGpuProvider with the real agent', () => {
     expect(tagged.map((m) => m.instanceId)).toContain(live.instanceId)
     expect(tagged.map((m) => m.instanceId)).not.toContain(dead.instanceId)
     expect(tagged.every((m) => m.state === 'running')).toBe(true)
-    const described = await local.describe([live.instanceId, 'local-nope', 'i-0abc', 'local-../x', dead.instanceId, live.instanceId])
+    const described = await local.describe([
+      live.instanceId,
+      'local-nope',
+      'i-0abc',
+      'local-../x',
+      dead.instanceId,
+      live.instanceId,
+    ])
     expect(described.map((m) => [m.instanceId, m.state])).toEqual([
       [live.instanceId, 'running'],
       [dead.instanceId, 'terminated'],
@@ -294,13 +329,16 @@ describe('LocalGpuProvider with the real agent', () => {
     // A stand-in agent: announces a port, starts a "trainer" in a new session, ignores SIGTERM.
     const stubborn = path.join(stateDir, 'stubborn_agent.py')
     await fsp.mkdir(stateDir, { recursive: true })
-    await fsp.writeFile(stubborn, [
-      'import json, signal, subprocess, sys, time',
-      'signal.signal(signal.SIGTERM, signal.SIG_IGN)',
-      'child = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"], start_new_session=True)',
-      'print(json.dumps({"event": "listening", "port": 9, "trainer": child.pid}), flush=True)',
-      'time.sleep(60)',
-    ].join('\n'))
+    await fsp.writeFile(
+      stubborn,
+      [
+        'import json, signal, subprocess, sys, time',
+        'signal.signal(signal.SIGTERM, signal.SIG_IGN)',
+        'child = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"], start_new_session=True)',
+        'print(json.dumps({"event": "listening", "port": 9, "trainer": child.pid}), flush=True)',
+        'time.sleep(60)',
+      ].join('\n'),
+    )
     const local = provider({ agentPath: stubborn, terminateGraceMs: 500 })
     const machine = await local.launch(request('run_stubborn'))
     expect(machine.state).toBe('running')

@@ -222,11 +222,16 @@ export class LocalGpuProvider implements GpuProvider {
     try {
       const args = [
         this.agentPath,
-        '--job', jobFile,
-        '--host', HOST,
-        '--port', '0',
-        '--workdir', record.workdir,
-        '--linger-seconds', String(this.lingerSeconds),
+        '--job',
+        jobFile,
+        '--host',
+        HOST,
+        '--port',
+        '0',
+        '--workdir',
+        record.workdir,
+        '--linger-seconds',
+        String(this.lingerSeconds),
       ]
       // Detached: its own session and process group, so it survives the app, and terminate can
       // signal the group. Files, not pipes, for its output: nothing here has to keep reading.
@@ -381,7 +386,10 @@ export class LocalGpuProvider implements GpuProvider {
   /** Whether the recorded pid is still this run's agent (the run's own workdir is on its command line). */
   private isOurAgent(record: LocalRecord): boolean {
     if (record.pid === null) return false
-    return isProcessWith(record.pid, (args) => args.some((a) => a.endsWith(path.basename(this.agentPath))) && args.includes(record.workdir))
+    return isProcessWith(
+      record.pid,
+      (args) => args.some((a) => a.endsWith(path.basename(this.agentPath))) && args.includes(record.workdir),
+    )
   }
 
   /** SIGTERM the agent's group, wait (bounded), then SIGKILL it and its trainer's group. */

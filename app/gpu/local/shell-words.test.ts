@@ -6,7 +6,13 @@ describe('splitCommandLine', () => {
   test('splits like a shell quotes, and expands nothing', () => {
     expect(splitCommandLine('  python  run.py {config} ')).toEqual(['python', 'run.py', '{config}'])
     expect(splitCommandLine(`/opt/my\\ env/python "a b" 'c "d"' "e\\"f" x'y'z $HOME *`)).toEqual([
-      '/opt/my env/python', 'a b', 'c "d"', 'e"f', 'xyz', '$HOME', '*',
+      '/opt/my env/python',
+      'a b',
+      'c "d"',
+      'e"f',
+      'xyz',
+      '$HOME',
+      '*',
     ])
     expect(splitCommandLine(`a '' ""`)).toEqual(['a', '', ''])
     expect(splitCommandLine('a; rm -rf / | b')).toEqual(['a;', 'rm', '-rf', '/', '|', 'b'])

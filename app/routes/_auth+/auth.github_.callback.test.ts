@@ -28,7 +28,9 @@ async function githubConnection(login: string) {
 
 describe('starting the dance', () => {
   test('POST /auth/github redirects to the configured authorize URL with a state cookie and the redirect cookie', async () => {
-    const res = await callRoute(() => startGitHubLogin({ request: makeRequest('/auth/github', { form: { redirectTo: '/settings' } }), ...ctx }))
+    const res = await callRoute(() =>
+      startGitHubLogin({ request: makeRequest('/auth/github', { form: { redirectTo: '/settings' } }), ...ctx }),
+    )
     expect(res.status).toBe(302)
     const location = new URL(res.headers.get('location')!)
     expect(`${location.origin}${location.pathname}`).toBe(`${fakeGitHub.url}/login/oauth/authorize`)
@@ -59,7 +61,9 @@ describe('logging in with GitHub', () => {
     expect(user.name).toBe('Mona Lisa')
     expect(user.roles.map((r) => r.name)).toEqual(['user'])
     expect(user.password).toBeNull()
-    expect(user.connections).toMatchObject([{ providerName: 'github', providerId: String(fakeGitHubId(login)), providerDisplayName: login }])
+    expect(user.connections).toMatchObject([
+      { providerName: 'github', providerId: String(fakeGitHubId(login)), providerDisplayName: login },
+    ])
     expect(await loggedInUserId(cookie)).toBe(user.id)
     expect(toast).toMatchObject({ type: 'success', title: 'Welcome to Trainyard, Mona Lisa!' })
   })
@@ -91,7 +95,9 @@ describe('logging in with GitHub', () => {
     const email = uniqueEmail('gh-existing')
     const existing = await createUser({ email, name: 'Has Password' })
     const login = uniqueLogin()
-    const { location, cookie, toast } = await signInWithGitHub({ account: { login, name: 'Other Name', email: email.toUpperCase() } })
+    const { location, cookie, toast } = await signInWithGitHub({
+      account: { login, name: 'Other Name', email: email.toUpperCase() },
+    })
     expect(location).toBe('/')
     expect(await prisma.user.count({ where: { email } })).toBe(1)
     expect(await loggedInUserId(cookie)).toBe(existing.id)
@@ -101,7 +107,10 @@ describe('logging in with GitHub', () => {
       name: 'Has Password',
       password: { userId: existing.id },
     })
-    expect(toast).toMatchObject({ type: 'success', description: `Your GitHub account @${login} is now connected to your Trainyard account.` })
+    expect(toast).toMatchObject({
+      type: 'success',
+      description: `Your GitHub account @${login} is now connected to your Trainyard account.`,
+    })
   })
 
   test('an unverified email is refused: no user, no connection, no session, a clear message', async () => {
@@ -139,11 +148,17 @@ describe('logging in with GitHub', () => {
     const login = uniqueLogin()
     // Start two dances; come back from the first with the second's state cookie (another tab, or a forged link).
     const stale = await callRoute(() => startGitHubLogin({ request: makeRequest('/auth/github', { form: {} }), ...ctx }))
-    const staleCookie = stale.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ')
+    const staleCookie = stale.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ')
     const { callbackUrl } = await signInWithGitHub({ account: { login: uniqueLogin(), email: uniqueEmail('gh-first') } })
     const forged = await callCallback(`${callbackUrl.pathname}${callbackUrl.search}`, staleCookie)
     expect(forged.location).toBe('/login')
-    expect(forged.toast).toMatchObject({ type: 'error', description: 'This GitHub sign-in expired or was started elsewhere. Please try again.' })
+    expect(forged.toast).toMatchObject({
+      type: 'error',
+      description: 'This GitHub sign-in expired or was started elsewhere. Please try again.',
+    })
     expect(await loggedInUserId(forged.cookie)).toBeNull()
 
     // No state cookie at all.
@@ -155,9 +170,14 @@ describe('logging in with GitHub', () => {
   })
 
   test('the callback URL works once: its cookies are cleared and the code is spent', async () => {
-    const { callbackUrl, cookie, start } = await signInWithGitHub({ account: { login: uniqueLogin(), email: uniqueEmail('gh-replay') } })
+    const { callbackUrl, cookie, start } = await signInWithGitHub({
+      account: { login: uniqueLogin(), email: uniqueEmail('gh-replay') },
+    })
     // Replayed with the cookies the browser had before the callback.
-    const before = start.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ')
+    const before = start.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ')
     const replay = await callCallback(`${callbackUrl.pathname}${callbackUrl.search}`, before)
     expect(replay.location).toBe('/login')
     expect(replay.toast?.description).toBe('GitHub did not accept this sign-in (it may have expired). Please try again.')
@@ -197,7 +217,7 @@ describe('connecting GitHub from settings', () => {
     expect(await loggedInUserId(cookie)).toBe(user.id)
   })
 
-  test("a GitHub account connected to someone else is refused and nothing changes", async () => {
+  test('a GitHub account connected to someone else is refused and nothing changes', async () => {
     const login = uniqueLogin()
     const ownerEmail = uniqueEmail('gh-owner')
     await signInWithGitHub({ account: { login, email: ownerEmail } })
@@ -219,7 +239,11 @@ describe('connecting GitHub from settings', () => {
   test('cancelling a connect goes back to settings, not to the login page', async () => {
     const user = await createUser({ email: uniqueEmail('gh-connect-cancel') })
     const { cookie: sessionCookie } = await createSessionCookie(user.id)
-    const { location, toast } = await signInWithGitHub({ account: { login: uniqueLogin() }, cookie: sessionCookie, decision: 'cancel' })
+    const { location, toast } = await signInWithGitHub({
+      account: { login: uniqueLogin() },
+      cookie: sessionCookie,
+      decision: 'cancel',
+    })
     expect(location).toBe('/settings/connections')
     expect(toast?.type).toBe('error')
     expect(await prisma.connection.count({ where: { userId: user.id } })).toBe(0)

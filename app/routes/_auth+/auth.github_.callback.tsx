@@ -31,7 +31,8 @@ export async function loader({ request }: LoaderFunctionArgs) {
   // On failure, back to where the person started: the login page, or settings when connecting.
   const failurePath = currentUserId ? CONNECTIONS_PATH : '/login'
   const cleared = await clearGitHubCookies()
-  const fail = (description: string) => redirectWithToast(failurePath, { type: 'error', description }, { headers: cookieHeaders(cleared) })
+  const fail = (description: string) =>
+    redirectWithToast(failurePath, { type: 'error', description }, { headers: cookieHeaders(cleared) })
 
   const authenticator = getGitHubAuthenticator()
   if (!authenticator) return fail('Logging in with GitHub is not set up on this server.')
@@ -78,7 +79,10 @@ export async function loader({ request }: LoaderFunctionArgs) {
       userId: userWithEmail.id,
       redirectTo,
       cleared,
-      toast: { type: 'success', description: `Your GitHub account @${profile.login} is now connected to your Trainyard account.` },
+      toast: {
+        type: 'success',
+        description: `Your GitHub account @${profile.login} is now connected to your Trainyard account.`,
+      },
     })
   }
 
@@ -126,10 +130,18 @@ async function connectToCurrentUser({
     )
   }
   if (existing) {
-    return redirectWithToast(CONNECTIONS_PATH, { type: 'message', description: `GitHub account @${profile.login} is already connected.` }, init)
+    return redirectWithToast(
+      CONNECTIONS_PATH,
+      { type: 'message', description: `GitHub account @${profile.login} is already connected.` },
+      init,
+    )
   }
   await createConnection(userId, profile)
-  return redirectWithToast(CONNECTIONS_PATH, { type: 'success', description: `Connected GitHub account @${profile.login}.` }, init)
+  return redirectWithToast(
+    CONNECTIONS_PATH,
+    { type: 'success', description: `Connected GitHub account @${profile.login}.` },
+    init,
+  )
 }
 
 function createConnection(userId: string, profile: GitHubProfile) {

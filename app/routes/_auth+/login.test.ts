@@ -3,7 +3,16 @@ import { loader as rootLoader } from '~/root'
 import { SESSION_EXPIRATION_MS } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
 import { authSessionStorage } from '~/utils/session.server'
-import { callRoute, createSessionCookie, createUser, ctx, makeRequest, mergeCookies, TEST_PASSWORD, uniqueEmail } from '../../../tests/db-utils'
+import {
+  callRoute,
+  createSessionCookie,
+  createUser,
+  ctx,
+  makeRequest,
+  mergeCookies,
+  TEST_PASSWORD,
+  uniqueEmail,
+} from '../../../tests/db-utils'
 import { action, loader } from './login'
 
 function logIn(form: Record<string, string>, cookie?: string) {

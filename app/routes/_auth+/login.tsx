@@ -23,7 +23,10 @@ export const meta: MetaFunction = () => [{ title: 'Log in · Trainyard' }]
 const LoginSchema = z.object({
   email: EmailSchema,
   password: z.string({ required_error: 'Password is required' }).min(1, 'Password is required'),
-  remember: z.string().optional().transform((v) => v === 'on'),
+  remember: z
+    .string()
+    .optional()
+    .transform((v) => v === 'on'),
   redirectTo: z.string().optional(),
 })
 

@@ -87,14 +87,20 @@ describe('/onboarding', () => {
     )
     expect(remembered.status).toBe(302)
     expect(sessionCookieOf(remembered)).toMatch(/Expires=/i)
-    const forgotten = await submit({ name: 'F', password: PASSWORD, confirmPassword: PASSWORD }, await onboardingCookie(uniqueEmail('session')))
+    const forgotten = await submit(
+      { name: 'F', password: PASSWORD, confirmPassword: PASSWORD },
+      await onboardingCookie(uniqueEmail('session')),
+    )
     expect(forgotten.status).toBe(302)
     expect(sessionCookieOf(forgotten)).toBeDefined()
     expect(sessionCookieOf(forgotten)).not.toMatch(/Expires=/i)
   })
 
   test('it goes on to the page the person came for, and never off the site', async () => {
-    const res = await submit({ name: 'R', password: PASSWORD, confirmPassword: PASSWORD }, await onboardingCookie(uniqueEmail('to'), '/settings'))
+    const res = await submit(
+      { name: 'R', password: PASSWORD, confirmPassword: PASSWORD },
+      await onboardingCookie(uniqueEmail('to'), '/settings'),
+    )
     expect(res.headers.get('location')).toBe('/settings')
     const evil = await submit(
       { name: 'E', password: PASSWORD, confirmPassword: PASSWORD },
@@ -107,7 +113,10 @@ describe('/onboarding', () => {
     const user = await createUser()
     const { cookie } = await createSessionCookie(user.id)
     const email = uniqueEmail('logged')
-    const res = await submit({ name: 'L', password: PASSWORD, confirmPassword: PASSWORD }, `${cookie}; ${await onboardingCookie(email)}`)
+    const res = await submit(
+      { name: 'L', password: PASSWORD, confirmPassword: PASSWORD },
+      `${cookie}; ${await onboardingCookie(email)}`,
+    )
     expect(res.headers.get('location')).toBe('/')
     await expectNothingCreated(email)
   })

@@ -22,7 +22,13 @@ import { getVerifySession } from './verify.server'
 export const meta: MetaFunction = () => [{ title: 'Finish creating your account · Trainyard' }]
 
 const OnboardingSchema = z.intersection(
-  z.object({ name: NameSchema, remember: z.string().optional().transform((v) => v === 'on') }),
+  z.object({
+    name: NameSchema,
+    remember: z
+      .string()
+      .optional()
+      .transform((v) => v === 'on'),
+  }),
   PasswordAndConfirmSchema,
 )
 

@@ -78,7 +78,10 @@ describe('/reset-password', () => {
     expect(await prisma.session.count({ where: { id: stranger.sessionId } })).toBe(1)
 
     // The browser drops the verify cookie: submitting again asks for a new code.
-    const again = await submit({ password: 'yet-another-passphrase', confirmPassword: 'yet-another-passphrase' }, mergeCookies(cookie, res))
+    const again = await submit(
+      { password: 'yet-another-passphrase', confirmPassword: 'yet-another-passphrase' },
+      mergeCookies(cookie, res),
+    )
     expect(again.headers.get('location')).toBe('/forgot-password')
     expect(await verifyUserPassword({ email: user.email }, NEW_PASSWORD)).toEqual({ id: user.id })
 

@@ -58,7 +58,10 @@ export async function action({ request }: ActionFunctionArgs) {
     prisma.session.deleteMany({ where: { userId: user.id } }),
   ])
   // This browser's own session (if it was logged in) is among those ended: drop its cookie too.
-  headers.append('set-cookie', await authSessionStorage.destroySession(await authSessionStorage.getSession(request.headers.get('cookie'))))
+  headers.append(
+    'set-cookie',
+    await authSessionStorage.destroySession(await authSessionStorage.getSession(request.headers.get('cookie'))),
+  )
   return redirectWithToast(
     '/login',
     {

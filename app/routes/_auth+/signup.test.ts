@@ -45,7 +45,10 @@ describe('/signup', () => {
     expect(await prisma.verification.count({ where: { target: email } })).toBe(1)
 
     const verified = await callRoute(() =>
-      verifyAction({ request: makeRequest('/verify', { form: { type: 'onboarding', target: email, code, intent: 'verify' } }), ...ctx }),
+      verifyAction({
+        request: makeRequest('/verify', { form: { type: 'onboarding', target: email, code, intent: 'verify' } }),
+        ...ctx,
+      }),
     )
     expect(verified.status).toBe(302)
     expect(verified.headers.get('location')).toBe('/onboarding')
@@ -57,7 +60,10 @@ describe('/signup', () => {
 
     const created = await callRoute(() =>
       onboardingAction({
-        request: makeRequest('/onboarding', { form: { name: 'Ada Lovelace', password: PASSWORD, confirmPassword: PASSWORD }, cookie }),
+        request: makeRequest('/onboarding', {
+          form: { name: 'Ada Lovelace', password: PASSWORD, confirmPassword: PASSWORD },
+          cookie,
+        }),
         ...ctx,
       }),
     )
@@ -130,7 +136,10 @@ describe('/signup', () => {
     // Outbox files are named by the millisecond; wait one so the newest is unambiguous.
     await new Promise((r) => setTimeout(r, 5))
     const res = await callRoute(() =>
-      verifyAction({ request: makeRequest('/verify', { form: { type: 'onboarding', target: email, intent: 'resend' } }), ...ctx }),
+      verifyAction({
+        request: makeRequest('/verify', { form: { type: 'onboarding', target: email, intent: 'resend' } }),
+        ...ctx,
+      }),
     )
     expect(res.status).toBe(302)
     const toast = (await getToast(makeRequest('/', { cookie: mergeCookies(undefined, res) }))).toast

@@ -75,5 +75,8 @@ export async function getVerifySession(request: Request) {
  */
 export async function passwordStateTag(email: string) {
   const user = await prisma.user.findUnique({ where: { email }, select: { password: { select: { hash: true } } } })
-  return crypto.createHash('sha256').update(user?.password?.hash ?? 'no-password').digest('hex')
+  return crypto
+    .createHash('sha256')
+    .update(user?.password?.hash ?? 'no-password')
+    .digest('hex')
 }

@@ -4,7 +4,16 @@ import { loader as rootLoader } from '~/root'
 import { prisma } from '~/utils/db.server'
 import { getToast } from '~/utils/toast.server'
 import { MAX_CODE_ATTEMPTS, prepareVerification, TWO_FACTOR_TOTP } from '~/utils/verification.server'
-import { callRoute, createUser, ctx, makeRequest, mergeCookies, readEmail, TEST_PASSWORD, uniqueEmail } from '../../../tests/db-utils'
+import {
+  callRoute,
+  createUser,
+  ctx,
+  makeRequest,
+  mergeCookies,
+  readEmail,
+  TEST_PASSWORD,
+  uniqueEmail,
+} from '../../../tests/db-utils'
 import { action as loginAction } from './login'
 import { action, loader } from './verify'
 import { SESSION_EXPIRATION_MS } from '~/utils/auth.server'
@@ -112,7 +121,10 @@ describe('/verify: emailed codes', () => {
     const noTarget = await callRoute(() => loader({ request: makeRequest('/verify?type=reset-password'), ...ctx }))
     expect(noTarget.headers.get('location')).toBe('/forgot-password')
     const page = await callRoute(() =>
-      loader({ request: makeRequest('/verify?type=onboarding&target=a%40example.test&code=<script>&redirectTo=//evil.example'), ...ctx }),
+      loader({
+        request: makeRequest('/verify?type=onboarding&target=a%40example.test&code=<script>&redirectTo=//evil.example'),
+        ...ctx,
+      }),
     )
     expect(await page.json()).toEqual({ type: 'onboarding', target: 'a@example.test', code: '', redirectTo: '' })
   })
@@ -188,7 +200,7 @@ describe('/verify?type=2fa: the second step of a login', () => {
     const res = await verify({ type: '2fa', code: bad }, cookie)
     expect(res.status).toBe(302)
     expect(res.headers.get('location')).toBe('/login')
-    expect((await toastOf(res))).toMatchObject({ type: 'error', description: 'Too many wrong codes. Log in again.' })
+    expect(await toastOf(res)).toMatchObject({ type: 'error', description: 'Too many wrong codes. Log in again.' })
     expect(mergeCookies(cookie, res)).not.toContain('__trainyard_verify=')
     expect(await prisma.session.count({ where: { userId: user.id } })).toBe(0)
     expect(await prisma.verification.count({ where: { target: user.id, type: '2fa' } })).toBe(1)

@@ -21,7 +21,14 @@ import { CodeSchema, EmailSchema } from '~/utils/user-validation'
 import { durationInWords } from '~/utils/format'
 import { CODE_VALID_MS } from '~/utils/verification'
 import { checkCode, consumeVerification, type CodeCheck } from '~/utils/verification.server'
-import { getVerifySession, passwordStateTag, sendCodeEmail, sendCodeEmailInBackground, verifyPath, type EmailCodeType } from './verify.server'
+import {
+  getVerifySession,
+  passwordStateTag,
+  sendCodeEmail,
+  sendCodeEmailInBackground,
+  verifyPath,
+  type EmailCodeType,
+} from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Enter your code · Trainyard' }]
 
@@ -147,7 +154,9 @@ async function resendCode({
     // Sign-up already tells whether an email has an account, so saying it here hides nothing.
     if (user) {
       const submission = parseWithZod(formData, { schema: z.object({}) })
-      return json(formReply(submission, { formErrors: ['An account with this email already exists. Log in instead.'] }), { status: 400 })
+      return json(formReply(submission, { formErrors: ['An account with this email already exists. Log in instead.'] }), {
+        status: 400,
+      })
     }
     await sendCodeEmail({ type, target: email, redirectTo })
     return redirectWithToast(verifyPath({ type, target: email, redirectTo }), {
@@ -194,9 +203,12 @@ async function verifyTwoFactor(request: Request, formData: FormData) {
     // No secret any more (two-factor was turned off meanwhile): start the login again.
     if (check.reason === 'expired') return endPendingLogin('Your login expired. Log in again.')
     // The message of checkCode speaks of an email; this code comes from an app.
-    return json(codeFailure(formData, { ...check, message: 'That code is not right. Check your authenticator app and try again.' }), {
-      status: 400,
-    })
+    return json(
+      codeFailure(formData, { ...check, message: 'That code is not right. Check your authenticator app and try again.' }),
+      {
+        status: 400,
+      },
+    )
   }
 
   const headers = new Headers()
@@ -228,7 +240,8 @@ export default function VerifyPage() {
   const description =
     type === 'onboarding' ? (
       <p>
-        We sent a 6-digit code to <strong className="break-words">{target}</strong>. Enter it below, or open the link in the email.
+        We sent a 6-digit code to <strong className="break-words">{target}</strong>. Enter it below, or open the link in the
+        email.
       </p>
     ) : type === 'reset-password' ? (
       <p>If an account exists for that email, we sent a code. Enter it below to choose a new password.</p>

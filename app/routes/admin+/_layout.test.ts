@@ -24,7 +24,10 @@ async function snapshot() {
       orderBy: { name: 'asc' },
       select: { id: true, name: true, description: true, permissions: { select: { id: true }, orderBy: { id: 'asc' } } },
     }),
-    prisma.user.findMany({ orderBy: { id: 'asc' }, select: { id: true, roles: { select: { id: true }, orderBy: { id: 'asc' } } } }),
+    prisma.user.findMany({
+      orderBy: { id: 'asc' },
+      select: { id: true, roles: { select: { id: true }, orderBy: { id: 'asc' } } },
+    }),
   ])
   return { roles, users }
 }
@@ -57,11 +60,17 @@ beforeAll(async () => {
     },
     {
       name: 'role action (permissions)',
-      run: post(`/admin/roles/${custom.id}`, roleAction, { intent: 'permissions', permission: ['read:user:any', 'update:role:any'] }),
+      run: post(`/admin/roles/${custom.id}`, roleAction, {
+        intent: 'permissions',
+        permission: ['read:user:any', 'update:role:any'],
+      }),
     },
     { name: 'role action (delete)', run: post(`/admin/roles/${custom.id}`, roleAction, { intent: 'delete' }) },
     { name: 'role action (unknown intent)', run: post(`/admin/roles/${custom.id}`, roleAction, { intent: 'launch' }) },
-    { name: 'role action (intent named like an Object method)', run: post(`/admin/roles/${custom.id}`, roleAction, { intent: 'toString' }) },
+    {
+      name: 'role action (intent named like an Object method)',
+      run: post(`/admin/roles/${custom.id}`, roleAction, { intent: 'toString' }),
+    },
     { name: 'GPU fleet loader', run: get('/admin/gpus?state=live', gpusLoader) },
     { name: 'GPU fleet action (terminate)', run: post('/admin/gpus', gpusAction, { intent: 'terminate', gpuId: 'no-such-gpu' }) },
   ]
@@ -84,7 +93,11 @@ describe('a logged-in user without admin permissions', () => {
     const almostAdmin = await prisma.role.create({
       data: {
         name: 'almost-admin',
-        permissions: { connect: (await prisma.permission.findMany({ where: { access: 'any', NOT: { action: 'read', entity: 'user' } } })).map((p) => ({ id: p.id })) },
+        permissions: {
+          connect: (await prisma.permission.findMany({ where: { access: 'any', NOT: { action: 'read', entity: 'user' } } })).map(
+            (p) => ({ id: p.id }),
+          ),
+        },
       },
     })
     const user = await createUser({ roles: [almostAdmin.name] })

@@ -19,7 +19,6 @@ export function permissionKey(p: { action: string; entity: string; access: strin
   return `${p.action}:${p.entity}:${p.access}`
 }
 
-
 class LastAdminError extends Error {}
 
 /** PostgreSQL aborts one of two conflicting serializable transactions (P2034): it is retried. */

@@ -17,7 +17,15 @@ type Fleet = {
   liveCount: number
   page: number
   pages: number
-  gpus: Array<{ id: string; instanceId: string; status: string; ownerEmail: string; cost: string; ranFor: string; run: { id: string; status: string; href: string } | null }>
+  gpus: Array<{
+    id: string
+    instanceId: string
+    status: string
+    ownerEmail: string
+    cost: string
+    ranFor: string
+    run: { id: string; status: string; href: string } | null
+  }>
 }
 
 /** Records what it was asked to terminate; can be told to fail like a provider whose API is down. */
@@ -103,7 +111,10 @@ async function fleet(cookie: string, query = '') {
 
 function terminate(cookie: string, gpuId: string, returnTo?: string) {
   return callRoute(() =>
-    action({ ...ctx, request: makeRequest('/admin/gpus', { cookie, form: { intent: 'terminate', gpuId, ...(returnTo ? { returnTo } : {}) } }) }),
+    action({
+      ...ctx,
+      request: makeRequest('/admin/gpus', { cookie, form: { intent: 'terminate', gpuId, ...(returnTo ? { returnTo } : {}) } }),
+    }),
   )
 }
 
@@ -153,7 +164,11 @@ describe('the list', () => {
       cost: '$3.00',
       run: { id: ended.run.id, status: 'succeeded', href: `/trainings/${ended.training.id}/runs/${ended.run.id}` },
     })
-    expect(all.gpus.find((g) => g.id === live.gpu.id)).toMatchObject({ status: 'running', ownerEmail: live.owner.email, cost: '$0.75' })
+    expect(all.gpus.find((g) => g.id === live.gpu.id)).toMatchObject({
+      status: 'running',
+      ownerEmail: live.owner.email,
+      cost: '$0.75',
+    })
     const liveOnly = await fleet(cookie, '?state=live')
     expect(liveOnly.gpus.map((g) => g.id)).toContain(live.gpu.id)
     expect(liveOnly.gpus.map((g) => g.id)).not.toContain(ended.gpu.id)
@@ -165,7 +180,12 @@ describe('the list', () => {
     const { training } = await machine()
     const existing = await prisma.gpu.count()
     await prisma.gpu.createMany({
-      data: Array.from({ length: 60 }, (_, i) => ({ instanceId: `i-page${i}`, provider: 'ec2', status: 'terminated', trainingId: training.id })),
+      data: Array.from({ length: 60 }, (_, i) => ({
+        instanceId: `i-page${i}`,
+        provider: 'ec2',
+        status: 'terminated',
+        trainingId: training.id,
+      })),
     })
     const first = await fleet(cookie)
     expect(first).toMatchObject({ total: existing + 60, page: 1, pages: Math.ceil((existing + 60) / 50) })
@@ -203,7 +223,10 @@ describe('terminate', () => {
     const { gpu, run } = await machine({ provider: 'local', runStatus: 'succeeded', gpuStatus: 'running' })
     expect((await terminate(cookie, gpu.id, 'https://evil.example/')).headers.get('location')).toBe('/admin/gpus')
     expect(providers.local.terminated).toEqual([[gpu.instanceId]])
-    expect(await prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id } })).toMatchObject({ status: 'succeeded', error: null })
+    expect(await prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id } })).toMatchObject({
+      status: 'succeeded',
+      error: null,
+    })
   })
 
   test('an already terminated machine: a message, the provider is not asked', async () => {
@@ -232,6 +255,9 @@ describe('terminate', () => {
       `ec2 did not confirm terminating ${gpu.instanceId}: RequestLimitExceeded: slow down. Its run was canceled, so the supervisor will try again.`,
     )
     expect(await prisma.gpu.findUniqueOrThrow({ where: { id: gpu.id } })).toMatchObject({ status: 'running' })
-    expect(await prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id } })).toMatchObject({ status: 'canceled', error: CANCELED_BY_ADMIN })
+    expect(await prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id } })).toMatchObject({
+      status: 'canceled',
+      error: CANCELED_BY_ADMIN,
+    })
   })
 })

@@ -49,9 +49,15 @@ function listHref(state: string, page: number) {
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireUserWithPermission(request, 'read:gpu:any')
   const url = new URL(request.url)
-  const params = SearchParamsSchema.parse({ state: url.searchParams.get('state') ?? 'all', page: url.searchParams.get('page') ?? '1' })
+  const params = SearchParamsSchema.parse({
+    state: url.searchParams.get('state') ?? 'all',
+    page: url.searchParams.get('page') ?? '1',
+  })
   const where = params.state === 'live' ? { status: { in: [...LIVE_MACHINE_STATES] } } : {}
-  const [total, liveCount] = await Promise.all([prisma.gpu.count({ where }), prisma.gpu.count({ where: { status: { in: [...LIVE_MACHINE_STATES] } } })])
+  const [total, liveCount] = await Promise.all([
+    prisma.gpu.count({ where }),
+    prisma.gpu.count({ where: { status: { in: [...LIVE_MACHINE_STATES] } } }),
+  ])
   const pages = Math.max(1, Math.ceil(total / GPUS_PER_PAGE))
   const page = Math.min(params.page, pages)
   const gpus = await prisma.gpu.findMany({
@@ -121,7 +127,8 @@ export async function action({ request }: ActionFunctionArgs) {
   })
   if (!gpu) return refuse('This machine is not in the fleet list. Reload the page.', 404)
   if (gpu.status === 'terminated') return refuse(`${gpu.instanceId} is already terminated.`, 409)
-  if (!isProviderName(gpu.provider)) return refuse(`Unknown provider "${gpu.provider}": terminate ${gpu.instanceId} by hand.`, 400)
+  if (!isProviderName(gpu.provider))
+    return refuse(`Unknown provider "${gpu.provider}": terminate ${gpu.instanceId} by hand.`, 400)
 
   let failure: string | null = null
   try {
@@ -132,7 +139,10 @@ export async function action({ request }: ActionFunctionArgs) {
   }
   // Even when the provider did not answer, the run ends: the supervisor then terminates its machine on
   // its next cycle, and the reaper ends any tagged machine without an active run.
-  const canceled = gpu.run && isActiveRunStatus(gpu.run.status) ? await endRun(gpu.run.id, 'canceled', { error: CANCELED_BY_ADMIN, canceledById: adminId }) : false
+  const canceled =
+    gpu.run && isActiveRunStatus(gpu.run.status)
+      ? await endRun(gpu.run.id, 'canceled', { error: CANCELED_BY_ADMIN, canceledById: adminId })
+      : false
   if (failure) {
     return refuse(
       `${gpu.provider} did not confirm terminating ${gpu.instanceId}: ${failure.replace(/\.$/, '')}.${canceled ? ' Its run was canceled, so the supervisor will try again.' : ''}`,
@@ -167,7 +177,10 @@ export default function GpuFleet() {
             key={state}
             to={listHref(state, 1)}
             aria-current={data.state === state ? 'page' : undefined}
-            className={cn('rounded-md px-3 py-1.5 text-sm font-medium', data.state === state ? 'bg-slate-900 text-white' : 'text-slate-600 hover:bg-slate-100')}
+            className={cn(
+              'rounded-md px-3 py-1.5 text-sm font-medium',
+              data.state === state ? 'bg-slate-900 text-white' : 'text-slate-600 hover:bg-slate-100',
+            )}
           >
             {state === 'all' ? 'All machines' : 'Live only'}
           </Link>
@@ -200,7 +213,11 @@ export default function GpuFleet() {
                     <input type="hidden" name="gpuId" value={gpu.id} />
                     <input type="hidden" name="returnTo" value={returnTo} />
                     <ConfirmButton
-                      label={<span>Terminate<span className="sr-only"> {gpu.instanceId}</span></span>}
+                      label={
+                        <span>
+                          Terminate<span className="sr-only"> {gpu.instanceId}</span>
+                        </span>
+                      }
                       question={`Terminate ${gpu.instanceId} now?${gpu.run && gpu.run.status !== 'succeeded' ? ' Its run will be canceled.' : ''}`}
                       confirmLabel="Terminate"
                       value="terminate"

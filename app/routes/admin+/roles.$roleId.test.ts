@@ -13,11 +13,16 @@ beforeAll(async () => {
 })
 
 function post(roleId: string, form: Record<string, string | string[]>, as = cookie) {
-  return callRoute(() => action({ ...ctx, params: { roleId }, request: makeRequest(`/admin/roles/${roleId}`, { form, cookie: as }) }))
+  return callRoute(() =>
+    action({ ...ctx, params: { roleId }, request: makeRequest(`/admin/roles/${roleId}`, { form, cookie: as }) }),
+  )
 }
 
 async function permissionsOf(roleId: string) {
-  const role = await prisma.role.findUniqueOrThrow({ where: { id: roleId }, select: { permissions: { select: { action: true, entity: true, access: true } } } })
+  const role = await prisma.role.findUniqueOrThrow({
+    where: { id: roleId },
+    select: { permissions: { select: { action: true, entity: true, access: true } } },
+  })
   return role.permissions.map((p) => `${p.action}:${p.entity}:${p.access}`).sort()
 }
 
@@ -30,7 +35,9 @@ describe('the role page', () => {
   test('shows the role, its users and its permissions', async () => {
     const role = await prisma.role.create({ data: { name: 'shown', permissions: { connect: [{ id: 'perm_read_gpu_any' }] } } })
     const holder = await createUser({ roles: ['shown'] })
-    const response = await callRoute(() => loader({ ...ctx, params: { roleId: role.id }, request: makeRequest(`/admin/roles/${role.id}`, { cookie }) }))
+    const response = await callRoute(() =>
+      loader({ ...ctx, params: { roleId: role.id }, request: makeRequest(`/admin/roles/${role.id}`, { cookie }) }),
+    )
     expect(response.status).toBe(200)
     const data = await response.json()
     expect(data.role).toMatchObject({ name: 'shown', builtIn: false, permissionKeys: ['read:gpu:any'], userCount: 1 })
@@ -39,9 +46,15 @@ describe('the role page', () => {
   })
 
   test('an unknown role id is a 404 for the page and every action', async () => {
-    const page = await callRoute(() => loader({ ...ctx, params: { roleId: 'nope' }, request: makeRequest('/admin/roles/nope', { cookie }) }))
+    const page = await callRoute(() =>
+      loader({ ...ctx, params: { roleId: 'nope' }, request: makeRequest('/admin/roles/nope', { cookie }) }),
+    )
     expect(page.status).toBe(404)
-    const forms: Array<Record<string, string>> = [{ intent: 'rename', name: 'x-y' }, { intent: 'delete' }, { intent: 'permissions' }]
+    const forms: Array<Record<string, string>> = [
+      { intent: 'rename', name: 'x-y' },
+      { intent: 'delete' },
+      { intent: 'permissions' },
+    ]
     for (const form of forms) {
       expect((await post('nope', form)).status).toBe(404)
     }
@@ -53,7 +66,10 @@ describe('renaming', () => {
     const role = await prisma.role.create({ data: { name: 'old-name' } })
     const response = await post(role.id, { intent: 'rename', name: 'new-name', description: 'Now described' })
     expect(response.status).toBe(302)
-    expect(await prisma.role.findUnique({ where: { id: role.id } })).toMatchObject({ name: 'new-name', description: 'Now described' })
+    expect(await prisma.role.findUnique({ where: { id: role.id } })).toMatchObject({
+      name: 'new-name',
+      description: 'Now described',
+    })
   })
 
   test('to a name that is taken is refused', async () => {
@@ -170,7 +186,9 @@ describe('the admin role', () => {
     for (const removed of ['read:user:any', 'update:role:any', 'read:gpu:any']) {
       const response = await post('role_admin', { intent: 'permissions', permission: before.filter((k) => k !== removed) })
       expect(response.status).toBe(400)
-      expect(await firstError(response)).toMatch(new RegExp(`^The admin role keeps every permission it has \\(you unchecked ${removed}\\)`))
+      expect(await firstError(response)).toMatch(
+        new RegExp(`^The admin role keeps every permission it has \\(you unchecked ${removed}\\)`),
+      )
       expect(await permissionsOf('role_admin')).toEqual(before)
     }
     expect((await post('role_admin', { intent: 'permissions' })).status).toBe(400)

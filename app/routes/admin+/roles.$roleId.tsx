@@ -54,7 +54,12 @@ const RoleActionSchema = z.discriminatedUnion('intent', [
   z.object({ intent: z.literal('delete') }),
 ])
 type RoleAction = z.output<typeof RoleActionSchema>
-type Role = { id: string; name: string; permissions: Array<{ action: string; entity: string; access: string }>; _count: { users: number } }
+type Role = {
+  id: string
+  name: string
+  permissions: Array<{ action: string; entity: string; access: string }>
+  _count: { users: number }
+}
 
 // An empty name is "too short" (the message says how long a name must be), not "missing": Conform's
 // reading of empty fields as absent is turned off for these forms, in the browser and here alike.
@@ -80,7 +85,9 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     },
   })
   invariantResponse(role, 'Not found', { status: 404 })
-  const permissions = await prisma.permission.findMany({ select: { action: true, entity: true, access: true, description: true } })
+  const permissions = await prisma.permission.findMany({
+    select: { action: true, entity: true, access: true, description: true },
+  })
   return json({
     role: {
       id: role.id,
@@ -107,7 +114,12 @@ export async function action({ request, params }: ActionFunctionArgs) {
   )
   const role = await prisma.role.findUnique({
     where: { id: params.roleId ?? '' },
-    select: { id: true, name: true, permissions: { select: { action: true, entity: true, access: true } }, _count: { select: { users: true } } },
+    select: {
+      id: true,
+      name: true,
+      permissions: { select: { action: true, entity: true, access: true } },
+      _count: { select: { users: true } },
+    },
   })
   invariantResponse(role, 'Not found', { status: 404 })
   const submission = parseRoleAction(formData)
@@ -224,7 +236,9 @@ export default function AdminRole() {
               <table className="min-w-full text-sm">
                 <thead>
                   <tr className="text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
-                    <th scope="col" className="py-2 pr-4">Entity</th>
+                    <th scope="col" className="py-2 pr-4">
+                      Entity
+                    </th>
                     {ACTIONS.map((action) => (
                       <th key={action} scope="col" className="px-2 py-2">
                         {action}
@@ -343,7 +357,11 @@ function RenameForm({
         <Field
           label="Description (optional)"
           errors={fields.description.errors}
-          inputProps={{ ...getInputProps(fields.description, { type: 'text' }), maxLength: ROLE_DESCRIPTION_MAX_CHARS, autoComplete: 'off' }}
+          inputProps={{
+            ...getInputProps(fields.description, { type: 'text' }),
+            maxLength: ROLE_DESCRIPTION_MAX_CHARS,
+            autoComplete: 'off',
+          }}
         />
       </fieldset>
       {/* A refused name is shown beside the field; other errors here. */}
@@ -365,7 +383,11 @@ export function ErrorBoundary() {
       statusHandlers={{
         404: ({ params }) => (
           <p>
-            No role with the id "{params.roleId}". <Link to="/admin/roles" className="link">See every role</Link>.
+            No role with the id "{params.roleId}".{' '}
+            <Link to="/admin/roles" className="link">
+              See every role
+            </Link>
+            .
           </p>
         ),
       }}

@@ -13,7 +13,9 @@ beforeAll(async () => {
 })
 
 function create(form: Record<string, string>) {
-  return callRoute(() => action({ ...ctx, request: makeRequest('/admin/roles', { form: { intent: 'create', ...form }, cookie }) }))
+  return callRoute(() =>
+    action({ ...ctx, request: makeRequest('/admin/roles', { form: { intent: 'create', ...form }, cookie }) }),
+  )
 }
 
 describe('the role list', () => {
@@ -100,7 +102,10 @@ describe('creating a role', () => {
     const list = await callRoute(() => loader({ ...ctx, request: makeRequest('/admin/roles', { cookie: readerCookie }) }))
     expect(list.status).toBe(200)
     const response = await callRoute(() =>
-      action({ ...ctx, request: makeRequest('/admin/roles', { form: { intent: 'create', name: 'nope' }, cookie: readerCookie }) }),
+      action({
+        ...ctx,
+        request: makeRequest('/admin/roles', { form: { intent: 'create', name: 'nope' }, cookie: readerCookie }),
+      }),
     )
     expect(response.status).toBe(403)
     expect(await prisma.role.count({ where: { name: 'nope' } })).toBe(0)

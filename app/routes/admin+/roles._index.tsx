@@ -65,9 +65,12 @@ export async function action({ request }: ActionFunctionArgs) {
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   const { name, description } = submission.value
   const duplicate = () =>
-    json(formReply(submission, { formErrors: [duplicateRoleMessage(name)], fieldErrors: { name: [duplicateRoleMessage(name)] } }), {
-      status: 400,
-    })
+    json(
+      formReply(submission, { formErrors: [duplicateRoleMessage(name)], fieldErrors: { name: [duplicateRoleMessage(name)] } }),
+      {
+        status: 400,
+      },
+    )
   if (await prisma.role.findUnique({ where: { name }, select: { id: true } })) return duplicate()
   try {
     const role = await prisma.role.create({ data: { name, description }, select: { id: true } })
@@ -121,7 +124,11 @@ export default function AdminRoles() {
               label="Name"
               hint={`${ROLE_NAME_MIN_CHARS}–${ROLE_NAME_MAX_CHARS} characters: lowercase letters, digits and "-"`}
               errors={fields.name.errors}
-              inputProps={{ ...getInputProps(fields.name, { type: 'text' }), maxLength: ROLE_NAME_MAX_CHARS, autoComplete: 'off' }}
+              inputProps={{
+                ...getInputProps(fields.name, { type: 'text' }),
+                maxLength: ROLE_NAME_MAX_CHARS,
+                autoComplete: 'off',
+              }}
             />
             <Field
               label="Description (optional)"

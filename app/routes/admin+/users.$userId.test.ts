@@ -6,7 +6,10 @@ import { action, loader } from './users.$userId'
 type Failure = { formErrors: string[]; fieldErrors: Record<string, string[] | undefined> }
 
 async function rolesOf(userId: string) {
-  const user = await prisma.user.findUniqueOrThrow({ where: { id: userId }, select: { roles: { select: { name: true }, orderBy: { name: 'asc' } } } })
+  const user = await prisma.user.findUniqueOrThrow({
+    where: { id: userId },
+    select: { roles: { select: { name: true }, orderBy: { name: 'asc' } } },
+  })
   return user.roles.map((r) => r.name)
 }
 
@@ -18,7 +21,10 @@ async function saveRoles(userId: string, cookie: string, roleId: string[]) {
 
 /** Only `keep` holds the admin role afterwards (other users of this file's database lose it). */
 async function makeOnlyAdmin(keep: string) {
-  const others = await prisma.user.findMany({ where: { id: { not: keep }, roles: { some: { name: 'admin' } } }, select: { id: true } })
+  const others = await prisma.user.findMany({
+    where: { id: { not: keep }, roles: { some: { name: 'admin' } } },
+    select: { id: true },
+  })
   for (const { id } of others) {
     await prisma.user.update({ where: { id }, data: { roles: { disconnect: { name: 'admin' } } } })
   }
@@ -35,8 +41,12 @@ beforeEach(async () => {
 describe('the user page', () => {
   test('shows the user, their sign-in methods and every role with theirs marked', async () => {
     const target = await createUser({ name: 'Grace', roles: ['user'] })
-    await prisma.connection.create({ data: { userId: target.id, providerName: 'github', providerId: 'gh-grace', providerDisplayName: 'grace-h' } })
-    const response = await callRoute(() => loader({ ...ctx, params: { userId: target.id }, request: makeRequest(`/admin/users/${target.id}`, { cookie }) }))
+    await prisma.connection.create({
+      data: { userId: target.id, providerName: 'github', providerId: 'gh-grace', providerDisplayName: 'grace-h' },
+    })
+    const response = await callRoute(() =>
+      loader({ ...ctx, params: { userId: target.id }, request: makeRequest(`/admin/users/${target.id}`, { cookie }) }),
+    )
     expect(response.status).toBe(200)
     const data = await response.json()
     expect(data.user).toMatchObject({ email: target.email, name: 'Grace', hasPassword: true, roleIds: ['role_user'] })
@@ -47,7 +57,9 @@ describe('the user page', () => {
   })
 
   test('an unknown user id is a 404, for the page and for saving', async () => {
-    const page = await callRoute(() => loader({ ...ctx, params: { userId: 'nope' }, request: makeRequest('/admin/users/nope', { cookie }) }))
+    const page = await callRoute(() =>
+      loader({ ...ctx, params: { userId: 'nope' }, request: makeRequest('/admin/users/nope', { cookie }) }),
+    )
     expect(page.status).toBe(404)
     expect((await saveRoles('nope', cookie, ['role_user'])).status).toBe(404)
   })
@@ -88,7 +100,11 @@ describe('saving roles', () => {
   test('a missing or unknown intent is refused', async () => {
     const target = await createUser({ roles: ['user'] })
     const response = await callRoute(() =>
-      action({ ...ctx, params: { userId: target.id }, request: makeRequest(`/admin/users/${target.id}`, { form: { intent: 'delete', roleId: 'role_admin' }, cookie }) }),
+      action({
+        ...ctx,
+        params: { userId: target.id },
+        request: makeRequest(`/admin/users/${target.id}`, { form: { intent: 'delete', roleId: 'role_admin' }, cookie }),
+      }),
     )
     expect(response.status).toBe(400)
     expect(await rolesOf(target.id)).toEqual(['user'])
@@ -130,7 +146,9 @@ describe('the last admin', () => {
     await makeOnlyAdmin(admin.id)
     const response = await saveRoles(admin.id, cookie, ['role_user'])
     expect(response.status).toBe(400)
-    expect(((await response.json()) as Failure).formErrors[0]).toMatch(new RegExp(`^${admin.email.replace(/[.]/g, '\\.')} is the last admin`))
+    expect(((await response.json()) as Failure).formErrors[0]).toMatch(
+      new RegExp(`^${admin.email.replace(/[.]/g, '\\.')} is the last admin`),
+    )
     expect(await rolesOf(admin.id)).toEqual(['admin', 'user'])
     expect(await prisma.user.count({ where: { roles: { some: { name: 'admin' } } } })).toBe(1)
   })
@@ -146,7 +164,10 @@ describe('the last admin', () => {
     await makeOnlyAdmin(admin.id)
     const other = await createUser({ roles: ['admin', 'user'] })
     const otherCookie = (await createSessionCookie(other.id)).cookie
-    const results = await Promise.all([saveRoles(other.id, cookie, ['role_user']), saveRoles(admin.id, otherCookie, ['role_user'])])
+    const results = await Promise.all([
+      saveRoles(other.id, cookie, ['role_user']),
+      saveRoles(admin.id, otherCookie, ['role_user']),
+    ])
     expect(results.map((r) => r.status).sort()).toEqual([302, 400])
     expect(await prisma.user.count({ where: { roles: { some: { name: 'admin' } } } })).toBe(1)
   })

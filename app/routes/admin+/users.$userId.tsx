@@ -15,17 +15,12 @@ import { redirectWithToast } from '~/utils/toast.server'
 import { useUser } from '~/utils/user'
 import { setUserRoles } from './admin.server'
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: `${data?.user.email ?? 'User'} · Admin · Trainyard` },
-]
+export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.user.email ?? 'User'} · Admin · Trainyard` }]
 
 // No box checked sends no field at all; one box sends a string; several send a list.
 const RolesSchema = z.object({
   intent: z.literal('save-roles', { errorMap: () => ({ message: 'Unknown action' }) }),
-  roleId: z.preprocess(
-    (v) => (v === undefined ? [] : [v].flat()),
-    z.array(z.string().min(1)).max(100, 'Too many roles'),
-  ),
+  roleId: z.preprocess((v) => (v === undefined ? [] : [v].flat()), z.array(z.string().min(1)).max(100, 'Too many roles')),
 })
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
@@ -85,7 +80,10 @@ export async function action({ request, params }: ActionFunctionArgs) {
   }
   // An admin who just took away their own access would land on a 403 page: send them home instead.
   if (user.id === actorId && !(await userHasAnyAccess(actorId, 'read', 'user'))) {
-    return redirectWithToast('/', { type: 'success', description: 'Your roles were saved. You no longer have access to the admin pages.' })
+    return redirectWithToast('/', {
+      type: 'success',
+      description: 'Your roles were saved. You no longer have access to the admin pages.',
+    })
   }
   return redirectWithToast(`/admin/users/${user.id}`, { type: 'success', description: `Roles saved for ${user.email}.` })
 }
@@ -171,7 +169,11 @@ export function ErrorBoundary() {
       statusHandlers={{
         404: ({ params }) => (
           <p>
-            No user with the id "{params.userId}". <Link to="/admin/users" className="link">See every user</Link>.
+            No user with the id "{params.userId}".{' '}
+            <Link to="/admin/users" className="link">
+              See every user
+            </Link>
+            .
           </p>
         ),
       }}

@@ -124,11 +124,21 @@ export default function AdminUsers() {
             <table className="min-w-full divide-y divide-slate-200 border-y border-slate-200 bg-white text-sm sm:rounded-lg sm:border">
               <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
                 <tr>
-                  <th scope="col" className="px-4 py-2">Email</th>
-                  <th scope="col" className="px-4 py-2">Name</th>
-                  <th scope="col" className="px-4 py-2">Roles</th>
-                  <th scope="col" className="px-4 py-2">Created</th>
-                  <th scope="col" className="px-4 py-2">Sign-in methods</th>
+                  <th scope="col" className="px-4 py-2">
+                    Email
+                  </th>
+                  <th scope="col" className="px-4 py-2">
+                    Name
+                  </th>
+                  <th scope="col" className="px-4 py-2">
+                    Roles
+                  </th>
+                  <th scope="col" className="px-4 py-2">
+                    Created
+                  </th>
+                  <th scope="col" className="px-4 py-2">
+                    Sign-in methods
+                  </th>
                 </tr>
               </thead>
               <tbody className="divide-y divide-slate-100">

@@ -12,7 +12,9 @@ import { uploadImages } from '../../../tests/image-upload'
 import { loader } from './images.$imageId.$variant'
 
 function get(imageId: string, variant: string, cookie?: string) {
-  return callRoute(() => loader({ request: makeRequest(`/resources/images/${imageId}/${variant}`, { cookie }), ...ctx, params: { imageId, variant } }))
+  return callRoute(() =>
+    loader({ request: makeRequest(`/resources/images/${imageId}/${variant}`, { cookie }), ...ctx, params: { imageId, variant } }),
+  )
 }
 
 async function setup() {
@@ -40,7 +42,11 @@ describe('GET /resources/images/:imageId/:variant', () => {
 
     const training = await get(jpeg.id, 'training', cookie)
     expect(training.headers.get('content-type')).toBe('image/jpeg')
-    expect(await sharp(Buffer.from(await training.arrayBuffer())).metadata()).toMatchObject({ format: 'jpeg', width: 256, height: 171 })
+    expect(await sharp(Buffer.from(await training.arrayBuffer())).metadata()).toMatchObject({
+      format: 'jpeg',
+      width: 256,
+      height: 171,
+    })
 
     const original = await get(jpeg.id, 'original', cookie)
     expect(original.headers.get('content-type')).toBe('image/jpeg')

@@ -27,7 +27,14 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   invariantResponse(image, NOT_FOUND_BODY, NOT_FOUND)
   await requireTraining(request, image.trainingId, 'read')
   const variant = params.variant
-  const key = variant === 'thumb' ? image.thumbnailKey : variant === 'training' ? image.url : variant === 'original' ? image.originalKey : null
+  const key =
+    variant === 'thumb'
+      ? image.thumbnailKey
+      : variant === 'training'
+        ? image.url
+        : variant === 'original'
+          ? image.originalKey
+          : null
   invariantResponse(key, NOT_FOUND_BODY, NOT_FOUND)
   const storage = await getStorage()
   const object = await storage.get(key)

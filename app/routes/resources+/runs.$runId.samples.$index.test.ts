@@ -15,7 +15,8 @@ async function setup() {
   const storage = await getStorage()
   const images = [await makeJpeg({ seed: 1 }), await makeJpeg({ seed: 2 })]
   const keys = images.map((_, i) => `runs/${run.id}/samples/${i}.jpg`)
-  for (const [i, image] of images.entries()) await storage.put(keys[i]!, image, { contentType: 'image/jpeg', contentLength: image.length })
+  for (const [i, image] of images.entries())
+    await storage.put(keys[i]!, image, { contentType: 'image/jpeg', contentLength: image.length })
   // Another run's sample, listed here as if a bug had written it: it must not be served through this run.
   const other = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'succeeded' } })
   const foreignKey = `runs/${other.id}/samples/0.jpg`
@@ -25,7 +26,9 @@ async function setup() {
 }
 
 function get(runId: string, index: string, cookie?: string) {
-  return callRoute(() => loader({ ...ctx, params: { runId, index }, request: makeRequest(`/resources/runs/${runId}/samples/${index}`, { cookie }) }))
+  return callRoute(() =>
+    loader({ ...ctx, params: { runId, index }, request: makeRequest(`/resources/runs/${runId}/samples/${index}`, { cookie }) }),
+  )
 }
 
 describe('GET /resources/runs/:runId/samples/:index', () => {

@@ -30,7 +30,9 @@ async function setup({ withWeights = true, status = 'succeeded' } = {}) {
 }
 
 function download(runId: string, cookie?: string) {
-  return callRoute(() => loader({ ...ctx, params: { runId }, request: makeRequest(`/resources/runs/${runId}/weights`, { cookie }) }))
+  return callRoute(() =>
+    loader({ ...ctx, params: { runId }, request: makeRequest(`/resources/runs/${runId}/weights`, { cookie }) }),
+  )
 }
 
 describe('GET /resources/runs/:runId/weights', () => {

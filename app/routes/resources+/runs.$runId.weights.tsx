@@ -13,7 +13,10 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const { training, run } = await requireRunById(request, params.runId, 'read')
   const missing = () =>
     JSON.stringify({
-      error: run.status === 'succeeded' ? 'The LoRA file of this run is missing from storage.' : 'This run has no LoRA file: only a run that succeeded leaves one.',
+      error:
+        run.status === 'succeeded'
+          ? 'The LoRA file of this run is missing from storage.'
+          : 'This run has no LoRA file: only a run that succeeded leaves one.',
     })
   invariantResponse(run.weightsKey, missing, NOT_FOUND)
   const object = await (await getStorage()).get(run.weightsKey)

@@ -161,7 +161,13 @@ describe('refusals (403, short text)', () => {
     const putUrl = await storage.signedPutUrl(key, { expiresInS: 60, contentType: 'image/jpeg' })
     await expectRefused(await get(putUrl), 'This link does not allow this method')
     await expectRefused(
-      await callRoute(() => action({ request: new Request(putUrl, { method: 'POST', body: 'x', headers: { 'content-type': 'image/jpeg' } }), params: { '*': key }, context: ctx.context })),
+      await callRoute(() =>
+        action({
+          request: new Request(putUrl, { method: 'POST', body: 'x', headers: { 'content-type': 'image/jpeg' } }),
+          params: { '*': key },
+          context: ctx.context,
+        }),
+      ),
       'This link does not allow this method',
     )
     await expectRefused(

@@ -83,9 +83,7 @@ async function requireSignedRequest(request: Request, params: LoaderFunctionArgs
   })
   if (!check.valid) {
     const hint =
-      check.reason === 'bad-signature' && request.method === 'PUT'
-        ? ' (a PUT must send the Content-Type it was signed for)'
-        : ''
+      check.reason === 'bad-signature' && request.method === 'PUT' ? ' (a PUT must send the Content-Type it was signed for)' : ''
     throw plainText(403, REFUSALS[check.reason] + hint)
   }
   return { storage, key }

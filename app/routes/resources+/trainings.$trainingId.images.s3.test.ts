@@ -20,7 +20,10 @@ const s3 = await vi.hoisted(async () => {
   const bucket = 'trainyard-images-test'
   const server = await start({ bucket })
   const saved = Object.fromEntries(
-    ['S3_BUCKET', 'AWS_ENDPOINT_URL_S3', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].map((k) => [k, process.env[k]]),
+    ['S3_BUCKET', 'AWS_ENDPOINT_URL_S3', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].map((k) => [
+      k,
+      process.env[k],
+    ]),
   )
   Object.assign(process.env, {
     S3_BUCKET: bucket,
@@ -59,7 +62,11 @@ test('on S3: upload (one bad file), serve, and delete, with rows and objects in 
   form.append('files', new Blob([new Uint8Array(jpeg)]), 'portrait.jpg')
   form.append('files', new Blob([new Uint8Array(Buffer.from('not an image'))]), 'notes.jpg')
   form.append('files', new Blob([new Uint8Array(await makePng())]), 'plan.png')
-  const request = new Request(`http://localhost/resources/trainings/${training.id}/images`, { method: 'POST', body: form, headers: { cookie } })
+  const request = new Request(`http://localhost/resources/trainings/${training.id}/images`, {
+    method: 'POST',
+    body: form,
+    headers: { cookie },
+  })
   const response = await callRoute(() => action({ request, params: { trainingId: training.id }, context: ctx.context }))
   expect(response.status).toBe(200)
   expect(((await response.json()) as { results: unknown[] }).results).toMatchObject([
@@ -75,7 +82,11 @@ test('on S3: upload (one bad file), serve, and delete, with rows and objects in 
   expect(await fs.readdir(imageTestDirs.storage).catch(() => [])).toEqual([])
 
   const served = await callRoute(() =>
-    imageLoader({ request: makeRequest(`/resources/images/${rows[0]!.id}/original`, { cookie }), ...ctx, params: { imageId: rows[0]!.id, variant: 'original' } }),
+    imageLoader({
+      request: makeRequest(`/resources/images/${rows[0]!.id}/original`, { cookie }),
+      ...ctx,
+      params: { imageId: rows[0]!.id, variant: 'original' },
+    }),
   )
   expect(served.headers.get('content-type')).toBe('image/jpeg')
   const original = await sharp(Buffer.from(await served.arrayBuffer())).metadata()
@@ -84,7 +95,10 @@ test('on S3: upload (one bad file), serve, and delete, with rows and objects in 
 
   const deleted = await callRoute(() =>
     pageAction({
-      request: makeRequest(`/trainings/${training.id}?index`, { form: { intent: 'delete', imageId: rows.map((r) => r.id) }, cookie }),
+      request: makeRequest(`/trainings/${training.id}?index`, {
+        form: { intent: 'delete', imageId: rows.map((r) => r.id) },
+        cookie,
+      }),
       ...ctx,
       params: { trainingId: training.id },
     }),

@@ -26,7 +26,10 @@ import { action, loader } from './trainings.$trainingId.images'
 // Before any app module reads the environment (it is cached on first read): small limits so the
 // tests can cross them.
 const saved = vi.hoisted(() => {
-  const saved = { UPLOAD_MAX_FILE_MB: process.env.UPLOAD_MAX_FILE_MB, MAX_IMAGES_PER_TRAINING: process.env.MAX_IMAGES_PER_TRAINING }
+  const saved = {
+    UPLOAD_MAX_FILE_MB: process.env.UPLOAD_MAX_FILE_MB,
+    MAX_IMAGES_PER_TRAINING: process.env.MAX_IMAGES_PER_TRAINING,
+  }
   process.env.UPLOAD_MAX_FILE_MB = '0.5'
   process.env.MAX_IMAGES_PER_TRAINING = '6'
   return saved
@@ -53,7 +56,8 @@ async function send(trainingId: string, request: Request) {
 /** A real multipart body, as a browser's FormData makes it. */
 function upload(trainingId: string, cookie: string, files: File[]) {
   const form = new FormData()
-  for (const file of files) form.append('files', new Blob([new Uint8Array(file.content)], { type: file.type ?? 'image/jpeg' }), file.name)
+  for (const file of files)
+    form.append('files', new Blob([new Uint8Array(file.content)], { type: file.type ?? 'image/jpeg' }), file.name)
   return send(trainingId, new Request(routeUrl(trainingId), { method: 'POST', body: form, headers: { cookie } }))
 }
 
@@ -61,7 +65,11 @@ function upload(trainingId: string, cookie: string, files: File[]) {
 function uploadRaw(trainingId: string, cookie: string, body: Buffer) {
   return send(
     trainingId,
-    new Request(routeUrl(trainingId), { method: 'POST', body: new Uint8Array(body), headers: { cookie, 'content-type': MULTIPART_CONTENT_TYPE } }),
+    new Request(routeUrl(trainingId), {
+      method: 'POST',
+      body: new Uint8Array(body),
+      headers: { cookie, 'content-type': MULTIPART_CONTENT_TYPE },
+    }),
   )
 }
 
@@ -103,7 +111,9 @@ async function readObject(key: string) {
   return Buffer.concat(chunks)
 }
 
-const good = (seed: number, name = `good-${seed}.jpg`) => async (): Promise<File> => ({ name, content: await makeJpeg({ seed }) })
+const good =
+  (seed: number, name = `good-${seed}.jpg`) =>
+  async (): Promise<File> => ({ name, content: await makeJpeg({ seed }) })
 
 describe('upload: good images', () => {
   test('JPEG (EXIF-rotated), PNG and WebP are stored as original, training copy and thumbnail, with their rows', async () => {
@@ -120,7 +130,12 @@ describe('upload: good images', () => {
     expect(body.error).toBeUndefined()
     expect(body.results).toMatchObject([
       // Orientation 6 turns 800×600 into a portrait 600×800.
-      { name: 'portrait.jpg', ok: true, warnings: [], image: { type: 'image/jpeg', width: 600, height: 800, isResized: true, duplicateOf: null } },
+      {
+        name: 'portrait.jpg',
+        ok: true,
+        warnings: [],
+        image: { type: 'image/jpeg', width: 600, height: 800, isResized: true, duplicateOf: null },
+      },
       { name: 'screen.png', ok: true, image: { type: 'image/png', width: 300, height: 200 } },
       { name: 'small.webp', ok: true, image: { type: 'image/webp', width: 64, height: 48 } },
     ])
@@ -173,11 +188,21 @@ describe('upload: good images', () => {
     ])
     expect(first.body.results).toMatchObject([
       { name: 'a.jpg', ok: true, warnings: [], image: { duplicateOf: null } },
-      { name: 'b.jpg', ok: true, warnings: ['Duplicate: the same image as a.jpg in this upload.'], image: { duplicateOf: 'a.jpg' } },
+      {
+        name: 'b.jpg',
+        ok: true,
+        warnings: ['Duplicate: the same image as a.jpg in this upload.'],
+        image: { duplicateOf: 'a.jpg' },
+      },
     ])
     const second = await upload(training.id, cookie, [{ name: 'c.jpg', content: same }])
     expect(second.body.results).toMatchObject([
-      { name: 'c.jpg', ok: true, warnings: ['Duplicate: the same image as a.jpg, already in this training.'], image: { duplicateOf: 'a.jpg' } },
+      {
+        name: 'c.jpg',
+        ok: true,
+        warnings: ['Duplicate: the same image as a.jpg, already in this training.'],
+        image: { duplicateOf: 'a.jpg' },
+      },
     ])
     expect(await prisma.trainingImage.count({ where: { trainingId: training.id } })).toBe(3)
     await expectRowsMatchObjects(training.id)
@@ -190,10 +215,7 @@ describe('upload: bad input is refused by name, the good files of the batch are 
     const goodFile = await good(Math.floor(Math.random() * 1000))()
     const { status, body } = await upload(training.id, cookie, [goodFile, ...files])
     expect(status).toBe(200)
-    expect(body.results).toEqual([
-      expect.objectContaining({ name: goodFile.name, ok: true }),
-      { ...refused, ok: false },
-    ])
+    expect(body.results).toEqual([expect.objectContaining({ name: goodFile.name, ok: true }), { ...refused, ok: false }])
     expect((await rowsOf(training.id)).map((r) => r.name)).toEqual([goodFile.name])
     await expectRowsMatchObjects(training.id)
     await expectNoTempFiles()
@@ -207,7 +229,10 @@ describe('upload: bad input is refused by name, the good files of the batch are 
   })
 
   test('a zero-byte file', async () => {
-    await expectRefused([{ name: 'empty.jpg', content: Buffer.alloc(0) }], { name: 'empty.jpg', error: 'The file is empty (0 bytes).' })
+    await expectRefused([{ name: 'empty.jpg', content: Buffer.alloc(0) }], {
+      name: 'empty.jpg',
+      error: 'The file is empty (0 bytes).',
+    })
   })
 
   test('a file over the per-file size limit (UPLOAD_MAX_FILE_MB = 0.5)', async () => {
@@ -427,7 +452,11 @@ describe('upload: access', () => {
   test('a visitor who is not logged in is sent to the login page', async () => {
     const { training } = await setup()
     const response = await callRoute(() =>
-      action({ request: new Request(routeUrl(training.id), { method: 'POST', body: new FormData() }), params: { trainingId: training.id }, context: ctx.context }),
+      action({
+        request: new Request(routeUrl(training.id), { method: 'POST', body: new FormData() }),
+        params: { trainingId: training.id },
+        context: ctx.context,
+      }),
     )
     expect(response.status).toBe(302)
     expect(response.headers.get('location')).toMatch(/^\/login/)

@@ -25,7 +25,10 @@ describe('/settings (profile)', () => {
     expect(res.status).toBe(302)
     expect(res.headers.get('location')).toBe('/settings')
     expect(await toastOf(res)).toMatchObject({ type: 'success', description: 'Your profile has been saved.' })
-    expect(await prisma.user.findUniqueOrThrow({ where: { id: user.id } })).toMatchObject({ name: 'Grace Hopper', email: user.email })
+    expect(await prisma.user.findUniqueOrThrow({ where: { id: user.id } })).toMatchObject({
+      name: 'Grace Hopper',
+      email: user.email,
+    })
   })
 
   test.each([

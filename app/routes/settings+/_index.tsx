@@ -52,7 +52,13 @@ export default function ProfileSettings() {
       <Field
         label="Email"
         hint="The address you log in with and where we send codes."
-        inputProps={{ name: 'email', type: 'email', value: email, readOnly: true, className: 'input bg-slate-100 text-slate-600' }}
+        inputProps={{
+          name: 'email',
+          type: 'email',
+          value: email,
+          readOnly: true,
+          className: 'input bg-slate-100 text-slate-600',
+        }}
       />
       <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
         <Field

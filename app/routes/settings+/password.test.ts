@@ -2,7 +2,15 @@ import bcrypt from 'bcryptjs'
 import { describe, expect, test } from 'vitest'
 import { prisma } from '~/utils/db.server'
 import { getToast } from '~/utils/toast.server'
-import { callRoute, createSessionCookie, createUser, ctx, makeRequest, mergeCookies, TEST_PASSWORD } from '../../../tests/db-utils'
+import {
+  callRoute,
+  createSessionCookie,
+  createUser,
+  ctx,
+  makeRequest,
+  mergeCookies,
+  TEST_PASSWORD,
+} from '../../../tests/db-utils'
 import { action, loader } from './password'
 
 const NEW_PASSWORD = 'a-brand-new-passphrase'
@@ -88,7 +96,9 @@ describe('/settings/password: change', () => {
     const hash = await passwordHash(user.id)
     expect(await bcrypt.compare(NEW_PASSWORD, hash!)).toBe(true)
     expect(await bcrypt.compare(TEST_PASSWORD, hash!)).toBe(false)
-    const left = await prisma.session.findMany({ where: { id: { in: [current.sessionId, otherDevice.sessionId, third.sessionId] } } })
+    const left = await prisma.session.findMany({
+      where: { id: { in: [current.sessionId, otherDevice.sessionId, third.sessionId] } },
+    })
     expect(left.map((s) => s.id)).toEqual([current.sessionId])
     expect(await prisma.session.count({ where: { id: strangerSession.sessionId } })).toBe(1)
   })
@@ -105,7 +115,10 @@ describe('/settings/password: create (signed up with GitHub, no password yet)', 
     const { user, current, otherDevice } = await setup({ password: null })
     const res = await post({ password: NEW_PASSWORD, confirmPassword: NEW_PASSWORD }, current.cookie)
     expect(res.status).toBe(302)
-    expect(await toastOf(res)).toMatchObject({ type: 'success', description: expect.stringContaining('password has been created') })
+    expect(await toastOf(res)).toMatchObject({
+      type: 'success',
+      description: expect.stringContaining('password has been created'),
+    })
     expect(await bcrypt.compare(NEW_PASSWORD, (await passwordHash(user.id))!)).toBe(true)
     expect(await prisma.session.count({ where: { id: otherDevice.sessionId } })).toBe(1)
   })
@@ -122,7 +135,11 @@ describe('/settings/password: create (signed up with GitHub, no password yet)', 
 test('anonymous requests are sent to /login', async () => {
   for (const run of [
     () => loader({ request: makeRequest('/settings/password'), ...ctx }),
-    () => action({ request: makeRequest('/settings/password', { form: { password: NEW_PASSWORD, confirmPassword: NEW_PASSWORD } }), ...ctx }),
+    () =>
+      action({
+        request: makeRequest('/settings/password', { form: { password: NEW_PASSWORD, confirmPassword: NEW_PASSWORD } }),
+        ...ctx,
+      }),
   ]) {
     const res = await callRoute(run)
     expect(res.status).toBe(302)

@@ -55,7 +55,9 @@ async function changePassword(request: Request, userId: string, formData: FormDa
   const submission = parseWithZod(formData, { schema: ChangePasswordSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   if (!(await verifyUserPassword({ id: userId }, submission.value.currentPassword))) {
-    return json(formReply(submission, { fieldErrors: { currentPassword: ['Your current password is not right.'] } }), { status: 400 })
+    return json(formReply(submission, { fieldErrors: { currentPassword: ['Your current password is not right.'] } }), {
+      status: 400,
+    })
   }
   await prisma.password.update({ where: { userId }, data: { hash: await getPasswordHash(submission.value.password) } })
   // Whoever knew the old password may be logged in somewhere: end every session but this one.

@@ -114,7 +114,11 @@ test('anonymous requests are sent to /login and delete nothing', async () => {
   for (const run of [
     () => loader({ request: makeRequest(PAGE), ...ctx }),
     () => action({ request: makeRequest(PAGE, { form: { intent: 'sign-out-others' } }), ...ctx }),
-    () => action({ request: makeRequest(PAGE, { form: { intent: 'sign-out-session', sessionId: strangerSession.sessionId } }), ...ctx }),
+    () =>
+      action({
+        request: makeRequest(PAGE, { form: { intent: 'sign-out-session', sessionId: strangerSession.sessionId } }),
+        ...ctx,
+      }),
   ]) {
     const res = await callRoute(run)
     expect(res.status).toBe(302)
@@ -139,10 +143,22 @@ describe('describeUserAgent', () => {
   test.each([
     [FIREFOX_WINDOWS, 'Firefox on Windows'],
     ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36', 'Chrome on Linux'],
-    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 Edg/126.0', 'Edge on Windows'],
-    ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1', 'Safari on iOS'],
-    ['Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36', 'Chrome on Android'],
-    ['Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15', 'Safari on macOS'],
+    [
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 Edg/126.0',
+      'Edge on Windows',
+    ],
+    [
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+      'Safari on iOS',
+    ],
+    [
+      'Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36',
+      'Chrome on Android',
+    ],
+    [
+      'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+      'Safari on macOS',
+    ],
     ['curl/8.5.0', 'curl'],
     ['SomeBot/1.0 (+https://example.test/a-very-long-explanation-of-the-bot)', 'SomeBot/1.0 (+https://example.test/a-ver…'],
     [null, 'Unknown device'],

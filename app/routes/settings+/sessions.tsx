@@ -74,7 +74,9 @@ async function handleSignOutOthers(request: Request, userId: string) {
   return redirectWithToast(PAGE, {
     type: 'success',
     description:
-      count === 0 ? 'There were no other sessions to sign out.' : `Signed out ${count === 1 ? '1 other session' : `${count} other sessions`}.`,
+      count === 0
+        ? 'There were no other sessions to sign out.'
+        : `Signed out ${count === 1 ? '1 other session' : `${count} other sessions`}.`,
   })
 }
 

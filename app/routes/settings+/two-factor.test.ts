@@ -80,7 +80,10 @@ describe('/settings/two-factor: turning it on', () => {
     const res = await post({ intent: 'enable', code: await codeFor(pending.secret) }, cookie)
     expect(res.status).toBe(302)
     expect(res.headers.get('location')).toBe(PAGE)
-    expect(await toastOf(res)).toMatchObject({ type: 'success', description: expect.stringContaining('Two-factor authentication is on') })
+    expect(await toastOf(res)).toMatchObject({
+      type: 'success',
+      description: expect.stringContaining('Two-factor authentication is on'),
+    })
     const after = await rows(user.id)
     expect(after).toHaveLength(1)
     expect(after[0]).toMatchObject({ id: pending.id, type: '2fa', secret: pending.secret, expiresAt: null, attempts: 0 })
@@ -94,7 +97,9 @@ describe('/settings/two-factor: turning it on', () => {
     const pending = (await rows(user.id))[0]!
     const res = await post({ intent: 'enable', code: await wrongCodeFor(pending.secret) }, cookie)
     expect(res.status).toBe(400)
-    expect((await res.json()).fieldErrors.code).toEqual(['That code is not right. Enter the code your authenticator app shows now.'])
+    expect((await res.json()).fieldErrors.code).toEqual([
+      'That code is not right. Enter the code your authenticator app shows now.',
+    ])
     expect(await rows(user.id)).toMatchObject([{ type: '2fa-verify', attempts: 1 }])
     expect(await userHasTwoFactor(user.id)).toBe(false)
   })
@@ -154,7 +159,9 @@ describe('/settings/two-factor: turning it off', () => {
     const secret = await enableTwoFactor(cookie)
     const res = await post({ intent: 'disable', code: await wrongCodeFor(secret) }, cookie)
     expect(res.status).toBe(400)
-    expect((await res.json()).fieldErrors.code).toEqual(['That code is not right. Enter the code your authenticator app shows now.'])
+    expect((await res.json()).fieldErrors.code).toEqual([
+      'That code is not right. Enter the code your authenticator app shows now.',
+    ])
     expect(await userHasTwoFactor(user.id)).toBe(true)
   })
 

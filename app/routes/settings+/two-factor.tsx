@@ -143,7 +143,10 @@ async function handleDisable(userId: string, formData: FormData) {
 function codeFailure(formData: FormData, reason: CodeFailureReason, messages: Record<CodeFailureReason, string>) {
   const message = messages[reason]
   const submission = parseWithZod(formData, { schema: CodeFormSchema })
-  const reply = reason === 'invalid' ? formReply(submission, { fieldErrors: { code: [message] } }) : formReply(submission, { formErrors: [message] })
+  const reply =
+    reason === 'invalid'
+      ? formReply(submission, { fieldErrors: { code: [message] } })
+      : formReply(submission, { formErrors: [message] })
   return json(reply, { status: 400 })
 }
 
@@ -155,12 +158,11 @@ export default function TwoFactorSettings() {
     constraint: getZodConstraint(CodeFormSchema),
     lastResult: actionData,
     // "Cancel setup" needs no code: only the buttons that use one are checked in the browser.
-    onValidate: ({ formData }) => parseWithZod(formData, { schema: formData.get('intent') === 'cancel' ? CodeFormSchema.partial() : CodeFormSchema }),
+    onValidate: ({ formData }) =>
+      parseWithZod(formData, { schema: formData.get('intent') === 'cancel' ? CodeFormSchema.partial() : CodeFormSchema }),
     shouldRevalidate: 'onInput',
   })
-  const codeField = (
-    <CodeField errors={fields.code.errors} inputProps={getInputProps(fields.code, { type: 'text' })} />
-  )
+  const codeField = <CodeField errors={fields.code.errors} inputProps={getInputProps(fields.code, { type: 'text' })} />
   return (
     <Card
       title={
@@ -177,8 +179,8 @@ export default function TwoFactorSettings() {
       {enabled ? (
         <>
           <p className="text-sm text-slate-600">
-            Two-factor authentication is on: logging in asks for a code from your authenticator app. To turn it off,
-            enter the code the app shows now.
+            Two-factor authentication is on: logging in asks for a code from your authenticator app. To turn it off, enter the
+            code the app shows now.
           </p>
           <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
             {codeField}
@@ -197,7 +199,11 @@ export default function TwoFactorSettings() {
             <li>Or, if you cannot scan it, type the secret key below into the app.</li>
             <li>Enter the 6-digit code the app shows. The setup expires in {durationInWords(CODE_VALID_MS)}.</li>
           </ol>
-          <img src={setup.qrCode} alt="QR code to add Trainyard to your authenticator app" className="h-48 w-48 self-center sm:self-start" />
+          <img
+            src={setup.qrCode}
+            alt="QR code to add Trainyard to your authenticator app"
+            className="h-48 w-48 self-center sm:self-start"
+          />
           <Field
             label="Secret key"
             hint="For manual entry: time-based, 6 digits, every 30 seconds."
@@ -219,8 +225,8 @@ export default function TwoFactorSettings() {
       ) : (
         <>
           <p className="text-sm text-slate-600">
-            Two-factor authentication is off. Turn it on and logging in will also ask for a code from an authenticator
-            app on your phone, so a stolen password alone is not enough.
+            Two-factor authentication is off. Turn it on and logging in will also ask for a code from an authenticator app on your
+            phone, so a stolen password alone is not enough.
           </p>
           <Form method="POST">
             <FormErrors errors={actionData?.formErrors} />

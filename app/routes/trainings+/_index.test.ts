@@ -55,7 +55,16 @@ describe('/trainings', () => {
   test('a new user has none (the page shows the three steps)', async () => {
     const user = await createUser()
     const { cookie } = await createSessionCookie(user.id)
-    expect(await list(cookie)).toMatchObject({ scope: 'mine', canSeeAll: false, total: 0, from: 0, to: 0, trainings: [], page: 1, pages: 1 })
+    expect(await list(cookie)).toMatchObject({
+      scope: 'mine',
+      canSeeAll: false,
+      total: 0,
+      from: 0,
+      to: 0,
+      trainings: [],
+      page: 1,
+      pages: 1,
+    })
   })
 
   describe('with trainings', () => {
@@ -101,7 +110,12 @@ describe('/trainings', () => {
     test('each with its base model, image count and the state of its last run', async () => {
       const id = ids[5]!
       await prisma.trainingImage.createMany({
-        data: [1, 2, 3].map((n) => ({ trainingId: id, url: `trainings/${id}/images/i${n}.jpg`, name: `${n}.jpg`, type: 'image/jpeg' })),
+        data: [1, 2, 3].map((n) => ({
+          trainingId: id,
+          url: `trainings/${id}/images/i${n}.jpg`,
+          name: `${n}.jpg`,
+          type: 'image/jpeg',
+        })),
       })
       await prisma.trainingRun.create({ data: { trainingId: id, status: 'failed', createdAt: new Date(Date.now() - 120_000) } })
       await prisma.trainingRun.create({ data: { trainingId: id, status: 'succeeded', createdAt: new Date(Date.now() - 60_000) } })

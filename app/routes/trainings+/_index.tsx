@@ -33,7 +33,11 @@ const SearchParamsSchema = z.object({
  * (trainingId, createdAt) index.
  */
 async function imageCountsOf(trainingIds: string[]) {
-  const rows = await prisma.trainingImage.groupBy({ by: ['trainingId'], where: { trainingId: { in: trainingIds } }, _count: { _all: true } })
+  const rows = await prisma.trainingImage.groupBy({
+    by: ['trainingId'],
+    where: { trainingId: { in: trainingIds } },
+    _count: { _all: true },
+  })
   return new Map(rows.map((row) => [row.trainingId, row._count._all]))
 }
 
@@ -42,7 +46,10 @@ export async function loader({ request }: LoaderFunctionArgs) {
   // may they see everyone's?
   const { userId, hasAny: canSeeAll } = await requireUserAccess(request, 'read', 'training')
   const url = new URL(request.url)
-  const params = SearchParamsSchema.parse({ scope: url.searchParams.get('scope') ?? 'mine', page: url.searchParams.get('page') ?? '1' })
+  const params = SearchParamsSchema.parse({
+    scope: url.searchParams.get('scope') ?? 'mine',
+    page: url.searchParams.get('page') ?? '1',
+  })
   // Asking for everyone's without the permission quietly shows one's own: nothing to reveal or explain.
   const scope = params.scope === 'all' && canSeeAll ? 'all' : 'mine'
   const where = scope === 'all' ? {} : { ownerId: userId }
@@ -165,11 +172,7 @@ export default function Trainings() {
                   <Link to={`/trainings/${t.id}`} className="card flex h-full flex-col gap-2 hover:border-brand-500">
                     <div className="flex items-start justify-between gap-2">
                       <h2 className="min-w-0 break-words text-lg font-semibold text-slate-900">{t.name}</h2>
-                      {t.lastRun ? (
-                        <RunStatusBadge status={t.lastRun.status} prefix="Last run:" />
-                      ) : (
-                        <Badge>No runs yet</Badge>
-                      )}
+                      {t.lastRun ? <RunStatusBadge status={t.lastRun.status} prefix="Last run:" /> : <Badge>No runs yet</Badge>}
                     </div>
                     <p className="text-sm text-slate-600">
                       <code className="rounded bg-slate-100 px-1">{t.triggerWord}</code> · {t.baseModel} ·{' '}

@@ -43,7 +43,8 @@ export async function action({ request }: ActionFunctionArgs) {
   const { config, notes } = adaptConfigToBaseModel(findPreset(preset)!.config, model)
   // Every preset fits every model (a unit test says so); a failure here is a bug, not bad input.
   const valid = validateConfig(config, model)
-  if (!valid.success) throw new Error(`Preset ${preset} is invalid for ${model.slug}: ${valid.issues.map(formatIssue).join('; ')}`)
+  if (!valid.success)
+    throw new Error(`Preset ${preset} is invalid for ${model.slug}: ${valid.issues.map(formatIssue).join('; ')}`)
   const training = await prisma.training.create({
     select: { id: true },
     data: { name, triggerWord, baseModel: formatBaseModel(model), config: serializeConfig(valid.config), ownerId: userId },
@@ -82,7 +83,11 @@ export default function NewTraining() {
         <p className="mt-1 text-slate-600">You can change all of this later, in the training’s settings.</p>
       </div>
       <Form method="POST" className="card flex flex-col gap-5" {...getFormProps(form)}>
-        <Field label="Name" errors={fields.name.errors} inputProps={{ ...getInputProps(fields.name, { type: 'text' }), autoFocus: true }} />
+        <Field
+          label="Name"
+          errors={fields.name.errors}
+          inputProps={{ ...getInputProps(fields.name, { type: 'text' }), autoFocus: true }}
+        />
         <TriggerWordField
           errors={fields.triggerWord.errors}
           hint="One word of 1–32 letters, digits, _ or - (no spaces), rare enough not to mean anything yet, e.g. “p3rs0n”. Captions and prompts refer to it as [trigger]."

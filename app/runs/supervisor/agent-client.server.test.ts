@@ -33,7 +33,15 @@ function json(body: unknown, status = 200): Handler {
   return (_req, res) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
 }
 
-const message = (id: number, status = 'training') => ({ id, status, step: id, totalSteps: 10, loss: 0.5, text: 'Training', at: AT })
+const message = (id: number, status = 'training') => ({
+  id,
+  status,
+  step: id,
+  totalSteps: 10,
+  loss: 0.5,
+  text: 'Training',
+  at: AT,
+})
 
 describe('fetchAgentMessages', () => {
   test('a good answer: the messages after `after`, with the token sent as a bearer', async () => {
@@ -44,14 +52,26 @@ describe('fetchAgentMessages', () => {
   })
 
   test('missing optional fields default to null; repeats at or below `after` are dropped', async () => {
-    handler = json({ messages: [{ id: 1, status: 'booting', at: AT }, { id: 2, status: 'preparing', at: AT, extra: true }] })
+    handler = json({
+      messages: [
+        { id: 1, status: 'booting', at: AT },
+        { id: 2, status: 'preparing', at: AT, extra: true },
+      ],
+    })
     const result = await fetchAgentMessages(baseUrl, TOKEN, 1)
-    expect(result).toEqual({ ok: true, messages: [{ id: 2, status: 'preparing', step: null, totalSteps: null, loss: null, text: null, at: AT }] })
+    expect(result).toEqual({
+      ok: true,
+      messages: [{ id: 2, status: 'preparing', step: null, totalSteps: null, loss: null, text: null, at: AT }],
+    })
   })
 
   test('garbage is a bad answer', async () => {
     handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"messages": [')
-    expect(await fetchAgentMessages(baseUrl, TOKEN, 0)).toEqual({ ok: false, kind: 'bad-answer', detail: 'the answer is not JSON' })
+    expect(await fetchAgentMessages(baseUrl, TOKEN, 0)).toEqual({
+      ok: false,
+      kind: 'bad-answer',
+      detail: 'the answer is not JSON',
+    })
   })
 
   test.each([
@@ -98,13 +118,21 @@ describe('fetchAgentMessages', () => {
 
   test('connection refused is unreachable', async () => {
     const port = await freePort()
-    expect(await fetchAgentMessages(`http://127.0.0.1:${port}`, TOKEN, 0)).toEqual({ ok: false, kind: 'unreachable', detail: 'connection refused' })
+    expect(await fetchAgentMessages(`http://127.0.0.1:${port}`, TOKEN, 0)).toEqual({
+      ok: false,
+      kind: 'unreachable',
+      detail: 'connection refused',
+    })
   })
 
   test('an oversized body is a bad answer, declared or streamed', async () => {
     const big = Buffer.alloc(AGENT_ANSWER_MAX_BYTES + 10, 0x20)
     handler = (_req, res) => res.writeHead(200, { 'content-length': String(big.length) }).end(big)
-    expect(await fetchAgentMessages(baseUrl, TOKEN, 0)).toMatchObject({ ok: false, kind: 'bad-answer', detail: expect.stringContaining('larger than') })
+    expect(await fetchAgentMessages(baseUrl, TOKEN, 0)).toMatchObject({
+      ok: false,
+      kind: 'bad-answer',
+      detail: expect.stringContaining('larger than'),
+    })
     handler = (_req, res) => {
       res.writeHead(200) // chunked: no length to refuse up front
       res.end(big)

@@ -25,9 +25,7 @@ const AgentAnswerSchema = z.object({ messages: z.array(AgentMessageSchema).max(1
 
 export type AgentProblemKind = 'unreachable' | 'unauthorized' | 'bad-answer'
 
-export type AgentPollResult =
-  | { ok: true; messages: AgentMessage[] }
-  | { ok: false; kind: AgentProblemKind; detail: string }
+export type AgentPollResult = { ok: true; messages: AgentMessage[] } | { ok: false; kind: AgentProblemKind; detail: string }
 
 /** How a problem reads in a run's error ("last problem: wrong token"). */
 export function describeAgentProblem(problem: { kind: AgentProblemKind; detail: string }) {
@@ -49,7 +47,11 @@ export async function fetchAgentMessages(
   agentUrl: string,
   token: string,
   after: number,
-  { timeoutMs = AGENT_POLL_TIMEOUT_MS, signal, maxBytes = AGENT_ANSWER_MAX_BYTES }: { timeoutMs?: number; signal?: AbortSignal; maxBytes?: number } = {},
+  {
+    timeoutMs = AGENT_POLL_TIMEOUT_MS,
+    signal,
+    maxBytes = AGENT_ANSWER_MAX_BYTES,
+  }: { timeoutMs?: number; signal?: AbortSignal; maxBytes?: number } = {},
 ): Promise<AgentPollResult> {
   let url: URL
   try {

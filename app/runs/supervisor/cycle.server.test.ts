@@ -84,8 +84,19 @@ describe('runSupervisorCycle', () => {
     expect(r.lastMessageId).toBe(2)
     expect(r.lastContactAt).not.toBeNull()
     expect(r.lockedBy).toBe('worker-a')
-    expect(r.gpu).toMatchObject({ instanceId: `fake-${id}`, provider: 'local', status: 'running', instanceType: 'g5.xlarge', pricePerHour: 1.2 })
-    expect(provider.launches[0]?.job).toMatchObject({ runId: id, token: agentTokenFor(id), triggerWord: 'ohwx_ada', trainer: 'ai-toolkit' })
+    expect(r.gpu).toMatchObject({
+      instanceId: `fake-${id}`,
+      provider: 'local',
+      status: 'running',
+      instanceType: 'g5.xlarge',
+      pricePerHour: 1.2,
+    })
+    expect(provider.launches[0]?.job).toMatchObject({
+      runId: id,
+      token: agentTokenFor(id),
+      triggerWord: 'ohwx_ada',
+      trainer: 'ai-toolkit',
+    })
 
     agent.push(
       id,
@@ -115,7 +126,14 @@ describe('runSupervisorCycle', () => {
     const stats = await cycle()
     expect(stats.ended).toBe(1)
     const r = await run(id)
-    expect(r).toMatchObject({ status: 'succeeded', error: null, weightsKey: weightsKey(id), weightsSize: weights.length, lockedBy: null, activeTrainingId: null })
+    expect(r).toMatchObject({
+      status: 'succeeded',
+      error: null,
+      weightsKey: weightsKey(id),
+      weightsSize: weights.length,
+      lockedBy: null,
+      activeTrainingId: null,
+    })
     expect(JSON.parse(r.sampleKeys ?? 'null')).toEqual([sampleKey(id, 0)])
     expect(r.gpu?.status).toBe('terminated')
     expect(r.gpu?.terminatedAt).not.toBeNull()
@@ -137,7 +155,11 @@ describe('runSupervisorCycle', () => {
 
   test("a failed message ends the run with the agent's reason", async () => {
     const reason = 'the trainer exited with status 1\n--- last trainer output ---\nCUDA out of memory'
-    const id = await launchedRun([message(1, 'booting'), message(2, 'training', { step: 3, totalSteps: 10 }), message(3, 'failed', { text: reason })])
+    const id = await launchedRun([
+      message(1, 'booting'),
+      message(2, 'training', { step: 3, totalSteps: 10 }),
+      message(3, 'failed', { text: reason }),
+    ])
     await cycle()
     const r = await run(id)
     expect(r).toMatchObject({ status: 'failed', error: reason, step: 3 })
@@ -163,7 +185,11 @@ describe('runSupervisorCycle', () => {
   })
 
   test('out of order: a newer message then an older one never moves the run back; each recorded once', async () => {
-    const id = await launchedRun([message(1, 'booting'), message(3, 'training', { step: 1, totalSteps: 10 }), message(2, 'preparing')])
+    const id = await launchedRun([
+      message(1, 'booting'),
+      message(3, 'training', { step: 1, totalSteps: 10 }),
+      message(2, 'preparing'),
+    ])
     await cycle()
     let r = await run(id)
     expect(r.status).toBe('training')
@@ -216,27 +242,30 @@ describe('runSupervisorCycle', () => {
     ['garbage answers', 'garbage', 'bad answer: the answer is not JSON'],
     ['answers of the wrong shape', 'wrong-shape', 'bad answer: messages: Required'],
     ['HTTP 500s', 'error-500', 'bad answer: HTTP 500'],
-  ] as const)('heartbeat: %s fail the run after the timeout, saying why, and the machine is terminated', async (_name, mode, reason) => {
-    const id = await launchedRun([message(1, 'booting')])
-    await cycle()
-    if (mode === 'unreachable') {
-      const port = await freePort()
-      await prisma.trainingRun.update({ where: { id }, data: { agentUrl: `http://127.0.0.1:${port}` } })
-      provider.machines.set(`fake-${id}`, { ...provider.machines.get(`fake-${id}`)!, agentUrl: `http://127.0.0.1:${port}` })
-    } else agent.setMode(id, mode)
-    const contact = (await run(id)).lastContactAt!
-    // Within the timeout: still going.
-    await cycle({ now: new Date(contact.getTime() + HEARTBEAT_MS - 1000) })
-    expect((await run(id)).status).toBe('booting')
-    const stats = await cycle({ now: new Date(contact.getTime() + HEARTBEAT_MS + 1000) })
-    expect(stats.ended).toBe(1)
-    const r = await run(id)
-    expect(r.status).toBe('failed')
-    expect(r.error).toBe(`The machine stopped answering for 1 minute (last problem: ${reason}).`)
-    expect(r.gpu?.status).toBe('terminated')
-    expect(provider.running()).toEqual([])
-    expect(await rows(id)).toHaveLength(1)
-  })
+  ] as const)(
+    'heartbeat: %s fail the run after the timeout, saying why, and the machine is terminated',
+    async (_name, mode, reason) => {
+      const id = await launchedRun([message(1, 'booting')])
+      await cycle()
+      if (mode === 'unreachable') {
+        const port = await freePort()
+        await prisma.trainingRun.update({ where: { id }, data: { agentUrl: `http://127.0.0.1:${port}` } })
+        provider.machines.set(`fake-${id}`, { ...provider.machines.get(`fake-${id}`)!, agentUrl: `http://127.0.0.1:${port}` })
+      } else agent.setMode(id, mode)
+      const contact = (await run(id)).lastContactAt!
+      // Within the timeout: still going.
+      await cycle({ now: new Date(contact.getTime() + HEARTBEAT_MS - 1000) })
+      expect((await run(id)).status).toBe('booting')
+      const stats = await cycle({ now: new Date(contact.getTime() + HEARTBEAT_MS + 1000) })
+      expect(stats.ended).toBe(1)
+      const r = await run(id)
+      expect(r.status).toBe('failed')
+      expect(r.error).toBe(`The machine stopped answering for 1 minute (last problem: ${reason}).`)
+      expect(r.gpu?.status).toBe('terminated')
+      expect(provider.running()).toEqual([])
+      expect(await rows(id)).toHaveLength(1)
+    },
+  )
 
   test('heartbeat: a machine that never gives an address fails "never finished booting"', async () => {
     const id = await queuedRun()
@@ -247,7 +276,9 @@ describe('runSupervisorCycle', () => {
     const stats = await cycle({ now: new Date(r0.startedAt!.getTime() + HEARTBEAT_MS + 1) })
     expect(stats.ended).toBe(1)
     const r = await run(id)
-    expect(r.error).toBe('The machine did not answer for 1 minute after it was started (last problem: the machine never finished booting).')
+    expect(r.error).toBe(
+      'The machine did not answer for 1 minute after it was started (last problem: the machine never finished booting).',
+    )
     expect(provider.running()).toEqual([])
   })
 
@@ -271,7 +302,11 @@ describe('runSupervisorCycle', () => {
     const stats = await cycle()
     expect(stats.ended).toBe(1)
     const r = await run(id)
-    expect(r).toMatchObject({ status: 'failed', error: 'Could not start a machine: InsufficientInstanceCapacity: no g5.xlarge in us-east-1a', activeTrainingId: null })
+    expect(r).toMatchObject({
+      status: 'failed',
+      error: 'Could not start a machine: InsufficientInstanceCapacity: no g5.xlarge in us-east-1a',
+      activeTrainingId: null,
+    })
     expect(r.gpu).toBeNull()
   })
 
@@ -315,7 +350,10 @@ describe('runSupervisorCycle', () => {
     await cycle()
     const ended = await launchedRun()
     await cycle()
-    await prisma.trainingRun.update({ where: { id: ended }, data: { status: 'failed', activeTrainingId: null, activeUserSlot: null } })
+    await prisma.trainingRun.update({
+      where: { id: ended },
+      data: { status: 'failed', activeTrainingId: null, activeUserSlot: null },
+    })
     await prisma.gpu.update({ where: { runId: ended }, data: { status: 'terminated' } }) // as if the row were wrong
     provider.addMachine('fake-orphan-unknown-run', 'rUnknownRunId0000000000000')
     provider.addMachine('fake-orphan-untagged', null)
@@ -353,7 +391,8 @@ describe('startSupervisor', () => {
     const supervisor = startSupervisor({ intervalMs: 50, providers, providerNames: ['local'], heartbeatTimeoutMs: HEARTBEAT_MS })
     try {
       const deadline = Date.now() + 10_000
-      while ((await run(id)).status !== 'booting' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+      while ((await run(id)).status !== 'booting' && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 50))
     } finally {
       await supervisor.stop()
     }

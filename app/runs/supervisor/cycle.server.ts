@@ -118,20 +118,31 @@ export async function runSupervisorCycle(options: SupervisorOptions): Promise<Cy
   const leaseMs = options.leaseMs ?? 3 * env.POLL_INTERVAL_MS
   const leasedIds = await leaseRuns(cycle, leaseMs, options.maxRunsPerCycle ?? DEFAULT_MAX_RUNS_PER_CYCLE)
   stats.leased = leasedIds.length
-  const renewal = renewLeasesWhileBusy(cycle, leasedIds, leaseMs, (error) => stats.problems.push(`lease renewal: ${message(error)}`))
+  const renewal = renewLeasesWhileBusy(cycle, leasedIds, leaseMs, (error) =>
+    stats.problems.push(`lease renewal: ${message(error)}`),
+  )
   try {
-    const load = () => inChunks(leasedIds, (ids) => prisma.trainingRun.findMany({ where: { id: { in: ids } }, select: RUN_SELECT }))
+    const load = () =>
+      inChunks(leasedIds, (ids) => prisma.trainingRun.findMany({ where: { id: { in: ids } }, select: RUN_SELECT }))
 
     if (leasedIds.length > 0) {
       // Queued runs, and provisioning ones without a machine (a process died between the two writes).
       const toLaunch = (await load()).filter((r) => r.status === 'queued' || (r.status === 'provisioning' && !r.gpu))
       await forEachLimit(toLaunch, concurrency, (run) => launchRun(cycle, run))
 
-      await describeMachines(cycle, (await load()).filter((r) => isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'))
+      await describeMachines(
+        cycle,
+        (await load()).filter((r) => isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'),
+      )
 
       const pollable = (await load()).filter((r) => isActiveRunStatus(r.status) && r.status !== 'queued' && r.agentUrl)
       const tokenFor = (runId: string) => agentTokenFor(runId)
-      const results = await pollAgents(pollable, { concurrency, timeoutMs: options.pollTimeoutMs ?? 5000, signal: options.signal, tokenFor })
+      const results = await pollAgents(pollable, {
+        concurrency,
+        timeoutMs: options.pollTimeoutMs ?? 5000,
+        signal: options.signal,
+        tokenFor,
+      })
       stats.polled = results.size
       const byId = new Map(pollable.map((r) => [r.id, r]))
       const extraData = (runId: string) => costOf(byId.get(runId)!, now) ?? {}
@@ -142,16 +153,30 @@ export async function runSupervisorCycle(options: SupervisorOptions): Promise<Cy
       await failSilentRuns(cycle, await load(), results, options.heartbeatTimeoutMs ?? env.HEARTBEAT_TIMEOUT_MS)
 
       const afterPolls = await load()
-      await terminateEndedRuns(cycle, afterPolls.filter((r) => !isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'))
+      await terminateEndedRuns(
+        cycle,
+        afterPolls.filter((r) => !isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'),
+      )
       // Runs still going whose progress write carried the cost already are skipped.
-      await recordCosts(cycle, (await load()).filter((r) => !(recorded.updated.has(r.id) && isActiveRunStatus(r.status) && r.gpu?.status !== 'terminated')))
+      await recordCosts(
+        cycle,
+        (await load()).filter(
+          (r) => !(recorded.updated.has(r.id) && isActiveRunStatus(r.status) && r.gpu?.status !== 'terminated'),
+        ),
+      )
     }
   } finally {
     await renewal.stop()
   }
 
   if (options.reap ?? true) {
-    const { reaped } = await reapOrphans({ prisma, providers: lookup, providerNames: options.providerNames ?? activeProviderNames(env), now, problems: stats.problems })
+    const { reaped } = await reapOrphans({
+      prisma,
+      providers: lookup,
+      providerNames: options.providerNames ?? activeProviderNames(env),
+      now,
+      problems: stats.problems,
+    })
     stats.reaped = reaped.length
   }
 
@@ -193,8 +218,13 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
     const storage = await cycle.storage()
     const job = await buildAgentJob(run, training, training.images, { storage, maxRunMinutes })
     Object.assign(job, options.jobExtras?.(run.id))
-    request = await launchRequestFor(provider, { runId: run.id, // startRun records the offer; a row without one gets the provider's smallest.
-      instanceType: run.instanceType ?? offerFor({ gpuMemoryGb: 0 }, provider.name)?.instanceType ?? 'unknown', job, maxRunMinutes, storage })
+    request = await launchRequestFor(provider, {
+      runId: run.id, // startRun records the offer; a row without one gets the provider's smallest.
+      instanceType: run.instanceType ?? offerFor({ gpuMemoryGb: 0 }, provider.name)?.instanceType ?? 'unknown',
+      job,
+      maxRunMinutes,
+      storage,
+    })
   } catch (error) {
     return fail(`Could not prepare the job: ${message(error)}`)
   }
@@ -214,9 +244,16 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
     pricePerHour: run.pricePerHour,
     launchedAt: machine.launchedAt ?? now,
   }
-  await prisma.gpu.upsert({ where: { runId: run.id }, create: { ...gpu, trainingId: run.trainingId, runId: run.id }, update: gpu })
+  await prisma.gpu.upsert({
+    where: { runId: run.id },
+    create: { ...gpu, trainingId: run.trainingId, runId: run.id },
+    update: gpu,
+  })
   // A run canceled during the launch is now terminal: terminateEndedRuns, later in this cycle, ends the machine.
-  await prisma.trainingRun.updateMany({ where: { id: run.id, status: { in: [...ACTIVE_RUN_STATUSES] } }, data: { agentUrl: machine.agentUrl } })
+  await prisma.trainingRun.updateMany({
+    where: { id: run.id, status: { in: [...ACTIVE_RUN_STATUSES] } },
+    data: { agentUrl: machine.agentUrl },
+  })
 }
 
 /** One describe per provider: Gpu.status and agentUrl kept true; a machine gone under an active run fails it. */
@@ -239,14 +276,20 @@ async function describeMachines(cycle: Cycle, runs: LeasedRun[]) {
       const launchedMs = (gpu.launchedAt ?? run.startedAt ?? run.createdAt).getTime()
       if (!machine && now.getTime() - launchedMs < graceMs) continue
       if (!machine || machine.state === 'terminated') {
-        await prisma.gpu.updateMany({ where: { runId: run.id, status: { not: 'terminated' } }, data: { status: 'terminated', terminatedAt: now } })
+        await prisma.gpu.updateMany({
+          where: { runId: run.id, status: { not: 'terminated' } },
+          data: { status: 'terminated', terminatedAt: now },
+        })
         const error = `The machine disappeared before the run finished (the provider reports it ${machine ? 'terminated' : 'gone'}).`
         if (await endRun(run.id, 'failed', { error, prisma, now })) stats.ended++
         continue
       }
       if (machine.state !== gpu.status) await prisma.gpu.updateMany({ where: { runId: run.id }, data: { status: machine.state } })
       if (machine.agentUrl && machine.agentUrl !== run.agentUrl) {
-        await prisma.trainingRun.updateMany({ where: { id: run.id, status: { in: [...ACTIVE_RUN_STATUSES] } }, data: { agentUrl: machine.agentUrl } })
+        await prisma.trainingRun.updateMany({
+          where: { id: run.id, status: { in: [...ACTIVE_RUN_STATUSES] } },
+          data: { agentUrl: machine.agentUrl },
+        })
       }
     }
   }
@@ -266,7 +309,8 @@ async function failSilentRuns(cycle: Cycle, runs: LeasedRun[], results: Map<stri
     let problem: string
     if (!run.agentUrl) problem = 'the machine never finished booting'
     else if (!result) problem = 'not polled'
-    else if (result.ok) continue // it answered just now
+    else if (result.ok)
+      continue // it answered just now
     else {
       problem = describeAgentProblem(result)
       if (result.kind === 'unauthorized' && run.agentTokenHash && run.agentTokenHash !== agentTokenHash(agentTokenFor(run.id))) {
@@ -287,7 +331,12 @@ async function terminateEndedRuns(cycle: Cycle, runs: LeasedRun[]) {
     const provider = cycle.provider(name)
     if (!provider) continue
     try {
-      await terminateMachines(prisma, provider, group.map((r) => r.gpu!.instanceId), now)
+      await terminateMachines(
+        prisma,
+        provider,
+        group.map((r) => r.gpu!.instanceId),
+        now,
+      )
     } catch (error) {
       stats.problems.push(`terminate (${name}): ${message(error)}`)
     }

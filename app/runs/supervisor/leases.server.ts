@@ -37,8 +37,14 @@ export async function leaseRuns(holder: LeaseHolder, leaseMs: number, max: numbe
   const until = new Date(now.getTime() + leaseMs)
   const taken: string[] = []
   await inChunks(candidates, async (batch) => {
-    await prisma.trainingRun.updateMany({ where: { id: { in: batch }, ...free }, data: { lockedBy: workerId, lockedUntil: until } })
-    const mine = await prisma.trainingRun.findMany({ where: { id: { in: batch }, lockedBy: workerId, lockedUntil: until }, select: { id: true } })
+    await prisma.trainingRun.updateMany({
+      where: { id: { in: batch }, ...free },
+      data: { lockedBy: workerId, lockedUntil: until },
+    })
+    const mine = await prisma.trainingRun.findMany({
+      where: { id: { in: batch }, lockedBy: workerId, lockedUntil: until },
+      select: { id: true },
+    })
     taken.push(...mine.map((r) => r.id))
     return []
   })
@@ -56,16 +62,22 @@ export function renewLeasesWhileBusy(holder: LeaseHolder, ids: string[], leaseMs
   if (ids.length === 0) return { stop: async () => {} }
   const startedMs = Date.now()
   let inFlight: Promise<unknown> = Promise.resolve()
-  const timer = setInterval(() => {
-    const until = new Date(holder.now.getTime() + (Date.now() - startedMs) + leaseMs)
-    inFlight = inFlight
-      .then(() =>
-        inChunks(ids, async (chunk) => [
-          await holder.prisma.trainingRun.updateMany({ where: { id: { in: chunk }, lockedBy: holder.workerId }, data: { lockedUntil: until } }),
-        ]),
-      )
-      .catch(onError)
-  }, Math.max(50, Math.floor(leaseMs / 3)))
+  const timer = setInterval(
+    () => {
+      const until = new Date(holder.now.getTime() + (Date.now() - startedMs) + leaseMs)
+      inFlight = inFlight
+        .then(() =>
+          inChunks(ids, async (chunk) => [
+            await holder.prisma.trainingRun.updateMany({
+              where: { id: { in: chunk }, lockedBy: holder.workerId },
+              data: { lockedUntil: until },
+            }),
+          ]),
+        )
+        .catch(onError)
+    },
+    Math.max(50, Math.floor(leaseMs / 3)),
+  )
   return {
     async stop() {
       clearInterval(timer)

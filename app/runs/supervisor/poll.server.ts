@@ -40,7 +40,12 @@ export type PollContext = {
 
 export async function pollAgents(
   runs: readonly PollableRun[],
-  { concurrency, timeoutMs, signal, tokenFor }: { concurrency: number; timeoutMs: number; signal?: AbortSignal; tokenFor: (runId: string) => string },
+  {
+    concurrency,
+    timeoutMs,
+    signal,
+    tokenFor,
+  }: { concurrency: number; timeoutMs: number; signal?: AbortSignal; tokenFor: (runId: string) => string },
 ) {
   const results = new Map<string, AgentPollResult>()
   await forEachLimit(runs, concurrency, async (run) => {
@@ -49,7 +54,6 @@ export async function pollAgents(
   })
   return results
 }
-
 
 type StatusRow = Prisma.TrainingStatusCreateManyInput
 
@@ -99,7 +103,11 @@ async function firstTrainingMessage(prisma: PrismaClient, runId: string, fresh: 
     select: { step: true, at: true },
   })
   const fromFresh = fresh.filter((m) => m.status === 'training' && m.step !== null).sort((a, b) => a.id - b.id)[0]
-  const found = row ? { step: row.step ?? 0, atMs: row.at.getTime() } : fromFresh ? { step: fromFresh.step ?? 0, atMs: Date.parse(fromFresh.at) } : null
+  const found = row
+    ? { step: row.step ?? 0, atMs: row.at.getTime() }
+    : fromFresh
+      ? { step: fromFresh.step ?? 0, atMs: Date.parse(fromFresh.at) }
+      : null
   if (found) {
     if (firstTraining.size >= FIRST_TRAINING_CACHE_MAX) firstTraining.clear()
     firstTraining.set(runId, found)
@@ -136,7 +144,16 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
   }
 
   const rows: StatusRow[] = answered.flatMap(({ run, fresh }) =>
-    fresh.map((m) => ({ runId: run.id, messageId: m.id, status: m.status, step: m.step, totalSteps: m.totalSteps, loss: m.loss, text: m.text, at: new Date(m.at) })),
+    fresh.map((m) => ({
+      runId: run.id,
+      messageId: m.id,
+      status: m.status,
+      step: m.step,
+      totalSteps: m.totalSteps,
+      loss: m.loss,
+      text: m.text,
+      at: new Date(m.at),
+    })),
   )
   const messagesRecorded = await insertStatusRows(prisma, rows)
 
@@ -144,7 +161,10 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
   const quiet = answered.filter((a) => a.fresh.length === 0).map((a) => a.run.id)
   if (quiet.length > 0) {
     await inChunks(quiet, async (ids) => [
-      await prisma.trainingRun.updateMany({ where: { id: { in: ids }, status: { in: [...ACTIVE_RUN_STATUSES] } }, data: { lastContactAt: now } }),
+      await prisma.trainingRun.updateMany({
+        where: { id: { in: ids }, status: { in: [...ACTIVE_RUN_STATUSES] } },
+        data: { lastContactAt: now },
+      }),
     ])
   }
 
@@ -169,16 +189,24 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
       data.totalSteps = progress.totalSteps
       if (progress.loss !== null) data.loss = progress.loss
     }
-    if (status === 'training' && progress) data.etaSeconds = etaSeconds(await firstTrainingMessage(prisma, run.id, fresh), progress)
+    if (status === 'training' && progress)
+      data.etaSeconds = etaSeconds(await firstTrainingMessage(prisma, run.id, fresh), progress)
     // `lastMessageId < newest`: another process that recorded newer messages meanwhile keeps its progress
     // (found by the three-process test: a slower poll once moved lastMessageId back from 11 to 5).
     const notBehind = { lastMessageId: { lt: newest.id } }
     if (isActiveRunStatus(status)) {
-      writes.push(prisma.trainingRun.updateMany({ where: { id: run.id, status: { in: statusesUpTo(status) }, ...notBehind }, data: { ...data, status } }))
+      writes.push(
+        prisma.trainingRun.updateMany({
+          where: { id: run.id, status: { in: statusesUpTo(status) }, ...notBehind },
+          data: { ...data, status },
+        }),
+      )
       writeRunIds.push(run.id)
     } else {
       // Progress first (while the run is still active), then the end through endRun.
-      writes.push(prisma.trainingRun.updateMany({ where: { id: run.id, status: { in: [...ACTIVE_RUN_STATUSES] }, ...notBehind }, data }))
+      writes.push(
+        prisma.trainingRun.updateMany({ where: { id: run.id, status: { in: [...ACTIVE_RUN_STATUSES] }, ...notBehind }, data }),
+      )
       writeRunIds.push(run.id)
       if (status === 'succeeded' || status === 'failed') {
         const failure = fresh.filter((m) => m.status === 'failed').at(-1)
@@ -191,7 +219,10 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
   const behind = writeRunIds.filter((_, i) => counts[i] === 0)
   if (behind.length > 0) {
     await inChunks(behind, async (ids) => [
-      await prisma.trainingRun.updateMany({ where: { id: { in: ids }, status: { in: [...ACTIVE_RUN_STATUSES] } }, data: { lastContactAt: now } }),
+      await prisma.trainingRun.updateMany({
+        where: { id: { in: ids }, status: { in: [...ACTIVE_RUN_STATUSES] } },
+        data: { lastContactAt: now },
+      }),
     ])
   }
 
@@ -199,7 +230,10 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
   for (const ending of endings) {
     firstTraining.delete(ending.run.id)
     if (ending.status === 'failed') {
-      const reason = (ending.reason?.trim() || 'The machine reported a failure without saying why.').slice(0, ERROR_TEXT_MAX_CHARS)
+      const reason = (ending.reason?.trim() || 'The machine reported a failure without saying why.').slice(
+        0,
+        ERROR_TEXT_MAX_CHARS,
+      )
       if (await endRun(ending.run.id, 'failed', { error: reason, prisma, now })) ended++
     } else if (await finishSucceeded(ctx, ending.run.id)) ended++
   }

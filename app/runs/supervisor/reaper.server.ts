@@ -37,7 +37,10 @@ export async function terminateMachines(
   }
   if (going.length > 0) {
     await inChunks(going, async (ids) => [
-      await prisma.gpu.updateMany({ where: { provider: provider.name, instanceId: { in: ids }, status: { not: 'terminated' } }, data: { status: 'stopping' } }),
+      await prisma.gpu.updateMany({
+        where: { provider: provider.name, instanceId: { in: ids }, status: { not: 'terminated' } },
+        data: { status: 'stopping' },
+      }),
     ])
   }
   return states
@@ -73,7 +76,12 @@ export async function reapOrphans({
       const runIds = [...new Set(machines.flatMap((m) => (m.runId ? [m.runId] : [])))]
       const active = new Set(
         await inChunks(runIds, async (ids) =>
-          (await prisma.trainingRun.findMany({ where: { id: { in: ids }, status: { in: [...ACTIVE_RUN_STATUSES] } }, select: { id: true } })).map((r) => r.id),
+          (
+            await prisma.trainingRun.findMany({
+              where: { id: { in: ids }, status: { in: [...ACTIVE_RUN_STATUSES] } },
+              select: { id: true },
+            })
+          ).map((r) => r.id),
         ),
       )
       const orphans = machines.filter((m) => m.runId === null || !active.has(m.runId)).map((m) => m.instanceId)

@@ -13,7 +13,9 @@ import { action, loader } from './_index'
 type Failure = { formErrors: string[]; fieldErrors: Record<string, string[] | undefined> }
 
 function post(trainingId: string, cookie: string, form: Record<string, string | string[]>) {
-  return callRoute(() => action({ request: makeRequest(`/trainings/${trainingId}?index`, { form, cookie }), ...ctx, params: { trainingId } }))
+  return callRoute(() =>
+    action({ request: makeRequest(`/trainings/${trainingId}?index`, { form, cookie }), ...ctx, params: { trainingId } }),
+  )
 }
 
 function load(trainingId: string, cookie: string) {
@@ -24,18 +26,27 @@ async function setup(count = 3) {
   const owner = await createUser()
   const { cookie } = await createSessionCookie(owner.id)
   const training = await createTraining(owner.id)
-  const files = await Promise.all(Array.from({ length: count }, async (_, i) => ({ name: `photo-${i + 1}.jpg`, content: await makeJpeg({ seed: 500 + i }) })))
+  const files = await Promise.all(
+    Array.from({ length: count }, async (_, i) => ({ name: `photo-${i + 1}.jpg`, content: await makeJpeg({ seed: 500 + i }) })),
+  )
   const images = await uploadImages(training.id, cookie, files)
   return { owner, cookie, training, images }
 }
 
 async function captions(trainingId: string) {
-  const rows = await prisma.trainingImage.findMany({ where: { trainingId }, orderBy: { createdAt: 'asc' }, select: { text: true } })
+  const rows = await prisma.trainingImage.findMany({
+    where: { trainingId },
+    orderBy: { createdAt: 'asc' },
+    select: { text: true },
+  })
   return rows.map((r) => r.text)
 }
 
 async function objectExists(key: string) {
-  return fs.stat(path.join(imageTestDirs.storage, key)).then(() => true, () => false)
+  return fs.stat(path.join(imageTestDirs.storage, key)).then(
+    () => true,
+    () => false,
+  )
 }
 
 describe('the Images tab loader', () => {
@@ -43,7 +54,13 @@ describe('the Images tab loader', () => {
     const { cookie, training, images } = await setup(2)
     const response = await load(training.id, cookie)
     expect(response.status).toBe(200)
-    const data = (await response.json()) as { training: { triggerWord: string }; images: Array<{ id: string; name: string }>; resolutionPx: number; isOwner: boolean; maxFileMb: number }
+    const data = (await response.json()) as {
+      training: { triggerWord: string }
+      images: Array<{ id: string; name: string }>
+      resolutionPx: number
+      isOwner: boolean
+      maxFileMb: number
+    }
     expect(data.images.map((i) => i.name)).toEqual(['photo-1.jpg', 'photo-2.jpg'])
     expect(data.images.map((i) => i.id)).toEqual(images.map((i) => i.id))
     expect(data.images[0]).toMatchObject({ width: 64, height: 48, text: null, hash: expect.stringMatching(/^[0-9a-f]{64}$/) })
@@ -64,7 +81,11 @@ describe('the Images tab loader', () => {
 describe('captions', () => {
   test('one caption is saved, trimmed; an empty one clears it', async () => {
     const { cookie, training, images } = await setup(2)
-    const response = await post(training.id, cookie, { intent: 'caption', imageId: images[1]!.id, text: '  [trigger] on a bike, golden hour \n' })
+    const response = await post(training.id, cookie, {
+      intent: 'caption',
+      imageId: images[1]!.id,
+      text: '  [trigger] on a bike, golden hour \n',
+    })
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ ok: true, message: 'Caption saved.' })
     expect(await captions(training.id)).toEqual([null, '[trigger] on a bike, golden hour'])
@@ -137,7 +158,9 @@ describe('deleting images', () => {
     const doomed = rows.slice(0, 2)
     const response = await post(training.id, cookie, { intent: 'delete', imageId: doomed.map((r) => r.id) })
     expect(await response.json()).toEqual({ ok: true, message: '2 images deleted.' })
-    expect((await prisma.trainingImage.findMany({ where: { trainingId: training.id } })).map((r) => r.id)).toEqual([images[2]!.id])
+    expect((await prisma.trainingImage.findMany({ where: { trainingId: training.id } })).map((r) => r.id)).toEqual([
+      images[2]!.id,
+    ])
     for (const row of doomed) {
       for (const key of [row.url, row.originalKey!, row.thumbnailKey!]) expect(await objectExists(key)).toBe(false)
     }
@@ -168,6 +191,9 @@ describe('deleting images', () => {
     const response = await post(training.id, cookie, { intent: 'delete', imageId: images[0]!.id })
     expect(await response.json()).toEqual({ ok: true, message: 'Image deleted.' })
     expect(await prisma.trainingImage.count({ where: { trainingId: training.id } })).toBe(0)
-    expect(logged).toHaveBeenCalledWith(expect.stringContaining(`trainings/${training.id}/images/${images[0]!.id}.jpg`), expect.any(Error))
+    expect(logged).toHaveBeenCalledWith(
+      expect.stringContaining(`trainings/${training.id}/images/${images[0]!.id}.jpg`),
+      expect.any(Error),
+    )
   })
 })

@@ -21,14 +21,19 @@ import { requireTraining } from '~/trainings/access.server'
 import { useUser } from '~/utils/user'
 import type { loader as layoutLoader } from './_layout'
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Images · ${data?.training.name ?? 'Training'} · Trainyard` }]
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: `Images · ${data?.training.name ?? 'Training'} · Trainyard` },
+]
 
 const numbers = new Intl.NumberFormat('en-US')
 const pluralRules = new Intl.PluralRules('en-US')
 /** "1 image", "3 images", "1,200 captions". */
 const count = (n: number, one: string, many = `${one}s`) => `${numbers.format(n)} ${pluralRules.select(n) === 'one' ? one : many}`
 
-const ImageIds = z.preprocess((v) => (v === undefined ? [] : [v].flat()), z.array(z.string().min(1).max(100)).max(1000, 'Too many images at once'))
+const ImageIds = z.preprocess(
+  (v) => (v === undefined ? [] : [v].flat()),
+  z.array(z.string().min(1).max(100)).max(1000, 'Too many images at once'),
+)
 
 // The caption intents' schemas are the forms' own (training-images.tsx), so the browser checks the same.
 const ActionSchema = z.discriminatedUnion(
@@ -36,7 +41,10 @@ const ActionSchema = z.discriminatedUnion(
   [
     CaptionFormSchema,
     ...BulkCaptionsSchema.options,
-    z.object({ intent: z.literal('delete'), imageId: ImageIds.pipe(z.array(z.string()).min(1, 'Select the images to delete first.')) }),
+    z.object({
+      intent: z.literal('delete'),
+      imageId: ImageIds.pipe(z.array(z.string()).min(1, 'Select the images to delete first.')),
+    }),
   ],
   { errorMap: () => ({ message: 'Unknown action' }) },
 )
@@ -74,15 +82,22 @@ export async function action({ request, params }: ActionFunctionArgs) {
         prisma.trainingImage.updateMany({ where: { ...where, id: data.imageId }, data: { text: data.text || null } }),
         touch,
       ])
-      if (!updated) return json(formReply(submission, { formErrors: ['This image no longer exists. Reload the page.'] }), { status: 404 })
+      if (!updated)
+        return json(formReply(submission, { formErrors: ['This image no longer exists. Reload the page.'] }), { status: 404 })
       return json({ ok: true as const, message: 'Caption saved.' })
     }
     case 'caption-all': {
-      const [{ count: updated }] = await prisma.$transaction([prisma.trainingImage.updateMany({ where, data: { text: data.text } }), touch])
+      const [{ count: updated }] = await prisma.$transaction([
+        prisma.trainingImage.updateMany({ where, data: { text: data.text } }),
+        touch,
+      ])
       return json({ ok: true as const, message: `Caption set on ${count(updated, 'image')}.` })
     }
     case 'clear-captions': {
-      const [{ count: cleared }] = await prisma.$transaction([prisma.trainingImage.updateMany({ where, data: { text: null } }), touch])
+      const [{ count: cleared }] = await prisma.$transaction([
+        prisma.trainingImage.updateMany({ where, data: { text: null } }),
+        touch,
+      ])
       return json({ ok: true as const, message: `Captions cleared on ${count(cleared, 'image')}.` })
     }
     case 'prefix-trigger': {
@@ -96,15 +111,21 @@ export async function action({ request, params }: ActionFunctionArgs) {
         const message = `${count(tooLong, 'caption')} would be longer than ${numbers.format(CAPTION_MAX_CHARS)} characters with the prefix: shorten ${tooLong === 1 ? 'it' : 'them'} first. Nothing was changed.`
         return json(formReply(submission, { formErrors: [message] }), { status: 400 })
       }
-      await prisma.$transaction([...changes.map((c) => prisma.trainingImage.update({ where: { id: c.id }, data: { text: c.text } })), touch])
+      await prisma.$transaction([
+        ...changes.map((c) => prisma.trainingImage.update({ where: { id: c.id }, data: { text: c.text } })),
+        touch,
+      ])
       return json({
         ok: true as const,
-        message: changes.length ? `${TRIGGER_TOKEN} added to ${count(changes.length, 'caption')}.` : `Every caption already starts with ${TRIGGER_TOKEN}.`,
+        message: changes.length
+          ? `${TRIGGER_TOKEN} added to ${count(changes.length, 'caption')}.`
+          : `Every caption already starts with ${TRIGGER_TOKEN}.`,
       })
     }
     case 'delete': {
       const deleted = await deleteTrainingImages(training.id, data.imageId)
-      if (!deleted) return json(formReply(submission, { formErrors: ['These images no longer exist. Reload the page.'] }), { status: 404 })
+      if (!deleted)
+        return json(formReply(submission, { formErrors: ['These images no longer exist. Reload the page.'] }), { status: 404 })
       return json({ ok: true as const, message: deleted === 1 ? 'Image deleted.' : `${count(deleted, 'image')} deleted.` })
     }
   }

@@ -44,7 +44,9 @@ describe('/trainings/:id (layout)', () => {
   test('the run in progress, for the link shown on every tab; none once it ended', async () => {
     const { owner, training } = await setup()
     const cookie = (await createSessionCookie(owner.id)).cookie
-    const run = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'training', activeTrainingId: training.id } })
+    const run = await prisma.trainingRun.create({
+      data: { trainingId: training.id, status: 'training', activeTrainingId: training.id },
+    })
     expect(await (await load(training.id, cookie)).json()).toMatchObject({ activeRun: { id: run.id, status: 'training' } })
     await prisma.trainingRun.update({ where: { id: run.id }, data: { status: 'succeeded', activeTrainingId: null } })
     expect(await (await load(training.id, cookie)).json()).toMatchObject({ activeRun: null })

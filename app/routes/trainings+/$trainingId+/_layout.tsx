@@ -51,7 +51,7 @@ export default function TrainingLayout() {
           {activeRun ? (
             <Link
               to={`/trainings/${training.id}/runs/${activeRun.id}`}
-              className="inline-flex items-center gap-2 rounded-md border border-brand-200 bg-brand-50 px-3 py-1.5 text-sm font-medium text-brand-700 hover:bg-brand-100"
+              className="border-brand-200 inline-flex items-center gap-2 rounded-md border bg-brand-50 px-3 py-1.5 text-sm font-medium text-brand-700 hover:bg-brand-100"
             >
               Run in progress <RunStatusBadge status={activeRun.status} />
             </Link>

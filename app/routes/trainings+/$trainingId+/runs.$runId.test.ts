@@ -77,7 +77,9 @@ async function trainingRun(trainingId: string) {
 }
 
 function load(trainingId: string, runId: string, cookie?: string) {
-  return callRoute(() => loader({ ...ctx, params: { trainingId, runId }, request: makeRequest(`/trainings/${trainingId}/runs/${runId}`, { cookie }) }))
+  return callRoute(() =>
+    loader({ ...ctx, params: { trainingId, runId }, request: makeRequest(`/trainings/${trainingId}/runs/${runId}`, { cookie }) }),
+  )
 }
 
 async function page(trainingId: string, runId: string, cookie: string) {
@@ -88,7 +90,11 @@ async function page(trainingId: string, runId: string, cookie: string) {
 
 function cancel(trainingId: string, runId: string, cookie: string) {
   return callRoute(() =>
-    action({ ...ctx, params: { trainingId, runId }, request: makeRequest(`/trainings/${trainingId}/runs/${runId}`, { cookie, form: { intent: 'cancel' } }) }),
+    action({
+      ...ctx,
+      params: { trainingId, runId },
+      request: makeRequest(`/trainings/${trainingId}/runs/${runId}`, { cookie, form: { intent: 'cancel' } }),
+    }),
   )
 }
 
@@ -139,7 +145,9 @@ describe('loader', () => {
 
   test('a long run: the newest log lines only, in order, and a thinned loss series that keeps the last point', async () => {
     const { cookie, training } = await setup()
-    const run = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'training', activeTrainingId: training.id } })
+    const run = await prisma.trainingRun.create({
+      data: { trainingId: training.id, status: 'training', activeTrainingId: training.id },
+    })
     const COUNT = 700
     await prisma.trainingStatus.createMany({
       data: Array.from({ length: COUNT }, (_, i) => ({
@@ -167,10 +175,24 @@ describe('loader', () => {
   test('a run canceled while queued: "—" for GPU time and cost, the steps never reached are skipped', async () => {
     const { cookie, training } = await setup()
     const run = await prisma.trainingRun.create({
-      data: { trainingId: training.id, status: 'canceled', error: CANCELED_BY_USER, createdAt: T0, finishedAt: at(3), provider: 'local', instanceType: 'g5.xlarge', pricePerHour: 0 },
+      data: {
+        trainingId: training.id,
+        status: 'canceled',
+        error: CANCELED_BY_USER,
+        createdAt: T0,
+        finishedAt: at(3),
+        provider: 'local',
+        instanceType: 'g5.xlarge',
+        pricePerHour: 0,
+      },
     })
     const data = await page(training.id, run.id, cookie)
-    expect(data.run).toMatchObject({ active: false, error: CANCELED_BY_USER, usage: { minutes: '—', cost: '—' }, machine: 'local (simulated)' })
+    expect(data.run).toMatchObject({
+      active: false,
+      error: CANCELED_BY_USER,
+      usage: { minutes: '—', cost: '—' },
+      machine: 'local (simulated)',
+    })
     expect(data.timeline.map((s) => [s.status, s.state])).toEqual([
       ['queued', 'done'],
       ['provisioning', 'skipped'],
@@ -185,17 +207,27 @@ describe('loader', () => {
 
   test('a run that succeeded: the download, sample links, and a snippet with the file name and trigger word', async () => {
     const { cookie, training } = await setup()
-    const run = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'succeeded', createdAt: T0, startedAt: at(1), finishedAt: at(600) } })
+    const run = await prisma.trainingRun.create({
+      data: { trainingId: training.id, status: 'succeeded', createdAt: T0, startedAt: at(1), finishedAt: at(600) },
+    })
     await prisma.trainingRun.update({
       where: { id: run.id },
       data: {
         weightsKey: `runs/${run.id}/lora.safetensors`,
         weightsSize: 1_572_864,
-        sampleKeys: JSON.stringify([`runs/${run.id}/samples/0.jpg`, `runs/${run.id}/samples/1.jpg`, 'runs/another-run/samples/0.jpg']),
+        sampleKeys: JSON.stringify([
+          `runs/${run.id}/samples/0.jpg`,
+          `runs/${run.id}/samples/1.jpg`,
+          'runs/another-run/samples/0.jpg',
+        ]),
       },
     })
     const data = await page(training.id, run.id, cookie)
-    expect(data.run.weights).toEqual({ href: `/resources/runs/${run.id}/weights`, fileName: 'portraits_of_ada.safetensors', size: '1.5 MB' })
+    expect(data.run.weights).toEqual({
+      href: `/resources/runs/${run.id}/weights`,
+      fileName: 'portraits_of_ada.safetensors',
+      size: '1.5 MB',
+    })
     // A key outside the run's own folder is not served through it.
     expect(data.run.samples).toEqual([`/resources/runs/${run.id}/samples/0`, `/resources/runs/${run.id}/samples/1`])
     expect(data.snippet).toContain('pipe.load_lora_weights("./portraits_of_ada.safetensors")')
@@ -271,7 +303,9 @@ describe('cancel', () => {
     await prisma.role.create({ data: { name: 'watcher', permissions: { connect: [{ id: 'perm_read_training_own' }] } } })
     const watcher = await createUser({ roles: ['watcher'] })
     const theirs = await createTraining(watcher.id)
-    const theirRun = await prisma.trainingRun.create({ data: { trainingId: theirs.id, status: 'training', activeTrainingId: theirs.id } })
+    const theirRun = await prisma.trainingRun.create({
+      data: { trainingId: theirs.id, status: 'training', activeTrainingId: theirs.id },
+    })
     const watcherCookie = (await createSessionCookie(watcher.id)).cookie
     expect((await load(theirs.id, theirRun.id, watcherCookie)).status).toBe(200)
     expect((await cancel(theirs.id, theirRun.id, watcherCookie)).status).toBe(403)
@@ -314,7 +348,9 @@ describe('who started it, and which process watches it', () => {
     const { owner, cookie, training } = await setup()
     const admin = await createUser({ roles: ['admin', 'user'] })
     const { cookie: adminCookie } = await createSessionCookie(admin.id)
-    const mine = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'succeeded', startedById: owner.id } })
+    const mine = await prisma.trainingRun.create({
+      data: { trainingId: training.id, status: 'succeeded', startedById: owner.id },
+    })
     const theirs = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'failed', startedById: admin.id } })
 
     expect(((await (await load(training.id, mine.id, cookie)).json()) as RunPage).run.startedBy).toBe('you')
@@ -328,7 +364,10 @@ describe('who started it, and which process watches it', () => {
     const admin = await createUser({ roles: ['admin', 'user'] })
     const { cookie: adminCookie } = await createSessionCookie(admin.id)
     const run = await trainingRun(training.id)
-    await prisma.trainingRun.update({ where: { id: run.id }, data: { lockedBy: 'web-2:4242:ab12', lockedUntil: new Date(Date.now() + 60_000) } })
+    await prisma.trainingRun.update({
+      where: { id: run.id },
+      data: { lockedBy: 'web-2:4242:ab12', lockedUntil: new Date(Date.now() + 60_000) },
+    })
     expect(((await (await load(training.id, run.id, adminCookie)).json()) as RunPage).run.supervisedBy).toBe('web-2:4242:ab12')
     expect(((await (await load(training.id, run.id, cookie)).json()) as RunPage).run.supervisedBy).toBeNull()
     await prisma.trainingRun.update({ where: { id: run.id }, data: { lockedUntil: new Date(Date.now() - 1000) } })

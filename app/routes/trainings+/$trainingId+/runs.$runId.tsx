@@ -26,7 +26,15 @@ import { formReply } from '~/utils/forms'
 import { userHasPermission } from '~/utils/permissions'
 import { getRequestUserWithRoles } from '~/utils/user.server'
 import { isActiveRunStatus, runStatusLabel } from '~/runs/status'
-import { buildTimeline, describeMachine, loadRunActivity, runDuration, runEndReasonFor, runUsage, sampleKeysOf } from '~/runs/view.server'
+import {
+  buildTimeline,
+  describeMachine,
+  loadRunActivity,
+  runDuration,
+  runEndReasonFor,
+  runUsage,
+  sampleKeysOf,
+} from '~/runs/view.server'
 import { requireRun } from '~/runs/access.server'
 import { formatBytes, formatDateTime, formatEta } from '~/utils/format'
 import { CANCELED_BY_USER, endRun } from '~/runs/runs.server'
@@ -103,7 +111,11 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       usage: runUsage(run, now),
       samples: sampleKeysOf(run).map((_, index) => `/resources/runs/${run.id}/samples/${index}`),
       weights: succeeded
-        ? { href: `/resources/runs/${run.id}/weights`, fileName, size: run.weightsSize !== null ? formatBytes(run.weightsSize) : null }
+        ? {
+            href: `/resources/runs/${run.id}/weights`,
+            fileName,
+            size: run.weightsSize !== null ? formatBytes(run.weightsSize) : null,
+          }
         : null,
     },
     timeline: buildTimeline(run, activity.firstAt),
@@ -120,7 +132,12 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const submission = parseWithZod(formData, { schema: ActionSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   const alreadyEnded = (status: string) =>
-    json(formReply(submission, { formErrors: [`This run has already ended (${runStatusLabel(status).toLowerCase()}): there is nothing to cancel.`] }), { status: 409 })
+    json(
+      formReply(submission, {
+        formErrors: [`This run has already ended (${runStatusLabel(status).toLowerCase()}): there is nothing to cancel.`],
+      }),
+      { status: 409 },
+    )
   if (!isActiveRunStatus(run.status)) return alreadyEnded(run.status)
   // Conditional on the run still being active: if it ended meanwhile, that ending stands.
   if (!(await endRun(run.id, 'canceled', { error: CANCELED_BY_USER, canceledById: userId }))) {
@@ -191,7 +208,10 @@ export default function RunPage() {
                 <h4 className="text-sm font-medium text-slate-700">Use it with diffusers</h4>
                 <CopyButton text={data.snippet} label="Copy code" />
               </div>
-              <pre className="overflow-x-auto rounded-md bg-slate-900 p-3 text-xs leading-relaxed text-slate-100" aria-label="Usage code">
+              <pre
+                className="overflow-x-auto rounded-md bg-slate-900 p-3 text-xs leading-relaxed text-slate-100"
+                aria-label="Usage code"
+              >
                 <code>{data.snippet}</code>
               </pre>
               <p className="text-xs text-slate-500">
@@ -212,7 +232,10 @@ export default function RunPage() {
           </Card>
           <Card title="Latest log lines" id="log-title">
             {data.logLines.length ? (
-              <pre className="max-h-80 overflow-auto rounded-md bg-slate-900 p-3 text-xs leading-relaxed text-slate-100" data-testid="run-log">
+              <pre
+                className="max-h-80 overflow-auto rounded-md bg-slate-900 p-3 text-xs leading-relaxed text-slate-100"
+                data-testid="run-log"
+              >
                 {data.logLines.map((line) => (
                   <div key={line.id} className="whitespace-pre-wrap break-words">
                     <time dateTime={line.at} className="text-slate-400">
@@ -226,7 +249,9 @@ export default function RunPage() {
               <p className="text-sm text-slate-600">No messages from the machine yet.</p>
             )}
             {data.messageCount > data.logLines.length ? (
-              <p className="text-xs text-slate-500">The newest {data.logLines.length} of {data.messageCount} messages.</p>
+              <p className="text-xs text-slate-500">
+                The newest {data.logLines.length} of {data.messageCount} messages.
+              </p>
             ) : null}
           </Card>
           <Card title="Samples" id="samples-title">
@@ -235,7 +260,12 @@ export default function RunPage() {
                 {run.samples.map((src, i) => (
                   <li key={src}>
                     <a href={src} target="_blank" rel="noreferrer">
-                      <img src={src} alt={`Sample ${i + 1}`} loading="lazy" className="aspect-square w-full rounded-md border border-slate-200 object-cover" />
+                      <img
+                        src={src}
+                        alt={`Sample ${i + 1}`}
+                        loading="lazy"
+                        className="aspect-square w-full rounded-md border border-slate-200 object-cover"
+                      />
                     </a>
                   </li>
                 ))}
@@ -257,7 +287,9 @@ export default function RunPage() {
               <dt className="text-slate-600">GPU</dt>
               <dd className="break-words text-slate-900">{run.machine}</dd>
               <dt className="text-slate-600">State</dt>
-              <dd className="text-slate-900">{run.machineState ?? (run.launched ? '—' : run.active ? 'not started yet' : 'none was started')}</dd>
+              <dd className="text-slate-900">
+                {run.machineState ?? (run.launched ? '—' : run.active ? 'not started yet' : 'none was started')}
+              </dd>
               <dt className="text-slate-600">GPU time</dt>
               <dd className="tabular-nums text-slate-900">{run.usage.minutes}</dd>
               <dt className="text-slate-600">Cost so far</dt>

@@ -16,11 +16,15 @@ type ListData = {
 }
 
 function start(trainingId: string, cookie: string, form: Record<string, string> = { intent: 'start' }) {
-  return callRoute(() => action({ ...ctx, params: { trainingId }, request: makeRequest(`/trainings/${trainingId}/runs?index`, { cookie, form }) }))
+  return callRoute(() =>
+    action({ ...ctx, params: { trainingId }, request: makeRequest(`/trainings/${trainingId}/runs?index`, { cookie, form }) }),
+  )
 }
 
 async function list(trainingId: string, cookie: string) {
-  const response = await callRoute(() => loader({ ...ctx, params: { trainingId }, request: makeRequest(`/trainings/${trainingId}/runs`, { cookie }) }))
+  const response = await callRoute(() =>
+    loader({ ...ctx, params: { trainingId }, request: makeRequest(`/trainings/${trainingId}/runs`, { cookie }) }),
+  )
   expect(response.status).toBe(200)
   return (await response.json()) as ListData
 }
@@ -115,7 +119,11 @@ describe('Start training', () => {
     const { user } = await owner()
     const training = await createReadyTraining(user.id)
     const response = await callRoute(() =>
-      action({ ...ctx, params: { trainingId: training.id }, request: makeRequest(`/trainings/${training.id}/runs`, { form: { intent: 'start' } }) }),
+      action({
+        ...ctx,
+        params: { trainingId: training.id },
+        request: makeRequest(`/trainings/${training.id}/runs`, { form: { intent: 'start' } }),
+      }),
     )
     expect(response.status).toBe(302)
     expect(response.headers.get('location')).toMatch(/^\/login/)
@@ -151,7 +159,14 @@ describe('the list', () => {
       },
     })
     const current = await prisma.trainingRun.create({
-      data: { trainingId: training.id, status: 'training', activeTrainingId: training.id, createdAt: minutesAgo(5), step: 120, totalSteps: 1000 },
+      data: {
+        trainingId: training.id,
+        status: 'training',
+        activeTrainingId: training.id,
+        createdAt: minutesAgo(5),
+        step: 120,
+        totalSteps: 1000,
+      },
     })
     const data = await list(training.id, cookie)
     expect(data.total).toBe(2)
@@ -166,7 +181,11 @@ describe('the list', () => {
     const training = await createReadyTraining(user.id)
     const stranger = await owner()
     const response = await callRoute(() =>
-      loader({ ...ctx, params: { trainingId: training.id }, request: makeRequest(`/trainings/${training.id}/runs`, { cookie: stranger.cookie }) }),
+      loader({
+        ...ctx,
+        params: { trainingId: training.id },
+        request: makeRequest(`/trainings/${training.id}/runs`, { cookie: stranger.cookie }),
+      }),
     )
     expect(response.status).toBe(404)
     const admin = await createUser({ roles: ['admin', 'user'] })

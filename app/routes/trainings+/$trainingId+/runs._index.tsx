@@ -24,7 +24,9 @@ import { redirectWithToast } from '~/utils/toast.server'
 import { requireTraining } from '~/trainings/access.server'
 import { useUser } from '~/utils/user'
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Runs · ${data?.training.name ?? 'Training'} · Trainyard` }]
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: `Runs · ${data?.training.name ?? 'Training'} · Trainyard` },
+]
 
 const RUNS_PER_PAGE = 20
 /** The list's columns from the small breakpoint up; on a phone each run is a small two-column card. */
@@ -164,8 +166,8 @@ export default function TrainingRuns() {
         ) : canEdit ? (
           <Form method="POST" className="flex flex-col gap-3">
             <p className="text-sm text-slate-600">
-              A run rents one GPU machine, trains on the images and captions as they are now, and leaves a <code>.safetensors</code> file to
-              download. You can cancel it at any time.
+              A run rents one GPU machine, trains on the images and captions as they are now, and leaves a{' '}
+              <code>.safetensors</code> file to download. You can cancel it at any time.
             </p>
             {!data.dataset.ready ? (
               <div className="rounded-md border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900">
@@ -197,7 +199,9 @@ export default function TrainingRuns() {
           Runs {data.total ? <span className="font-normal text-slate-500">({data.total})</span> : null}
         </h2>
         {data.runs.length === 0 ? (
-          <p className="card p-6 text-center text-sm text-slate-600">No runs yet. When you start one, it appears here with its progress.</p>
+          <p className="card p-6 text-center text-sm text-slate-600">
+            No runs yet. When you start one, it appears here with its progress.
+          </p>
         ) : (
           <div className="overflow-hidden rounded-lg border border-slate-200 bg-white">
             <div

@@ -4,7 +4,6 @@ import { getStorage } from '~/storage/storage.server'
 import { copyName } from '~/trainings/validation'
 import { ACTIVE_RUN_STATUSES } from '~/runs/status'
 
-
 /** A copy owned by `ownerId`: name + " (copy)", trigger word, base model and config — not images or runs. */
 export async function duplicateTraining(
   training: { name: string; triggerWord: string; baseModel: string; config: string },
@@ -36,7 +35,9 @@ export async function deleteTraining(trainingId: string) {
     where: { trainingId },
     select: { url: true, originalKey: true, thumbnailKey: true },
   })
-  const keys = images.flatMap((image) => [image.url, image.originalKey, image.thumbnailKey]).filter((key): key is string => Boolean(key))
+  const keys = images
+    .flatMap((image) => [image.url, image.originalKey, image.thumbnailKey])
+    .filter((key): key is string => Boolean(key))
   // Rows first, objects second: a failure in between leaves objects nobody points at (wasted bytes),
   // never a row pointing at a missing object.
   await prisma.training.delete({ where: { id: trainingId } })

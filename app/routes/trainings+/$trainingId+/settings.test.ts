@@ -47,7 +47,9 @@ function post(trainingId: string, cookie: string, form: Record<string, string>) 
 }
 
 function load(trainingId: string, cookie: string, query = '') {
-  return callRoute(() => loader({ ...ctx, params: { trainingId }, request: makeRequest(`/trainings/${trainingId}/settings${query}`, { cookie }) }))
+  return callRoute(() =>
+    loader({ ...ctx, params: { trainingId }, request: makeRequest(`/trainings/${trainingId}/settings${query}`, { cookie }) }),
+  )
 }
 
 async function toastOf(response: Response) {
@@ -83,7 +85,12 @@ describe('loader', () => {
 describe('details', () => {
   test('saves name and trigger word', async () => {
     const { training, cookie } = await setup()
-    const response = await post(training.id, cookie, { intent: 'details', name: 'Ada, v2', triggerWord: 'ada-v2', baseModel: 'flux-dev' })
+    const response = await post(training.id, cookie, {
+      intent: 'details',
+      name: 'Ada, v2',
+      triggerWord: 'ada-v2',
+      baseModel: 'flux-dev',
+    })
     expect(response.status).toBe(302)
     expect(response.headers.get('location')).toBe(`/trainings/${training.id}/settings`)
     expect(await stored(training.id)).toMatchObject({ name: 'Ada, v2', triggerWord: 'ada-v2', config: training.config })
@@ -98,12 +105,21 @@ describe('details', () => {
     const body = (await response.json()) as Failure
     expect(body.fieldErrors.triggerWord).toEqual(['Trigger word must be one word: no spaces'])
     expect(body.values).toMatchObject(form)
-    expect(await stored(training.id)).toMatchObject({ name: 'Portraits of Ada', triggerWord: 'ohwx_ada', baseModel: training.baseModel })
+    expect(await stored(training.id)).toMatchObject({
+      name: 'Portraits of Ada',
+      triggerWord: 'ohwx_ada',
+      baseModel: training.baseModel,
+    })
   })
 
   test('another base model moves the config to it and says what changed', async () => {
     const { training, cookie } = await setup()
-    const response = await post(training.id, cookie, { intent: 'details', name: 'Ada', triggerWord: 'ohwx_ada', baseModel: 'sdxl-base' })
+    const response = await post(training.id, cookie, {
+      intent: 'details',
+      name: 'Ada',
+      triggerWord: 'ohwx_ada',
+      baseModel: 'sdxl-base',
+    })
     expect(response.status).toBe(302)
     const after = await stored(training.id)
     expect(parseBaseModel(after.baseModel)?.slug).toBe('sdxl-base')
@@ -111,18 +127,36 @@ describe('details', () => {
     expect(process.train.noise_scheduler).toBe('ddpm')
     expect(process.model).toEqual({ name_or_path: 'stabilityai/stable-diffusion-xl-base-1.0', is_xl: true, quantize: true })
     expect(process.train.steps).toBe(2000)
-    expect((await toastOf(response))?.description).toBe('Details saved. The scheduler and sampler were switched to "ddpm" to suit SDXL base 1.0.')
+    expect((await toastOf(response))?.description).toBe(
+      'Details saved. The scheduler and sampler were switched to "ddpm" to suit SDXL base 1.0.',
+    )
   })
 })
 
 describe('config: main knobs', () => {
   test('a changed knob is saved into the config', async () => {
     const { training, cookie } = await setup()
-    const response = await post(training.id, cookie, knobsForm(balanced(), { steps: '1500', lr: '2e-4', rank: '32', resolution: '768', samplePrompts: '[trigger] at the beach\n\n[trigger] skiing' }))
+    const response = await post(
+      training.id,
+      cookie,
+      knobsForm(balanced(), {
+        steps: '1500',
+        lr: '2e-4',
+        rank: '32',
+        resolution: '768',
+        samplePrompts: '[trigger] at the beach\n\n[trigger] skiing',
+      }),
+    )
     expect(response.status).toBe(302)
     expect(await toastOf(response)).toMatchObject({ description: 'Config saved.' })
     const { parsed } = await stored(training.id)
-    expect(readKnobs(parsed)).toMatchObject({ steps: 1500, lr: 0.0002, rank: 32, resolution: 768, samplePrompts: ['[trigger] at the beach', '[trigger] skiing'] })
+    expect(readKnobs(parsed)).toMatchObject({
+      steps: 1500,
+      lr: 0.0002,
+      rank: 32,
+      resolution: 768,
+      samplePrompts: ['[trigger] at the beach', '[trigger] skiing'],
+    })
     expect(parsed.config.process[0]!.network.linear_alpha).toBe(32)
     expect(parsed.config.process[0]!.datasets[0]!.resolution).toEqual([512, 768])
   })
@@ -151,7 +185,9 @@ describe('config: main knobs', () => {
     const response = await post(training.id, cookie, { ...knobsForm(balanced(), {}), config: '{ "job": ' })
     expect(response.status).toBe(400)
     const body = (await response.json()) as Failure
-    expect(body.fieldErrors.config?.[0]).toMatch(/^JSON: invalid JSON at line 1, column 10: unexpected end of the text: a value is missing$/)
+    expect(body.fieldErrors.config?.[0]).toMatch(
+      /^JSON: invalid JSON at line 1, column 10: unexpected end of the text: a value is missing$/,
+    )
   })
 })
 
@@ -179,7 +215,9 @@ describe('config: raw JSON', () => {
     const body = (await response.json()) as Failure
     const line = text.split('\n').findIndex((l) => l.includes('2000,,')) + 1
     const column = text.split('\n')[line - 1]!.indexOf(',,') + 2
-    expect(body.fieldErrors.config).toEqual([`JSON: invalid JSON at line ${line}, column ${column}: expected a property name in double quotes, found ","`])
+    expect(body.fieldErrors.config).toEqual([
+      `JSON: invalid JSON at line ${line}, column ${column}: expected a property name in double quotes, found ","`,
+    ])
     // Browsers send a textarea's line breaks as CRLF; FormData does too.
     expect(body.values.config?.replace(/\r\n/g, '\n')).toBe(text)
     expect((await stored(training.id)).config).toBe(training.config)
@@ -208,7 +246,11 @@ describe('config: raw JSON', () => {
     const response = await saveJson(training.id, cookie, prettyConfig(config))
     expect(response.status).toBe(302)
     const process = (await stored(training.id)).parsed.config.process[0]!
-    expect([process.training_folder, process.trigger_word, process.model.name_or_path]).toEqual([SERVER_FILLED, SERVER_FILLED, 'black-forest-labs/FLUX.1-dev'])
+    expect([process.training_folder, process.trigger_word, process.model.name_or_path]).toEqual([
+      SERVER_FILLED,
+      SERVER_FILLED,
+      'black-forest-labs/FLUX.1-dev',
+    ])
     expect((await toastOf(response))?.description).toBe(
       'Config saved. Fields the server fills were put back: config.process[0].training_folder, config.process[0].trigger_word, config.process[0].model.name_or_path.',
     )
@@ -227,12 +269,22 @@ describe('config: raw JSON', () => {
 describe('duplicate', () => {
   test('copies name (copy), trigger word, base model and config — not images — for the current user', async () => {
     const { owner, training, cookie } = await setup()
-    await prisma.trainingImage.create({ data: { trainingId: training.id, url: `trainings/${training.id}/images/a.jpg`, name: 'a.jpg', type: 'image/jpeg' } })
+    await prisma.trainingImage.create({
+      data: { trainingId: training.id, url: `trainings/${training.id}/images/a.jpg`, name: 'a.jpg', type: 'image/jpeg' },
+    })
     const response = await post(training.id, cookie, { intent: 'duplicate' })
     expect(response.status).toBe(302)
-    const copy = await prisma.training.findFirstOrThrow({ where: { ownerId: owner.id, id: { not: training.id } }, include: { _count: { select: { images: true } } } })
+    const copy = await prisma.training.findFirstOrThrow({
+      where: { ownerId: owner.id, id: { not: training.id } },
+      include: { _count: { select: { images: true } } },
+    })
     expect(response.headers.get('location')).toBe(`/trainings/${copy.id}`)
-    expect(copy).toMatchObject({ name: 'Portraits of Ada (copy)', triggerWord: 'ohwx_ada', baseModel: training.baseModel, config: training.config })
+    expect(copy).toMatchObject({
+      name: 'Portraits of Ada (copy)',
+      triggerWord: 'ohwx_ada',
+      baseModel: training.baseModel,
+      config: training.config,
+    })
     expect(copy._count.images).toBe(0)
     expect((await toastOf(response))?.description).toContain('Duplicated as "Portraits of Ada (copy)"')
   })
@@ -248,7 +300,10 @@ describe('duplicate', () => {
 
   test('needs create:training:own', async () => {
     const role = await prisma.role.create({
-      data: { name: `reader-${Date.now()}`, permissions: { connect: [{ action_entity_access: { action: 'read', entity: 'training', access: 'own' } }] } },
+      data: {
+        name: `reader-${Date.now()}`,
+        permissions: { connect: [{ action_entity_access: { action: 'read', entity: 'training', access: 'own' } }] },
+      },
     })
     const { owner, training, cookie } = await setup({ roles: [role.name] })
     expect((await post(training.id, cookie, { intent: 'duplicate' })).status).toBe(403)
@@ -268,10 +323,14 @@ describe('delete', () => {
         imageKey(training.id, id, 'thumb', 'webp'),
       ]
       for (const key of [url, originalKey, thumbnailKey]) {
-        await storage.put(key, Buffer.from(`bytes of ${key}`), { contentType: key.endsWith('webp') ? 'image/webp' : 'image/jpeg' })
+        await storage.put(key, Buffer.from(`bytes of ${key}`), {
+          contentType: key.endsWith('webp') ? 'image/webp' : 'image/jpeg',
+        })
         keys.push(key)
       }
-      await prisma.trainingImage.create({ data: { trainingId: training.id, url, originalKey, thumbnailKey, name: `${id}.jpg`, type: 'image/jpeg' } })
+      await prisma.trainingImage.create({
+        data: { trainingId: training.id, url, originalKey, thumbnailKey, name: `${id}.jpg`, type: 'image/jpeg' },
+      })
     }
     // Another training's object stays.
     const other = await setup()
@@ -293,7 +352,9 @@ describe('delete', () => {
     await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'training' } })
     const response = await post(training.id, cookie, { intent: 'delete' })
     expect(response.status).toBe(400)
-    expect(((await response.json()) as Failure).formErrors).toEqual(['A run of this training is in progress. Cancel it before deleting the training.'])
+    expect(((await response.json()) as Failure).formErrors).toEqual([
+      'A run of this training is in progress. Cancel it before deleting the training.',
+    ])
     expect(await prisma.training.findUnique({ where: { id: training.id } })).not.toBeNull()
     // A finished run does not hold it back.
     await prisma.trainingRun.updateMany({ where: { trainingId: training.id }, data: { status: 'succeeded' } })
@@ -332,7 +393,11 @@ describe('access', () => {
   test('an admin may edit someone’s training', async () => {
     const { training } = await setup()
     const admin = await createUser({ roles: ['admin', 'user'] })
-    const response = await post(training.id, (await createSessionCookie(admin.id)).cookie, knobsForm(balanced(), { steps: '777' }))
+    const response = await post(
+      training.id,
+      (await createSessionCookie(admin.id)).cookie,
+      knobsForm(balanced(), { steps: '777' }),
+    )
     expect(response.status).toBe(302)
     expect(readKnobs((await stored(training.id)).parsed).steps).toBe(777)
   })

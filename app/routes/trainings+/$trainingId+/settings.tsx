@@ -36,7 +36,9 @@ import { BaseModelSlugSchema, TrainingNameSchema, TriggerWordSchema } from '~/tr
 import { useUser } from '~/utils/user'
 import { deleteTraining, duplicateTraining } from './settings.server'
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Settings · ${data?.training.name ?? 'Training'} · Trainyard` }]
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: `Settings · ${data?.training.name ?? 'Training'} · Trainyard` },
+]
 
 /** The access each intent needs; an unknown intent still needs update rights before it is refused. */
 const INTENT_ACCESS = { details: 'update', knobs: 'update', json: 'update', duplicate: 'read', delete: 'delete' } as const
@@ -111,15 +113,23 @@ async function handleDetails(formData: FormData, training: LoadedForAction) {
     const stored = parseConfigText(training.config)
     if (!stored.success) {
       const problems = stored.issues.map(formatIssue).join('; ')
-      return json(formReply(submission, { formErrors: [`The trainer config has problems, so it cannot be moved to ${model.label}. Fix them first: ${problems}`] }), {
-        status: 400,
-      })
+      return json(
+        formReply(submission, {
+          formErrors: [`The trainer config has problems, so it cannot be moved to ${model.label}. Fix them first: ${problems}`],
+        }),
+        {
+          status: 400,
+        },
+      )
     }
     const adapted = adaptConfigToBaseModel(stored.config, model)
     config = serializeConfig(adapted.config)
     notes = adapted.notes
   }
-  await prisma.training.update({ where: { id: training.id }, data: { name, triggerWord, baseModel: formatBaseModel(model), config } })
+  await prisma.training.update({
+    where: { id: training.id },
+    data: { name, triggerWord, baseModel: formatBaseModel(model), config },
+  })
   return redirectWithToast(settingsUrl(training.id), { type: 'success', description: ['Details saved.', ...notes].join(' ') })
 }
 
@@ -130,9 +140,11 @@ async function handleDetails(formData: FormData, training: LoadedForAction) {
  */
 async function handleConfig(intent: 'knobs' | 'json', formData: FormData, training: LoadedForAction) {
   const model = parseBaseModel(training.baseModel)
-  if (!model) return refuse(formData, { formErrors: ['The base model of this training is unknown: choose one above and save it first.'] })
+  if (!model)
+    return refuse(formData, { formErrors: ['The base model of this training is unknown: choose one above and save it first.'] })
   const text = formData.get('config')
-  if (typeof text !== 'string') return refuse(formData, { formErrors: ['The config is missing.'], fieldErrors: { config: ['JSON: is required'] } })
+  if (typeof text !== 'string')
+    return refuse(formData, { formErrors: ['The config is missing.'], fieldErrors: { config: ['JSON: is required'] } })
   let result: ConfigResult
   if (intent === 'json') {
     result = parseConfigText(text, model)
@@ -170,7 +182,9 @@ async function handleConfig(intent: 'knobs' | 'json', formData: FormData, traini
   await prisma.training.update({ where: { id: training.id }, data: { config: serializeConfig(config) } })
   return redirectWithToast(settingsUrl(training.id), {
     type: 'success',
-    description: replaced.length ? `Config saved. Fields the server fills were put back: ${replaced.join(', ')}.` : 'Config saved.',
+    description: replaced.length
+      ? `Config saved. Fields the server fills were put back: ${replaced.join(', ')}.`
+      : 'Config saved.',
   })
 }
 
@@ -185,7 +199,8 @@ async function handleDuplicate(request: Request, training: LoadedForAction, user
 
 async function handleDelete(formData: FormData, training: LoadedForAction) {
   const result = await deleteTraining(training.id)
-  if (!result.deleted) return refuse(formData, { formErrors: ['A run of this training is in progress. Cancel it before deleting the training.'] })
+  if (!result.deleted)
+    return refuse(formData, { formErrors: ['A run of this training is in progress. Cancel it before deleting the training.'] })
   const images = result.imageCount === 1 ? ' and its image' : result.imageCount ? ` and its ${result.imageCount} images` : ''
   return redirectWithToast('/trainings', { type: 'success', description: `Training "${training.name}"${images} deleted.` })
 }
@@ -203,11 +218,18 @@ export default function TrainingSettings() {
   return (
     <div className="flex flex-col gap-6">
       {canUpdate ? null : (
-        <p className="max-w-3xl rounded-md bg-slate-100 p-3 text-sm text-slate-700">You may look at these settings but not change them.</p>
+        <p className="max-w-3xl rounded-md bg-slate-100 p-3 text-sm text-slate-700">
+          You may look at these settings but not change them.
+        </p>
       )}
       {/* Remounted after each save, so the forms show what was stored. */}
       <div className="max-w-3xl">
-        <DetailsForm key={`details-${training.updatedAt}`} training={training} failure={intent === 'details' ? actionData : undefined} readOnly={!canUpdate} />
+        <DetailsForm
+          key={`details-${training.updatedAt}`}
+          training={training}
+          failure={intent === 'details' ? actionData : undefined}
+          readOnly={!canUpdate}
+        />
       </div>
       <TrainingConfigEditor
         key={`config-${training.updatedAt}`}
@@ -229,7 +251,10 @@ export default function TrainingSettings() {
           <h2 id="duplicate-heading" className="text-lg font-semibold">
             Duplicate
           </h2>
-          <p className="text-sm text-slate-600">A new training of yours with the same name (plus “(copy)”), trigger word, base model and config. Images are not copied.</p>
+          <p className="text-sm text-slate-600">
+            A new training of yours with the same name (plus “(copy)”), trigger word, base model and config. Images are not
+            copied.
+          </p>
           <Form method="POST">
             <SubmitButton name="intent" value="duplicate" className={buttonVariants({ variant: 'secondary' })}>
               Duplicate training
@@ -238,7 +263,12 @@ export default function TrainingSettings() {
         </section>
       ) : null}
       {canDelete ? (
-        <DeleteSection name={training.name} imageCount={imageCount} confirm={confirmDelete} errors={intent === 'delete' ? actionData?.formErrors : undefined} />
+        <DeleteSection
+          name={training.name}
+          imageCount={imageCount}
+          confirm={confirmDelete}
+          errors={intent === 'delete' ? actionData?.formErrors : undefined}
+        />
       ) : null}
     </div>
   )
@@ -267,7 +297,11 @@ function DetailsForm({ training, failure, readOnly }: { training: LoadedTraining
       <h2 id="details-heading" className="text-lg font-semibold">
         Details
       </h2>
-      <Field label="Name" errors={fields.name.errors} inputProps={{ ...getInputProps(fields.name, { type: 'text' }), readOnly }} />
+      <Field
+        label="Name"
+        errors={fields.name.errors}
+        inputProps={{ ...getInputProps(fields.name, { type: 'text' }), readOnly }}
+      />
       <TriggerWordField
         errors={fields.triggerWord.errors}
         hint="1–32 letters, digits, _ or -, no spaces. Captions and prompts refer to it as [trigger]."
@@ -286,7 +320,17 @@ function DetailsForm({ training, failure, readOnly }: { training: LoadedTraining
   )
 }
 
-function DeleteSection({ name, imageCount, confirm, errors }: { name: string; imageCount: number; confirm: boolean; errors?: string[] }) {
+function DeleteSection({
+  name,
+  imageCount,
+  confirm,
+  errors,
+}: {
+  name: string
+  imageCount: number
+  confirm: boolean
+  errors?: string[]
+}) {
   const images = imageCount === 1 ? 'its image' : `its ${imageCount} images`
   return (
     <section className="card flex max-w-3xl flex-col gap-3 border-red-200" aria-labelledby="delete-heading">
@@ -310,7 +354,9 @@ function DeleteSection({ name, imageCount, confirm, errors }: { name: string; im
         </div>
       ) : (
         <>
-          <p className="text-sm text-slate-600">Deletes the training{imageCount ? `, ${images}` : ''} and its settings for good.</p>
+          <p className="text-sm text-slate-600">
+            Deletes the training{imageCount ? `, ${images}` : ''} and its settings for good.
+          </p>
           <div>
             <Link to="?delete" className={buttonVariants({ variant: 'danger' })} preventScrollReset>
               Delete training…

@@ -29,9 +29,16 @@ export function isUniqueViolation(error: unknown) {
   return hasPrismaCode(error, 'P2002')
 }
 
-/** PostgreSQL aborted one of two conflicting serializable transactions (P2034): retrying it is right. */
+/**
+ * PostgreSQL aborted one of two conflicting serializable transactions: retrying it is right. Inside the
+ * transaction Prisma reports it as P2034; when the conflict is found at COMMIT, Prisma 6's pg adapter
+ * throws its own DriverAdapterError (kind TransactionWriteConflict) without the code.
+ */
 export function isSerializationFailure(error: unknown) {
-  return hasPrismaCode(error, 'P2034')
+  if (hasPrismaCode(error, 'P2034')) return true
+  if (!(error instanceof Error) || error.name !== 'DriverAdapterError') return false
+  const cause: unknown = error.cause
+  return typeof cause === 'object' && cause !== null && 'kind' in cause && cause.kind === 'TransactionWriteConflict'
 }
 
 /**

@@ -36,6 +36,12 @@ export async function setUserRoles(userId: string, roleIds: string[]) {
     try {
       await prisma.$transaction(
         async (tx) => {
+          // Every change of roles writes the admin role's row first, so two at once conflict on that
+          // row, at this statement: PostgreSQL then aborts the later one here, inside the transaction,
+          // and Prisma rolls it back. Left to be found at COMMIT (the two read each other's rows),
+          // the conflict surfaces from Prisma 6's pg adapter without a rollback, and the pooled
+          // connection is never given back.
+          await tx.role.update({ where: { name: ADMIN_ROLE }, data: { updatedAt: new Date() } })
           await tx.user.update({ where: { id: userId }, data: { roles: { set: roleIds.map((id) => ({ id })) } } })
           const admins = await tx.user.count({ where: { roles: { some: { name: ADMIN_ROLE } } } })
           if (admins === 0) throw new LastAdminError()

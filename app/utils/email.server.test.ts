@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { expect, test } from 'vitest'
+import { expect, test, vi } from 'vitest'
 import { codeEmail, sendEmail } from './email.server'
 import { durationInWords } from './format'
 import { CODE_VALID_MS } from './verification.server'
@@ -33,4 +33,24 @@ test('a code email says how long the code is valid, in words, from CODE_VALID_MS
   expect(email.text).toContain(`The code expires in ${durationInWords(CODE_VALID_MS)}.`)
   expect(email.text).toContain('The code expires in 10 minutes.')
   expect(email.html).toContain('The code expires in 10 minutes.')
+})
+
+test('a message appears in the outbox whole: it is written under another name, then renamed', async () => {
+  // Whoever waits for a code reads the outbox as messages arrive: a half-written .json file would be
+  // read as broken JSON (a browser test once failed that way).
+  const dir = path.resolve(process.env.MAIL_OUTBOX_DIR!)
+  const seenWhileWriting: string[] = []
+  const writeFile = fs.writeFile
+  vi.spyOn(fs, 'writeFile').mockImplementation(async (...args: Parameters<typeof fs.writeFile>) => {
+    seenWhileWriting.push(...(await fs.readdir(dir)).filter((name) => name.endsWith('.json')))
+    const written = await writeFile(...args)
+    seenWhileWriting.push(...(await fs.readdir(dir)).filter((name) => name.endsWith('.json')))
+    return written
+  })
+  const before = new Set((await fs.readdir(dir).catch(() => [] as string[])).filter((name) => name.endsWith('.json')))
+  const result = (await sendEmail({ to: 'b@example.test', subject: 'Whole', text: 'text', html: '<p>html</p>' })) as {
+    file: string
+  }
+  expect(seenWhileWriting.filter((name) => !before.has(name))).toEqual([])
+  expect(JSON.parse(await fs.readFile(result.file, 'utf8'))).toMatchObject({ to: 'b@example.test', subject: 'Whole' })
 })

@@ -24,7 +24,11 @@ export async function sendEmail(email: Email) {
   await fs.mkdir(dir, { recursive: true })
   // Time first so a directory listing sorts by age; random suffix so two messages never collide.
   const file = path.join(dir, `${Date.now()}-${crypto.randomBytes(4).toString('hex')}.json`)
-  await fs.writeFile(file, JSON.stringify(email, null, 2))
+  // Written beside it, then renamed: whoever reads the outbox (a person, a test waiting for a code)
+  // sees a whole message or none, never the first half of one.
+  const partial = `${file}.partial`
+  await fs.writeFile(partial, JSON.stringify(email, null, 2))
+  await fs.rename(partial, file)
   // The code is in the file, not in the log: logs are read by more people than mailboxes.
   console.info(`[email] "${email.subject}" to ${email.to} written to ${path.relative(process.cwd(), file)}`)
   return { delivered: 'outbox' as const, file }

@@ -6,18 +6,22 @@ import { commitAuthSession, getSessionExpirationDate } from './auth.server'
 import { prisma } from './db.server'
 import { safeRedirect } from './misc'
 import { verifySessionStorage } from './session.server'
-import { userHasTwoFactor } from './verification.server'
+import { resetTwoFactorAttempts, userHasTwoFactor } from './verification.server'
 
 /** How long a login may wait for its two-factor code (the verify cookie lasts as long). */
 export const PENDING_TWO_FACTOR_MS = 10 * 60 * 1000
 
-/** After a good two-factor code: the pending session gets its full lifetime. */
-export function completePendingSession(sessionId: string) {
-  return prisma.session.update({
-    select: { id: true, userId: true, expirationDate: true },
-    where: { id: sessionId },
+/**
+ * After a good two-factor code: the pending session gets its full lifetime. Null when the pending
+ * row is gone or expired meanwhile (a parallel request ended the login): no login then.
+ */
+export async function completePendingSession(sessionId: string) {
+  const completed = await prisma.session.updateMany({
+    where: { id: sessionId, expirationDate: { gt: new Date() } },
     data: { expirationDate: getSessionExpirationDate() },
   })
+  if (completed.count === 0) return null
+  return prisma.session.findUnique({ select: { id: true, userId: true, expirationDate: true }, where: { id: sessionId } })
 }
 
 export async function handleNewSession({
@@ -42,6 +46,8 @@ export async function handleNewSession({
       where: { id: session.id },
       data: { expirationDate: new Date(Date.now() + PENDING_TWO_FACTOR_MS) },
     })
+    // Each password step buys MAX_CODE_ATTEMPTS tries at the code, no more (see checkCode).
+    await resetTwoFactorAttempts(session.userId)
     const verifySession = await verifySessionStorage.getSession(request.headers.get('cookie'))
     verifySession.set('unverifiedSessionId', session.id)
     verifySession.set('rememberMe', remember)

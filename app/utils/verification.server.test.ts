@@ -1,7 +1,7 @@
 import { generateTOTP } from '@epic-web/totp'
-import { describe, expect, test } from 'vitest'
+import { describe, expect, test, vi } from 'vitest'
 import { prisma } from './db.server'
-import { checkCode, MAX_CODE_ATTEMPTS, prepareVerification } from './verification.server'
+import { CODE_VALID_MS, checkCode, MAX_CODE_ATTEMPTS, prepareVerification } from './verification.server'
 
 function wrong(code: string) {
   return code === '000000' ? '111111' : '000000'
@@ -52,6 +52,38 @@ describe('one-time codes', () => {
     const row = await prisma.verification.findFirstOrThrow({ where: { target: 'd@example.test' } })
     expect(row.attempts).toBe(0)
     expect(await checkCode({ code: second, type: 'onboarding', target: 'd@example.test' })).toEqual({ valid: true })
+  })
+
+  test('an emailed code is right only for the TOTP step it was made in, across a step boundary too', async () => {
+    const period = CODE_VALID_MS
+    // Made one second before a step boundary, checked five seconds after it.
+    const madeAt = Math.ceil(Date.now() / period) * period + 10 * period - 1000
+    vi.useFakeTimers({ toFake: ['Date'], now: madeAt })
+    try {
+      const code = await prepareVerification({ type: 'reset-password', target: 'e@example.test' })
+      const { secret } = await prisma.verification.findFirstOrThrow({ where: { target: 'e@example.test' } })
+      const codeAt = async (time: number) => {
+        vi.setSystemTime(time)
+        return (await generateTOTP({ algorithm: 'SHA-256', charSet: '0123456789', digits: 6, period: period / 1000, secret })).otp
+      }
+      // The codes of the steps around it: an authenticator's window would accept them, an email has no need to.
+      const neighbours = [await codeAt(madeAt - period), await codeAt(madeAt + period)].filter((c) => c !== code)
+      vi.setSystemTime(madeAt)
+      for (const neighbour of neighbours) {
+        expect(await checkCode({ code: neighbour, type: 'reset-password', target: 'e@example.test' })).toMatchObject({
+          reason: 'invalid',
+        })
+      }
+      vi.setSystemTime(madeAt + 5000)
+      for (const neighbour of neighbours) {
+        expect(await checkCode({ code: neighbour, type: 'reset-password', target: 'e@example.test' })).toMatchObject({
+          reason: 'invalid',
+        })
+      }
+      expect(await checkCode({ code, type: 'reset-password', target: 'e@example.test' })).toEqual({ valid: true })
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   test('a standing 2FA secret is never deleted by wrong codes', async () => {

@@ -8,8 +8,14 @@ import { CODE_VALID_MS } from './verification'
 export const VERIFICATION_TYPES = ['onboarding', 'reset-password', 'change-email', '2fa', '2fa-verify'] as const
 export type VerificationType = (typeof VERIFICATION_TYPES)[number]
 
+/** Codes we make and email ourselves; the others come from the person's authenticator app. */
+const EMAILED_TYPES: ReadonlySet<VerificationType> = new Set(['onboarding', 'reset-password', 'change-email'])
+
 export { CODE_VALID_MS } from './verification'
-/** After this many wrong codes a one-time code is deleted: the person must ask for a new one. */
+/**
+ * How many codes may be checked against one row: after that a one-time code is deleted (the person
+ * must ask for a new one), and a standing 2FA secret refuses codes until the next password step.
+ */
 export const MAX_CODE_ATTEMPTS = 5
 
 const ONE_TIME_CODE = { algorithm: 'SHA-256', charSet: '0123456789', digits: 6, period: CODE_VALID_MS / 1000 }
@@ -19,10 +25,13 @@ export const TWO_FACTOR_TOTP = { algorithm: 'SHA-1', charSet: '0123456789', digi
 /**
  * Creates (or replaces) the one-time code for `type` and `target` and returns it, to be emailed.
  * Replacing means asking for a new code invalidates the old one and resets the attempt count.
+ * `createdAt` is when this code was made (also on a replacement): its TOTP step is the only one
+ * that is accepted.
  */
 export async function prepareVerification({ type, target }: { type: VerificationType; target: string }) {
+  const now = new Date()
   const { otp, ...config } = await generateTOTP(ONE_TIME_CODE)
-  const data = { type, target, ...config, attempts: 0, expiresAt: new Date(Date.now() + CODE_VALID_MS) }
+  const data = { type, target, ...config, attempts: 0, createdAt: now, expiresAt: new Date(now.getTime() + CODE_VALID_MS) }
   await prisma.verification.upsert({
     where: { target_type: { target, type } },
     create: data,
@@ -43,42 +52,94 @@ function failure(reason: keyof typeof MESSAGES): CodeCheck {
   return { valid: false, reason, message: MESSAGES[reason] }
 }
 
+type Row = { id: string; secret: string; algorithm: string; digits: number; period: number; charSet: string; createdAt: Date }
+
 /**
- * Checks a code. A wrong code counts as an attempt; at MAX_CODE_ATTEMPTS a one-time code is
- * deleted. For a standing 2FA secret the caller decides what a lockout means (it ends the pending
- * login, it does not delete the secret), so the row is kept and its count reset.
+ * Whether `code` is right for the row. An emailed code is accepted only for the TOTP step it was made
+ * in: the time window that suits an authenticator app's clock would triple a guesser's odds here.
+ * The step it was made in is now's or (past a step boundary) the one before, so `window` covers
+ * exactly that step, and verifyTOTP's `delta` (the first step that matches, oldest first) must be it.
  */
-export async function checkCode({ code, type, target }: { code: string; type: VerificationType; target: string }) {
-  const verification = await prisma.verification.findFirst({
-    where: { type, target, OR: [{ expiresAt: { gt: new Date() } }, { expiresAt: null }] },
-  })
-  if (!verification) return failure('expired')
-  const ok = await verifyTOTP({
+async function codeMatches(code: string, type: VerificationType, row: Row) {
+  const totp = {
     otp: code,
-    secret: verification.secret,
-    algorithm: verification.algorithm,
-    digits: verification.digits,
-    period: verification.period,
-    charSet: verification.charSet,
-    window: 1,
-  })
-  if (ok) return { valid: true } as const
-  const attempts = verification.attempts + 1
-  if (attempts >= MAX_CODE_ATTEMPTS) {
-    if (verification.expiresAt) {
-      await prisma.verification.delete({ where: { id: verification.id } })
-    } else {
-      await prisma.verification.update({ where: { id: verification.id }, data: { attempts: 0 } })
-    }
-    return failure('too-many-attempts')
+    secret: row.secret,
+    algorithm: row.algorithm,
+    digits: row.digits,
+    period: row.period,
+    charSet: row.charSet,
   }
-  await prisma.verification.update({ where: { id: verification.id }, data: { attempts } })
-  return failure('invalid')
+  if (!EMAILED_TYPES.has(type)) return Boolean(await verifyTOTP({ ...totp, window: 1 }))
+  const step = (time: number) => Math.floor(time / 1000 / row.period)
+  const stepsSinceMade = step(Date.now()) - step(row.createdAt.getTime())
+  if (stepsSinceMade < 0 || stepsSinceMade > 1) return false
+  const match = await verifyTOTP({ ...totp, window: stepsSinceMade })
+  return match?.delta === -stepsSinceMade
 }
 
-/** Deletes a one-time code once it has been used. */
-export async function consumeVerification({ type, target }: { type: VerificationType; target: string }) {
-  await prisma.verification.deleteMany({ where: { type, target } })
+/**
+ * Checks a code. The try is spent first, by a conditional update that succeeds only while the row
+ * (the same code: same id and secret, not expired) has tries left; only a request whose update
+ * changed the row gets its code checked. So parallel guesses each spend one try, and after
+ * MAX_CODE_ATTEMPTS none is checked at all. A row that vanished meanwhile (used, replaced or deleted by
+ * another request) is "expired", never an error.
+ *
+ * With `consume`, a right code also deletes the row, again conditionally: of two parallel right
+ * codes only one is valid. At MAX_CODE_ATTEMPTS a one-time code is deleted; a standing 2FA secret
+ * is kept, and its count is reset by a good code or the next password step (resetTwoFactorAttempts),
+ * never by the lockout itself — that would hand the guesses still in flight a fresh count.
+ */
+export async function checkCode({
+  code,
+  type,
+  target,
+  consume = false,
+}: {
+  code: string
+  type: VerificationType
+  target: string
+  consume?: boolean
+}): Promise<CodeCheck> {
+  const unexpired = () => ({ OR: [{ expiresAt: { gt: new Date() } }, { expiresAt: null }] })
+  const verification = await prisma.verification.findFirst({ where: { type, target, ...unexpired() } })
+  if (!verification) return failure('expired')
+  const sameCode = { id: verification.id, secret: verification.secret }
+
+  const spent = await prisma.verification.updateMany({
+    where: { ...sameCode, attempts: { lt: MAX_CODE_ATTEMPTS }, ...unexpired() },
+    data: { attempts: { increment: 1 } },
+  })
+  if (spent.count === 0)
+    return (await endIfSpent(sameCode, verification.expiresAt)) ? failure('too-many-attempts') : failure('expired')
+
+  if (await codeMatches(code, type, verification)) {
+    if (consume) {
+      const used = await prisma.verification.deleteMany({ where: sameCode })
+      if (used.count === 0) return failure('expired')
+    } else if (!verification.expiresAt) {
+      await prisma.verification.updateMany({ where: sameCode, data: { attempts: 0 } })
+    }
+    return { valid: true }
+  }
+  return (await endIfSpent(sameCode, verification.expiresAt)) ? failure('too-many-attempts') : failure('invalid')
+}
+
+/** Whether the row has no tries left; a spent one-time code is deleted (a standing secret is kept). */
+async function endIfSpent(sameCode: { id: string; secret: string }, expiresAt: Date | null) {
+  const where = { ...sameCode, attempts: { gte: MAX_CODE_ATTEMPTS } }
+  if (!expiresAt) return (await prisma.verification.count({ where })) > 0
+  // Several requests may find it spent at once: each says so, one of them deletes it.
+  const spent = await prisma.verification.count({ where })
+  if (spent > 0) await prisma.verification.deleteMany({ where })
+  return spent > 0
+}
+
+/**
+ * A new login that waits for its two-factor code gets MAX_CODE_ATTEMPTS fresh tries: guessing
+ * costs a password step each time (and the auth POSTs are rate limited).
+ */
+export async function resetTwoFactorAttempts(userId: string) {
+  await prisma.verification.updateMany({ where: { type: '2fa', target: userId }, data: { attempts: 0 } })
 }
 
 export async function userHasTwoFactor(userId: string) {

@@ -20,7 +20,7 @@ import { redirectWithToast } from '~/utils/toast.server'
 import { CodeSchema, EmailSchema } from '~/utils/user-validation'
 import { durationInWords } from '~/utils/format'
 import { CODE_VALID_MS } from '~/utils/verification'
-import { checkCode, consumeVerification, type CodeCheck } from '~/utils/verification.server'
+import { checkCode, type CodeCheck } from '~/utils/verification.server'
 import {
   getVerifySession,
   passwordStateTag,
@@ -113,10 +113,10 @@ async function verifyEmailCode({
 }) {
   const submission = parseWithZod(formData, { schema: CodeFormSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
-  const check = await checkCode({ code: submission.value.code, type, target: email })
+  // A right code is used up by this very check, so of two parallel requests with it only one gets on.
+  const check = await checkCode({ code: submission.value.code, type, target: email, consume: true })
   if (!check.valid) return json(codeFailure(formData, check), { status: 400 })
 
-  await consumeVerification({ type, target: email })
   const verifySession = await getVerifySession(request)
   if (type === 'onboarding') {
     verifySession.set('onboardingEmail', email)
@@ -213,6 +213,8 @@ async function verifyTwoFactor(request: Request, formData: FormData) {
 
   const headers = new Headers()
   const loggedIn = await completePendingSession(session.id)
+  // A parallel request ended this login (too many wrong codes) between the check and here.
+  if (!loggedIn) return endPendingLogin('Your login expired. Log in again.')
   headers.append('set-cookie', await commitAuthSession(request, loggedIn, verifySession.get('rememberMe') ?? false))
   headers.append('set-cookie', await verifySessionStorage.destroySession(verifySession))
   return redirect(safeRedirect(verifySession.get('redirectTo')), { headers })

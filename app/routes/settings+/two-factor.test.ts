@@ -124,6 +124,29 @@ describe('/settings/two-factor: turning it on', () => {
     expect(await rows(user.id)).toEqual([])
   })
 
+  test('parallel wrong codes spend the setup: no 500, and the right code afterwards is refused', async () => {
+    const { user, cookie } = await loggedIn()
+    await post({ intent: 'setup' }, cookie)
+    const pending = (await rows(user.id))[0]!
+    const guesses: string[] = []
+    for (let n = 0; guesses.length < 20; n++) {
+      const candidate = String(100000 + n * 37)
+      if (!(await verifyTOTP({ otp: candidate, secret: pending.secret, ...TWO_FACTOR_TOTP, window: 1 }))) guesses.push(candidate)
+    }
+    const answers = await Promise.all(
+      guesses.map((code) =>
+        post({ intent: 'enable', code }, cookie).then(
+          (res) => res.status,
+          () => 500,
+        ),
+      ),
+    )
+    expect(answers.every((status) => status === 400)).toBe(true)
+    const right = await post({ intent: 'enable', code: await codeFor(pending.secret) }, cookie)
+    expect(right.status).toBe(400)
+    expect(await userHasTwoFactor(user.id)).toBe(false)
+  })
+
   test('an expired setup cannot be finished', async () => {
     const { user, cookie } = await loggedIn()
     await post({ intent: 'setup' }, cookie)
@@ -162,6 +185,19 @@ describe('/settings/two-factor: turning it off', () => {
     expect((await res.json()).fieldErrors.code).toEqual([
       'That code is not right. Enter the code your authenticator app shows now.',
     ])
+    expect(await userHasTwoFactor(user.id)).toBe(true)
+  })
+
+  test(`${MAX_CODE_ATTEMPTS} wrong codes stop the guessing until the next login; the secret stays`, async () => {
+    const { user, cookie } = await loggedIn()
+    const secret = await enableTwoFactor(cookie)
+    const wrong = await wrongCodeFor(secret)
+    let res: Response | undefined
+    for (let i = 0; i < MAX_CODE_ATTEMPTS; i++) res = await post({ intent: 'disable', code: wrong }, cookie)
+    expect((await res!.json()).formErrors).toEqual(['Too many wrong codes. Log out and log in again, then try again.'])
+    // An open session cannot go on guessing: even the right code is not checked now.
+    const right = await post({ intent: 'disable', code: await codeFor(secret) }, cookie)
+    expect(right.status).toBe(400)
     expect(await userHasTwoFactor(user.id)).toBe(true)
   })
 

@@ -40,8 +40,9 @@ const ENABLE_MESSAGES: Record<CodeFailureReason, string> = {
 const DISABLE_MESSAGES: typeof ENABLE_MESSAGES = {
   invalid: 'That code is not right. Enter the code your authenticator app shows now.',
   expired: 'Two-factor authentication is already off.',
-  // The standing secret is kept after too many tries (see checkCode): the person just tries again.
-  'too-many-attempts': 'Too many wrong codes. Wait for the next code and try again.',
+  // The standing secret is kept after too many tries, but takes no more codes until the next password
+  // step (see checkCode): otherwise an open session could guess it without end.
+  'too-many-attempts': 'Too many wrong codes. Log out and log in again, then try again.',
 }
 
 function pendingSetup(userId: string) {

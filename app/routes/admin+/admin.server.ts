@@ -155,3 +155,24 @@ export async function setRolePermissions(roleId: string, keys: string[], actorId
     return { ok: true } as const
   })
 }
+
+/**
+ * Deletes a role on behalf of `actorId`, unless it has a permission the actor does not hold: deleting
+ * takes what the role granted away from everyone who has it, which the grant rule above forbids.
+ */
+export async function deleteRole(roleId: string, actorId: string) {
+  return prisma.$transaction(async (tx) => {
+    const held = await heldPermissionKeys(tx, actorId)
+    const role = await tx.role.findUniqueOrThrow({
+      where: { id: roleId },
+      select: { name: true, permissions: { select: { action: true, entity: true, access: true } } },
+    })
+    const missing = notHeld(held, role.permissions.map(permissionKey))
+    if (missing.length) {
+      const message = `You cannot delete the role ${role.name}: it has permissions you do not hold (${listPermissions(missing)}).`
+      return { ok: false, message } as const
+    }
+    await tx.role.delete({ where: { id: roleId } })
+    return { ok: true } as const
+  })
+}

@@ -259,6 +259,27 @@ describe('a role editor (may edit roles, is not an admin)', () => {
     expect(await permissionsOf('role_admin')).toEqual(before)
   })
 
+  test('cannot delete a role with a permission it does not hold, may delete one without', async () => {
+    const deleter = await prisma.role.create({
+      data: {
+        name: 'role-deleter',
+        permissions: { connect: [{ id: 'perm_read_role_any' }, { id: 'perm_update_role_any' }, { id: 'perm_delete_role_any' }] },
+      },
+    })
+    const user = await createUser({ roles: [deleter.name, 'user'] })
+    const deleterCookie = (await createSessionCookie(user.id)).cookie
+    const strong = await prisma.role.create({
+      data: { name: 'strong', permissions: { connect: [{ id: 'perm_delete_gpu_any' }] } },
+    })
+    expect(await refusal(await post(strong.id, { intent: 'delete' }, deleterCookie))).toBe(
+      'You cannot delete the role strong: it has permissions you do not hold (delete:gpu:any).',
+    )
+    expect(await prisma.role.count({ where: { id: strong.id } })).toBe(1)
+    const weak = await prisma.role.create({ data: { name: 'weak', permissions: { connect: [{ id: 'perm_read_role_any' }] } } })
+    expect((await post(weak.id, { intent: 'delete' }, deleterCookie)).status).toBe(302)
+    expect(await prisma.role.count({ where: { id: weak.id } })).toBe(0)
+  })
+
   test('may add and remove what it holds ("any" holds "own" too), leaving the rest as it is', async () => {
     const { cookie: editorCookie } = await roleEditor()
     const role = await prisma.role.create({ data: { name: 'edited-3', permissions: { connect: [{ id: 'perm_read_gpu_any' }] } } })

@@ -25,7 +25,7 @@ import {
   RoleDescriptionSchema,
   RoleNameSchema,
 } from '~/utils/roles'
-import { duplicateRoleMessage, PERMISSION_KEYS, permissionKey, setRolePermissions } from './admin.server'
+import { deleteRole, duplicateRoleMessage, PERMISSION_KEYS, permissionKey, setRolePermissions } from './admin.server'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.role.name ?? 'Role'} · Roles · Admin · Trainyard` },
@@ -139,7 +139,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
     case 'rename':
       return handleRename(role, data, refuse)
     case 'delete':
-      return handleDelete(role, refuse)
+      return handleDelete(role, actorId, refuse, forbid)
     case 'permissions':
       return handlePermissions(role, data, actorId, refuse, forbid)
   }
@@ -164,11 +164,12 @@ async function handleRename(role: Role, data: Extract<RoleAction, { intent: 'ren
   return redirectWithToast(`/admin/roles/${role.id}`, { type: 'success', description: `Role "${data.name}" saved.` })
 }
 
-async function handleDelete(role: Role, refuse: Refuse) {
+async function handleDelete(role: Role, actorId: string, refuse: Refuse, forbid: Forbid) {
   if (isBuiltInRole(role.name)) return refuse(`The ${role.name} role cannot be deleted: the app relies on it.`)
   // A role in use may be deleted: its users simply lose what it granted. Nobody is locked out,
   // because the admin role (which keeps every permission) can never be deleted.
-  await prisma.role.delete({ where: { id: role.id } })
+  const result = await deleteRole(role.id, actorId)
+  if (!result.ok) return forbid([result.message])
   const users = role._count.users
   return redirectWithToast('/admin/roles', {
     type: 'success',

@@ -53,7 +53,7 @@ test('two admins removing each other, again and again: one admin stays each time
     for (const id of [a.id, b.id]) {
       await prisma.user.update({ where: { id }, data: { roles: { connect: { name: 'admin' } } } })
     }
-    const results = await Promise.all([setUserRoles(a.id, [userRole.id]), setUserRoles(b.id, [userRole.id])])
+    const results = await Promise.all([setUserRoles(a.id, [userRole.id], b.id), setUserRoles(b.id, [userRole.id], a.id)])
     expect(results.map((r) => r.ok).sort()).toEqual([false, true])
     expect(await prisma.user.count({ where: { roles: { some: { name: 'admin' } } } })).toBe(1)
   }

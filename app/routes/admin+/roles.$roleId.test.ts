@@ -202,3 +202,91 @@ describe('the admin role', () => {
     expect(await permissionsOf('role_admin')).toEqual([...before, 'read:training:own'].sort())
   })
 })
+
+describe('a role editor (may edit roles, is not an admin)', () => {
+  // Every account has the user role, unless a test needs an editor without its "own" permissions.
+  async function roleEditor(otherRoles = ['user']) {
+    const role = await prisma.role.create({
+      data: {
+        name: `role-editor-${Math.random().toString(36).slice(2, 8)}`,
+        permissions: { connect: [{ id: 'perm_read_role_any' }, { id: 'perm_update_role_any' }] },
+      },
+    })
+    const editor = await createUser({ roles: [role.name, ...otherRoles] })
+    return { role, cookie: (await createSessionCookie(editor.id)).cookie }
+  }
+
+  async function refusal(response: Response) {
+    expect(response.status).toBe(403)
+    return ((await response.json()) as Failure).formErrors[0]
+  }
+
+  test('cannot add a permission it does not hold: refused with what is missing, nothing changed', async () => {
+    const { cookie: editorCookie } = await roleEditor()
+    const role = await prisma.role.create({
+      data: { name: 'edited-1', permissions: { connect: [{ id: 'perm_read_role_any' }] } },
+    })
+    const response = await post(role.id, { intent: 'permissions', permission: ['read:role:any', 'delete:gpu:any'] }, editorCookie)
+    expect(await refusal(response)).toBe('You cannot add permissions you do not hold yourself (delete:gpu:any).')
+    expect(await permissionsOf(role.id)).toEqual(['read:role:any'])
+  })
+
+  test('cannot give its own role more than it holds', async () => {
+    const { role, cookie: editorCookie } = await roleEditor()
+    const response = await post(
+      role.id,
+      { intent: 'permissions', permission: ['read:role:any', 'update:role:any', 'update:user:any', 'read:user:any'] },
+      editorCookie,
+    )
+    expect(await refusal(response)).toBe('You cannot add permissions you do not hold yourself (read:user:any, update:user:any).')
+    expect(await permissionsOf(role.id)).toEqual(['read:role:any', 'update:role:any'])
+  })
+
+  test('cannot remove a permission it does not hold', async () => {
+    const { cookie: editorCookie } = await roleEditor()
+    const role = await prisma.role.create({ data: { name: 'edited-2', permissions: { connect: [{ id: 'perm_read_gpu_any' }] } } })
+    expect(await refusal(await post(role.id, { intent: 'permissions' }, editorCookie))).toBe(
+      'You cannot remove permissions you do not hold yourself (read:gpu:any).',
+    )
+    expect(await permissionsOf(role.id)).toEqual(['read:gpu:any'])
+  })
+
+  test('cannot add to the admin role what it does not hold', async () => {
+    const { cookie: editorCookie } = await roleEditor([])
+    const before = await permissionsOf('role_admin')
+    const response = await post('role_admin', { intent: 'permissions', permission: [...before, 'read:gpu:own'] }, editorCookie)
+    expect(await refusal(response)).toBe('You cannot add permissions you do not hold yourself (read:gpu:own).')
+    expect(await permissionsOf('role_admin')).toEqual(before)
+  })
+
+  test('cannot delete a role with a permission it does not hold, may delete one without', async () => {
+    const deleter = await prisma.role.create({
+      data: {
+        name: 'role-deleter',
+        permissions: { connect: [{ id: 'perm_read_role_any' }, { id: 'perm_update_role_any' }, { id: 'perm_delete_role_any' }] },
+      },
+    })
+    const user = await createUser({ roles: [deleter.name, 'user'] })
+    const deleterCookie = (await createSessionCookie(user.id)).cookie
+    const strong = await prisma.role.create({
+      data: { name: 'strong', permissions: { connect: [{ id: 'perm_delete_gpu_any' }] } },
+    })
+    expect(await refusal(await post(strong.id, { intent: 'delete' }, deleterCookie))).toBe(
+      'You cannot delete the role strong: it has permissions you do not hold (delete:gpu:any).',
+    )
+    expect(await prisma.role.count({ where: { id: strong.id } })).toBe(1)
+    const weak = await prisma.role.create({ data: { name: 'weak', permissions: { connect: [{ id: 'perm_read_role_any' }] } } })
+    expect((await post(weak.id, { intent: 'delete' }, deleterCookie)).status).toBe(302)
+    expect(await prisma.role.count({ where: { id: weak.id } })).toBe(0)
+  })
+
+  test('may add and remove what it holds ("any" holds "own" too), leaving the rest as it is', async () => {
+    const { cookie: editorCookie } = await roleEditor()
+    const role = await prisma.role.create({ data: { name: 'edited-3', permissions: { connect: [{ id: 'perm_read_gpu_any' }] } } })
+    const checked = ['read:gpu:any', 'read:role:any', 'read:role:own', 'update:training:own']
+    expect((await post(role.id, { intent: 'permissions', permission: checked }, editorCookie)).status).toBe(302)
+    expect(await permissionsOf(role.id)).toEqual([...checked].sort())
+    expect((await post(role.id, { intent: 'permissions', permission: 'read:gpu:any' }, editorCookie)).status).toBe(302)
+    expect(await permissionsOf(role.id)).toEqual(['read:gpu:any'])
+  })
+})

@@ -25,7 +25,7 @@ import {
   RoleDescriptionSchema,
   RoleNameSchema,
 } from '~/utils/roles'
-import { duplicateRoleMessage, PERMISSION_KEYS, permissionKey } from './admin.server'
+import { deleteRole, duplicateRoleMessage, PERMISSION_KEYS, permissionKey, setRolePermissions } from './admin.server'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.role.name ?? 'Role'} · Roles · Admin · Trainyard` },
@@ -39,6 +39,11 @@ const INTENT_PERMISSIONS = {
 } as const satisfies Record<string, PermissionString>
 
 const ROLE_USERS_SHOWN = 20
+
+/** Every cell of the matrix, for the browser (PERMISSION_KEYS is server code). */
+const ALL_KEYS: PermissionString[] = ENTITIES.flatMap((entity) =>
+  ACTIONS.flatMap((action) => ACCESSES.map((access) => `${action}:${entity}:${access}` as const)),
+)
 
 const RenameSchema = z.object({ intent: z.literal('rename'), name: RoleNameSchema, description: RoleDescriptionSchema })
 const RoleActionSchema = z.discriminatedUnion('intent', [
@@ -104,7 +109,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 
 export async function action({ request, params }: ActionFunctionArgs) {
   // Logged in before anything else, so a visitor is sent to /login whatever they posted.
-  await requireUserId(request)
+  const actorId = await requireUserId(request)
   const formData = await request.formData()
   const intent = String(formData.get('intent') ?? '')
   // hasOwn, not `in`: "toString" is in every object. An unknown intent still needs update rights.
@@ -128,17 +133,20 @@ export async function action({ request, params }: ActionFunctionArgs) {
   /** A refusal found after parsing, shown by the form of this intent. */
   const refuse = (message: string, field?: string) =>
     failure(formReply(submission, { formErrors: [message], fieldErrors: field ? { [field]: [message] } : {} }))
+  /** What the actor's own permissions do not allow (the grant rule): a 403, shown by the form. */
+  const forbid = (messages: readonly string[]) => json(formReply(submission, { formErrors: [...messages] }), { status: 403 })
   switch (data.intent) {
     case 'rename':
       return handleRename(role, data, refuse)
     case 'delete':
-      return handleDelete(role, refuse)
+      return handleDelete(role, actorId, refuse, forbid)
     case 'permissions':
-      return handlePermissions(role, data, refuse)
+      return handlePermissions(role, data, actorId, refuse, forbid)
   }
 }
 
 type Refuse = (message: string, field?: string) => ReturnType<typeof failure>
+type Forbid = (messages: readonly string[]) => ReturnType<typeof failure>
 
 async function handleRename(role: Role, data: Extract<RoleAction, { intent: 'rename' }>, refuse: Refuse) {
   if (isBuiltInRole(role.name) && data.name !== role.name) {
@@ -156,11 +164,12 @@ async function handleRename(role: Role, data: Extract<RoleAction, { intent: 'ren
   return redirectWithToast(`/admin/roles/${role.id}`, { type: 'success', description: `Role "${data.name}" saved.` })
 }
 
-async function handleDelete(role: Role, refuse: Refuse) {
+async function handleDelete(role: Role, actorId: string, refuse: Refuse, forbid: Forbid) {
   if (isBuiltInRole(role.name)) return refuse(`The ${role.name} role cannot be deleted: the app relies on it.`)
   // A role in use may be deleted: its users simply lose what it granted. Nobody is locked out,
   // because the admin role (which keeps every permission) can never be deleted.
-  await prisma.role.delete({ where: { id: role.id } })
+  const result = await deleteRole(role.id, actorId)
+  if (!result.ok) return forbid([result.message])
   const users = role._count.users
   return redirectWithToast('/admin/roles', {
     type: 'success',
@@ -168,7 +177,13 @@ async function handleDelete(role: Role, refuse: Refuse) {
   })
 }
 
-async function handlePermissions(role: Role, data: Extract<RoleAction, { intent: 'permissions' }>, refuse: Refuse) {
+async function handlePermissions(
+  role: Role,
+  data: Extract<RoleAction, { intent: 'permissions' }>,
+  actorId: string,
+  refuse: Refuse,
+  forbid: Forbid,
+) {
   const wanted = new Set(data.permission)
   if (role.name === ADMIN_ROLE) {
     const removed = role.permissions.map(permissionKey).filter((key) => !wanted.has(key))
@@ -178,9 +193,8 @@ async function handlePermissions(role: Role, data: Extract<RoleAction, { intent:
       )
     }
   }
-  const all = await prisma.permission.findMany({ select: { id: true, action: true, entity: true, access: true } })
-  const ids = all.filter((p) => wanted.has(permissionKey(p))).map((p) => ({ id: p.id }))
-  await prisma.role.update({ where: { id: role.id }, data: { permissions: { set: ids } } })
+  const result = await setRolePermissions(role.id, [...wanted], actorId)
+  if (!result.ok) return forbid(result.messages)
   return redirectWithToast(`/admin/roles/${role.id}`, { type: 'success', description: `Permissions saved for "${role.name}".` })
 }
 
@@ -194,8 +208,9 @@ export default function AdminRole() {
   const permissionErrors = errorsFor('permissions')
   const deleteErrors = errorsFor('delete')
   const granted = new Set(role.permissionKeys)
-  // The admin role's permissions can be added to, never taken away (see the action).
-  const locked = (key: string) => role.name === ADMIN_ROLE && granted.has(key)
+  // The admin role's permissions can be added to, never taken away (see the action), and nobody
+  // gives or takes away a permission they do not hold themselves (setRolePermissions).
+  const locked = (key: PermissionString) => (role.name === ADMIN_ROLE && granted.has(key)) || !userHasPermission(user, key)
 
   return (
     <div className="flex flex-col gap-6">
@@ -228,6 +243,9 @@ export default function AdminRole() {
         <p className="-mt-1 text-sm text-slate-600">
           “own” lets a user act on what they created; “any” on everyone’s.
           {role.name === ADMIN_ROLE ? ' The admin role keeps every permission it has: the admin pages depend on them.' : null}
+          {canUpdate && ALL_KEYS.some((key) => !userHasPermission(user, key))
+            ? ' You can give or take away only permissions you hold yourself; the others are locked.'
+            : null}
         </p>
         <Form method="POST" className="flex flex-col gap-4" key={role.permissionKeys.join(',')}>
           <fieldset className="min-w-0" disabled={!canUpdate}>
@@ -256,7 +274,7 @@ export default function AdminRole() {
                         <td key={action} className="px-2 py-2">
                           <div className="flex flex-col gap-1 sm:flex-row sm:gap-3">
                             {ACCESSES.map((access) => {
-                              const key = `${action}:${entity}:${access}`
+                              const key = `${action}:${entity}:${access}` as const
                               return (
                                 <label key={key} className="flex items-center gap-1 whitespace-nowrap" title={descriptions[key]}>
                                   <input
@@ -273,7 +291,7 @@ export default function AdminRole() {
                                   </span>
                                   {access}
                                   {/* A disabled box is not submitted: send the locked permission anyway. */}
-                                  {locked(key) ? <input type="hidden" name="permission" value={key} /> : null}
+                                  {locked(key) && granted.has(key) ? <input type="hidden" name="permission" value={key} /> : null}
                                 </label>
                               )
                             })}

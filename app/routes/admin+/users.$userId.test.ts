@@ -123,10 +123,13 @@ describe('the last admin', () => {
   test('cannot lose the admin role: clear error, nothing changed', async () => {
     const last = await createUser({ roles: ['admin', 'user'] })
     await makeOnlyAdmin(last.id)
-    // The acting admin holds admin rights through another role, so that "last" is really last.
-    const superRole = await prisma.role.create({
-      data: { name: 'super-a', permissions: { connect: [{ id: 'perm_read_user_any' }, { id: 'perm_update_user_any' }] } },
+    // The acting admin holds admin rights through another role, so that "last" is really last. It
+    // holds every permission of the admin role, or it could not take that role away at all.
+    const adminPermissions = await prisma.permission.findMany({
+      where: { roles: { some: { name: 'admin' } } },
+      select: { id: true },
     })
+    const superRole = await prisma.role.create({ data: { name: 'super-a', permissions: { connect: adminPermissions } } })
     const actor = await createUser({ roles: [superRole.name] })
     const actorCookie = (await createSessionCookie(actor.id)).cookie
 
@@ -170,5 +173,80 @@ describe('the last admin', () => {
     ])
     expect(results.map((r) => r.status).sort()).toEqual([302, 400])
     expect(await prisma.user.count({ where: { roles: { some: { name: 'admin' } } } })).toBe(1)
+  })
+})
+
+describe('a user manager (may edit users, is not an admin)', () => {
+  // Every account has the user role; the manager's own role adds only what editing users needs.
+  async function userManager() {
+    const role = await prisma.role.create({
+      data: {
+        name: `user-manager-${Math.random().toString(36).slice(2, 8)}`,
+        permissions: { connect: [{ id: 'perm_read_user_any' }, { id: 'perm_update_user_any' }] },
+      },
+    })
+    const manager = await createUser({ roles: [role.name, 'user'] })
+    return { role, manager, cookie: (await createSessionCookie(manager.id)).cookie }
+  }
+
+  async function refusal(response: Response) {
+    expect(response.status).toBe(403)
+    return ((await response.json()) as Failure).formErrors[0]
+  }
+
+  test('cannot make itself an admin: refused with what is missing, nothing changed', async () => {
+    const { role, manager, cookie: managerCookie } = await userManager()
+    const message = await refusal(await saveRoles(manager.id, managerCookie, ['role_admin', 'role_user', role.id]))
+    expect(message).toMatch(/^You cannot grant the role admin: it has permissions you do not hold \(create:user:any, /)
+    expect(await rolesOf(manager.id)).toEqual([role.name, 'user'].sort())
+  })
+
+  test('cannot make another user an admin', async () => {
+    const { cookie: managerCookie } = await userManager()
+    const target = await createUser({ roles: ['user'] })
+    const message = await refusal(await saveRoles(target.id, managerCookie, ['role_admin', 'role_user']))
+    expect(message).toMatch(/^You cannot grant the role admin: it has permissions you do not hold \(/)
+    expect(await rolesOf(target.id)).toEqual(['user'])
+  })
+
+  test('cannot take the admin role away from an admin', async () => {
+    const { cookie: managerCookie } = await userManager()
+    const target = await createUser({ roles: ['admin', 'user'] })
+    const message = await refusal(await saveRoles(target.id, managerCookie, ['role_user']))
+    expect(message).toMatch(/^You cannot take away the role admin: it has permissions you do not hold \(/)
+    expect(await rolesOf(target.id)).toEqual(['admin', 'user'])
+    // Nor every role at once.
+    expect((await saveRoles(target.id, managerCookie, [])).status).toBe(403)
+    expect(await rolesOf(target.id)).toEqual(['admin', 'user'])
+  })
+
+  test('cannot grant a role with even one permission it lacks', async () => {
+    const { cookie: managerCookie } = await userManager()
+    const watcher = await prisma.role.create({
+      data: { name: 'gpu-watcher-m', permissions: { connect: [{ id: 'perm_read_user_any' }, { id: 'perm_read_gpu_any' }] } },
+    })
+    const target = await createUser({ roles: ['user'] })
+    expect(await refusal(await saveRoles(target.id, managerCookie, ['role_user', watcher.id]))).toBe(
+      'You cannot grant the role gpu-watcher-m: it has permissions you do not hold (read:gpu:any).',
+    )
+    expect(await rolesOf(target.id)).toEqual(['user'])
+  })
+
+  test('may still give and take the user role, and its own role', async () => {
+    const { role, cookie: managerCookie } = await userManager()
+    const target = await createUser({ roles: [] })
+    expect((await saveRoles(target.id, managerCookie, ['role_user'])).status).toBe(302)
+    expect(await rolesOf(target.id)).toEqual(['user'])
+    expect((await saveRoles(target.id, managerCookie, ['role_user', role.id])).status).toBe(302)
+    expect(await rolesOf(target.id)).toEqual([role.name, 'user'].sort())
+    expect((await saveRoles(target.id, managerCookie, [])).status).toBe(302)
+    expect(await rolesOf(target.id)).toEqual([])
+  })
+
+  test("may change an admin's other roles: a role it leaves as it is needs no permission", async () => {
+    const { cookie: managerCookie } = await userManager()
+    const target = await createUser({ roles: ['admin', 'user'] })
+    expect((await saveRoles(target.id, managerCookie, ['role_admin'])).status).toBe(302)
+    expect(await rolesOf(target.id)).toEqual(['admin'])
   })
 })

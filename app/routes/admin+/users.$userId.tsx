@@ -1,4 +1,5 @@
-// /admin/users/:userId — one user's details and their roles. The last admin keeps the admin role.
+// /admin/users/:userId — one user's details and their roles. The last admin keeps the admin role, and
+// nobody gives or takes away a role with a permission they do not hold themselves.
 import { parseWithZod } from '@conform-to/zod'
 import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
@@ -9,11 +10,11 @@ import { CheckboxField, FormErrors, SubmitButton } from '~/components/forms'
 import { Card } from '~/components/ui/card'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
-import { userHasPermission } from '~/utils/permissions'
+import { userHasPermission, type PermissionString } from '~/utils/permissions'
 import { requireUserWithPermission, userHasAnyAccess } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { useUser } from '~/utils/user'
-import { setUserRoles } from './admin.server'
+import { permissionKey, setUserRoles } from './admin.server'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.user.email ?? 'User'} · Admin · Trainyard` }]
 
@@ -41,7 +42,12 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   })
   invariantResponse(user, 'Not found', { status: 404 })
   const roles = await prisma.role.findMany({
-    select: { id: true, name: true, description: true },
+    select: {
+      id: true,
+      name: true,
+      description: true,
+      permissions: { select: { action: true, entity: true, access: true } },
+    },
     orderBy: { name: 'asc' },
   })
   return json({
@@ -57,7 +63,8 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       sessionCount: user._count.sessions,
       trainingCount: user._count.trainings,
     },
-    roles,
+    // Each role's permissions, so the page can lock the roles this admin may not give or take away.
+    roles: roles.map(({ permissions, ...role }) => ({ ...role, permissionKeys: permissions.map(permissionKey) })),
   })
 }
 
@@ -72,7 +79,10 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const roleIds = [...new Set(submission.value.roleId)]
   const known = await prisma.role.count({ where: { id: { in: roleIds } } })
   if (known !== roleIds.length) return refuse('One of these roles no longer exists. Reload the page and try again.')
-  const result = await setUserRoles(user.id, roleIds)
+  const result = await setUserRoles(user.id, roleIds, actorId)
+  if (!result.ok && result.reason === 'not-held') {
+    return json(formReply(submission, { formErrors: [...result.messages] }), { status: 403 })
+  }
   if (!result.ok) {
     return refuse(
       `${user.email} is the last admin. Give the admin role to another user first, so that someone can still manage users and roles.`,
@@ -96,7 +106,11 @@ function formatDate(iso: string) {
 export default function AdminUser() {
   const { user, roles } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
-  const canEdit = userHasPermission(useUser(), 'update:user:any')
+  const actor = useUser()
+  const canEdit = userHasPermission(actor, 'update:user:any')
+  // The server's rule, shown before anyone tries: a role with a permission this admin lacks stays as it is.
+  const canChange = (role: { permissionKeys: string[] }) =>
+    role.permissionKeys.every((key) => userHasPermission(actor, key as PermissionString))
   const methods = [
     ...(user.hasPassword ? ['Password'] : []),
     ...user.connections.map((c) =>
@@ -136,15 +150,26 @@ export default function AdminUser() {
         <Form method="POST" className="flex flex-col gap-4" key={user.roleIds.join(',')}>
           <fieldset className="flex flex-col gap-3" disabled={!canEdit}>
             <legend className="mb-2 font-semibold">Roles</legend>
-            {roles.map((role) => (
-              <div key={role.id}>
-                <CheckboxField
-                  label={role.name}
-                  inputProps={{ name: 'roleId', value: role.id, defaultChecked: user.roleIds.includes(role.id) }}
-                />
-                {role.description ? <p className="ml-6 text-xs text-slate-500">{role.description}</p> : null}
-              </div>
-            ))}
+            {roles.map((role) => {
+              const has = user.roleIds.includes(role.id)
+              const locked = !canChange(role)
+              return (
+                <div key={role.id}>
+                  <CheckboxField
+                    label={role.name}
+                    inputProps={{ name: 'roleId', value: role.id, defaultChecked: has, disabled: locked }}
+                  />
+                  {/* A disabled box is not submitted: a locked role the user has is kept by sending it anyway. */}
+                  {locked && has ? <input type="hidden" name="roleId" value={role.id} /> : null}
+                  {role.description ? <p className="ml-6 text-xs text-slate-500">{role.description}</p> : null}
+                  {locked && canEdit ? (
+                    <p className="ml-6 text-xs text-slate-500">
+                      You cannot {has ? 'take away' : 'grant'} this role: it has permissions you do not hold.
+                    </p>
+                  ) : null}
+                </div>
+              )
+            })}
           </fieldset>
           {/* Checkboxes only, nothing to check in the browser: the server's refusal is shown here. */}
           <FormErrors errors={[...(actionData?.formErrors ?? []), ...(actionData?.fieldErrors.roleId ?? [])]} />

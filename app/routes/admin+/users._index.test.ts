@@ -67,6 +67,15 @@ describe('pagination', () => {
     expect(await list(`?q=${tag}&page=abc`)).toMatchObject({ page: 1, from: 1 })
     expect(await list(`?q=${tag}&page=-2`)).toMatchObject({ page: 1, from: 1 })
   })
+
+  // Page numbers are parsed as the trainings list parses them (where "1e20" was a 500): plain digits up to
+  // MAX_PAGE, anything else page 1.
+  test.each(['1e20', '1e3', '99999999999999999999', '0x10', '20001', '2.5', '0', '-1', ' 2', ''])(
+    'page=%j shows page 1',
+    async (page) => {
+      expect(await list(`?q=${tag}&page=${encodeURIComponent(page)}`)).toMatchObject({ page: 1, from: 1, to: 20 })
+    },
+  )
 })
 
 describe('search', () => {

@@ -8,6 +8,7 @@ import { Button } from '~/components/ui/button'
 import { Card } from '~/components/ui/card'
 import { containsIgnoringCase, prisma } from '~/utils/db.server'
 import { requireUserWithPermission } from '~/utils/permissions.server'
+import { PageNumberSchema } from '~/utils/pagination'
 
 export const meta: MetaFunction = () => [{ title: 'Users · Admin · Trainyard' }]
 
@@ -17,7 +18,7 @@ const SEARCH_MAX_CHARS = 100
 // Query strings come from links people edit by hand: a bad page number shows page 1, not an error.
 const SearchParamsSchema = z.object({
   q: z.string().trim().max(SEARCH_MAX_CHARS).catch(''),
-  page: z.coerce.number().int().min(1).catch(1),
+  page: PageNumberSchema,
 })
 
 export async function loader({ request }: LoaderFunctionArgs) {

@@ -85,6 +85,23 @@ describe('search', () => {
     expect(data.users[0]).toMatchObject({ email: `${tag}-07@example.test`, name: 'Paged 7', roles: ['user'] })
   })
 
+  // LIKE reads "_" as any one character and "%" as any run: a search for them must find them, not everyone.
+  test('"_" and "%" are searched as themselves, not as wildcards', async () => {
+    const underscore = await createUser({ name: `Under ${tag}_score` })
+    const percent = await createUser({ name: `Per ${tag}%cent` })
+    expect((await list(`?q=${encodeURIComponent(`${tag}_`)}`)).users.map((u) => u.id)).toEqual([underscore.id])
+    expect((await list(`?q=${encodeURIComponent(`${tag}%`)}`)).users.map((u) => u.id)).toEqual([percent.id])
+    expect((await list(`?q=${encodeURIComponent(`${tag}%07`)}`)).total).toBe(0)
+    expect((await list(`?q=${encodeURIComponent(`${tag}_07`)}`)).total).toBe(0)
+    const everyone = await prisma.user.findMany({ select: { email: true, name: true } })
+    const withUnderscore = everyone.filter((u) => `${u.email} ${u.name ?? ''}`.includes('_')).length
+    expect((await list('?q=_')).total).toBe(withUnderscore)
+    expect((await list('?q=_')).total).toBeLessThan(everyone.length)
+    expect((await list('?q=%25')).total).toBeLessThan(everyone.length)
+    const backslash = await createUser({ name: `Back ${tag}\\slash` })
+    expect((await list(`?q=${encodeURIComponent(`${tag}\\`)}`)).users.map((u) => u.id)).toEqual([backslash.id])
+  })
+
   test('finds users by name', async () => {
     const ada = await createUser({ name: `Ada ${tag} Lovelace` })
     const data = await list(`?q=${encodeURIComponent(`ada ${tag}`)}`)

@@ -8,6 +8,7 @@ import json
 import os
 import select
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -262,6 +263,31 @@ class AgentTest(unittest.TestCase):
 
         # It keeps serving for the linger, then exits 0.
         self.assertEqual(proc.wait(timeout=10), 0)
+
+    def test_run_folder_and_files_are_private(self):
+        # The run folder holds users' photos, the job's config and logs: another account on the machine
+        # reads none of it, even when the folder was there already (the local provider makes it first)
+        # and the umask would let it.
+        os.makedirs(self.workdir, mode=0o755)
+        os.chmod(self.workdir, 0o755)
+        old = os.umask(0o022)
+        try:
+            proc = self.start(self.job())
+        finally:
+            os.umask(old)
+        self.poll_until_done()
+        self.assertEqual(proc.wait(timeout=10), 0)
+        mode = lambda path: stat.S_IMODE(os.stat(path).st_mode)
+        self.assertEqual(mode(self.workdir), 0o700)
+        seen = 0
+        for folder, dirs, files in os.walk(self.workdir):
+            for d in dirs:
+                self.assertEqual(mode(os.path.join(folder, d)), 0o700, os.path.join(folder, d))
+            for f in files:
+                self.assertEqual(mode(os.path.join(folder, f)), 0o600, os.path.join(folder, f))
+                seen += 1
+        self.assertIn("dataset", os.listdir(self.workdir))
+        self.assertGreaterEqual(seen, 8)  # six dataset files, config.json, agent.log, trainer.log, ...
 
     def test_image_that_always_fails(self):
         job = self.job()

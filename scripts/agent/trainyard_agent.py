@@ -578,10 +578,14 @@ def main(argv=None):
     if args.simulate_trainer:
         return simulate_trainer(args.config, args.seconds, args.fail_at_step)
 
+    # The run folder holds users' photos, the job's config and logs: everything the agent and the trainer
+    # it starts create is theirs alone (folders 0700, files 0600), whatever umask the machine has.
+    os.umask(0o077)
     job = load_job(args)
     own_workdir = not args.workdir
     workdir = tempfile.mkdtemp(prefix="trainyard-agent-") if own_workdir else os.path.abspath(args.workdir)
-    os.makedirs(workdir, exist_ok=True)
+    os.makedirs(workdir, mode=0o700, exist_ok=True)
+    os.chmod(workdir, 0o700)  # it may have been there already, made by someone with a looser umask
     agent = Agent(job, workdir, args)
     agent.emit("booting", "agent up (protocol v1)")
 

@@ -13,6 +13,7 @@ import morgan from 'morgan'
 import { EnvError, getEnv } from '../app/utils/env.server'
 import { securityHeaders } from './security'
 import { authRateLimit } from './rate-limit'
+import { withFormDataGuard } from './form-data'
 
 // Variables already set in the environment win over .env (Node's loadEnvFile never overrides).
 if (fs.existsSync('.env')) process.loadEnvFile('.env')
@@ -71,7 +72,7 @@ app.use(authRateLimit(env))
 app.all(
   '*',
   createRequestHandler({
-    build: build,
+    build: withFormDataGuard(build),
     mode: env.NODE_ENV === 'production' ? 'production' : 'development',
     getLoadContext: (_req, res) => ({ cspNonce: String(res.locals.cspNonce) }),
   }),

@@ -4,6 +4,7 @@
 import type { RequestHandler } from 'express'
 import { rateLimit } from 'express-rate-limit'
 import type { Env } from '../app/utils/env.server'
+import { clientKey } from './client-key'
 
 export const RATE_LIMITED_PATHS = [
   '/login',
@@ -24,6 +25,8 @@ export function authRateLimit(env: Env): RequestHandler {
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     message: 'Too many attempts. Wait a minute and try again.',
+    // An IPv6 client can change address within its /64 at will: that is one client.
+    keyGenerator: (req) => clientKey(req.ip),
   })
   return (req, res, next) => {
     const limited = req.method === 'POST' && RATE_LIMITED_PATHS.some((p) => req.path === p || req.path.startsWith(`${p}/`))

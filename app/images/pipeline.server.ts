@@ -14,7 +14,13 @@ import { ImageRefusedError, processImageFile, type ProcessedImage } from './proc
 import { imageKey } from '../storage/keys'
 import { getStorage } from '../storage/storage.server'
 import { readKnobs } from '../trainings/knobs'
-import { receiveFiles, UploadRequestError, uploadMessages, type ReceivedFile } from './upload-stream.server'
+import {
+  MAX_PARTS_PER_REQUEST,
+  receiveFiles,
+  UploadRequestError,
+  uploadMessages,
+  type ReceivedFile,
+} from './upload-stream.server'
 
 /** ai-toolkit's usual largest bucket, for a config that names none. */
 export const DEFAULT_RESOLUTION_PX = 1024
@@ -136,6 +142,19 @@ export async function handleImageUpload(
         body: {
           results: ordered,
           error: `${what} ${countOf(kept, 'image', 'images')} received in full ${kept === 1 ? 'was' : 'were'} kept.`,
+        },
+      }
+    }
+    if (received.tooManyParts) {
+      const kept = ordered.filter((r) => r.ok).length
+      return {
+        status: 413,
+        body: {
+          results: ordered,
+          error:
+            `The upload has more than ${MAX_PARTS_PER_REQUEST.toLocaleString('en-US')} parts: the first ` +
+            `${received.fileCount.toLocaleString('en-US')} ${received.fileCount === 1 ? 'file was' : 'files were'} read and the rest were not. ` +
+            `${countOf(kept, 'image', 'images')} received in full ${kept === 1 ? 'was' : 'were'} kept.`,
         },
       }
     }

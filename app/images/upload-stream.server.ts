@@ -11,8 +11,11 @@ import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web'
 import busboy from 'busboy'
 
 export const MAX_FILE_NAME_CHARS = 200
-/** More parts than any honest upload carries (the count limit refuses files by name well before). */
-const MAX_PARTS_PER_REQUEST = 2_000
+/**
+ * More parts than any honest upload carries (the count limit refuses files by name well before). Past
+ * it busboy reads no more parts: the upload is refused and says how many files were read.
+ */
+export const MAX_PARTS_PER_REQUEST = 2_000
 const WRITE_CHUNK_BYTES = 1024 * 1024
 
 export class UploadRequestError extends Error {
@@ -77,6 +80,8 @@ export type ReceiveOutcome = {
   fileCount: number
   /** why the body could not be read to its end, if it could not */
   broken: null | 'cut-off' | 'malformed'
+  /** the body had more than MAX_PARTS_PER_REQUEST parts: those after them were not read */
+  tooManyParts: boolean
 }
 
 /**
@@ -187,6 +192,11 @@ export async function receiveFiles(
     onFile(received)
   })
 
+  // busboy skips the parts past its limits and says so only by these events.
+  let tooManyParts = false
+  parser.on('partsLimit', () => (tooManyParts = true))
+  parser.on('filesLimit', () => (tooManyParts = true))
+
   let broken: ReceiveOutcome['broken'] = null
   try {
     // Node's web and stream types disagree on ReadableStream's generics; the object is the same.
@@ -197,5 +207,5 @@ export async function receiveFiles(
     broken = /malformed|boundary/i.test(message) ? 'malformed' : 'cut-off'
   }
   await Promise.all(writes)
-  return { refused, fileCount, broken }
+  return { refused, fileCount, broken, tooManyParts }
 }

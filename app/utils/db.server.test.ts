@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest'
-import { isSerializationFailure, isUniqueViolation } from './db.server'
+import { isSerializationFailure, isUniqueViolation, likeContainsPattern } from './db.server'
 
 /** What @prisma/adapter-pg throws when PostgreSQL refuses a COMMIT with 40001 (its DriverAdapterError). */
 function writeConflictAtCommit() {
@@ -21,4 +21,10 @@ test('a serialization failure is recognised inside the transaction (P2034) and a
   expect(isSerializationFailure(new Error('TransactionWriteConflict'))).toBe(false)
   expect(isSerializationFailure(null)).toBe(false)
   expect(isUniqueViolation(Object.assign(new Error('dup'), { code: 'P2002' }))).toBe(true)
+})
+
+test("likeContainsPattern escapes LIKE's wildcards and its escape character", () => {
+  expect(likeContainsPattern('ada')).toBe('%ada%')
+  expect(likeContainsPattern('a_b%c\\d')).toBe('%a\\_b\\%c\\\\d%')
+  expect(likeContainsPattern('')).toBe('%%')
 })

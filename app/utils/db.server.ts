@@ -1,5 +1,5 @@
 import type { PrismaClient } from '@prisma/client'
-import { createPrismaClient, databaseKind } from '../../prisma/create-client'
+import { createPrismaClient } from '../../prisma/create-client'
 import { getEnv } from './env.server'
 
 export { createPrismaClient }
@@ -10,11 +10,6 @@ export { createPrismaClient }
 const globalForPrisma = globalThis as unknown as { __prisma?: PrismaClient }
 
 export const prisma: PrismaClient = (globalForPrisma.__prisma ??= createPrismaClient(getEnv().DATABASE_URL))
-
-/** Which database this process talks to. */
-export function currentDatabaseKind() {
-  return databaseKind(getEnv().DATABASE_URL)
-}
 
 /**
  * Prisma's error code, checked by value on purpose: the PostgreSQL client is a second generated client
@@ -42,10 +37,10 @@ export function isSerializationFailure(error: unknown) {
 }
 
 /**
- * A case-insensitive "contains" filter on both databases: SQLite's LIKE already ignores ASCII case;
- * PostgreSQL's needs `mode: 'insensitive'` (ILIKE), which the SQLite client's types do not know.
+ * A LIKE pattern that finds `text` anywhere, for raw SQL with `ESCAPE '\'`: LIKE's wildcards (`%`, `_`)
+ * and the escape character itself are escaped, so what a person typed is matched as typed. Prisma's
+ * `contains` escapes nothing, and SQLite's LIKE has no escape character unless the query names one.
  */
-export function containsIgnoringCase(text: string): { contains: string } {
-  if (currentDatabaseKind() === 'postgres') return { contains: text, mode: 'insensitive' } as { contains: string }
-  return { contains: text }
+export function likeContainsPattern(text: string) {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 }

@@ -16,7 +16,21 @@ export function safeRedirect(to: FormDataEntryValue | string | null | undefined,
   // Control characters and backslashes are folded into "//" by some browsers.
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\\]/.test(trimmed)) return fallback
-  return trimmed
+  return encodeNonAscii(trimmed) ?? fallback
+}
+
+/**
+ * A Location header carries bytes, not text: a path with characters outside printable ASCII ("/é",
+ * "?q=日本") made `redirect()` throw (a 500, for sign-up after the account was created). So they
+ * are percent-encoded as UTF-8, the way a browser sends them; what is already `%XX` stays as it is.
+ * A lone surrogate cannot be encoded: null, and the caller falls back.
+ */
+function encodeNonAscii(path: string) {
+  try {
+    return path.replace(/[^\u0021-\u007e]+/g, (run) => encodeURIComponent(run))
+  } catch {
+    return null
+  }
 }
 
 export function getErrorMessage(error: unknown) {

@@ -354,6 +354,23 @@ describe('LocalGpuProvider with the real agent', () => {
     expect(await local.describe([machine.instanceId])).toMatchObject([{ state: 'terminated' }])
   })
 
+  test('the run folders and the files the provider writes are the app user’s alone, whatever the umask', async () => {
+    // runs/<runId>/ holds users' photos (the agent downloads them there), the job and the logs.
+    const previous = process.umask(0o022)
+    try {
+      const local = provider({ pythonCommand: path.join(stateDir, 'no-such-python') })
+      await expect(local.launch(request('run_private'))).rejects.toThrow(/ENOENT/)
+    } finally {
+      process.umask(previous)
+    }
+    const mode = (...parts: string[]) => fs.statSync(path.join(stateDir, ...parts)).mode & 0o777
+    expect(mode('runs')).toBe(0o700)
+    expect(mode('runs', 'run_private')).toBe(0o700)
+    expect(mode('runs', 'run_private', 'agent.stdout')).toBe(0o600)
+    expect(mode('runs', 'run_private', 'agent.stderr')).toBe(0o600)
+    expect(mode('machines')).toBe(0o700)
+  })
+
   test('an agent that cannot start: launch fails with its stderr, and the machine reads as terminated', async () => {
     const local = provider()
     const bad = request('run_bad')

@@ -29,6 +29,9 @@ const TERMINATE_GRACE_MS = 10_000
 const KILL_WAIT_MS = 3_000
 const POLL_INTERVAL_MS = 50
 const HOST = '127.0.0.1'
+/** Run folders and the files in them: for the app's own account only. */
+const PRIVATE_DIR_MODE = 0o700
+const PRIVATE_FILE_MODE = 0o600
 const INSTANCE_PREFIX = 'local-'
 // Run ids become file names; the app's are cuids. Anything else is refused, never turned into a path.
 const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/
@@ -211,14 +214,18 @@ export class LocalGpuProvider implements GpuProvider {
   }
 
   private async start(record: LocalRecord, request: LaunchRequest): Promise<LocalRecord> {
-    await fsp.mkdir(record.workdir, { recursive: true })
+    // The workdir will hold users' photos (the agent downloads them there), the job and the logs: ours
+    // alone, and runs/ too, tightened if an older version made it with the umask's mode.
+    await fsp.mkdir(record.workdir, { recursive: true, mode: PRIVATE_DIR_MODE })
+    await fsp.chmod(path.dirname(record.workdir), PRIVATE_DIR_MODE)
+    await fsp.chmod(record.workdir, PRIVATE_DIR_MODE)
     const job = this.machineJob(request)
     // The job holds the bearer token and signed URLs: readable by us only, and gone once the agent read it.
     const jobFile = path.join(record.workdir, 'job.json')
-    await fsp.writeFile(jobFile, JSON.stringify(job), { mode: 0o600 })
+    await fsp.writeFile(jobFile, JSON.stringify(job), { mode: PRIVATE_FILE_MODE })
     const stdoutFile = path.join(record.workdir, 'agent.stdout')
-    const stdoutFd = fs.openSync(stdoutFile, 'w')
-    const stderrFd = fs.openSync(path.join(record.workdir, 'agent.stderr'), 'a')
+    const stdoutFd = fs.openSync(stdoutFile, 'w', PRIVATE_FILE_MODE)
+    const stderrFd = fs.openSync(path.join(record.workdir, 'agent.stderr'), 'a', PRIVATE_FILE_MODE)
     try {
       const args = [
         this.agentPath,
@@ -348,7 +355,7 @@ export class LocalGpuProvider implements GpuProvider {
 
   /** Creates the record only if there is none (link() is atomic and fails on an existing name). */
   private async claim(record: LocalRecord): Promise<boolean> {
-    await fsp.mkdir(this.machinesDir(), { recursive: true })
+    await fsp.mkdir(this.machinesDir(), { recursive: true, mode: PRIVATE_DIR_MODE })
     const temp = `${this.recordPath(record.runId)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
     await fsp.writeFile(temp, JSON.stringify(record))
     try {

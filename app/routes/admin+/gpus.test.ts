@@ -195,6 +195,19 @@ describe('the list', () => {
     expect(second.gpus.map((g) => g.id)).not.toContain(first.gpus[0]!.id)
     expect((await fleet(cookie, '?page=nonsense')).page).toBe(1)
   })
+
+  // Page numbers are parsed as the trainings list parses them (where "1e20" was a 500): plain digits up to
+  // MAX_PAGE, anything else page 1.
+  test.each(['1e20', '1e3', '99999999999999999999', '0x10', '20001', '2.5', '0', '-1', ' 2', ''])(
+    'page=%j shows page 1',
+    async (page) => {
+      const cookie = await admin()
+      await machine()
+      const data = await fleet(cookie, `?page=${encodeURIComponent(page)}`)
+      expect(data.page).toBe(1)
+      expect(data.gpus.length).toBeGreaterThan(0)
+    },
+  )
 })
 
 describe('terminate', () => {

@@ -22,6 +22,7 @@ import { isActiveRunStatus } from '~/runs/status'
 import { formatDateTime, formatDuration, formatUsd } from '~/utils/format'
 import { CANCELED_BY_ADMIN, endRun } from '~/runs/runs.server'
 import { redirectWithToast } from '~/utils/toast.server'
+import { PageNumberSchema } from '~/utils/pagination'
 
 export const meta: MetaFunction = () => [{ title: 'GPU fleet · Admin · Trainyard' }]
 
@@ -29,7 +30,7 @@ const GPUS_PER_PAGE = 50
 
 const SearchParamsSchema = z.object({
   state: z.enum(['all', 'live']).catch('all'),
-  page: z.coerce.number().int().min(1).catch(1),
+  page: PageNumberSchema,
 })
 
 const ActionSchema = z.discriminatedUnion(

@@ -67,6 +67,15 @@ describe('pagination', () => {
     expect(await list(`?q=${tag}&page=abc`)).toMatchObject({ page: 1, from: 1 })
     expect(await list(`?q=${tag}&page=-2`)).toMatchObject({ page: 1, from: 1 })
   })
+
+  // Page numbers are parsed as the trainings list parses them (where "1e20" was a 500): plain digits up to
+  // MAX_PAGE, anything else page 1.
+  test.each(['1e20', '1e3', '99999999999999999999', '0x10', '20001', '2.5', '0', '-1', ' 2', ''])(
+    'page=%j shows page 1',
+    async (page) => {
+      expect(await list(`?q=${tag}&page=${encodeURIComponent(page)}`)).toMatchObject({ page: 1, from: 1, to: 20 })
+    },
+  )
 })
 
 describe('search', () => {
@@ -74,6 +83,23 @@ describe('search', () => {
     const data = await list(`?q=${tag.toUpperCase()}-07`)
     expect(data.total).toBe(1)
     expect(data.users[0]).toMatchObject({ email: `${tag}-07@example.test`, name: 'Paged 7', roles: ['user'] })
+  })
+
+  // LIKE reads "_" as any one character and "%" as any run: a search for them must find them, not everyone.
+  test('"_" and "%" are searched as themselves, not as wildcards', async () => {
+    const underscore = await createUser({ name: `Under ${tag}_score` })
+    const percent = await createUser({ name: `Per ${tag}%cent` })
+    expect((await list(`?q=${encodeURIComponent(`${tag}_`)}`)).users.map((u) => u.id)).toEqual([underscore.id])
+    expect((await list(`?q=${encodeURIComponent(`${tag}%`)}`)).users.map((u) => u.id)).toEqual([percent.id])
+    expect((await list(`?q=${encodeURIComponent(`${tag}%07`)}`)).total).toBe(0)
+    expect((await list(`?q=${encodeURIComponent(`${tag}_07`)}`)).total).toBe(0)
+    const everyone = await prisma.user.findMany({ select: { email: true, name: true } })
+    const withUnderscore = everyone.filter((u) => `${u.email} ${u.name ?? ''}`.includes('_')).length
+    expect((await list('?q=_')).total).toBe(withUnderscore)
+    expect((await list('?q=_')).total).toBeLessThan(everyone.length)
+    expect((await list('?q=%25')).total).toBeLessThan(everyone.length)
+    const backslash = await createUser({ name: `Back ${tag}\\slash` })
+    expect((await list(`?q=${encodeURIComponent(`${tag}\\`)}`)).users.map((u) => u.id)).toEqual([backslash.id])
   })
 
   test('finds users by name', async () => {

@@ -6,8 +6,9 @@ import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { Pagination } from '~/components/pagination'
 import { Button } from '~/components/ui/button'
 import { Card } from '~/components/ui/card'
-import { containsIgnoringCase, prisma } from '~/utils/db.server'
+import { likeContainsPattern, prisma } from '~/utils/db.server'
 import { requireUserWithPermission } from '~/utils/permissions.server'
+import { PageNumberSchema } from '~/utils/pagination'
 
 export const meta: MetaFunction = () => [{ title: 'Users · Admin · Trainyard' }]
 
@@ -17,7 +18,7 @@ const SEARCH_MAX_CHARS = 100
 // Query strings come from links people edit by hand: a bad page number shows page 1, not an error.
 const SearchParamsSchema = z.object({
   q: z.string().trim().max(SEARCH_MAX_CHARS).catch(''),
-  page: z.coerce.number().int().min(1).catch(1),
+  page: PageNumberSchema,
 })
 
 export async function loader({ request }: LoaderFunctionArgs) {
@@ -27,17 +28,25 @@ export async function loader({ request }: LoaderFunctionArgs) {
     q: url.searchParams.get('q') ?? '',
     page: url.searchParams.get('page') ?? '1',
   })
-  // SQLite's LIKE (what `contains` becomes) ignores ASCII case, so "ADA" finds "ada@…".
-  const where = q ? { OR: [{ email: containsIgnoringCase(q) }, { name: containsIgnoringCase(q) }] } : {}
-  const total = await prisma.user.count({ where })
+  // Raw SQL because Prisma's `contains` passes LIKE's wildcards through ("_" listed everyone) and cannot
+  // add the ESCAPE clause SQLite needs to take them literally. `lower()` on both sides ignores case on both
+  // databases, as SQLite's LIKE and PostgreSQL's ILIKE did; an empty search matches every email.
+  const match = likeContainsPattern(q)
+  const [{ count }] = await prisma.$queryRaw<[{ count: bigint | number }]>`
+    SELECT COUNT(*) AS "count" FROM "User"
+    WHERE lower("email") LIKE lower(${match}) ESCAPE '\\' OR lower("name") LIKE lower(${match}) ESCAPE '\\'`
+  const total = Number(count)
   const pages = Math.max(1, Math.ceil(total / USERS_PER_PAGE))
   // A page past the end (the list shrank since the link was made) shows the last page.
   const page = Math.min(requestedPage, pages)
+  const pageIds = await prisma.$queryRaw<Array<{ id: string }>>`
+    SELECT "id" FROM "User"
+    WHERE lower("email") LIKE lower(${match}) ESCAPE '\\' OR lower("name") LIKE lower(${match}) ESCAPE '\\'
+    ORDER BY "createdAt" DESC, "id" ASC
+    LIMIT ${USERS_PER_PAGE} OFFSET ${(page - 1) * USERS_PER_PAGE}`
   const users = await prisma.user.findMany({
-    where,
+    where: { id: { in: pageIds.map((row) => row.id) } },
     orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
-    skip: (page - 1) * USERS_PER_PAGE,
-    take: USERS_PER_PAGE,
     select: {
       id: true,
       email: true,

@@ -375,6 +375,26 @@ describe('upload: bad input is refused by name, the good files of the batch are 
     await expectNoTempFiles()
   })
 
+  test('more parts than the reader takes (2,000): refused with how many were read, not silently cut short', async () => {
+    const { cookie, training } = await setup()
+    const goodFiles = await Promise.all([20, 21].map((seed) => good(seed)()))
+    const fillers = Array.from({ length: 2_000 }, (_, i) => ({ filename: `filler-${i}.jpg`, content: Buffer.from('x') }))
+    const { status, body } = await uploadRaw(
+      training.id,
+      cookie,
+      multipartBody([...goodFiles.map((f) => ({ filename: f.name, content: f.content })), ...fillers]),
+    )
+    expect(status).toBe(413)
+    expect(body.error).toBe(
+      'The upload has more than 2,000 parts: the first 2,000 files were read and the rest were not. 2 images received in full were kept.',
+    )
+    expect(body.results).toHaveLength(2_000)
+    expect(body.results.slice(0, 2)).toEqual(goodFiles.map((f) => expect.objectContaining({ name: f.name, ok: true })))
+    expect((await rowsOf(training.id)).map((r) => r.name).sort()).toEqual(goodFiles.map((f) => f.name).sort())
+    await expectRowsMatchObjects(training.id)
+    await expectNoTempFiles()
+  })
+
   test('a request that is not multipart, or carries no file, changes nothing', async () => {
     const { cookie, training } = await setup()
     const json = await send(

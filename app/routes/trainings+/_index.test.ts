@@ -101,6 +101,14 @@ describe('/trainings', () => {
       expect(await list(cookie, '?page=zzz')).toMatchObject({ page: 1 })
     })
 
+    // A huge or odd number used to reach the database as a skip of 2e21 rows: a 500.
+    test.each(['1e20', '1e3', '99999999999999999999', '0x10', '20001', '2.5', '0', '-1', ' 2', ''])(
+      'page=%j shows page 1',
+      async (page) => {
+        expect(await list(cookie, `?page=${encodeURIComponent(page)}`)).toMatchObject({ page: 1, from: 1, to: 20 })
+      },
+    )
+
     test('activity moves a training to the top', async () => {
       await prisma.training.update({ where: { id: ids[0] }, data: { name: 'Mine 0 touched' } })
       const first = await list(cookie)

@@ -15,6 +15,7 @@ import { cn } from '~/components/ui/cn'
 import { userHasPermission } from '~/utils/permissions'
 import { requireUserAccess } from '~/utils/permissions.server'
 import { useUser } from '~/utils/user'
+import { PageNumberSchema } from '~/utils/pagination'
 
 export const meta: MetaFunction = () => [{ title: 'Trainings · Trainyard' }]
 
@@ -23,7 +24,7 @@ const TRAININGS_PER_PAGE = 20
 // Query strings come from links people edit by hand: nonsense shows page 1 of their own trainings.
 const SearchParamsSchema = z.object({
   scope: z.enum(['mine', 'all']).catch('mine'),
-  page: z.coerce.number().int().min(1).catch(1),
+  page: PageNumberSchema,
 })
 
 /**

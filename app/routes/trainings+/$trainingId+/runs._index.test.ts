@@ -36,6 +36,28 @@ async function owner() {
   return { user, cookie: (await createSessionCookie(user.id)).cookie }
 }
 
+describe('the list', () => {
+  // Page numbers are parsed as the trainings list parses them (where "1e20" was a 500): plain digits up to
+  // MAX_PAGE, anything else page 1.
+  test.each(['1e20', '1e3', '99999999999999999999', '0x10', '20001', '2.5', '0', '-1', ' 2', ''])(
+    'page=%j shows page 1',
+    async (page) => {
+      const { user, cookie } = await owner()
+      const training = await createTraining(user.id)
+      await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'failed' } })
+      const response = await callRoute(() =>
+        loader({
+          ...ctx,
+          params: { trainingId: training.id },
+          request: makeRequest(`/trainings/${training.id}/runs?page=${encodeURIComponent(page)}`, { cookie }),
+        }),
+      )
+      expect(response.status).toBe(200)
+      expect(await response.json()).toMatchObject({ page: 1, total: 1, runs: [expect.anything()] })
+    },
+  )
+})
+
 describe('Start training', () => {
   test('queues one run for the owner and sends them to its page with a toast', async () => {
     const { user, cookie } = await owner()

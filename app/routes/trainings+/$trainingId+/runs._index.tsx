@@ -23,6 +23,7 @@ import { startRun, StartRunError } from '~/runs/runs.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { requireTraining } from '~/trainings/access.server'
 import { useUser } from '~/utils/user'
+import { PageNumberSchema } from '~/utils/pagination'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `Runs · ${data?.training.name ?? 'Training'} · Trainyard` },
@@ -33,7 +34,7 @@ const RUNS_PER_PAGE = 20
 const RUN_COLUMNS = 'sm:grid-cols-[10rem_1fr_7rem_6rem_7rem]'
 
 const SearchParamsSchema = z.object({
-  page: z.coerce.number().int().min(1).catch(1),
+  page: PageNumberSchema,
 })
 
 const ActionSchema = z.discriminatedUnion('intent', [z.object({ intent: z.literal('start') })], {

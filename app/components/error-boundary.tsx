@@ -66,3 +66,23 @@ export function GeneralErrorBoundary({
     </div>
   )
 }
+
+/** A status handler's sentence with the way back: "No role with the id "x". See every role." */
+export function NotFound({ children, to, linkText }: { children: ReactNode; to: string; linkText: string }) {
+  return (
+    <p>
+      {children}{' '}
+      <Link to={to} className="link">
+        {linkText}
+      </Link>
+      .
+    </p>
+  )
+}
+
+/** What every page of one training says when the training is not there, or not the reader's to see. */
+export const trainingNotFound: StatusHandler = ({ params }) => (
+  <NotFound to="/trainings" linkText="See your trainings">
+    No training with the id “{params.trainingId}”, or it is not yours to see.
+  </NotFound>
+)

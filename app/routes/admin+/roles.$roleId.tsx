@@ -6,7 +6,7 @@ import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
-import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { GeneralErrorBoundary, NotFound } from '~/components/error-boundary'
 import { Field, FormErrors, SubmitButton } from '~/components/forms'
 import { Card } from '~/components/ui/card'
 import { requireUserId } from '~/utils/auth.server'
@@ -400,13 +400,9 @@ export function ErrorBoundary() {
     <GeneralErrorBoundary
       statusHandlers={{
         404: ({ params }) => (
-          <p>
-            No role with the id "{params.roleId}".{' '}
-            <Link to="/admin/roles" className="link">
-              See every role
-            </Link>
-            .
-          </p>
+          <NotFound to="/admin/roles" linkText="See every role">
+            No role with the id "{params.roleId}".
+          </NotFound>
         ),
       }}
     />

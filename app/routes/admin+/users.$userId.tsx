@@ -5,7 +5,7 @@ import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
-import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { GeneralErrorBoundary, NotFound } from '~/components/error-boundary'
 import { CheckboxField, FormErrors, SubmitButton } from '~/components/forms'
 import { Card } from '~/components/ui/card'
 import { prisma } from '~/utils/db.server'
@@ -193,13 +193,9 @@ export function ErrorBoundary() {
     <GeneralErrorBoundary
       statusHandlers={{
         404: ({ params }) => (
-          <p>
-            No user with the id "{params.userId}".{' '}
-            <Link to="/admin/users" className="link">
-              See every user
-            </Link>
-            .
-          </p>
+          <NotFound to="/admin/users" linkText="See every user">
+            No user with the id "{params.userId}".
+          </NotFound>
         ),
       }}
     />

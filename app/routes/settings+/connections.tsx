@@ -6,7 +6,7 @@ import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData, useRouteLoaderData } from '@remix-run/react'
 import { z } from 'zod'
-import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { GeneralErrorBoundary, NotFound } from '~/components/error-boundary'
 import { FormErrors, SubmitButton } from '~/components/forms'
 import { Card } from '~/components/ui/card'
 import { GitHubLoginButton } from '~/components/github-button'
@@ -172,13 +172,9 @@ export function ErrorBoundary() {
     <GeneralErrorBoundary
       statusHandlers={{
         404: () => (
-          <p>
-            That connection is not on your account any more.{' '}
-            <Link to={CONNECTIONS_PATH} className="link">
-              See your connections
-            </Link>
-            .
-          </p>
+          <NotFound to={CONNECTIONS_PATH} linkText="See your connections">
+            That connection is not on your account any more.
+          </NotFound>
         ),
       }}
     />

@@ -3,9 +3,9 @@
 import { parseWithZod } from '@conform-to/zod'
 import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
+import { Form, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
-import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { GeneralErrorBoundary, NotFound } from '~/components/error-boundary'
 import { FormErrors, SubmitButton } from '~/components/forms'
 import { Badge } from '~/components/ui/badge'
 import { Card } from '~/components/ui/card'
@@ -145,13 +145,9 @@ export function ErrorBoundary() {
     <GeneralErrorBoundary
       statusHandlers={{
         404: () => (
-          <p>
-            That session has already ended.{' '}
-            <Link to={PAGE} className="link">
-              See your sessions
-            </Link>
-            .
-          </p>
+          <NotFound to={PAGE} linkText="See your sessions">
+            That session has already ended.
+          </NotFound>
         ),
       }}
     />

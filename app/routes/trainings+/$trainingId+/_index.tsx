@@ -3,11 +3,11 @@
 // deletion, and the dataset check. Caption and delete intents are this route's action.
 import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { Link, useLoaderData, useRouteLoaderData } from '@remix-run/react'
+import { useLoaderData, useRouteLoaderData } from '@remix-run/react'
 import { useCallback, useMemo, useState } from 'react'
 import { z } from 'zod'
 import { DatasetCheckPanel } from '~/components/dataset-check-panel'
-import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { GeneralErrorBoundary, trainingNotFound } from '~/components/error-boundary'
 import { ImageUploader } from '~/components/image-uploader'
 import { StartRunCard } from '~/components/start-run-card'
 import { BulkActions, BulkCaptionsSchema, CaptionFormSchema, ImageCard } from '~/components/training-images'
@@ -194,15 +194,7 @@ export function ErrorBoundary() {
   return (
     <GeneralErrorBoundary
       statusHandlers={{
-        404: ({ params }) => (
-          <p>
-            No training with the id “{params.trainingId}”, or it is not yours to see.{' '}
-            <Link to="/trainings" className="link">
-              See your trainings
-            </Link>
-            .
-          </p>
-        ),
+        404: trainingNotFound,
         403: () => <p>Your account may not change the images of this training; ask an admin.</p>,
       }}
     />

@@ -3,7 +3,7 @@
 // Someone else's training is a 404 here, so every page below is too.
 import { json, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Link, Outlet, useLoaderData } from '@remix-run/react'
-import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { GeneralErrorBoundary, trainingNotFound } from '~/components/error-boundary'
 import { RunStatusBadge } from '~/components/run-status-badge'
 import { TabNav } from '~/components/tab-nav'
 import { parseBaseModel } from '~/trainings/base-models'
@@ -94,15 +94,7 @@ export function ErrorBoundary() {
   return (
     <GeneralErrorBoundary
       statusHandlers={{
-        404: ({ params }) => (
-          <p>
-            No training with the id “{params.trainingId}”, or it is not yours to see.{' '}
-            <Link to="/trainings" className="link">
-              See your trainings
-            </Link>
-            .
-          </p>
-        ),
+        404: trainingNotFound,
         403: () => <p>Your account may not see this training; ask an admin.</p>,
       }}
     />

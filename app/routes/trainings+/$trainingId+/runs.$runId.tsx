@@ -8,7 +8,7 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-
 import { z } from 'zod'
 import { ConfirmButton } from '~/components/confirm-button'
 import { CopyButton } from '~/components/copy-button'
-import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { GeneralErrorBoundary, NotFound } from '~/components/error-boundary'
 import { ErrorList } from '~/components/forms'
 import { useRevalidateWhile } from '~/components/live-revalidation'
 import { LossChart } from '~/components/loss-chart'
@@ -335,13 +335,9 @@ export function ErrorBoundary() {
     <GeneralErrorBoundary
       statusHandlers={{
         404: ({ params }) => (
-          <p>
-            This run does not exist or is not yours.{' '}
-            <Link to={`/trainings/${params.trainingId}/runs`} className="link">
-              See the runs of this training
-            </Link>
-            .
-          </p>
+          <NotFound to={`/trainings/${params.trainingId}/runs`} linkText="See the runs of this training">
+            This run does not exist or is not yours.
+          </NotFound>
         ),
         403: () => <p>Your account may not see or change this run; ask an admin.</p>,
       }}

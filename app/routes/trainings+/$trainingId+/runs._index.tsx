@@ -5,7 +5,7 @@ import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
-import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { GeneralErrorBoundary, trainingNotFound } from '~/components/error-boundary'
 import { ErrorList, SubmitButton } from '~/components/forms'
 import { useRevalidateWhile } from '~/components/live-revalidation'
 import { Pagination } from '~/components/pagination'
@@ -262,15 +262,7 @@ export function ErrorBoundary() {
   return (
     <GeneralErrorBoundary
       statusHandlers={{
-        404: ({ params }) => (
-          <p>
-            No training with the id “{params.trainingId}”, or it is not yours to see.{' '}
-            <Link to="/trainings" className="link">
-              See your trainings
-            </Link>
-            .
-          </p>
-        ),
+        404: trainingNotFound,
         403: () => <p>Your account may not start runs of this training; ask an admin.</p>,
       }}
     />

@@ -7,7 +7,7 @@ import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { useState } from 'react'
 import { z } from 'zod'
-import { GeneralErrorBoundary } from '~/components/error-boundary'
+import { GeneralErrorBoundary, trainingNotFound } from '~/components/error-boundary'
 import { ErrorList, Field, SubmitButton } from '~/components/forms'
 import { TrainingConfigEditor } from '~/components/training-config-editor'
 import { BaseModelSelect, TriggerWordField } from '~/components/training-fields'
@@ -372,15 +372,7 @@ export function ErrorBoundary() {
   return (
     <GeneralErrorBoundary
       statusHandlers={{
-        404: ({ params }) => (
-          <p>
-            No training with the id “{params.trainingId}”, or it is not yours to see.{' '}
-            <Link to="/trainings" className="link">
-              See your trainings
-            </Link>
-            .
-          </p>
-        ),
+        404: trainingNotFound,
         403: () => <p>Your account may not change or delete this training; ask an admin.</p>,
       }}
     />

@@ -26,6 +26,7 @@ import {
   type Machine,
   type ProviderCapabilities,
 } from '../provider.server'
+import { chunk } from '../../utils/collections'
 import { EC2_CATALOGUE } from './catalogue'
 import { buildUserData, ec2MachineJob, renderUserData, USER_DATA_MAX_BYTES, type Ec2Trainer } from './user-data.server'
 
@@ -107,12 +108,6 @@ export function ec2MachineState(name: string | undefined): MachineState {
     default:
       return 'stopping'
   }
-}
-
-function chunks<T>(items: T[], size: number) {
-  const out: T[][] = []
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
-  return out
 }
 
 function errorCode(error: unknown) {
@@ -202,7 +197,7 @@ export class Ec2GpuProvider implements GpuProvider {
     const machines: Machine[] = []
     // An `instance-id` filter, not InstanceIds: EC2 answers InvalidInstanceID.NotFound for the whole call
     // when one id is unknown (gone, or just launched and not yet visible); a filter leaves it out.
-    for (const batch of chunks(ids, DESCRIBE_BATCH_SIZE)) {
+    for (const batch of chunk(ids, DESCRIBE_BATCH_SIZE)) {
       machines.push(...(await this.describeWhere([{ Name: 'instance-id', Values: batch }])))
     }
     return machines
@@ -216,7 +211,7 @@ export class Ec2GpuProvider implements GpuProvider {
   }
 
   async terminate(instanceIds: string[]): Promise<void> {
-    for (const batch of chunks([...new Set(instanceIds)], TERMINATE_BATCH_SIZE)) {
+    for (const batch of chunk([...new Set(instanceIds)], TERMINATE_BATCH_SIZE)) {
       await this.terminateBatch(batch)
     }
   }

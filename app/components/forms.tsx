@@ -171,9 +171,6 @@ export function CheckboxField({ label, inputProps }: { label: ReactNode; inputPr
   )
 }
 
-/** The older button classes, read as the kit's variants so callers that pass them keep their look. */
-const CLASS_VARIANTS = { 'btn-primary': 'primary', 'btn-secondary': 'secondary', 'btn-danger': 'danger' } as const
-
 /**
  * A submit button that shows it is working while its form is being submitted: the kit's
  * StatusButton, pending while Remix submits this button's form. With several buttons in one form,
@@ -192,13 +189,11 @@ export function SubmitButton({
     navigation.state === 'submitting' &&
     (value === undefined || navigation.formData?.get(String(name ?? 'intent')) === value) &&
     (formAction === undefined || navigation.formAction === formAction)
-  const classes = className?.split(/\s+/) ?? []
-  const legacy = classes.find((c): c is keyof typeof CLASS_VARIANTS => Object.hasOwn(CLASS_VARIANTS, c))
   return (
     <StatusButton
       status={submitting ? 'pending' : 'idle'}
-      variant={variant ?? (legacy ? CLASS_VARIANTS[legacy] : undefined)}
-      className={cn(classes.filter((c) => c !== legacy))}
+      variant={variant}
+      className={className}
       name={name}
       value={value}
       formAction={formAction}

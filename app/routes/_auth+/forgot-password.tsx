@@ -1,6 +1,6 @@
 // Asks for a password-reset code. The answer is the same whether or not the email has an account
-// (and takes the same time: the email is sent in the background), so the form tells nobody who
-// has one. An account made with GitHub alone may use it too, to get a password.
+// (and takes the same time: the email is sent in the background), and a wrong code on /verify is
+// answered alike for both, so the form tells nobody who has one. An account made with GitHub alone may use it too, to get a password.
 import { getFormProps, getInputProps, useForm } from '@conform-to/react'
 import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
@@ -10,11 +10,10 @@ import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { EmailField, FormErrors } from '~/components/forms'
 import { StatusButton } from '~/components/ui/status-button'
-import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { useIsPending } from '~/utils/misc'
 import { EmailSchema } from '~/utils/user-validation'
-import { sendCodeEmailInBackground, verifyPath } from './verify.server'
+import { sendResetCode, verifyPath } from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Forgot your password? · Trainyard' }]
 
@@ -30,8 +29,7 @@ export async function action({ request }: ActionFunctionArgs) {
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   const { email } = submission.value
 
-  const user = await prisma.user.findUnique({ select: { id: true }, where: { email } })
-  if (user) sendCodeEmailInBackground({ type: 'reset-password', target: email })
+  await sendResetCode(email)
   return redirect(verifyPath({ type: 'reset-password', target: email }))
 }
 

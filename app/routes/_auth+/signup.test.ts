@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest'
 import { loader as rootLoader } from '~/root'
 import { prisma } from '~/utils/db.server'
 import { getToast } from '~/utils/toast.server'
+import { MAX_CODES_SENT_PER_WINDOW } from '~/utils/verification.server'
 import {
   callRoute,
   codeFromEmail,
@@ -127,6 +128,24 @@ describe('/signup', () => {
     const res = await signup({ email }, cookie)
     expect(res.headers.get('location')).toBe('/')
     expect(await readEmail(email)).toBeNull()
+  })
+
+  test(`an address gets at most ${MAX_CODES_SENT_PER_WINDOW} codes an hour: then a 429 that says when, on the form`, async () => {
+    const email = uniqueEmail('many-codes')
+    for (let i = 0; i < MAX_CODES_SENT_PER_WINDOW; i++) expect((await signup({ email })).status).toBe(302)
+    const refused = await signup({ email })
+    expect(refused.status).toBe(429)
+    expect((await refused.json()).formErrors).toEqual([
+      expect.stringMatching(/^Too many codes for this email\. Use the newest code we sent, or ask again in \d+ min\.$/),
+    ])
+    const resend = await callRoute(() =>
+      verifyAction({
+        request: makeRequest('/verify', { form: { type: 'onboarding', target: email, intent: 'resend' } }),
+        ...ctx,
+      }),
+    )
+    expect(resend.status).toBe(429)
+    expect((await resend.json()).formErrors[0]).toMatch(/^Too many codes for this email/)
   })
 
   test('asking again sends a new code and the old one stops working', async () => {

@@ -45,7 +45,8 @@ export async function action({ request }: ActionFunctionArgs) {
     return json(formReply(submission, { fieldErrors: { email: ['An account with this email already exists'] } }), { status: 400 })
   }
 
-  await sendCodeEmail({ type: 'onboarding', target: email, redirectTo })
+  const sent = await sendCodeEmail({ type: 'onboarding', target: email, redirectTo })
+  if (!sent.sent) return json(formReply(submission, { formErrors: [sent.message] }), { status: 429 })
   return redirect(verifyPath({ type: 'onboarding', target: email, redirectTo }))
 }
 

@@ -4,7 +4,8 @@
 import * as totp from '@epic-web/totp'
 import { describe, expect, test, vi } from 'vitest'
 import { prisma } from '~/utils/db.server'
-import { MAX_CODE_ATTEMPTS, prepareVerification, TWO_FACTOR_TOTP } from '~/utils/verification.server'
+import { MAX_CODE_ATTEMPTS, TWO_FACTOR_TOTP } from '~/utils/verification.server'
+import { newCode } from '../../../tests/codes'
 import { callRoute, createUser, ctx, makeRequest, mergeCookies, TEST_PASSWORD, uniqueEmail } from '../../../tests/db-utils'
 import { action as loginAction } from './login'
 import { action } from './verify'
@@ -44,14 +45,16 @@ async function wrongCodes(count: number, isRight: (code: string) => Promise<bool
   return codes
 }
 
-describe('an emailed reset code under parallel guesses', () => {
+// The sign-up code: the same check as the reset code, and its page names the reason (a reset code's
+// page answers every failure alike, so it cannot show which guesses were checked).
+describe('an emailed code under parallel guesses', () => {
   test(`${PARALLEL_GUESSES} parallel wrong guesses: at most ${MAX_CODE_ATTEMPTS} checked, no 500, the code is spent`, async () => {
-    const user = await createUser({ email: uniqueEmail('race') })
-    const code = await prepareVerification({ type: 'reset-password', target: user.email })
+    const user = { email: uniqueEmail('race') }
+    const code = await newCode({ type: 'onboarding', target: user.email })
     const guesses = await wrongCodes(PARALLEL_GUESSES, async (c) => c === code)
     verifyTOTP.mockClear()
 
-    const answers = await Promise.all(guesses.map((c) => verify({ type: 'reset-password', target: user.email, code: c })))
+    const answers = await Promise.all(guesses.map((c) => verify({ type: 'onboarding', target: user.email, code: c })))
 
     expect(verifyTOTP.mock.calls.length).toBeLessThanOrEqual(MAX_CODE_ATTEMPTS)
     for (const a of answers) {
@@ -61,18 +64,18 @@ describe('an emailed reset code under parallel guesses', () => {
     }
     expect(answers.filter((a) => a.reason === 'invalid').length).toBeLessThanOrEqual(MAX_CODE_ATTEMPTS)
     // The right code comes too late: the row is spent.
-    const right = await verify({ type: 'reset-password', target: user.email, code })
+    const right = await verify({ type: 'onboarding', target: user.email, code })
     expect(right.status).toBe(400)
     expect(['too-many-attempts', 'expired']).toContain(right.reason)
     expect(right.res?.headers.get('set-cookie')).toBeNull()
   })
 
   test('the right code sent twice in parallel opens one reset, not two', async () => {
-    const user = await createUser({ email: uniqueEmail('twice') })
-    const code = await prepareVerification({ type: 'reset-password', target: user.email })
-    const answers = await Promise.all([1, 2, 3].map(() => verify({ type: 'reset-password', target: user.email, code })))
-    expect(answers.filter((a) => a.location === '/reset-password')).toHaveLength(1)
-    for (const a of answers.filter((a) => a.location !== '/reset-password'))
+    const user = { email: uniqueEmail('twice') }
+    const code = await newCode({ type: 'onboarding', target: user.email })
+    const answers = await Promise.all([1, 2, 3].map(() => verify({ type: 'onboarding', target: user.email, code })))
+    expect(answers.filter((a) => a.location === '/onboarding')).toHaveLength(1)
+    for (const a of answers.filter((a) => a.location !== '/onboarding'))
       expect(a).toMatchObject({ status: 400, reason: 'expired' })
   })
 
@@ -80,8 +83,8 @@ describe('an emailed reset code under parallel guesses', () => {
     ['a wrong code', false],
     ['the right code', true],
   ])('%s against a row that vanished after it was read is "expired", not a 500', async (_, right) => {
-    const user = await createUser({ email: uniqueEmail('vanish') })
-    const code = await prepareVerification({ type: 'reset-password', target: user.email })
+    const user = { email: uniqueEmail('vanish') }
+    const code = await newCode({ type: 'onboarding', target: user.email })
     // As if a parallel request used the code between this request's read and its write.
     const findFirst = prisma.verification.findFirst.bind(prisma.verification)
     vi.spyOn(prisma.verification, 'findFirst').mockImplementationOnce(((args: Parameters<typeof findFirst>[0]) =>
@@ -90,7 +93,7 @@ describe('an emailed reset code under parallel guesses', () => {
         return row
       })) as unknown as typeof prisma.verification.findFirst)
     const a = await verify({
-      type: 'reset-password',
+      type: 'onboarding',
       target: user.email,
       code: right ? code : code === '000000' ? '111111' : '000000',
     })

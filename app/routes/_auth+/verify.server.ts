@@ -5,7 +5,7 @@ import { prisma } from '~/utils/db.server'
 import { codeEmail, sendEmail } from '~/utils/email.server'
 import { getEnv } from '~/utils/env.server'
 import { verifySessionStorage } from '~/utils/session.server'
-import { prepareVerification } from '~/utils/verification.server'
+import { prepareVerification, type PreparedCode } from '~/utils/verification.server'
 
 export type EmailCodeType = 'onboarding' | 'reset-password'
 
@@ -38,7 +38,27 @@ export function verifyPath({
   return `/verify?${params}`
 }
 
-/** Creates a fresh code (the older one stops working) and emails it with a link that carries it. */
+type Sent = { sent: true } | Extract<PreparedCode, { sent: false }>
+
+function codeMessage({
+  type,
+  target,
+  code,
+  redirectTo,
+}: {
+  type: EmailCodeType
+  target: string
+  code: string
+  redirectTo?: string | null
+}) {
+  const link = `${getEnv().APP_URL}${verifyPath({ type, target, code, redirectTo })}`
+  return codeEmail({ to: target, code, link, ...COPY[type] })
+}
+
+/**
+ * Creates a fresh code (the older one stops working) and emails it with a link that carries it — or
+ * says why not, when the address has had its codes for this hour (prepareVerification).
+ */
 export async function sendCodeEmail({
   type,
   target,
@@ -47,21 +67,27 @@ export async function sendCodeEmail({
   type: EmailCodeType
   target: string
   redirectTo?: string | null
-}) {
-  const code = await prepareVerification({ type, target })
-  const link = `${getEnv().APP_URL}${verifyPath({ type, target, code, redirectTo })}`
-  await sendEmail(codeEmail({ to: target, code, link, ...COPY[type] }))
+}): Promise<Sent> {
+  const prepared = await prepareVerification({ type, target })
+  if (!prepared.sent) return prepared
+  await sendEmail(codeMessage({ type, target, code: prepared.otp, redirectTo }))
+  return { sent: true }
 }
 
 /**
- * Sends the code without making the request wait for it. Password reset answers the same whether or
- * not an account exists; awaiting the mail server (hundreds of milliseconds over SMTP) only for
- * existing accounts would give the answer away by its timing.
+ * A password-reset code, for an account only, without making the request wait for it: awaiting the
+ * code and the mail server (hundreds of milliseconds over SMTP) only for existing accounts would give
+ * the answer away by its timing. A refused code (the hourly budget) is only logged: saying so would
+ * tell who has an account.
  */
-export function sendCodeEmailInBackground(args: Parameters<typeof sendCodeEmail>[0]) {
-  void sendCodeEmail(args).catch((error: unknown) => {
-    console.error(`Could not send the ${args.type} code email`, error)
-  })
+export async function sendResetCode(email: string) {
+  const user = await prisma.user.findUnique({ select: { id: true }, where: { email } })
+  if (!user) return
+  void sendCodeEmail({ type: 'reset-password', target: email })
+    .then((sent) => {
+      if (!sent.sent) console.warn(`No reset-password code sent: ${sent.message}`)
+    })
+    .catch((error: unknown) => console.error('Could not send the reset-password code email', error))
 }
 
 export async function getVerifySession(request: Request) {

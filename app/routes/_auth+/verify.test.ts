@@ -3,7 +3,8 @@ import { describe, expect, test } from 'vitest'
 import { loader as rootLoader } from '~/root'
 import { prisma } from '~/utils/db.server'
 import { getToast } from '~/utils/toast.server'
-import { MAX_CODE_ATTEMPTS, prepareVerification, TWO_FACTOR_TOTP } from '~/utils/verification.server'
+import { MAX_CODE_ATTEMPTS, TWO_FACTOR_TOTP } from '~/utils/verification.server'
+import { newCode } from '../../../tests/codes'
 import {
   callRoute,
   createUser,
@@ -40,7 +41,7 @@ async function expectNoAccount(email: string) {
 describe('/verify: emailed codes', () => {
   test('a wrong code says so, counts the try and changes nothing else', async () => {
     const email = uniqueEmail('wrong')
-    const code = await prepareVerification({ type: 'onboarding', target: email })
+    const code = await newCode({ type: 'onboarding', target: email })
     const res = await verify({ type: 'onboarding', target: email, code: wrong(code) })
     expect(res.status).toBe(400)
     const body = await res.json()
@@ -54,7 +55,7 @@ describe('/verify: emailed codes', () => {
 
   test('a code that is not 6 digits is a field error and does not count as a try', async () => {
     const email = uniqueEmail('format')
-    await prepareVerification({ type: 'onboarding', target: email })
+    await newCode({ type: 'onboarding', target: email })
     const res = await verify({ type: 'onboarding', target: email, code: '12ab' })
     expect(res.status).toBe(400)
     expect((await res.json()).fieldErrors.code).toEqual(['The code is 6 digits'])
@@ -63,7 +64,7 @@ describe('/verify: emailed codes', () => {
 
   test('an expired code is refused with a way to get a new one', async () => {
     const email = uniqueEmail('expired')
-    const code = await prepareVerification({ type: 'onboarding', target: email })
+    const code = await newCode({ type: 'onboarding', target: email })
     await prisma.verification.updateMany({ where: { target: email }, data: { expiresAt: new Date(Date.now() - 1000) } })
     const res = await verify({ type: 'onboarding', target: email, code })
     expect(res.status).toBe(400)
@@ -76,23 +77,24 @@ describe('/verify: emailed codes', () => {
 
   test(`${MAX_CODE_ATTEMPTS} wrong tries use the code up: even the right one then fails`, async () => {
     const email = uniqueEmail('brute')
-    const code = await prepareVerification({ type: 'onboarding', target: email })
+    const code = await newCode({ type: 'onboarding', target: email })
     for (let i = 1; i < MAX_CODE_ATTEMPTS; i++) {
       expect((await (await verify({ type: 'onboarding', target: email, code: wrong(code) })).json()).reason).toBe('invalid')
     }
     const last = await (await verify({ type: 'onboarding', target: email, code: wrong(code) })).json()
     expect(last.fieldErrors.code).toEqual(['Too many wrong codes. Ask for a new code.'])
     expect(last.reason).toBe('too-many-attempts')
-    expect(await prisma.verification.count({ where: { target: email } })).toBe(0)
+    // The spent code stays, unusable, as the keeper of the address's budget across re-sent codes.
+    expect(await prisma.verification.count({ where: { target: email } })).toBe(1)
     const right = await verify({ type: 'onboarding', target: email, code })
     expect(right.status).toBe(400)
-    expect((await right.json()).reason).toBe('expired')
+    expect((await right.json()).reason).toBe('too-many-attempts')
     await expectNoAccount(email)
   })
 
   test('a code works once', async () => {
     const email = uniqueEmail('once')
-    const code = await prepareVerification({ type: 'onboarding', target: email })
+    const code = await newCode({ type: 'onboarding', target: email })
     expect((await verify({ type: 'onboarding', target: email, code })).headers.get('location')).toBe('/onboarding')
     const again = await verify({ type: 'onboarding', target: email, code })
     expect((await again.json()).reason).toBe('expired')
@@ -100,7 +102,7 @@ describe('/verify: emailed codes', () => {
 
   test('a sign-up code does not open a password reset, nor the other way round', async () => {
     const user = await createUser()
-    const code = await prepareVerification({ type: 'onboarding', target: user.email })
+    const code = await newCode({ type: 'onboarding', target: user.email })
     const res = await verify({ type: 'reset-password', target: user.email, code })
     expect(res.status).toBe(400)
     expect(res.headers.get('set-cookie')).toBeNull()
@@ -113,6 +115,25 @@ describe('/verify: emailed codes', () => {
     expect((await toastOf(res))?.description).toBe('If an account exists for that email, we sent a new code.')
     expect(await prisma.verification.count({ where: { target: email } })).toBe(0)
     expect(await readEmail(email)).toBeNull()
+  })
+
+  test('a wrong reset code gets the same answer for an account and for an unknown email, also when spent', async () => {
+    const user = await createUser({ email: uniqueEmail('reset-known') })
+    const unknown = uniqueEmail('reset-unknown')
+    const code = await newCode({ type: 'reset-password', target: user.email })
+    /** The answer with the typed email taken out: all else must be equal. */
+    const answer = async (target: string) => {
+      const res = await verify({ type: 'reset-password', target, code: wrong(code) })
+      return { status: res.status, body: JSON.parse((await res.text()).replaceAll(target, '<email>')) as unknown }
+    }
+    for (let i = 0; i <= MAX_CODE_ATTEMPTS; i++) {
+      const [known, stranger] = [await answer(user.email), await answer(unknown)]
+      expect(known).toEqual(stranger)
+      expect(known).toMatchObject({
+        status: 400,
+        body: { fieldErrors: { code: [expect.stringMatching(/^That code is not right/)] } },
+      })
+    }
   })
 
   test('the page: an unknown kind is a 400, a missing email starts over, only a 6-digit code is filled in', async () => {
@@ -177,6 +198,21 @@ describe('/verify?type=2fa: the second step of a login', () => {
     // Verified, the session gets its full lifetime.
     const session = await prisma.session.findFirstOrThrow({ where: { userId: user.id } })
     expect(session.expirationDate.getTime() - Date.now()).toBeGreaterThan(SESSION_EXPIRATION_MS - 60_000)
+  })
+
+  test('a code that logged in once does not log in again', async () => {
+    const { user, currentCode } = await createTwoFactorUser()
+    const code = await currentCode()
+    const first = await logIn(user.email)
+    expect((await verify({ type: '2fa', code }, first.cookie)).headers.get('location')).toBe('/')
+    // Someone who saw the code (over a shoulder, in a proxy log) tries it with the password at once.
+    const second = await logIn(user.email)
+    const res = await verify({ type: '2fa', code }, second.cookie)
+    expect(res.status).toBe(400)
+    expect((await res.json()).fieldErrors.code).toEqual([
+      'That code was already used. Wait for the next code in your authenticator app.',
+    ])
+    expect(res.headers.getSetCookie().some((c) => c.startsWith('__trainyard_session='))).toBe(false)
   })
 
   test('a wrong code does not log in', async () => {

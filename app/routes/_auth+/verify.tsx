@@ -21,14 +21,7 @@ import { CodeSchema, EmailSchema } from '~/utils/user-validation'
 import { durationInWords } from '~/utils/format'
 import { CODE_VALID_MS } from '~/utils/verification'
 import { checkCode, type CodeCheck } from '~/utils/verification.server'
-import {
-  getVerifySession,
-  passwordStateTag,
-  sendCodeEmail,
-  sendCodeEmailInBackground,
-  verifyPath,
-  type EmailCodeType,
-} from './verify.server'
+import { getVerifySession, passwordStateTag, sendCodeEmail, sendResetCode, verifyPath, type EmailCodeType } from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Enter your code · Trainyard' }]
 
@@ -115,7 +108,7 @@ async function verifyEmailCode({
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   // A right code is used up by this very check, so of two parallel requests with it only one gets on.
   const check = await checkCode({ code: submission.value.code, type, target: email, consume: true })
-  if (!check.valid) return json(codeFailure(formData, check), { status: 400 })
+  if (!check.valid) return json(codeFailure(formData, type === 'reset-password' ? RESET_CODE_FAILURE : check), { status: 400 })
 
   const verifySession = await getVerifySession(request)
   if (type === 'onboarding') {
@@ -129,6 +122,17 @@ async function verifyEmailCode({
     headers: { 'set-cookie': await verifySessionStorage.commitSession(verifySession) },
   })
 }
+
+/**
+ * Every failed reset code gets this one answer: "not right", "expired" and "too many" would tell a
+ * stranger which addresses have an account (only an account's code can be "not right" rather than
+ * never sent), and the advice is the same for all three anyway.
+ */
+const RESET_CODE_FAILURE = {
+  valid: false,
+  reason: 'invalid',
+  message: 'That code is not right, has expired or was tried too often. Check the newest email, or ask for a new code.',
+} as const satisfies CodeCheck
 
 type CodeFailure = FormFailure & { reason: Exclude<CodeCheck, { valid: true }>['reason'] }
 
@@ -149,26 +153,27 @@ async function resendCode({
   redirectTo: string
   formData: FormData
 }) {
-  const user = await prisma.user.findUnique({ select: { id: true }, where: { email } })
   if (type === 'onboarding') {
     // Sign-up already tells whether an email has an account, so saying it here hides nothing.
-    if (user) {
-      const submission = parseWithZod(formData, { schema: z.object({}) })
-      return json(formReply(submission, { formErrors: ['An account with this email already exists. Log in instead.'] }), {
-        status: 400,
-      })
-    }
-    await sendCodeEmail({ type, target: email, redirectTo })
+    const user = await prisma.user.findUnique({ select: { id: true }, where: { email } })
+    if (user) return formError(formData, 'An account with this email already exists. Log in instead.')
+    const sent = await sendCodeEmail({ type, target: email, redirectTo })
+    if (!sent.sent) return formError(formData, sent.message, 429)
     return redirectWithToast(verifyPath({ type, target: email, redirectTo }), {
       type: 'message',
       description: `We sent a new code to ${email}.`,
     })
   }
-  if (user) sendCodeEmailInBackground({ type, target: email })
+  await sendResetCode(email)
   return redirectWithToast(verifyPath({ type, target: email }), {
     type: 'message',
     description: 'If an account exists for that email, we sent a new code.',
   })
+}
+
+function formError(formData: FormData, message: string, status = 400) {
+  const submission = parseWithZod(formData, { schema: z.object({}) })
+  return json(formReply(submission, { formErrors: [message] }), { status })
 }
 
 /**
@@ -202,13 +207,10 @@ async function verifyTwoFactor(request: Request, formData: FormData) {
     if (check.reason === 'too-many-attempts') return endPendingLogin('Too many wrong codes. Log in again.')
     // No secret any more (two-factor was turned off meanwhile): start the login again.
     if (check.reason === 'expired') return endPendingLogin('Your login expired. Log in again.')
-    // The message of checkCode speaks of an email; this code comes from an app.
-    return json(
-      codeFailure(formData, { ...check, message: 'That code is not right. Check your authenticator app and try again.' }),
-      {
-        status: 400,
-      },
-    )
+    // The message of checkCode for a wrong code speaks of an email; this code comes from an app.
+    const message =
+      check.reason === 'invalid' ? 'That code is not right. Check your authenticator app and try again.' : check.message
+    return json(codeFailure(formData, { ...check, message }), { status: 400 })
   }
 
   const headers = new Headers()

@@ -36,6 +36,8 @@ const ENABLE_MESSAGES: Record<CodeFailureReason, string> = {
   invalid: 'That code is not right. Enter the code your authenticator app shows now.',
   expired: 'The setup has expired. Start it again.',
   'too-many-attempts': 'Too many wrong codes. Start the setup again.',
+  // The setup code is not a standing secret, so each code may be tried until the setup is done.
+  reused: 'That code was already used. Enter the next code your authenticator app shows.',
 }
 const DISABLE_MESSAGES: typeof ENABLE_MESSAGES = {
   invalid: 'That code is not right. Enter the code your authenticator app shows now.',
@@ -43,6 +45,7 @@ const DISABLE_MESSAGES: typeof ENABLE_MESSAGES = {
   // The standing secret is kept after too many tries, but takes no more codes until the next password
   // step (see checkCode): otherwise an open session could guess it without end.
   'too-many-attempts': 'Too many wrong codes. Log out and log in again, then try again.',
+  reused: 'That code was already used. Enter the next code your authenticator app shows.',
 }
 
 function pendingSetup(userId: string) {

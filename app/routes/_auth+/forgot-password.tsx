@@ -13,6 +13,7 @@ import { StatusButton } from '~/components/ui/status-button'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { useIsPending } from '~/utils/misc'
+import { checkAddressLimit } from '~/utils/rate-limit.server'
 import { EmailSchema } from '~/utils/user-validation'
 import { sendCodeEmailInBackground, verifyPath } from './verify.server'
 
@@ -24,7 +25,9 @@ export async function loader(_: LoaderFunctionArgs) {
   return json({})
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const limited = await checkAddressLimit('forgot-password', context)
+  if (limited) return limited
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: ForgotPasswordSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })

@@ -14,6 +14,7 @@ import { isUniqueViolation, prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { handleNewSession } from '~/utils/login.server'
 import { useIsPending } from '~/utils/misc'
+import { checkAddressLimit } from '~/utils/rate-limit.server'
 import { verifySessionStorage } from '~/utils/session.server'
 import { createToastHeaders } from '~/utils/toast.server'
 import { NameSchema, PasswordAndConfirmSchema } from '~/utils/user-validation'
@@ -47,7 +48,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json({ email })
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const limited = await checkAddressLimit('onboarding', context)
+  if (limited) return limited
   await requireAnonymous(request)
   const { email, verifySession } = await requireOnboardingEmail(request)
   const formData = await request.formData()

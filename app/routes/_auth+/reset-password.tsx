@@ -13,6 +13,7 @@ import { getPasswordHash } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { useIsPending } from '~/utils/misc'
+import { checkAddressLimit } from '~/utils/rate-limit.server'
 import { authSessionStorage, verifySessionStorage } from '~/utils/session.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { PasswordAndConfirmSchema } from '~/utils/user-validation'
@@ -40,7 +41,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json({ email })
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const limited = await checkAddressLimit('reset-password', context)
+  if (limited) return limited
   const { email, verifySession } = await requireResetPasswordEmail(request)
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: PasswordAndConfirmSchema })

@@ -15,6 +15,7 @@ import { completePendingSession } from '~/utils/login.server'
 import { prisma } from '~/utils/db.server'
 import { formReply, type FormFailure } from '~/utils/forms'
 import { safeRedirect } from '~/utils/misc'
+import { checkAddressLimit } from '~/utils/rate-limit.server'
 import { verifySessionStorage } from '~/utils/session.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { CodeSchema, EmailSchema } from '~/utils/user-validation'
@@ -78,7 +79,9 @@ function outOfDate(formData: FormData) {
   return json(formReply(submission, { formErrors: ['This form is out of date. Start again.'] }), { status: 400 })
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const limited = await checkAddressLimit('verify', context)
+  if (limited) return limited
   const formData = await request.formData()
   const form = VerifyFormSchema.safeParse(Object.fromEntries(formData))
   if (!form.success) return outOfDate(formData)

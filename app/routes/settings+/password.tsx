@@ -13,6 +13,7 @@ import { getPasswordHash, requireUserId, verifyUserPassword } from '~/utils/auth
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { useIsPending } from '~/utils/misc'
+import { checkAddressLimit } from '~/utils/rate-limit.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { PasswordAndConfirmSchema } from '~/utils/user-validation'
 import { signOutOtherSessions } from './sessions.server'
@@ -33,7 +34,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json({ hasPassword: await userHasPassword(userId) })
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const limited = await checkAddressLimit('settings-password', context)
+  if (limited) return limited
   const userId = await requireUserId(request)
   const formData = await request.formData()
 

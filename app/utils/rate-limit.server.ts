@@ -12,7 +12,7 @@
 // its own budgets, and a restart forgets them (docs/deployment.md, docs/decisions/008-scale-out.md).
 import type { Submission } from '@conform-to/react'
 import { parseWithZod } from '@conform-to/zod'
-import { json, type AppLoadContext } from '@remix-run/node'
+import { json, type AppLoadContext, type HeadersFunction } from '@remix-run/node'
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
 import { z } from 'zod'
 import { getEnv } from './env.server'
@@ -133,4 +133,17 @@ export async function spendAccountTry(email: string, submission: Submission<unkn
 /** The password was right: this try was not a failure. */
 export async function refundAccountTry(email: string) {
   await accountLimiter.reward(email.toLowerCase())
+}
+
+/**
+ * The `headers` of a route module whose action is limited. A page answer takes its headers from the
+ * route's `headers` export, not from the action's response: without this the page of a 429 would lose
+ * its Retry-After (a data request, `?_data=`, keeps it either way).
+ */
+export const retryAfterHeaders: HeadersFunction = ({ actionHeaders, parentHeaders }) => {
+  // What a route without a `headers` export gets: its parent's headers.
+  const headers = new Headers(parentHeaders)
+  const retryAfter = actionHeaders.get('Retry-After')
+  if (retryAfter) headers.set('Retry-After', retryAfter)
+  return headers
 }

@@ -13,11 +13,13 @@ import { StatusButton } from '~/components/ui/status-button'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { useIsPending } from '~/utils/misc'
-import { checkAddressLimit } from '~/utils/rate-limit.server'
+import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { EmailSchema } from '~/utils/user-validation'
 import { sendCodeEmailInBackground, verifyPath } from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Forgot your password? · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 const ForgotPasswordSchema = z.object({ email: EmailSchema })
 

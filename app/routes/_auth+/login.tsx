@@ -14,10 +14,12 @@ import { createSession, requireAnonymous, verifyUserPassword } from '~/utils/aut
 import { formReply } from '~/utils/forms'
 import { handleNewSession } from '~/utils/login.server'
 import { safeRedirect, useIsPending } from '~/utils/misc'
-import { checkAddressLimit, refundAccountTry, spendAccountTry } from '~/utils/rate-limit.server'
+import { checkAddressLimit, refundAccountTry, retryAfterHeaders, spendAccountTry } from '~/utils/rate-limit.server'
 import { EmailSchema } from '~/utils/user-validation'
 
 export const meta: MetaFunction = () => [{ title: 'Log in · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 // Only "present" is checked for the password: the rules for new passwords may change, and old
 // passwords must keep working.

@@ -14,13 +14,15 @@ import { isUniqueViolation, prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { handleNewSession } from '~/utils/login.server'
 import { useIsPending } from '~/utils/misc'
-import { checkAddressLimit } from '~/utils/rate-limit.server'
+import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { verifySessionStorage } from '~/utils/session.server'
 import { createToastHeaders } from '~/utils/toast.server'
 import { NameSchema, PasswordAndConfirmSchema } from '~/utils/user-validation'
 import { getVerifySession } from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Finish creating your account · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 const OnboardingSchema = z.intersection(
   z.object({

@@ -13,13 +13,15 @@ import { getPasswordHash } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { useIsPending } from '~/utils/misc'
-import { checkAddressLimit } from '~/utils/rate-limit.server'
+import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { authSessionStorage, verifySessionStorage } from '~/utils/session.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { PasswordAndConfirmSchema } from '~/utils/user-validation'
 import { getVerifySession, passwordStateTag } from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Choose a new password · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 async function requireResetPasswordEmail(request: Request) {
   const verifySession = await getVerifySession(request)

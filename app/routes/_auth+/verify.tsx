@@ -15,7 +15,7 @@ import { completePendingSession } from '~/utils/login.server'
 import { prisma } from '~/utils/db.server'
 import { formReply, type FormFailure } from '~/utils/forms'
 import { safeRedirect } from '~/utils/misc'
-import { checkAddressLimit } from '~/utils/rate-limit.server'
+import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { verifySessionStorage } from '~/utils/session.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { CodeSchema, EmailSchema } from '~/utils/user-validation'
@@ -32,6 +32,8 @@ import {
 } from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Enter your code · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 const VerifyTypeSchema = z.enum(['onboarding', 'reset-password', '2fa'])
 type VerifyType = z.infer<typeof VerifyTypeSchema>

@@ -13,12 +13,14 @@ import { getPasswordHash, requireUserId, verifyUserPassword } from '~/utils/auth
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { useIsPending } from '~/utils/misc'
-import { checkAddressLimit } from '~/utils/rate-limit.server'
+import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { PasswordAndConfirmSchema } from '~/utils/user-validation'
 import { signOutOtherSessions } from './sessions.server'
 
 export const meta: MetaFunction = () => [{ title: 'Password · Settings · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 const CreatePasswordSchema = PasswordAndConfirmSchema
 const ChangePasswordSchema = z

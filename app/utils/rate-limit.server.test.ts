@@ -2,12 +2,14 @@
 // before the body is read, and a budget of wrong passwords per account that many addresses share. A
 // limited request is a 429 with Retry-After and the sentence as a form error, never a thrown error.
 import { afterEach, describe, expect, test, vi } from 'vitest'
+import { action as githubAction } from '~/routes/_auth+/auth.github'
 import { action as loginAction } from '~/routes/_auth+/login'
 import { action as signupAction } from '~/routes/_auth+/signup'
 import { getEnv } from '~/utils/env.server'
 import { callRoute, createUser, makeRequest, TEST_PASSWORD, uniqueEmail } from '../../tests/db-utils'
 import { clientKey } from '../../server/client-key'
 import { ACCOUNT_FAILURES_PER_WINDOW, ACCOUNT_WINDOW_S, spendAddressTry } from './rate-limit.server'
+import { getToast } from './toast.server'
 
 const SLOW_DOWN = /^Too many attempts\. Slow down — try again in \d+ (s|min)\.$/
 
@@ -68,6 +70,21 @@ describe('the budget of one client address at one action', () => {
     const res = await callRoute(() => loginAction({ request: broken, ...from('203.0.113.3') }))
     expect(res.status).toBe(429)
     expect(await formErrorsOf(res)).toEqual([expect.stringMatching(SLOW_DOWN)])
+  })
+
+  test('the GitHub button has no form: a limited start goes back to log in with the sentence as a toast', async () => {
+    for (let i = 0; i < budget(); i++) await spendAddressTry('auth-github', from('203.0.113.5').context)
+    const res = await callRoute(() =>
+      githubAction({ request: makeRequest('/auth/github', { form: {} }), ...from('203.0.113.5') }),
+    )
+    expect(res.status).toBe(302)
+    expect(res.headers.get('location')).toBe('/login')
+    const cookie = res.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ')
+    const { toast } = await getToast(makeRequest('/login', { cookie }))
+    expect(toast).toMatchObject({ type: 'error', description: expect.stringMatching(SLOW_DOWN) })
   })
 
   test('the budget comes back when the minute is over', async () => {

@@ -1,5 +1,6 @@
 // The HTTP server: Express in front of Remix, for what Remix alone cannot do — a CSP nonce per
-// request, security headers, rate limiting of the auth POSTs, and timers (session purge).
+// request, security headers, the client address for the auth rate limits (counted inside the auth
+// actions, app/utils/rate-limit.server.ts), and timers (session purge).
 // See docs/decisions/002-express-server.md.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -12,7 +13,7 @@ import express from 'express'
 import morgan from 'morgan'
 import { EnvError, getEnv } from '../app/utils/env.server'
 import { securityHeaders } from './security'
-import { authRateLimit } from './rate-limit'
+import { clientKey } from './client-key'
 import { withFormDataGuard } from './form-data'
 
 // Variables already set in the environment win over .env (Node's loadEnvFile never overrides).
@@ -67,14 +68,12 @@ app.use(express.static(path.join(root, 'public'), { maxAge: '1h' }))
 morgan.token('path', (req: express.Request) => req.path)
 if (isDev || env.LOG_REQUESTS) app.use(morgan(':method :path :status :res[content-length] - :response-time ms'))
 
-app.use(authRateLimit(env))
-
 app.all(
   '*',
   createRequestHandler({
     build: withFormDataGuard(build),
     mode: env.NODE_ENV === 'production' ? 'production' : 'development',
-    getLoadContext: (_req, res) => ({ cspNonce: String(res.locals.cspNonce) }),
+    getLoadContext: (req, res) => ({ cspNonce: String(res.locals.cspNonce), clientAddress: clientKey(req.ip) }),
   }),
 )
 

@@ -4,13 +4,17 @@
 import { redirect, type ActionFunctionArgs } from '@remix-run/node'
 import { getGitHubAuthenticator, GITHUB_PROVIDER_NAME, serializeGitHubRedirect } from '~/utils/github.server'
 import { safeRedirect } from '~/utils/misc'
+import { slowDownMessage, spendAddressTry } from '~/utils/rate-limit.server'
 import { redirectWithToast } from '~/utils/toast.server'
 
 export function loader() {
   return redirect('/login')
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  // The button has no form to show an error on: a limited start goes back with the sentence as a toast.
+  const wait = await spendAddressTry('auth-github', context)
+  if (wait !== null) return redirectWithToast('/login', { type: 'error', description: slowDownMessage(wait) })
   const authenticator = getGitHubAuthenticator()
   if (!authenticator) {
     return redirectWithToast('/login', { type: 'error', description: 'Logging in with GitHub is not set up on this server.' })

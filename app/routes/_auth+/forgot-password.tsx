@@ -12,10 +12,13 @@ import { EmailField, FormErrors } from '~/components/forms'
 import { StatusButton } from '~/components/ui/status-button'
 import { formReply } from '~/utils/forms'
 import { useIsPending } from '~/utils/misc'
+import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { EmailSchema } from '~/utils/user-validation'
 import { sendResetCode, verifyPath } from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Forgot your password? · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 const ForgotPasswordSchema = z.object({ email: EmailSchema })
 
@@ -23,7 +26,9 @@ export async function loader(_: LoaderFunctionArgs) {
   return json({})
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const limited = await checkAddressLimit('forgot-password', context)
+  if (limited) return limited
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: ForgotPasswordSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })

@@ -14,9 +14,12 @@ import { createSession, requireAnonymous, verifyUserPassword } from '~/utils/aut
 import { formReply } from '~/utils/forms'
 import { handleNewSession } from '~/utils/login.server'
 import { safeRedirect, useIsPending } from '~/utils/misc'
+import { checkAddressLimit, refundAccountTry, retryAfterHeaders, spendAccountTry } from '~/utils/rate-limit.server'
 import { EmailSchema } from '~/utils/user-validation'
 
 export const meta: MetaFunction = () => [{ title: 'Log in · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 // Only "present" is checked for the password: the rules for new passwords may change, and old
 // passwords must keep working.
@@ -35,16 +38,21 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json({})
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const limited = await checkAddressLimit('login', context)
+  if (limited) return limited
   await requireAnonymous(request)
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: LoginSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   const { email, password, remember, redirectTo } = submission.value
 
+  const locked = await spendAccountTry(email, submission)
+  if (locked) return locked
   const user = await verifyUserPassword({ email }, password)
   // One message for an unknown email and a wrong password, so the form does not tell who has an account.
   if (!user) return json(formReply(submission, { formErrors: ['Invalid email or password'] }), { status: 400 })
+  await refundAccountTry(email)
 
   const session = await createSession(user.id, request)
   return handleNewSession({ request, session, remember, redirectTo: safeRedirect(redirectTo) })

@@ -14,12 +14,15 @@ import { isUniqueViolation, prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { handleNewSession } from '~/utils/login.server'
 import { useIsPending } from '~/utils/misc'
+import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { verifySessionStorage } from '~/utils/session.server'
 import { createToastHeaders } from '~/utils/toast.server'
 import { NameSchema, PasswordAndConfirmSchema } from '~/utils/user-validation'
 import { getVerifySession } from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Finish creating your account · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 const OnboardingSchema = z.intersection(
   z.object({
@@ -47,7 +50,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json({ email })
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const limited = await checkAddressLimit('onboarding', context)
+  if (limited) return limited
   await requireAnonymous(request)
   const { email, verifySession } = await requireOnboardingEmail(request)
   const formData = await request.formData()

@@ -13,12 +13,15 @@ import { getPasswordHash } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { useIsPending } from '~/utils/misc'
+import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { authSessionStorage, verifySessionStorage } from '~/utils/session.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { PasswordAndConfirmSchema } from '~/utils/user-validation'
 import { getVerifySession, passwordStateTag } from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Choose a new password · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 async function requireResetPasswordEmail(request: Request) {
   const verifySession = await getVerifySession(request)
@@ -40,7 +43,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json({ email })
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const limited = await checkAddressLimit('reset-password', context)
+  if (limited) return limited
   const { email, verifySession } = await requireResetPasswordEmail(request)
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: PasswordAndConfirmSchema })

@@ -15,10 +15,13 @@ import { requireAnonymous } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { safeRedirect, useIsPending } from '~/utils/misc'
+import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { EmailSchema } from '~/utils/user-validation'
 import { sendCodeEmail, verifyPath } from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Create an account · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 const SignupSchema = z.object({
   email: EmailSchema,
@@ -30,7 +33,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json({})
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const limited = await checkAddressLimit('signup', context)
+  if (limited) return limited
   await requireAnonymous(request)
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: SignupSchema })

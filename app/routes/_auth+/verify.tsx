@@ -15,6 +15,7 @@ import { completePendingSession } from '~/utils/login.server'
 import { prisma } from '~/utils/db.server'
 import { formReply, type FormFailure } from '~/utils/forms'
 import { safeRedirect } from '~/utils/misc'
+import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { verifySessionStorage } from '~/utils/session.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { CodeSchema, EmailSchema } from '~/utils/user-validation'
@@ -24,6 +25,8 @@ import { checkCode, type CodeCheck } from '~/utils/verification.server'
 import { getVerifySession, passwordStateTag, sendCodeEmail, sendResetCode, verifyPath, type EmailCodeType } from './verify.server'
 
 export const meta: MetaFunction = () => [{ title: 'Enter your code · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 const VerifyTypeSchema = z.enum(['onboarding', 'reset-password', '2fa'])
 type VerifyType = z.infer<typeof VerifyTypeSchema>
@@ -71,7 +74,9 @@ function outOfDate(formData: FormData) {
   return json(formReply(submission, { formErrors: ['This form is out of date. Start again.'] }), { status: 400 })
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const limited = await checkAddressLimit('verify', context)
+  if (limited) return limited
   const formData = await request.formData()
   const form = VerifyFormSchema.safeParse(Object.fromEntries(formData))
   if (!form.success) return outOfDate(formData)

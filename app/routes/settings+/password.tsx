@@ -13,11 +13,14 @@ import { getPasswordHash, requireUserId, verifyUserPassword } from '~/utils/auth
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { useIsPending } from '~/utils/misc'
+import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { PasswordAndConfirmSchema } from '~/utils/user-validation'
 import { signOutOtherSessions } from './sessions.server'
 
 export const meta: MetaFunction = () => [{ title: 'Password · Settings · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 const CreatePasswordSchema = PasswordAndConfirmSchema
 const ChangePasswordSchema = z
@@ -33,7 +36,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json({ hasPassword: await userHasPassword(userId) })
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const limited = await checkAddressLimit('settings-password', context)
+  if (limited) return limited
   const userId = await requireUserId(request)
   const formData = await request.formData()
 

@@ -15,6 +15,7 @@ import { Card } from '~/components/ui/card'
 import { requireUser, requireUserId } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
+import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { CodeSchema } from '~/utils/user-validation'
 import { durationInWords } from '~/utils/format'
@@ -22,6 +23,8 @@ import { CODE_VALID_MS } from '~/utils/verification'
 import { checkCode, TWO_FACTOR_TOTP, userHasTwoFactor, type CodeCheck } from '~/utils/verification.server'
 
 export const meta: MetaFunction = () => [{ title: 'Two-factor · Settings · Trainyard' }]
+// Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
+export const headers = retryAfterHeaders
 
 const PAGE = '/settings/two-factor'
 const TOTP_ISSUER = 'Trainyard'
@@ -70,7 +73,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json({ enabled, setup: { secret: pending.secret, qrCode: await QRCode.toDataURL(otpUri) } })
 }
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const limited = await checkAddressLimit('settings-two-factor', context)
+  if (limited) return limited
   const userId = await requireUserId(request)
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: IntentSchema })

@@ -25,10 +25,9 @@ export const meta: MetaFunction = () => [{ title: 'Connect GitHub · Settings ·
 
 const CONNECTIONS_PATH = '/settings/connections'
 
-const ConfirmSchema = z.object(
-  { intent: z.enum(['connect', 'cancel'], { errorMap: () => ({ message: 'Choose Connect or Cancel' }) }) },
-  { errorMap: () => ({ message: 'Choose Connect or Cancel' }) },
-)
+const ConfirmSchema = z.object({ intent: z.enum(['connect', 'cancel']) })
+// The page has two buttons and no fields: a refusal is about the form as a whole.
+const CHOOSE_A_BUTTON = 'Choose Connect or Cancel.'
 
 /** Back to the list with a message, the pending account forgotten in every case. */
 async function done(toast: ToastInput) {
@@ -51,7 +50,9 @@ export async function action({ request }: ActionFunctionArgs) {
   const userId = await requireUserId(request)
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: ConfirmSchema })
-  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  if (submission.status !== 'success') {
+    return json(formReply(submission, { formErrors: [CHOOSE_A_BUTTON] }), { status: 400 })
+  }
   const pending = await getPendingGitHubConnection(request, userId)
   if (!pending) return done(NOTHING_PENDING)
   switch (submission.value.intent) {

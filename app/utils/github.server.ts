@@ -29,11 +29,14 @@ const GITHUB_API_TIMEOUT_MS = 10_000
 // GitHub refuses API requests without a User-Agent.
 const USER_AGENT = 'Trainyard'
 // The start of the dance and the callback are a few seconds apart for a person; ten minutes
-// leaves room for a GitHub login with 2FA and a password manager.
-const REDIRECT_COOKIE_MAX_AGE_S = 10 * 60
-const STATE_COOKIE_MAX_AGE_S = 10 * 60
-const STATE_COOKIE_NAME = `${COOKIE_PREFIX}_github`
-const REDIRECT_COOKIE_NAME = `${COOKIE_PREFIX}_github_redirect`
+// leaves room for a GitHub login with 2FA and a password manager. A pending connection waits as
+// long for the person to press Connect.
+const FLOW_MAX_AGE_S = 10 * 60
+const STATE_COOKIE_MAX_AGE_S = FLOW_MAX_AGE_S
+const PENDING_MAX_AGE_S = 10 * 60
+
+/** Shown when the callback's state is not the one this browser's signed flow cookie holds. */
+export const GITHUB_STATE_MISMATCH_MESSAGE = 'This GitHub sign-in expired or was started elsewhere. Please try again.'
 
 /** GitHub answered something we cannot use (an error status, a body of the wrong shape). */
 export class GitHubApiError extends Error {
@@ -165,8 +168,11 @@ export function getGitHubAuthenticator() {
       redirectURI: new URL(GITHUB_CALLBACK_PATH, env.APP_URL).toString(),
       // read:user for the profile, user:email for private addresses (most people hide theirs).
       scopes: ['read:user', 'user:email'],
+      // remix-auth-github insists on its own (unsigned) state cookie and checks it. It is not what
+      // protects the callback: anyone who can set a cookie on our domain can plant it. The signed
+      // flow cookie below is.
       cookie: {
-        name: STATE_COOKIE_NAME,
+        name: githubCookieName('github'),
         maxAge: STATE_COOKIE_MAX_AGE_S,
         // The cookie library's type only takes `secure: true`; leave it out for plain http.
         ...(isSecureCookie() ? { secure: true as const } : {}),
@@ -184,36 +190,103 @@ function isSecureCookie() {
   return env.NODE_ENV === 'production' && env.APP_URL.startsWith('https:')
 }
 
-// Where to go after the callback. Signed, so a crafted cookie cannot pick the target; the value is
-// passed through safeRedirect when written and again when read.
-function redirectCookie() {
-  return createCookie(REDIRECT_COOKIE_NAME, {
+/**
+ * `__Host-` where the cookie is Secure: the browser then refuses the cookie from a sibling
+ * subdomain or a plain-http page, which could otherwise plant one. Same condition as `secure`,
+ * because a `__Host-` cookie without Secure is dropped by the browser.
+ */
+function githubCookieName(name: string) {
+  return `${isSecureCookie() ? '__Host-' : ''}${COOKIE_PREFIX}_${name}`
+}
+
+function signedCookie(name: string, maxAgeS: number) {
+  return createCookie(githubCookieName(name), {
     httpOnly: true,
     sameSite: 'lax',
     path: '/',
-    maxAge: REDIRECT_COOKIE_MAX_AGE_S,
+    maxAge: maxAgeS,
     secrets: [getEnv().SESSION_SECRET],
     secure: isSecureCookie(),
   })
 }
 
-export function serializeGitHubRedirect(redirectTo: string) {
-  return redirectCookie().serialize(redirectTo)
+/**
+ * What POST /auth/github started, signed with SESSION_SECRET: the state it sent to GitHub, who was
+ * logged in (null: this is a login, not a connect) and where to go afterwards. The callback goes
+ * on only when the URL's state is this one and the same user (or nobody) is logged in, so a planted
+ * state cookie, or a flow someone else started, is refused. `startedAt` bounds a copied cookie's
+ * life on the server, whatever its Max-Age says.
+ */
+const FlowSchema = z.object({
+  state: z.string().min(1),
+  userId: z.string().min(1).nullable(),
+  redirectTo: z.string(),
+  startedAt: z.number().int(),
+})
+export type GitHubFlow = z.infer<typeof FlowSchema>
+
+function flowCookie() {
+  return signedCookie('github_flow', FLOW_MAX_AGE_S)
 }
 
-export async function getGitHubRedirect(request: Request): Promise<string | null> {
-  const value: unknown = await redirectCookie().parse(request.headers.get('cookie'))
-  return typeof value === 'string' ? value : null
+export function serializeGitHubFlow(flow: Omit<GitHubFlow, 'startedAt'>) {
+  return flowCookie().serialize({ ...flow, startedAt: Date.now() } satisfies GitHubFlow)
+}
+
+/** The flow this browser started, or null when there is none, it is forged (unsigned) or too old. */
+export async function getGitHubFlow(request: Request): Promise<GitHubFlow | null> {
+  const parsed = FlowSchema.safeParse(await flowCookie().parse(request.headers.get('cookie')))
+  if (!parsed.success) return null
+  const age = Date.now() - parsed.data.startedAt
+  return age >= 0 && age <= FLOW_MAX_AGE_S * 1000 ? parsed.data : null
 }
 
 /**
- * Set-Cookie headers that delete the state and redirect cookies once the callback has run, so the
+ * Set-Cookie headers that delete the state and flow cookies once the callback has run, so the
  * same callback URL cannot be replayed.
  */
 export async function clearGitHubCookies() {
   const expired = { expires: new Date(0), maxAge: undefined }
-  const state = createCookie(STATE_COOKIE_NAME, { path: '/', httpOnly: true, sameSite: 'lax', secure: isSecureCookie() })
-  return [await state.serialize('', expired), await redirectCookie().serialize('', expired)]
+  const state = createCookie(githubCookieName('github'), {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: isSecureCookie(),
+  })
+  return [await state.serialize('', expired), await flowCookie().serialize('', expired)]
+}
+
+/**
+ * A GitHub account that came back from a connect, waiting for the person to press Connect on
+ * /settings/connections/confirm. Signed and tied to the user who started the connect: only that
+ * user, logged in, can turn it into a Connection.
+ */
+const PendingSchema = z.object({
+  userId: z.string().min(1),
+  providerId: z.string().min(1),
+  login: z.string().min(1),
+  createdAt: z.number().int(),
+})
+export type PendingGitHubConnection = z.infer<typeof PendingSchema>
+
+function pendingCookie() {
+  return signedCookie('github_pending', PENDING_MAX_AGE_S)
+}
+
+export function serializePendingGitHubConnection(pending: Omit<PendingGitHubConnection, 'createdAt'>) {
+  return pendingCookie().serialize({ ...pending, createdAt: Date.now() } satisfies PendingGitHubConnection)
+}
+
+/** The connection waiting for `userId` to confirm, or null (none, forged, too old, someone else's). */
+export async function getPendingGitHubConnection(request: Request, userId: string) {
+  const parsed = PendingSchema.safeParse(await pendingCookie().parse(request.headers.get('cookie')))
+  if (!parsed.success || parsed.data.userId !== userId) return null
+  const age = Date.now() - parsed.data.createdAt
+  return age >= 0 && age <= PENDING_MAX_AGE_S * 1000 ? parsed.data : null
+}
+
+export function clearPendingGitHubConnection() {
+  return pendingCookie().serialize('', { expires: new Date(0), maxAge: undefined })
 }
 
 /**
@@ -228,7 +301,7 @@ export function describeGitHubError(error: unknown): string | null {
   // remix-auth-github throws these when the state cookie is missing or does not match the URL:
   // the sign-in was started in another browser or tab, took too long, or was forged.
   if (error instanceof RangeError || error instanceof ReferenceError) {
-    return 'This GitHub sign-in expired or was started elsewhere. Please try again.'
+    return GITHUB_STATE_MISMATCH_MESSAGE
   }
   if (error instanceof GitHubApiError) return 'We could not read your GitHub profile. Please try again.'
   // The token request (arctic wraps its fetch errors) or an API request failed or timed out.

@@ -82,6 +82,20 @@ export const EXPECTED: Record<string, Row> = {
   'settings+/sessions.tsx:action': ownAccountObject,
   'settings+/connections.tsx:loader': signedIn,
   'settings+/connections.tsx:action': ownAccountObject,
+  // Called with the owner's pending GitHub account (see requests.ts): only the owner may confirm it;
+  // anyone else finds nothing waiting and is sent back to their connections.
+  'settings+/connections_.confirm.tsx:loader': {
+    anonymous: 'login',
+    stranger: 'redirect:/settings/connections',
+    owner: 'ok',
+    admin: 'redirect:/settings/connections',
+  },
+  'settings+/connections_.confirm.tsx:action': {
+    anonymous: 'login',
+    stranger: 'redirect:/settings/connections',
+    owner: 'redirect:/settings/connections',
+    admin: 'redirect:/settings/connections',
+  },
 
   // Trainings: the list and the new form are anyone's; a training is its owner's (and admins').
   'trainings+/_index.tsx:loader': signedIn,

@@ -4,11 +4,12 @@
 // could change — unchanged after a refusal, changed after a success.
 import crypto from 'node:crypto'
 import { prisma } from '~/utils/db.server'
+import { serializePendingGitHubConnection } from '~/utils/github.server'
 import type { GpuProvider, Machine } from '~/gpu/provider.server'
 import { capabilitiesOf } from '~/gpu/registry.server'
 import { endRun, startRun } from '~/runs/runs.server'
 import { getStorage } from '~/storage/storage.server'
-import { TEST_PASSWORD, uniqueEmail } from '../db-utils'
+import { makeRequest, TEST_PASSWORD, uniqueEmail } from '../db-utils'
 import { makeJpeg } from '../image-fixtures'
 import {
   captionUncaptioned,
@@ -146,6 +147,18 @@ export const REQUESTS: Record<string, RequestSpec> = {
     },
     form: ({ world }) => ({ intent: 'disconnect', connectionId: world.ownerConnectionId }),
     snapshot: async ({ world }) => Boolean(await prisma.connection.findUnique({ where: { id: world.ownerConnectionId } })),
+  },
+
+  // Every caller's browser carries the owner's pending GitHub account (a cookie copied or planted).
+  'settings+/connections_.confirm.tsx:loader': {
+    request: async ({ cookie, world }, url) => makeRequest(url, { cookie: await withOwnerPendingGitHub(cookie, world) }),
+  },
+  'settings+/connections_.confirm.tsx:action': {
+    prepare: () => prisma.connection.deleteMany({ where: { providerId: MATRIX_PENDING_GITHUB_ID } }).then(() => undefined),
+    request: async ({ cookie, world }, url) =>
+      makeRequest(url, { cookie: await withOwnerPendingGitHub(cookie, world), form: { intent: 'connect' } }),
+    snapshot: () => prisma.connection.count({ where: { providerId: MATRIX_PENDING_GITHUB_ID } }),
+    changesFor: ['owner'],
   },
 
   'trainings+/new.tsx:action': {
@@ -294,4 +307,15 @@ export const REQUESTS: Record<string, RequestSpec> = {
 /** Where each caller's signed PUT lands: its own key, so one caller's upload does not hide another's. */
 function signedPutKey(principal: Principal) {
   return `matrix/signed-put-${principal}.bin`
+}
+
+const MATRIX_PENDING_GITHUB_ID = 'matrix-pending-github-id'
+
+async function withOwnerPendingGitHub(cookie: string | undefined, world: World) {
+  const pending = await serializePendingGitHubConnection({
+    userId: world.owner.id,
+    providerId: MATRIX_PENDING_GITHUB_ID,
+    login: 'matrix-pending',
+  })
+  return [cookie, pending.split(';')[0]].filter(Boolean).join('; ')
 }

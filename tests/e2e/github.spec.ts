@@ -70,6 +70,12 @@ test('a password user connects and disconnects GitHub in settings', async ({ pag
   // Another email at GitHub: connecting goes by the logged-in user, not by email.
   await authorizeAtGitHub(page, { login, email: uniqueEmail('e2e-gh-elsewhere') })
 
+  // Nothing is connected until the person says yes to this very account.
+  await expect(page).toHaveURL(/\/settings\/connections\/confirm$/)
+  await expect(page.getByText(`Connect GitHub account @${login} to your Trainyard account?`)).toBeVisible()
+  expect(await prisma.connection.count({ where: { userId: user.id } })).toBe(0)
+  await page.getByRole('button', { name: 'Connect', exact: true }).click()
+
   await expect(page).toHaveURL(/\/settings\/connections$/)
   await expect(page.getByText(`Connected GitHub account @${login}.`)).toBeVisible()
   await expect(page.getByRole('listitem').filter({ hasText: `@${login}` })).toBeVisible()
@@ -79,6 +85,27 @@ test('a password user connects and disconnects GitHub in settings', async ({ pag
   await expect(page.getByText(`Disconnected GitHub account @${login}.`)).toBeVisible()
   await expect(page.getByText('No accounts are connected.')).toBeVisible()
   expect(await prisma.connection.count({ where: { userId: user.id } })).toBe(0)
+})
+
+test('Cancel on the confirm page connects nothing', async ({ page, login: loginAs }) => {
+  const user = await loginAs()
+  const login = uniqueLogin()
+
+  await page.goto('/settings/connections')
+  await page.getByRole('button', { name: 'Connect GitHub' }).click()
+  await authorizeAtGitHub(page, { login, email: uniqueEmail('e2e-gh-no') })
+  await expect(page.getByText(`Connect GitHub account @${login} to your Trainyard account?`)).toBeVisible()
+  await page.getByRole('button', { name: 'Cancel' }).click()
+
+  await expect(page).toHaveURL(/\/settings\/connections$/)
+  await expect(page.getByText(`GitHub account @${login} was not connected.`)).toBeVisible()
+  await expect(page.getByText('No accounts are connected.')).toBeVisible()
+  expect(await prisma.connection.count({ where: { userId: user.id } })).toBe(0)
+
+  // The account it named is forgotten: the confirm page has nothing left to offer.
+  await page.goto('/settings/connections/confirm')
+  await expect(page).toHaveURL(/\/settings\/connections$/)
+  await expect(page.getByText('There is no GitHub account waiting to be connected')).toBeVisible()
 })
 
 test('someone who signed up with GitHub cannot remove their only way to log in', async ({ page }) => {

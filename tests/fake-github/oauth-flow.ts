@@ -1,10 +1,12 @@
 // Drives a whole GitHub sign-in in a vitest test, through the real code: the auth.github action
 // (the strategy sets its state cookie and redirects), the stand-in's authorize page (fetched and
-// its form submitted, as a person would), and the callback loader with the code, state and cookies.
+// its form submitted, as a person would), the callback loader with the code, state and cookies, and
+// the confirm page a connect ends on.
 // Import it only from a file that has started the stand-in (see ./vitest.ts).
 import { expect } from 'vitest'
 import { action as startGitHubLogin } from '~/routes/_auth+/auth.github'
 import { loader as gitHubCallback } from '~/routes/_auth+/auth.github_.callback'
+import { action as confirmAction } from '~/routes/settings+/connections_.confirm'
 import { getUserId } from '~/utils/auth.server'
 import { getToast } from '~/utils/toast.server'
 import { callRoute, ctx, makeRequest, mergeCookies } from '../db-utils'
@@ -17,18 +19,25 @@ export type GitHubAccountInput = {
   verified?: boolean
 }
 
-export async function signInWithGitHub({
-  account,
-  cookie,
-  redirectTo,
-  decision = 'authorize',
-}: {
+type DanceInput = {
   account: GitHubAccountInput
   /** The browser's cookies before pressing the button (a logged-in session for "connect"). */
   cookie?: string
   redirectTo?: string
   decision?: 'authorize' | 'cancel'
-}) {
+}
+
+export async function signInWithGitHub(input: DanceInput) {
+  const dance = await authorizeAtGitHub(input)
+  const response = await callCallback(`${dance.callbackUrl.pathname}${dance.callbackUrl.search}`, dance.jar)
+  return { ...dance, ...response }
+}
+
+/**
+ * Everything up to GitHub's answer: the start and the authorize page. Returns the callback URL
+ * (with the code and state) and the browser's cookies at that moment, without calling the callback.
+ */
+export async function authorizeAtGitHub({ account, cookie, redirectTo, decision = 'authorize' }: DanceInput) {
   const start = await callRoute(() =>
     startGitHubLogin({ request: makeRequest('/auth/github', { form: redirectTo ? { redirectTo } : {}, cookie }), ...ctx }),
   )
@@ -50,9 +59,7 @@ export async function signInWithGitHub({
   expect(answer.status, await answer.clone().text()).toBe(302)
   const callbackUrl = new URL(answer.headers.get('location')!)
   expect(callbackUrl.pathname).toBe('/auth/github/callback')
-
-  const response = await callCallback(`${callbackUrl.pathname}${callbackUrl.search}`, jar)
-  return { start, authorizeUrl, callbackUrl, ...response }
+  return { start, authorizeUrl, callbackUrl, jar }
 }
 
 /** Calls the callback loader as the browser would, and reads what it left behind. */
@@ -65,6 +72,26 @@ export async function callCallback(pathAndQuery: string, cookie: string | undefi
     cookie: jar,
     toast: (await getToast(makeRequest('/', { cookie: jar }))).toast,
   }
+}
+
+/** Presses Connect or Cancel on /settings/connections/confirm. */
+export async function confirmConnection(cookie: string, intent: 'connect' | 'cancel' | undefined) {
+  const form: Record<string, string> = intent ? { intent } : {}
+  const response = await callRoute(() =>
+    confirmAction({ request: makeRequest('/settings/connections/confirm', { form, cookie }), ...ctx }),
+  )
+  const jar = mergeCookies(cookie, response)
+  return {
+    response,
+    location: response.headers.get('location'),
+    cookie: jar,
+    toast: (await getToast(makeRequest('/', { cookie: jar }))).toast,
+  }
+}
+
+/** The Cookie header a Set-Cookie list would give a browser that had no cookies. */
+export function cookiesOf(response: Response) {
+  return mergeCookies(undefined, response)
 }
 
 /** The user the cookies log in, or null. */

@@ -1,8 +1,11 @@
 // POST /auth/github starts the GitHub OAuth dance: remix-auth-github sets its state cookie and
-// redirects to GitHub's authorize page; we add a cookie with where to go afterwards. It is a POST
-// (the "Continue with GitHub" and "Connect GitHub" buttons) so no other site can start it with a link.
+// redirects to GitHub's authorize page; we add a signed cookie with that state, who is logged in
+// (a connect for that user) or nobody (a login), and where to go afterwards. The callback trusts
+// only the signed one. It is a POST (the "Continue with GitHub" and "Connect GitHub" buttons) so no
+// other site can start it with a link.
 import { redirect, type ActionFunctionArgs } from '@remix-run/node'
-import { getGitHubAuthenticator, GITHUB_PROVIDER_NAME, serializeGitHubRedirect } from '~/utils/github.server'
+import { getUserId } from '~/utils/auth.server'
+import { getGitHubAuthenticator, GITHUB_PROVIDER_NAME, serializeGitHubFlow } from '~/utils/github.server'
 import { safeRedirect } from '~/utils/misc'
 import { slowDownMessage, spendAddressTry } from '~/utils/rate-limit.server'
 import { redirectWithToast } from '~/utils/toast.server'
@@ -19,6 +22,8 @@ export async function action({ request, context }: ActionFunctionArgs) {
   if (!authenticator) {
     return redirectWithToast('/login', { type: 'error', description: 'Logging in with GitHub is not set up on this server.' })
   }
+  // Who presses the button decides what the dance is for: a connect for them, or a login.
+  const userId = await getUserId(request)
   const formData = await request.formData()
   const redirectTo = safeRedirect(formData.get('redirectTo'))
   // The strategy reads only the URL (a `state` or `error` in it would mean "this is the callback")
@@ -29,8 +34,10 @@ export async function action({ request, context }: ActionFunctionArgs) {
   } catch (error) {
     const location = error instanceof Response ? error.headers.get('location') : null
     if (!(error instanceof Response) || !location) throw error
+    const state = new URL(location).searchParams.get('state')
+    if (!state) throw new Error('GitHub strategy redirected without a state')
     const headers = new Headers(error.headers)
-    headers.append('set-cookie', await serializeGitHubRedirect(redirectTo))
+    headers.append('set-cookie', await serializeGitHubFlow({ state, userId, redirectTo }))
     return redirect(location, { headers })
   }
   // Without a state in the URL the strategy always redirects; reaching this line is a bug.

@@ -3,9 +3,17 @@
 import { generateTOTP } from '@epic-web/totp'
 import { describe, expect, test, vi } from 'vitest'
 import { prisma } from '~/utils/db.server'
+import { GITHUB_STATE_MISMATCH_MESSAGE } from '~/utils/github.server'
 import { TWO_FACTOR_TOTP } from '~/utils/verification.server'
 import { callRoute, createSessionCookie, createUser, ctx, makeRequest, uniqueEmail } from '../../../tests/db-utils'
-import { callCallback, loggedInUserId, signInWithGitHub } from '../../../tests/fake-github/oauth-flow'
+import {
+  authorizeAtGitHub,
+  callCallback,
+  confirmConnection,
+  cookiesOf,
+  loggedInUserId,
+  signInWithGitHub,
+} from '../../../tests/fake-github/oauth-flow'
 import { fakeGitHubId } from '../../../tests/fake-github/server'
 import { action as startGitHubLogin } from './auth.github'
 
@@ -27,7 +35,7 @@ async function githubConnection(login: string) {
 }
 
 describe('starting the dance', () => {
-  test('POST /auth/github redirects to the configured authorize URL with a state cookie and the redirect cookie', async () => {
+  test('POST /auth/github redirects to the configured authorize URL with a state cookie and the signed flow cookie', async () => {
     const res = await callRoute(() =>
       startGitHubLogin({ request: makeRequest('/auth/github', { form: { redirectTo: '/settings' } }), ...ctx }),
     )
@@ -41,7 +49,10 @@ describe('starting the dance', () => {
     expect(state).toBeTruthy()
     const cookies = res.headers.getSetCookie()
     expect(cookies.find((c) => c.startsWith('__trainyard_github='))).toContain(`state=${state}`)
-    expect(cookies.find((c) => c.startsWith('__trainyard_github_redirect='))).toMatch(/HttpOnly/i)
+    // The redirect target travels in the signed flow cookie, with the state and the user.
+    const flow = cookies.find((c) => c.startsWith('__trainyard_github_flow='))
+    expect(flow).toMatch(/HttpOnly/i)
+    expect(flow).toMatch(/^__trainyard_github_flow=[^;]+\.[^;]+;/)
   })
 })
 
@@ -182,7 +193,7 @@ describe('logging in with GitHub', () => {
     expect(replay.location).toBe('/login')
     expect(replay.toast?.description).toBe('GitHub did not accept this sign-in (it may have expired). Please try again.')
     expect(cookie).not.toContain('__trainyard_github=')
-    expect(cookie).not.toContain('__trainyard_github_redirect=')
+    expect(cookie).not.toContain('__trainyard_github_flow=')
   })
 
   test('a user with two-factor authentication still has to enter a code', async () => {
@@ -201,16 +212,21 @@ describe('logging in with GitHub', () => {
 })
 
 describe('connecting GitHub from settings', () => {
-  test('a logged-in user connects a GitHub account and stays logged in as themselves', async () => {
+  test('a logged-in user connects a GitHub account after confirming it and stays logged in as themselves', async () => {
     const user = await createUser({ email: uniqueEmail('gh-connect') })
     const { cookie: sessionCookie } = await createSessionCookie(user.id)
     const login = uniqueLogin()
     // A different email at GitHub: connecting does not look at emails.
-    const { location, cookie, toast } = await signInWithGitHub({
+    const callback = await signInWithGitHub({
       account: { login, email: uniqueEmail('gh-elsewhere') },
       cookie: sessionCookie,
       redirectTo: '/settings/connections',
     })
+    // The callback only asks: nothing is connected until the person presses Connect.
+    expect(callback.location).toBe('/settings/connections/confirm')
+    expect(await githubConnection(login)).toBeNull()
+
+    const { location, cookie, toast } = await confirmConnection(callback.cookie, 'connect')
     expect(location).toBe('/settings/connections')
     expect(toast).toMatchObject({ type: 'success', description: `Connected GitHub account @${login}.` })
     expect((await githubConnection(login))?.userId).toBe(user.id)
@@ -247,6 +263,65 @@ describe('connecting GitHub from settings', () => {
     expect(location).toBe('/settings/connections')
     expect(toast?.type).toBe('error')
     expect(await prisma.connection.count({ where: { userId: user.id } })).toBe(0)
+  })
+})
+
+describe('a connect cannot be forced on someone else', () => {
+  test('a state cookie planted by an attacker is refused: the attacker’s GitHub account is not connected to the victim', async () => {
+    const victim = await createUser({ email: uniqueEmail('gh-victim') })
+    const { cookie: victimSession } = await createSessionCookie(victim.id)
+    // The attacker runs the dance in their own browser up to GitHub's answer, and keeps the
+    // callback URL (their code, their state) instead of following it.
+    const attackerLogin = uniqueLogin('attacker')
+    const attacker = await authorizeAtGitHub({ account: { login: attackerLogin, email: uniqueEmail('gh-attacker') } })
+    const state = attacker.callbackUrl.searchParams.get('state')!
+    const callbackPath = `${attacker.callbackUrl.pathname}${attacker.callbackUrl.search}`
+
+    // 1. They set an unsigned state cookie on the victim's browser (from a sibling subdomain or an
+    //    http page of the host) and send the victim to the callback URL.
+    const planted = await callCallback(callbackPath, `${victimSession}; __trainyard_github=state=${state}`)
+    expect(planted.location).toBe('/settings/connections')
+    expect(planted.toast).toMatchObject({ type: 'error', description: GITHUB_STATE_MISMATCH_MESSAGE })
+    expect(await githubConnection(attackerLogin)).toBeNull()
+    expect(await loggedInUserId(planted.cookie)).toBe(victim.id)
+
+    // 2. They plant every cookie their own start set, the signed flow cookie included: it is a
+    //    login flow (nobody was logged in), not a connect for the victim.
+    const copied = await callCallback(callbackPath, `${victimSession}; ${cookiesOf(attacker.start)}`)
+    expect(copied.location).toBe('/settings/connections')
+    expect(copied.toast).toMatchObject({ type: 'error' })
+    expect(copied.toast?.description).toContain('started by another account')
+    expect(await githubConnection(attackerLogin)).toBeNull()
+    expect(await prisma.connection.count({ where: { userId: victim.id } })).toBe(0)
+    expect(await loggedInUserId(copied.cookie)).toBe(victim.id)
+  })
+
+  test('a connect started for user U is refused while user V (or nobody) is logged in', async () => {
+    const u = await createUser({ email: uniqueEmail('gh-u') })
+    const v = await createUser({ email: uniqueEmail('gh-v') })
+    const { cookie: uSession } = await createSessionCookie(u.id)
+    const { cookie: vSession } = await createSessionCookie(v.id)
+    const login = uniqueLogin()
+    const email = uniqueEmail('gh-u-at-github')
+    const dance = await authorizeAtGitHub({ account: { login, email }, cookie: uSession, redirectTo: '/settings/connections' })
+    const callbackPath = `${dance.callbackUrl.pathname}${dance.callbackUrl.search}`
+    const flowCookies = cookiesOf(dance.start)
+
+    const asV = await callCallback(callbackPath, `${vSession}; ${flowCookies}`)
+    expect(asV.location).toBe('/settings/connections')
+    expect(asV.toast?.description).toContain('started by another account')
+    expect(asV.cookie).not.toContain('__trainyard_github_pending=')
+    expect(await githubConnection(login)).toBeNull()
+    expect(await prisma.connection.count({ where: { userId: { in: [u.id, v.id] } } })).toBe(0)
+    expect(await loggedInUserId(asV.cookie)).toBe(v.id)
+
+    // Logged out since: not a login either (no user is created or logged in with that GitHub account).
+    const nobody = await callCallback(callbackPath, flowCookies)
+    expect(nobody.location).toBe('/login')
+    expect(nobody.toast?.description).toContain('started by another account')
+    expect(await loggedInUserId(nobody.cookie)).toBeNull()
+    expect(await prisma.user.count({ where: { email } })).toBe(0)
+    expect(await githubConnection(login)).toBeNull()
   })
 })
 

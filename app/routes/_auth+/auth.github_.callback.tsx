@@ -1,21 +1,27 @@
 // GET /auth/github/callback — where GitHub sends the person back. (The "_" in the file name keeps
 // this route out of auth.github's layout, so that route's loader never runs here.)
-// The strategy checks the state cookie, exchanges the code and fetches the profile; then we decide
-// who this is:
-//   1. logged in already → connect this GitHub account to them (the settings "Connect" button);
+// First the signed flow cookie that POST /auth/github set: its state must be the URL's, and the
+// user it was started for (or nobody, for a login) must be the one logged in now. A state cookie
+// planted by someone who can set cookies on our domain, or a flow started by another account, stops
+// here, before the code is spent. Then the strategy checks its own state cookie, exchanges the code
+// and fetches the profile, and we decide who this is:
+//   1. logged in already → ask them to confirm connecting this GitHub account (the settings
+//      "Connect" button; /settings/connections/confirm makes the Connection);
 //   2. a Connection for this GitHub id → log that user in;
 //   3. a user with the same (GitHub-verified) email → connect and log in, never a second user;
 //   4. otherwise → a new user with the `user` role and no password.
 // Every login ends in handleNewSession, so two-factor authentication still applies.
-import { type LoaderFunctionArgs } from '@remix-run/node'
+import { redirect, type LoaderFunctionArgs } from '@remix-run/node'
 import { createSession, getUserId } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
 import {
   clearGitHubCookies,
   describeGitHubError,
   getGitHubAuthenticator,
-  getGitHubRedirect,
+  getGitHubFlow,
   GITHUB_PROVIDER_NAME,
+  GITHUB_STATE_MISMATCH_MESSAGE,
+  serializePendingGitHubConnection,
   type GitHubProfile,
 } from '~/utils/github.server'
 import { handleNewSession } from '~/utils/login.server'
@@ -23,6 +29,7 @@ import { safeRedirect } from '~/utils/misc'
 import { createToastHeaders, redirectWithToast, type ToastInput } from '~/utils/toast.server'
 
 const CONNECTIONS_PATH = '/settings/connections'
+const CONFIRM_PATH = '/settings/connections/confirm'
 // Display names longer than the profile form allows are cut rather than refused.
 const NAME_MAX_CHARS = 80
 
@@ -40,6 +47,15 @@ export async function loader({ request }: LoaderFunctionArgs) {
   // Without these the strategy would start a new dance from a plain GET; only POST /auth/github may.
   if (!params.has('state') && !params.has('error')) return fail('This GitHub sign-in link is incomplete. Please try again.')
 
+  // An `error` (Cancel at GitHub) changes nothing, so the strategy may describe it whatever the state.
+  const flow = await getGitHubFlow(request)
+  if (!params.has('error')) {
+    if (!flow || flow.state !== params.get('state')) return fail(GITHUB_STATE_MISMATCH_MESSAGE)
+    if (flow.userId !== currentUserId) {
+      return fail('This GitHub sign-in was started by another account than the one logged in now. Nothing was changed.')
+    }
+  }
+
   let profile: GitHubProfile
   try {
     profile = await authenticator.authenticate(GITHUB_PROVIDER_NAME, request)
@@ -49,7 +65,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     return fail(message ?? 'Signing in with GitHub failed. Please try again.')
   }
 
-  const redirectTo = safeRedirect(await getGitHubRedirect(request))
+  const redirectTo = safeRedirect(flow?.redirectTo)
   const existing = await prisma.connection.findUnique({
     select: { id: true, userId: true },
     where: { providerName_providerId: { providerName: GITHUB_PROVIDER_NAME, providerId: profile.providerId } },
@@ -136,12 +152,13 @@ async function connectToCurrentUser({
       init,
     )
   }
-  await createConnection(userId, profile)
-  return redirectWithToast(
-    CONNECTIONS_PATH,
-    { type: 'success', description: `Connected GitHub account @${profile.login}.` },
-    init,
+  // Not connected yet: whoever sent this browser here (a link, a page that navigated it) is not
+  // necessarily the person at the keyboard, so they confirm first.
+  init.headers.append(
+    'set-cookie',
+    await serializePendingGitHubConnection({ userId, providerId: profile.providerId, login: profile.login }),
   )
+  return redirect(CONFIRM_PATH, init)
 }
 
 function createConnection(userId: string, profile: GitHubProfile) {

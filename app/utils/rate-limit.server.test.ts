@@ -8,7 +8,7 @@ import { action as signupAction } from '~/routes/_auth+/signup'
 import { getEnv } from '~/utils/env.server'
 import { callRoute, createUser, makeRequest, TEST_PASSWORD, uniqueEmail } from '../../tests/db-utils'
 import { clientKey } from '../../server/client-key'
-import { ACCOUNT_FAILURES_PER_WINDOW, ACCOUNT_WINDOW_S, spendAddressTry } from './rate-limit.server'
+import { ACCOUNT_FAILURES_PER_WINDOW, ACCOUNT_WINDOW_S, forgetAccountFailures, spendAddressTry } from './rate-limit.server'
 import { getToast } from './toast.server'
 
 const SLOW_DOWN = /^Too many attempts\. Slow down — try again in \d+ (s|min)\.$/
@@ -157,5 +157,14 @@ describe('the budget of wrong passwords of one account', () => {
     expect((await logIn('203.0.113.80', { email: user.email, password: TEST_PASSWORD })).status).toBe(429)
     vi.setSystemTime(Date.now() + ACCOUNT_WINDOW_S * 1000 + 1000)
     expect((await logIn('203.0.113.80', { email: user.email, password: TEST_PASSWORD })).status).toBe(302)
+  })
+
+  test('a password reset ends the lock: whoever did it owns the email', async () => {
+    const user = await createUser({ email: uniqueEmail('reset-unlocks') })
+    for (let i = 0; i < ACCOUNT_FAILURES_PER_WINDOW; i++)
+      await logIn(`203.0.113.${100 + i}`, { email: user.email, password: 'typo' })
+    expect((await logIn('203.0.113.120', { email: user.email, password: TEST_PASSWORD })).status).toBe(429)
+    await forgetAccountFailures(user.email)
+    expect((await logIn('203.0.113.120', { email: user.email, password: TEST_PASSWORD })).status).toBe(302)
   })
 })

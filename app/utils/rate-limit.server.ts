@@ -135,6 +135,11 @@ export async function refundAccountTry(email: string) {
   await accountLimiter.reward(email.toLowerCase())
 }
 
+/** The password was just reset through an emailed code: whoever did it owns the email, so the lock ends. */
+export async function forgetAccountFailures(email: string) {
+  await accountLimiter.delete(email.toLowerCase())
+}
+
 /**
  * The `headers` of a route module whose action is limited. A page answer takes its headers from the
  * route's `headers` export, not from the action's response: without this the page of a 429 would lose

@@ -13,7 +13,7 @@ import { getPasswordHash } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { useIsPending } from '~/utils/misc'
-import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
+import { checkAddressLimit, forgetAccountFailures, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { authSessionStorage, verifySessionStorage } from '~/utils/session.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { PasswordAndConfirmSchema } from '~/utils/user-validation'
@@ -62,6 +62,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
     prisma.password.upsert({ where: { userId: user.id }, create: { userId: user.id, hash }, update: { hash } }),
     prisma.session.deleteMany({ where: { userId: user.id } }),
   ])
+  await forgetAccountFailures(email)
   // This browser's own session (if it was logged in) is among those ended: drop its cookie too.
   headers.append(
     'set-cookie',

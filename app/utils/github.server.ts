@@ -9,7 +9,7 @@ import { GitHubStrategy } from 'remix-auth-github'
 import type { Strategy } from 'remix-auth/strategy'
 import { z } from 'zod'
 import { getEnv } from './env.server'
-import { COOKIE_PREFIX } from './session.server'
+import { cookieName } from './session.server'
 
 export const GITHUB_PROVIDER_NAME = 'github'
 export const GITHUB_CALLBACK_PATH = '/auth/github/callback'
@@ -32,8 +32,8 @@ const USER_AGENT = 'Trainyard'
 // leaves room for a GitHub login with 2FA and a password manager.
 const REDIRECT_COOKIE_MAX_AGE_S = 10 * 60
 const STATE_COOKIE_MAX_AGE_S = 10 * 60
-const STATE_COOKIE_NAME = `${COOKIE_PREFIX}_github`
-const REDIRECT_COOKIE_NAME = `${COOKIE_PREFIX}_github_redirect`
+const STATE_COOKIE_NAME = cookieName('github')
+const REDIRECT_COOKIE_NAME = cookieName('github_redirect')
 
 /** GitHub answered something we cannot use (an error status, a body of the wrong shape). */
 export class GitHubApiError extends Error {

@@ -12,6 +12,8 @@ import type { ServerBuild } from '@remix-run/node'
 import { matchRoutes } from '@remix-run/react'
 import type { Request as ExpressRequest, RequestHandler, Response as ExpressResponse } from 'express'
 
+type RouteObject = Parameters<typeof matchRoutes>[0][number]
+
 /**
  * The largest form body any action takes. The largest legitimate form is a training's config JSON,
  * bounded by its schema to well under 200 KB even URL-encoded with four-byte characters everywhere
@@ -31,22 +33,18 @@ export const tooLargeMessage = (limitBytes: number) =>
  */
 const LINGER_MS = 2000
 
-type RouteNode = { id: string; path?: string; index?: boolean; caseSensitive?: boolean; children: RouteNode[] }
-
 function routeTree(routes: ServerBuild['routes']) {
   const byParent = new Map<string, ServerBuild['routes'][string][]>()
   for (const route of Object.values(routes)) {
     const parent = route.parentId ?? ''
     byParent.set(parent, [...(byParent.get(parent) ?? []), route])
   }
-  const build = (parentId: string): RouteNode[] =>
-    (byParent.get(parentId) ?? []).map((r) => ({
-      id: r.id,
-      path: r.path,
-      index: r.index,
-      caseSensitive: r.caseSensitive,
-      children: build(r.id),
-    }))
+  const build = (parentId: string): RouteObject[] =>
+    (byParent.get(parentId) ?? []).map((r) =>
+      r.index
+        ? { id: r.id, path: r.path, index: true, caseSensitive: r.caseSensitive }
+        : { id: r.id, path: r.path, caseSensitive: r.caseSensitive, children: build(r.id) },
+    )
   return build('')
 }
 
@@ -55,7 +53,7 @@ function routeTree(routes: ServerBuild['routes']) {
  * deepest match, unless a `?_data=` names another route or an index route is posted to without
  * `?index` (then its parent runs). Any doubt gives undefined, and with it the small form limit.
  */
-export function actionRouteId(tree: RouteNode[], url: URL) {
+export function actionRouteId(tree: RouteObject[], url: URL) {
   const matches = matchRoutes(tree, url.pathname)
   const leaf = matches?.at(-1)?.route
   if (!leaf) return undefined
@@ -88,13 +86,16 @@ export function refuse(req: ExpressRequest, res: ExpressResponse, status: number
 }
 
 function refuseTooLarge(req: ExpressRequest, res: ExpressResponse, limitBytes: number) {
-  // The client may be mid-body: close the connection once it has had time to read the answer.
-  res.set('connection', 'close')
   refuse(req, res, 413, tooLargeMessage(limitBytes))
+  // No "Connection: close": closing while the client is still sending makes its side fail before it
+  // reads the answer. What is still coming is dropped as it arrives (bufferUpTo) or read and thrown
+  // away by Node after the answer, and the connection is closed after LINGER_MS unless the body
+  // ended by then (the connection may then serve the client's next request).
   res.once('finish', () => {
-    // What is still coming is dropped as it arrives (bufferUpTo) or read and thrown away here.
     req.resume()
-    setTimeout(() => req.socket.destroy(), LINGER_MS).unref()
+    setTimeout(() => {
+      if (!req.complete) req.socket.destroy()
+    }, LINGER_MS).unref()
   })
 }
 

@@ -79,26 +79,30 @@ describe('a body past the form limit', () => {
   test.each([
     ['the training settings action', () => `/trainings/${trainingId}/settings`],
     ['the login action', () => '/login'],
-  ])('an anonymous 256 MB chunked POST to %s: 413 at once, and the server holds no more memory', async (_, pathname) => {
-    // A first small refusal warms the code path (and its one-time allocations) up: then the large one is measured.
-    expect((await postChunked(pathname(), 2 * MB)).res.status).toBe(413)
-    const before = memory()
-    const { res, text, sentAtAnswer, ms } = await postChunked(pathname(), ATTACK_BYTES)
-    expect(res.status).toBe(413)
-    expect(text).toMatch(/The form is too large: at most 1 MB/)
-    // The answer came while the body was still being sent: the server stopped reading at the limit.
-    expect(sentAtAnswer).toBeLessThan(ATTACK_BYTES / 4)
-    expect(ms).toBeLessThan(5000)
-    const after = memory()
-    // Measured numbers in the log (the test's console is kept quiet).
-    process.stderr.write(
-      `${pathname()}: RSS ${(before.rss / MB).toFixed(1)} → ${(after.rss / MB).toFixed(1)} MB, peak ${(before.peak / MB).toFixed(1)} → ${(after.peak / MB).toFixed(1)} MB, client had sent ${(sentAtAnswer / MB).toFixed(1)} MB when the 413 came, in ${ms} ms\n`,
-    )
-    // Measured 0–10 MB (V8's young generation and socket buffers come and go); the same request
-    // without the cap added 756 MB.
-    expect(after.rss - before.rss).toBeLessThan(16 * MB)
-    expect(after.peak - before.peak).toBeLessThan(16 * MB)
-  }, 30_000)
+  ])(
+    'an anonymous 256 MB chunked POST to %s: 413 at once, and the server holds no more memory',
+    async (_, pathname) => {
+      // A first small refusal warms the code path (and its one-time allocations) up: then the large one is measured.
+      expect((await postChunked(pathname(), 2 * MB)).res.status).toBe(413)
+      const before = memory()
+      const { res, text, sentAtAnswer, ms } = await postChunked(pathname(), ATTACK_BYTES)
+      expect(res.status).toBe(413)
+      expect(text).toMatch(/The form is too large: at most 1 MB/)
+      // The answer came while the body was still being sent: the server stopped reading at the limit.
+      expect(sentAtAnswer).toBeLessThan(ATTACK_BYTES / 4)
+      expect(ms).toBeLessThan(5000)
+      const after = memory()
+      // Measured numbers in the log (the test's console is kept quiet).
+      process.stderr.write(
+        `${pathname()}: RSS ${(before.rss / MB).toFixed(1)} → ${(after.rss / MB).toFixed(1)} MB, peak ${(before.peak / MB).toFixed(1)} → ${(after.peak / MB).toFixed(1)} MB, client had sent ${(sentAtAnswer / MB).toFixed(1)} MB when the 413 came, in ${ms} ms\n`,
+      )
+      // Measured 0–10 MB (V8's young generation and socket buffers come and go); the same request
+      // without the cap added 756 MB.
+      expect(after.rss - before.rss).toBeLessThan(16 * MB)
+      expect(after.peak - before.peak).toBeLessThan(16 * MB)
+    },
+    30_000,
+  )
 
   test('a declared Content-Length over the limit is refused before any of the body is read', async () => {
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -128,13 +132,20 @@ describe('a body past the form limit', () => {
     expect(res.headers.get('x-remix-catch')).toBe('yes')
   })
 
-  test.each(['/LOGIN', '/%6Cogin', `/trainings/${'x'}/SETTINGS`])('spelling the path differently (%s) changes nothing', async (pathname) => {
-    const { res } = await postChunked(pathname, 4 * MB)
-    expect(res.status).toBe(413)
-  })
+  test.each(['/LOGIN', '/%6Cogin', `/trainings/${'x'}/SETTINGS`])(
+    'spelling the path differently (%s) changes nothing',
+    async (pathname) => {
+      const { res } = await postChunked(pathname, 4 * MB)
+      expect(res.status).toBe(413)
+    },
+  )
 
   test('a form just under the limit still reaches its action', async () => {
-    const body = new URLSearchParams({ email: 'nobody@example.test', password: 'x', filler: 'a'.repeat(FORM_BODY_LIMIT_BYTES - 200) })
+    const body = new URLSearchParams({
+      email: 'nobody@example.test',
+      password: 'x',
+      filler: 'a'.repeat(FORM_BODY_LIMIT_BYTES - 200),
+    })
     const res = await fetch(`${server!.url}/login?_data=${encodeURIComponent('routes/_auth+/login')}`, { method: 'POST', body })
     expect(res.status).toBe(400)
     expect((await res.json()).formErrors).toEqual(['Invalid email or password'])

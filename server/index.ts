@@ -11,6 +11,8 @@ import { broadcastDevReady, type ServerBuild } from '@remix-run/node'
 import compression from 'compression'
 import express from 'express'
 import morgan from 'morgan'
+import { bodyLimit } from './body-limit'
+import { sameOriginOnly } from './same-origin'
 import { EnvError, getEnv } from '../app/utils/env.server'
 import { securityHeaders } from './security'
 import { clientKey } from './client-key'
@@ -67,6 +69,10 @@ app.use(express.static(path.join(root, 'public'), { maxAge: '1h' }))
 // The path only: query strings can carry one-time codes (the emailed /verify link) and tokens.
 morgan.token('path', (req: express.Request) => req.path)
 if (isDev || env.LOG_REQUESTS) app.use(morgan(':method :path :status :res[content-length] - :response-time ms'))
+// Before anything reads a body: a request from another origin is refused unread, and a body is
+// counted as it arrives and refused past its route's limit.
+app.use(sameOriginOnly(env))
+app.use(bodyLimit(build))
 
 app.all(
   '*',

@@ -9,7 +9,7 @@ import { GitHubStrategy } from 'remix-auth-github'
 import type { Strategy } from 'remix-auth/strategy'
 import { z } from 'zod'
 import { getEnv } from './env.server'
-import { COOKIE_PREFIX } from './session.server'
+import { cookieName, isSecureCookie } from './session.server'
 
 export const GITHUB_PROVIDER_NAME = 'github'
 export const GITHUB_CALLBACK_PATH = '/auth/github/callback'
@@ -172,7 +172,7 @@ export function getGitHubAuthenticator() {
       // protects the callback: anyone who can set a cookie on our domain can plant it. The signed
       // flow cookie below is.
       cookie: {
-        name: githubCookieName('github'),
+        name: cookieName('github'),
         maxAge: STATE_COOKIE_MAX_AGE_S,
         // The cookie library's type only takes `secure: true`; leave it out for plain http.
         ...(isSecureCookie() ? { secure: true as const } : {}),
@@ -185,22 +185,8 @@ export function getGitHubAuthenticator() {
   return authenticator
 }
 
-function isSecureCookie() {
-  const env = getEnv()
-  return env.NODE_ENV === 'production' && env.APP_URL.startsWith('https:')
-}
-
-/**
- * `__Host-` where the cookie is Secure: the browser then refuses the cookie from a sibling
- * subdomain or a plain-http page, which could otherwise plant one. Same condition as `secure`,
- * because a `__Host-` cookie without Secure is dropped by the browser.
- */
-function githubCookieName(name: string) {
-  return `${isSecureCookie() ? '__Host-' : ''}${COOKIE_PREFIX}_${name}`
-}
-
 function signedCookie(name: string, maxAgeS: number) {
-  return createCookie(githubCookieName(name), {
+  return createCookie(cookieName(name), {
     httpOnly: true,
     sameSite: 'lax',
     path: '/',
@@ -247,7 +233,7 @@ export async function getGitHubFlow(request: Request): Promise<GitHubFlow | null
  */
 export async function clearGitHubCookies() {
   const expired = { expires: new Date(0), maxAge: undefined }
-  const state = createCookie(githubCookieName('github'), {
+  const state = createCookie(cookieName('github'), {
     path: '/',
     httpOnly: true,
     sameSite: 'lax',

@@ -2,19 +2,36 @@
 import { createCookieSessionStorage } from '@remix-run/node'
 import { getEnv } from './env.server'
 
+/** The prefix of every cookie name of the app over plain http (development, tests). */
 export const COOKIE_PREFIX = '__trainyard'
 
-/** The options every cookie of the app shares (toast.server.ts too): one place decides `secure`. */
+/** Secure cookies need https; the app behind TLS sets NODE_ENV=production. */
+export function isSecureCookie() {
+  const env = getEnv()
+  return env.NODE_ENV === 'production' && env.APP_URL.startsWith('https:')
+}
+
+/**
+ * A cookie's full name. Under https it starts with `__Host-`: the browser then takes it only from a
+ * secure page of this very host, with Path=/ and no Domain, so a sibling subdomain or a plain-http
+ * page cannot plant or overwrite it. Every such cookie must be Secure with Path=/ and no Domain.
+ * Plain http cannot carry Secure cookies, so there the name keeps the plain prefix.
+ */
+export function cookieName(name: string) {
+  return isSecureCookie() ? `__Host-trainyard_${name}` : `${COOKIE_PREFIX}_${name}`
+}
+
+/** The options every cookie of the app shares (toast.server.ts too): one place decides the name and `secure`. */
 export function cookieOptions(name: string) {
   const env = getEnv()
   return {
-    name: `${COOKIE_PREFIX}_${name}`,
+    name: cookieName(name),
     sameSite: 'lax' as const,
+    // `__Host-` cookies must have exactly this path and no domain.
     path: '/',
     httpOnly: true,
     secrets: [env.SESSION_SECRET],
-    // Secure cookies need https; the app behind TLS sets NODE_ENV=production.
-    secure: env.NODE_ENV === 'production' && env.APP_URL.startsWith('https:'),
+    secure: isSecureCookie(),
   }
 }
 

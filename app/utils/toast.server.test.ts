@@ -16,7 +16,7 @@ describe('the toast cookie', () => {
     const session = await authSessionStorage.commitSession(await authSessionStorage.getSession())
     expect(session).toMatch(/;\s*Secure/i)
     const toast = (await createToastHeaders({ description: 'Saved.' })).get('set-cookie')!
-    expect(toast).toMatch(/^__trainyard_toast=/)
+    expect(toast).toMatch(/^__Host-trainyard_toast=/)
     expect(toast).toMatch(/;\s*Secure/i)
     expect(toast).toMatch(/;\s*HttpOnly/i)
     expect(toast).toMatch(/;\s*SameSite=Lax/i)

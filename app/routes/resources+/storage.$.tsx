@@ -11,6 +11,9 @@ import { assertValidKey, InvalidStorageKeyError } from '~/storage/keys'
 import { getStorage } from '~/storage/storage.server'
 import { MAX_SIGNED_PUT_BYTES, PayloadTooLargeError, readBody, UploadInterruptedError } from './storage.server'
 
+/** The server does not buffer this body (server/body-limit.ts): it is streamed to a file, up to MAX_SIGNED_PUT_BYTES. */
+export const handle = { body: 'streamed' }
+
 const REFUSALS: Record<Exclude<SignatureCheck, { valid: true }>['reason'], string> = {
   malformed: 'Missing or malformed signature',
   'bad-signature': 'Invalid signature',

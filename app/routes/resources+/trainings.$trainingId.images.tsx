@@ -6,6 +6,9 @@ import { json, type ActionFunctionArgs } from '@remix-run/node'
 import { handleImageUpload } from '~/images/pipeline.server'
 import { requireTraining } from '~/trainings/access.server'
 
+/** The server does not buffer this body (server/body-limit.ts): it is streamed to disk, with the upload's own limits. */
+export const handle = { body: 'streamed' }
+
 const onlyPost = () => json({ error: 'Use POST to upload images.' }, { status: 405, headers: { allow: 'POST' } })
 
 /** A GET here is a mistake (a bookmarked URL): say so instead of Remix's "no loader" error. */

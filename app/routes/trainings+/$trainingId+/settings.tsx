@@ -14,6 +14,7 @@ import { BaseModelSelect, TriggerWordField } from '~/components/training-fields'
 import { buttonVariants } from '~/components/ui/button'
 import { formatBaseModel, getBaseModel, parseBaseModel } from '~/trainings/base-models'
 import { describeModelGpus } from '~/trainings/base-models.server'
+import { requireUserId } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { userHasPermission } from '~/utils/permissions'
@@ -71,6 +72,9 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 type LoadedForAction = Awaited<ReturnType<typeof requireTraining>>['training']
 
 export async function action({ request, params }: ActionFunctionArgs) {
+  // The session before the body: a visitor's form is never read. The access depends on the intent,
+  // which is in the form: that check follows.
+  await requireUserId(request)
   const formData = await request.formData()
   const intent = String(formData.get('intent') ?? '')
   // Permission before parsing: each intent's own access, an unknown one still update rights.

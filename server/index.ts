@@ -10,7 +10,7 @@ import { broadcastDevReady, type ServerBuild } from '@remix-run/node'
 import compression from 'compression'
 import express from 'express'
 import morgan from 'morgan'
-import { EnvError, getEnv } from '../app/utils/env.server'
+import { EnvError, getEnv, listeningOn } from '../app/utils/env.server'
 import { securityHeaders } from './security'
 import { authRateLimit } from './rate-limit'
 import { withFormDataGuard } from './form-data'
@@ -78,8 +78,8 @@ app.all(
   }),
 )
 
-const server = app.listen(env.PORT, () => {
-  console.log(`Trainyard is listening on http://localhost:${env.PORT}`)
+const server = app.listen(env.PORT, env.HOST, () => {
+  console.log(`Trainyard is listening on ${listeningOn(env.HOST, env.PORT)}`)
   // Under `remix dev` this tells the dev server the app is up; a plain start has no dev origin.
   if (isDev && process.env.REMIX_DEV_ORIGIN) void broadcastDevReady(build)
 })

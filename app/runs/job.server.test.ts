@@ -1,7 +1,7 @@
 // The agent job of a run, and how it travels: inline in EC2 user data while it fits, stored and fetched
 // by signed URL when it does not (200 images' signed URLs are ~60 KB). The user data is the gzipped boot
-// script with the agent inside: ~11.3 KB with no image, ~80 bytes more per image, so about 88 images
-// travel inline; the stored job's pointer is ~10.3 KB whatever the number of images.
+// script with the agent inside: ~12 KB with no image, ~60 bytes more per image, so about 75 images
+// travel inline; the stored job's pointer is ~11 KB whatever the number of images.
 import zlib from 'node:zlib'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { createUser } from '../../tests/db-utils'
@@ -141,7 +141,7 @@ describe('launchRequestFor', () => {
 
   test('40 images still travel inline: the agent has room to grow', async () => {
     // Before the script was gzipped whole, 10 images did not fit; this keeps the agent's growth in sight
-    // (40 images leave it ~4 KB of gzipped room).
+    // (40 images, ~14.4 KB, leave it ~2 KB of gzipped room).
     const { training, rows } = await trainingWith(40)
     const runId = newRunId()
     const job = await buildAgentJob({ id: runId }, training, rows, { storage })

@@ -1,6 +1,7 @@
 // The HTTP server: Express in front of Remix, for what Remix alone cannot do — a CSP nonce per
-// request, security headers, the client address for the auth rate limits (counted inside the auth
-// actions, app/utils/rate-limit.server.ts), and timers (session purge).
+// request, security headers, refusing writes from other origins and bodies over the form cap before
+// Remix reads them, the client address for the auth rate limits (counted inside the auth actions,
+// app/utils/rate-limit.server.ts), and timers (session purge).
 // See docs/decisions/002-express-server.md.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -11,9 +12,9 @@ import { broadcastDevReady, type ServerBuild } from '@remix-run/node'
 import compression from 'compression'
 import express from 'express'
 import morgan from 'morgan'
+import { EnvError, getEnv, listeningOn } from '../app/utils/env.server'
 import { bodyLimit } from './body-limit'
 import { sameOriginOnly } from './same-origin'
-import { EnvError, getEnv } from '../app/utils/env.server'
 import { securityHeaders } from './security'
 import { clientKey } from './client-key'
 import { withFormDataGuard } from './form-data'
@@ -83,8 +84,8 @@ app.all(
   }),
 )
 
-const server = app.listen(env.PORT, () => {
-  console.log(`Trainyard is listening on http://localhost:${env.PORT}`)
+const server = app.listen(env.PORT, env.HOST, () => {
+  console.log(`Trainyard is listening on ${listeningOn(env.HOST, env.PORT)}`)
   // Under `remix dev` this tells the dev server the app is up; a plain start has no dev origin.
   if (isDev && process.env.REMIX_DEV_ORIGIN) void broadcastDevReady(build)
 })

@@ -1,5 +1,7 @@
 // The agent job of a run, and how it travels: inline in EC2 user data while it fits, stored and fetched
-// by signed URL when it does not (200 images' signed URLs are ~60 KB).
+// by signed URL when it does not (200 images' signed URLs are ~60 KB). The user data is the gzipped boot
+// script with the agent inside: ~12 KB with no image, ~60 bytes more per image, so about 75 images
+// travel inline; the stored job's pointer is ~11 KB whatever the number of images.
 import zlib from 'node:zlib'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { createUser } from '../../tests/db-utils'
@@ -137,7 +139,21 @@ describe('launchRequestFor', () => {
     expect(await storage.exists(jobKey(runId))).toBe(false)
   })
 
-  test('200 images: the job is stored and the user data carries only its signed URL, within 16 KB', async () => {
+  test('40 images still travel inline: the agent has room to grow', async () => {
+    // Before the script was gzipped whole, 10 images did not fit; this keeps the agent's growth in sight
+    // (40 images, ~14.4 KB, leave it ~2 KB of gzipped room).
+    const { training, rows } = await trainingWith(40)
+    const runId = newRunId()
+    const job = await buildAgentJob({ id: runId }, training, rows, { storage })
+    const request = await launchRequestFor(ec2(), { runId, instanceType: 'g5.xlarge', job, maxRunMinutes: 60, storage })
+    expect(request.job).toBe(job)
+    const userData = ec2().userData(request)
+    expect(userData.length).toBeLessThanOrEqual(USER_DATA_MAX_BYTES)
+    expect(zlib.gunzipSync(userData).toString('utf8')).toContain(rows[39]!.url)
+    expect(await storage.exists(jobKey(runId))).toBe(false)
+  })
+
+  test('200 images (the default most a training holds): the job is stored and the user data carries only its signed URL, within 16 KB', async () => {
     const { training, rows } = await trainingWith(200)
     const runId = newRunId()
     const job = await buildAgentJob({ id: runId }, training, rows, { storage })
@@ -148,8 +164,10 @@ describe('launchRequestFor', () => {
 
     const request = await launchRequestFor(provider, { runId, instanceType: 'g5.xlarge', job, maxRunMinutes: 60, storage })
     expect(Object.keys(request.job).sort()).toEqual(['jobUrl', 'runId', 'token'])
-    const userData = provider.userData(request)
-    expect(Buffer.byteLength(userData)).toBeLessThanOrEqual(USER_DATA_MAX_BYTES)
+    const gzipped = provider.userData(request)
+    expect(Buffer.byteLength(gzipped)).toBeLessThanOrEqual(USER_DATA_MAX_BYTES)
+    // What cloud-init runs once it has unpacked it.
+    const userData = zlib.gunzipSync(gzipped).toString('utf8')
     expect(userData).toContain(`export TRAINYARD_JOB_URL='${String(request.job.jobUrl)}'`)
     expect(userData).not.toContain('--job "')
     expect(userData).not.toContain(job.token)

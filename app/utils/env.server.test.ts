@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { EnvError, parseEnv } from './env.server'
+import { EnvError, listeningOn, parseEnv } from './env.server'
 
 function problems(env: Record<string, string>) {
   try {
@@ -49,5 +49,25 @@ describe('parseEnv', () => {
   test('GitHub login needs both halves of its credentials', () => {
     expect(problems({ GITHUB_CLIENT_ID: 'id' })).toEqual([expect.stringMatching(/^GITHUB_CLIENT_SECRET: /)])
     expect(problems({ GITHUB_CLIENT_SECRET: 'secret' })).toEqual([expect.stringMatching(/^GITHUB_CLIENT_ID: /)])
+  })
+
+  test('HOST: loopback in development and tests, every interface in production, unless set', () => {
+    expect(parseEnv({}).HOST).toBe('127.0.0.1')
+    expect(parseEnv({ NODE_ENV: 'test' }).HOST).toBe('127.0.0.1')
+    const production = { NODE_ENV: 'production', SESSION_SECRET: 'a-real-secret-of-some-length' }
+    expect(parseEnv(production).HOST).toBe('0.0.0.0')
+    expect(parseEnv({ ...production, HOST: '127.0.0.1' }).HOST).toBe('127.0.0.1')
+    expect(parseEnv({ ...production, HOST: '' }).HOST).toBe('0.0.0.0')
+    expect(parseEnv({ HOST: '::' }).HOST).toBe('::')
+    expect(parseEnv({ HOST: 'app.internal' }).HOST).toBe('app.internal')
+    expect(problems({ HOST: 'http://0.0.0.0' })).toEqual([expect.stringMatching(/^HOST: must be an IP address/)])
+    expect(problems({ HOST: '0.0.0.0:3000' })).toEqual([expect.stringMatching(/^HOST: /)])
+  })
+
+  test('the start-up line names where the server answers', () => {
+    expect(listeningOn('127.0.0.1', 3000)).toBe('http://127.0.0.1:3000')
+    expect(listeningOn('::1', 3000)).toBe('http://[::1]:3000')
+    expect(listeningOn('0.0.0.0', 3000)).toBe('every interface, port 3000 (http://localhost:3000 on this machine)')
+    expect(listeningOn('::', 8080)).toBe('every interface, port 8080 (http://localhost:8080 on this machine)')
   })
 })

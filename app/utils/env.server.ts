@@ -1,5 +1,6 @@
 // The server's environment, validated once at start. A bad value stops the server with a message
 // that names the variable (see server/index.ts). Every variable is documented in .env.example.
+import net from 'node:net'
 import { z } from 'zod'
 import { DATABASE_URL_FORMS, databaseKindOf } from '../../prisma/database-url'
 import { PROVIDER_ENV_SHAPE, PROVIDER_NAMES, providerEnvProblems } from '../gpu/provider-env'
@@ -10,11 +11,26 @@ const booleanString = z
   .transform((v) => v === 'true' || v === '1')
 
 const DEV_SESSION_SECRET = 'dev-only-session-secret-change-me'
+/** A host name for HOST (localhost, app.internal): letters, digits, dots and hyphens. */
+const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
 
 const schema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    /**
+     * The address the server listens on. Unset: 127.0.0.1 in development and tests (a laptop's dev server,
+     * with its development secret and test accounts, is not offered to the café's Wi-Fi), 0.0.0.0 in
+     * production (in a container or behind a load balancer, the traffic arrives on the network interface,
+     * not on loopback). See parseEnv.
+     */
+    HOST: z
+      .string()
+      .optional()
+      .refine(
+        (v) => v === undefined || net.isIP(v) !== 0 || HOSTNAME.test(v),
+        'must be an IP address (0.0.0.0, 127.0.0.1, ::) or a host name',
+      ),
     /** The address people use to reach the app; used in emails and OAuth redirects. */
     APP_URL: z.string().url().optional(),
     DATABASE_URL: z
@@ -100,7 +116,7 @@ const schema = z
     }
   })
 
-export type Env = z.infer<typeof schema> & { APP_URL: string }
+export type Env = z.infer<typeof schema> & { APP_URL: string; HOST: string }
 
 export class EnvError extends Error {
   constructor(public readonly problems: string[]) {
@@ -117,7 +133,17 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   if (!result.success) {
     throw new EnvError(result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`))
   }
-  return { ...result.data, APP_URL: result.data.APP_URL ?? `http://localhost:${result.data.PORT}` }
+  return {
+    ...result.data,
+    APP_URL: result.data.APP_URL ?? `http://localhost:${result.data.PORT}`,
+    HOST: result.data.HOST ?? (result.data.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
+  }
+}
+
+/** Where the server can be reached, for its start-up line: a wildcard address is named as such. */
+export function listeningOn(host: string, port: number) {
+  if (host === '0.0.0.0' || host === '::') return `every interface, port ${port} (http://localhost:${port} on this machine)`
+  return `http://${net.isIPv6(host) ? `[${host}]` : host}:${port}`
 }
 
 let cached: Env | undefined

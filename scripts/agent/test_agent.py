@@ -8,6 +8,8 @@ import json
 import os
 import select
 import signal
+import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -367,6 +369,117 @@ class ParseProgressTest(unittest.TestCase):
         self.assertEqual(header["w"], {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]})
         self.assertEqual(struct.unpack("<6f", data[8 + n:]), (0.5,) * 6)
 
+
+class ServerLimitsAndPrivacyTest(unittest.TestCase):
+    """The agent's own server and files: silent connections are closed, connections are capped, and what
+    the agent writes is readable by its own user only. AgentTest's set-up and helpers are borrowed, not
+    inherited, so its tests do not run twice."""
+
+    setUp = AgentTest.setUp
+    tearDown = AgentTest.tearDown
+    job = AgentTest.job
+    get = AgentTest.get
+    poll_until_done = AgentTest.poll_until_done
+
+    def start_with(self, job, *extra_args, umask=None):
+        path = os.path.join(self.tmp.name, "job.json")
+        with open(path, "w") as f:
+            json.dump(job, f)
+        args = [sys.executable, AGENT, "--port", "0", "--workdir", self.workdir, "--linger-seconds", "0.5",
+                "--retry-backoff", "0.1", "--job", path, *extra_args]
+        old = os.umask(umask) if umask is not None else None
+        try:
+            proc = subprocess.Popen(args, stdout=subprocess.PIPE, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+        finally:
+            if old is not None:
+                os.umask(old)
+        self.procs.append(proc)
+        ready, _, _ = select.select([proc.stdout], [], [], 10)
+        self.assertTrue(ready, "the agent printed nothing within 10 s")
+        port = json.loads(proc.stdout.readline())["port"]
+        self.base = "http://127.0.0.1:%d" % port
+        return proc, ("127.0.0.1", port)
+
+    def assert_closed_by_server(self, conn, within):
+        """The server ends the connection (EOF or reset) within `within` seconds, having sent nothing."""
+        conn.settimeout(within)
+        try:
+            self.assertEqual(conn.recv(1), b"")
+        except ConnectionResetError:
+            pass
+        except socket.timeout:
+            self.fail("the connection was still open after %gs" % within)
+        finally:
+            conn.close()
+
+    def test_idle_connection_is_closed_after_the_timeout(self):
+        # A connection that sends nothing, or half a request line and then nothing, used to hold a thread
+        # for ever.
+        _, address = self.start_with(self.job(simulateSeconds=30), "--idle-timeout", "1")
+        silent = socket.create_connection(address)
+        half = socket.create_connection(address)
+        half.sendall(b"GET /status?af")
+        started = time.monotonic()
+        for conn in (silent, half):
+            self.assert_closed_by_server(conn, within=5)
+        self.assertGreater(time.monotonic() - started, 0.8)
+        self.assertLess(time.monotonic() - started, 3.0)
+        # The app's polls are still answered.
+        self.assertEqual(self.get("/status?after=0")[0], 200)
+        # The default: the app polls every few seconds with one short request per connection, so 10 s of
+        # silence is no poll.
+        self.assertEqual(trainyard_agent.IDLE_TIMEOUT_SECONDS, 10.0)
+
+    def test_the_33rd_connection_is_closed_while_the_32_others_are_served(self):
+        _, address = self.start_with(self.job(simulateSeconds=30))
+        held = [socket.create_connection(address) for _ in range(32)]
+        try:
+            started = time.monotonic()
+            # Over the cap: closed at once, nothing read or answered (well before the 10 s idle timeout).
+            self.assert_closed_by_server(socket.create_connection(address), within=5)
+            self.assertLess(time.monotonic() - started, 2.0)
+            # Each of the 32 is served, whenever it speaks.
+            for conn in held:
+                conn.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+            for conn in held:
+                conn.settimeout(5)
+                answer = b""
+                while True:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    answer += chunk
+                self.assertTrue(answer.startswith(b"HTTP/1.0 200"), answer[:80])
+                self.assertTrue(answer.endswith(b'{"ok": true}'), answer[-80:])
+        finally:
+            for conn in held:
+                conn.close()
+        # Their slots are free again: the app's polls are answered.
+        deadline = time.monotonic() + 5
+        while self.get("/healthz", token=None)[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.get("/status?after=0")[0], 200)
+
+    def test_run_folder_and_files_are_private(self):
+        # The run folder holds users' photos, the job's config and logs: another account on the machine
+        # reads none of it, even when the folder was there already and the umask the agent was started
+        # with would let it.
+        os.makedirs(self.workdir, mode=0o755)
+        os.chmod(self.workdir, 0o755)
+        proc, _ = self.start_with(self.job(), umask=0o022)
+        self.poll_until_done()
+        self.assertEqual(proc.wait(timeout=10), 0)
+        mode = lambda path: stat.S_IMODE(os.stat(path).st_mode)  # noqa: E731
+        self.assertEqual(mode(self.workdir), 0o700)
+        seen = 0
+        for folder, dirs, files in os.walk(self.workdir):
+            for d in dirs:
+                self.assertEqual(mode(os.path.join(folder, d)), 0o700, os.path.join(folder, d))
+            for f in files:
+                self.assertEqual(mode(os.path.join(folder, f)), 0o600, os.path.join(folder, f))
+                seen += 1
+        self.assertIn("dataset", os.listdir(self.workdir))
+        self.assertGreaterEqual(seen, 8)  # six dataset files, config.json, agent.log, trainer.log, ...
 
 if __name__ == "__main__":
     unittest.main()

@@ -393,12 +393,46 @@ class Agent:
 
 # --- HTTP ------------------------------------------------------------------------------------------
 
-def make_handler(agent, token):
+IDLE_TIMEOUT_SECONDS = 10.0  # a poll is one short request: a connection silent this long is closed
+MAX_CONNECTIONS = 32  # the app polls over one at a time; past this, a new connection is closed at once
+
+
+class AgentHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, at most max_connections at once: one more is closed unread, not queued."""
+    daemon_threads = True
+    request_queue_size = MAX_CONNECTIONS  # socketserver's 5 makes a burst of connects wait 1 s for a retry
+
+    def __init__(self, address, handler, max_connections):
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request, client_address):
+        pass  # a client that timed out or went away: nothing to report (socketserver prints a traceback)
+
+
+def make_handler(agent, token, idle_timeout=IDLE_TIMEOUT_SECONDS):
     expected = ("Bearer " + token).encode("utf-8")
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "trainyard-agent"
         sys_version = ""
+        timeout = idle_timeout  # on every read and write of the connection: a silent client is dropped
 
         def log_message(self, *args):  # requests are not worth a log line each (polled every few s)
             pass
@@ -569,6 +603,8 @@ def main(argv=None):
     ap.add_argument("--progress-interval", type=float, default=1.0, help="least seconds between progress messages")
     ap.add_argument("--retry-backoff", type=float, default=1.0, help="first pause between tries, doubled each time")
     ap.add_argument("--http-timeout", type=float, default=60.0)
+    ap.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_SECONDS, help="seconds a silent connection is kept")
+    ap.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS, help="connections served at once")
     ap.add_argument("--simulate-trainer", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--config", help=argparse.SUPPRESS)
     ap.add_argument("--seconds", type=float, default=60.0, help=argparse.SUPPRESS)
@@ -578,15 +614,19 @@ def main(argv=None):
     if args.simulate_trainer:
         return simulate_trainer(args.config, args.seconds, args.fail_at_step)
 
+    # The run folder holds users' photos, the job's config and logs: everything the agent and the trainer
+    # it starts create is theirs alone (folders 0700, files 0600), whatever umask the machine has.
+    os.umask(0o077)
     job = load_job(args)
     own_workdir = not args.workdir
     workdir = tempfile.mkdtemp(prefix="trainyard-agent-") if own_workdir else os.path.abspath(args.workdir)
-    os.makedirs(workdir, exist_ok=True)
+    os.makedirs(workdir, mode=0o700, exist_ok=True)
+    os.chmod(workdir, 0o700)  # it may have been there already, made by someone with a looser umask
     agent = Agent(job, workdir, args)
     agent.emit("booting", "agent up (protocol v1)")
 
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(agent, job["token"]))
-    server.daemon_threads = True
+    server = AgentHTTPServer((args.host, args.port), make_handler(agent, job["token"], args.idle_timeout),
+                             max(1, args.max_connections))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sys.stdout.write(json.dumps({"event": "listening", "port": server.server_address[1]}) + "\n")
     sys.stdout.flush()

@@ -5,7 +5,8 @@
 //
 //   POST /   Action=RunInstances        ImageId, InstanceType, MinCount/MaxCount (1), ClientToken
 //                                       (same token → same reservation and instance), TagSpecification.N.*,
-//                                       UserData (base64), InstanceInitiatedShutdownBehavior, SubnetId,
+//                                       UserData (base64; at most 16 KB once decoded, like EC2; gzip inside
+//                                       is unpacked, like cloud-init), InstanceInitiatedShutdownBehavior, SubnetId,
 //                                       SecurityGroupId.N, KeyName, IamInstanceProfile.Name
 //            Action=DescribeInstances   InstanceId.N (an unknown id → InvalidInstanceID.NotFound, like EC2),
 //                                       Filter.N.Name/Value.N: instance-id, instance-state-name, tag:KEY,
@@ -54,6 +55,7 @@ import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import url from 'node:url'
+import zlib from 'node:zlib'
 
 const EC2_NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/'
 const MAX_BODY_BYTES = 1024 * 1024
@@ -92,7 +94,7 @@ export type FakeInstance = {
   state: FakeInstanceState
   launchTime: Date
   tags: Record<string, string>
-  /** Decoded. */
+  /** Decoded, and unpacked when gzipped: the script as cloud-init would run it. */
   userData: string | null
   shutdownBehavior: 'stop' | 'terminate'
   subnetId: string | null
@@ -152,6 +154,18 @@ class Ec2Error extends Error {
   }
 }
 
+/**
+ * As cloud-init: user data that starts with gzip's magic bytes is unpacked and used as if it had been
+ * sent plain (EC2 itself takes any bytes; one that does not unpack is kept as it came).
+ */
+function unpackUserData(raw: Buffer) {
+  if (raw[0] !== 0x1f || raw[1] !== 0x8b) return raw
+  try {
+    return zlib.gunzipSync(raw)
+  } catch {
+    return raw
+  }
+}
 function xmlEscape(value: string) {
   return value.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] ?? c)
 }
@@ -375,7 +389,7 @@ export async function startFakeEc2({
     if (userDataBase64) {
       const raw = Buffer.from(userDataBase64, 'base64')
       if (raw.length > 16 * 1024) throw new Ec2Error(400, 'InvalidParameterValue', 'User data is limited to 16384 bytes')
-      userData = raw.toString('utf8')
+      userData = unpackUserData(raw).toString('utf8')
     }
     const record: Record_ = {
       instanceId: hexId('i', 17),

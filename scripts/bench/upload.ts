@@ -245,7 +245,13 @@ export async function runUploadBench({
       const cpuBefore = process.cpuUsage()
       const start = performance.now()
       await runInParallel(photos, parallel, async (file) => {
-        const processed = await processImageFile(file, { resolutionPx, outDir, size: fs.statSync(file).size, decodeBudget })
+        const processed = await processImageFile(file, {
+          resolutionPx,
+          outDir,
+          size: fs.statSync(file).size,
+          ownerId: user.id,
+          decodeBudget,
+        })
         fs.rmSync(processed.original.path)
       })
       const cpu = process.cpuUsage(cpuBefore)

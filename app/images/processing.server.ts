@@ -24,8 +24,9 @@ export const JPEG_MAX_PIXELS = 50_000_000
  * PNG and WebP: libvips decodes a WebP whole (3–4 bytes a pixel) before anything else runs, as it
  * does an interlaced PNG; and a flat image compresses a thousandfold in both (a 38-byte WebP decodes
  * to 100 MP), so the file-size limit does not bound them. A lossless photo over 16 MP is over the
- * file-size limit (25 MB by default) anyway. 16 MP (4000 × 4000) is four times a 2048-px training copy and costs at
- * most the whole decode budget (80 MB with alpha); a 100-MP WebP took 660 MB and seconds.
+ * file-size limit (25 MB by default) anyway. 16 MP (4000 × 4000) is four times a 2048-px training
+ * copy and costs at most the whole decode budget (80 MB with alpha); a 100-MP WebP took 660 MB and
+ * seconds.
  */
 export const WHOLE_DECODE_MAX_PIXELS = 16_000_000
 /** Above every per-format limit: sharp stops a decode that somehow gets past the header check. */

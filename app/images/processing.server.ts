@@ -79,8 +79,9 @@ function megapixels(pixels: number, round: 'up' | 'down') {
 export function largestLongSide(width: number, height: number, maxPixels: number) {
   const long = Math.max(width, height, 1)
   const short = Math.max(Math.min(width, height), 1)
-  let side = Math.floor(Math.sqrt((maxPixels * long) / short))
-  // The short side is rounded when resized: step down until that still fits.
+  // The short side is rounded when resized, which can let a pixel or two more fit than the square
+  // root says: start just above it and step down until the rounded size fits.
+  let side = Math.floor(Math.sqrt((maxPixels * long) / short)) + 3
   while (side > 1 && side * Math.max(1, Math.round((side * short) / long)) > maxPixels) side--
   return Math.min(side, long)
 }

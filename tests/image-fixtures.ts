@@ -86,6 +86,48 @@ export async function makePixelBombPng(width = 20_000, height = 20_000) {
   return png
 }
 
+/**
+ * A lossless WebP that really decodes to `width`×`height` (at most 16384 each): a one-pixel image
+ * whose header is rewritten. Its single colour costs no bits per pixel, so the same few dozen bytes
+ * decode to any size — 10000×10000 took seconds and most of a GB. `padToBytes` appends zeros after
+ * the RIFF data (decoders ignore them), to make the file as large as the one first reported.
+ */
+export async function makeWebpDeclaring(width: number, height: number, { padToBytes = 0 } = {}) {
+  const webp = Buffer.from(
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: '#1ac81e' } })
+      .webp({ lossless: true, effort: 0 })
+      .toBuffer(),
+  )
+  // RIFF header (12) + "VP8L" + chunk size (8) + signature byte 0x2f, then 14 bits of width - 1 and
+  // 14 of height - 1, little-endian, before the alpha and version bits.
+  if (webp.toString('latin1', 12, 16) !== 'VP8L' || webp[20] !== 0x2f) throw new Error('sharp did not write a VP8L WebP')
+  const bits = webp.readUInt32LE(21)
+  webp.writeUInt32LE(((bits & 0xf000_0000) | (width - 1) | ((height - 1) << 14)) >>> 0, 21)
+  return padToBytes > webp.length ? Buffer.concat([webp, Buffer.alloc(padToBytes - webp.length)]) : webp
+}
+
+/**
+ * A JPEG of a few hundred bytes whose header declares `width`×`height`: a real 16×16 JPEG with its
+ * frame header (SOF) rewritten. Its data ends after one block; libjpeg only warns and fills the
+ * rest with grey.
+ */
+export async function makeJpegDeclaring(width: number, height: number) {
+  const jpeg = Buffer.from(
+    await sharp({ create: { width: 16, height: 16, channels: 3, background: '#888' } })
+      .jpeg({ quality: 50 })
+      .toBuffer(),
+  )
+  for (let i = 2; i + 9 < jpeg.length; i++) {
+    // SOF0 (baseline) or SOF2 (progressive): length (2), precision (1), height (2), width (2).
+    if (jpeg[i] === 0xff && (jpeg[i + 1] === 0xc0 || jpeg[i + 1] === 0xc2)) {
+      jpeg.writeUInt16BE(height, i + 5)
+      jpeg.writeUInt16BE(width, i + 7)
+      return jpeg
+    }
+  }
+  throw new Error('sharp wrote a JPEG without a frame header')
+}
+
 /** `encoded`: the name goes in RFC 5987 form (filename*=UTF-8''…), which can carry any byte. */
 export type Part = { filename: string; content: Buffer; type?: string; field?: string; encoded?: boolean }
 

@@ -10,11 +10,12 @@ function deferred() {
 }
 
 /** Starts a job that runs until its `finish` is called; `started` says whether it got its turn. */
-function job(bytes: number) {
+function job(bytes: number, owner = 'ada', onStart?: () => void) {
   const gate = deferred()
   const state = { started: false, finish: gate.resolve, done: Promise.resolve() }
-  state.done = withDecodeBudget(bytes, async () => {
+  state.done = withDecodeBudget(owner, bytes, async () => {
     state.started = true
+    onStart?.()
     await gate.promise
   })
   return state
@@ -60,11 +61,55 @@ describe('the decode budget', () => {
   })
 
   test('a failing job gives its room back', async () => {
-    await expect(withDecodeBudget(DECODE_BUDGET_BYTES, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom')
+    await expect(withDecodeBudget('ada', DECODE_BUDGET_BYTES, async () => Promise.reject(new Error('boom')))).rejects.toThrow(
+      'boom',
+    )
     const next = job(DECODE_BUDGET_BYTES)
     await tick()
     expect(next.started).toBe(true)
     next.finish()
     await next.done
+  })
+
+  test('owners take turns: 40 large jobs of one owner delay another owner’s single small job by one decode', async () => {
+    const order: string[] = []
+    // Each of Ada's jobs takes the whole budget, so they run one at a time, as large WebPs do.
+    const ada = Array.from({ length: 40 }, (_, i) => job(DECODE_BUDGET_BYTES, 'ada', () => order.push(`ada-${i}`)))
+    await tick()
+    const bob = job(24 * MB, 'bob', () => order.push('bob'))
+    await tick()
+    expect(order).toEqual(['ada-0'])
+    ada[0]!.finish()
+    await ada[0]!.done
+    await tick()
+    expect(order).toEqual(['ada-0', 'bob'])
+    bob.finish()
+    await bob.done
+    for (const [i, a] of ada.entries()) {
+      if (i === 0) continue
+      await tick()
+      expect(a.started).toBe(true)
+      a.finish()
+      await a.done
+    }
+    // Ada's own jobs kept their order.
+    expect(order).toEqual(['ada-0', 'bob', ...Array.from({ length: 39 }, (_, i) => `ada-${i + 1}`)])
+  })
+
+  test('three owners with queued jobs are served in turn', async () => {
+    const order: string[] = []
+    const jobs: Array<ReturnType<typeof job>> = []
+    for (let i = 0; i < 3; i++)
+      for (const owner of ['ada', 'bob', 'cy']) jobs.push(job(DECODE_BUDGET_BYTES, owner, () => order.push(owner)))
+    const finished = new Set<ReturnType<typeof job>>()
+    for (let i = 0; i < jobs.length; i++) {
+      await tick()
+      const current = jobs.filter((j) => j.started && !finished.has(j))
+      expect(current).toHaveLength(1)
+      finished.add(current[0]!)
+      current[0]!.finish()
+      await current[0]!.done
+    }
+    expect(order).toEqual(['ada', 'bob', 'cy', 'ada', 'bob', 'cy', 'ada', 'bob', 'cy'])
   })
 })

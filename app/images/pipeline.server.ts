@@ -78,6 +78,8 @@ async function deleteObjects(keys: string[]) {
 export async function handleImageUpload(
   request: Request,
   training: { id: string; config: string },
+  /** the user uploading: the decode budget takes turns between users */
+  uploaderId: string,
 ): Promise<{ status: number; body: UploadResponse }> {
   const env = getEnv()
   const maxFileBytes = Math.floor(env.UPLOAD_MAX_FILE_MB * BYTES_PER_MB)
@@ -119,7 +121,7 @@ export async function handleImageUpload(
             if (file)
               results.set(
                 file.index,
-                await storeFile(file, { trainingId: training.id, resolutionPx, dir, maxImages, knownHashes }),
+                await storeFile(file, { trainingId: training.id, uploaderId, resolutionPx, dir, maxImages, knownHashes }),
               )
           })
         },
@@ -170,12 +172,14 @@ async function storeFile(
   file: ReceivedFile,
   {
     trainingId,
+    uploaderId,
     resolutionPx,
     dir,
     maxImages,
     knownHashes,
   }: {
     trainingId: string
+    uploaderId: string
     resolutionPx: number
     dir: string
     maxImages: number
@@ -184,7 +188,13 @@ async function storeFile(
 ): Promise<FileResult> {
   let processed: ProcessedImage | undefined
   try {
-    processed = await processImageFile(file.path, { resolutionPx, outDir: dir, size: file.size })
+    processed = await processImageFile(file.path, {
+      resolutionPx,
+      outDir: dir,
+      size: file.size,
+      ownerId: uploaderId,
+      name: file.name,
+    })
     const image = await writeImage(processed, file, { trainingId, maxImages })
     if (!image) return { name: file.name, ok: false, error: uploadMessages.overCount(maxImages) }
     const warnings: string[] = []

@@ -7,7 +7,7 @@ import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import type { PrismaClient } from '@prisma/client'
-import sharp from 'sharp'
+import sharp, { type Sharp } from 'sharp'
 import { freePort, startAppProcess, type AppProcess } from '../../tests/app-process'
 import { log } from './io'
 
@@ -20,6 +20,10 @@ const RSS_SAMPLE_INTERVAL_MS = 50
 /** USER_HZ of /proc/<pid>/stat: 100 on every Linux this runs on. */
 const CLOCK_TICKS_PER_S = 100
 const SERVER_START_TIMEOUT_MS = 60_000
+/** The flood beside which a small photo's latency is measured: large enough to run one at a time. */
+export const FLOOD_FILES = 12
+const FLOOD_SIDE_PX = 4000
+const SMALL_PHOTO_PX = { width: 640, height: 480 }
 
 export type BenchOptions = {
   files: number
@@ -41,6 +45,8 @@ export type BenchResult = {
   /** the same, without the server's decode budget: what the memory limit costs in speed */
   directUnlimited: { seconds: number; filesPerSecond: number }
   ratio: number
+  /** one small photo's latency in ms, alone, and beside FLOOD_FILES large ones queued just before it */
+  fairness: { aloneMs: number; sameQueueMs: number; ownTurnMs: number }
   rss: { idleMb: number; peakMb: number; aboveIdleMb: number }
   cpus: number
 }
@@ -136,6 +142,54 @@ async function runInParallel<T>(items: T[], parallel: number, work: (item: T) =>
       while (next < items.length) await work(items[next++]!)
     }),
   )
+}
+
+/**
+ * A small photo's latency next to a flood: FLOOD_FILES 16-MP EXIF-rotated JPEGs (allowed, decoded
+ * whole, so one at a time) queued by one user just before it. Measured twice through the same
+ * decode budget: the photo sent by the same user (a single first-come queue, as the budget was
+ * before it took turns between users) and by another user (its own turn).
+ */
+export async function measureFairness(dir: string, resolutionPx: number) {
+  const { processImageFile } = await import('../../app/images/processing.server')
+  fs.mkdirSync(dir)
+  const write = async (name: string, image: Sharp) => {
+    const file = path.join(dir, name)
+    await image.toFile(file)
+    return file
+  }
+  const flood = await Promise.all(
+    Array.from({ length: FLOOD_FILES }, (_, i) =>
+      write(
+        `large-${i}.jpg`,
+        sharp({ create: { width: FLOOD_SIDE_PX, height: FLOOD_SIDE_PX, channels: 3, background: { r: i * 20, g: 90, b: 160 } } })
+          .jpeg({ quality: JPEG_QUALITY })
+          .withMetadata({ orientation: 6 }),
+      ),
+    ),
+  )
+  const small = await write(
+    'small.jpg',
+    sharp({ create: { ...SMALL_PHOTO_PX, channels: 3, background: '#c08040' } }).jpeg({ quality: JPEG_QUALITY }),
+  )
+  const processOne = async (file: string, ownerId: string) => {
+    const processed = await processImageFile(file, { resolutionPx, outDir: dir, size: fs.statSync(file).size, ownerId })
+    fs.rmSync(processed.original.path)
+  }
+  const timed = async (work: Promise<void>) => {
+    const start = performance.now()
+    await work
+    return performance.now() - start
+  }
+  await processOne(small, 'warm-up')
+  const aloneMs = await timed(processOne(small, 'bob'))
+  const besideFlood = async (ownerId: string) => {
+    const floodDone = Promise.all(flood.map((file) => processOne(file, 'ada')))
+    const ms = await timed(processOne(small, ownerId))
+    await floodDone
+    return ms
+  }
+  return { aloneMs, sameQueueMs: await besideFlood('ada'), ownTurnMs: await besideFlood('bob') }
 }
 
 export async function runUploadBench({
@@ -245,7 +299,13 @@ export async function runUploadBench({
       const cpuBefore = process.cpuUsage()
       const start = performance.now()
       await runInParallel(photos, parallel, async (file) => {
-        const processed = await processImageFile(file, { resolutionPx, outDir, size: fs.statSync(file).size, decodeBudget })
+        const processed = await processImageFile(file, {
+          resolutionPx,
+          outDir,
+          size: fs.statSync(file).size,
+          ownerId: user.id,
+          decodeBudget,
+        })
         fs.rmSync(processed.original.path)
       })
       const cpu = process.cpuUsage(cpuBefore)
@@ -254,6 +314,12 @@ export async function runUploadBench({
     const directRun = await runDirect(true)
     log(`(c) Again without the decode budget…`)
     const unlimitedRun = await runDirect(false)
+    log(`(d) One small photo beside ${FLOOD_FILES} large ones queued just before it, from the same user and from another…`)
+    const fairness = await measureFairness(path.join(work, 'fairness'), resolutionPx)
+    log(
+      `  small photo: ${fairness.aloneMs.toFixed(0)} ms alone; beside the flood ${fairness.sameQueueMs.toFixed(0)} ms ` +
+        `in the same user's queue, ${fairness.ownTurnMs.toFixed(0)} ms from another user`,
+    )
 
     const http = {
       seconds: httpSeconds,
@@ -271,6 +337,7 @@ export async function runUploadBench({
       direct,
       directUnlimited: { seconds: unlimitedRun.seconds, filesPerSecond: count / unlimitedRun.seconds },
       ratio: http.filesPerSecond / direct.filesPerSecond,
+      fairness,
       rss: { idleMb, peakMb, aboveIdleMb: peakMb - idleMb },
       cpus: os.availableParallelism(),
     }

@@ -13,11 +13,13 @@ import { callRoute, createSessionCookie, createUser, ctx } from '../../../tests/
 import {
   createTraining,
   makeJpeg,
+  makeJpegDeclaring,
   makePixelBombPng,
   makePng,
   makeSvg,
   makeTruncatedJpeg,
   makeWebp,
+  makeWebpDeclaring,
   multipartBody,
   MULTIPART_CONTENT_TYPE,
 } from '../../../tests/image-fixtures'
@@ -261,7 +263,8 @@ describe('upload: bad input is refused by name, the good files of the batch are 
     expect(bomb.length).toBeLessThan(200)
     await expectRefused([{ name: 'bomb.png', content: bomb, type: 'image/png' }], {
       name: 'bomb.png',
-      error: 'Too many pixels: 20000 × 20000 is over the limit of 100 megapixels.',
+      error:
+        'bomb.png is 20000×20000 (400 MP); the largest PNG accepted is 16 MP — scale it down to at most 4000 px on the long side.',
     })
   })
 
@@ -407,6 +410,100 @@ describe('upload: bad input is refused by name, the good files of the batch are 
     const empty = await send(training.id, new Request(routeUrl(training.id), { method: 'POST', body: form, headers: { cookie } }))
     expect(empty).toEqual({ status: 400, body: { results: [], error: 'Choose at least one image to upload.' } })
     expect(await prisma.trainingImage.count({ where: { trainingId: training.id } })).toBe(0)
+  })
+})
+
+describe('upload: pixel limits, read from the header before anything is decoded', () => {
+  async function expectOnlyRefused(file: File, error: string) {
+    const { cookie, training } = await setup()
+    const started = performance.now()
+    const { status, body } = await upload(training.id, cookie, [file])
+    const ms = performance.now() - started
+    expect(status).toBe(200)
+    expect(body.results).toEqual([{ name: file.name, ok: false, error }])
+    expect(await rowsOf(training.id)).toEqual([])
+    expect(await storedKeys(training.id)).toEqual([])
+    await expectNoTempFiles()
+    return ms
+  }
+
+  test('a 200 KB WebP that really decodes to 10000×10000 is refused with the sentence, in well under a second', async () => {
+    const bomb = await makeWebpDeclaring(10_000, 10_000, { padToBytes: 200 * 1024 })
+    expect(bomb.length).toBe(200 * 1024)
+    const ms = await expectOnlyRefused(
+      { name: 'photo.webp', content: bomb, type: 'image/webp' },
+      'photo.webp is 10000×10000 (100 MP); the largest WebP accepted is 16 MP — scale it down to at most 4000 px on the long side.',
+    )
+    // Decoding it took seconds and most of a GB; the header alone takes milliseconds.
+    expect(ms).toBeLessThan(1500)
+  })
+
+  test('a WebP just over 16 MP is refused; the advice keeps its aspect ratio', async () => {
+    await expectOnlyRefused(
+      { name: 'wide.webp', content: await makeWebpDeclaring(6001, 2667), type: 'image/webp' },
+      'wide.webp is 6001×2667 (16.1 MP); the largest WebP accepted is 16 MP — scale it down to at most 5999 px on the long side.',
+    )
+  })
+
+  test('a 265-byte JPEG declaring 10000×10000 is refused: the file size is not trusted', async () => {
+    const bomb = await makeJpegDeclaring(10_000, 10_000)
+    expect(bomb.length).toBeLessThan(300)
+    await expectOnlyRefused(
+      { name: 'tiny.jpg', content: bomb },
+      'tiny.jpg is 10000×10000 (100 MP); the largest JPEG accepted is 50 MP — scale it down to at most 7071 px on the long side.',
+    )
+  })
+
+  test('a JPEG over 50 MP is refused; one of a few hundred bytes within the limit is damaged, not a grey original', async () => {
+    await expectOnlyRefused(
+      { name: 'big.jpg', content: await makeJpegDeclaring(8000, 7000) },
+      'big.jpg is 8000×7000 (56 MP); the largest JPEG accepted is 50 MP — scale it down to at most 7559 px on the long side.',
+    )
+    // 6000×4000 is allowed, but its data ends after one block: libjpeg would fill the rest with grey.
+    await expectOnlyRefused(
+      { name: 'hollow.jpg', content: await makeJpegDeclaring(6000, 4000) },
+      'The image is truncated or damaged and cannot be read.',
+    )
+  })
+})
+
+describe('upload: the decoder is shared fairly between users', () => {
+  test('a user’s one small photo is not held behind another user’s flood of large ones', { timeout: 60_000 }, async () => {
+    const flood = 6
+    const ada = await setup()
+    const bob = await setup()
+    // 16 MP, EXIF-rotated: allowed, but decoded whole (~64 MB of the 80 MB budget), so they run one
+    // at a time and a small photo cannot run beside one.
+    const large = await Promise.all(
+      Array.from({ length: flood }, (_, i) => makeJpeg({ width: 4000, height: 4000, orientation: 6, seed: 10 + i })),
+    )
+    const [first, small] = [await makeJpeg({ seed: 99 }), await makeJpeg({ seed: 98 })]
+    // Bob's first upload, alone: it warms up sharp, so that the one measured below is like any other.
+    expect((await upload(bob.training.id, bob.cookie, [{ name: 'alone.jpg', content: first }])).status).toBe(200)
+
+    const finished: string[] = []
+    const floodStart = performance.now()
+    const adas = large.map(async (content, i) => {
+      const { status, body } = await upload(ada.training.id, ada.cookie, [{ name: `large-${i}.jpg`, content }])
+      expect([status, body.results[0]?.ok]).toEqual([200, true])
+      finished.push(`ada-${i}`)
+    })
+    // Ada's uploads are read and queued for the decoder before Bob's arrives.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const sent = performance.now()
+    const bobs = upload(bob.training.id, bob.cookie, [{ name: 'small.jpg', content: small }]).then(({ status, body }) => {
+      expect([status, body.results[0]?.ok]).toEqual([200, true])
+      finished.push('bob')
+      return performance.now() - sent
+    })
+    const [bobMs] = await Promise.all([bobs, ...adas])
+    const floodMs = performance.now() - floodStart
+    // Measured on 2 shared cores: 114 ms alone, 423 ms beside the flood, done after 1 of Ada's 6;
+    // with one first-come queue: 2041 ms, after all 6.
+    expect(bobMs).toBeLessThan(floodMs / 2)
+    // At most the decode running when it arrived, and one that started at the same moment.
+    expect(finished.indexOf('bob')).toBeLessThanOrEqual(2)
+    expect(finished).toHaveLength(flood + 1)
   })
 })
 

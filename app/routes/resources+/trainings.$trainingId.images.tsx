@@ -18,7 +18,7 @@ export async function loader() {
 
 export async function action({ request, params }: ActionFunctionArgs) {
   if (request.method !== 'POST') return onlyPost()
-  const { training } = await requireTraining(request, params.trainingId, 'update')
-  const { status, body } = await handleImageUpload(request, training)
+  const { training, userId } = await requireTraining(request, params.trainingId, 'update')
+  const { status, body } = await handleImageUpload(request, training, userId)
   return json(body, { status })
 }

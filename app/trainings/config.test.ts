@@ -171,6 +171,63 @@ describe('field-level messages carry the path', () => {
   })
 })
 
+describe('what the trainer would replace: ${VAR} and [name]-style placeholders', () => {
+  const ENV = "${…} would make the trainer read the server's environment; write the value itself"
+
+  test('${…} is refused in every string the trainer reads, with its path and why', () => {
+    const cases: Array<[(c: Loose) => void, string]> = [
+      [(c) => (c.config.process[0].sample.prompts[0] = 'a photo of ${SESSION_SECRET}'), 'config.process[0].sample.prompts[0]'],
+      [(c) => (c.config.process[0].sample.neg = '${DATABASE_URL}'), 'config.process[0].sample.neg'],
+      [(c) => (c.meta.name = '${AWS_SECRET_ACCESS_KEY}'), 'meta.name'],
+      [(c) => (c.meta.version = '${SMTP}'), 'meta.version'],
+      // Fields the server fills are refused too: one rule, whatever the field.
+      [(c) => (c.config.name = '${SMTP_URL}'), 'config.name'],
+      [(c) => (c.config.process[0].training_folder = '${HOME}/out'), 'config.process[0].training_folder'],
+    ]
+    for (const [change, path] of cases) expect(messages(edited(change))).toEqual([`${path}: ${ENV}`])
+  })
+
+  test('${…} written with a JSON escape is refused as well (the check reads the parsed text)', () => {
+    const text = prettyConfig(balanced()).replace('"a portrait photo of', '"\\u0024{SESSION_SECRET} a portrait photo of')
+    const result = parseConfigText(text, flux)
+    expect(result.success ? [] : result.issues.map(formatIssue)).toEqual([`config.process[0].sample.prompts[0]: ${ENV}`])
+  })
+
+  test('${…} is named beside the other problems, and a lone $ or { is plain text', () => {
+    const both = edited((c) => {
+      c.config.process[0].train.lr = -1
+      c.config.process[0].sample.prompts = ['${ADMIN_PASSWORD}']
+    })
+    expect(messages(both)).toEqual([
+      'config.process[0].train.lr: must be greater than 0',
+      `config.process[0].sample.prompts[0]: ${ENV}`,
+    ])
+    expect(messages(edited((c) => (c.config.process[0].sample.prompts = ['$5 {cheap} $ {not a variable} [trigger]'])))).toEqual(
+      [],
+    )
+  })
+
+  test('[trigger] only in sample prompts, [name] only in meta.name', () => {
+    expect(messages(edited((c) => (c.config.process[0].sample.prompts = ['[trigger] by the sea'])))).toEqual([])
+    expect(messages(edited((c) => (c.meta.name = '[name]')))).toEqual([])
+    expect(messages(edited((c) => (c.config.process[0].sample.neg = 'not [trigger]')))).toEqual([
+      'config.process[0].sample.neg: [trigger] is replaced by the trigger word only in sample prompts; write the word itself here',
+    ])
+    expect(messages(edited((c) => (c.config.process[0].sample.prompts = ['a photo named [name]'])))).toEqual([
+      "config.process[0].sample.prompts[0]: [name] would be replaced by the job's name (only meta.name may use it); write the text itself",
+    ])
+    expect(messages(edited((c) => (c.meta.version = '[trigger]')))).toEqual([
+      'meta.version: [trigger] is replaced by the trigger word only in sample prompts; write the word itself here',
+    ])
+  })
+
+  test('a stored config with ${…} is not rendered into a job', () => {
+    const config = edited((c) => (c.config.process[0].sample.prompts = ['${SESSION_SECRET}']))
+    const training = { name: 'Ada', triggerWord: 'ohwx', baseModel: JSON.stringify(flux.ref), config: JSON.stringify(config) }
+    expect(() => renderJobConfig(training, { datasetFolder: '/d', outputFolder: '/o' })).toThrow(/would make the trainer read/)
+  })
+})
+
 describe('parseConfigText', () => {
   test('invalid JSON names the line and column', () => {
     const text = '{\n  "job": "extension",\n  "config": {\n    "name": "x",\n  }\n}'

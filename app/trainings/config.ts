@@ -216,11 +216,64 @@ function familyIssues(config: TrainingConfig, family: ModelFamily | undefined): 
 
 export type ConfigResult = { success: true; config: TrainingConfig } | { success: false; issues: ConfigIssue[] }
 
+// ---------------------------------------------------------------------------------------------
+// What the trainer would replace in the text it reads
+//
+// ai-toolkit reads its config file through toolkit/config.py: every `${VAR}` anywhere in the file
+// becomes its environment variable VAR before the JSON is parsed (on the app's host that was once the
+// app's own environment, SESSION_SECRET included, and a prompt or a name is written back into the
+// LoRA's metadata and the trainer's log), and every `[name]` becomes the job's name. Its trainer then
+// puts the trigger word in place of `[trigger]` in sample prompts. So no string of the config may hold
+// `${`, and the two bracket words only where Trainyard means them.
+
+const ENV_REFERENCE = '${'
+const ENV_REFERENCE_MESSAGE = "${…} would make the trainer read the server's environment; write the value itself"
+const SAMPLE_PROMPT_PATH = /^config\.process\[\d+\]\.sample\.prompts\[\d+\]$/
+/** The placeholders the trainer replaces, where Trainyard uses them on purpose, and what to say elsewhere. */
+const TRAINER_PLACEHOLDERS = [
+  {
+    token: '[trigger]',
+    allowedAt: (path: string) => SAMPLE_PROMPT_PATH.test(path),
+    message: '[trigger] is replaced by the trigger word only in sample prompts; write the word itself here',
+  },
+  {
+    token: '[name]',
+    allowedAt: (path: string) => path === 'meta.name',
+    message: "[name] would be replaced by the job's name (only meta.name may use it); write the text itself",
+  },
+] as const
+
+/** Every string in a JSON value with its path, keys included (the trainer reads the file as text). */
+function* stringsOf(value: unknown, path: Array<string | number> = []): Generator<{ path: string; text: string }> {
+  if (typeof value === 'string') yield { path: formatPath(path), text: value }
+  else if (Array.isArray(value)) for (const [i, item] of value.entries()) yield* stringsOf(item, [...path, i])
+  else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      if (key.includes(ENV_REFERENCE)) yield { path: formatPath([...path, key]), text: key }
+      yield* stringsOf(item, [...path, key])
+    }
+  }
+}
+
+/** `${` anywhere, and the trainer's bracket placeholders outside the fields meant for them. */
+export function placeholderIssues(value: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = []
+  for (const { path, text } of stringsOf(value)) {
+    if (text.includes(ENV_REFERENCE)) issues.push({ path, message: ENV_REFERENCE_MESSAGE })
+    for (const placeholder of TRAINER_PLACEHOLDERS) {
+      if (text.includes(placeholder.token) && !placeholder.allowedAt(path)) issues.push({ path, message: placeholder.message })
+    }
+  }
+  return issues
+}
+
 /** Checks a config object; `model` adds the checks that depend on the base model's family. */
 export function validateConfig(value: unknown, model?: Pick<BaseModel, 'family'>): ConfigResult {
+  // Read from the value as typed, so a placeholder is named even beside other problems.
+  const placeholders = placeholderIssues(value)
   const parsed = TrainingConfigSchema.safeParse(value, { errorMap: configErrorMap })
-  if (!parsed.success) return { success: false, issues: issuesFrom(parsed.error) }
-  const issues = familyIssues(parsed.data, model?.family)
+  if (!parsed.success) return { success: false, issues: [...issuesFrom(parsed.error), ...placeholders] }
+  const issues = [...placeholders, ...familyIssues(parsed.data, model?.family)]
   return issues.length ? { success: false, issues } : { success: true, config: parsed.data }
 }
 

@@ -6,6 +6,7 @@ Run: python3 -m unittest discover -s scripts/agent -p 'test_*.py' -v
 import base64
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -140,10 +141,10 @@ class AgentTest(unittest.TestCase):
         job.update(extra)
         return job
 
-    def start(self, job, linger=1.0, env_job=False):
+    def start(self, job, linger=1.0, env_job=False, extra_env=None):
         args = [sys.executable, AGENT, "--port", "0", "--workdir", self.workdir, "--linger-seconds", str(linger),
                 "--retry-backoff", "0.1"]
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
         if env_job:
             env["TRAINYARD_JOB"] = base64.b64encode(json.dumps(job).encode()).decode()
         else:
@@ -290,6 +291,51 @@ class AgentTest(unittest.TestCase):
         tail = last["text"].split("--- last trainer output ---\n", 1)[1].split("\n")
         self.assertLessEqual(len(tail), 20)
         self.assertEqual(sum(1 for line in tail if "/20 [" in line), 1, "a redrawn bar is one line")
+        self.assertEqual(self.storage.puts, {})
+        self.assertEqual(proc.wait(timeout=10), 1)
+
+    # What a server's environment holds: none of it may reach the trainer (it would expand ${VAR} in its
+    # config from its environment, and print what it likes).
+    SERVER_ENV = {"SESSION_SECRET": "server-session-secret-1234567890", "DATABASE_URL": "postgresql://app:dbpass-123456@db/app",
+                  "AWS_SECRET_ACCESS_KEY": "aws-secret-key-1234567890", "GITHUB_CLIENT_SECRET": "gh-client-secret-123456",
+                  "SMTP_URL": "smtps://user:smtp-pass-123456@mail", "ADMIN_PASSWORD": "admin-pass-123456",
+                  "CUDA_VISIBLE_DEVICES": "0", "HF_HOME": "/tmp/hf-home"}
+    HF_TOKEN = "hf_job_secret_token_123456"
+
+    # A trainer that prints its environment, one variable a line, and fails (so its last lines are reported).
+    PRINT_ENV = [sys.executable, "-c", "import os\nfor kv in sorted(os.environ.items()): print('%s=%s' % kv)\nraise SystemExit(1)"]
+
+    def test_trainer_env_is_allow_listed_and_job_secrets_redacted(self):
+        job = self.job(trainer="ai-toolkit", trainerCommand=self.PRINT_ENV, secrets={"HF_TOKEN": self.HF_TOKEN})
+        # TRAINYARD_JOB (the token and signed URLs) is the agent's, not the trainer's.
+        proc = self.start(job, linger=0.3, env_job=True, extra_env=self.SERVER_ENV)
+        messages = self.poll_until_done()
+        self.assertEqual(messages[-1]["status"], "failed")
+        with open(os.path.join(self.workdir, "trainer.log"), encoding="utf-8") as f:
+            printed = dict(line.split("=", 1) for line in f.read().splitlines() if re.match(r"^[A-Z_][A-Z0-9_]*=", line))
+        self.assertIn("PATH", printed)
+        self.assertEqual(printed["CUDA_VISIBLE_DEVICES"], "0")
+        self.assertEqual(printed["HF_HOME"], "/tmp/hf-home")
+        self.assertEqual(printed["HF_TOKEN"], self.HF_TOKEN, "the job's own secret reaches its trainer")
+        for name in list(self.SERVER_ENV)[:6] + ["TRAINYARD_JOB"]:
+            self.assertNotIn(name, printed)
+        everything = json.dumps(printed)
+        for value in list(self.SERVER_ENV.values())[:6] + [TOKEN]:
+            self.assertNotIn(value, everything)
+        # What the app is told (the trainer's last lines) has the job's secret redacted.
+        text = messages[-1]["text"]
+        self.assertIn("HF_TOKEN=[redacted]", text)
+        self.assertNotIn(self.HF_TOKEN, json.dumps(messages))
+        self.assertEqual(proc.wait(timeout=10), 1)
+
+    def test_env_reference_in_the_config_fails_like_ai_toolkit(self):
+        job = self.job()
+        job["config"]["config"]["process"][0]["sample"]["prompts"] = ["a photo of ${SESSION_SECRET}"]
+        proc = self.start(job, linger=0.3, extra_env=self.SERVER_ENV)
+        messages = self.poll_until_done()
+        self.assertEqual(messages[-1]["status"], "failed")
+        self.assertIn("KeyError: 'SESSION_SECRET'", messages[-1]["text"])
+        self.assertNotIn(self.SERVER_ENV["SESSION_SECRET"], json.dumps(messages))
         self.assertEqual(self.storage.puts, {})
         self.assertEqual(proc.wait(timeout=10), 1)
 

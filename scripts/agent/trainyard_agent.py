@@ -154,6 +154,7 @@ class Agent:
         self.expected_total = None  # train.steps from the config: tells the training bar from others
         self.samples_uploaded = 0
         self.terminated = threading.Event()
+        self.secrets = job.get("secrets") or {}
 
     def log(self, line):
         try:
@@ -290,7 +291,9 @@ class Agent:
         self.check_abort()
         self.progress = (0, self.expected_total, None)
         self.emit("training", "starting the %s trainer" % self.job.get("trainer"))
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = {k: v for k, v in os.environ.items() if re.match(  # not all: TRAINYARD_JOB, an app's secrets
+            r"(PATH|HOME|LANG|TMPDIR|LD_LIBRARY_PATH|PYTHONPATH|(LC|CUDA|NVIDIA)_\w+|HF_HOME|HF_HUB_CACHE|TORCH_HOME|XDG_CACHE_HOME)\Z", k)}
+        env.update(self.secrets, PYTHONUNBUFFERED="1")
         try:
             self.proc = subprocess.Popen(
                 self.trainer_command(), cwd=self.job.get("trainerCwd") or self.workdir, env=env,
@@ -313,6 +316,8 @@ class Agent:
                 pending = lines.pop()
                 for raw in lines:
                     line = raw.decode("utf-8", "replace").rstrip()
+                    for secret in self.secrets.values():
+                        line = line.replace(secret, "[redacted]")
                     if not line:
                         continue
                     step, total, loss = parse_progress(line, self.expected_total)
@@ -493,8 +498,8 @@ def write_atomic(path, data):
 
 def simulate_trainer(config_path, seconds, fail_at_step):
     """Prints what ai-toolkit prints (a tqdm bar on stderr, logs on stdout) and writes what it writes."""
-    with open(config_path, encoding="utf-8") as f:
-        config = json.load(f)
+    with open(config_path, encoding="utf-8") as f:  # ${VAR} as ai-toolkit reads it
+        config = json.loads(re.sub(r"\$\{([^}]+)\}", lambda m: os.environ[m.group(1)], f.read()))
     name = config["config"]["name"]
     process = config["config"]["process"][0]
     steps = int(process.get("train", {}).get("steps") or 100)

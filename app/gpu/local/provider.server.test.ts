@@ -385,6 +385,87 @@ describe('LocalGpuProvider with the real agent', () => {
   })
 })
 
+describe('LocalGpuProvider: the app’s secrets stay out of the agent and its trainer', () => {
+  // The variables app/utils/env.server.ts reads secrets from (SMTP's password rides in SMTP_URL), and
+  // the ones deploy files and the seed use. Long values, so a match cannot be a coincidence.
+  const APP_SECRETS: Record<string, string> = {
+    SESSION_SECRET: 'session-secret-of-the-app-0123456789',
+    DATABASE_URL: 'postgresql://trainyard:db-password-0123456789@127.0.0.1:5432/trainyard',
+    AWS_ACCESS_KEY_ID: 'AKIAAPPACCESSKEY0123',
+    AWS_SECRET_ACCESS_KEY: 'aws-secret-access-key-0123456789',
+    GITHUB_CLIENT_SECRET: 'github-client-secret-0123456789',
+    SMTP_URL: 'smtps://mailer:smtp-password-0123456789@127.0.0.1:465',
+    SMTP_PASSWORD: 'smtp-password-0123456789',
+    ADMIN_PASSWORD: 'admin-password-0123456789',
+  }
+  const saved: Record<string, string | undefined> = {}
+  beforeAll(() => {
+    for (const [name, value] of Object.entries(APP_SECRETS)) {
+      saved[name] = process.env[name]
+      process.env[name] = value
+    }
+    process.env.CUDA_VISIBLE_DEVICES = '0'
+  })
+  afterAll(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+    delete process.env.CUDA_VISIBLE_DEVICES
+  })
+
+  test('a trainer that prints its environment shows none of the app’s variables, in its log or in what the app is told', async () => {
+    // The trainer: every variable it has, one a line, then a failure, so its last lines are reported.
+    const trainer = path.join(stateDir, 'print_env_trainer.py')
+    fs.mkdirSync(stateDir, { recursive: true })
+    fs.writeFileSync(trainer, 'import os\nfor kv in sorted(os.environ.items()): print("%s=%s" % kv)\nraise SystemExit(1)\n')
+    const local = provider({ trainerCommand: `python3 '${trainer}' {config}`, lingerSeconds: 5 })
+    const machine = await local.launch(request('run_env'))
+    const messages = await waitForStatus(machine.agentUrl!, 'failed')
+    const record = recordOf('run_env')
+    const output = fs.readFileSync(path.join(record.workdir, 'trainer.log'), 'utf8')
+    const printed = new Map(
+      output
+        .split('\n')
+        .filter((line) => /^[A-Z_][A-Z0-9_]*=/.test(line))
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    )
+    // It ran, with what a trainer needs.
+    expect(printed.get('PATH')).toBeTruthy()
+    expect(printed.get('CUDA_VISIBLE_DEVICES')).toBe('0')
+    expect(messages.at(-1)?.text).toMatch(/the trainer exited with code 1/)
+    // None of the app's variables, by name or by value, in its output or in the messages the app records.
+    const reported = JSON.stringify(messages)
+    for (const [name, value] of Object.entries(APP_SECRETS)) {
+      expect(printed.has(name), name).toBe(false)
+      expect(output, name).not.toContain(value)
+      expect(reported, name).not.toContain(value)
+    }
+    // The agent itself (still lingering) was started without them either.
+    const agentEnv = fs.readFileSync(`/proc/${record.pid}/environ`, 'utf8').split('\0')
+    for (const name of Object.keys(APP_SECRETS))
+      expect(
+        agentEnv.some((e) => e.startsWith(`${name}=`)),
+        name,
+      ).toBe(false)
+    expect(agentEnv).toContain('CUDA_VISIBLE_DEVICES=0')
+    await local.terminate([machine.instanceId])
+  }, 30_000)
+
+  test('a config that would read ${SESSION_SECRET} fails in the simulated trainer as in ai-toolkit, and reads nothing', async () => {
+    const local = provider()
+    const job = request('run_envref')
+    const config = structuredClone(job.job.config) as { config: { process: Array<Record<string, unknown>> } }
+    config.config.process[0]!.sample = { prompts: ['a photo of ${SESSION_SECRET}'] }
+    const machine = await local.launch({ ...job, job: { ...job.job, config } })
+    const messages = await waitForStatus(machine.agentUrl!, 'failed')
+    expect(messages.at(-1)?.text).toContain("KeyError: 'SESSION_SECRET'")
+    expect(JSON.stringify(messages)).not.toContain(APP_SECRETS.SESSION_SECRET)
+    expect(puts.has('/put/run_envref/lora.safetensors')).toBe(false)
+    await local.terminate([machine.instanceId])
+  }, 30_000)
+})
+
 describe('LocalGpuProvider: the provider contract', () => {
   let contractProvider: LocalGpuProvider
   beforeAll(() => {

@@ -36,6 +36,46 @@ const INSTANCE_PREFIX = 'local-'
 // Run ids become file names; the app's are cuids. Anything else is refused, never turned into a path.
 const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/
 
+/**
+ * The agent's environment: what Python, CUDA and the trainer's caches need, and nothing of the app's
+ * own. The agent runs the trainer, and a trainer reads `${VAR}` in its config from its environment and
+ * prints what it likes into logs a user reads: with the app's environment it could hand back
+ * SESSION_SECRET, DATABASE_URL, the cloud, GitHub and SMTP secrets. The agent narrows this again for
+ * the trainer. A Hugging Face login made with `huggingface-cli login` still works: its token is a
+ * file under HF_HOME (or HOME), not a variable.
+ */
+const AGENT_ENV_NAMES = new Set([
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LANGUAGE',
+  'TZ',
+  'TMPDIR',
+  'LD_LIBRARY_PATH',
+  'PYTHONPATH',
+  'PYTHONHOME',
+  'VIRTUAL_ENV',
+  'HF_HOME',
+  'HF_HUB_CACHE',
+  'HF_HUB_OFFLINE',
+  'TORCH_HOME',
+  'XDG_CACHE_HOME',
+])
+const AGENT_ENV_PREFIXES = ['LC_', 'CUDA_', 'NVIDIA_']
+
+export function agentEnvironment(source: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  // NODE_ENV says nothing secret, and Node's typings require it of an environment.
+  const env: NodeJS.ProcessEnv = { NODE_ENV: source.NODE_ENV }
+  for (const [name, value] of Object.entries(source)) {
+    if (value !== undefined && (AGENT_ENV_NAMES.has(name) || AGENT_ENV_PREFIXES.some((p) => name.startsWith(p))))
+      env[name] = value
+  }
+  // Bytecode beside the agent would be written into the repository; output unbuffered reaches its files at once.
+  return { ...env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' }
+}
+
 export type LocalGpuProviderOptions = {
   stateDir: string
   pythonCommand?: string
@@ -245,7 +285,7 @@ export class LocalGpuProvider implements GpuProvider {
       const child = spawn(this.pythonCommand, args, {
         detached: true,
         stdio: ['ignore', stdoutFd, stderrFd],
-        env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
+        env: agentEnvironment(process.env),
       })
       const spawnError = new Promise<Error>((resolve) => child.once('error', resolve))
       child.unref()

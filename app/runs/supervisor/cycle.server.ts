@@ -21,6 +21,7 @@ import { jobKey } from '../../storage/keys'
 import { getStorage, type Storage } from '../../storage/storage.server'
 import { leaseRuns, releaseFinishedRuns, renewLeasesWhileBusy } from './leases.server'
 import { pollAgents, recordPolls, runBatched } from './poll.server'
+import { redactSecrets } from '../redact.server'
 
 const DEFAULT_POLL_CONCURRENCY = 16
 const DEFAULT_MAX_RUNS_PER_CYCLE = 5000
@@ -198,7 +199,8 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
     if (count === 0) return // canceled meanwhile, or taken over
   }
   const fail = async (error: string) => {
-    if (await endRun(run.id, 'failed', { error, prisma, now })) stats.ended++
+    // A provider's error may quote the agent's stderr: shown to the run's owner, so without server secrets.
+    if (await endRun(run.id, 'failed', { error: redactSecrets(error), prisma, now })) stats.ended++
   }
   const provider = cycle.provider(run.provider)
   if (!provider) return fail(`Could not start a machine: unknown GPU provider ${JSON.stringify(run.provider)}.`)

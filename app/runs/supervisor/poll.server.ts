@@ -10,6 +10,7 @@ import { type AgentMessage, type AgentPollResult, fetchAgentMessages } from './a
 import { ACTIVE_RUN_STATUSES, advanceRunStatus, isActiveRunStatus, RUN_STATUSES, type RunStatus } from '../status'
 import { sampleKey, weightsKey } from '../../storage/keys'
 import { endRun } from '../runs.server'
+import { secretRedactor } from '../redact.server'
 import type { Storage } from '../../storage/storage.server'
 
 /** Rows per INSERT: well under SQLite's 32,766 bound parameters at 8 columns a row. */
@@ -136,10 +137,14 @@ function statusesUpTo(next: RunStatus) {
 export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[], results: Map<string, AgentPollResult>) {
   const { prisma, now } = ctx
   const answered: { run: PollableRun; fresh: AgentMessage[] }[] = []
+  // A message's text is the trainer's own words, shown to the run's owner: never with a server secret.
+  const redact = secretRedactor()
   for (const run of runs) {
     const result = results.get(run.id)
     if (!result?.ok) continue
-    const fresh = result.messages.filter((m) => m.id > run.lastMessageId)
+    const fresh = result.messages
+      .filter((m) => m.id > run.lastMessageId)
+      .map((m) => (m.text === null ? m : { ...m, text: redact(m.text) }))
     answered.push({ run, fresh })
   }
 

@@ -402,3 +402,39 @@ describe('access', () => {
     expect(readKnobs((await stored(training.id)).parsed).steps).toBe(777)
   })
 })
+
+describe('config: what would make the trainer read the server’s environment', () => {
+  const ENV = "${…} would make the trainer read the server's environment; write the value itself"
+
+  test('a ${SESSION_SECRET} sample prompt is refused beside the prompts field and in the JSON; nothing saved', async () => {
+    const { training, cookie } = await setup()
+    const response = await post(
+      training.id,
+      cookie,
+      knobsForm(balanced(), { samplePrompts: 'a photo of [trigger]\n${SESSION_SECRET}' }),
+    )
+    expect(response.status).toBe(400)
+    const body = (await response.json()) as Failure
+    expect(body.formErrors).toEqual(['Nothing was saved: the config has problems.'])
+    expect(body.fieldErrors.samplePrompts).toEqual([`config.process[0].sample.prompts[1]: ${ENV}`])
+    expect(body.fieldErrors.config).toEqual([`config.process[0].sample.prompts[1]: ${ENV}`])
+    expect((await stored(training.id)).config).toBe(training.config)
+  })
+
+  test('the raw JSON editor: ${…} in a prompt or a name, and [name] outside meta.name, are refused; nothing saved', async () => {
+    const { training, cookie } = await setup()
+    const config = balanced()
+    config.config.process[0]!.sample.prompts = ['${SESSION_SECRET}']
+    config.meta.name = '${DATABASE_URL}'
+    config.config.process[0]!.sample.neg = '[name]'
+    const response = await post(training.id, cookie, { intent: 'json', config: prettyConfig(config) })
+    expect(response.status).toBe(400)
+    const body = (await response.json()) as Failure
+    expect(body.fieldErrors.config?.sort()).toEqual([
+      "config.process[0].sample.neg: [name] would be replaced by the job's name (only meta.name may use it); write the text itself",
+      `config.process[0].sample.prompts[0]: ${ENV}`,
+      `meta.name: ${ENV}`,
+    ])
+    expect((await stored(training.id)).config).toBe(training.config)
+  })
+})

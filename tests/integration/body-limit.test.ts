@@ -37,6 +37,8 @@ beforeAll(async () => {
     NODE_ENV: 'production',
     SESSION_SECRET: process.env.SESSION_SECRET ?? 'integration-secret-0123456789',
     AUTH_RATE_LIMIT_PER_MINUTE: '1000',
+    // The supervisor's own allocations would blur the measurement.
+    RUN_SUPERVISOR: 'false',
   })
 }, 60_000)
 afterAll(() => server?.stop())
@@ -96,10 +98,11 @@ describe('a body past the form limit', () => {
       process.stderr.write(
         `${pathname()}: RSS ${(before.rss / MB).toFixed(1)} → ${(after.rss / MB).toFixed(1)} MB, peak ${(before.peak / MB).toFixed(1)} → ${(after.peak / MB).toFixed(1)} MB, client had sent ${(sentAtAnswer / MB).toFixed(1)} MB when the 413 came, in ${ms} ms\n`,
       )
-      // Measured 0–10 MB (V8's young generation and socket buffers come and go); the same request
-      // without the cap added 756 MB.
-      expect(after.rss - before.rss).toBeLessThan(16 * MB)
-      expect(after.peak - before.peak).toBeLessThan(16 * MB)
+      // Measured 0–10 MB alone and up to 19 MB with the rest of the suite on two cores (V8's young
+      // generation and socket buffers come and go); the same request without the cap added 756 MB.
+      // The bound is an eighth of the body: holding it, or any sizeable part, fails.
+      expect(after.rss - before.rss).toBeLessThan(ATTACK_BYTES / 8)
+      expect(after.peak - before.peak).toBeLessThan(ATTACK_BYTES / 8)
     },
     30_000,
   )

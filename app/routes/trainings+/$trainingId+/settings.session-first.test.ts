@@ -8,7 +8,9 @@ test('an anonymous POST is sent to the login page without its body being read', 
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ intent: 'delete' }),
   })
-  const response = await action({ request, params: { trainingId: 't1' }, context: { cspNonce: '' } }).catch((thrown: unknown) => thrown)
+  const response = await action({ request, params: { trainingId: 't1' }, context: { cspNonce: '' } }).catch(
+    (thrown: unknown) => thrown,
+  )
   expect(response).toBeInstanceOf(Response)
   expect((response as Response).status).toBe(302)
   expect((response as Response).headers.get('location')).toMatch(/^\/login/)

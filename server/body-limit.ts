@@ -16,8 +16,9 @@ type RouteObject = Parameters<typeof matchRoutes>[0][number]
 
 /**
  * The largest form body any action takes. The largest legitimate form is a training's config JSON,
- * bounded by its schema to well under 200 KB even URL-encoded with four-byte characters everywhere
- * (body-limit.test.ts measures it); 1 MiB leaves room and keeps a request's cost small.
+ * bounded by its schema (a few dozen fields, at most 20 sample prompts of 500 characters) to well under
+ * 200 KB even URL-encoded with four-byte characters everywhere; 1 MiB leaves room and keeps a request's
+ * cost small.
  */
 export const FORM_BODY_LIMIT_BYTES = 1024 * 1024
 

@@ -42,7 +42,7 @@ export type PreparedCode = { sent: true; otp: string } | { sent: false; retryAft
  *
  * Each way in is one conditional write, so parallel requests cannot send more codes than the budget:
  * a row in its window with budget left is replaced and counted; a row past its window starts a new one;
- * no row at all is created (a parallel create that loses the unique race is counted as refused).
+ * no row at all is created (a request whose create loses the unique race tries again on that row).
  */
 export async function prepareVerification({ type, target }: { type: VerificationType; target: string }): Promise<PreparedCode> {
   const now = new Date()
@@ -50,24 +50,29 @@ export async function prepareVerification({ type, target }: { type: Verification
   const { otp, ...config } = await generateTOTP(ONE_TIME_CODE)
   const code = { ...config, attempts: 0, createdAt: now, expiresAt: new Date(now.getTime() + CODE_VALID_MS) }
 
-  const replaced = await prisma.verification.updateMany({
-    where: {
-      type,
-      target,
-      windowStartedAt: { gt: windowFrom },
-      sends: { lt: MAX_CODES_SENT_PER_WINDOW },
-      failures: { lt: MAX_WRONG_CODES_PER_WINDOW },
-    },
-    data: { ...code, sends: { increment: 1 } },
-  })
-  if (replaced.count > 0) return { sent: true, otp }
-  const renewed = await prisma.verification.updateMany({
-    where: { type, target, windowStartedAt: { lte: windowFrom } },
-    data: { ...code, sends: 1, failures: 0, windowStartedAt: now },
-  })
-  if (renewed.count > 0) return { sent: true, otp }
-  const existing = await prisma.verification.findUnique({ where: { target_type: { target, type } } })
-  if (!existing) {
+  // A parallel request that creates or renews the row between these writes sends this one round again,
+  // to spend from that row; three rounds are plenty for that (each needs another request's write).
+  let existing = null
+  for (let round = 0; round < 3; round++) {
+    const replaced = await prisma.verification.updateMany({
+      where: {
+        type,
+        target,
+        windowStartedAt: { gt: windowFrom },
+        sends: { lt: MAX_CODES_SENT_PER_WINDOW },
+        failures: { lt: MAX_WRONG_CODES_PER_WINDOW },
+      },
+      data: { ...code, sends: { increment: 1 } },
+    })
+    if (replaced.count > 0) return { sent: true, otp }
+    const renewed = await prisma.verification.updateMany({
+      where: { type, target, windowStartedAt: { lte: windowFrom } },
+      data: { ...code, sends: 1, failures: 0, windowStartedAt: now },
+    })
+    if (renewed.count > 0) return { sent: true, otp }
+    existing = await prisma.verification.findUnique({ where: { target_type: { target, type } } })
+    if (existing && isBudgetSpent(existing, windowFrom)) break
+    if (existing) continue
     try {
       await prisma.verification.create({ data: { type, target, ...code, sends: 1, failures: 0, windowStartedAt: now } })
       return { sent: true, otp }
@@ -82,6 +87,12 @@ export async function prepareVerification({ type, target }: { type: Verification
     retryAfterMs,
     message: `Too many codes for this email. Use the newest code we sent, or ask again in ${Math.ceil(retryAfterMs / 60_000)} min.`,
   }
+}
+
+function isBudgetSpent(row: { windowStartedAt: Date; sends: number; failures: number }, windowFrom: Date) {
+  return (
+    row.windowStartedAt > windowFrom && (row.sends >= MAX_CODES_SENT_PER_WINDOW || row.failures >= MAX_WRONG_CODES_PER_WINDOW)
+  )
 }
 
 export type CodeCheck =

@@ -87,7 +87,13 @@ describe('provision.sh, dry run', () => {
   function provision(env: Record<string, string>) {
     const result = spawnSync('bash', [script], {
       encoding: 'utf8',
+      // The script's own variables are emptied (it treats empty as unset), so the caller's never leak in.
       env: {
+        ...process.env,
+        AI_TOOLKIT_COMMIT: '',
+        AI_TOOLKIT_REPO: '',
+        PRELOAD_MODELS: '',
+        HF_TOKEN: '',
         PATH: `${bin}:${process.env.PATH}`,
         HOME: tmp,
         DRY_RUN: '1',

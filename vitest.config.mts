@@ -10,6 +10,7 @@ export default defineConfig({
       'scripts/**/*.test.ts',
       'tests/integration/**/*.test.ts',
       'tests/fake-ec2/**/*.test.ts',
+      'deploy/**/*.test.ts',
     ],
     globalSetup: ['tests/setup/global-setup.ts'],
     setupFiles: ['tests/setup/setup-test-env.ts'],

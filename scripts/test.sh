@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: typecheck, lint, unit + integration tests (vitest) on SQLite and again on
 # PostgreSQL, and browser tests (Playwright in Debian's chromium). Installs what npm does not bring
-# (chromium, PostgreSQL's server binaries), so it passes on a fresh machine: `npm install && npm test`
-# is all a newcomer or CI types. The PostgreSQL pass starts its own throwaway cluster on 127.0.0.1.
+# (chromium, PostgreSQL's server binaries, shellcheck and packer), so it passes on a fresh machine:
+# `npm install && npm test` is all a newcomer or CI types. The PostgreSQL pass starts its own throwaway cluster on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-chromium.sh
 bash scripts/ensure-postgres.sh
+# Not fatal: without shellcheck or packer only the machine-image checks are skipped, and they say so.
+bash scripts/ensure-tools.sh || echo "== could not install shellcheck/packer: deploy/gpu-machine's checks will be skipped"
 
 reports=tests/.tmp/reports
 rm -rf "$reports" && mkdir -p "$reports"

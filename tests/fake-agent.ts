@@ -15,6 +15,42 @@ export type FakeMessage = {
   loss?: number | null
   text?: string | null
   at?: string
+  /** Finer than the status: `loading-model`, `caching-latents` … (app/runs/phases.ts). */
+  phase?: string | null
+  /** A failed message's kind of failure (app/runs/failures.ts) and the trainer's raw output. */
+  kind?: string | null
+  detail?: string | null
+  /** The succeeded message: which prompt and step each uploaded sample is. */
+  samples?: { prompt: number; step: number | null }[] | null
+}
+
+/**
+ * The messages a run sends with phases, as an agent driving ai-toolkit reports them: booting, checking
+ * the machine, downloading the images, then the trainer's phases before and after training, from
+ * message `firstId` on, one second apart from `startSecond`.
+ */
+export function phasedMessages(firstId = 1, { totalSteps = 10, startSecond = 0 } = {}): FakeMessage[] {
+  const plan: [string, string | null, Partial<FakeMessage>][] = [
+    ['booting', null, { text: 'agent up (protocol v1)' }],
+    ['booting', 'checking', { text: 'checking the machine: NVIDIA A10G, driver 580.65' }],
+    ['preparing', 'preparing', { text: 'downloading 5 image(s)' }],
+    ['training', 'downloading-model', { text: 'downloading the base model: 3.2 of 23.8 GB' }],
+    ['training', 'loading-model', { text: 'loading the base model' }],
+    ['training', 'quantizing', { text: 'quantizing the transformer' }],
+    ['training', 'caching-latents', { text: 'caching latents' }],
+    ['training', 'training', { step: 5, totalSteps, loss: 0.4, text: `step 5/${totalSteps}` }],
+    ['training', 'training', { step: totalSteps, totalSteps, loss: 0.3, text: `step ${totalSteps}/${totalSteps}` }],
+    ['training', 'saving', { text: 'saving the LoRA' }],
+    ['training', 'sampling', { text: 'making samples' }],
+    ['uploading', 'uploading', { text: 'uploading the weights and 2 sample(s)' }],
+  ]
+  return plan.map(([status, phase, extra], i) =>
+    message(firstId + i, status, {
+      phase,
+      at: new Date(Date.UTC(2026, 10, 27, 10, 0, startSecond + i)).toISOString(),
+      ...extra,
+    }),
+  )
 }
 
 /** normal: protocol v1; ignore-after: every message every time; the rest are faults. */

@@ -15,6 +15,7 @@ import { countOf } from '../utils/format'
 import { trainingResolutionPx } from '../images/pipeline.server'
 import { ACTIVE_RUN_STATUSES, type TerminalRunStatus } from './status'
 import { parseConfigText } from '../trainings/config'
+import { closePhases, parsePhases } from './phases'
 
 export class StartRunError extends Error {
   constructor(
@@ -125,12 +126,17 @@ export async function endRun(
   status: TerminalRunStatus,
   {
     error = null,
+    errorKind = null,
+    errorDetail = null,
     canceledById = null,
     onlyFrom,
     prisma = defaultPrisma,
     now = new Date(),
   }: {
     error?: string | null
+    /** What kind of failure (./failures.ts), and the raw output behind it (already redacted). */
+    errorKind?: string | null
+    errorDetail?: string | null
     canceledById?: string | null
     onlyFrom?: readonly string[]
     prisma?: PrismaClient
@@ -139,9 +145,32 @@ export async function endRun(
 ) {
   const { count } = await prisma.trainingRun.updateMany({
     where: { id: runId, status: { in: [...(onlyFrom ?? ACTIVE_RUN_STATUSES)] } },
-    data: { status, error, canceledById, finishedAt: now, activeTrainingId: null, activeUserSlot: null, etaSeconds: null },
+    data: {
+      status,
+      error,
+      errorKind,
+      errorDetail,
+      canceledById,
+      finishedAt: now,
+      activeTrainingId: null,
+      activeUserSlot: null,
+      etaSeconds: null,
+    },
   })
+  if (count === 1) await closeOpenPhase(prisma, runId, now)
   return count === 1
+}
+
+/**
+ * The phase the run was in ends with it. Safe as a second write: the run is terminal now, and every
+ * other write of its phases (the supervisor's progress write) requires an active run. A process that
+ * dies between the two leaves the phase open; the page ends it at finishedAt.
+ */
+async function closeOpenPhase(prisma: PrismaClient, runId: string, now: Date) {
+  const row = await prisma.trainingRun.findUnique({ where: { id: runId }, select: { phases: true } })
+  const phases = parsePhases(row?.phases)
+  if (!phases.some((p) => p.endedAt === null)) return
+  await prisma.trainingRun.updateMany({ where: { id: runId }, data: { phases: JSON.stringify(closePhases(phases, now)) } })
 }
 
 /** Stored when a person cancels on the run page: the canceler's own reading (runEndReasonFor gives everyone else theirs). */

@@ -1,12 +1,12 @@
 // What the run pages show, built on the server: the row they read (RUN_SELECT), the timeline, the loss
 // series, the log tail, GPU time and cost, and who canceled a run, as text for the person looking.
 // Text for times and money comes from app/utils/format.ts; the access checks are in ./access.server.ts.
-import { z } from 'zod'
 import { describeMachine as describeProviderMachine, freeCostText } from '../gpu/registry.server'
 import { prisma } from '../utils/db.server'
 import { getEnv } from '../utils/env.server'
 import { formatClock, formatDuration, formatUsd } from '../utils/format'
-import { runKeyPrefix } from '../storage/keys'
+import { parsePhases, phaseLabel, type PhaseSpan } from './phases'
+import { uploadedSamples } from './samples'
 import { CANCELED_BY_ADMIN, CANCELED_BY_USER } from './runs.server'
 import {
   ACTIVE_RUN_STATUSES,
@@ -31,6 +31,9 @@ export const RUN_SELECT = {
   loss: true,
   etaSeconds: true,
   error: true,
+  errorKind: true,
+  errorDetail: true,
+  phases: true,
   provider: true,
   instanceType: true,
   pricePerHour: true,
@@ -48,20 +51,18 @@ export const RUN_SELECT = {
   lockedUntil: true,
 } as const
 
-const SampleKeysSchema = z.array(z.string())
-
-/** The sample keys a run recorded; anything unreadable counts as none. Only keys under the run's folder. */
+/** The sample keys a run left, in order (./samples.ts): only keys under the run's own folder. */
 export function sampleKeysOf(run: { id: string; sampleKeys: string | null }) {
-  if (!run.sampleKeys) return []
-  let value: unknown
-  try {
-    value = JSON.parse(run.sampleKeys)
-  } catch {
-    return []
-  }
-  const parsed = SampleKeysSchema.safeParse(value)
-  // A key outside runs/<runId>/ would serve another run's file through this run's access check.
-  return parsed.success ? parsed.data.filter((key) => key.startsWith(runKeyPrefix(run.id))) : []
+  return uploadedSamples(run).map((s) => s.key)
+}
+
+/** Each sample the run left, with its prompt and step when known, as the page links them. */
+export function runSamplesView(run: { id: string; sampleKeys: string | null }) {
+  return uploadedSamples(run).map((sample, index) => ({
+    src: `/resources/runs/${run.id}/samples/${index}`,
+    prompt: sample.prompt,
+    step: sample.step,
+  }))
 }
 
 /**
@@ -167,7 +168,7 @@ export function thinPoints<T>(points: T[], max = MAX_LOSS_POINTS): T[] {
 
 /** The rows behind the run page: the first time of each state, the loss series, the newest log lines. */
 export async function loadRunActivity(runId: string) {
-  const [firsts, lossRows, logRows, messageCount] = await Promise.all([
+  const [firsts, lossRows, logRows, messageCount, newestTraining] = await Promise.all([
     prisma.trainingStatus.groupBy({ by: ['status'], where: { runId }, _min: { at: true } }),
     prisma.trainingStatus.findMany({
       where: { runId, loss: { not: null } },
@@ -178,18 +179,73 @@ export async function loadRunActivity(runId: string) {
       where: { runId, text: { not: null } },
       orderBy: { messageId: 'desc' },
       take: LOG_LINES,
-      select: { messageId: true, status: true, text: true, at: true },
+      select: { messageId: true, status: true, phase: true, text: true, at: true },
     }),
     prisma.trainingStatus.count({ where: { runId } }),
+    prisma.trainingStatus.findFirst({
+      where: { runId, status: 'training', step: { not: null } },
+      orderBy: { messageId: 'desc' },
+      select: { step: true, loss: true, text: true },
+    }),
   ])
   const firstAt: Partial<Record<string, Date>> = {}
   for (const row of firsts) if (row._min.at) firstAt[row.status] = row._min.at
+  // The trainer printed NaN at the newest step: the agent sends no loss and says so in the text.
+  const nanAtStep =
+    newestTraining && newestTraining.loss === null && /\bnan\b/i.test(newestTraining.text ?? '') ? newestTraining.step : null
   return {
     firstAt,
     messageCount,
+    nanAtStep,
     lossPoints: thinPoints(lossRows.map((r) => ({ step: r.step ?? r.messageId, loss: r.loss! }))),
-    logLines: logRows
-      .reverse()
-      .map((r) => ({ id: r.messageId, status: r.status, text: r.text!, clock: formatClock(r.at), at: r.at.toISOString() })),
+    logLines: logRows.reverse().map((r) => ({
+      id: r.messageId,
+      status: r.status,
+      phase: r.phase,
+      text: r.text!,
+      clock: formatClock(r.at),
+      at: r.at.toISOString(),
+    })),
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phases
+
+export type PhaseView = {
+  phase: string
+  label: string
+  startedAt: string
+  clock: string
+  duration: string
+  /** Its share of the machine's cost (duration × price per hour); null for a machine that costs nothing. */
+  cost: string | null
+  current: boolean
+}
+
+/**
+ * The run's phases for the page, each with how long it took (the open one: until now while the run is
+ * active, until the run's end otherwise) and what that time cost at the run's price per hour.
+ */
+export function buildPhaseTimeline(
+  run: { status: string; phases: string | null; pricePerHour: number | null; finishedAt: Date | null },
+  now = new Date(),
+): PhaseView[] {
+  const active = !isTerminalRunStatus(run.status)
+  const spans: PhaseSpan[] = parsePhases(run.phases)
+  return spans.map((span) => {
+    const start = new Date(span.startedAt)
+    const endMs = span.endedAt ? Date.parse(span.endedAt) : (active ? now : (run.finishedAt ?? now)).getTime()
+    const ms = Math.max(0, endMs - start.getTime())
+    const price = run.pricePerHour ?? 0
+    return {
+      phase: span.phase,
+      label: phaseLabel(span.phase),
+      startedAt: span.startedAt,
+      clock: formatClock(start),
+      duration: formatDuration(ms),
+      cost: price > 0 ? formatUsd((ms / 3_600_000) * price) : null,
+      current: active && span.endedAt === null,
+    }
+  })
 }

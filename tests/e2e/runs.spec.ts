@@ -127,3 +127,27 @@ test('cancel a run in progress, after a confirmation: it ends canceled and its m
     )
     .toBe(true)
 })
+
+test('a run shows its phases as they happen, each with a duration, and its sample with the prompt', async ({ page, login }) => {
+  test.setTimeout(90_000)
+  const user = await login()
+  const training = await createReadyTraining(user.id, { name: 'One prompt' })
+  // One prompt: a sample is that prompt's even from an agent that does not say which prompt each is.
+  const config = JSON.parse((await prisma.training.findUniqueOrThrow({ where: { id: training.id } })).config)
+  config.config.process[0].sample.prompts = ['a portrait photo of [trigger] by the sea']
+  await prisma.training.update({ where: { id: training.id }, data: { config: JSON.stringify(config) } })
+  await page.goto(`/trainings/${training.id}/runs`)
+  await page.getByRole('button', { name: 'Start training' }).click()
+  await expect(page).toHaveURL(/\/runs\/[a-z0-9]+$/)
+
+  const phases = page.getByRole('list', { name: 'Run phases' })
+  await expect(page.getByText('Succeeded', { exact: true }).first()).toBeVisible({ timeout: 60_000 })
+  // At least three phases before training, each with its duration, then training.
+  const items = phases.getByRole('listitem')
+  const names = await items.evaluateAll((els) => els.map((el) => el.getAttribute('data-phase')))
+  const trainingAt = names.indexOf('training')
+  expect(trainingAt).toBeGreaterThanOrEqual(3)
+  for (const item of await items.all()) await expect(item).toContainText(/\d+ s|\d+ min/)
+  await expect(phases).toContainText('Starting the machine')
+  await expect(page.getByTestId('sample-prompt').first()).toHaveText(`a portrait photo of ${training.triggerWord} by the sea`)
+})

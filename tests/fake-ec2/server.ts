@@ -44,7 +44,9 @@
 // Faults (set on `faults`): the next N calls throttled (503 RequestLimitExceeded) or failed (500
 // InternalError) before they are processed; the next N calls processed and then answered 500 (a lost
 // answer: the SDK retries, the ClientToken must prevent a second instance); the next N launched
-// instances never boot (stay pending); `vanish(id)` makes an instance disappear from every answer.
+// instances never boot (stay pending); `vanish(id)` makes an instance disappear from every answer;
+// `refuseLaunch = 'VcpuLimitExceeded'` (or another code of AWS_LAUNCH_REFUSALS) answers every
+// RunInstances with that error, with AWS's status and wording, until it is set back to null.
 //
 // Run it alone: `npx tsx tests/fake-ec2/server.ts` (FAKE_EC2_PORT, default 3919; FAKE_EC2_AGENT_PORT, the
 // agent router's port, default 8787).
@@ -119,8 +121,35 @@ export type FakeEc2Faults = {
   failNext: number
   loseResponseNext: number
   neverBootNext: number
+  refuseLaunch: AwsLaunchRefusal | null
   vanish: (instanceId: string) => void
 }
+
+/**
+ * RunInstances refusals as AWS answers them (EC2 API reference, "Error codes"): the quota and AMI
+ * errors are client errors (400); InsufficientInstanceCapacity is a server error (500), which the SDK
+ * retries before giving up with it.
+ */
+export const AWS_LAUNCH_REFUSALS = {
+  VcpuLimitExceeded: {
+    status: 400,
+    message:
+      'You have requested more vCPU capacity than your current vCPU limit of 0 allows for the instance bucket that the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.',
+  },
+  'InvalidAMIID.NotFound': { status: 400, message: "The image id '[ami-0123456789abcdef0]' does not exist" },
+  'InvalidAMIID.Malformed': { status: 400, message: 'Invalid id: "ami-x" (expecting "ami-...")' },
+  Unsupported: {
+    status: 400,
+    message:
+      'Your requested instance type (g5.xlarge) is not supported in your requested Availability Zone (us-east-1e). Please retry your request by not specifying an Availability Zone or choosing us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1f.',
+  },
+  InsufficientInstanceCapacity: {
+    status: 500,
+    message:
+      'We currently do not have sufficient g5.xlarge capacity in the Availability Zone you requested (us-east-1a). Our system will be working on provisioning additional capacity. You can currently get g5.xlarge capacity by not specifying an Availability Zone in your request or choosing us-east-1b, us-east-1c.',
+  },
+} as const
+export type AwsLaunchRefusal = keyof typeof AWS_LAUNCH_REFUSALS
 
 export type FakeEc2Call = { action: string; status: number; code: string | null }
 
@@ -242,6 +271,7 @@ export async function startFakeEc2({
     failNext: 0,
     loseResponseNext: 0,
     neverBootNext: 0,
+    refuseLaunch: null,
     vanish(instanceId) {
       const record = records.get(instanceId)
       if (!record) return
@@ -355,6 +385,10 @@ export async function startFakeEc2({
   }
 
   function runInstances(params: URLSearchParams) {
+    if (faults.refuseLaunch) {
+      const refusal = AWS_LAUNCH_REFUSALS[faults.refuseLaunch]
+      throw new Ec2Error(refusal.status, faults.refuseLaunch, refusal.message)
+    }
     const imageId = params.get('ImageId')
     const instanceType = params.get('InstanceType')
     if (!imageId) throw new Ec2Error(400, 'MissingParameter', "The request must contain the parameter 'ImageId'")

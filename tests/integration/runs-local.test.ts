@@ -2,6 +2,7 @@
 // the signed storage URLs the agent downloads images from and uploads the LoRA to, and the supervisor
 // driven one cycle at a time: success, cancel while provisioning and while training, an app restart
 // mid-run, and a trainer that fails.
+import { sampleKeysOf } from '~/runs/view.server'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
@@ -93,7 +94,7 @@ describe('runs on the local provider', () => {
     const weights = await readAll((await storage.get(run.weightsKey!))!.body)
     expect(run.weightsSize).toBe(weights.length)
     expect(Object.keys(safetensorsHeader(weights))).toContain('__metadata__')
-    const samples = JSON.parse(run.sampleKeys ?? '[]') as string[]
+    const samples = sampleKeysOf(run)
     expect(samples.length).toBeGreaterThan(0)
     for (const key of samples) expect(await storage.exists(key)).toBe(true)
 

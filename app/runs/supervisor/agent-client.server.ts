@@ -18,6 +18,18 @@ const AgentMessageSchema = z.object({
   loss: z.number().finite().nullable().optional().default(null),
   text: z.string().max(64_000).nullable().optional().default(null),
   at: z.string().datetime({ offset: true }),
+  // Finer than the status, and what a failure was and the trainer's raw output behind it: free strings,
+  // bounded, so a newer agent's phase or kind is kept rather than refusing the whole answer.
+  phase: z.string().max(64).nullable().optional().default(null),
+  kind: z.string().max(64).nullable().optional().default(null),
+  detail: z.string().max(64_000).nullable().optional().default(null),
+  // The succeeded message: one entry per uploaded sample, in upload order (which prompt, at which step).
+  samples: z
+    .array(z.object({ prompt: z.number().int().min(0), step: z.number().int().min(0).nullable().optional().default(null) }))
+    .max(100)
+    .nullable()
+    .optional()
+    .default(null),
 })
 export type AgentMessage = z.infer<typeof AgentMessageSchema>
 

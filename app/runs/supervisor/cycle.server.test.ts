@@ -134,7 +134,8 @@ describe('runSupervisorCycle', () => {
       lockedBy: null,
       activeTrainingId: null,
     })
-    expect(JSON.parse(r.sampleKeys ?? 'null')).toEqual([sampleKey(id, 0)])
+    // With four prompts and an agent that does not say which sample is which, the prompt is not guessed.
+    expect(JSON.parse(r.sampleKeys ?? 'null')).toEqual([{ key: sampleKey(id, 0), prompt: null, step: null }])
     expect(r.gpu?.status).toBe('terminated')
     expect(r.gpu?.terminatedAt).not.toBeNull()
     const minutes = (r.gpu!.terminatedAt!.getTime() - r.gpu!.launchedAt!.getTime()) / 60_000

@@ -22,6 +22,10 @@ import { getStorage, type Storage } from '../../storage/storage.server'
 import { leaseRuns, releaseFinishedRuns, renewLeasesWhileBusy } from './leases.server'
 import { pollAgents, recordPolls, runBatched } from './poll.server'
 import { redactSecrets } from '../redact.server'
+import { launchRefusal } from '../launch-refusal.server'
+import { renderJobConfig, SERVER_FILLED } from '../../trainings/config'
+import type { PhaseSpan } from '../phases'
+import { plannedSamples, serializeSamples, type RunSample } from '../samples'
 
 const DEFAULT_POLL_CONCURRENCY = 16
 const DEFAULT_MAX_RUNS_PER_CYCLE = 5000
@@ -78,6 +82,7 @@ const RUN_SELECT = {
   agentUrl: true,
   agentTokenHash: true,
   lastMessageId: true,
+  phases: true,
   lastContactAt: true,
   startedAt: true,
   createdAt: true,
@@ -192,20 +197,25 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
   if (run.status === 'queued') {
     // Marked before the launch: from here the reaper sees an active run and leaves its machine alone.
     // Only while this worker still holds the lease: a process whose lease ran out launches nothing.
+    // Starting the machine is the run's first phase: the machine costs from here, before its agent speaks.
+    const phases: PhaseSpan[] = [{ phase: 'starting-machine', startedAt: now.toISOString(), endedAt: null }]
     const { count } = await prisma.trainingRun.updateMany({
       where: { id: run.id, status: 'queued', lockedBy: cycle.workerId },
-      data: { status: 'provisioning', startedAt: now },
+      data: { status: 'provisioning', startedAt: now, phases: JSON.stringify(phases) },
     })
     if (count === 0) return // canceled meanwhile, or taken over
   }
-  const fail = async (error: string) => {
+  const fail = async (error: string, errorKind: string | null = null, errorDetail: string | null = null) => {
     // A provider's error may quote the agent's stderr: shown to the run's owner, so without server secrets.
-    if (await endRun(run.id, 'failed', { error: redactSecrets(error), prisma, now })) stats.ended++
+    const detail = errorDetail === null ? null : redactSecrets(errorDetail)
+    if (await endRun(run.id, 'failed', { error: redactSecrets(error), errorKind, errorDetail: detail, prisma, now }))
+      stats.ended++
   }
   const provider = cycle.provider(run.provider)
   if (!provider) return fail(`Could not start a machine: unknown GPU provider ${JSON.stringify(run.provider)}.`)
   const maxRunMinutes = options.maxRunMinutes ?? getEnv().MAX_RUN_MINUTES
   let request
+  let planned: RunSample[] = []
   try {
     const training = await prisma.training.findUniqueOrThrow({
       where: { id: run.trainingId },
@@ -220,6 +230,9 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
     const storage = await cycle.storage()
     const job = await buildAgentJob(run, training, training.images, { storage, maxRunMinutes })
     Object.assign(job, options.jobExtras?.(run.id))
+    // The job's prompts (the job carries its config as the agent's opaque JSON: rendered again here).
+    const rendered = renderJobConfig(training, { datasetFolder: SERVER_FILLED, outputFolder: SERVER_FILLED })
+    planned = plannedSamples(rendered.config.process[0]?.sample.prompts ?? [], training.triggerWord)
     request = await launchRequestFor(provider, {
       runId: run.id, // startRun records the offer; a row without one gets the provider's smallest.
       instanceType: run.instanceType ?? offerFor({ gpuMemoryGb: 0 }, provider.name)?.instanceType ?? 'unknown',
@@ -235,6 +248,8 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
     machine = await provider.launch(request)
   } catch (error) {
     // The SDK already retried throttling and 5xx. A machine that exists anyway is the reaper's.
+    const refusal = launchRefusal(error, run.instanceType)
+    if (refusal) return fail(refusal.sentence, refusal.kind, message(error))
     return fail(`Could not start a machine: ${message(error)}`)
   }
   stats.launched++
@@ -252,9 +267,10 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
     update: gpu,
   })
   // A run canceled during the launch is now terminal: terminateEndedRuns, later in this cycle, ends the machine.
+  // The prompts of this run's job, kept with the run: its samples are shown with them (../samples.ts).
   await prisma.trainingRun.updateMany({
     where: { id: run.id, status: { in: [...ACTIVE_RUN_STATUSES] } },
-    data: { agentUrl: machine.agentUrl },
+    data: { agentUrl: machine.agentUrl, sampleKeys: serializeSamples(planned) },
   })
 }
 

@@ -12,6 +12,9 @@ import { sampleKey, weightsKey } from '../../storage/keys'
 import { endRun } from '../runs.server'
 import { secretRedactor } from '../redact.server'
 import type { Storage } from '../../storage/storage.server'
+import { advancePhases, parsePhases, phaseOf } from '../phases'
+import { FAILURE_KIND_MAX_CHARS } from '../failures'
+import { parseSamples, serializeSamples, type RunSample } from '../samples'
 
 /** Rows per INSERT: well under SQLite's 32,766 bound parameters at 8 columns a row. */
 const INSERT_CHUNK_ROWS = 500
@@ -21,6 +24,10 @@ export const UPDATE_CHUNK = 250
 const SAMPLE_KEYS_TO_CHECK = 8
 /** A reason from the agent is the trainer's last 20 lines; more than this is noise on a page. */
 const ERROR_TEXT_MAX_CHARS = 8000
+/** The trainer's raw output behind a failure: its end is what says why, so the end is kept. */
+export const ERROR_DETAIL_MAX_CHARS = 16_000
+/** The agent's words for a NaN loss ("loss is NaN"). */
+const NAN_TEXT = /\bnan\b/i
 /** First training message per run, for the ETA: one query per run per process instead of one per poll. */
 const FIRST_TRAINING_CACHE_MAX = 20_000
 
@@ -29,6 +36,8 @@ export type PollableRun = {
   status: string
   agentUrl: string | null
   lastMessageId: number
+  /** The stored phases (JSON), read with lastMessageId: the phases after the new messages follow from both. */
+  phases?: string | null
 }
 
 export type PollContext = {
@@ -144,7 +153,12 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
     if (!result?.ok) continue
     const fresh = result.messages
       .filter((m) => m.id > run.lastMessageId)
-      .map((m) => (m.text === null ? m : { ...m, text: redact(m.text) }))
+      .map((m) => ({
+        ...m,
+        text: m.text === null ? null : redact(m.text),
+        detail: m.detail === null ? null : redact(m.detail),
+      }))
+      .sort((a, b) => a.id - b.id)
     answered.push({ run, fresh })
   }
 
@@ -157,6 +171,7 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
       totalSteps: m.totalSteps,
       loss: m.loss,
       text: m.text,
+      phase: phaseOf(m),
       at: new Date(m.at),
     })),
   )
@@ -175,7 +190,12 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
 
   const writes: Prisma.PrismaPromise<Prisma.BatchPayload>[] = []
   const writeRunIds: string[] = []
-  const endings: { run: PollableRun; status: 'succeeded' | 'failed'; reason: string | null }[] = []
+  const endings: {
+    run: PollableRun
+    status: 'succeeded' | 'failed'
+    failure: AgentMessage | null
+    samples: AgentMessage['samples']
+  }[] = []
   for (const { run, fresh } of answered) {
     if (fresh.length === 0) continue
     // In the order the agent gave them: an older message after a newer one cannot move the run back.
@@ -186,6 +206,8 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
       ...ctx.extraData?.(run.id),
       lastContactAt: now,
       lastMessageId: Math.max(run.lastMessageId, newest.id),
+      // A new phase closes the one before; an ending closes the last (at the agent's time for it).
+      phases: JSON.stringify(advancePhases(parsePhases(run.phases), fresh)),
     }
     // The newest progress: a final message may carry none (a failure before training started).
     const progress = fresh.filter((m) => m.step !== null).reduce<AgentMessage | null>((a, b) => (!a || b.id > a.id ? b : a), null)
@@ -193,6 +215,8 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
       data.step = progress.step
       data.totalSteps = progress.totalSteps
       if (progress.loss !== null) data.loss = progress.loss
+      // A NaN is no number: the run shows the loss as missing rather than the last good one.
+      else if (progress.text && NAN_TEXT.test(progress.text)) data.loss = null
     }
     if (status === 'training' && progress)
       data.etaSeconds = etaSeconds(await firstTrainingMessage(prisma, run.id, fresh), progress)
@@ -214,8 +238,9 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
       )
       writeRunIds.push(run.id)
       if (status === 'succeeded' || status === 'failed') {
-        const failure = fresh.filter((m) => m.status === 'failed').at(-1)
-        endings.push({ run, status, reason: failure?.text ?? null })
+        const failure = fresh.filter((m) => m.status === 'failed').at(-1) ?? null
+        const success = fresh.filter((m) => m.status === 'succeeded').at(-1)
+        endings.push({ run, status, failure, samples: success?.samples ?? null })
       }
     }
   }
@@ -235,18 +260,25 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
   for (const ending of endings) {
     firstTraining.delete(ending.run.id)
     if (ending.status === 'failed') {
-      const reason = (ending.reason?.trim() || 'The machine reported a failure without saying why.').slice(
+      const reason = (ending.failure?.text?.trim() || 'The machine reported a failure without saying why.').slice(
         0,
         ERROR_TEXT_MAX_CHARS,
       )
-      if (await endRun(ending.run.id, 'failed', { error: reason, prisma, now })) ended++
-    } else if (await finishSucceeded(ctx, ending.run.id)) ended++
+      const errorKind = ending.failure?.kind?.trim().slice(0, FAILURE_KIND_MAX_CHARS) || null
+      const detail = ending.failure?.detail?.trimEnd() || null
+      const errorDetail = detail ? detail.slice(-ERROR_DETAIL_MAX_CHARS) : null
+      if (await endRun(ending.run.id, 'failed', { error: reason, errorKind, errorDetail, prisma, now })) ended++
+    } else if (await finishSucceeded(ctx, ending.run.id, ending.samples)) ended++
   }
   return { messagesRecorded, ended, updated: new Set(writeRunIds) }
 }
 
-/** A success counts only with the weights in storage; the samples that arrived are listed. */
-async function finishSucceeded(ctx: PollContext, runId: string) {
+/**
+ * A success counts only with the weights in storage; the samples that arrived are listed, each with the
+ * prompt it was made from (the agent says which prompt and which step: sample n went to the n-th upload
+ * URL) and the prompt's text as it was when the run was launched.
+ */
+async function finishSucceeded(ctx: PollContext, runId: string, reported: AgentMessage['samples']) {
   const { prisma, now } = ctx
   const storage = await ctx.storage()
   const key = weightsKey(runId)
@@ -255,13 +287,24 @@ async function finishSucceeded(ctx: PollContext, runId: string) {
     return endRun(runId, 'failed', { error: 'The machine reported success but uploaded no weights.', prisma, now })
   }
   weights.body.destroy()
-  const samples: string[] = []
+  // At launch, the run's sampleKeys held the prompts of its job (cycle.server.ts), with no keys yet.
+  const planned = await prisma.trainingRun.findUnique({ where: { id: runId }, select: { id: true, sampleKeys: true } })
+  const prompts = planned ? parseSamples(planned).map((s) => s.prompt) : []
+  const samples: RunSample[] = []
   for (let n = 0; n < SAMPLE_KEYS_TO_CHECK; n++) {
-    if (await storage.exists(sampleKey(runId, n))) samples.push(sampleKey(runId, n))
+    if (!(await storage.exists(sampleKey(runId, n)))) continue
+    // An agent that does not say which prompt: only a run with a single prompt can be matched honestly.
+    const said = reported?.[n]
+    const promptIndex = said ? said.prompt : prompts.length === 1 ? 0 : null
+    samples.push({
+      key: sampleKey(runId, n),
+      prompt: promptIndex === null ? null : (prompts[promptIndex] ?? null),
+      step: said?.step ?? null,
+    })
   }
   await prisma.trainingRun.updateMany({
     where: { id: runId, status: { in: [...ACTIVE_RUN_STATUSES] } },
-    data: { weightsKey: key, weightsSize: weights.size, sampleKeys: JSON.stringify(samples) },
+    data: { weightsKey: key, weightsSize: weights.size, sampleKeys: serializeSamples(samples) },
   })
   return endRun(runId, 'succeeded', { prisma, now })
 }

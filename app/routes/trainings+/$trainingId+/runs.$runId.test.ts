@@ -7,6 +7,7 @@ import { CANCELED_BY_USER } from '~/runs/runs.server'
 import { getToast } from '~/utils/toast.server'
 import { callRoute, createSessionCookie, createUser, ctx, makeRequest, mergeCookies } from '../../../../tests/db-utils'
 import { createTraining } from '../../../../tests/image-fixtures'
+import { createReadyTraining } from '../../../../tests/run-fixtures'
 import { action, loader } from './runs.$runId'
 
 type RunPage = {
@@ -24,7 +25,7 @@ type RunPage = {
     startedBy: string | null
     supervisedBy: string | null
     usage: { minutes: string; cost: string }
-    samples: string[]
+    samples: Array<{ src: string; prompt: string | null; step: number | null }>
     weights: { href: string; fileName: string; size: string | null } | null
   }
   timeline: Array<{ status: string; at: string | null; state: string }>
@@ -215,9 +216,10 @@ describe('loader', () => {
       data: {
         weightsKey: `runs/${run.id}/lora.safetensors`,
         weightsSize: 1_572_864,
+        // An old run's plain keys and a new run's entries with prompts are both read.
         sampleKeys: JSON.stringify([
           `runs/${run.id}/samples/0.jpg`,
-          `runs/${run.id}/samples/1.jpg`,
+          { key: `runs/${run.id}/samples/1.jpg`, prompt: 'ohwx_ada smiling in a cafe', step: 500 },
           'runs/another-run/samples/0.jpg',
         ]),
       },
@@ -229,7 +231,10 @@ describe('loader', () => {
       size: '1.5 MB',
     })
     // A key outside the run's own folder is not served through it.
-    expect(data.run.samples).toEqual([`/resources/runs/${run.id}/samples/0`, `/resources/runs/${run.id}/samples/1`])
+    expect(data.run.samples).toEqual([
+      { src: `/resources/runs/${run.id}/samples/0`, prompt: null, step: null },
+      { src: `/resources/runs/${run.id}/samples/1`, prompt: 'ohwx_ada smiling in a cafe', step: 500 },
+    ])
     expect(data.snippet).toContain('pipe.load_lora_weights("./portraits_of_ada.safetensors")')
     expect(data.snippet).toContain('prompt = "a photo of ohwx_ada')
     expect(data.snippet).toContain('"black-forest-labs/FLUX.1-dev"')
@@ -372,5 +377,116 @@ describe('who started it, and which process watches it', () => {
     expect(((await (await load(training.id, run.id, cookie)).json()) as RunPage).run.supervisedBy).toBeNull()
     await prisma.trainingRun.update({ where: { id: run.id }, data: { lockedUntil: new Date(Date.now() - 1000) } })
     expect(((await (await load(training.id, run.id, adminCookie)).json()) as RunPage).run.supervisedBy).toBeNull()
+  })
+})
+
+describe('phases, failures and Try again', () => {
+  test('the page gets the phases with duration and cost, the current one in words, and a NaN loss note', async () => {
+    const { cookie, training } = await setup()
+    const run = await trainingRun(training.id)
+    const phases = [
+      { phase: 'starting-machine', startedAt: at(5).toISOString(), endedAt: at(40).toISOString() },
+      { phase: 'booting', startedAt: at(40).toISOString(), endedAt: at(50).toISOString() },
+      { phase: 'preparing', startedAt: at(50).toISOString(), endedAt: at(60).toISOString() },
+      { phase: 'loading-model', startedAt: at(60).toISOString(), endedAt: null },
+    ]
+    await prisma.trainingRun.update({ where: { id: run.id }, data: { phases: JSON.stringify(phases) } })
+    await prisma.trainingStatus.create({
+      data: {
+        runId: run.id,
+        messageId: 7,
+        status: 'training',
+        phase: 'loading-model',
+        text: 'loading the base model: 3 of 8 parts',
+        at: at(95),
+      },
+    })
+    await prisma.trainingStatus.create({
+      data: {
+        runId: run.id,
+        messageId: 8,
+        status: 'training',
+        phase: 'training',
+        step: 41,
+        totalSteps: 100,
+        loss: null,
+        text: 'step 41/100, loss is NaN',
+        at: at(96),
+      },
+    })
+    const data = (await (await load(training.id, run.id, cookie)).json()) as {
+      phases: Array<{ phase: string; label: string; duration: string; cost: string | null; current: boolean }>
+      currentPhase: { label: string; text: string | null } | null
+      nanAtStep: number | null
+    }
+    expect(data.phases.map((p) => [p.label, p.duration, p.current])).toEqual([
+      ['Starting the machine', '35 s', false],
+      ['Booting', '10 s', false],
+      ['Downloading the images', '10 s', false],
+      ['Loading the base model', expect.any(String), true],
+    ])
+    // 35 s at $1.006 an hour.
+    expect(data.phases[0]!.cost).toBe('$0.01')
+    expect(data.currentPhase).toEqual({
+      phase: 'loading-model',
+      label: 'Loading the base model',
+      text: 'loading the base model: 3 of 8 parts',
+    })
+    expect(data.nanAtStep).toBe(41)
+  })
+
+  test('a failed run says what kind of failure, the next step with its link, the raw output, and may be tried again', async () => {
+    const { owner, cookie } = await setup()
+    // Try again goes through startRun's checks: the dataset must be ready.
+    const training = await createReadyTraining(owner.id)
+    const failed = await prisma.trainingRun.create({
+      data: {
+        trainingId: training.id,
+        status: 'failed',
+        error: 'Hugging Face refused black-forest-labs/FLUX.1-dev (401).',
+        errorKind: 'hub-access',
+        errorDetail: 'OSError: You are trying to access a gated repo.',
+        startedById: owner.id,
+        finishedAt: at(100),
+      },
+    })
+    const data = (await (await load(training.id, failed.id, cookie)).json()) as {
+      run: { failure: { title: string; link: { href: string } | null } | null; errorDetail: string | null; retryable: boolean }
+    }
+    expect(data.run.failure?.title).toBe('Hugging Face refused the base model')
+    expect(data.run.failure?.link?.href).toMatch(/^https:\/\/huggingface\.co\/black-forest-labs\/FLUX\.1-/)
+    expect(data.run.errorDetail).toBe('OSError: You are trying to access a gated repo.')
+    expect(data.run.retryable).toBe(true)
+
+    const response = await callRoute(() =>
+      action({
+        ...ctx,
+        request: makeRequest(`/trainings/${training.id}/runs/${failed.id}`, {
+          method: 'POST',
+          cookie,
+          form: { intent: 'retry' },
+        }),
+        params: { trainingId: training.id, runId: failed.id },
+      }),
+    )
+    expect(response.status).toBe(302)
+    const next = await prisma.trainingRun.findFirstOrThrow({ where: { trainingId: training.id, status: 'queued' } })
+    expect(response.headers.get('location')).toBe(`/trainings/${training.id}/runs/${next.id}`)
+    expect(next).toMatchObject({ startedById: owner.id, activeTrainingId: training.id })
+  })
+
+  test('Try again is refused for a run that is still going, with a sentence', async () => {
+    const { cookie, training } = await setup()
+    const run = await trainingRun(training.id)
+    const response = await callRoute(() =>
+      action({
+        ...ctx,
+        request: makeRequest(`/trainings/${training.id}/runs/${run.id}`, { method: 'POST', cookie, form: { intent: 'retry' } }),
+        params: { trainingId: training.id, runId: run.id },
+      }),
+    )
+    expect(response.status).toBe(409)
+    expect(JSON.stringify(await response.json())).toContain('Only a failed or canceled run can be tried again')
+    expect(await prisma.trainingRun.count({ where: { trainingId: training.id } })).toBe(1)
   })
 })

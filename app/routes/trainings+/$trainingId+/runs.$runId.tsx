@@ -1,7 +1,10 @@
-// /trainings/:trainingId/runs/:runId — one run, live: its state timeline, progress, loss curve, the
-// newest log lines, samples, the machine and what it costs, Cancel (intent=cancel) while it is
-// active, and on success the LoRA file with a snippet to use it. The page revalidates every ~2 s
-// while the run (or the shutdown of its machine) is in progress; the supervisor writes the rows.
+// /trainings/:trainingId/runs/:runId — one run, live: its state timeline, its phases (each with its
+// duration and its share of the cost, the current one named in words), progress, loss curve, the
+// newest log lines, samples with their prompts, the machine and what it costs, Cancel (intent=cancel)
+// while it is active, on success the LoRA file with a snippet to use it, and on failure what went wrong
+// and what to do next, the raw output one click away, with Try again (intent=retry: a new run of the
+// training, through startRun like Start) and Edit settings. The page revalidates every ~2 s while the
+// run (or the shutdown of its machine) is in progress; the supervisor writes the rows.
 import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
@@ -15,7 +18,9 @@ import { LossChart } from '~/components/loss-chart'
 import { RunProgress } from '~/components/run-progress'
 import { RunStatusBadge } from '~/components/run-status-badge'
 import { RunTimeline } from '~/components/run-timeline'
-import { Alert } from '~/components/ui/alert'
+import { RunPhases } from '~/components/run-phases'
+import { RunFailure } from '~/components/run-failure'
+import { RunSamples } from '~/components/run-samples'
 import { buttonVariants } from '~/components/ui/button'
 import { Card } from '~/components/ui/card'
 import { cn } from '~/components/ui/cn'
@@ -27,17 +32,19 @@ import { userHasPermission } from '~/utils/permissions'
 import { getRequestUserWithRoles } from '~/utils/user.server'
 import { isActiveRunStatus, runStatusLabel } from '~/runs/status'
 import {
+  buildPhaseTimeline,
   buildTimeline,
   describeMachine,
   loadRunActivity,
   runDuration,
   runEndReasonFor,
+  runSamplesView,
   runUsage,
-  sampleKeysOf,
 } from '~/runs/view.server'
+import { failureAdvice } from '~/runs/failures'
 import { requireRun } from '~/runs/access.server'
 import { formatBytes, formatDateTime, formatEta } from '~/utils/format'
-import { CANCELED_BY_USER, endRun } from '~/runs/runs.server'
+import { CANCELED_BY_USER, endRun, startRun, StartRunError } from '~/runs/runs.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { jobName } from '~/trainings/config'
 import { useUser } from '~/utils/user'
@@ -46,9 +53,18 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data ? `Run · ${runStatusLabel(data.run.status)} · ${data.training.name} · Trainyard` : 'Run · Trainyard' },
 ]
 
-const ActionSchema = z.discriminatedUnion('intent', [z.object({ intent: z.literal('cancel') })], {
-  errorMap: () => ({ message: 'Unknown action' }),
-})
+const ActionSchema = z.discriminatedUnion(
+  'intent',
+  [z.object({ intent: z.literal('cancel') }), z.object({ intent: z.literal('retry') })],
+  {
+    errorMap: () => ({ message: 'Unknown action' }),
+  },
+)
+
+/** The statuses whose page offers Try again: a run that did not give its LoRA. */
+const RETRYABLE_STATUSES = ['failed', 'canceled']
+/** The base model's page on the Hub, where a gated model's license is accepted. */
+const HUB_URL = 'https://huggingface.co'
 
 /** A few lines of Python (diffusers) that load the LoRA by its downloaded file name and use the trigger word. */
 function usageSnippet(model: BaseModel | null, fileName: string, triggerWord: string) {
@@ -90,6 +106,11 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const supervisedBy =
     userHasPermission(user, 'read:gpu:any') && run.lockedBy && run.lockedUntil && run.lockedUntil > now ? run.lockedBy : null
   const succeeded = run.status === 'succeeded' && run.weightsKey !== null
+  const model = parseBaseModel(training.baseModel)
+  const phases = buildPhaseTimeline(run, now)
+  const current = phases.find((p) => p.current) ?? null
+  // The current phase in words, with what its newest message said ("downloading the base model: 3.2 of 23.8 GB").
+  const currentText = current ? (activity.logLines.filter((l) => l.phase === current.phase).at(-1)?.text ?? null) : null
   return json({
     training: { id: training.id, name: training.name, triggerWord: training.triggerWord },
     isOwner,
@@ -109,7 +130,16 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       supervisedBy,
       launched: run.startedAt !== null,
       usage: runUsage(run, now),
-      samples: sampleKeysOf(run).map((_, index) => `/resources/runs/${run.id}/samples/${index}`),
+      samples: runSamplesView(run),
+      failure:
+        run.status === 'failed'
+          ? failureAdvice(run.errorKind, {
+              trainingId: training.id,
+              modelPage: model ? `${HUB_URL}/${model.ref.id}` : null,
+            })
+          : null,
+      errorDetail: run.status === 'failed' ? run.errorDetail : null,
+      retryable: RETRYABLE_STATUSES.includes(run.status),
       weights: succeeded
         ? {
             href: `/resources/runs/${run.id}/weights`,
@@ -119,10 +149,13 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
         : null,
     },
     timeline: buildTimeline(run, activity.firstAt),
+    phases,
+    currentPhase: current ? { phase: current.phase, label: current.label, text: currentText } : null,
+    nanAtStep: activity.nanAtStep,
     messageCount: activity.messageCount,
     lossPoints: activity.lossPoints,
     logLines: activity.logLines,
-    snippet: succeeded ? usageSnippet(parseBaseModel(training.baseModel), fileName, training.triggerWord) : null,
+    snippet: succeeded ? usageSnippet(model, fileName, training.triggerWord) : null,
   })
 }
 
@@ -131,6 +164,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: ActionSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  if (submission.value.intent === 'retry') return handleRetry(submission, { trainingId: training.id, run, userId })
   const alreadyEnded = (status: string) =>
     json(
       formReply(submission, {
@@ -151,13 +185,47 @@ export async function action({ request, params }: ActionFunctionArgs) {
   })
 }
 
+/**
+ * Try again: a new run of the same training with its config as it is now, through startRun, the one
+ * way a run starts (the same checks and limits as Start: requireRun checked update access like the
+ * Runs tab's action). A training that already has a run in progress gets that run.
+ */
+async function handleRetry(
+  submission: Parameters<typeof formReply>[0],
+  { trainingId, run, userId }: { trainingId: string; run: { status: string }; userId: string },
+) {
+  if (!RETRYABLE_STATUSES.includes(run.status)) {
+    return json(
+      formReply(submission, {
+        formErrors: [
+          `Only a failed or canceled run can be tried again; this one is ${runStatusLabel(run.status).toLowerCase()}.`,
+        ],
+      }),
+      { status: 409 },
+    )
+  }
+  try {
+    const { runId, created } = await startRun({ trainingId, startedById: userId })
+    return redirectWithToast(
+      `/trainings/${trainingId}/runs/${runId}`,
+      created
+        ? { type: 'success', description: 'Trying again: a GPU machine is being started for the new run.' }
+        : { type: 'message', description: 'This training already has a run in progress: here it is.' },
+    )
+  } catch (error) {
+    if (error instanceof StartRunError) return json(formReply(submission, { formErrors: [error.message] }), { status: 400 })
+    throw error
+  }
+}
+
 export default function RunPage() {
   const data = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
   const navigation = useNavigation()
   const { run } = data
   const user = useUser()
-  const canCancel = run.active && userHasPermission(user, data.isOwner ? 'update:training:own' : 'update:training:any')
+  const canEdit = userHasPermission(user, data.isOwner ? 'update:training:own' : 'update:training:any')
+  const canCancel = run.active && canEdit
   const canceling = navigation.state !== 'idle' && navigation.formData?.get('intent') === 'cancel'
   const machineShuttingDown = !run.active && isLiveMachineState(run.machineState)
   useRevalidateWhile(run.active || machineShuttingDown)
@@ -179,11 +247,16 @@ export default function RunPage() {
         </p>
       </div>
 
-      {run.error && (run.status === 'failed' || run.status === 'canceled') ? (
-        <Alert tone="error" className="p-4">
-          <p className="font-semibold">{run.status === 'failed' ? 'The run failed' : 'The run was canceled'}</p>
-          <p className="mt-1 whitespace-pre-wrap break-words">{run.error}</p>
-        </Alert>
+      {run.status === 'failed' || run.status === 'canceled' ? (
+        <RunFailure
+          status={run.status}
+          error={run.error}
+          failure={run.failure}
+          detail={run.errorDetail}
+          settingsHref={`/trainings/${data.training.id}/settings`}
+          canRetry={run.retryable && canEdit}
+          errors={errors}
+        />
       ) : null}
 
       {run.weights ? (
@@ -225,9 +298,21 @@ export default function RunPage() {
       <div className="grid gap-6 lg:grid-cols-[1fr_20rem]">
         <div className="flex min-w-0 flex-col gap-6">
           <Card title="Progress" id="progress-title">
-            <RunProgress step={run.step} totalSteps={run.totalSteps} eta={run.eta} active={run.active} />
+            <RunProgress
+              step={run.step}
+              totalSteps={run.totalSteps}
+              eta={run.eta}
+              active={run.active}
+              phase={data.currentPhase}
+            />
           </Card>
           <Card title="Loss" id="loss-title">
+            {data.nanAtStep !== null ? (
+              <p className="rounded-md bg-amber-50 p-3 text-sm text-amber-900" data-testid="nan-note">
+                Loss missing at step {data.nanAtStep}: the trainer reported NaN (not a number). A loss that stays NaN means the
+                training diverged, and the run is stopped.
+              </p>
+            ) : null}
             <LossChart points={data.lossPoints} />
           </Card>
           <Card title="Latest log lines" id="log-title">
@@ -255,30 +340,14 @@ export default function RunPage() {
             ) : null}
           </Card>
           <Card title="Samples" id="samples-title">
-            {run.samples.length ? (
-              <ul className="grid grid-cols-2 gap-3 sm:grid-cols-3">
-                {run.samples.map((src, i) => (
-                  <li key={src}>
-                    <a href={src} target="_blank" rel="noreferrer">
-                      <img
-                        src={src}
-                        alt={`Sample ${i + 1}`}
-                        loading="lazy"
-                        className="aspect-square w-full rounded-md border border-slate-200 object-cover"
-                      />
-                    </a>
-                  </li>
-                ))}
-              </ul>
-            ) : (
-              <p className="text-sm text-slate-600">
-                {run.active ? 'Sample images appear here when the run finishes.' : 'This run left no sample images.'}
-              </p>
-            )}
+            <RunSamples samples={run.samples} active={run.active} />
           </Card>
         </div>
 
         <div className="flex flex-col gap-6">
+          <Card title="Phases" id="phases-title">
+            <RunPhases phases={data.phases} active={run.active} />
+          </Card>
           <Card title="Timeline" id="timeline-title">
             <RunTimeline steps={data.timeline} />
           </Card>
@@ -321,7 +390,7 @@ export default function RunPage() {
               />
               <ErrorList errors={errors} />
             </Form>
-          ) : errors ? (
+          ) : errors && run.active ? (
             <ErrorList errors={errors} />
           ) : null}
         </div>

@@ -1,0 +1,48 @@
+// What the machine did, phase by phase ("Loading the base model", "Caching latents" …), each with when
+// it began, how long it took (the current one: so far) and its share of the machine's cost. A run that
+// has not reached its machine yet has none.
+import { cn } from './ui/cn'
+
+export type RunPhaseItem = {
+  phase: string
+  label: string
+  startedAt: string
+  clock: string
+  duration: string
+  cost: string | null
+  current: boolean
+}
+
+export function RunPhases({ phases, active }: { phases: RunPhaseItem[]; active: boolean }) {
+  if (!phases.length) {
+    return (
+      <p className="text-sm text-slate-600">
+        {active ? 'The phases appear here once a machine is starting.' : 'No machine was started for this run.'}
+      </p>
+    )
+  }
+  return (
+    <ol aria-label="Run phases" className="flex flex-col divide-y divide-slate-100 text-sm">
+      {phases.map((phase, i) => (
+        <li
+          key={`${phase.phase}-${i}`}
+          className="flex flex-wrap items-baseline justify-between gap-x-3 gap-y-0.5 py-1.5 first:pt-0 last:pb-0"
+          aria-current={phase.current ? 'step' : undefined}
+          data-phase={phase.phase}
+        >
+          <span className={cn('min-w-0 break-words', phase.current ? 'font-semibold text-brand-700' : 'text-slate-900')}>
+            {phase.label}
+            {phase.current ? <span className="sr-only"> (now)</span> : null}
+          </span>
+          <span className="flex gap-2 tabular-nums text-slate-600">
+            <time dateTime={phase.startedAt} className="text-slate-400">
+              {phase.clock}
+            </time>
+            <span>{phase.current ? `${phase.duration} so far` : phase.duration}</span>
+            {phase.cost ? <span aria-label={`cost ${phase.cost}`}>· {phase.cost}</span> : null}
+          </span>
+        </li>
+      ))}
+    </ol>
+  )
+}

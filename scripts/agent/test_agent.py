@@ -192,7 +192,7 @@ class AgentTest(unittest.TestCase):
         collapsed = [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
         self.assertEqual(collapsed, ["booting", "preparing", "training", "uploading", "succeeded"], messages)
 
-        progress = [m for m in messages if m["status"] == "training"]
+        progress = [m for m in messages if m["status"] == "training" and m.get("phase") != "loading-model"]
         steps = [m["step"] for m in progress]
         self.assertGreaterEqual(len(progress), 3, progress)
         self.assertEqual(steps, sorted(set(steps)), "steps rise")
@@ -288,7 +288,8 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(last["status"], "failed")
         self.assertIn("the trainer exited with code 1", last["text"])
         self.assertIn("RuntimeError: simulated failure at step 8", last["text"])
-        tail = last["text"].split("--- last trainer output ---\n", 1)[1].split("\n")
+        self.assertEqual(last["kind"], "trainer-crashed")
+        tail = last["detail"].split("\n")
         self.assertLessEqual(len(tail), 20)
         self.assertEqual(sum(1 for line in tail if "/20 [" in line), 1, "a redrawn bar is one line")
         self.assertEqual(self.storage.puts, {})
@@ -306,7 +307,8 @@ class AgentTest(unittest.TestCase):
     PRINT_ENV = [sys.executable, "-c", "import os\nfor kv in sorted(os.environ.items()): print('%s=%s' % kv)\nraise SystemExit(1)"]
 
     def test_trainer_env_is_allow_listed_and_job_secrets_redacted(self):
-        job = self.job(trainer="ai-toolkit", trainerCommand=self.PRINT_ENV, secrets={"HF_TOKEN": self.HF_TOKEN})
+        job = self.job(trainer="ai-toolkit", trainerCommand=self.PRINT_ENV, secrets={"HF_TOKEN": self.HF_TOKEN},
+                       skipMachineChecks=True)
         # TRAINYARD_JOB (the token and signed URLs) is the agent's, not the trainer's.
         proc = self.start(job, linger=0.3, env_job=True, extra_env=self.SERVER_ENV)
         messages = self.poll_until_done()
@@ -324,7 +326,7 @@ class AgentTest(unittest.TestCase):
             self.assertNotIn(value, everything)
         # What the app is told (the trainer's last lines) has the job's secret redacted.
         text = messages[-1]["text"]
-        self.assertIn("HF_TOKEN=[redacted]", text)
+        self.assertIn("HF_TOKEN=[redacted]", messages[-1]["detail"])
         self.assertNotIn(self.HF_TOKEN, json.dumps(messages))
         self.assertEqual(proc.wait(timeout=10), 1)
 
@@ -396,16 +398,21 @@ class AgentTest(unittest.TestCase):
 class ParseProgressTest(unittest.TestCase):
     def test_ai_toolkit_bar(self):
         line = "my_lora:  12%|\u2588\u258f        | 123/1000 [01:23<09:52,  1.48it/s, lr: 1.0e-04 loss: 4.123e-01]"
-        self.assertEqual(trainyard_agent.parse_progress(line, 1000), (123, 1000, 0.4123))
-        self.assertEqual(trainyard_agent.parse_progress(line), (123, 1000, 0.4123))
+        desc, n, total, rest = trainyard_agent.parse_bar(line)
+        self.assertEqual((desc, n, total), ("my_lora", 123, 1000))
+        self.assertEqual(trainyard_agent.parse_loss(rest), (0.4123, False))
 
     def test_other_bars_and_forms(self):
-        parse = trainyard_agent.parse_progress
-        self.assertEqual(parse("Caching latents: 100%|####| 20/20 [00:05<00:00]", 1000), (None, None, None))
-        self.assertEqual(parse("Loading checkpoint shards: 2/2 [00:01<00:00]"), (None, None, None))
-        self.assertEqual(parse(" 5/10 [00:01<00:02, loss=0.123]"), (5, 10, 0.123))
-        self.assertEqual(parse("  0/10 [00:00<?, ?it/s]", 10), (0, 10, None))
-        self.assertEqual(parse(" 7/10 [00:01<00:02, loss: nan]", 10), (7, 10, None))
+        parse, loss = trainyard_agent.parse_bar, trainyard_agent.parse_loss
+        self.assertEqual(parse("Caching latents: 100%|####| 20/20 [00:05<00:00]")[:3], ("Caching latents", 20, 20))
+        self.assertEqual(parse(" 50%|#####     | 5/10 [00:01<00:02, loss=0.123]")[:3], ("", 5, 10))
+        self.assertEqual(parse("Downloading (incomplete total...):   1%|1  | 83.9M/16.2G [00:02<06:16, 42.7MB/s]")[1:3],
+                         (83.9e6, 16.2e9))
+        self.assertIsNone(parse("Downloading (incomplete total...): 0.00B [00:00, ?B/s]"))  # no total yet
+        self.assertIsNone(parse("Saved checkpoint to /x/y.safetensors"))
+        self.assertEqual(loss("5/10 [00:01<00:02, loss=0.123]"), (0.123, False))
+        self.assertEqual(loss("0/10 [00:00<?, ?it/s]"), (None, False))
+        self.assertEqual(loss("7/10 [00:01<00:02, lr: 1.0e-04 loss: nan]"), (None, True))
 
     def test_safetensors_layout(self):
         data = trainyard_agent.safetensors_bytes({"w": ([2, 3], [0.5] * 6)}, {"format": "pt"})

@@ -360,7 +360,7 @@ class Agent:
             folder = os.path.dirname(folder)
         free = shutil.disk_usage(folder).free
         if free + have < need_gb * DISK_GB:
-            raise Failure("Only %.1f GB of disk is free for the Hugging Face cache (%s); this model needs %g GB. Give the "
+            raise Failure("Only %.1f GB of disk is free for the Hugging Face cache (%s); this model needs %s GB. Give the "
                           "machine a larger disk, then try again." % (free / DISK_GB, cache, need_gb), "not-enough-disk",
                           "free: %d bytes in %s; cached of %s: %d bytes" % (free, folder, model_id or "the model", have))
 

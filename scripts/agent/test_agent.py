@@ -902,6 +902,27 @@ class AiToolkitOutputTest(unittest.TestCase):
                 self.setUp()
                 self.assertEqual(self.check(smi=self.SMI_OK % driver, cuda=cuda)[-1]["status"], "succeeded")
 
+    def test_machine_checks_with_a_configured_command_only_when_asked(self):
+        folder = self.toolkit('''
+            step(20, 0.1)
+            save()
+        ''')
+        command = [self.REAL, os.path.join(folder, "run.py"), "{config}"]
+        bin_dir = self.fake_bin("python3", 'exec "%s" "$@"\n' % self.REAL)  # and no nvidia-smi
+        job = self.ai_job(folder, trainerCommand=command)
+        del job["skipMachineChecks"]
+        messages = self.run_agent(job, extra_env={"PATH": bin_dir})
+        self.assertEqual(messages[-1]["status"], "succeeded", messages[-1])
+        self.assertNotIn("checking", [m.get("phase") for m in messages])
+        self.tearDown()
+        self.setUp()
+        folder = self.toolkit("save()\n")
+        bin_dir = self.fake_bin("python3", 'exec "%s" "$@"\n' % self.REAL)
+        job = self.ai_job(folder, trainerCommand=[self.REAL, os.path.join(folder, "run.py"), "{config}"],
+                          skipMachineChecks=False)
+        last = self.run_agent(job, extra_env={"PATH": bin_dir})[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "no-gpu"), last)
+
     def test_machine_check_disk(self):
         cache = os.path.join(self.tmp.name, "hf", "hub")  # not there yet: its nearest folder is measured
         # minFreeDiskGb far beyond this disk: refused, naming the cache folder.

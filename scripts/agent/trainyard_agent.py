@@ -225,7 +225,7 @@ class Agent:
         self.messages = Messages(self.log)
         self.tail = collections.deque(maxlen=10 * TAIL_LINES)  # the last 20 are reported; all are classified
         self.progress = (None, None, None)  # last step, totalSteps, loss: carried into later messages
-        self.abort_reason = None
+        self.abort_reason, self.abort_kind = None, "agent-error"
         self.proc = None
         self.expected_total = None  # train.steps from the config
         self.name = None  # config.name: ai-toolkit's job name, the desc of its training bar and the LoRA's file name
@@ -258,14 +258,16 @@ class Agent:
 
     def check_abort(self):
         if self.abort_reason:
-            raise Failure(self.abort_reason, "time-limit" if self.abort_reason.startswith("time") else "agent-error")
+            raise Failure(self.abort_reason, self.abort_kind)
 
     # --- the run -------------------------------------------------------------------------------
 
     def run(self):
         """The whole run, in a worker thread; always ends with a terminal message."""
         try:
-            if self.job.get("trainer") == "ai-toolkit" and not self.job.get("skipMachineChecks"):
+            # A configured command is the operator's own (a wrapper, a stand-in): checked only if the job asks.
+            skip = self.job.get("skipMachineChecks", bool(self.job.get("trainerCommand")))
+            if self.job.get("trainer") == "ai-toolkit" and skip is not True:
                 self.check_machine()
             self.prepare()
             self.train()
@@ -277,7 +279,7 @@ class Agent:
             self.fail("agent error: %s: %s" % (type(e).__name__, e))
 
     def time_limit(self, minutes):
-        self.abort_reason = "time limit reached (%g min)" % minutes
+        self.abort_reason, self.abort_kind = "time limit reached (%g min)" % minutes, "time-limit"
         self.fail(self.abort_reason, "time-limit")  # first, so the trainer's death is not reported as the reason
         self.kill_trainer()
 

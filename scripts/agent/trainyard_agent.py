@@ -42,16 +42,14 @@ MAX_IMAGE_BYTES = 100 * 1024 * 1024  # a guard against a URL that streams foreve
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp")
 CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 
-# tqdm's bar: "{desc}: {pct:3.0f}%|{bar}| {n}/{total} [{elapsed}<{remaining}, {rate}{postfix}]"; sizes of byte
-# bars are scaled ("3.20G/23.8G", rate "42.7MB/s"). Output is split on "\r" and "\n" (tqdm redraws with "\r")
-# and stripped of the cursor moves tqdm writes for nested bars before matching.
-BAR_RE = re.compile(r"(?:(.*?):\s+)?\s*(\d+)%\|[^|]*\|\s*([\d.]+)([kMGTPE]?)/([\d.]+)([kMGTPE]?)\s*(?:\[(.*))?")
-SI = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+# tqdm: "{desc}: {pct:3.0f}%|{bar}| {n}/{total} [{elapsed}<{remaining}, {rate}{postfix}]", byte bars scaled
+# ("3.20G/23.8G [.., 42.7MB/s]"). Output is split on "\r" (tqdm's redraw) and "\n", cursor moves removed.
+BAR_RE = re.compile(r"(?:(.*?):\s+)?\s*(\d+)%\|[^|]*\|\s*([\d.]+)([kMGT]?)/([\d.]+)([kMGT]?)\s*(?:\[(.*))?")
+SI = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 LOSS_RE = re.compile(r"\bloss[:=]\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)", re.I)
-# ai-toolkit's own lines that start a phase (print_and_status_update in toolkit/stable_diffusion_model.py and
-# toolkit/models/, the caching in toolkit/dataloader_mixins.py, jobs/process/BaseSDTrainProcess.py, and the
-# desc of its sampling bars); the first match wins. LoRA loading happens while sampling, so it is no phase.
+# ai-toolkit's lines that start a phase (toolkit/stable_diffusion_model.py, toolkit/models/, dataloader_mixins.py,
+# BaseSDTrainProcess.py, its sampling bars); the first match wins. LoRAs are loaded while sampling: no phase.
 PHASE_LINES = [(re.compile(r"\s*" + rx), phase) for rx, phase in (
     (r"(Quantizing|- quantizing)\b", "quantizing"),
     (r"Caching (latents|text.embeddings|clip vision)", "caching-latents"),
@@ -62,12 +60,11 @@ PHASE_LINES = [(re.compile(r"\s*" + rx), phase) for rx, phase in (
 PHASE_TEXT = {"loading-model": "loading the base model", "quantizing": "quantizing the model",
               "caching-latents": "caching latents and text embeddings", "sampling-baseline": "generating baseline samples",
               "saving": "saving the LoRA", "sampling": "generating samples"}
-DOWNLOAD_MESSAGE_EVERY = 5  # progress intervals between two messages of one download (its bar redraws 10 times a second)
-# A loss that stays NaN this many steps (or this share of the run's steps, if fewer) has diverged: the weights are
-# NaN too and every further step is paid for nothing.
+DOWNLOAD_MESSAGE_EVERY = 5  # progress intervals between download messages (its bar redraws 10 times a second)
+# A loss NaN this many steps (or this share of the steps, if fewer) has diverged: the weights are NaN too.
 NAN_STEPS_TO_STOP = 50
 NAN_SHARE_TO_STOP = 0.1
-# Each CUDA major's least Linux driver (NVIDIA's CUDA toolkit release notes, "minor version compatibility").
+# Each CUDA major's least Linux driver (NVIDIA's CUDA release notes, "minor version compatibility").
 MIN_DRIVER_BY_CUDA_MAJOR = {11: 450, 12: 525, 13: 580}
 DISK_GB = 1e9
 
@@ -83,8 +80,8 @@ SAMPLE_JPEG = base64.b64decode(
 
 
 class Failure(Exception):
-    """A reason the run failed, worded for the person who started it (never a URL: they are signed), its kind,
-    and the raw output behind it (default: the trainer's last lines)."""
+    """Why the run failed, for the person who started it (never a URL: they are signed); its kind; the raw
+    output behind it (default: the trainer's last lines)."""
 
     def __init__(self, text, kind="agent-error", detail=None):
         super().__init__(text)
@@ -316,7 +313,7 @@ class Agent:
         return env
 
     def check_machine(self):
-        """A GPU, a driver the installed torch can use, and disk for the model: else a reason, before any download."""
+        """A GPU, a driver the installed torch can use, disk for the model: else a reason, before any download."""
         self.emit("preparing", "checking the machine: GPU, driver and disk", phase="checking")
         try:
             smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
@@ -466,8 +463,7 @@ class Agent:
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True)  # its own process group: killing it stops its workers too
         except OSError as e:
-            raise Failure("Could not start the trainer (%s). Check that ai-toolkit is installed in %s." % (e, self.toolkit_dir),
-                          "trainer-crashed")
+            raise Failure("Could not start the trainer (%s). Is ai-toolkit in %s?" % (e, self.toolkit_dir), "trainer-crashed")
         if self.abort_reason:  # a time limit or signal struck while it was starting
             self.kill_trainer(grace=3.0)
             self.check_abort()

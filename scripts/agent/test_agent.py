@@ -8,6 +8,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import stat
@@ -15,9 +16,11 @@ import struct
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import unittest
+import unittest.mock
 import urllib.error
 import urllib.request
 import zlib
@@ -192,7 +195,7 @@ class AgentTest(unittest.TestCase):
         collapsed = [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
         self.assertEqual(collapsed, ["booting", "preparing", "training", "uploading", "succeeded"], messages)
 
-        progress = [m for m in messages if m["status"] == "training"]
+        progress = [m for m in messages if m["status"] == "training" and m.get("phase") != "loading-model"]
         steps = [m["step"] for m in progress]
         self.assertGreaterEqual(len(progress), 3, progress)
         self.assertEqual(steps, sorted(set(steps)), "steps rise")
@@ -288,7 +291,8 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(last["status"], "failed")
         self.assertIn("the trainer exited with code 1", last["text"])
         self.assertIn("RuntimeError: simulated failure at step 8", last["text"])
-        tail = last["text"].split("--- last trainer output ---\n", 1)[1].split("\n")
+        self.assertEqual(last["kind"], "trainer-crashed")
+        tail = last["detail"].split("\n")
         self.assertLessEqual(len(tail), 20)
         self.assertEqual(sum(1 for line in tail if "/20 [" in line), 1, "a redrawn bar is one line")
         self.assertEqual(self.storage.puts, {})
@@ -306,7 +310,8 @@ class AgentTest(unittest.TestCase):
     PRINT_ENV = [sys.executable, "-c", "import os\nfor kv in sorted(os.environ.items()): print('%s=%s' % kv)\nraise SystemExit(1)"]
 
     def test_trainer_env_is_allow_listed_and_job_secrets_redacted(self):
-        job = self.job(trainer="ai-toolkit", trainerCommand=self.PRINT_ENV, secrets={"HF_TOKEN": self.HF_TOKEN})
+        job = self.job(trainer="ai-toolkit", trainerCommand=self.PRINT_ENV, secrets={"HF_TOKEN": self.HF_TOKEN},
+                       skipMachineChecks=True)
         # TRAINYARD_JOB (the token and signed URLs) is the agent's, not the trainer's.
         proc = self.start(job, linger=0.3, env_job=True, extra_env=self.SERVER_ENV)
         messages = self.poll_until_done()
@@ -324,7 +329,7 @@ class AgentTest(unittest.TestCase):
             self.assertNotIn(value, everything)
         # What the app is told (the trainer's last lines) has the job's secret redacted.
         text = messages[-1]["text"]
-        self.assertIn("HF_TOKEN=[redacted]", text)
+        self.assertIn("HF_TOKEN=[redacted]", messages[-1]["detail"])
         self.assertNotIn(self.HF_TOKEN, json.dumps(messages))
         self.assertEqual(proc.wait(timeout=10), 1)
 
@@ -396,16 +401,21 @@ class AgentTest(unittest.TestCase):
 class ParseProgressTest(unittest.TestCase):
     def test_ai_toolkit_bar(self):
         line = "my_lora:  12%|\u2588\u258f        | 123/1000 [01:23<09:52,  1.48it/s, lr: 1.0e-04 loss: 4.123e-01]"
-        self.assertEqual(trainyard_agent.parse_progress(line, 1000), (123, 1000, 0.4123))
-        self.assertEqual(trainyard_agent.parse_progress(line), (123, 1000, 0.4123))
+        desc, n, total, rest = trainyard_agent.parse_bar(line)
+        self.assertEqual((desc, n, total), ("my_lora", 123, 1000))
+        self.assertEqual(trainyard_agent.parse_loss(rest), (0.4123, False))
 
     def test_other_bars_and_forms(self):
-        parse = trainyard_agent.parse_progress
-        self.assertEqual(parse("Caching latents: 100%|####| 20/20 [00:05<00:00]", 1000), (None, None, None))
-        self.assertEqual(parse("Loading checkpoint shards: 2/2 [00:01<00:00]"), (None, None, None))
-        self.assertEqual(parse(" 5/10 [00:01<00:02, loss=0.123]"), (5, 10, 0.123))
-        self.assertEqual(parse("  0/10 [00:00<?, ?it/s]", 10), (0, 10, None))
-        self.assertEqual(parse(" 7/10 [00:01<00:02, loss: nan]", 10), (7, 10, None))
+        parse, loss = trainyard_agent.parse_bar, trainyard_agent.parse_loss
+        self.assertEqual(parse("Caching latents: 100%|####| 20/20 [00:05<00:00]")[:3], ("Caching latents", 20, 20))
+        self.assertEqual(parse(" 50%|#####     | 5/10 [00:01<00:02, loss=0.123]")[:3], ("", 5, 10))
+        self.assertEqual(parse("Downloading (incomplete total...):   1%|1  | 83.9M/16.2G [00:02<06:16, 42.7MB/s]")[1:3],
+                         (83.9e6, 16.2e9))
+        self.assertIsNone(parse("Downloading (incomplete total...): 0.00B [00:00, ?B/s]"))  # no total yet
+        self.assertIsNone(parse("Saved checkpoint to /x/y.safetensors"))
+        self.assertEqual(loss("5/10 [00:01<00:02, loss=0.123]"), (0.123, False))
+        self.assertEqual(loss("0/10 [00:00<?, ?it/s]"), (None, False))
+        self.assertEqual(loss("7/10 [00:01<00:02, lr: 1.0e-04 loss: nan]"), (None, True))
 
     def test_safetensors_layout(self):
         data = trainyard_agent.safetensors_bytes({"w": ([2, 3], [0.5] * 6)}, {"format": "pt"})
@@ -526,6 +536,413 @@ class ServerLimitsAndPrivacyTest(unittest.TestCase):
                 seen += 1
         self.assertIn("dataset", os.listdir(self.workdir))
         self.assertGreaterEqual(seen, 8)  # six dataset files, config.json, agent.log, trainer.log, ...
+
+
+# What the fake ai-toolkit (a run.py written by each test) has to work with: ai-toolkit's exact lines and bars.
+FAKE_PRELUDE = r'''
+import json, os, signal, sys, time
+config = json.load(open(sys.argv[1]))
+name = config["config"]["name"]
+process = config["config"]["process"][0]
+steps = process["train"]["steps"]
+root = os.path.join(process["training_folder"], name)  # BaseTrainProcess.save_root
+samples = os.path.join(root, "samples")
+os.makedirs(samples, exist_ok=True)
+def out(text):  # print_acc: stdout
+    print(text, flush=True)
+def bar(desc, n, total, postfix="", unit="it", pct=None):  # tqdm on stderr, its default format
+    pct = 100.0 * n / total if pct is None else pct
+    sys.stderr.write("\r%s: %3.0f%%|%s| %s/%s [00:01<00:02,  1.50%s/s%s]"
+                     % (desc, pct, ("#" * int(pct // 10)).ljust(10), n, total, unit, ", " + postfix if postfix else ""))
+    sys.stderr.flush()
+def step(n, loss):  # BaseSDTrainProcess: ToolkitProgressBar(desc=job name), postfix "lr: ... loss: ..."
+    bar(name, n, steps, "lr: 1.0e-04 loss: %.3e" % loss)
+def save(step_num=None):  # BaseSDTrainProcess.save
+    path = os.path.join(root, name + ("_%09d" % step_num if step_num is not None else "") + ".safetensors")
+    with open(path, "wb") as f:
+        f.write(b"weights at step %d" % (steps if step_num is None else step_num))
+    out("Saved checkpoint to %s" % path)
+def sample(step_num, count):  # BaseSDTrainProcess.sample + GenerateImageConfig.save_image_atomic
+    for i in range(count):
+        bar("Generating Samples", i, count)
+        fname = "%d__%09d_%d.jpg" % (int(time.time() * 1000), step_num, i)
+        os.makedirs(os.path.join(samples, ".tmp"), exist_ok=True)
+        os.makedirs(os.path.join(samples, ".thumbs"), exist_ok=True)
+        with open(os.path.join(samples, ".thumbs", fname + ".jpg"), "wb") as f:
+            f.write(b"thumbnail %d %d" % (step_num, i))  # the thumbnail lands first, and is newer than nothing
+        with open(os.path.join(samples, fname), "wb") as f:
+            f.write(b"sample %d %d" % (step_num, i))
+        with open(os.path.join(samples, fname[:-4] + ".txt"), "w") as f:
+            f.write("prompt %d" % i)
+        time.sleep(0.002)
+    bar("Generating Samples", count, count)
+    out("")
+'''
+
+
+class AiToolkitOutputTest(unittest.TestCase):
+    """The agent against fake ai-toolkits that print its exact lines and bars and write its folder layout."""
+
+    setUp = AgentTest.setUp
+    tearDown = AgentTest.tearDown
+    get = AgentTest.get
+    poll_until_done = AgentTest.poll_until_done
+    REAL = sys.executable
+
+    def toolkit(self, body, venvs=(".venv",), cuda="13.0", label=None):
+        folder = os.path.join(self.tmp.name, "ai-toolkit")
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "run.py"), "w") as f:
+            f.write(FAKE_PRELUDE + textwrap.dedent(body))
+        for venv in venvs:
+            self.fake_python(os.path.join(folder, venv, "bin", "python"), label or venv, cuda)
+        return folder
+
+    def fake_python(self, path, label, cuda="13.0"):
+        """An interpreter that says who it is, answers the torch question, and runs the real Python."""
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write('#!/bin/sh\ncase "$*" in *"import torch"*) echo "%s"; exit 0;; esac\n'
+                    'echo "interpreter: %s"\nexec "%s" "$@"\n' % (cuda, label, self.REAL))
+        os.chmod(path, 0o755)
+
+    def fake_bin(self, name, script):
+        folder = os.path.join(self.tmp.name, "bin")
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, name), "w") as f:
+            f.write("#!/bin/sh\n" + script)
+        os.chmod(os.path.join(folder, name), 0o755)
+        return folder
+
+    def ai_job(self, folder, steps=20, prompts=2, targets=2, **extra):
+        config = ai_toolkit_config(steps)
+        config["config"]["process"][0]["sample"]["prompts"] = ["prompt %d" % i for i in range(prompts)]
+        base = self.storage.base
+        job = {"runId": "run_ai", "token": TOKEN, "trainer": "ai-toolkit", "trainerCwd": folder, "triggerWord": "ohwx",
+               "baseModel": {"family": "flux", "source": "hf", "id": "black-forest-labs/FLUX.1-dev"}, "config": config,
+               "images": [{"url": base + "/img/a.png", "name": "a.png", "caption": "[trigger]"}],
+               "uploads": {"weights": {"url": base + "/put/lora.safetensors"},
+                           "samples": [{"url": base + "/put/s%d.jpg" % i, "contentType": "image/jpeg"} for i in range(targets)]},
+               "skipMachineChecks": True}
+        job.update(extra)
+        return job
+
+    def run_agent(self, job, extra_env=None, timeout=20):
+        path = os.path.join(self.tmp.name, "job.json")
+        with open(path, "w") as f:
+            json.dump(job, f)
+        proc = subprocess.Popen([sys.executable, AGENT, "--port", "0", "--workdir", self.workdir, "--linger-seconds", "0.2",
+                                 "--retry-backoff", "0.05", "--progress-interval", "0", "--job", path],
+                                stdout=subprocess.PIPE, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(extra_env or {})))
+        self.procs.append(proc)
+        ready, _, _ = select.select([proc.stdout], [], [], 10)
+        self.assertTrue(ready, "the agent printed nothing within 10 s")
+        self.base = "http://127.0.0.1:%d" % json.loads(proc.stdout.readline())["port"]
+        messages = self.poll_until_done(timeout)
+        proc.wait(10)
+        return messages
+
+    def trainer_log(self):
+        with open(os.path.join(self.workdir, "trainer.log"), encoding="utf-8") as f:
+            return f.read()
+
+    FULL_RUN = '''
+        out("Running 1 job")
+        out("Loading Flux model")
+        out("Loading transformer")
+        for done, pct in (("0.00", 0), ("3.20", 13), ("23.8", 100)):  # a byte bar scales its sizes (unit_scale)
+            bar("Downloading (incomplete total...)", done + "G", "23.8G", unit="B", pct=pct)
+        out("")
+        bar("Loading checkpoint shards", 3, 3)
+        out("")
+        out("Quantizing transformer")
+        out("Loading VAE")
+        out("Loading T5")
+        out("Quantizing T5")
+        out("Loading CLIP")
+        out("Making pipe")
+        out("Preparing Model")
+        out("Model Loaded")
+        bar("", 20, 20)  # the dataset scan: one tick per image, and here as many as the steps
+        out("")
+        out("Caching latents for %s" % process["datasets"][0]["folder_path"])
+        bar("Caching latents to disk", 20, 20)
+        out("")
+        out("Generating baseline samples before training")
+        sample(0, 2)
+        step(0, 0.5)
+        for n in range(1, 21):
+            if n == 11:
+                out("\\nSaving at step 10")
+                save(10)
+                sample(10, 2)
+            step(n, 0.5 - n * 0.01)
+            time.sleep(0.01)
+        step(20, 0.3)  # close() repeats the last line
+        out("")
+        save()
+        sample(20, 2)
+        with open(os.path.join(root, name + "_000000020.safetensors"), "wb") as f:
+            f.write(b"a newer step save")  # (a resumed run, or another trainer's habit): it must not win
+        with open(os.path.join(root, "optimizer.pt"), "wb") as f:
+            f.write(b"optimizer")
+    '''
+
+    def test_phases_in_order_and_only_the_named_bar_moves_the_step(self):
+        folder = self.toolkit(self.FULL_RUN)
+        messages = self.run_agent(self.ai_job(folder))
+        self.assertEqual(messages[-1]["status"], "succeeded", messages[-1])
+        phases = [m["phase"] for m in messages if "phase" in m]
+        self.assertEqual(phases, ["preparing", "loading-model", "downloading-model", "loading-model", "quantizing",
+                                  "loading-model", "quantizing", "loading-model", "caching-latents", "sampling-baseline",
+                                  "training", "saving", "sampling", "training", "saving", "sampling", "uploading"])
+        for m in messages:
+            if m.get("phase") not in ("preparing", "uploading", None):
+                self.assertEqual(m["status"], "training", m)
+        download = next(m for m in messages if m.get("phase") == "downloading-model")
+        self.assertEqual(download["text"], "downloading the base model: 0.0 of 23.8 GB")
+        self.assertTrue(any(m["text"] == "downloading the base model: 3.2 of 23.8 GB" for m in messages))
+        self.assertIn("Quantizing transformer", next(m for m in messages if m.get("phase") == "quantizing")["text"])
+        # Nothing before the training bar moved the step, though the dataset scan and the cache bars showed 20/20.
+        start = messages.index(next(m for m in messages if m.get("phase") == "training"))
+        self.assertTrue(all(m["step"] in (None, 0) for m in messages[:start]), messages[:start])
+        steps = [m["step"] for m in messages[start:] if m["status"] == "training"]
+        self.assertEqual(steps, sorted(steps))
+        self.assertEqual(steps[-1], 20)
+        self.assertGreater(len(set(steps)), 5)
+        self.assertAlmostEqual(messages[-1]["loss"], 0.3)
+
+    def test_final_lora_and_samples_by_ai_toolkits_names(self):
+        folder = self.toolkit(self.FULL_RUN)
+        messages = self.run_agent(self.ai_job(folder, targets=3))
+        last = messages[-1]
+        self.assertEqual(last["status"], "succeeded", last)
+        # <name>.safetensors, though <name>_000000020.safetensors and optimizer.pt are newer.
+        self.assertEqual(self.storage.puts["/put/lora.safetensors"][1], b"weights at step 20")
+        self.assertEqual(self.storage.puts["/put/lora.safetensors"][0], "application/octet-stream")
+        saves = os.listdir(os.path.join(self.workdir, "output", "trainyard_run_ai"))
+        self.assertIn("trainyard_run_ai_000000020.safetensors", saves)
+        # The last step's samples, sample i to target i; never a thumbnail; two prompts fill two of three targets.
+        self.assertEqual(self.storage.puts["/put/s0.jpg"], ("image/jpeg", b"sample 20 0"))
+        self.assertEqual(self.storage.puts["/put/s1.jpg"], ("image/jpeg", b"sample 20 1"))
+        self.assertNotIn("/put/s2.jpg", self.storage.puts)
+        self.assertEqual(last["samples"], [{"prompt": 0, "step": 20}, {"prompt": 1, "step": 20}])
+        self.assertEqual(last["text"], "weights and 2 sample(s) uploaded")
+
+    def test_samples_by_index_not_by_time_and_never_from_dot_folders(self):
+        folder = self.toolkit('''
+            step(0, 0.5)
+            step(20, 0.4)
+            save()
+            # prompt 1's sample is written first and prompt 0's last; a newer thumbnail and a stray .tmp file
+            # come after both, and ai-toolkit pads no index: _10 is prompt 10.
+            for i in (1, 10, 0):
+                with open(os.path.join(samples, "%d__%09d_%d.jpg" % (1000 + i, 20, i)), "wb") as f:
+                    f.write(b"sample 20 %d" % i)
+                time.sleep(0.01)
+            os.makedirs(os.path.join(samples, ".thumbs"))
+            os.makedirs(os.path.join(samples, ".tmp"))
+            for folder in (".thumbs", ".tmp"):
+                with open(os.path.join(samples, folder, "9999__000000020_0.jpg"), "wb") as f:
+                    f.write(b"not a sample")
+        ''')
+        messages = self.run_agent(self.ai_job(folder, prompts=11, targets=3))
+        self.assertEqual(messages[-1]["status"], "succeeded", messages[-1])
+        self.assertEqual([self.storage.puts["/put/s%d.jpg" % i][1] for i in range(3)],
+                         [b"sample 20 0", b"sample 20 1", b"sample 20 10"])
+        self.assertEqual(messages[-1]["samples"], [{"prompt": 0, "step": 20}, {"prompt": 1, "step": 20},
+                                                   {"prompt": 10, "step": 20}])
+
+    def test_no_lora_by_its_name_fails(self):
+        folder = self.toolkit('''
+            step(20, 0.4)
+            save(20)
+        ''')
+        last = self.run_agent(self.ai_job(folder))[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "trainer-crashed"))
+        self.assertIn("without writing trainyard_run_ai.safetensors", last["text"])
+        self.assertEqual(self.storage.puts, {})
+
+    def test_nan_loss_is_null_with_a_note_and_a_short_stretch_is_tolerated(self):
+        folder = self.toolkit('''
+            for n in range(0, 101):
+                step(n, float("nan") if 40 <= n < 45 else 0.5)
+                time.sleep(0.003)
+            save()
+        ''')
+        messages = self.run_agent(self.ai_job(folder, steps=100))
+        self.assertEqual(messages[-1]["status"], "succeeded", messages[-1])
+        nan = [m for m in messages if "loss is NaN" in m["text"]]
+        self.assertTrue(nan, "a NaN step was reported")
+        self.assertTrue(all(m["loss"] is None for m in nan))
+        self.assertEqual(messages[-1]["loss"], 0.5)
+
+    def test_nan_loss_for_a_long_stretch_stops_the_run_as_diverged(self):
+        folder = self.toolkit('''
+            for n in range(0, 101):
+                step(n, float("nan") if n >= 5 else 0.5)
+                time.sleep(0.01)
+            time.sleep(60)  # a trainer that would go on paying for nothing
+        ''')
+        started = time.monotonic()
+        messages = self.run_agent(self.ai_job(folder, steps=100))
+        self.assertLess(time.monotonic() - started, 15)
+        last = messages[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "diverged"))
+        # 10 % of 100 steps (fewer than NAN_STEPS_TO_STOP): steps 5 to 14.
+        self.assertIn("NaN for 10 steps in a row (steps 5 to 14)", last["text"])
+        self.assertIn("Lower the learning rate", last["text"])
+        self.assertIsNone(last["loss"])
+        self.assertEqual(trainyard_agent.NAN_STEPS_TO_STOP, 50)
+        self.assertEqual(self.storage.puts, {})
+
+    # Each failure as ai-toolkit (and the libraries under it) print it, and what the person is told.
+    FAILURES = {
+        "gpu-out-of-memory": ('raise_("torch.OutOfMemoryError", "CUDA out of memory. Tried to allocate 72.00 MiB. GPU 0 '
+                              'has a total capacity of 22.07 GiB of which 19.44 MiB is free.")', "turn on low VRAM"),
+        "system-out-of-memory": ("os.kill(os.getpid(), signal.SIGKILL)", "more system memory"),
+        "hub-access": ('raise_("huggingface_hub.errors.GatedRepoError", "401 Client Error. (Request ID: Root=1-abc)\\n\\n'
+                       'Cannot access gated repo for url https://huggingface.co/black-forest-labs/FLUX.1-dev/resolve/main/'
+                       'transformer/config.json.\\nAccess to model black-forest-labs/FLUX.1-dev is restricted. You must '
+                       'have access to it and be authenticated to access it. Please log in.")',
+                       "Accept the license at https://huggingface.co/black-forest-labs/FLUX.1-dev and check the token"),
+        "disk-full": ('raise_("OSError", "[Errno 28] No space left on device")', "larger disk"),
+        "download-failed": ('raise_("requests.exceptions.ConnectionError", "HTTPSConnectionPool(host=\'cas-bridge.xethub.hf.co\', '
+                            'port=443): Max retries exceeded with url: /xet-bridge-us/abc")', "Downloading the base model failed"),
+        "config-refused": ('raise_("ValueError", "config file is invalid. Unknown process type: sd_trainr")',
+                           "ai-toolkit refused the config (ValueError: config file is invalid. Unknown process type: sd_trainr)"),
+        "trainer-crashed": ('raise_("KeyError", "\'transformer.blocks.0\'")', "the trainer exited with code 1 (KeyError:"),
+    }
+
+    def test_each_failure_kind_with_a_sentence_and_the_raw_output(self):
+        for kind, (action, sentence) in self.FAILURES.items():
+            with self.subTest(kind=kind):
+                self.tearDown()
+                self.setUp()
+                folder = self.toolkit('''
+                    def raise_(cls, text):  # what run.py's uncaught exception leaves on stderr
+                        out("Error running job: %s" % text)
+                        sys.stderr.write("Traceback (most recent call last):\\n  File \\"run.py\\", line 120, in <module>\\n")
+                        sys.stderr.write("%s: %s\\n" % (cls, text))
+                        sys.exit(1)
+                    out("Loading transformer")
+                    ''' + action + '\n')
+                last = self.run_agent(self.ai_job(folder))[-1]
+                self.assertEqual((last["status"], last["kind"]), ("failed", kind), last)
+                self.assertIn(sentence, last["text"])
+                self.assertIn("Loading transformer", last["detail"])
+                self.assertNotIn("Traceback", last["text"])
+
+    def test_interpreter_resolution_order(self):
+        bin_dir = os.path.join(self.tmp.name, "bin")
+        self.fake_python(os.path.join(bin_dir, "python3"), "python3 on PATH")
+        env = {"PATH": bin_dir + os.pathsep + os.environ["PATH"]}
+        body = '''
+            step(20, 0.1)
+            save()
+        '''
+        cases = [((".venv", "venv"), "interpreter: .venv"), (("venv",), "interpreter: venv"), ((), "interpreter: python3 on PATH")]
+        for venvs, said in cases:
+            with self.subTest(venvs=venvs):
+                self.tearDown()
+                self.setUp()
+                self.fake_python(os.path.join(bin_dir, "python3"), "python3 on PATH")
+                folder = self.toolkit(body, venvs=venvs)
+                self.assertEqual(self.run_agent(self.ai_job(folder), extra_env=env)[-1]["status"], "succeeded")
+                self.assertEqual(re.findall(r"interpreter: .*", self.trainer_log()), [said])
+        # A configured command (LOCAL_TRAINER_COMMAND, EC2_TRAINER_COMMAND) is run as it is.
+        self.tearDown()
+        self.setUp()
+        folder = self.toolkit(body, venvs=(".venv",))
+        command = [self.REAL, os.path.join(folder, "run.py"), "{config}"]
+        self.assertEqual(self.run_agent(self.ai_job(folder, trainerCommand=command))[-1]["status"], "succeeded")
+        self.assertNotIn("interpreter:", self.trainer_log())
+
+    SMI_OK = 'case "$*" in *driver_version*) echo "%s";; *) exit 1;; esac\n'
+
+    def check(self, smi=None, cuda="13.0", **job_extra):
+        """A run with machine checks, nvidia-smi being `smi` (None: none on PATH) and torch built for `cuda`."""
+        folder = self.toolkit('''
+            step(20, 0.1)
+            save()
+        ''', cuda=cuda)
+        bin_dir = self.fake_bin("python3", 'exec "%s" "$@"\n' % self.REAL)
+        if smi is not None:
+            self.fake_bin("nvidia-smi", smi)
+        job = self.ai_job(folder, **job_extra)
+        del job["skipMachineChecks"]
+        messages = self.run_agent(job, extra_env={"PATH": bin_dir})
+        checking = [m for m in messages if m.get("phase") == "checking"]
+        self.assertEqual(len(checking), 1)
+        self.assertEqual(checking[0]["status"], "preparing")
+        return messages
+
+    def test_machine_check_no_gpu(self):
+        last = self.check(smi=None)[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "no-gpu"), last)
+        self.assertIn("No NVIDIA GPU is visible", last["text"])
+        self.assertEqual(self.storage.hits, {}, "the images are not downloaded for a machine that cannot train")
+
+    def test_machine_check_nvidia_smi_failing(self):
+        failing = 'echo "NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver."; exit 9\n'
+        last = self.check(smi=failing)[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "no-gpu"), last)
+        self.assertIn("couldn't communicate with the NVIDIA driver", last["detail"])
+
+    def test_machine_check_driver_too_old_for_torch(self):
+        last = self.check(smi=self.SMI_OK % "535.104.05", cuda="13.0")[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "driver-too-old"), last)
+        self.assertIn("The NVIDIA driver (535.104.05) is too old", last["text"])
+        self.assertIn("CUDA 13.0 and needs driver 580 or newer", last["text"])
+
+    def test_machine_check_passes_with_a_driver_new_enough(self):
+        for driver, cuda in (("535.104.05", "12.8"), ("580.65.06", "13.0")):
+            with self.subTest(driver=driver, cuda=cuda):
+                self.tearDown()
+                self.setUp()
+                self.assertEqual(self.check(smi=self.SMI_OK % driver, cuda=cuda)[-1]["status"], "succeeded")
+
+    def test_machine_checks_with_a_configured_command_only_when_asked(self):
+        folder = self.toolkit('''
+            step(20, 0.1)
+            save()
+        ''')
+        command = [self.REAL, os.path.join(folder, "run.py"), "{config}"]
+        bin_dir = self.fake_bin("python3", 'exec "%s" "$@"\n' % self.REAL)  # and no nvidia-smi
+        job = self.ai_job(folder, trainerCommand=command)
+        del job["skipMachineChecks"]
+        messages = self.run_agent(job, extra_env={"PATH": bin_dir})
+        self.assertEqual(messages[-1]["status"], "succeeded", messages[-1])
+        self.assertNotIn("checking", [m.get("phase") for m in messages])
+        self.tearDown()
+        self.setUp()
+        folder = self.toolkit("save()\n")
+        bin_dir = self.fake_bin("python3", 'exec "%s" "$@"\n' % self.REAL)
+        job = self.ai_job(folder, trainerCommand=[self.REAL, os.path.join(folder, "run.py"), "{config}"],
+                          skipMachineChecks=False)
+        last = self.run_agent(job, extra_env={"PATH": bin_dir})[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "no-gpu"), last)
+
+    def test_machine_check_disk(self):
+        cache = os.path.join(self.tmp.name, "hf", "hub")  # not there yet: its nearest folder is measured
+        # minFreeDiskGb far beyond this disk: refused, naming the cache folder.
+        with unittest.mock.patch.dict(os.environ, {"HF_HUB_CACHE": cache}):
+            last = self.check(smi=self.SMI_OK % "580.65.06", minFreeDiskGb=10 ** 7)[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "not-enough-disk"), last)
+        self.assertIn("this model needs 10000000 GB", last["text"])
+        self.assertIn(cache, last["text"])
+        # What the cache holds of the base model already counts: a (sparse) 2 TB blob covers 1 TB more than is free.
+        self.tearDown()
+        self.setUp()
+        cache = os.path.join(self.tmp.name, "hf", "hub")
+        blobs = os.path.join(cache, "models--black-forest-labs--FLUX.1-dev", "blobs")
+        os.makedirs(blobs)
+        with open(os.path.join(blobs, "abc"), "wb") as f:
+            f.truncate(2 * 10 ** 12)
+        need_gb = shutil.disk_usage(blobs).free // 10 ** 9 + 1000
+        with unittest.mock.patch.dict(os.environ, {"HF_HUB_CACHE": cache}):
+            self.assertEqual(self.check(smi=self.SMI_OK % "580.65.06", minFreeDiskGb=need_gb)[-1]["status"], "succeeded")
+
 
 if __name__ == "__main__":
     unittest.main()

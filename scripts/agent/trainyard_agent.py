@@ -42,10 +42,31 @@ MAX_IMAGE_BYTES = 100 * 1024 * 1024  # a guard against a URL that streams foreve
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp")
 CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 
-# ai-toolkit (tqdm) progress: "name:  12%|#  | 123/1000 [01:23<09:52, 1.48it/s, lr: 1.0e-04 loss: 4.123e-01]".
-# tqdm redraws with "\r", so output is split on both "\r" and "\n" before matching.
-STEP_RE = re.compile(r"(\d+)/(\d+)\s*\[")
+# tqdm: "{desc}: {pct:3.0f}%|{bar}| {n}/{total} [{elapsed}<{remaining}, {rate}{postfix}]", byte bars scaled
+# ("3.20G/23.8G [.., 42.7MB/s]"). Output is split on "\r" (tqdm's redraw) and "\n", cursor moves removed.
+BAR_RE = re.compile(r"(?:(.*?):\s+)?\s*(\d+)%\|[^|]*\|\s*([\d.]+)([kMGT]?)/([\d.]+)([kMGT]?)\s*(?:\[(.*))?")
+SI = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 LOSS_RE = re.compile(r"\bloss[:=]\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)", re.I)
+# ai-toolkit's lines that start a phase (toolkit/stable_diffusion_model.py, toolkit/models/, dataloader_mixins.py,
+# BaseSDTrainProcess.py, its sampling bars); the first match wins. LoRAs are loaded while sampling: no phase.
+PHASE_LINES = [(re.compile(r"\s*" + rx), phase) for rx, phase in (
+    (r"(Quantizing|- quantizing)\b", "quantizing"),
+    (r"Caching (latents|text.embeddings|clip vision)", "caching-latents"),
+    (r"Generating (baseline samples|first sample)", "sampling-baseline"),
+    (r"Generating (Samples|Images)\b", "sampling"),
+    (r"Saving at step|Saved checkpoint to", "saving"),
+    (r"(Loading (?!.*(?i:lora))|Making pipe|Preparing Model|Moving .* to (CPU|device)|- (fetching|loading) )", "loading-model"))]
+PHASE_TEXT = {"loading-model": "loading the base model", "quantizing": "quantizing the model",
+              "caching-latents": "caching latents and text embeddings", "sampling-baseline": "generating baseline samples",
+              "saving": "saving the LoRA", "sampling": "generating samples"}
+DOWNLOAD_MESSAGE_EVERY = 5  # progress intervals between download messages (its bar redraws 10 times a second)
+# A loss NaN this many steps (or this share of the steps, if fewer) has diverged: the weights are NaN too.
+NAN_STEPS_TO_STOP = 50
+NAN_SHARE_TO_STOP = 0.1
+# Each CUDA major's least Linux driver (NVIDIA's CUDA release notes, "minor version compatibility").
+MIN_DRIVER_BY_CUDA_MAJOR = {11: 450, 12: 525, 13: 580}
+DISK_GB = 1e9
 
 # A 32x32 gradient JPEG (made once with libjpeg): the simulated trainer's sample image. The app
 # stores samples as .jpg, so a PNG would disagree with the Content-Type its upload URL expects.
@@ -59,7 +80,12 @@ SAMPLE_JPEG = base64.b64decode(
 
 
 class Failure(Exception):
-    """A reason the run failed, worded for the person who started it (never a URL: they are signed)."""
+    """Why the run failed, for the person who started it (never a URL: they are signed); its kind; the raw
+    output behind it (default: the trainer's last lines)."""
+
+    def __init__(self, text, kind="agent-error", detail=None):
+        super().__init__(text)
+        self.kind, self.detail = kind, detail
 
 
 def now_iso():
@@ -90,23 +116,68 @@ def describe_error(err):
     return str(err) or type(err).__name__
 
 
-def parse_progress(line, expected_total=None):
-    """(step, total, loss) from one trainer output line; step/total None when it is no training bar.
+def parse_bar(line):
+    """(desc, n, total, rest) of a tqdm bar with a total, sizes in units (bytes for byte bars); else None."""
+    m = BAR_RE.match(line)
+    if not m:
+        return None
+    desc, _pct, n, n_unit, total, total_unit, rest = m.groups()
+    return (desc or "").strip(), float(n) * SI[n_unit], float(total) * SI[total_unit], rest or ""
 
-    Other bars (caching latents, loading shards, generating samples) share tqdm's format, so a bar
-    counts only when its total is the config's train.steps, or, if that is unknown, it shows a loss.
-    """
-    loss = None
-    m = LOSS_RE.search(line)
-    if m:
-        value = float(m.group(1))
-        loss = value if math.isfinite(value) else None  # NaN is not JSON
-    s = STEP_RE.search(line)
-    if s:
-        step, total = int(s.group(1)), int(s.group(2))
-        if (total == expected_total) if expected_total else m is not None:
-            return step, total, loss
-    return None, None, loss
+
+def parse_loss(text):
+    """(loss, is_nan): loss None when the text shows none or NaN (NaN is not JSON)."""
+    m = LOSS_RE.search(text)
+    if not m:
+        return None, False
+    value = float(m.group(1))
+    return (value, False) if math.isfinite(value) else (None, value != value)
+
+
+def in_words(n, total):
+    unit, scale = ("GB", 1e9) if total >= 1e9 else ("MB", 1e6) if total >= 1e6 else ("kB", 1e3)
+    digits = 1 if unit == "GB" else 0
+    return "%.*f of %.*f %s" % (digits, n / scale, digits, total / scale, unit)
+
+
+def last_error_line(lines):
+    """The exception line of the last traceback (or the last line): what a person reads first."""
+    for line in reversed(lines):
+        if re.match(r"[\w.]*(Error|Exception|Interrupt)\b.*", line.strip()):
+            return line.strip()[:300]
+    return lines[-1].strip()[:300] if lines else ""
+
+
+def classify_failure(code, lines, job):
+    """(kind, sentence with the next step) for a trainer that exited with `code` after printing `lines`."""
+    out = "\n".join(lines)
+    if code in (-9, 137) and "Traceback" not in out:  # -9: killed by SIGKILL; 137: the same, seen through a shell
+        return "system-out-of-memory", ("The trainer was killed without an error of its own, which is what the system "
+                                        "does when it runs out of memory. Choose a machine with more system memory, "
+                                        "or turn on low VRAM.")
+    if re.search(r"CUDA out of memory|OutOfMemoryError|CUDA error: out of memory|OOM during training step 3 times", out):
+        return "gpu-out-of-memory", "The GPU ran out of memory. Choose a machine with more GPU memory, or turn on low VRAM."
+    if re.search(r"No space left on device|\[Errno 28\]", out):
+        return "disk-full", "The machine's disk filled up. Give the machine a larger disk, then try again."
+    if re.search(r"GatedRepoError|gated repo|(401|403) Client Error|Invalid (user )?(token|credentials)|"
+                 r"RepositoryNotFoundError|Access to model \S+ is restricted", out):
+        m = re.search(r"Access to model ([\w.-]+/[\w.-]+)", out) or re.search(r"huggingface\.co/(?!api/)([\w.-]+/[\w.-]+)", out)
+        repo = m.group(1) if m else str((job.get("baseModel") or {}).get("id") or "")
+        return "hub-access", ("Hugging Face refused access to %s (a gated model, or a missing or invalid token). "
+                              "Accept the license at https://huggingface.co/%s and check the token." % (repo, repo))
+    if re.search(r"ConnectionError|ConnectTimeout|ReadTimeout|MaxRetryError|Max retries exceeded|IncompleteRead|"
+                 r"ChunkedEncodingError|LocalEntryNotFoundError|Temporary failure in name resolution|"
+                 r"5\d\d Server Error|HfHubHTTPError|Connection reset", out):
+        return "download-failed", ("Downloading the base model failed (the network or Hugging Face). Try again; if it "
+                                   "keeps failing, check https://status.huggingface.co.")
+    error = last_error_line(lines)
+    # ai-toolkit's refusals of a config: toolkit/config.py, toolkit/job.py, jobs/BaseJob.py, toolkit/config_modules.py.
+    if re.search(r"config file (error|is invalid|must)|Environment variable \S+ not set|Unknown (job|process) type|"
+                 r"must be specified|mutually exclusive|at the same time|is only supported with|no longer supported|"
+                 r"save_format must be|Could not find config file", out):
+        return "config-refused", "ai-toolkit refused the config (%s). Edit the settings, then try again." % error
+    return "trainer-crashed", ("Training stopped: the trainer exited with code %d (%s). Try again; if it fails the "
+                               "same way, its last output shows why." % (code, error))
 
 
 class Messages:
@@ -118,12 +189,14 @@ class Messages:
         self._log = log
         self.done = threading.Event()
 
-    def add(self, status, text="", step=None, total=None, loss=None):
+    def add(self, status, text="", step=None, total=None, loss=None, **extra):
+        """`extra`: phase, kind, detail, samples; those that are None are left out."""
         with self._lock:
             if self.done.is_set():
                 return None
             msg = {"id": len(self._items) + 1, "status": status, "step": step, "totalSteps": total,
                    "loss": loss, "text": text[:8000], "at": now_iso()}
+            msg.update((k, v) for k, v in extra.items() if v is not None)
             self._items.append(msg)
             if status in TERMINAL:
                 self.done.set()
@@ -147,14 +220,22 @@ class Agent:
         self.config_path = os.path.join(workdir, "config.json")
         self._log_file = open(os.path.join(workdir, "agent.log"), "a", encoding="utf-8")
         self.messages = Messages(self.log)
-        self.tail = collections.deque(maxlen=TAIL_LINES)
+        self.tail = collections.deque(maxlen=10 * TAIL_LINES)  # the last 20 are reported; all are classified
         self.progress = (None, None, None)  # last step, totalSteps, loss: carried into later messages
-        self.abort_reason = None
+        self.abort_reason, self.abort_kind = None, "agent-error"
         self.proc = None
-        self.expected_total = None  # train.steps from the config: tells the training bar from others
-        self.samples_uploaded = 0
+        self.expected_total = None  # train.steps from the config
+        self.name = None  # config.name: ai-toolkit's job name, the desc of its training bar and the LoRA's file name
+        self.save_root = None  # <training_folder>/<process name>: where ai-toolkit saves
+        self.phase = None
+        self.training_seen = False  # the training bar has appeared: later samples are no baseline
+        self.nan_since = None  # first step of the current run of NaN losses
+        self.diverged = None
+        self.last_emit, self.emitted_step = 0.0, 0
+        self.samples = []  # [{prompt, step}] per uploaded sample target
         self.terminated = threading.Event()
         self.secrets = job.get("secrets") or {}
+        self.toolkit_dir = job.get("trainerCwd") or workdir
 
     def log(self, line):
         try:
@@ -163,40 +244,43 @@ class Agent:
         except ValueError:  # closed at exit while a daemon thread still logs
             pass
 
-    def emit(self, status, text=""):
+    def emit(self, status, text="", **extra):
         step, total, loss = self.progress
-        return self.messages.add(status, text, step, total, loss)
+        return self.messages.add(status, text, step, total, loss, **extra)
 
-    def fail(self, reason):
-        text = reason
-        if self.tail:  # the end of the output holds the traceback: cut from the front if too long
-            text += "\n--- last trainer output ---\n" + "\n".join(self.tail)[-6000:]
-        self.emit("failed", text)
+    def fail(self, reason, kind="agent-error", detail=None):
+        if detail is None and self.tail:  # the end of the output holds the traceback: cut from the front if too long
+            detail = "\n".join(list(self.tail)[-TAIL_LINES:])[-6000:]
+        self.emit("failed", reason, kind=kind, detail=detail)
 
     def check_abort(self):
         if self.abort_reason:
-            raise Failure(self.abort_reason)
+            raise Failure(self.abort_reason, self.abort_kind)
 
     # --- the run -------------------------------------------------------------------------------
 
     def run(self):
         """The whole run, in a worker thread; always ends with a terminal message."""
         try:
+            # A configured command is the operator's own (a wrapper, a stand-in): checked only if the job asks.
+            skip = self.job.get("skipMachineChecks", bool(self.job.get("trainerCommand")))
+            if self.job.get("trainer") == "ai-toolkit" and skip is not True:
+                self.check_machine()
             self.prepare()
             self.train()
             self.upload()
-            self.emit("succeeded", "weights and %d sample(s) uploaded" % self.samples_uploaded)
+            self.emit("succeeded", "weights and %d sample(s) uploaded" % len(self.samples), samples=self.samples)
         except Failure as e:
-            self.fail(str(e))
+            self.fail(str(e), e.kind, e.detail)
         except Exception as e:  # a bug here must still end the run, not leave it hanging
             self.fail("agent error: %s: %s" % (type(e).__name__, e))
 
     def time_limit(self, minutes):
-        self.abort_reason = "time limit reached (%g min)" % minutes
-        self.fail(self.abort_reason)  # first, so the trainer's death is not reported as the reason
+        self.abort_reason, self.abort_kind = "time limit reached (%g min)" % minutes, "time-limit"
+        self.fail(self.abort_reason, "time-limit")  # first, so the trainer's death is not reported as the reason
         self.kill_trainer()
 
-    def with_retries(self, what, fn):
+    def with_retries(self, what, fn, kind="agent-error"):
         tries = 3
         for attempt in range(1, tries + 1):
             self.check_abort()
@@ -205,13 +289,86 @@ class Agent:
             except Exception as e:
                 self.log("%s: try %d failed: %s" % (what, attempt, describe_error(e)))
                 if attempt == tries:
-                    raise Failure("%s failed after %d tries: %s" % (what, tries, describe_error(e)))
+                    raise Failure("%s failed after %d tries: %s" % (what, tries, describe_error(e)), kind)
                 time.sleep(self.opts.retry_backoff * 2 ** (attempt - 1))
+
+    # --- the machine ---------------------------------------------------------------------------
+
+    def python(self):
+        """The trainer's interpreter: ai-toolkit's UI's choice (ui/cron/pythonPath.ts: .venv, then venv, then
+        python3), or a configured command's own python (None when it names none)."""
+        command = self.job.get("trainerCommand")
+        if command:
+            return command[0] if re.match(r"python[\d.]*\Z", os.path.basename(str(command[0]))) else None
+        for venv in (".venv", "venv"):
+            path = os.path.join(self.toolkit_dir, venv, "bin", "python")
+            if os.path.exists(path):
+                return path
+        return "python3"
+
+    def trainer_env(self):
+        env = {k: v for k, v in os.environ.items() if re.match(  # not all: TRAINYARD_JOB, an app's secrets
+            r"(PATH|HOME|LANG|TMPDIR|LD_LIBRARY_PATH|PYTHONPATH|(LC|CUDA|NVIDIA)_\w+|HF_HOME|HF_HUB_CACHE|TORCH_HOME|XDG_CACHE_HOME)\Z", k)}
+        env.update(self.secrets, PYTHONUNBUFFERED="1")
+        return env
+
+    def check_machine(self):
+        """A GPU, a driver the installed torch can use, disk for the model: else a reason, before any download."""
+        self.emit("preparing", "checking the machine: GPU, driver and disk", phase="checking")
+        try:
+            smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+            out = smi.stdout.decode("utf-8", "replace").strip()
+            driver = re.match(r"(\d+)\.[\d.]+\Z", out.split("\n")[0].strip()) if smi.returncode == 0 else None
+        except (OSError, subprocess.TimeoutExpired) as e:
+            out, driver = describe_error(e), None
+        if not driver:
+            raise Failure("No NVIDIA GPU is visible on this machine (nvidia-smi: %s). Choose a GPU machine type, or a "
+                          "machine image with the NVIDIA driver installed." % (out.split("\n")[0][:200] or "no answer"),
+                          "no-gpu", out[-2000:])
+        python = self.python()
+        cuda = None
+        if python:
+            try:
+                r = subprocess.run([python, "-c", "import torch;print(torch.version.cuda)"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, cwd=self.toolkit_dir, env=self.trainer_env(), timeout=300)
+                cuda = re.match(r"(\d+)\.\d+", r.stdout.decode("utf-8", "replace").strip().split("\n")[-1])
+            except (OSError, subprocess.TimeoutExpired) as e:
+                self.log("torch's CUDA version: %s" % describe_error(e))  # the trainer will say what is wrong
+        need = cuda and MIN_DRIVER_BY_CUDA_MAJOR.get(int(cuda.group(1)))
+        if need and int(driver.group(1)) < need:
+            raise Failure("The NVIDIA driver (%s) is too old for the installed PyTorch, which is built for CUDA %s and "
+                          "needs driver %d or newer. Use a machine image with a newer driver (such as AWS's Deep Learning "
+                          "Base GPU AMI)." % (driver.group(0), cuda.group(0), need), "driver-too-old", out)
+        self.check_disk()
+
+    def check_disk(self):
+        need_gb = self.job.get("minFreeDiskGb")
+        if not isinstance(need_gb, (int, float)) or need_gb <= 0:
+            return
+        hf_home = os.environ.get("HF_HOME") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface")
+        cache = os.environ.get("HF_HUB_CACHE") or os.path.join(hf_home, "hub")
+        # What the cache already holds of the base model (a machine image made with it) needs no more room.
+        have = 0
+        model_id = str((self.job.get("baseModel") or {}).get("id") or "")
+        for root, _dirs, files in os.walk(os.path.join(cache, "models--" + model_id.replace("/", "--"), "blobs")):
+            have += sum(os.path.getsize(os.path.join(root, f)) for f in files if not f.endswith(".incomplete"))
+        folder = cache
+        while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+            folder = os.path.dirname(folder)
+        free = shutil.disk_usage(folder).free
+        if free + have < need_gb * DISK_GB:
+            raise Failure("Only %.1f GB of disk is free for the Hugging Face cache (%s); this model needs %s GB. Give the "
+                          "machine a larger disk, then try again." % (free / DISK_GB, cache, need_gb), "not-enough-disk",
+                          "free: %d bytes in %s; cached of %s: %d bytes" % (free, folder, model_id or "the model", have))
+
+    # --- preparing -----------------------------------------------------------------------------
 
     def prepare(self):
         job = self.job
         images = job.get("images") or []
-        self.emit("preparing", "downloading %d image(s)" % len(images))
+        self.emit("preparing", "downloading %d image(s)" % len(images), phase="preparing")
         os.makedirs(self.dataset_dir, exist_ok=True)
         os.makedirs(self.output_dir, exist_ok=True)
         trigger = str(job.get("triggerWord") or "")
@@ -221,7 +378,7 @@ class Agent:
             label = "image %d (%s)" % (i + 1, safe_name(image.get("name")))
             stem = os.path.join(self.dataset_dir, "%03d_%s" % (i + 1, safe_name(os.path.splitext(str(image.get("name") or ""))[0])))
             part = stem + ".part"
-            self.with_retries("downloading " + label, lambda: self.download(image["url"], part))
+            self.with_retries("downloading " + label, lambda: self.download(image["url"], part), "download-failed")
             with open(part, "rb") as f:
                 ext = sniff_image_ext(f.read(16))
             if not ext:
@@ -273,6 +430,10 @@ class Agent:
             steps = (p.get("train") or {}).get("steps")
             if isinstance(steps, int) and steps > 0 and self.expected_total is None:
                 self.expected_total = steps
+        self.name = inner["name"]
+        # jobs/process/BaseTrainProcess.py: save_root = training_folder / the process's name (default the job's)
+        own = processes[0].get("name")
+        self.save_root = os.path.join(self.output_dir, own if isinstance(own, str) and own else self.name)
         with open(self.config_path, "w", encoding="utf-8") as f:
             json.dump(config, f, indent=2)
 
@@ -290,23 +451,25 @@ class Agent:
     def train(self):
         self.check_abort()
         self.progress = (0, self.expected_total, None)
-        self.emit("training", "starting the %s trainer" % self.job.get("trainer"))
-        env = {k: v for k, v in os.environ.items() if re.match(  # not all: TRAINYARD_JOB, an app's secrets
-            r"(PATH|HOME|LANG|TMPDIR|LD_LIBRARY_PATH|PYTHONPATH|(LC|CUDA|NVIDIA)_\w+|HF_HOME|HF_HUB_CACHE|TORCH_HOME|XDG_CACHE_HOME)\Z", k)}
-        env.update(self.secrets, PYTHONUNBUFFERED="1")
+        self.emit("training", "starting ai-toolkit" if self.job.get("trainer") == "ai-toolkit" else
+                  "starting the %s trainer" % self.job.get("trainer"), phase="loading-model")
+        self.phase, self.last_emit = "loading-model", time.monotonic()
+        job = self.job
+        command = self.trainer_command() if job.get("trainer") != "ai-toolkit" or job.get("trainerCommand") else [
+            self.python(), os.path.join(self.toolkit_dir, "run.py"), self.config_path]
         try:
             self.proc = subprocess.Popen(
-                self.trainer_command(), cwd=self.job.get("trainerCwd") or self.workdir, env=env,
+                command, cwd=self.toolkit_dir, env=self.trainer_env(),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True)  # its own process group: killing it stops its workers too
         except OSError as e:
-            raise Failure("could not start the trainer: %s" % e)
+            raise Failure("Could not start the trainer (%s). Is ai-toolkit in %s?" % (e, self.toolkit_dir), "trainer-crashed")
         if self.abort_reason:  # a time limit or signal struck while it was starting
             self.kill_trainer(grace=3.0)
-            raise Failure(self.abort_reason)
-        last_emit, emitted_step, pending, last_was_bar = 0.0, 0, b"", False
+            self.check_abort()
+        pending, last_bar = b"", None
         with open(os.path.join(self.workdir, "trainer.log"), "ab") as log:
-            while True:
+            while not self.diverged:
                 chunk = self.proc.stdout.read1(1 << 16)
                 if not chunk:
                     break
@@ -315,30 +478,77 @@ class Agent:
                 lines = re.split(rb"[\r\n]", pending + chunk)
                 pending = lines.pop()
                 for raw in lines:
-                    line = raw.decode("utf-8", "replace").rstrip()
+                    line = ANSI_RE.sub("", raw.decode("utf-8", "replace")).rstrip()
                     for secret in self.secrets.values():
                         line = line.replace(secret, "[redacted]")
-                    if not line:
+                    if not line.strip():
                         continue
-                    step, total, loss = parse_progress(line, self.expected_total)
-                    if last_was_bar and step is not None:
+                    bar = parse_bar(line)
+                    if bar and last_bar == bar[0]:
                         self.tail[-1] = line[:500]  # one redrawn bar is one line, not twenty
                     else:
                         self.tail.append(line[:500])
-                    last_was_bar = step is not None
-                    if step is None:
-                        continue
-                    self.progress = (step, total, loss if loss is not None else self.progress[2])
-                    now = time.monotonic()
-                    if step > emitted_step and (now - last_emit >= self.opts.progress_interval or step == total):
-                        self.emit("training", "step %d/%d" % (step, total))
-                        last_emit, emitted_step = now, step
+                    last_bar = bar and bar[0]
+                    self.handle_line(line, bar)
+                    if self.diverged:
+                        break
+        if self.diverged:
+            self.kill_trainer(grace=3.0)
+            first, last = self.diverged
+            raise Failure("The loss was NaN for %d steps in a row (steps %d to %d): training diverged, so it was stopped. "
+                          "Lower the learning rate, or check the images and captions, then try again."
+                          % (last - first + 1, first, last), "diverged")
         code = self.proc.wait()
         self.check_abort()
-        if self.progress[0] and self.progress[0] > emitted_step:
+        if self.progress[0] and self.progress[0] > self.emitted_step:
             self.emit("training", "step %d/%d" % (self.progress[0], self.progress[1]))
         if code != 0:
-            raise Failure("the trainer exited with code %d" % code)
+            kind, text = classify_failure(code, list(self.tail), self.job)
+            raise Failure(text, kind)
+
+    def handle_line(self, line, bar):
+        """Progress and phases from one line of ai-toolkit's output; only its training bar moves the step."""
+        now = time.monotonic()
+        if bar and bar[0] == self.name:  # BaseSDTrainProcess.py: ToolkitProgressBar(desc=self.job.name, total=steps)
+            step, total = int(bar[1]), int(bar[2])
+            loss, nan = parse_loss(bar[3])
+            self.progress = (step, total, None if nan else loss if loss is not None else self.progress[2])
+            self.training_seen = True
+            if nan:
+                self.nan_since = step if self.nan_since is None else self.nan_since
+                limit = min(NAN_STEPS_TO_STOP, max(1, math.ceil(total * NAN_SHARE_TO_STOP)))
+                if step - self.nan_since + 1 >= limit:
+                    self.diverged = (self.nan_since, step)
+            elif loss is not None:
+                self.nan_since = None
+            text = "step %d/%d%s" % (step, total, ", loss is NaN" if nan else "")
+            # The last step's update is followed by the final save (and its bar's close repeats the last line).
+            if self.set_phase("saving" if step >= total else "training", text if step < total else PHASE_TEXT["saving"]):
+                return
+            if step > self.emitted_step and (now - self.last_emit >= self.opts.progress_interval or step == total):
+                self.emit("training", text)
+                self.last_emit, self.emitted_step = now, step
+        elif bar and "B/s" in bar[3] and bar[2] > 0:  # the Hub's download bars count bytes
+            text = "downloading the base model: " + in_words(bar[1], bar[2])
+            if not self.set_phase("downloading-model", text) and \
+                    now - self.last_emit >= DOWNLOAD_MESSAGE_EVERY * self.opts.progress_interval:
+                self.emit("training", text)
+                self.last_emit = now
+        else:
+            for rx, phase in PHASE_LINES:
+                if rx.match(line):
+                    phase = "sampling-baseline" if phase == "sampling" and not self.training_seen else phase
+                    self.set_phase(phase, "%s (%s)" % (PHASE_TEXT[phase], line.strip()[:200]))
+                    break
+
+    def set_phase(self, phase, text):
+        """A message when a phase starts (status stays training); False if it is the current one."""
+        if phase == self.phase:
+            return False
+        self.phase = phase
+        self.emit("training", text, phase=phase)
+        self.last_emit, self.emitted_step = time.monotonic(), max(self.emitted_step, self.progress[0] or 0)
+        return True
 
     def kill_trainer(self, grace=10.0):
         proc = self.proc
@@ -358,35 +568,37 @@ class Agent:
             except subprocess.TimeoutExpired:
                 pass
 
-    def newest_files(self, exts, count):
-        found = []
-        for root, _dirs, files in os.walk(self.output_dir):
-            for name in files:
-                if name.lower().endswith(exts):
-                    path = os.path.join(root, name)
-                    # Ties (same mtime) go to the shorter name: ai-toolkit's final file has no step suffix.
-                    found.append((os.stat(path).st_mtime_ns, -len(name), path))
-        found.sort()
-        return [path for _m, _l, path in found[-count:]] if count > 0 else []
+    def final_samples(self):
+        """[(prompt, step, path)] of the last step's samples, by ai-toolkit's names (BaseSDTrainProcess.sample:
+        samples/<ms>__<step:09d>_<i>.<ext>, sample i of prompt i), never from its dot-folders (.tmp, .thumbs)."""
+        folder = os.path.join(self.save_root, "samples")
+        found = {}
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            m = re.match(r"\d+__(\d{9})_(\d+)(\.\w+)\Z", name)
+            if m and m.group(3).lower() in IMAGE_EXTS and os.path.isfile(os.path.join(folder, name)):
+                found[(int(m.group(1)), int(m.group(2)))] = os.path.join(folder, name)  # sorted: the newest wins
+        last = max((step for step, _i in found), default=None)
+        return [(i, step, path) for (step, i), path in sorted(found.items()) if step == last]
 
     def upload(self):
         self.check_abort()
         uploads = self.job.get("uploads") or {}
-        self.samples_uploaded = 0
-        weights = self.newest_files((".safetensors",), 1)
-        if not weights:
-            raise Failure("the trainer finished without writing a .safetensors file")
+        # BaseSDTrainProcess.save(): the final save is <name>.safetensors; step saves add _<step:09d>.
+        weights = os.path.join(self.save_root, self.name + ".safetensors")
+        if not os.path.isfile(weights):
+            raise Failure("ai-toolkit finished without writing %s.safetensors. Try again; if it happens again, its "
+                          "last output shows why." % self.name, "trainer-crashed")
         sample_targets = uploads.get("samples") or []
-        samples = sorted(self.newest_files(IMAGE_EXTS, len(sample_targets)))
-        self.emit("uploading", "uploading the weights and %d sample(s)" % len(samples))
+        samples = self.final_samples()[:len(sample_targets)]
+        self.emit("uploading", "uploading the weights and %d sample(s)" % len(samples), phase="uploading")
         target = uploads.get("weights") or {}
         self.with_retries("uploading the weights", lambda: self.put(
-            target["url"], weights[0], target.get("contentType") or "application/octet-stream"))
-        for i, path in enumerate(samples):
-            target = sample_targets[i]
+            target["url"], weights, target.get("contentType") or "application/octet-stream"))
+        self.samples = []
+        for target, (prompt, step, path) in zip(sample_targets, samples):
             ctype = target.get("contentType") or CONTENT_TYPES.get(os.path.splitext(path)[1].lower())
-            self.with_retries("uploading sample %d" % (i + 1), lambda: self.put(target["url"], path, ctype))
-            self.samples_uploaded += 1
+            self.with_retries("uploading sample %d" % (prompt + 1), lambda: self.put(target["url"], path, ctype))
+            self.samples.append({"prompt": prompt, "step": step})
 
     def put(self, url, path, content_type):
         with open(path, "rb") as f:  # streamed: the file is never read into memory whole

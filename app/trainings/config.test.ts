@@ -645,3 +645,9 @@ describe('the keys ai-toolkit users write', () => {
     expect(withServerFields(unset.config, sdxl).config.config.process[0]!.model.low_vram).toBeUndefined()
   })
 })
+
+test('moving away from Flux drops low_vram (only Flux reads it); moving back brings it back', () => {
+  const toSdxl = adaptConfigToBaseModel(balanced(), sdxl).config
+  expect(toSdxl.config.process[0]!.model.low_vram).toBeUndefined()
+  expect(adaptConfigToBaseModel(toSdxl, flux).config.config.process[0]!.model.low_vram).toBe(true)
+})

@@ -512,6 +512,9 @@ export function adaptConfigToBaseModel(config: TrainingConfig, model: BaseModel)
   const { config: next } = withServerFields(config, model)
   const notes: string[] = []
   const process = next.config.process[0]!
+  // Only the Flux loader reads low_vram (toolkit/stable_diffusion_model.py), and the server sets it there:
+  // it would only be noise in another family's config, and comes back if the training moves back.
+  if (model.family !== 'flux') delete process.model.low_vram
   if ((process.train.noise_scheduler === 'flowmatch') !== (model.family === 'flux')) {
     const scheduler = defaultSchedulerFor(model.family)
     process.train.noise_scheduler = scheduler

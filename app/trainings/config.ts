@@ -342,7 +342,7 @@ function familyIssues(config: TrainingConfig, family: ModelFamily | undefined): 
   return [...issues, ...relationIssues(config)]
 }
 
-const quoted = (names: readonly string[]) => (names.length ? names.join(', ') : 'none')
+const listOrNone = (names: readonly string[]) => (names.length ? names.join(', ') : 'none')
 
 /** Settings that only mean something beside another: a scheduler's or optimizer's own arguments. */
 function relationIssues(config: TrainingConfig): ConfigIssue[] {
@@ -357,7 +357,7 @@ function relationIssues(config: TrainingConfig): ConfigIssue[] {
     if (!(reads as readonly string[]).includes(key)) {
       issues.push({
         path: `config.process[0].train.lr_scheduler_params.${key}`,
-        message: `the ${JSON.stringify(scheduler)} scheduler does not take it (it takes ${quoted(reads)})`,
+        message: `the ${JSON.stringify(scheduler)} scheduler does not take it (it takes ${listOrNone(reads)})`,
       })
     }
   }
@@ -366,7 +366,7 @@ function relationIssues(config: TrainingConfig): ConfigIssue[] {
     if (!(reads as readonly string[]).includes(key)) {
       issues.push({
         path: `config.process[0].train.optimizer_params.${key}`,
-        message: `the ${JSON.stringify(train.optimizer)} optimizer does not take it (it takes ${quoted(reads)})`,
+        message: `the ${JSON.stringify(train.optimizer)} optimizer does not take it (it takes ${listOrNone(reads)})`,
       })
     }
   }

@@ -19,7 +19,12 @@ export type GpuOffer = {
 /** Offers, smallest first: the first that meets a need is the one chosen. */
 export type Catalogue = readonly GpuOffer[]
 
-export type HardwareNeed = { gpuMemoryGb: number; ramGib?: number }
+export type HardwareNeed = {
+  gpuMemoryGb: number
+  ramGib?: number
+  /** The base model's family ("flux"): a provider may let the operator name a machine per family. */
+  family?: string
+}
 
 /** The smallest offer with at least this GPU memory and RAM, or null when none is big enough. */
 export function smallestOffer(catalogue: Catalogue, need: HardwareNeed): GpuOffer | null {
@@ -27,8 +32,7 @@ export function smallestOffer(catalogue: Catalogue, need: HardwareNeed): GpuOffe
 }
 
 /** "24 GB · g5.xlarge (NVIDIA A10G)" — how the forms describe what a model needs and what it gets. */
-export function describeNeed(catalogue: Catalogue, need: HardwareNeed) {
-  const offer = smallestOffer(catalogue, need)
+export function describeNeed(catalogue: Catalogue, need: HardwareNeed, offer = smallestOffer(catalogue, need)) {
   return offer
     ? `${need.gpuMemoryGb} GB · ${offer.instanceType} (${offer.gpu})`
     : `${need.gpuMemoryGb} GB · no instance type fits`

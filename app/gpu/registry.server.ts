@@ -9,6 +9,7 @@
 import { getEnv, type Env } from '../utils/env.server'
 import { describeNeed, largestGpuMemoryGb, smallestOffer, type Catalogue, type GpuOffer, type HardwareNeed } from './catalogue'
 import { EC2_CATALOGUE } from './ec2/catalogue'
+import { chooseEc2Offer } from './ec2/machine-choice'
 import { describeEc2Machine, EC2_CAPABILITIES, Ec2GpuProvider } from './ec2/provider.server'
 import { LOCAL_CATALOGUE } from './local/catalogue'
 import { describeLocalMachine, LOCAL_CAPABILITIES, LocalGpuProvider } from './local/provider.server'
@@ -19,6 +20,8 @@ export type { ProviderName } from './provider-env'
 
 type ProviderEntry = {
   catalogue: Catalogue
+  /** How a need becomes an offer when it is not simply the smallest that fits (an operator's choice). */
+  chooseOffer?: (need: HardwareNeed, env: Env) => GpuOffer | null
   capabilities: ProviderCapabilities
   create: (env: Env) => GpuProvider
   /** For people: "g5.xlarge (NVIDIA A10G) on EC2", "local (simulated)". */
@@ -49,6 +52,7 @@ const PROVIDERS: { readonly [N in ProviderName]: ProviderEntry } = {
   },
   ec2: {
     catalogue: EC2_CATALOGUE,
+    chooseOffer: chooseEc2Offer,
     capabilities: EC2_CAPABILITIES,
     create: (env) =>
       new Ec2GpuProvider({
@@ -107,7 +111,8 @@ export function capabilitiesOf(name: ProviderName): ProviderCapabilities {
 
 /** The smallest offer of the provider (default: the configured one) that meets the need, or null. */
 export function offerFor(need: HardwareNeed, name: ProviderName = getEnv().GPU_PROVIDER): GpuOffer | null {
-  return smallestOffer(PROVIDERS[name].catalogue, need)
+  const provider = PROVIDERS[name]
+  return provider.chooseOffer ? provider.chooseOffer(need, getEnv()) : smallestOffer(provider.catalogue, need)
 }
 
 /** The GPU memory of the provider's largest offer (for "no GPU we rent is big enough"). */
@@ -117,7 +122,7 @@ export function largestOfferGpuMemoryGb(name: ProviderName = getEnv().GPU_PROVID
 
 /** "24 GB · g5.xlarge (NVIDIA A10G)": what a need gets from the configured provider, for the forms. */
 export function describeHardwareNeed(need: HardwareNeed, name: ProviderName = getEnv().GPU_PROVIDER) {
-  return describeNeed(PROVIDERS[name].catalogue, need)
+  return describeNeed(PROVIDERS[name].catalogue, need, offerFor(need, name))
 }
 
 /**

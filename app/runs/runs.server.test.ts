@@ -17,8 +17,9 @@ describe('startRun', () => {
       activeTrainingId: training.id,
       activeUserSlot: `${user.id}:0`,
       provider: 'ec2',
-      instanceType: 'g5.xlarge',
-      pricePerHour: 1.006,
+      // FLUX.1-dev: the A10G with 32 GiB of RAM (app/trainings/base-models.ts, FLUX_RAM_GIB).
+      instanceType: 'g5.2xlarge',
+      pricePerHour: 1.212,
       startedById: user.id,
     })
     expect(run.agentTokenHash).toBe(agentTokenHash(agentTokenFor(runId)))

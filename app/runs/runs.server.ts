@@ -7,7 +7,7 @@
 import crypto from 'node:crypto'
 import type { PrismaClient } from '@prisma/client'
 import { largestOfferGpuMemoryGb, offerFor } from '../gpu/registry.server'
-import { parseBaseModel, requiredGpuMemoryGb } from '../trainings/base-models'
+import { hardwareNeedOf, parseBaseModel } from '../trainings/base-models'
 import { checkDataset } from '../trainings/dataset-check'
 import { prisma as defaultPrisma, isUniqueViolation } from '../utils/db.server'
 import { getEnv } from '../utils/env.server'
@@ -70,9 +70,8 @@ export async function startRun(
     const problems = check.items.filter((i) => !i.ok).map((i) => i.detail)
     throw new StartRunError(`The dataset is not ready: ${problems.join(' ')}`, 'dataset')
   }
-  const quantize = config.config.config.process[0]?.model.quantize
-  // The smallest machine of the provider's catalogue that fits, at its price (a free one costs 0).
-  const offer = offerFor({ gpuMemoryGb: requiredGpuMemoryGb(model, { quantize }), ramGib: model.ramGib }, provider)
+  // The smallest machine of the provider's catalogue that fits (or the operator's choice), at its price.
+  const offer = offerFor(hardwareNeedOf(model, config.config.config.process[0]?.model), provider)
   if (!offer) {
     const largestGb = largestOfferGpuMemoryGb(provider)
     throw new StartRunError(`No GPU we rent is big enough for this config (the largest has ${largestGb} GB).`, 'config')

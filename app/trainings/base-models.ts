@@ -34,6 +34,13 @@ export type BaseModel = {
   description: string
 }
 
+/**
+ * System memory Flux needs: with low_vram (the presets' setting on a 24 GB card) ai-toolkit holds the
+ * 12 B transformer in bf16 (23.8 GB) in RAM while it quantizes it, and the 9.5 GB T5 passes through RAM
+ * on its way to the GPU (toolkit/stable_diffusion_model.py, load_model). 16 GiB is not enough.
+ */
+const FLUX_RAM_GIB = 32
+
 export const BASE_MODELS: readonly BaseModel[] = [
   {
     slug: 'flux-dev',
@@ -41,7 +48,7 @@ export const BASE_MODELS: readonly BaseModel[] = [
     family: 'flux',
     ref: { family: 'flux', source: 'hf', id: 'black-forest-labs/FLUX.1-dev' },
     gpuMemoryGb: 24,
-    ramGib: 0,
+    ramGib: FLUX_RAM_GIB,
     defaultResolutionPx: 1024,
     description: 'Best quality Flux model; trained in 8-bit it fits a 24 GB card.',
   },
@@ -51,7 +58,7 @@ export const BASE_MODELS: readonly BaseModel[] = [
     family: 'flux',
     ref: { family: 'flux', source: 'hf', id: 'black-forest-labs/FLUX.1-schnell' },
     gpuMemoryGb: 24,
-    ramGib: 0,
+    ramGib: FLUX_RAM_GIB,
     defaultResolutionPx: 1024,
     assistantLoraPath: 'ostris/FLUX.1-schnell-training-adapter',
     description: 'Fast Flux model (samples in 4 steps), Apache-2.0 licensed.',
@@ -115,8 +122,23 @@ export function parseBaseModel(text: string | null | undefined): BaseModel | nul
   return BASE_MODELS.find((m) => m.ref.source === parsed.data.source && m.ref.id === parsed.data.id) ?? null
 }
 
-/** Memory a training needs: the model's, or more when its config turns off Flux quantisation. */
-export function requiredGpuMemoryGb(model: BaseModel, options: { quantize?: boolean } = {}) {
-  if (model.family === 'flux' && options.quantize === false) return Math.max(model.gpuMemoryGb, FLUX_FULL_PRECISION_MEMORY_GB)
+/** The model settings of a config that change what a training needs (ai-toolkit's names). */
+export type MemorySettings = { quantize?: boolean; low_vram?: boolean }
+
+/**
+ * GPU memory a training needs: the model's, or the 48 GB class for Flux when its config turns off
+ * 8-bit quantisation or low_vram. Without low_vram ai-toolkit moves the whole bf16 transformer
+ * (23.8 GB) to the GPU before quantizing it, more than a 24 GB card holds. Unset means on: the
+ * server fills both in for Flux (withServerFields).
+ */
+export function requiredGpuMemoryGb(model: BaseModel, settings: MemorySettings = {}) {
+  if (model.family === 'flux' && (settings.quantize === false || settings.low_vram === false)) {
+    return Math.max(model.gpuMemoryGb, FLUX_FULL_PRECISION_MEMORY_GB)
+  }
   return model.gpuMemoryGb
+}
+
+/** What a machine must have to train this model with these settings: what the GPU provider matches. */
+export function hardwareNeedOf(model: BaseModel, settings: MemorySettings = {}) {
+  return { gpuMemoryGb: requiredGpuMemoryGb(model, settings), ramGib: model.ramGib, family: model.family }
 }

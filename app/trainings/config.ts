@@ -18,6 +18,36 @@ export const OPTIMIZERS = ['adamw8bit', 'adamw', 'adam8bit', 'adam', 'prodigy', 
 export const NOISE_SCHEDULERS = ['flowmatch', 'ddpm', 'euler', 'euler_a'] as const
 export const SAVE_DTYPES = ['float16', 'bf16', 'float32'] as const
 export const TRAIN_DTYPES = ['bf16', 'fp16', 'fp32'] as const
+/**
+ * The learning-rate schedulers ai-toolkit builds (toolkit/scheduler.py). Its "step" is left out: the
+ * trainer always adds total_iters to the scheduler's arguments (jobs/process/BaseSDTrainProcess.py), and
+ * torch's StepLR takes none, so a "step" run dies before its first step.
+ */
+export const LR_SCHEDULERS = ['constant', 'constant_with_warmup', 'cosine', 'cosine_with_restarts', 'linear'] as const
+/** The weight types ai-toolkit quantizes to (toolkit/util/quantize.py: quanto's, torchao's and its own uintN). */
+export const QTYPES = [
+  'qfloat8',
+  'qfloat8_e4m3fn',
+  'qfloat8_e5m2',
+  'qint8',
+  'qint4',
+  'qint2',
+  'float8',
+  'int8',
+  'uint2',
+  'uint3',
+  'uint4',
+  'uint5',
+  'uint6',
+  'uint7',
+  'uint8',
+] as const
+/** How the flow-matching sampler picks training timesteps (toolkit/samplers/custom_flowmatch_sampler.py). */
+export const TIMESTEP_TYPES = ['sigmoid', 'linear', 'shift', 'flux_shift', 'weighted', 'lognorm_blend'] as const
+/** ai-toolkit's ContentOrStyleType (toolkit/config_modules.py): which timesteps training favours. */
+export const CONTENT_OR_STYLE = ['balanced', 'style', 'content'] as const
+/** ai-toolkit's `arch` names for the families Trainyard trains (toolkit/config_modules.py, ModelArch). */
+export const ARCH_OF_FAMILY = { flux: 'flux', sdxl: 'sdxl', sd15: 'sd1' } as const satisfies Record<ModelFamily, string>
 
 export const STEPS_MAX = 100_000
 export const RANK_MAX = 256
@@ -26,15 +56,35 @@ export const RESOLUTION_MAX_PX = 2048
 export const BATCH_SIZE_MAX = 64
 export const SAMPLE_PROMPTS_MAX = 20
 export const SAMPLE_PROMPT_MAX_CHARS = 500
+export const NUM_REPEATS_MAX = 1000
 
 const serverFilled = z.string().max(500).optional()
 const int = (min: number, max: number) => z.number().int().min(min).max(max)
 const px = int(RESOLUTION_MIN_PX, RESOLUTION_MAX_PX)
+const fraction = z.number().min(0).max(1)
 
-const NetworkSchema = z.object({ type: z.literal('lora'), linear: int(1, RANK_MAX), linear_alpha: int(1, RANK_MAX) }).strict()
+const NetworkSchema = z
+  .object({
+    type: z.literal('lora'),
+    linear: int(1, RANK_MAX),
+    linear_alpha: int(1, RANK_MAX),
+    /** Rank of the convolution layers (LoCon); SD 1.5 and SDXL have them, the Flux transformer has none. */
+    conv: int(1, RANK_MAX).optional(),
+    conv_alpha: int(1, RANK_MAX).optional(),
+  })
+  .strict()
 
 const SaveSchema = z
-  .object({ dtype: z.enum(SAVE_DTYPES), save_every: int(1, STEPS_MAX), max_step_saves_to_keep: int(1, 100) })
+  .object({
+    dtype: z.enum(SAVE_DTYPES),
+    save_every: int(1, STEPS_MAX),
+    max_step_saves_to_keep: int(1, 100),
+    // In ai-toolkit's example config; true would push to the Hub with a token the trainer does not get.
+    push_to_hub: z
+      .boolean()
+      .refine((push) => !push, 'must be false: Trainyard keeps the LoRA and offers it for download')
+      .optional(),
+  })
   .strict()
 
 const DatasetSchema = z
@@ -42,7 +92,7 @@ const DatasetSchema = z
     folder_path: serverFilled,
     // The GPU agent writes each caption to a .txt file beside its image.
     caption_ext: z.literal('txt'),
-    caption_dropout_rate: z.number().min(0).max(1),
+    caption_dropout_rate: fraction,
     shuffle_tokens: z.boolean(),
     cache_latents_to_disk: z.boolean(),
     resolution: z
@@ -50,8 +100,62 @@ const DatasetSchema = z
       .min(1)
       .max(8)
       .refine((sizes) => new Set(sizes).size === sizes.length, 'must not list a size twice'),
+    /** Each image counts this many times per epoch (toolkit/data_loader.py). */
+    num_repeats: int(1, NUM_REPEATS_MAX).optional(),
+    /** The caption of an image that has none. */
+    default_caption: z.string().max(SAMPLE_PROMPT_MAX_CHARS).optional(),
   })
   .strict()
+
+/** Every key of lr_scheduler_params; which scheduler reads which is SCHEDULER_PARAMS. */
+const LrSchedulerParamsSchema = z
+  .object({
+    // ai-toolkit fills the length (total_iters, T_max, T_0) from train.steps.
+    eta_min: z.number().min(0).max(1).optional(),
+    T_mult: int(1, 100).optional(),
+    factor: z.number().gt(0).max(1).optional(),
+    start_factor: z.number().gt(0).max(1).optional(),
+    end_factor: fraction.optional(),
+    num_warmup_steps: int(0, STEPS_MAX).optional(),
+  })
+  .strict()
+type LrSchedulerParam = keyof z.infer<typeof LrSchedulerParamsSchema>
+/** The arguments of the torch or diffusers scheduler ai-toolkit builds for each name. */
+const SCHEDULER_PARAMS: Record<(typeof LR_SCHEDULERS)[number], readonly LrSchedulerParam[]> = {
+  constant: ['factor'],
+  constant_with_warmup: ['num_warmup_steps'],
+  cosine: ['eta_min'],
+  cosine_with_restarts: ['eta_min', 'T_mult'],
+  linear: ['start_factor', 'end_factor'],
+}
+
+/** Every key of optimizer_params; which optimizer reads which is OPTIMIZER_PARAMS. */
+const OptimizerParamsSchema = z
+  .object({
+    weight_decay: fraction.optional(),
+    betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional(),
+    d_coef: z.number().gt(0).max(10).optional(),
+    decouple: z.boolean().optional(),
+    use_bias_correction: z.boolean().optional(),
+    safeguard_warmup: z.boolean().optional(),
+    relative_step: z.boolean().optional(),
+    scale_parameter: z.boolean().optional(),
+    warmup_init: z.boolean().optional(),
+  })
+  .strict()
+type OptimizerParam = keyof z.infer<typeof OptimizerParamsSchema>
+// The keyword arguments of the class toolkit/optimizer.py builds for each name. eps is none of them: the
+// trainer passes eps=1e-6 itself, and a second one is a TypeError.
+const ADAM_PARAMS = ['weight_decay', 'betas'] as const
+const OPTIMIZER_PARAMS: Record<(typeof OPTIMIZERS)[number], readonly OptimizerParam[]> = {
+  adamw8bit: ADAM_PARAMS,
+  adamw: ADAM_PARAMS,
+  adam8bit: ADAM_PARAMS,
+  adam: ADAM_PARAMS,
+  lion8bit: ADAM_PARAMS,
+  prodigy: [...ADAM_PARAMS, 'd_coef', 'decouple', 'use_bias_correction', 'safeguard_warmup'],
+  adafactor: ['weight_decay', 'relative_step', 'scale_parameter', 'warmup_init'],
+}
 
 const TrainSchema = z
   .object({
@@ -63,23 +167,46 @@ const TrainSchema = z
     gradient_checkpointing: z.boolean(),
     noise_scheduler: z.enum(NOISE_SCHEDULERS),
     optimizer: z.enum(OPTIMIZERS),
+    optimizer_params: OptimizerParamsSchema.optional(),
     lr: z.number().gt(0).max(1),
+    lr_scheduler: z.enum(LR_SCHEDULERS).optional(),
+    lr_scheduler_params: LrSchedulerParamsSchema.optional(),
     ema_config: z
       .object({ use_ema: z.boolean(), ema_decay: z.number().gt(0).lt(1) })
       .strict()
       .optional(),
     dtype: z.enum(TRAIN_DTYPES),
+    /** No samples from the untouched model before the first step. */
+    skip_first_sample: z.boolean().optional(),
+    /** No samples at all (then a run brings back none). */
+    disable_sampling: z.boolean().optional(),
+    timestep_type: z.enum(TIMESTEP_TYPES).optional(),
+    linear_timesteps: z.boolean().optional(),
+    content_or_style: z.enum(CONTENT_OR_STYLE).optional(),
+    /** Caches the trigger word's embedding and moves the text encoder off the GPU. */
+    unload_text_encoder: z.boolean().optional(),
   })
   .strict()
 
 const ModelSchema = z
   .object({
     name_or_path: serverFilled,
+    /** Follows the base model, like is_flux and is_xl (withServerFields). */
+    arch: z.enum(Object.values(ARCH_OF_FAMILY) as [string, ...string[]]).optional(),
     is_flux: z.boolean().optional(),
     is_xl: z.boolean().optional(),
     assistant_lora_path: serverFilled,
     /** 8-bit mixed precision: how Flux fits a 24 GB card. */
     quantize: z.boolean().optional(),
+    /** The text encoder (Flux's 9.5 GB T5) quantized too; ai-toolkit's default is `quantize`. */
+    quantize_te: z.boolean().optional(),
+    qtype: z.enum(QTYPES).optional(),
+    qtype_te: z.enum(QTYPES).optional(),
+    /**
+     * Quantize on the CPU: the bf16 Flux transformer (~22 GiB) never lands whole on the GPU, which a
+     * 24 GB card cannot hold, but it takes that much system memory instead.
+     */
+    low_vram: z.boolean().optional(),
   })
   .strict()
 
@@ -87,6 +214,7 @@ const SampleSchema = z
   .object({
     sampler: z.enum(NOISE_SCHEDULERS),
     sample_every: int(1, STEPS_MAX),
+    sample_start_step: int(0, STEPS_MAX).optional(),
     width: px,
     height: px,
     prompts: z.array(z.string().trim().min(1).max(SAMPLE_PROMPT_MAX_CHARS)).max(SAMPLE_PROMPTS_MAX),
@@ -211,6 +339,40 @@ function familyIssues(config: TrainingConfig, family: ModelFamily | undefined): 
       message: `must match train.noise_scheduler (${JSON.stringify(scheduler)})`,
     })
   }
+  return [...issues, ...relationIssues(config)]
+}
+
+const listOrNone = (names: readonly string[]) => (names.length ? names.join(', ') : 'none')
+
+/** Settings that only mean something beside another: a scheduler's or optimizer's own arguments. */
+function relationIssues(config: TrainingConfig): ConfigIssue[] {
+  const process = config.config.process[0]!
+  const issues: ConfigIssue[] = []
+  const { train, network } = process
+  // ai-toolkit passes these objects to the scheduler's and optimizer's constructors as they are: an
+  // argument the class does not take stops the run with a TypeError after the model has loaded.
+  const scheduler = train.lr_scheduler ?? 'constant'
+  for (const key of Object.keys(train.lr_scheduler_params ?? {})) {
+    const reads = SCHEDULER_PARAMS[scheduler]
+    if (!(reads as readonly string[]).includes(key)) {
+      issues.push({
+        path: `config.process[0].train.lr_scheduler_params.${key}`,
+        message: `the ${JSON.stringify(scheduler)} scheduler does not take it (it takes ${listOrNone(reads)})`,
+      })
+    }
+  }
+  for (const key of Object.keys(train.optimizer_params ?? {})) {
+    const reads = OPTIMIZER_PARAMS[train.optimizer]
+    if (!(reads as readonly string[]).includes(key)) {
+      issues.push({
+        path: `config.process[0].train.optimizer_params.${key}`,
+        message: `the ${JSON.stringify(train.optimizer)} optimizer does not take it (it takes ${listOrNone(reads)})`,
+      })
+    }
+  }
+  if (network.conv_alpha !== undefined && network.conv === undefined) {
+    issues.push({ path: 'config.process[0].network.conv_alpha', message: 'needs network.conv (the rank it scales)' })
+  }
   return issues
 }
 
@@ -229,11 +391,13 @@ export type ConfigResult = { success: true; config: TrainingConfig } | { success
 const ENV_REFERENCE = '${'
 const ENV_REFERENCE_MESSAGE = "${…} would make the trainer read the server's environment; write the value itself"
 const SAMPLE_PROMPT_PATH = /^config\.process\[\d+\]\.sample\.prompts\[\d+\]$/
+// A caption: the trainer puts the trigger word in place of [trigger] there too (toolkit/prompt_utils.py).
+const DEFAULT_CAPTION_PATH = /^config\.process\[\d+\]\.datasets\[\d+\]\.default_caption$/
 /** The placeholders the trainer replaces, where Trainyard uses them on purpose, and what to say elsewhere. */
 const TRAINER_PLACEHOLDERS = [
   {
     token: '[trigger]',
-    allowedAt: (path: string) => SAMPLE_PROMPT_PATH.test(path),
+    allowedAt: (path: string) => SAMPLE_PROMPT_PATH.test(path) || DEFAULT_CAPTION_PATH.test(path),
     message: '[trigger] is replaced by the trigger word only in sample prompts; write the word itself here',
   },
   {
@@ -328,9 +492,15 @@ export function withServerFields(config: TrainingConfig, model: BaseModel): { co
   put(m, 'name_or_path', model.ref.id, 'config.process[0].model.name_or_path')
   put(m, 'is_flux', model.family === 'flux' ? true : undefined, 'config.process[0].model.is_flux')
   put(m, 'is_xl', model.family === 'sdxl' ? true : undefined, 'config.process[0].model.is_xl')
+  if (m.arch !== undefined) put(m, 'arch', ARCH_OF_FAMILY[model.family], 'config.process[0].model.arch')
   put(m, 'assistant_lora_path', model.assistantLoraPath, 'config.process[0].model.assistant_lora_path')
-  // Flux on a 24 GB card needs 8-bit; someone who turns it off asks for a bigger GPU, and may.
-  if (model.family === 'flux') m.quantize ??= true
+  // Flux on a 24 GB card needs 8-bit, quantized on the CPU (low_vram: the bf16 transformer alone is
+  // more than the card holds); someone who turns either off asks for a bigger GPU, and may
+  // (requiredGpuMemoryGb).
+  if (model.family === 'flux') {
+    m.quantize ??= true
+    m.low_vram ??= true
+  }
   return { config: next, replaced }
 }
 
@@ -342,6 +512,9 @@ export function adaptConfigToBaseModel(config: TrainingConfig, model: BaseModel)
   const { config: next } = withServerFields(config, model)
   const notes: string[] = []
   const process = next.config.process[0]!
+  // Only the Flux loader reads low_vram (toolkit/stable_diffusion_model.py), and the server sets it there:
+  // it would only be noise in another family's config, and comes back if the training moves back.
+  if (model.family !== 'flux') delete process.model.low_vram
   if ((process.train.noise_scheduler === 'flowmatch') !== (model.family === 'flux')) {
     const scheduler = defaultSchedulerFor(model.family)
     process.train.noise_scheduler = scheduler

@@ -1,6 +1,7 @@
 // Starting points for a trainer config. Each is a complete ai-toolkit sd_trainer job (server-filled
 // fields left as placeholders) and names the base model it was tuned for. Values follow ai-toolkit's
-// example configs; the "quick test" trades quality for a run of a few minutes.
+// example configs (config/examples/train_lora_flux_24gb.yaml and its schnell twin); the "quick test"
+// trades quality for fewer steps. No description promises a duration: nobody has measured one.
 import { getBaseModel } from './base-models'
 import { SERVER_FILLED, withServerFields, type TrainingConfig } from './config'
 
@@ -52,7 +53,7 @@ export const TRAINING_PRESETS: readonly TrainingPreset[] = [
   {
     id: 'flux-balanced',
     label: 'Flux · balanced (24 GB)',
-    description: '2,000 steps at rank 16 on 512–1024 px: the ai-toolkit default, about an hour on an A10G.',
+    description: '2,000 steps at rank 16 on 512–1024 px: the ai-toolkit default, in 8-bit on a 24 GB card.',
     baseModelSlug: 'flux-dev',
     config: job('flux-dev', {
       network: { type: 'lora', linear: 16, linear_alpha: 16 },
@@ -71,7 +72,8 @@ export const TRAINING_PRESETS: readonly TrainingPreset[] = [
         ema_config: { use_ema: true, ema_decay: 0.99 },
         dtype: 'bf16',
       },
-      model: { quantize: true },
+      // 8-bit, quantized on the CPU: the bf16 transformer alone is more than a 24 GB card holds.
+      model: { quantize: true, low_vram: true },
       sample: {
         sampler: 'flowmatch',
         sample_every: 250,
@@ -89,7 +91,7 @@ export const TRAINING_PRESETS: readonly TrainingPreset[] = [
   {
     id: 'flux-quick',
     label: 'Flux · quick test',
-    description: '300 steps at rank 8 on 512 px: checks your images and captions in minutes, not for keeps.',
+    description: '300 steps at rank 8 on 512 px: checks your images and captions, not for keeps.',
     baseModelSlug: 'flux-schnell',
     config: job('flux-schnell', {
       network: { type: 'lora', linear: 8, linear_alpha: 8 },
@@ -107,7 +109,8 @@ export const TRAINING_PRESETS: readonly TrainingPreset[] = [
         lr: 0.0004,
         dtype: 'bf16',
       },
-      model: { quantize: true },
+      // 8-bit, quantized on the CPU: the bf16 transformer alone is more than a 24 GB card holds.
+      model: { quantize: true, low_vram: true },
       sample: {
         sampler: 'flowmatch',
         sample_every: 100,

@@ -137,12 +137,12 @@ describe('GPU_PROVIDER=ec2 against the fake EC2', () => {
   test('the same flow by env alone: one instance launched, tagged, polled, terminated', async () => {
     const { runId, cookie } = await startRunOverHttp(server)
     const run = await expectFinishedCleanly(server, runId, cookie)
-    expect(run).toMatchObject({ provider: 'ec2', instanceType: 'g5.xlarge', pricePerHour: 1.006 })
+    expect(run).toMatchObject({ provider: 'ec2', instanceType: 'g5.2xlarge', pricePerHour: 1.212 })
     expect(run.costUsd).toBeGreaterThan(0)
     const instances = ec2.instances()
     expect(instances).toHaveLength(1)
     expect(instances[0]).toMatchObject({
-      instanceType: 'g5.xlarge',
+      instanceType: 'g5.2xlarge',
       clientToken: runId,
       state: 'terminated',
       shutdownBehavior: 'terminate',

@@ -17,7 +17,8 @@ describe('catalogue', () => {
   })
 
   test('system memory counts too: the smallest offer with enough RAM as well', () => {
-    expect(smallestOffer(EC2_CATALOGUE, { gpuMemoryGb: 16, ramGib: 32 })?.instanceType).toBe('g6e.xlarge')
+    expect(smallestOffer(EC2_CATALOGUE, { gpuMemoryGb: 16, ramGib: 32 })?.instanceType).toBe('g5.2xlarge')
+    expect(smallestOffer(EC2_CATALOGUE, { gpuMemoryGb: 48, ramGib: 32 })?.instanceType).toBe('g6e.xlarge')
     expect(smallestOffer(EC2_CATALOGUE, { gpuMemoryGb: 16, ramGib: 64 })).toBeNull()
   })
 
@@ -25,6 +26,7 @@ describe('catalogue', () => {
     expect(EC2_CATALOGUE.map((o) => [o.instanceType, o.gpu, o.gpuMemoryGb, o.ramGib, o.vcpus, o.pricePerHourUsd])).toEqual([
       ['g4dn.xlarge', 'NVIDIA T4', 16, 16, 4, 0.526],
       ['g5.xlarge', 'NVIDIA A10G', 24, 16, 4, 1.006],
+      ['g5.2xlarge', 'NVIDIA A10G', 24, 32, 8, 1.212],
       ['g6e.xlarge', 'NVIDIA L40S', 48, 32, 4, 1.861],
     ])
   })

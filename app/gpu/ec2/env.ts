@@ -2,6 +2,7 @@
 // the env check loads this without loading the provider (and the AWS SDK).
 import { z } from 'zod'
 import type { EnvProblem } from '../local/env'
+import { MACHINE_CHOICE_ENV_SHAPE, machineChoiceProblems } from './machine-choice'
 
 const schema = z.object({
   /** EC2: the AMI (a Deep Learning AMI with Python 3, and ai-toolkit in /opt/ai-toolkit). */
@@ -30,11 +31,15 @@ const schema = z.object({
   EC2_AI_TOOLKIT_DIR: z.string().min(1).default('/opt/ai-toolkit'),
   /** The EC2 API endpoint; unset = AWS. The tests point it at tests/fake-ec2/. */
   AWS_ENDPOINT_URL_EC2: z.string().url().optional(),
+  /** The machine per model family, instead of the smallest that fits: machine-choice.ts. */
+  ...MACHINE_CHOICE_ENV_SHAPE,
 })
 
 export const ec2Env = {
   schema,
   /** `configured`: GPU_PROVIDER is ec2. An ec2 provider built only to end old runs needs no AMI. */
-  check: (env: z.output<typeof schema>, configured: boolean): EnvProblem[] =>
-    configured && !env.EC2_AMI_ID ? [{ variable: 'EC2_AMI_ID', message: 'GPU_PROVIDER=ec2 needs an AMI id' }] : [],
+  check: (env: z.output<typeof schema>, configured: boolean): EnvProblem[] => [
+    ...(configured && !env.EC2_AMI_ID ? [{ variable: 'EC2_AMI_ID', message: 'GPU_PROVIDER=ec2 needs an AMI id' }] : []),
+    ...machineChoiceProblems(env),
+  ],
 }

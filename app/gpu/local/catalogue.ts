@@ -7,5 +7,6 @@ import type { Catalogue } from '../catalogue'
 export const LOCAL_CATALOGUE = [
   { instanceType: 'g4dn.xlarge', gpu: 'NVIDIA T4', gpuMemoryGb: 16, ramGib: 16, vcpus: 4, pricePerHourUsd: 0 },
   { instanceType: 'g5.xlarge', gpu: 'NVIDIA A10G', gpuMemoryGb: 24, ramGib: 16, vcpus: 4, pricePerHourUsd: 0 },
+  { instanceType: 'g5.2xlarge', gpu: 'NVIDIA A10G', gpuMemoryGb: 24, ramGib: 32, vcpus: 8, pricePerHourUsd: 0 },
   { instanceType: 'g6e.xlarge', gpu: 'NVIDIA L40S', gpuMemoryGb: 48, ramGib: 32, vcpus: 4, pricePerHourUsd: 0 },
 ] as const satisfies Catalogue

@@ -34,7 +34,7 @@ describe('/trainings/:id (layout)', () => {
         id: training.id,
         name: 'Portraits of Ada',
         triggerWord: 'ohwx_ada',
-        baseModel: { label: 'FLUX.1-dev', gpu: '24 GB · g5.xlarge (NVIDIA A10G)' },
+        baseModel: { label: 'FLUX.1-dev', gpu: '24 GB · g5.2xlarge (NVIDIA A10G)' },
       },
       ownerEmail: null,
       activeRun: null,

@@ -5,6 +5,7 @@ import { prisma } from '~/utils/db.server'
 import { MAX_LOSS_POINTS, LOG_LINES } from '~/runs/view.server'
 import { CANCELED_BY_USER } from '~/runs/runs.server'
 import { getToast } from '~/utils/toast.server'
+import type { LoraFacts } from '~/trainings/lora-usage'
 import { callRoute, createSessionCookie, createUser, ctx, makeRequest, mergeCookies } from '../../../../tests/db-utils'
 import { createTraining } from '../../../../tests/image-fixtures'
 import { createReadyTraining } from '../../../../tests/run-fixtures'
@@ -33,6 +34,7 @@ type RunPage = {
   lossPoints: Array<{ step: number; loss: number }>
   logLines: Array<{ id: number; text: string }>
   snippet: string | null
+  lora: LoraFacts | null
 }
 
 const T0 = new Date('2026-11-27T10:00:00.000Z')
@@ -142,6 +144,7 @@ describe('loader', () => {
       'step 40/100 loss 0.31',
     ])
     expect(data.snippet).toBeNull()
+    expect(data.lora).toBeNull()
   })
 
   test('a long run: the newest log lines only, in order, and a thinned loss series that keeps the last point', async () => {
@@ -238,6 +241,7 @@ describe('loader', () => {
     expect(data.snippet).toContain('pipe.load_lora_weights("./portraits_of_ada.safetensors")')
     expect(data.snippet).toContain('prompt = "a photo of ohwx_ada')
     expect(data.snippet).toContain('"black-forest-labs/FLUX.1-dev"')
+    expect([data.lora?.format?.name, data.lora?.license?.name]).toEqual(['diffusers/PEFT', 'FLUX.1 [dev] Non-Commercial License'])
     expect(data.timeline.every((s) => s.state === 'done')).toBe(true)
   })
 

@@ -10,7 +10,6 @@ import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
 import { z } from 'zod'
 import { ConfirmButton } from '~/components/confirm-button'
-import { CopyButton } from '~/components/copy-button'
 import { GeneralErrorBoundary, NotFound } from '~/components/error-boundary'
 import { ErrorList } from '~/components/forms'
 import { useRevalidateWhile } from '~/components/live-revalidation'
@@ -24,7 +23,9 @@ import { RunSamples } from '~/components/run-samples'
 import { buttonVariants } from '~/components/ui/button'
 import { Card } from '~/components/ui/card'
 import { cn } from '~/components/ui/cn'
-import { parseBaseModel, type BaseModel } from '~/trainings/base-models'
+import { parseBaseModel } from '~/trainings/base-models'
+import { loraFacts, usageSnippet } from '~/trainings/lora-usage'
+import { LoraResult } from '~/components/lora-result'
 import { isLiveMachineState } from '~/gpu/machine-state'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
@@ -65,23 +66,6 @@ const ActionSchema = z.discriminatedUnion(
 const RETRYABLE_STATUSES = ['failed', 'canceled']
 /** The base model's page on the Hub, where a gated model's license is accepted. */
 const HUB_URL = 'https://huggingface.co'
-
-/** A few lines of Python (diffusers) that load the LoRA by its downloaded file name and use the trigger word. */
-function usageSnippet(model: BaseModel | null, fileName: string, triggerWord: string) {
-  const modelId = model?.ref.id ?? 'black-forest-labs/FLUX.1-dev'
-  const dtype = model?.family === 'flux' ? 'torch.bfloat16' : 'torch.float16'
-  return [
-    'import torch',
-    'from diffusers import AutoPipelineForText2Image',
-    '',
-    `pipe = AutoPipelineForText2Image.from_pretrained("${modelId}", torch_dtype=${dtype}).to("cuda")`,
-    `pipe.load_lora_weights("./${fileName}")`,
-    '',
-    `prompt = "a photo of ${triggerWord}, natural light, detailed"`,
-    'image = pipe(prompt).images[0]',
-    `image.save("${fileName.replace(/\.safetensors$/, '')}.png")`,
-  ].join('\n')
-}
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { training, isOwner, run, userId } = await requireRun(request, params.trainingId, params.runId, 'read')
@@ -156,6 +140,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     lossPoints: activity.lossPoints,
     logLines: activity.logLines,
     snippet: succeeded ? usageSnippet(model, fileName, training.triggerWord) : null,
+    lora: succeeded ? loraFacts(model) : null,
   })
 }
 
@@ -259,40 +244,8 @@ export default function RunPage() {
         />
       ) : null}
 
-      {run.weights ? (
-        <section aria-labelledby="result-title" className="card flex flex-col gap-4 border-green-200 p-4 sm:p-6">
-          <div className="flex flex-wrap items-center justify-between gap-3">
-            <div>
-              <h3 id="result-title" className="font-semibold">
-                Your LoRA is ready
-              </h3>
-              <p className="text-sm text-slate-600">
-                <code>{run.weights.fileName}</code>
-                {run.weights.size ? ` · ${run.weights.size}` : null}
-              </p>
-            </div>
-            <a href={run.weights.href} download={run.weights.fileName} className={buttonVariants()}>
-              Download LoRA
-            </a>
-          </div>
-          {data.snippet ? (
-            <div className="flex flex-col gap-2">
-              <div className="flex flex-wrap items-center justify-between gap-2">
-                <h4 className="text-sm font-medium text-slate-700">Use it with diffusers</h4>
-                <CopyButton text={data.snippet} label="Copy code" />
-              </div>
-              <pre
-                className="overflow-x-auto rounded-md bg-slate-900 p-3 text-xs leading-relaxed text-slate-100"
-                aria-label="Usage code"
-              >
-                <code>{data.snippet}</code>
-              </pre>
-              <p className="text-xs text-slate-500">
-                Put <code>{data.training.triggerWord}</code> in your prompts to call up what the LoRA learned.
-              </p>
-            </div>
-          ) : null}
-        </section>
+      {run.weights && data.lora ? (
+        <LoraResult weights={run.weights} facts={data.lora} snippet={data.snippet} triggerWord={data.training.triggerWord} />
       ) : null}
 
       <div className="grid gap-6 lg:grid-cols-[1fr_20rem]">

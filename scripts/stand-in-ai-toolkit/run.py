@@ -501,7 +501,10 @@ class TrainProcess:
         self.sample_every = int(self.sample_cfg.get("sample_every", 100) or 0)
         self.save_every = int(self.save_cfg.get("save_every", 1000) or 0)
         self.disable_sampling = bool(self.train.get("disable_sampling"))
-        self.prompts = list(self.sample_cfg.get("prompts") or [])
+        # toolkit/config_modules.py SampleConfig: `samples` ({prompt, width, height, seed}) or the older `prompts`
+        items = self.sample_cfg.get("samples") or [{"prompt": p} for p in self.sample_cfg.get("prompts") or []]
+        self.sample_items = [item for item in items if isinstance(item, dict) and item.get("prompt") is not None]
+        self.prompts = [item["prompt"] for item in self.sample_items]
         samples = 0 if self.disable_sampling or not self.prompts else (
             1 + (len([s for s in range(1, steps) if self.sample_every and s % self.sample_every == 0])))
         saves = 1 + len([s for s in range(1, steps) if self.save_every and s % self.save_every == 0])
@@ -643,11 +646,11 @@ class TrainProcess:
         folder = os.path.join(self.save_root, "samples")
         tmp, thumbs = os.path.join(folder, ".tmp"), os.path.join(folder, ".thumbs")
         bar = Bar(len(self.prompts), desc="Generating Images", leave=False, pos=1 if step and step < self.steps else 0)
-        width = int(self.sample_cfg.get("width", 512))
-        height = int(self.sample_cfg.get("height", 512))
-        width, height = max(64, width - width % 8), max(64, height - height % 8)
         seed = int(self.sample_cfg.get("seed", 0) or 0)
-        for i in range(len(self.prompts)):
+        for i, item in enumerate(self.sample_items):
+            width = int(item.get("width") or self.sample_cfg.get("width", 512))
+            height = int(item.get("height") or self.sample_cfg.get("height", 512))
+            width, height = max(64, width - width % 8), max(64, height - height % 8)
             Pace.sleep(self.pace.event / max(1, len(self.prompts)))
             os.makedirs(tmp, exist_ok=True)
             name = "%d__%09d_%d.%s" % (int(time.time() * 1000), step, i, self.sample_cfg.get("format", "jpg"))

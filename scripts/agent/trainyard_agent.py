@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -67,17 +66,6 @@ NAN_SHARE_TO_STOP = 0.1
 # Each CUDA major's least Linux driver (NVIDIA's CUDA release notes, "minor version compatibility").
 MIN_DRIVER_BY_CUDA_MAJOR = {11: 450, 12: 525, 13: 580}
 DISK_GB = 1e9
-
-# A 32x32 gradient JPEG (made once with libjpeg): the simulated trainer's sample image. The app
-# stores samples as .jpg, so a PNG would disagree with the Content-Type its upload URL expects.
-SAMPLE_JPEG = base64.b64decode(
-    "/9j/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4UG1RV19iZ2hnPk1xeXBkeFxlZ2P/"
-    "2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2P/wAAR"
-    "CAAgACADASIAAhEBAxEB/8QAFgABAQEAAAAAAAAAAAAAAAAAAwIE/8QAFRABAQAAAAAAAAAAAAAAAAAAAgD/xAAXAQEBAQEA"
-    "AAAAAAAAAAAAAAAFBAID/8QAFhEBAQEAAAAAAAAAAAAAAAAAAgAD/9oADAMBAAIRAxEAPwDCRIRWRIRKNW83QRIRWRIRRNSG"
-    "biIkIrIkIurULm6CJCKyJCKNqRzd/9k="
-)
-
 
 class Failure(Exception):
     """Why the run failed, for the person who started it (never a URL: they are signed); its kind; the raw
@@ -439,14 +427,32 @@ class Agent:
 
     def trainer_command(self):
         job = self.job
-        if job.get("trainer") == "simulate":
-            cmd = [sys.executable, os.path.abspath(__file__), "--simulate-trainer", "--config", self.config_path,
-                   "--seconds", str(job.get("simulateSeconds", 60))]
-            if job.get("simulateFailAtStep"):
-                cmd += ["--fail-at-step", str(job["simulateFailAtStep"])]
-            return cmd
-        cmd = job.get("trainerCommand") or ["python", "run.py", "{config}"]
-        return [str(part).replace("{config}", self.config_path) for part in cmd]
+        if job.get("trainer") == "simulate":  # the stand-in is run exactly as ai-toolkit's run.py is
+            return [sys.executable, os.path.abspath(job["standInPath"]), self.config_path]
+        if job.get("trainerCommand"):
+            return [str(part).replace("{config}", self.config_path) for part in job["trainerCommand"]]
+        return [self.python(), os.path.join(self.toolkit_dir, "run.py"), self.config_path]
+
+    def trainer_cwd(self):
+        if self.job.get("trainer") == "simulate":
+            return os.path.dirname(os.path.abspath(self.job["standInPath"]))
+        return self.toolkit_dir
+
+    def stand_in_env(self):
+        """The job's simulate settings as the stand-in's knobs: simulateFailAtStep (or "simulate":
+        {"failAtStep": …}) -> TRAINYARD_STAND_IN_FAIL_AT_STEP; true -> "1"."""
+        if self.job.get("trainer") != "simulate":
+            return {}
+        knobs = {k[len("simulate"):]: v for k, v in self.job.items() if k.startswith("simulate") and k != "simulate"}
+        if isinstance(self.job.get("simulate"), dict):
+            knobs.update(self.job["simulate"])
+        env = {}
+        for key, value in knobs.items():
+            if value is None or value is False or isinstance(value, (dict, list)):
+                continue
+            name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).upper()
+            env["TRAINYARD_STAND_IN_" + name] = "1" if value is True else str(value)
+        return env
 
     def train(self):
         self.check_abort()
@@ -454,12 +460,11 @@ class Agent:
         self.emit("training", "starting ai-toolkit" if self.job.get("trainer") == "ai-toolkit" else
                   "starting the %s trainer" % self.job.get("trainer"), phase="loading-model")
         self.phase, self.last_emit = "loading-model", time.monotonic()
-        job = self.job
-        command = self.trainer_command() if job.get("trainer") != "ai-toolkit" or job.get("trainerCommand") else [
-            self.python(), os.path.join(self.toolkit_dir, "run.py"), self.config_path]
+        env = self.trainer_env()
+        env.update(self.stand_in_env())
         try:
             self.proc = subprocess.Popen(
-                command, cwd=self.toolkit_dir, env=self.trainer_env(),
+                self.trainer_command(), cwd=self.trainer_cwd(), env=env,
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True)  # its own process group: killing it stops its workers too
         except OSError as e:
@@ -687,68 +692,6 @@ def make_handler(agent, token, idle_timeout=IDLE_TIMEOUT_SECONDS):
     return Handler
 
 
-# --- the simulated trainer -------------------------------------------------------------------------
-
-def safetensors_bytes(tensors, metadata):
-    """safetensors: u64 little-endian header length, JSON header (padded to 8), then the raw tensors."""
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    for name, (shape, values) in tensors.items():
-        data = struct.pack("<%df" % len(values), *values)
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    head += b" " * (-len(head) % 8)
-    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
-
-
-def write_atomic(path, data):
-    with open(path + ".tmp", "wb") as f:
-        f.write(data)
-    os.replace(path + ".tmp", path)
-
-
-def simulate_trainer(config_path, seconds, fail_at_step):
-    """Prints what ai-toolkit prints (a tqdm bar on stderr, logs on stdout) and writes what it writes."""
-    with open(config_path, encoding="utf-8") as f:  # ${VAR} as ai-toolkit reads it
-        config = json.loads(re.sub(r"\$\{([^}]+)\}", lambda m: os.environ[m.group(1)], f.read()))
-    name = config["config"]["name"]
-    process = config["config"]["process"][0]
-    steps = int(process.get("train", {}).get("steps") or 100)
-    rank = 4
-    out = os.path.join(process["training_folder"], name)
-    os.makedirs(os.path.join(out, "samples"), exist_ok=True)
-    images = [n for n in os.listdir(process["datasets"][0]["folder_path"]) if n.lower().endswith(IMAGE_EXTS)]
-    print("Running 1 process\nsimulated trainer: %d images, %d steps over %gs" % (len(images), steps, seconds), flush=True)
-
-    def save(path, step):
-        w = [((i * 7919 + step) % 1000) / 1000.0 - 0.5 for i in range(rank * 8)]
-        write_atomic(path, safetensors_bytes(
-            {"transformer.lora_A.weight": ([rank, 8], w), "transformer.lora_B.weight": ([8, rank], w[::-1])},
-            {"format": "pt", "name": name, "step": str(step), "trainer": "trainyard-simulate"}))
-
-    start = time.monotonic()
-    for step in range(steps + 1):
-        if fail_at_step and step == fail_at_step:
-            sys.stderr.write("\nTraceback (most recent call last):\n  File \"run.py\", line 90, in <module>\n"
-                             "RuntimeError: simulated failure at step %d\n" % step)
-            sys.stderr.flush()
-            sys.exit(1)
-        loss = 0.05 + 0.45 * math.exp(-4.0 * step / steps) + 0.005 * math.sin(step)
-        pct = 100 * step // steps
-        bar = ("#" * (pct // 10)).ljust(10)
-        sys.stderr.write("\r%s: %3d%%|%s| %d/%d [00:00<00:00, 1.00it/s, lr: 1.0e-04 loss: %.3e]"
-                         % (name, pct, bar, step, steps, loss))
-        sys.stderr.flush()
-        if step == steps // 2 and step > 0:
-            save(os.path.join(out, "%s_%09d.safetensors" % (name, step)), step)
-            print("\nSaved checkpoint at step %d" % step, flush=True)
-        time.sleep(max(0.0, start + seconds * (step + 1) / (steps + 1) - time.monotonic()))
-    write_atomic(os.path.join(out, "samples", "%d__%09d_0.jpg" % (int(time.time() * 1000), steps)), SAMPLE_JPEG)
-    save(os.path.join(out, name + ".safetensors"), steps)
-    print("\nSaved %s.safetensors\nDone." % name, flush=True)
-
-
 # --- start and end ---------------------------------------------------------------------------------
 
 def load_job(args):
@@ -790,6 +733,8 @@ def job_problem(job):
     """What is wrong with a job that has a token (so it can be reported as a failed message)."""
     if job.get("trainer") not in ("simulate", "ai-toolkit"):
         return "unknown trainer %r" % (job.get("trainer"),)
+    if job.get("trainer") == "simulate" and not (isinstance(job.get("standInPath"), str) and job["standInPath"]):
+        return "a simulated run needs standInPath (the stand-in ai-toolkit's run.py)"
     if not isinstance(job.get("images"), list) or not all(isinstance(i, dict) and i.get("url") for i in job["images"]):
         return "images must be a list of { url, name, caption }"
     uploads = job.get("uploads")
@@ -822,14 +767,7 @@ def main(argv=None):
     ap.add_argument("--http-timeout", type=float, default=60.0)
     ap.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_SECONDS, help="seconds a silent connection is kept")
     ap.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS, help="connections served at once")
-    ap.add_argument("--simulate-trainer", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--config", help=argparse.SUPPRESS)
-    ap.add_argument("--seconds", type=float, default=60.0, help=argparse.SUPPRESS)
-    ap.add_argument("--fail-at-step", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-
-    if args.simulate_trainer:
-        return simulate_trainer(args.config, args.seconds, args.fail_at_step)
 
     # The run folder holds users' photos, the job's config and logs: everything the agent and the trainer
     # it starts create is theirs alone (folders 0700, files 0600), whatever umask the machine has.

@@ -21,6 +21,7 @@ const TOKEN = 'tok-' + 'x'.repeat(40)
 const FILLED = '(filled by the server)'
 const RUN_DEADLINE_MS = 20_000
 const stateDir = path.join(tmpDir, `gpu-local-${process.pid}-${Math.random().toString(36).slice(2)}`)
+const STAND_IN = path.resolve(repoRoot, 'scripts', 'stand-in-ai-toolkit', 'run.py')
 const providers: LocalGpuProvider[] = []
 
 let storageBase = ''
@@ -95,6 +96,8 @@ function request(runId: string): LaunchRequest {
               datasets: [{ folder_path: FILLED, caption_ext: 'txt' }],
               train: { steps: 10 },
               model: { name_or_path: FILLED },
+              // ai-toolkit samples only the prompts it is given: one, so the run leaves a sample to upload.
+              sample: { prompts: ['a photo of [trigger]'], sample_every: 5 },
             },
           ],
         },
@@ -230,7 +233,7 @@ describe('LocalGpuProvider with the real agent', () => {
         .filter((pid) => {
           try {
             return (
-              fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--simulate-trainer') &&
+              fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(STAND_IN) &&
               fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(record.workdir)
             )
           } catch {
@@ -312,10 +315,10 @@ describe('LocalGpuProvider with the real agent', () => {
   }, 30_000)
 
   test('LOCAL_TRAINER_COMMAND runs as the ai-toolkit trainer, argv as split, {config} filled by the agent', async () => {
-    // The simulated trainer behind a custom command line stands in for a real ai-toolkit install.
-    const agentPath = path.resolve(repoRoot, 'scripts', 'agent', 'trainyard_agent.py')
+    // The stand-in ai-toolkit behind a custom command line stands in for a real ai-toolkit install (`env`
+    // sets its length: the agent passes the trainer only an allow-listed environment).
     const local = provider({
-      trainerCommand: `python3 '${agentPath}' --simulate-trainer --config {config} --seconds 1`,
+      trainerCommand: `env TRAINYARD_STAND_IN_SECONDS=1 python3 '${STAND_IN}' {config}`,
       simulateSeconds: 999,
     })
     const machine = await local.launch(request('run_custom'))
@@ -459,7 +462,7 @@ describe('LocalGpuProvider: the app’s secrets stay out of the agent and its tr
     config.config.process[0]!.sample = { prompts: ['a photo of ${SESSION_SECRET}'] }
     const machine = await local.launch({ ...job, job: { ...job.job, config } })
     const messages = await waitForStatus(machine.agentUrl!, 'failed')
-    expect(messages.at(-1)?.text).toContain("KeyError: 'SESSION_SECRET'")
+    expect(messages.at(-1)?.text).toContain('Environment variable SESSION_SECRET not set')
     expect(JSON.stringify(messages)).not.toContain(APP_SECRETS.SESSION_SECRET)
     expect(puts.has('/put/run_envref/lora.safetensors')).toBe(false)
     await local.terminate([machine.instanceId])

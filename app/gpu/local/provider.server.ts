@@ -18,6 +18,8 @@ import { splitCommandLine } from './shell-words'
 // From the working directory (the repo root, as STORAGE_DIR is), not this file: in the server build
 // this module lives under build/, far from scripts/.
 export const DEFAULT_AGENT_PATH = path.join('scripts', 'agent', 'trainyard_agent.py')
+/** The simulated trainer: a stand-in for ai-toolkit's run.py that prints and writes what ai-toolkit does. */
+export const DEFAULT_STAND_IN_PATH = path.join('scripts', 'stand-in-ai-toolkit', 'run.py')
 /** SIMULATED_TRAINING_SECONDS' default. */
 export const DEFAULT_SIMULATE_SECONDS = 60
 /** The agent's own default: long enough for a supervisor that was down a few minutes to read the end. */
@@ -80,6 +82,8 @@ export type LocalGpuProviderOptions = {
   stateDir: string
   pythonCommand?: string
   agentPath?: string
+  /** The stand-in ai-toolkit the agent runs for simulated runs (default DEFAULT_STAND_IN_PATH). */
+  standInPath?: string
   simulateSeconds?: number
   /** LOCAL_TRAINER_COMMAND: when set, the `ai-toolkit` trainer runs this instead of `simulate`. */
   trainerCommand?: string
@@ -145,6 +149,7 @@ export class LocalGpuProvider implements GpuProvider {
   readonly stateDir: string
   private readonly pythonCommand: string
   private readonly agentPath: string
+  private readonly standInPath: string
   private readonly simulateSeconds: number
   private readonly trainerArgv: string[] | null
   private readonly lingerSeconds: number
@@ -157,6 +162,7 @@ export class LocalGpuProvider implements GpuProvider {
     this.stateDir = path.resolve(options.stateDir)
     this.pythonCommand = options.pythonCommand ?? 'python3'
     this.agentPath = path.resolve(options.agentPath ?? DEFAULT_AGENT_PATH)
+    this.standInPath = path.resolve(options.standInPath ?? DEFAULT_STAND_IN_PATH)
     this.simulateSeconds = options.simulateSeconds ?? DEFAULT_SIMULATE_SECONDS
     this.lingerSeconds = options.lingerSeconds ?? DEFAULT_LINGER_SECONDS
     this.startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS
@@ -186,7 +192,7 @@ export class LocalGpuProvider implements GpuProvider {
       powerOffWhenDone: false, // this machine is the developer's own
       ...(this.trainerArgv
         ? { trainer: 'ai-toolkit', trainerCommand: this.trainerArgv }
-        : { trainer: 'simulate', simulateSeconds: this.simulateSeconds }),
+        : { trainer: 'simulate', simulateSeconds: this.simulateSeconds, standInPath: this.standInPath }),
     }
   }
 

@@ -1,0 +1,879 @@
+#!/usr/bin/env python3
+"""A stand-in for ai-toolkit's run.py: the same command line, output, files and failures, no GPU.
+
+    python3 run.py <config.json>     (from this folder, as ai-toolkit is run from its own)
+
+Trainyard's tests and its default local provider train with this instead of ai-toolkit, so that what
+the app reads from a real trainer (its lines and bars, the files it leaves, the way it fails) is
+checked every time the tests run. Each behaviour copies ai-toolkit's own code at the commit Trainyard
+targets (27a03a91f23eb1b757d5ec2e80ee3e129cfcc350); README.md beside this file lists them with the
+ai-toolkit file each comes from. Standard library only, Python >= 3.8.
+
+Knobs (environment variables; the agent passes a job's simulate settings as these):
+  TRAINYARD_STAND_IN_SECONDS         about how long the whole run takes (default 60)
+  TRAINYARD_STAND_IN_FAIL_AT_STEP    raise a RuntimeError at that training step
+  TRAINYARD_STAND_IN_OOM_AT_STEP     the GPU runs out of memory: 0 = while loading the model (torch's
+                                     OutOfMemoryError), N = from training step N (ai-toolkit skips
+                                     three batches, then gives up)
+  TRAINYARD_STAND_IN_NAN_FROM_STEP   the loss is not finite from that step on
+  TRAINYARD_STAND_IN_GATED           1: the base model is gated and, without HF_TOKEN, the Hub refuses it
+  TRAINYARD_STAND_IN_DOWNLOAD        1: the base model is not cached yet, so the Hub's download bars show
+"""
+import argparse
+import collections
+import glob
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import struct
+import sys
+import time
+
+VERSION = "0.12.26"  # ai-toolkit's version.py at the targeted commit: it goes into each LoRA's metadata
+POSSIBLE_EXTENSIONS = [".json", ".jsonc", ".yaml", ".yml"]
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def knob(name, default=None):
+    value = os.environ.get("TRAINYARD_STAND_IN_" + name, "")
+    return value if value != "" else default
+
+
+def int_knob(name):
+    value = knob(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        raise SystemExit("stand-in: TRAINYARD_STAND_IN_%s must be a whole number, not %r" % (name, value))
+
+
+# --- exceptions that print as the libraries' own ----------------------------------------------------
+
+class OutOfMemoryError(RuntimeError):
+    """torch.OutOfMemoryError (a RuntimeError): a traceback names it by its module, as torch's does."""
+
+
+OutOfMemoryError.__module__ = "torch"
+
+
+class GatedRepoError(OSError):
+    """huggingface_hub.errors.GatedRepoError: the Hub answered 401 for a gated model without a token."""
+
+
+GatedRepoError.__module__ = "huggingface_hub.errors"
+
+
+def cuda_oom_text():
+    # torch's message for a failed CUDA allocation (c10/cuda/CUDACachingAllocator.cpp), on a 24 GB card.
+    return ("CUDA out of memory. Tried to allocate 72.00 MiB. GPU 0 has a total capacity of 23.68 GiB of which "
+            "50.12 MiB is free. Including non-PyTorch memory, this process has 23.62 GiB memory in use. Of the "
+            "allocated memory 22.87 GiB is allocated by PyTorch, and 412.35 MiB is reserved by PyTorch but "
+            "unallocated. If reserved but unallocated memory is large try setting "
+            "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid fragmentation.  See documentation for "
+            "Memory Management  (https://pytorch.org/docs/stable/notes/cuda.html#environment-variables)")
+
+
+# --- tqdm, as ai-toolkit's bars look through a pipe --------------------------------------------------
+
+def format_interval(t):
+    mins, s = divmod(int(t), 60)
+    h, m = divmod(mins, 60)
+    return "%d:%02d:%02d" % (h, m, s) if h else "%02d:%02d" % (m, s)
+
+
+def format_sizeof(num, suffix="", divisor=1000):
+    for unit in ["", "k", "M", "G", "T", "P", "E", "Z"]:
+        if abs(num) < 999.5:
+            if abs(num) < 99.95:
+                if abs(num) < 9.995:
+                    return "%1.2f%s%s" % (num, unit, suffix)
+                return "%2.1f%s%s" % (num, unit, suffix)
+            return "%3.0f%s%s" % (num, unit, suffix)
+        num /= divisor
+    return "%3.1fY%s" % (num, suffix)
+
+
+class Bar:
+    """tqdm's default bar (tqdm/std.py format_meter): through a pipe it has no width, so the bar is 10
+    cells of Unicode blocks; each redraw is "\\r" + the line, padded over the last one; close() ends
+    the line (leave=True) or blanks it (leave=False). On stderr, like tqdm."""
+
+    CHARS = " " + "".join(chr(c) for c in range(0x258F, 0x2587, -1))
+
+    def __init__(self, total, desc=None, initial=0, leave=True, unit="it", unit_scale=False, pos=0):
+        # pos: a bar opened while another is still open is drawn one line below it (tqdm moves the
+        # cursor down with "\n" and back up with ESC [A, even through a pipe), and is not left behind.
+        self.total, self.desc, self.n, self.leave, self.pos = total, desc, initial, leave and not pos, pos
+        self.unit, self.unit_scale = unit, unit_scale
+        self.initial, self.postfix, self.last_len, self.last_print = initial, "", 0, 0.0
+        self.start = time.monotonic()
+        self.paused_at = None
+        self.display()
+
+    def pause(self):  # ToolkitProgressBar (toolkit/progress_bar.py): time paused is not training time
+        if self.paused_at is None:
+            self.paused_at = time.monotonic()
+
+    def unpause(self):
+        if self.paused_at is not None:
+            self.start += time.monotonic() - self.paused_at
+            self.paused_at = None
+
+    def fmt(self, n):
+        return format_sizeof(n) if self.unit_scale else str(n)
+
+    def line(self):
+        elapsed = (self.paused_at or time.monotonic()) - self.start
+        done = self.n - self.initial
+        rate = done / elapsed if elapsed > 0 and done > 0 else None
+        if rate is None:
+            rate_fmt = "?" + self.unit + "/s"
+        elif self.unit_scale:
+            rate_fmt = format_sizeof(rate) + self.unit + "/s"
+        elif rate < 1:
+            rate_fmt = "%5.2fs/%s" % (1 / rate, self.unit)
+        else:
+            rate_fmt = "%5.2f%s/s" % (rate, self.unit)
+        remaining = format_interval((self.total - self.n) / rate) if rate else "?"
+        frac = self.n / self.total if self.total else 0.0
+        full, part = divmod(int(frac * 10 * 8), 8)
+        bar = self.CHARS[-1] * full
+        if full < 10:
+            bar += self.CHARS[part] + " " * (10 - full - 1)
+        postfix = ", " + self.postfix if self.postfix else ""
+        if not self.total:  # an empty iterable: tqdm shows a count, no bar
+            return "%s%s%s [%s, %s%s]" % (self.desc + ": " if self.desc else "", self.fmt(self.n), self.unit,
+                                          format_interval(elapsed), rate_fmt, postfix)
+        return "%s%3.0f%%|%s| %s/%s [%s<%s, %s%s]" % (
+            self.desc + ": " if self.desc else "", frac * 100, bar, self.fmt(self.n), self.fmt(self.total),
+            format_interval(elapsed), remaining, rate_fmt, postfix)
+
+    def display(self, text=None):
+        text = self.line() if text is None else text
+        sys.stderr.write("\n" * self.pos + "\r" + text + " " * max(self.last_len - len(text), 0)
+                         + "\x1b[A" * self.pos)
+        sys.stderr.flush()
+        self.last_len, self.last_print = len(text), time.monotonic()
+
+    def update(self, n=1):
+        if self.paused_at is not None:
+            return
+        self.n += n
+        if self.n >= self.total or time.monotonic() - self.last_print >= 0.1:  # tqdm's mininterval
+            self.display()
+
+    def set_postfix_str(self, s):
+        self.postfix = s
+        self.display()
+
+    def close(self):
+        if self.leave:
+            self.display()
+            sys.stderr.write("\n")
+        else:
+            self.display("")
+            if not self.pos:
+                sys.stderr.write("\r")
+        sys.stderr.flush()
+
+
+# --- a baseline JPEG encoder (grayscale, one flat shade per 8x8 block) --------------------------------
+
+DC_BITS = [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]  # the JPEG standard's luminance DC table (Annex K)
+
+
+def huffman_codes(bits):
+    codes, code, k = {}, 0, 0
+    for length in range(1, 17):
+        for _ in range(bits[length - 1]):
+            codes[k] = (code, length)
+            code, k = code + 1, k + 1
+        code <<= 1
+    return codes
+
+
+DC_CODES = huffman_codes(DC_BITS)
+
+
+def jpeg_bytes(width, height, shade):
+    """A real JPEG of width x height: shade(bx, by) gives each 8x8 block's gray level (0-255). Only DC
+    coefficients are coded (every AC is the end-of-block code), so a few lines make a valid file."""
+    def segment(marker, payload):
+        return b"\xff" + bytes([marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+    out = [b"\xff\xd8", segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"),
+           segment(0xDB, b"\x00" + b"\x01" * 64),
+           segment(0xC0, struct.pack(">BHHBBBB", 8, height, width, 1, 1, 0x11, 0)),
+           segment(0xC4, b"\x00" + bytes(DC_BITS) + bytes(range(12))),
+           segment(0xC4, b"\x10" + bytes([1] + [0] * 15) + b"\x00"),  # AC: one code, end-of-block
+           segment(0xDA, b"\x01\x01\x00\x00\x3f\x00")]
+    acc, nbits, data, prev = 0, 0, bytearray(), 0
+
+    def put(value, length):
+        nonlocal acc, nbits
+        acc, nbits = (acc << length) | value, nbits + length
+        while nbits >= 8:
+            nbits -= 8
+            byte = (acc >> nbits) & 0xFF
+            data.append(byte)
+            if byte == 0xFF:
+                data.append(0)
+        acc &= (1 << nbits) - 1
+
+    for by in range((height + 7) // 8):
+        for bx in range((width + 7) // 8):
+            dc = 8 * (max(0, min(255, int(shade(bx, by)))) - 128)
+            diff, prev = dc - prev, dc
+            size = abs(diff).bit_length()
+            put(*DC_CODES[size])
+            if size:
+                put(diff if diff > 0 else diff + (1 << size) - 1, size)
+            put(0, 1)  # end of block
+    if nbits:
+        put((1 << (8 - nbits)) - 1, 8 - nbits)
+    out.append(bytes(data))
+    out.append(b"\xff\xd9")
+    return b"".join(out)
+
+
+def sample_jpeg(width, height, seed, step):
+    cols, rows = (width + 7) // 8, (height + 7) // 8
+    return jpeg_bytes(width, height, lambda bx, by: 40 + 170 * (bx + by) / max(1, cols + rows - 2)
+                      + 30 * math.sin(seed + step / 50.0 + bx / 6.0) * math.cos(by / 5.0))
+
+
+# --- safetensors -------------------------------------------------------------------------------------
+
+DTYPES = {"float16": "F16", "fp16": "F16", "half": "F16", "bf16": "BF16", "bfloat16": "BF16",
+          "float": "F32", "fp32": "F32", "float32": "F32", "single": "F32"}  # toolkit/train_tools.get_torch_dtype
+
+
+def pack_values(values, dtype):
+    if dtype == "F32":
+        return struct.pack("<%df" % len(values), *values)
+    if dtype == "F16":
+        return struct.pack("<%de" % len(values), *values)
+    words = struct.unpack("<%dI" % len(values), struct.pack("<%df" % len(values), *values))
+    return struct.pack("<%dH" % len(values), *(w >> 16 for w in words))  # bf16: the top half of a float32
+
+
+def tensor_bytes(shape, dtype, scale, seed):
+    count = 1
+    for dim in shape:
+        count *= dim
+    pattern = [scale * math.sin(seed * 12.9898 + i * 78.233) for i in range(min(count, 997))]
+    raw = pack_values(pattern, dtype)
+    size = len(raw) // len(pattern) * count
+    return (raw * (size // len(raw) + 1))[:size]
+
+
+def safetensors_file(tensors, metadata):
+    """safetensors' layout: u64 little-endian header length, the JSON header (padded with spaces to a
+    multiple of 8), then the tensors' bytes, in the order the library writes them (by name)."""
+    header, blobs, offset = collections.OrderedDict(), [], 0
+    if metadata:
+        header["__metadata__"] = metadata
+    for name in sorted(tensors):
+        dtype, shape, data = tensors[name]
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    head += b" " * (-len(head) % 8)
+    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
+
+
+# --- the LoRA each family gets ---------------------------------------------------------------------
+
+def flux_modules():
+    """A few of FLUX.1's linear layers (hidden size 3072, MLP 12288; single blocks' proj_out takes
+    3072 + 12288) under their diffusers names, as ai-toolkit's LoRASpecialNetwork wraps them."""
+    double = ["attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0", "attn.add_k_proj"]
+    mods = [("transformer_blocks.0." + m, 3072, 3072) for m in double]
+    mods += [("transformer_blocks.0.ff.net.0.proj", 3072, 12288), ("transformer_blocks.0.ff.net.2", 12288, 3072)]
+    for block in (0, 37):
+        p = "single_transformer_blocks.%d." % block
+        mods += [(p + "attn.to_q", 3072, 3072), (p + "attn.to_k", 3072, 3072), (p + "attn.to_v", 3072, 3072),
+                 (p + "proj_mlp", 3072, 12288), (p + "proj_out", 15360, 3072)]
+    return mods
+
+
+def unet_modules(xl):
+    """A few attention layers of the SD 1.5 (320/640/1280, text 768) or SDXL (640/1280, text 2048)
+    U-Net, as diffusers names them; kohya-style keys join the path with underscores."""
+    if xl:
+        blocks = [("down_blocks_1_attentions_0_transformer_blocks_1", 640), ("down_blocks_2_attentions_1_transformer_blocks_9", 1280),
+                  ("mid_block_attentions_0_transformer_blocks_0", 1280), ("up_blocks_0_attentions_2_transformer_blocks_9", 1280),
+                  ("up_blocks_1_attentions_2_transformer_blocks_1", 640)]
+        text, proj = 2048, [("down_blocks_1_attentions_0_proj_in", 640, 640, False)]
+    else:
+        blocks = [("down_blocks_0_attentions_0_transformer_blocks_0", 320), ("down_blocks_1_attentions_1_transformer_blocks_0", 640),
+                  ("down_blocks_2_attentions_0_transformer_blocks_0", 1280), ("mid_block_attentions_0_transformer_blocks_0", 1280),
+                  ("up_blocks_3_attentions_2_transformer_blocks_0", 320)]
+        text, proj = 768, [("down_blocks_0_attentions_0_proj_in", 320, 320, True)]  # a 1x1 conv in SD 1.5
+    mods = []
+    for name, dim in blocks:
+        mods += [(name + "_attn1_to_q", dim, dim, False), (name + "_attn1_to_out_0", dim, dim, False),
+                 (name + "_attn2_to_k", text, dim, False), (name + "_ff_net_0_proj", dim, dim * 8, False)]
+    return [("lora_unet_" + n, i, o, conv) for n, i, o, conv in mods + proj]
+
+
+def text_encoder_modules(xl):
+    encoders = [("lora_te1_", 768), ("lora_te2_", 1280)] if xl else [("lora_te_", 768)]
+    return [(prefix + "text_model_encoder_layers_0_" + m, dim, dim, False)
+            for prefix, dim in encoders for m in ("self_attn_q_proj", "self_attn_v_proj")]
+
+
+def lora_tensors(family, rank, alpha, dtype, train_text_encoder, step):
+    tensors = {}
+    if family == "flux":
+        # peft format (toolkit/network_mixins.py get_state_dict): lora_down -> lora_A, lora_up -> lora_B,
+        # "$$" -> ".", no alpha (peft implies alpha = rank).
+        for i, (name, fan_in, fan_out) in enumerate(flux_modules()):
+            tensors["transformer.%s.lora_A.weight" % name] = (dtype, [rank, fan_in], tensor_bytes([rank, fan_in], dtype, 0.02, i))
+            tensors["transformer.%s.lora_B.weight" % name] = (dtype, [fan_out, rank],
+                                                              tensor_bytes([fan_out, rank], dtype, 0.001 * (1 + step % 7), i + 1))
+        return tensors
+    xl = family == "sdxl"
+    mods = unet_modules(xl) + (text_encoder_modules(xl) if train_text_encoder else [])
+    for i, (name, fan_in, fan_out, conv) in enumerate(mods):
+        down, up = ([rank, fan_in, 1, 1], [fan_out, rank, 1, 1]) if conv else ([rank, fan_in], [fan_out, rank])
+        tensors[name + ".lora_down.weight"] = (dtype, down, tensor_bytes(down, dtype, 0.02, i))
+        tensors[name + ".lora_up.weight"] = (dtype, up, tensor_bytes(up, dtype, 0.001 * (1 + step % 7), i + 1))
+        tensors[name + ".alpha"] = (dtype, [], pack_values([float(alpha)], dtype))
+    return tensors
+
+
+def module_count(family, train_text_encoder):
+    # What "create LoRA for U-Net: N modules." says for each family's full set of layers.
+    unet = {"flux": 494, "sdxl": 722, "sd15": 192}[family]
+    te = ({"sdxl": 264, "sd15": 72}.get(family, 0)) if train_text_encoder else 0
+    return unet, te
+
+
+# --- a small YAML writer for config.yaml (ai-toolkit dumps the job config with PyYAML) ----------------
+
+def yaml_scalar(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value)
+    if text and re.match(r"^[A-Za-z_/.][A-Za-z0-9_ ./-]*$", text) and not text.endswith(" ") and \
+            text.lower() not in ("null", "true", "false", "yes", "no", "on", "off", "~"):
+        return text
+    return "'" + text.replace("'", "''") + "'"
+
+
+def yaml_dump(value, indent=0):
+    pad, lines = "  " * indent, []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item:
+                lines.append("%s%s:" % (pad, yaml_scalar(key)))
+                lines.append(yaml_dump(item, indent + (0 if isinstance(item, list) else 1)))  # PyYAML's layout
+            else:
+                lines.append("%s%s: %s" % (pad, yaml_scalar(key), yaml_scalar(item) if not isinstance(item, (dict, list)) else "{}" if isinstance(item, dict) else "[]"))
+    else:
+        for item in value:
+            if isinstance(item, (dict, list)) and item:
+                body = yaml_dump(item, indent + 1).lstrip(" ")
+                lines.append("%s- %s" % (pad, body))
+            else:
+                lines.append("%s- %s" % (pad, yaml_scalar(item)))
+    return "\n".join(lines)
+
+
+# --- the config (toolkit/config.py) -------------------------------------------------------------------
+
+def replace_env_vars_in_string(s):
+    def replacer(match):
+        var_name = match.group(1)
+        value = os.environ.get(var_name)
+        if value is None:
+            raise ValueError(f"Environment variable {var_name} not set. Please ensure it's defined before proceeding.")
+        return value
+
+    return re.sub(r"\$\{([^}]+)\}", replacer, s)
+
+
+def preprocess_config(config, name=None):
+    if "job" not in config:
+        raise ValueError("config file must have a job key")
+    if "config" not in config:
+        raise ValueError("config file must have a config section")
+    if "name" not in config["config"] and name is None:
+        raise ValueError("config file must have a config.name key")
+    if name is None:
+        name = config["config"]["name"]
+    config_string = json.dumps(config).replace("[name]", name)
+    return json.loads(config_string, object_pairs_hook=collections.OrderedDict)
+
+
+def get_config(config_file_path, name=None):
+    config_path = os.path.join(HERE, "config", config_file_path)
+    real_config_path = None
+    if not os.path.exists(config_path):
+        for ext in POSSIBLE_EXTENSIONS:
+            if os.path.exists(config_path + ext):
+                real_config_path = config_path + ext
+                break
+    if not real_config_path:
+        if os.path.exists(config_file_path):
+            real_config_path = config_file_path
+        elif os.path.exists(os.path.join(os.getcwd(), config_file_path)):
+            real_config_path = os.path.join(os.getcwd(), config_file_path)
+    if not real_config_path:
+        raise ValueError(f"Could not find config file {config_file_path}")
+    with open(real_config_path, "r", encoding="utf-8") as f:
+        content = replace_env_vars_in_string(f.read())
+    if real_config_path.endswith((".json", ".jsonc")):
+        config = json.loads(content, object_pairs_hook=collections.OrderedDict)
+    elif real_config_path.endswith((".yaml", ".yml")):
+        # ai-toolkit reads YAML with oyaml; the standard library has no YAML reader, and Trainyard's
+        # agent always writes JSON.
+        raise ValueError(f"Config file {config_file_path}: the stand-in reads JSON configs only")
+    else:
+        raise ValueError(f"Config file {config_file_path} must be a json or yaml file")
+    return preprocess_config(config, name)
+
+
+# --- the job and its training process -----------------------------------------------------------------
+
+class Pace:
+    """Spreads the run over TRAINYARD_STAND_IN_SECONDS: 15% before training, 75% training, 10% for
+    saves and samples."""
+
+    def __init__(self, seconds, steps, events):
+        self.setup = 0.15 * seconds / 24
+        self.step = 0.75 * seconds / max(1, steps)
+        self.event = 0.10 * seconds / max(1, events)
+
+    @staticmethod
+    def sleep(seconds):
+        time.sleep(max(0.0, seconds))
+
+
+class TrainProcess:
+    def __init__(self, job, process_config):
+        self.job, self.config = job, process_config
+        self.name = job.name
+        print(json.dumps(process_config, indent=4))  # jobs/process/BaseProcess.py
+        get = lambda key: process_config.get(key) or collections.OrderedDict()  # noqa: E731
+        self.model, self.train, self.save_cfg = get("model"), get("train"), get("save")
+        self.sample_cfg, self.network = get("sample"), get("network")
+        self.datasets = process_config.get("datasets") or []
+        self.training_folder = process_config.get("training_folder")
+        if not self.training_folder:
+            raise ValueError('config file error. Missing "config.process[0].training_folder" key')
+        self.save_root = os.path.join(self.training_folder, self.name)
+        self.trigger_word = process_config.get("trigger_word")
+        self.steps = int(self.train.get("steps", 1000))
+        self.family = self.model_family()
+        # jobs/process/BaseTrainProcess.py save_training_config: the job's config beside its outputs.
+        os.makedirs(self.save_root, exist_ok=True)
+        with open(os.path.join(self.save_root, "config.yaml"), "w", encoding="utf-8") as f:
+            f.write(yaml_dump(job.raw_config) + "\n")
+
+    def model_family(self):
+        # toolkit/config_modules.py ModelConfig: arch, or the older is_flux / is_xl flags.
+        arch = str(self.model.get("arch") or "").split(":")[0]
+        path = str(self.model.get("name_or_path") or "").lower()
+        if arch in ("flux", "flex1") or self.model.get("is_flux") or (not arch and "flux" in path):
+            return "flux"
+        if arch == "sdxl" or self.model.get("is_xl") or (not arch and "xl" in path):
+            return "sdxl"
+        return "sd15"
+
+    # ---- output helpers
+    def out(self, *lines):
+        for line in lines:
+            print(line, flush=True)
+
+    def run(self):
+        steps = self.steps
+        self.sample_every = int(self.sample_cfg.get("sample_every", 100) or 0)
+        self.save_every = int(self.save_cfg.get("save_every", 1000) or 0)
+        self.disable_sampling = bool(self.train.get("disable_sampling"))
+        # toolkit/config_modules.py SampleConfig: `samples` ({prompt, width, height, seed}) or the older `prompts`
+        items = self.sample_cfg.get("samples") or [{"prompt": p} for p in self.sample_cfg.get("prompts") or []]
+        self.sample_items = [item for item in items if isinstance(item, dict) and item.get("prompt") is not None]
+        self.prompts = [item["prompt"] for item in self.sample_items]
+        samples = 0 if self.disable_sampling or not self.prompts else (
+            1 + (len([s for s in range(1, steps) if self.sample_every and s % self.sample_every == 0])))
+        saves = 1 + len([s for s in range(1, steps) if self.save_every and s % self.save_every == 0])
+        self.pace = Pace(float(knob("SECONDS", "60")), steps, samples + saves)
+        self.load_model()
+        self.make_network()
+        self.load_datasets()
+        self.train_loop()
+
+    # ---- the model (toolkit/stable_diffusion_model.py load_model)
+    def load_model(self):
+        path = str(self.model.get("name_or_path") or "")
+        pace = self.pace.setup
+        if self.family == "flux":
+            self.out("Loading Flux model", "Loading transformer")
+            self.check_gated(path)
+            self.download(path, [("transformer/diffusion_pytorch_model-00001-of-00003.safetensors", 9_983_000_000),
+                                 ("transformer/diffusion_pytorch_model-00002-of-00003.safetensors", 9_949_000_000),
+                                 ("transformer/diffusion_pytorch_model-00003-of-00003.safetensors", 3_870_000_000)])
+            self.ticks("Loading checkpoint shards", 3, pace * 3)
+            self.check_oom_while_loading()
+            if self.model.get("quantize"):
+                self.out("Quantizing transformer")
+                Pace.sleep(pace * 4)
+            self.out("Loading VAE")
+            Pace.sleep(pace)
+            self.out("Loading T5")
+            self.download(path, [("text_encoder_2/model-00001-of-00002.safetensors", 4_994_000_000),
+                                 ("text_encoder_2/model-00002-of-00002.safetensors", 4_530_000_000)])
+            self.ticks("Loading checkpoint shards", 2, pace * 2)
+            if self.model.get("quantize_te", self.model.get("quantize")):
+                self.out("Quantizing T5")
+                Pace.sleep(pace * 2)
+            self.out("Loading CLIP", "Making pipe", "Preparing Model")
+        else:
+            # diffusers' StableDiffusion(XL)Pipeline.from_pretrained: no line of ai-toolkit's own, only
+            # diffusers' bar over the pipeline's parts.
+            self.check_gated(path)
+            self.download(path, [("unet/diffusion_pytorch_model.safetensors",
+                                  10_270_000_000 if self.family == "sdxl" else 3_438_000_000)])
+            self.ticks("Loading pipeline components...", 7 if self.family == "sdxl" else 6, pace * 4)
+            self.check_oom_while_loading()
+        Pace.sleep(pace * 2)
+
+    def check_gated(self, path):
+        if knob("GATED") not in ("1", "true") or os.environ.get("HF_TOKEN"):
+            return
+        # What huggingface_hub raises (utils/_http.py hf_raise_for_status) and diffusers turns into an
+        # OSError (configuration_utils.py load_config) while the exception is being handled.
+        url = "https://huggingface.co/%s/resolve/main/transformer/config.json" % path
+        try:
+            raise GatedRepoError(
+                "401 Client Error. (Request ID: Root=1-68c0a1b2-5f0e3d2c7a1b4e6f8d9c0b1a;4e2f6a8c-1d3b-4c5e-9f7a-2b8d6e0c4a1f)"
+                "\n\nCannot access gated repo for url %s.\nAccess to model %s is restricted. You must have access "
+                "to it and be authenticated to access it. Please log in." % (url, path))
+        except GatedRepoError:
+            raise OSError(
+                f"{path} is not a local folder and is not a valid model identifier listed on "
+                "'https://huggingface.co/models'\nIf this is a private repository, make sure to pass a token "
+                "having permission to this repo with `token` or log in with `hf auth login`.")
+
+    def check_oom_while_loading(self):
+        if int_knob("OOM_AT_STEP") == 0:
+            # moving the model onto the GPU: outside the training loop, nothing catches it
+            raise OutOfMemoryError(cuda_oom_text())
+
+    def download(self, repo, files):
+        """huggingface_hub's bars while a model that is not cached yet downloads (unit B, scaled)."""
+        if knob("DOWNLOAD") not in ("1", "true"):
+            return
+        fetch = Bar(len(files), desc="Fetching %d files" % len(files))
+        for name, size in files:
+            bar = Bar(size, desc=name, unit="B", unit_scale=True, pos=1)
+            for _ in range(8):
+                Pace.sleep(self.pace.setup / 4)
+                bar.update(size // 8)
+            bar.update(size - bar.n)
+            bar.close()
+            fetch.update()
+        fetch.close()
+
+    def ticks(self, desc, total, seconds, leave=True):
+        bar = Bar(total, desc=desc, leave=leave)
+        for _ in range(total):
+            Pace.sleep(seconds / total)
+            bar.update()
+        bar.close()
+
+    # ---- the network (toolkit/lora_special.py LoRASpecialNetwork)
+    def make_network(self):
+        net = self.network
+        self.rank = int(net.get("linear") or net.get("rank") or 4)
+        alpha = net.get("linear_alpha", net.get("alpha", 1.0))
+        self.alpha = self.rank if self.family == "flux" else alpha  # peft has no alpha: it is the rank
+        self.train_text_encoder = bool(self.train.get("train_text_encoder")) and self.family != "flux"
+        unet, te = module_count(self.family, self.train_text_encoder)
+        self.out("create LoRA network. base dim (rank): %s, alpha: %s" % (self.rank, self.alpha),
+                 "neuron dropout: p=None, rank dropout: p=None, module dropout: p=None")
+        if self.train_text_encoder:
+            for i in ((1, 2) if self.family == "sdxl" else (None,)):
+                self.out("create LoRA for Text Encoder %d:" % i if i else "create LoRA for Text Encoder:")
+        self.out("create LoRA for Text Encoder: %d modules." % te, "create LoRA for U-Net: %d modules." % unet)
+        self.save_dtype = DTYPES.get(str(self.save_cfg.get("dtype", "float16")), "F16")
+        Pace.sleep(self.pace.setup)
+
+    # ---- the datasets (toolkit/data_loader.py, toolkit/dataloader_mixins.py)
+    def load_datasets(self):
+        self.images = 0
+        for dataset in self.datasets:
+            folder = dataset.get("folder_path") or ""
+            resolutions = dataset.get("resolution", 512)
+            for res in resolutions if isinstance(resolutions, list) else [resolutions]:
+                # toolkit/config_modules.py preprocess_dataset_raw_config: one dataset per resolution
+                files = sorted(f for f in (os.listdir(folder) if os.path.isdir(folder) else [])
+                               if f.lower().endswith(IMAGE_EXTS))
+                self.out("Dataset: %s" % folder, "  -  Preprocessing image dimensions")
+                self.ticks(None, len(files), self.pace.setup) if files else Bar(0).close()
+                with open(os.path.join(folder, ".aitk_size.json"), "w") as f:
+                    json.dump({"__version__": "0.1.2"}, f)
+                self.out("  -  Found %d images" % len(files))
+                assert len(files) > 0, f"no images found in {folder}"
+                self.images = max(self.images, len(files))
+                if dataset.get("buckets", True):
+                    self.out("Bucket sizes for %s:" % folder, "%dx%d: %d files" % (res, res, len(files)), "1 buckets made")
+                if dataset.get("cache_latents") or dataset.get("cache_latents_to_disk"):
+                    to_disk = bool(dataset.get("cache_latents_to_disk"))
+                    self.out("Caching latents for %s" % folder)
+                    if to_disk:
+                        self.out(" - Saving latents to disk")
+                    if dataset.get("cache_latents"):
+                        self.out(" - Keeping latents in memory")
+                    self.ticks("Caching latents" + (" to disk" if to_disk else ""), len(files), self.pace.setup * 3)
+                if dataset.get("cache_text_embeddings"):
+                    self.out("Caching text_embeddings for %s" % folder, " - Saving text embeddings to disk")
+                    self.ticks("Caching text embeddings to disk", len(files), self.pace.setup)
+
+    # ---- samples (BaseSDTrainProcess.sample, toolkit/config_modules.py GenerateImageConfig)
+    def sample(self, step):
+        folder = os.path.join(self.save_root, "samples")
+        tmp, thumbs = os.path.join(folder, ".tmp"), os.path.join(folder, ".thumbs")
+        bar = Bar(len(self.prompts), desc="Generating Images", leave=False, pos=1 if step and step < self.steps else 0)
+        seed = int(self.sample_cfg.get("seed", 0) or 0)
+        for i, item in enumerate(self.sample_items):
+            width = int(item.get("width") or self.sample_cfg.get("width", 512))
+            height = int(item.get("height") or self.sample_cfg.get("height", 512))
+            width, height = max(64, width - width % 8), max(64, height - height % 8)
+            Pace.sleep(self.pace.event / max(1, len(self.prompts)))
+            os.makedirs(tmp, exist_ok=True)
+            name = "%d__%09d_%d.%s" % (int(time.time() * 1000), step, i, self.sample_cfg.get("format", "jpg"))
+            with open(os.path.join(tmp, name), "wb") as f:
+                f.write(sample_jpeg(width, height, seed + i, step))
+            # save_image_atomic: the 300x300 thumbnail moves into .thumbs first, then the image into place.
+            with open(os.path.join(tmp, name + ".thumb"), "wb") as f:
+                f.write(sample_jpeg(300, 300, seed + i, step))
+            os.makedirs(thumbs, exist_ok=True)
+            os.replace(os.path.join(tmp, name + ".thumb"), os.path.join(thumbs, name + ".jpg"))
+            os.replace(os.path.join(tmp, name), os.path.join(folder, name))
+            bar.update()
+        bar.close()
+        self.out("")
+
+    # ---- saves (BaseSDTrainProcess.save and clean_up_saves)
+    def save(self, step=None):
+        os.makedirs(self.save_root, exist_ok=True)
+        suffix = "_%09d" % step if step is not None else ""
+        path = os.path.join(self.save_root, "%s%s.safetensors" % (self.name, suffix))
+        tensors = lora_tensors(self.family, self.rank, self.alpha, self.save_dtype, self.train_text_encoder,
+                               self.step_num)
+        write_atomic(path, safetensors_file(tensors, self.metadata(tensors)))
+        self.out("Saved checkpoint to %s" % path)
+        optimizer = os.path.join(self.save_root, "optimizer.pt")
+        # torch.save writes a zip archive; what matters here is that the file is there and replaced.
+        write_atomic(optimizer, b"PK\x03\x04" + hashlib.sha256(b"%d" % self.step_num).digest() * 64)
+        self.out("Saved optimizer to %s" % optimizer)
+        self.clean_up_saves()
+        Pace.sleep(self.pace.event)
+
+    def metadata(self, tensors):
+        meta = collections.OrderedDict(self.job.meta)
+        meta["training_info"] = collections.OrderedDict([("step", self.step_num), ("epoch", self.epoch_num)])
+        meta["ss_base_model_version"] = {"flux": "flux.1", "sdxl": "sdxl_1.0", "sd15": "sd_1.5"}[self.family]
+        meta["ss_output_name"] = self.name
+        if self.trigger_word is not None:
+            meta["ss_tag_frequency"] = {"1_%s" % self.trigger_word: {self.trigger_word: 1}}
+        # toolkit/metadata.py get_meta_for_safetensors: [name] replaced, software added, non-strings as JSON
+        meta = json.loads(json.dumps(meta).replace("[name]", self.name), object_pairs_hook=collections.OrderedDict)
+        meta["software"] = collections.OrderedDict([("name", "ai-toolkit"), ("repo", "https://github.com/ostris/ai-toolkit"),
+                                                    ("version", VERSION)])
+        for key, value in list(meta.items()):
+            if not isinstance(value, str):
+                meta[key] = json.dumps(value)
+        meta["format"] = "pt"
+        # add_model_hash_to_meta: sd-webui-additional-networks' hashes of the file with only ss_ metadata
+        hashed = safetensors_file(tensors, {k: v for k, v in meta.items() if k.startswith("ss_")})
+        (n,) = struct.unpack("<Q", hashed[:8])
+        meta["sshs_model_hash"] = hashlib.sha256(hashed[8 + n:]).hexdigest()
+        meta["sshs_legacy_hash"] = hashlib.sha256(hashed[0x100000:0x110000]).hexdigest()[:8]
+        return meta
+
+    def clean_up_saves(self):
+        keep = int(self.save_cfg.get("max_step_saves_to_keep", 5))
+        files = glob.glob(os.path.join(self.save_root, "%s_*" % glob.escape(self.name)))
+        saves = sorted((f for f in files if f.endswith(".safetensors")), key=os.path.getctime)
+        for item in saves[:-keep] if keep > 0 else saves:
+            self.out("Removing old save: %s" % item)
+            os.remove(item)
+            yaml_file = os.path.splitext(item)[0] + ".yaml"
+            if os.path.exists(yaml_file):
+                os.remove(yaml_file)
+
+    # ---- the training loop (BaseSDTrainProcess.run, extensions_built_in/sd_trainer/SDTrainer.py)
+    def train_loop(self):
+        steps = self.steps
+        self.step_num, self.epoch_num = 0, 0
+        if self.train.get("skip_first_sample") or self.disable_sampling:
+            self.out("Skipping first sample due to config setting")
+        else:
+            self.out("Generating baseline samples before training")
+            if self.prompts:
+                self.sample(0)
+        bar = Bar(steps, desc=self.name, initial=0)
+        bar.pause()
+        fail_at, oom_at, nan_from = int_knob("FAIL_AT_STEP"), int_knob("OOM_AT_STEP"), int_knob("NAN_FROM_STEP")
+        lr = float(self.train.get("lr", 1e-6))
+        batches_per_epoch = max(1, self.images)
+        consecutive_oom = 0
+        deadline = time.monotonic()
+        for step in range(0, steps):
+            self.step_num = step
+            bar.unpause()
+            is_save_step = self.save_every and step % self.save_every == 0
+            is_sample_step = self.sample_every and step % self.sample_every == 0 and not self.disable_sampling
+            if step and step % batches_per_epoch == 0:
+                self.epoch_num += 1
+            deadline = max(deadline, time.monotonic() - self.pace.step) + self.pace.step  # saves and samples pause it
+            Pace.sleep(deadline - time.monotonic())
+            if fail_at is not None and step == fail_at:
+                # hook_train_loop raising (what is not an out-of-memory error goes up to run.py)
+                raise RuntimeError("simulated failure at step %d" % step)
+            if oom_at and step >= oom_at and step < oom_at + 4:
+                consecutive_oom += 1  # torch.cuda.OutOfMemoryError, caught by the training loop
+                if consecutive_oom > 3:
+                    raise RuntimeError("OOM during training step 3 times in a row, aborting training")
+                self.out("", "################################################",
+                         "# OOM during training step, skipping batch %d/3 #" % consecutive_oom,
+                         "################################################", "")
+            else:
+                consecutive_oom = 0
+                loss = 0.05 + 0.4 * math.exp(-4.0 * step / steps) + 0.01 * math.sin(step * 1.7)
+                if nan_from is not None and step >= nan_from:
+                    self.out("loss is nan")  # SDTrainer zeroes a loss that is not finite
+                    loss = 0.0
+                bar.set_postfix_str("lr: %.1e loss: %.3e" % (lr, loss))
+            if step != 0:
+                if is_save_step:
+                    bar.pause()
+                    self.out("\nSaving at step %d" % step)
+                    self.save(step)
+                    bar.unpause()
+                if is_sample_step:
+                    bar.pause()
+                    self.sample(step)
+                    bar.unpause()
+            bar.update(step + 1 - bar.n)
+            self.step_num = step + 1
+        bar.close()
+        self.save()
+        if not self.disable_sampling and self.prompts:
+            self.sample(self.step_num)
+        self.out("")
+
+
+def write_atomic(path, data):
+    with open(path + ".tmp", "wb") as f:
+        f.write(data)
+    os.replace(path + ".tmp", path)
+
+
+class Job:
+    """jobs/BaseJob.py with TrainJob / ExtensionJob: config.name, the meta, one process per entry."""
+
+    def __init__(self, config):
+        self.raw_config = config
+        self.config = config["config"]
+        if "name" not in self.config:
+            raise ValueError('config file error. Missing "config.name" key')
+        self.name = self.config["name"]
+        self.meta = config.get("meta") or collections.OrderedDict()
+        if "process" not in self.config:
+            raise ValueError('config file is invalid. Missing "config.process" key')
+        if len(self.config["process"]) == 0:
+            raise ValueError('config file is invalid. "config.process" must be a list of processes')
+        self.process = []
+        for i, process in enumerate(self.config["process"]):
+            if "type" not in process:
+                raise ValueError(f'config file is invalid. Missing "config.process[{i}].type" key')
+            if process["type"] not in ("sd_trainer", "ui_trainer"):
+                raise ValueError(f'config file is invalid. Unknown process type: {process["type"]}')
+            self.process.append(TrainProcess(self, process))
+
+    def run(self):
+        print("")
+        print("#############################################")
+        print(f"# Running job: {self.name}")
+        print("#############################################")
+        print("")
+        print("")
+        print(f"Running  {len(self.process)} process{'' if len(self.process) == 1 else 'es'}")
+        for process in self.process:
+            process.run()
+
+
+def get_job(config_path, name=None):
+    config = get_config(config_path, name)
+    if not config["job"]:
+        raise ValueError('config file is invalid. Missing "job" key')
+    if config["job"] not in ("train", "extension"):
+        raise ValueError(f"Unknown job type {config['job']}")
+    return Job(config)
+
+
+def print_end_message(jobs_completed, jobs_failed):
+    failure_string = f"{jobs_failed} failure{'' if jobs_failed == 1 else 's'}" if jobs_failed > 0 else ""
+    completed_string = f"{jobs_completed} completed job{'' if jobs_completed == 1 else 's'}"
+    print("")
+    print("========================================")
+    print("Result:")
+    if len(completed_string) > 0:
+        print(f" - {completed_string}")
+    if len(failure_string) > 0:
+        print(f" - {failure_string}")
+    print("========================================")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("config_file_list", nargs="+", type=str,
+                        help="Name of config file (eg: person_v1 for config/person_v1.json), or full path")
+    parser.add_argument("-r", "--recover", action="store_true", help="Continue running additional jobs even if a job fails")
+    parser.add_argument("-n", "--name", type=str, default=None, help="Name to replace [name] tag in config file")
+    parser.add_argument("-l", "--log", type=str, default=None, help="Log file to write output to (ignored here)")
+    args = parser.parse_args()
+    jobs_completed, jobs_failed = 0, 0
+    print(f"Running {len(args.config_file_list)} job{'' if len(args.config_file_list) == 1 else 's'}")
+    for config_file in args.config_file_list:
+        try:
+            job = get_job(config_file, args.name)
+            job.run()
+            jobs_completed += 1
+        except Exception as e:
+            print(f"Error running job: {e}")
+            jobs_failed += 1
+            try:
+                job.process[0]  # ai-toolkit calls its on_error hook here
+            except Exception as e2:
+                print(f"Error running on_error: {e2}")
+            if not args.recover:
+                print_end_message(jobs_completed, jobs_failed)
+                raise e
+        except KeyboardInterrupt:
+            if not args.recover:
+                print("")
+                print("========================================")
+                print("Job stopped")
+                print("========================================")
+                sys.exit(0)
+
+
+if __name__ == "__main__":
+    # Line-buffered like a terminal even through a pipe, so lines and bars arrive as they are printed.
+    sys.stdout.reconfigure(line_buffering=True)
+    main()

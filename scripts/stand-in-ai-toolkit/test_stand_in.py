@@ -1,0 +1,418 @@
+"""Tests of the stand-in ai-toolkit: it runs as ai-toolkit is run (python3 run.py CONFIG, from its
+folder) and the tests check what ai-toolkit's own code prints and writes, format by format.
+
+Run: python3 -m unittest discover -s scripts/stand-in-ai-toolkit -p 'test_*.py' -v
+"""
+import json
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+RUN = os.path.join(HERE, "run.py")
+sys.path.insert(0, HERE)
+import run as stand_in  # noqa: E402
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    metadata = header.pop("__metadata__", {})
+    return header, metadata, data, n
+
+
+def jpeg_size(data):
+    """(width, height) from a baseline JPEG's SOF0 segment, after checking its markers."""
+    assert data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9", "not a JPEG"
+    i = 2
+    while i < len(data):
+        assert data[i] == 0xFF, "bad marker at %d" % i
+        marker, length = data[i + 1], struct.unpack(">H", data[i + 2:i + 4])[0]
+        if marker == 0xC0:
+            height, width = struct.unpack(">HH", data[i + 5:i + 9])
+            return width, height
+        i += 2 + length
+    raise AssertionError("no SOF0")
+
+
+class StandInTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="stand-in-test-")
+        self.dataset = os.path.join(self.tmp.name, "dataset")
+        os.makedirs(self.dataset)
+        for i in range(3):
+            with open(os.path.join(self.dataset, "img%d.png" % i), "wb") as f:
+                f.write(b"\x89PNG")
+            with open(os.path.join(self.dataset, "img%d.txt" % i), "w") as f:
+                f.write("a photo of ohwx")
+        self.output = os.path.join(self.tmp.name, "output")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def config(self, family="flux", steps=12, **process):
+        model = {"flux": {"name_or_path": "black-forest-labs/FLUX.1-dev", "is_flux": True, "quantize": True},
+                 "sdxl": {"name_or_path": "stabilityai/stable-diffusion-xl-base-1.0", "is_xl": True},
+                 "sd15": {"name_or_path": "stable-diffusion-v1-5/stable-diffusion-v1-5"}}[family]
+        p = {
+            "type": "sd_trainer", "training_folder": self.output, "device": "cuda:0", "trigger_word": "ohwx",
+            "network": {"type": "lora", "linear": 8, "linear_alpha": 4},
+            "save": {"dtype": "float16", "save_every": 4, "max_step_saves_to_keep": 1},
+            "datasets": [{"folder_path": self.dataset, "caption_ext": "txt", "resolution": [512],
+                          "cache_latents_to_disk": True}],
+            "train": {"steps": steps, "batch_size": 1, "lr": 1e-4},
+            "model": model,
+            "sample": {"prompts": ["a photo of [trigger]", "[trigger] at the beach"], "sample_every": 6,
+                       "width": 96, "height": 64},
+        }
+        for key, value in process.items():
+            if isinstance(value, dict) and isinstance(p.get(key), dict):
+                p[key] = dict(p[key], **value)
+            else:
+                p[key] = value
+        return {"job": "extension", "config": {"name": "my_lora", "process": [p]}, "meta": {"name": "[name]", "version": "1.0"}}
+
+    def run_stand_in(self, config, env=None, seconds=1.5, raw=None):
+        path = os.path.join(self.tmp.name, "config.json")
+        with open(path, "w") as f:
+            f.write(raw if raw is not None else json.dumps(config))
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("TRAINYARD_STAND_IN_")}
+        environment.update({"TRAINYARD_STAND_IN_SECONDS": str(seconds), "PYTHONDONTWRITEBYTECODE": "1"}, **(env or {}))
+        # stderr into stdout, as the agent reads it: the order of lines and bars is what is checked
+        proc = subprocess.run([sys.executable, RUN, path], cwd=HERE, env=environment, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=60)
+        return proc.returncode, proc.stdout.decode("utf-8")
+
+    @property
+    def save_root(self):
+        return os.path.join(self.output, "my_lora")
+
+    # --- formats of the files ------------------------------------------------------------------------
+
+    def test_flux_lora_has_peft_transformer_keys_with_rank_shapes(self):
+        code, out = self.run_stand_in(self.config("flux", save={"dtype": "bf16"}))
+        self.assertEqual(code, 0, out)
+        header, metadata, data, n = read_safetensors(os.path.join(self.save_root, "my_lora.safetensors"))
+        self.assertIn("transformer.single_transformer_blocks.0.attn.to_k.lora_A.weight", header)
+        self.assertIn("transformer.transformer_blocks.0.attn.to_q.lora_B.weight", header)
+        for key, info in header.items():
+            self.assertRegex(key, r"^transformer\.(single_)?transformer_blocks\.\d+\..+\.lora_[AB]\.weight$")
+            self.assertEqual(info["dtype"], "BF16")
+            if key.endswith("lora_A.weight"):
+                self.assertEqual(info["shape"][0], 8, key)  # rank from network.linear
+            else:
+                self.assertEqual(info["shape"][1], 8, key)
+        self.assertEqual(header["transformer.single_transformer_blocks.0.attn.to_k.lora_A.weight"]["shape"], [8, 3072])
+        self.assertEqual(header["transformer.single_transformer_blocks.0.proj_out.lora_A.weight"]["shape"], [8, 15360])
+        self.assertEqual(header["transformer.transformer_blocks.0.ff.net.0.proj.lora_B.weight"]["shape"], [12288, 8])
+        self.assertFalse(any(k.endswith(".alpha") for k in header), "peft keys carry no alpha")
+        # The data: each tensor's bytes are its shape x 2 (bf16), back to back, to the end of the file.
+        end = 0
+        for info in sorted(header.values(), key=lambda i: i["data_offsets"]):
+            start, stop = info["data_offsets"]
+            self.assertEqual(start, end)
+            count = 1
+            for dim in info["shape"]:
+                count *= dim
+            self.assertEqual(stop - start, 2 * count)
+            end = stop
+        self.assertEqual(len(data), 8 + n + end)
+        self.assertEqual(n % 8, 0)
+        # Metadata as ai-toolkit writes it: the job's meta with [name] filled, ss_ keys, training_info, software.
+        self.assertEqual(metadata["name"], "my_lora")
+        self.assertEqual(metadata["format"], "pt")
+        self.assertEqual(metadata["ss_output_name"], "my_lora")
+        self.assertEqual(metadata["ss_base_model_version"], "flux.1")
+        self.assertEqual(json.loads(metadata["training_info"])["step"], 12)
+        self.assertEqual(json.loads(metadata["ss_tag_frequency"]), {"1_ohwx": {"ohwx": 1}})
+        self.assertEqual(json.loads(metadata["software"])["name"], "ai-toolkit")
+        self.assertRegex(metadata["sshs_model_hash"], r"^[0-9a-f]{64}$")
+        self.assertTrue(all(isinstance(v, str) for v in metadata.values()))
+
+    def test_sdxl_lora_has_kohya_keys_with_alphas(self):
+        code, out = self.run_stand_in(self.config("sdxl"))
+        self.assertEqual(code, 0, out)
+        header, metadata, _, _ = read_safetensors(os.path.join(self.save_root, "my_lora.safetensors"))
+        self.assertEqual(metadata["ss_base_model_version"], "sdxl_1.0")
+        modules = {k.rsplit(".", 2)[0] for k in header if k.endswith(".lora_down.weight")}
+        self.assertGreaterEqual(len(modules), 5)
+        for module in modules:
+            self.assertTrue(module.startswith("lora_unet_"), module)
+            self.assertNotIn(".", module)
+            self.assertEqual(header[module + ".lora_down.weight"]["shape"][0], 8)
+            self.assertEqual(header[module + ".lora_up.weight"]["shape"][1], 8)
+            self.assertEqual(header[module + ".alpha"], {"dtype": "F16", "shape": [],
+                                                          "data_offsets": header[module + ".alpha"]["data_offsets"]})
+        # SDXL's cross attention reads 2048-wide text; its blocks are 640 and 1280 wide.
+        k = "lora_unet_mid_block_attentions_0_transformer_blocks_0_attn2_to_k"
+        self.assertEqual(header[k + ".lora_down.weight"]["shape"], [8, 2048])
+        self.assertEqual(header[k + ".lora_up.weight"]["shape"], [1280, 8])
+        self.assertEqual(header["lora_unet_down_blocks_1_attentions_0_proj_in.lora_down.weight"]["shape"], [8, 640])
+        self.assertFalse(any(k.startswith("lora_te") for k in header), "no text encoder unless it is trained")
+        # The alpha's value is network.linear_alpha (float16 4.0).
+        _, _, data, n = read_safetensors(os.path.join(self.save_root, "my_lora.safetensors"))
+        start, stop = header[k + ".alpha"]["data_offsets"]
+        self.assertEqual(struct.unpack("<e", data[8 + n + start:8 + n + stop]), (4.0,))
+
+    def test_sd15_lora_has_its_widths_and_text_encoder_keys_when_trained(self):
+        code, out = self.run_stand_in(self.config("sd15", train={"train_text_encoder": True}))
+        self.assertEqual(code, 0, out)
+        header, metadata, _, _ = read_safetensors(os.path.join(self.save_root, "my_lora.safetensors"))
+        self.assertEqual(metadata["ss_base_model_version"], "sd_1.5")
+        widths = {header[k]["shape"][0] for k in header if k.startswith("lora_unet_") and k.endswith("lora_up.weight")}
+        self.assertTrue({320, 640, 1280} <= widths, widths)
+        self.assertEqual(header["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight"]["shape"],
+                         [8, 768])
+        self.assertEqual(header["lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight"]["shape"], [8, 320, 1, 1])
+        self.assertIn("lora_te_text_model_encoder_layers_0_self_attn_q_proj.alpha", header)
+        self.assertIn("create LoRA for Text Encoder: 72 modules.", out)
+
+    # --- the run: saves, samples, order ----------------------------------------------------------------
+
+    def test_step_saves_are_pruned_and_the_final_save_comes_before_the_final_samples(self):
+        code, out = self.run_stand_in(self.config("flux", steps=12, save={"save_every": 3, "max_step_saves_to_keep": 2}))
+        self.assertEqual(code, 0, out)
+        names = sorted(os.listdir(self.save_root))
+        # Saves at 3, 6, 9 (never at step 0 or at the end): the oldest is removed, two kept.
+        self.assertEqual([n for n in names if n.endswith(".safetensors")],
+                         ["my_lora.safetensors", "my_lora_000000006.safetensors", "my_lora_000000009.safetensors"])
+        self.assertIn("optimizer.pt", names)
+        self.assertIn("config.yaml", names)
+        self.assertIn("Removing old save: %s" % os.path.join(self.save_root, "my_lora_000000003.safetensors"), out)
+        for step in (3, 6, 9):
+            self.assertIn("\nSaving at step %d\nSaved checkpoint to %s\nSaved optimizer to %s\n" % (
+                step, os.path.join(self.save_root, "my_lora_%09d.safetensors" % step),
+                os.path.join(self.save_root, "optimizer.pt")), out)
+        final = out.index("Saved checkpoint to %s" % os.path.join(self.save_root, "my_lora.safetensors"))
+        final_samples = [m.start() for m in re.finditer(r"Generating Images", out)][-1]
+        self.assertLess(final, final_samples)
+        # ... and on disk: the final LoRA was written before the last sample.
+        samples = os.path.join(self.save_root, "samples")
+        last_sample = max(os.path.join(samples, n) for n in os.listdir(samples) if n.endswith(".jpg"))
+        self.assertLessEqual(os.stat(os.path.join(self.save_root, "my_lora.safetensors")).st_mtime_ns,
+                             os.stat(last_sample).st_mtime_ns)
+
+    def test_samples_go_through_tmp_and_thumbs_named_as_ai_toolkit_names_them(self):
+        code, out = self.run_stand_in(self.config("flux", steps=12))
+        self.assertEqual(code, 0, out)
+        samples = os.path.join(self.save_root, "samples")
+        images = sorted(n for n in os.listdir(samples) if n.endswith(".jpg"))
+        # Baseline (step 0), step 6, the end (step 12); one per prompt.
+        self.assertEqual(len(images), 6)
+        steps = []
+        for name in images:
+            m = re.match(r"^(\d{13})__(\d{9})_(\d)\.jpg$", name)
+            self.assertTrue(m, name)
+            steps.append((int(m.group(2)), int(m.group(3))))
+            with open(os.path.join(samples, name), "rb") as f:
+                self.assertEqual(jpeg_size(f.read()), (96, 64))
+            thumb = os.path.join(samples, ".thumbs", name + ".jpg")
+            with open(thumb, "rb") as f:
+                self.assertEqual(jpeg_size(f.read()), (300, 300))
+            # The thumbnail is made from the image in .tmp, so it is written after it (and moved before it).
+            self.assertGreaterEqual(os.stat(thumb).st_mtime_ns, os.stat(os.path.join(samples, name)).st_mtime_ns)
+        self.assertEqual(sorted(steps), [(0, 0), (0, 1), (6, 0), (6, 1), (12, 0), (12, 1)])
+        self.assertEqual(os.listdir(os.path.join(samples, ".tmp")), [], "everything moved out of .tmp")
+
+    def test_thumbnail_is_in_place_before_its_image(self):
+        # Watch the samples folder while the run writes: whenever an image is there, its thumbnail is too.
+        path = os.path.join(self.tmp.name, "config.json")
+        with open(path, "w") as f:
+            json.dump(self.config("flux", steps=8), f)
+        env = dict(os.environ, TRAINYARD_STAND_IN_SECONDS="2", PYTHONDONTWRITEBYTECODE="1")
+        proc = subprocess.Popen([sys.executable, RUN, path], cwd=HERE, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        samples = os.path.join(self.save_root, "samples")
+        seen = set()
+        while proc.poll() is None:
+            if os.path.isdir(samples):
+                for name in os.listdir(samples):
+                    if name.endswith(".jpg") and name not in seen:
+                        seen.add(name)
+                        self.assertTrue(os.path.exists(os.path.join(samples, ".thumbs", name + ".jpg")), name)
+            time.sleep(0.005)
+        self.assertEqual(proc.returncode, 0)
+        self.assertGreaterEqual(len(seen), 2)
+
+    def test_lines_and_bars_in_ai_toolkit_order(self):
+        code, out = self.run_stand_in(self.config("flux", steps=10, save={"save_every": 100}))
+        self.assertEqual(code, 0, out)
+        order = ["Running 1 job", "# Running job: my_lora", "Running  1 process", "Loading Flux model",
+                 "Loading transformer", "Loading checkpoint shards: 100%", "Quantizing transformer", "Loading VAE",
+                 "Loading T5", "Quantizing T5", "Loading CLIP", "Making pipe", "Preparing Model",
+                 "create LoRA network. base dim (rank): 8, alpha: 8", "create LoRA for U-Net: 494 modules.",
+                 "Dataset: %s" % self.dataset, "  -  Preprocessing image dimensions", "100%|", "  -  Found 3 images",
+                 "Caching latents for %s" % self.dataset, " - Saving latents to disk", "Caching latents to disk: 100%|",
+                 "Generating baseline samples before training", "Generating Images", "my_lora:   0%|",
+                 "my_lora: 100%|", "Saved checkpoint to"]
+        at = 0
+        for text in order:
+            found = out.find(text, at)
+            self.assertGreaterEqual(found, 0, "%r not after position %d in:\n%s" % (text, at, out))
+            at = found + len(text)
+        # The dataset scan ticks once per image, and every other bar comes before the training bar.
+        self.assertIn("\r100%|" + "\u2588" * 10 + "| 3/3 [", out)
+        training = out.index("my_lora:   0%|")
+        for other in ("Caching latents to disk:", "Loading checkpoint shards:"):
+            self.assertLess(out.rindex(other), training)
+        # The process config is printed first (jobs/process/BaseProcess.py), as JSON.
+        self.assertIn('    "type": "sd_trainer",', out[:out.index("# Running job")])
+
+    def test_training_bar_is_tqdm_format_with_loss_and_lr(self):
+        code, out = self.run_stand_in(self.config("flux", steps=10))
+        self.assertEqual(code, 0, out)
+        bars = [part for part in out.split("\r") if part.startswith("my_lora:")]
+        self.assertGreater(len(bars), 3)
+        self.assertEqual(bars[0], "my_lora:   0%|          | 0/10 [00:00<?, ?it/s]")
+        pattern = re.compile(r"^my_lora: +(\d+)%\|([" + stand_in.Bar.CHARS + r"]{10})\| (\d+)/10 "
+                             r"\[(\d\d:\d\d)<(\d\d:\d\d|\?), +([\d.]+it/s|[\d.]+s/it|\?it/s), lr: 1\.0e-04 loss: (\d\.\d{3}e[-+]\d\d)\]")
+        losses = []
+        for bar in bars[1:]:
+            m = pattern.match(bar.rstrip())
+            self.assertTrue(m, repr(bar))
+            self.assertEqual(int(m.group(1)), int(m.group(3)) * 10)
+            losses.append(float(m.group(7)))
+        self.assertLess(losses[-1], losses[0], "the loss falls")
+        self.assertIn("| 10/10 [", bars[-1])
+        # A bar that is done ends its line (leave=True).
+        self.assertRegex(out, r"\| 10/10 \[[^\]]*\] *\n")
+        # The sampling bar (leave=False) opened under the training bar is drawn one line down and blanked.
+        self.assertIn("\n\rGenerating Images:   0%|          | 0/2 [00:00<?, ?it/s]\x1b[A", out)
+
+    def test_skip_first_sample_and_disable_sampling(self):
+        code, out = self.run_stand_in(self.config("flux", steps=6, train={"skip_first_sample": True}))
+        self.assertEqual(code, 0, out)
+        self.assertIn("Skipping first sample due to config setting", out)
+        self.assertFalse(any("__000000000_" in n for n in os.listdir(os.path.join(self.save_root, "samples"))))
+        self.tearDown()
+        self.setUp()
+        code, out = self.run_stand_in(self.config("flux", steps=6, train={"disable_sampling": True}))
+        self.assertEqual(code, 0, out)
+        self.assertNotIn("Generating Images", out)
+        self.assertFalse(os.path.exists(os.path.join(self.save_root, "samples")))
+
+    # --- the config -----------------------------------------------------------------------------------
+
+    def test_env_vars_are_expanded_and_name_is_replaced(self):
+        config = self.config("flux", steps=4)
+        config["config"]["process"][0]["sample"]["prompts"] = ["${STAND_IN_TEST_PROMPT}"]
+        config["config"]["process"][0]["trigger_word"] = "[name]_word"
+        code, out = self.run_stand_in(config, env={"STAND_IN_TEST_PROMPT": "a red fox"})
+        self.assertEqual(code, 0, out)
+        self.assertIn('"a red fox"', out)
+        self.assertIn('"trigger_word": "my_lora_word"', out)
+        with open(os.path.join(self.save_root, "config.yaml")) as f:
+            self.assertIn("- a red fox", f.read())
+
+    def test_unset_env_var_fails_with_ai_toolkits_error(self):
+        config = self.config("flux", steps=4)
+        config["config"]["process"][0]["sample"]["prompts"] = ["a photo of ${STAND_IN_TEST_UNSET}"]
+        code, out = self.run_stand_in(config)
+        self.assertEqual(code, 1)
+        message = "Environment variable STAND_IN_TEST_UNSET not set. Please ensure it's defined before proceeding."
+        self.assertIn("Error running job: " + message, out)
+        self.assertIn(" - 0 completed jobs\n - 1 failure\n", out)
+        self.assertTrue(out.rstrip().endswith("ValueError: " + message), out[-400:])
+        self.assertFalse(os.path.exists(self.output), "nothing is written")
+
+    # --- failures -------------------------------------------------------------------------------------
+
+    def test_gated_model_without_token_fails_with_the_hubs_401(self):
+        env = {"TRAINYARD_STAND_IN_GATED": "1"}
+        code, out = self.run_stand_in(self.config("flux"), env=env)
+        self.assertEqual(code, 1)
+        self.assertIn("huggingface_hub.errors.GatedRepoError: 401 Client Error.", out)
+        self.assertIn("Access to model black-forest-labs/FLUX.1-dev is restricted. You must have access to it and be "
+                      "authenticated to access it. Please log in.", out)
+        self.assertLess(out.index("Loading transformer"), out.index("GatedRepoError"))
+        self.assertNotIn("my_lora:", out)
+        # With a token, the same model loads (and without the knob, no token is needed at all).
+        code, out = self.run_stand_in(self.config("flux", steps=2), env=dict(env, HF_TOKEN="hf_x"))
+        self.assertEqual(code, 0, out)
+
+    def test_fail_at_step_is_a_python_traceback(self):
+        code, out = self.run_stand_in(self.config("flux", steps=10, save={"save_every": 100}),
+                                      env={"TRAINYARD_STAND_IN_FAIL_AT_STEP": "5"})
+        self.assertEqual(code, 1)
+        self.assertIn("my_lora:", out)
+        self.assertNotRegex(out, r"\| ([6-9]|10)/10 \[")  # bars redraw at most every 0.1 s: 5/10 may not show
+        self.assertIn("Traceback (most recent call last):\n", out)
+        self.assertTrue(out.rstrip().endswith("RuntimeError: simulated failure at step 5"))
+        self.assertFalse(os.path.exists(os.path.join(self.save_root, "my_lora.safetensors")))
+
+    def test_out_of_memory_while_loading_prints_torchs_error(self):
+        code, out = self.run_stand_in(self.config("flux"), env={"TRAINYARD_STAND_IN_OOM_AT_STEP": "0"})
+        self.assertEqual(code, 1)
+        self.assertRegex(out, r"\ntorch\.OutOfMemoryError: CUDA out of memory\. Tried to allocate [\d.]+ MiB\. GPU 0 has a total capacity")
+
+    def test_out_of_memory_in_training_skips_three_batches_then_stops(self):
+        code, out = self.run_stand_in(self.config("flux", steps=10, save={"save_every": 100}),
+                                      env={"TRAINYARD_STAND_IN_OOM_AT_STEP": "3"})
+        self.assertEqual(code, 1)
+        for i in (1, 2, 3):
+            self.assertIn("# OOM during training step, skipping batch %d/3 #" % i, out)
+        self.assertTrue(out.rstrip().endswith("RuntimeError: OOM during training step 3 times in a row, aborting training"))
+
+    def test_nan_loss_is_reported_and_zeroed_as_sd_trainer_does(self):
+        code, out = self.run_stand_in(self.config("flux", steps=10), env={"TRAINYARD_STAND_IN_NAN_FROM_STEP": "4"})
+        self.assertEqual(code, 0, out)
+        self.assertGreaterEqual(out.count("loss is nan\n"), 5)
+        self.assertIn("| 10/10 [", out)
+        self.assertRegex(out, r"\| 10/10 \[[^\]]*, lr: 1\.0e-04 loss: 0\.000e\+00\]")
+
+    def test_download_bars_show_bytes(self):
+        code, out = self.run_stand_in(self.config("flux", steps=2), env={"TRAINYARD_STAND_IN_DOWNLOAD": "1"})
+        self.assertEqual(code, 0, out)
+        self.assertRegex(out, r"transformer/diffusion_pytorch_model-00001-of-00003\.safetensors: 100%\|[^|]+\| 9\.98G/9\.98G \[")
+        self.assertLess(out.index("Fetching 3 files"), out.index("Quantizing transformer"))
+
+    def test_sigterm_ends_it_without_a_final_save(self):
+        path = os.path.join(self.tmp.name, "config.json")
+        with open(path, "w") as f:
+            json.dump(self.config("flux", steps=100, save={"save_every": 1000}), f)
+        proc = subprocess.Popen([sys.executable, RUN, path], cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, TRAINYARD_STAND_IN_SECONDS="30", PYTHONDONTWRITEBYTECODE="1"))
+        out = b""
+        while b"my_lora:" not in out:
+            chunk = proc.stdout.read1(4096)
+            self.assertTrue(chunk, out.decode())
+            out += chunk
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=5), -signal.SIGTERM)
+        proc.stdout.close()
+        self.assertFalse(os.path.exists(os.path.join(self.save_root, "my_lora.safetensors")))
+
+
+class PartsTest(unittest.TestCase):
+    def test_bar_matches_tqdm_formats(self):
+        self.assertEqual(stand_in.format_interval(83), "01:23")
+        self.assertEqual(stand_in.format_interval(3723), "1:02:03")
+        self.assertEqual(stand_in.format_sizeof(9_983_000_000), "9.98G")
+        self.assertEqual(stand_in.format_sizeof(123_400_000), "123M")
+        self.assertEqual(stand_in.format_sizeof(12_340), "12.3k")
+
+    def test_jpeg_encoder_makes_valid_files_of_any_size(self):
+        for w, h in ((1, 1), (8, 8), (300, 300), (97, 13)):
+            data = stand_in.jpeg_bytes(w, h, lambda bx, by: (bx * 37 + by * 11) % 256)
+            self.assertEqual(jpeg_size(data), (w, h))
+            scan = data[data.index(b"\xff\xda"):-2]
+            self.assertNotRegex(scan[14:], re.compile(b"\xff[^\x00]"), "0xFF in the scan is stuffed")
+
+    def test_config_must_be_a_job(self):
+        with self.assertRaisesRegex(ValueError, "config file must have a job key"):
+            stand_in.preprocess_config({"config": {"name": "x"}})
+        self.assertEqual(stand_in.preprocess_config({"job": "extension", "config": {"name": "n", "p": "[name]/x"}}, None)
+                         ["config"]["p"], "n/x")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -218,6 +218,9 @@ class Agent:
         self.phase = None
         self.training_seen = False  # the training bar has appeared: later samples are no baseline
         self.nan_since = None  # first step of the current run of NaN losses
+        # SDTrainer.py prints "loss is nan" (no newline before it: it lands after a bar's last redraw) and
+        # trains the step on a zero loss, which the bar then shows: the next step's loss is NaN, not 0.
+        self.nan_pending = False
         self.diverged = None
         self.last_emit, self.emitted_step = 0.0, 0
         self.samples = []  # [{prompt, step}] per uploaded sample target
@@ -486,6 +489,8 @@ class Agent:
                     line = ANSI_RE.sub("", raw.decode("utf-8", "replace")).rstrip()
                     for secret in self.secrets.values():
                         line = line.replace(secret, "[redacted]")
+                    if "loss is nan" in line:
+                        self.nan_pending, line = True, line.replace("loss is nan", "").rstrip()
                     if not line.strip():
                         continue
                     bar = parse_bar(line)
@@ -517,6 +522,8 @@ class Agent:
         if bar and bar[0] == self.name:  # BaseSDTrainProcess.py: ToolkitProgressBar(desc=self.job.name, total=steps)
             step, total = int(bar[1]), int(bar[2])
             loss, nan = parse_loss(bar[3])
+            if self.nan_pending and step > (self.progress[0] or 0):
+                loss, nan, self.nan_pending = None, True, False
             self.progress = (step, total, None if nan else loss if loss is not None else self.progress[2])
             self.training_seen = True
             if nan:

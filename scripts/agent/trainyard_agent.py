@@ -2,7 +2,7 @@
 """Trainyard GPU agent, protocol v1 (see scripts/agent/README.md and docs/architecture.md, "The agent protocol").
 
 One file, standard library only, Python >= 3.8: GPU machines have Python but nothing we could
-install without a network round trip, and the EC2 user data that carries this file is 16 KB.
+install without a network round trip (an EC2 machine fetches this file at boot by signed URL).
 
 It takes one job (a training run), downloads the images, writes the dataset and the trainer
 config, runs the trainer, turns its output into status messages, uploads the LoRA and samples by
@@ -15,6 +15,7 @@ import collections
 import copy
 import datetime
 import gzip
+import hashlib
 import hmac
 import json
 import math
@@ -118,12 +119,14 @@ class Messages:
         self._log = log
         self.done = threading.Event()
 
-    def add(self, status, text="", step=None, total=None, loss=None):
+    def add(self, status, text="", step=None, total=None, loss=None, phase=None):
         with self._lock:
             if self.done.is_set():
                 return None
             msg = {"id": len(self._items) + 1, "status": status, "step": step, "totalSteps": total,
                    "loss": loss, "text": text[:8000], "at": now_iso()}
+            if phase:
+                msg["phase"] = phase
             self._items.append(msg)
             if status in TERMINAL:
                 self.done.set()
@@ -163,9 +166,9 @@ class Agent:
         except ValueError:  # closed at exit while a daemon thread still logs
             pass
 
-    def emit(self, status, text=""):
+    def emit(self, status, text="", phase=None):
         step, total, loss = self.progress
-        return self.messages.add(status, text, step, total, loss)
+        return self.messages.add(status, text, step, total, loss, phase)
 
     def fail(self, reason):
         text = reason
@@ -182,6 +185,7 @@ class Agent:
     def run(self):
         """The whole run, in a worker thread; always ends with a terminal message."""
         try:
+            self.run_install(self.job)
             self.prepare()
             self.train()
             self.upload()
@@ -394,6 +398,35 @@ class Agent:
                 "Content-Type": content_type, "Content-Length": str(os.path.getsize(path))})
             with urllib.request.urlopen(req, timeout=self.opts.http_timeout) as r:
                 r.read()
+
+    # --- the install step (a machine booted from the plain Deep Learning AMI) ---------------------
+
+    def run_install(self, job):
+        """Installs ai-toolkit with the job's provisioning script, fetched by signed URL and run only if it
+        matches its SHA-256. A job without `install` (an image that has ai-toolkit) skips this. With
+        TRAINYARD_SKIP_INSTALL=1 (set by the tests' fake EC2) the script is fetched and checked, not run."""
+        install = job.get("install")
+        if not isinstance(install, dict):
+            return
+        self.emit("preparing", "installing ai-toolkit (several minutes on a new machine)", phase="installing")
+        script = os.path.join(self.workdir, "provision.sh")
+        self.with_retries("downloading the install script", lambda: self.download(install["url"], script))
+        with open(script, "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != install.get("sha256"):
+                raise Failure("the install script does not match its SHA-256, so it was not run")
+        if os.environ.get("TRAINYARD_SKIP_INSTALL") == "1":
+            return
+        env = dict(os.environ, AI_TOOLKIT_DIR=str(job.get("trainerCwd") or "/opt/ai-toolkit"), PRELOAD_MODELS="")
+        log_path = os.path.join(self.workdir, "install.log")
+        with open(log_path, "ab") as log:  # its own process group, so a cancel stops it like the trainer
+            self.proc = subprocess.Popen(["bash", script], cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            code = self.proc.wait()
+        self.check_abort()
+        if code != 0:
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                self.tail.extend(line.rstrip()[:500] for line in f.readlines()[-TAIL_LINES:])
+            raise Failure("installing ai-toolkit failed (the install script exited with code %d)" % code)
 
 
 # --- HTTP ------------------------------------------------------------------------------------------

@@ -192,7 +192,10 @@ describe('launchRequestFor', () => {
   test('a small job with secrets is stored anyway: the token never reaches the user data', async () => {
     const { training, rows } = await trainingWith(2)
     const runId = newRunId()
-    const job = { ...(await buildAgentJob({ id: runId }, training, rows, { storage })), secrets: { HF_TOKEN: 'hf_notinuserdata1234' } }
+    const job = {
+      ...(await buildAgentJob({ id: runId }, training, rows, { storage })),
+      secrets: { HF_TOKEN: 'hf_notinuserdata1234' },
+    }
     const provider = ec2()
     const request = await launchRequestFor(provider, { runId, instanceType: 'g5.xlarge', job, maxRunMinutes: 60, storage })
     expect(Object.keys(request.job).sort()).toEqual(['jobUrl', 'runId', 'token'])

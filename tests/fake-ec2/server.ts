@@ -525,7 +525,8 @@ export async function startFakeEc2({
       code,
       body: JSON.stringify({ __type: code, message }),
     })
-    if (target !== 'AmazonSSM.GetParameter') return fail(400, 'InvalidAction', `This fake SSM answers GetParameter only (got ${target})`)
+    if (target !== 'AmazonSSM.GetParameter')
+      return fail(400, 'InvalidAction', `This fake SSM answers GetParameter only (got ${target})`)
     let name: unknown
     try {
       name = (JSON.parse(body) as { Name?: unknown }).Name
@@ -533,7 +534,8 @@ export async function startFakeEc2({
       return fail(400, 'SerializationException', 'The body is not JSON')
     }
     const value = typeof name === 'string' ? ssmParameters.get(name) : undefined
-    if (typeof name !== 'string' || value === undefined) return fail(400, 'ParameterNotFound', `Parameter ${String(name)} not found.`)
+    if (typeof name !== 'string' || value === undefined)
+      return fail(400, 'ParameterNotFound', `Parameter ${String(name)} not found.`)
     const parameter = {
       Name: name,
       Type: 'String',

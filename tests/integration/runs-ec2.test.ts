@@ -94,7 +94,9 @@ describe('runs on the ec2 provider (fake EC2)', () => {
     const [instance] = instancesOf(runId)
     expect(instance!.state).toBe('terminated')
     // The boot step fetched the agent from the app's own signed-URL route, not from the user data.
-    expect(instance!.userData).toMatch(/TRAINYARD_BOOT_AGENT_URL='http:\/\/127\.0\.0\.1:\d+\/resources\/storage\/machine-files\/[0-9a-f]{64}\/trainyard_agent\.py\?/)
+    expect(instance!.userData).toMatch(
+      /TRAINYARD_BOOT_AGENT_URL='http:\/\/127\.0\.0\.1:\d+\/resources\/storage\/machine-files\/[0-9a-f]{64}\/trainyard_agent\.py\?/,
+    )
     expect(instance!.blockDeviceMappings).toEqual([
       { deviceName: '/dev/sda1', volumeSizeGb: 150, volumeType: 'gp3', deleteOnTermination: true },
     ])

@@ -45,7 +45,9 @@ export class AmiLookup {
       )
     }
     if (!value || !/^ami-[0-9a-f]{8,17}$/.test(value)) {
-      throw new Error(`The SSM parameter ${this.parameterName} does not name an AMI (got ${JSON.stringify(value ?? null)}). Set EC2_AMI_ID.`)
+      throw new Error(
+        `The SSM parameter ${this.parameterName} does not name an AMI (got ${JSON.stringify(value ?? null)}). Set EC2_AMI_ID.`,
+      )
     }
     this.current = { amiId: value, at: this.now() }
     return value

@@ -312,7 +312,9 @@ describe('Ec2GpuProvider through the fake EC2', () => {
     })
     await expect(ec2.launch(big)).rejects.toThrow(/over EC2's limit of 16384/)
     expect(fake.calls().length).toBe(before)
-    expect(Buffer.byteLength(ec2.userData(await ec2.stageLaunch(request(), signed.storage)))).toBeLessThanOrEqual(USER_DATA_MAX_BYTES)
+    expect(Buffer.byteLength(ec2.userData(await ec2.stageLaunch(request(), signed.storage)))).toBeLessThanOrEqual(
+      USER_DATA_MAX_BYTES,
+    )
   })
 
   test('without the test hook, agentUrl is the machine address and the agent port', async () => {
@@ -341,8 +343,15 @@ describe('Ec2GpuProvider: the image, the disk and what the machine fetches', () 
   test('a parameter that names nothing: the launch fails saying what to set, and nothing is launched', async () => {
     const ec2 = provider({ amiId: undefined, amiSsmParameter: '/aws/service/deeplearning/ami/x86_64/gone/latest/ami-id' })
     const before = fake.calls().length
-    await expect(ec2.launch(request())).rejects.toThrow(/SSM parameter \/aws\/service\/deeplearning\/.*ParameterNotFound.*Set EC2_AMI_ID/)
-    expect(fake.calls().slice(before).map((c) => c.action)).not.toContain('RunInstances')
+    await expect(ec2.launch(request())).rejects.toThrow(
+      /SSM parameter \/aws\/service\/deeplearning\/.*ParameterNotFound.*Set EC2_AMI_ID/,
+    )
+    expect(
+      fake
+        .calls()
+        .slice(before)
+        .map((c) => c.action),
+    ).not.toContain('RunInstances')
   })
 
   test('the root volume: EC2_ROOT_VOLUME_GB when set, else sized for the model, on the image’s root device', async () => {

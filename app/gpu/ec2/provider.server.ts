@@ -241,8 +241,7 @@ export class Ec2GpuProvider implements GpuProvider {
       if (this.installsAtBoot) job.install = await this.shipInstallScript(storage)
       if (family) job.minFreeDiskGb = EC2_DISK_BY_FAMILY[family].minFreeGb
     }
-    const diskGb =
-      this.options.rootVolumeGb ?? (family ? EC2_DISK_BY_FAMILY[family].rootVolumeGb : LARGEST_ROOT_VOLUME_GB)
+    const diskGb = this.options.rootVolumeGb ?? (family ? EC2_DISK_BY_FAMILY[family].rootVolumeGb : LARGEST_ROOT_VOLUME_GB)
     return { ...request, job, boot: { files, diskGb } }
   }
 
@@ -264,7 +263,8 @@ export class Ec2GpuProvider implements GpuProvider {
   async launch(request: LaunchRequest): Promise<Machine> {
     if (!request.boot) {
       // Called without launchRequestFor (the reaper's tests, the provider contract): stage it here.
-      if (!this.options.storage) throw new Error(`run ${request.runId}: nothing stores the agent (no storage for the ec2 provider)`)
+      if (!this.options.storage)
+        throw new Error(`run ${request.runId}: nothing stores the agent (no storage for the ec2 provider)`)
       request = await this.stageLaunch(request, await this.options.storage())
     }
     const userData = this.userData(request)

@@ -125,7 +125,8 @@ export function renderUserDataScript({ request, agentPort, trainer }: UserDataOp
     jobLines = [`export TRAINYARD_JOB_URL='${jobUrl}'`]
   } else {
     const job = ec2MachineJob(request, trainer)
-    if (hasSecrets(job)) throw new Error(`run ${runId}: a job with secrets never travels in user data (store it and pass its URL)`)
+    if (hasSecrets(job))
+      throw new Error(`run ${runId}: a job with secrets never travels in user data (store it and pass its URL)`)
     // One line of JSON (JSON.stringify escapes every newline), so it can never hold the end marker's line.
     jobLines = [`cat > "$D/job.json" <<'${JOB_END}'`, JSON.stringify(job), JOB_END]
   }

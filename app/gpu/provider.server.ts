@@ -4,6 +4,7 @@
 // app/gpu/<name>/ and are listed in registry.server.ts; docs/adding-a-gpu-provider.md says how to add one.
 import type { ProviderName } from './provider-env'
 import type { MachineState } from './machine-state'
+import type { Storage } from '../storage/storage.server'
 
 export type { MachineState } from './machine-state'
 export type { ProviderName } from './provider-env'
@@ -18,7 +19,15 @@ export type LaunchRequest = {
   job: AgentJob
   /** Hard stop: the machine powers itself off after this many minutes whatever happens. */
   maxRunMinutes: number
+  /** What the provider's stageLaunch prepared for the machine's boot; kept when the job is stored. */
+  boot?: BootPlan
 }
+
+/** A file a machine fetches by signed URL and checks against its SHA-256 (hex) before using it. */
+export type SignedFile = { url: string; sha256: string }
+
+/** EC2: the files its boot script fetches (the agent, the stand-in trainer) and the size of its disk. */
+export type BootPlan = { files: Record<string, SignedFile>; diskGb?: number }
 
 export type Machine = {
   provider: ProviderName
@@ -81,6 +90,12 @@ export interface GpuProvider {
    * stored when the request is too big to carry inline. Default: the request's job as it is.
    */
   machineJob?(request: LaunchRequest): AgentJob
+  /**
+   * Before the job is measured and maybe stored: stores what the machine fetches at boot and returns
+   * the request with their signed URLs and the machine's job (EC2: the agent, its install script, the
+   * disk for the model). Optional: a provider whose machine is this computer needs nothing fetched.
+   */
+  stageLaunch?(request: LaunchRequest, storage: Storage): Promise<LaunchRequest>
 }
 
 /** The agent's port on a GPU machine (EC2 security groups must let the app reach it). */

@@ -10,7 +10,8 @@ import { getEnv, type Env } from '../utils/env.server'
 import { describeNeed, largestGpuMemoryGb, smallestOffer, type Catalogue, type GpuOffer, type HardwareNeed } from './catalogue'
 import { EC2_CATALOGUE } from './ec2/catalogue'
 import { chooseEc2Offer } from './ec2/machine-choice'
-import { describeEc2Machine, EC2_CAPABILITIES, Ec2GpuProvider } from './ec2/provider.server'
+import { describeEc2Machine, EC2_CAPABILITIES, Ec2GpuProvider, ec2TrainerFromEnv } from './ec2/provider.server'
+import { getStorage } from '../storage/storage.server'
 import { LOCAL_CATALOGUE } from './local/catalogue'
 import { describeLocalMachine, LOCAL_CAPABILITIES, LocalGpuProvider } from './local/provider.server'
 import type { GpuProvider, ProviderCapabilities } from './provider.server'
@@ -58,20 +59,19 @@ const PROVIDERS: { readonly [N in ProviderName]: ProviderEntry } = {
       new Ec2GpuProvider({
         region: env.AWS_REGION,
         endpoint: env.AWS_ENDPOINT_URL_EC2,
-        // Checked by the env schema when GPU_PROVIDER=ec2; an ec2 provider built only to end old runs
-        // never launches, and EC2 names the missing AMI if it ever did.
-        amiId: env.EC2_AMI_ID ?? '',
+        ssmEndpoint: env.AWS_ENDPOINT_URL_SSM,
+        // Unset: the current Deep Learning AMI, and ai-toolkit installed at boot.
+        amiId: env.EC2_AMI_ID,
+        amiSsmParameter: env.EC2_AMI_SSM_PARAMETER,
+        rootVolumeGb: env.EC2_ROOT_VOLUME_GB,
+        storage: getStorage,
         subnetId: env.EC2_SUBNET_ID,
         securityGroupIds: env.EC2_SECURITY_GROUP_IDS,
         keyName: env.EC2_KEY_NAME,
         instanceProfileName: env.EC2_INSTANCE_PROFILE,
         appTag: env.EC2_APP_TAG,
         agentPort: env.EC2_AGENT_PORT,
-        trainer: {
-          trainer: env.EC2_TRAINER,
-          aiToolkitDir: env.EC2_AI_TOOLKIT_DIR,
-          simulateSeconds: env.SIMULATED_TRAINING_SECONDS,
-        },
+        trainer: ec2TrainerFromEnv(env),
       }),
     describeMachine: (instanceType) => describeEc2Machine(instanceType),
     freeCostText: null,

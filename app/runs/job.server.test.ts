@@ -1,7 +1,7 @@
-// The agent job of a run, and how it travels: inline in EC2 user data while it fits, stored and fetched
-// by signed URL when it does not (200 images' signed URLs are ~60 KB). The user data is the gzipped boot
-// script with the agent inside: ~12 KB with no image, ~60 bytes more per image, so about 75 images
-// travel inline; the stored job's pointer is ~11 KB whatever the number of images.
+// The agent job of a run, and how it travels: inline in EC2 user data while it fits and carries no
+// secrets, stored and fetched by signed URL otherwise (200 images' signed URLs are ~60 KB). The user data
+// is the gzipped boot script, which fetches the agent by signed URL: ~2 KB with no image, ~60 bytes more
+// per image, so well over 150 images travel inline; the stored job's pointer is ~2 KB whatever the job.
 import zlib from 'node:zlib'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { createUser } from '../../tests/db-utils'
@@ -134,33 +134,35 @@ describe('launchRequestFor', () => {
     const runId = newRunId()
     const job = await buildAgentJob({ id: runId }, training, rows, { storage })
     const request = await launchRequestFor(ec2(), { runId, instanceType: 'g5.xlarge', job, maxRunMinutes: 60, storage })
-    expect(request.job).toBe(job)
+    // The machine's job: the app's, with what EC2 machines add (the power-off, the disk the model needs).
+    expect(request.job).toEqual({ ...job, powerOffWhenDone: true, minFreeDiskGb: 45 })
+    expect(request.boot?.diskGb).toBe(150)
     expect(Buffer.byteLength(ec2().userData(request))).toBeLessThanOrEqual(USER_DATA_MAX_BYTES)
     expect(await storage.exists(jobKey(runId))).toBe(false)
   })
 
-  test('40 images still travel inline: the agent has room to grow', async () => {
-    // Before the script was gzipped whole, 10 images did not fit; this keeps the agent's growth in sight
-    // (40 images, ~14.4 KB, leave it ~2 KB of gzipped room).
-    const { training, rows } = await trainingWith(40)
+  test('100 images still travel inline: the agent is fetched, not carried', async () => {
+    // With the agent inside the user data, 40 images left it ~2 KB; the boot step leaves the job ~14 KB.
+    const { training, rows } = await trainingWith(100)
     const runId = newRunId()
     const job = await buildAgentJob({ id: runId }, training, rows, { storage })
     const request = await launchRequestFor(ec2(), { runId, instanceType: 'g5.xlarge', job, maxRunMinutes: 60, storage })
-    expect(request.job).toBe(job)
+    expect(request.job).toMatchObject(job)
     const userData = ec2().userData(request)
     expect(userData.length).toBeLessThanOrEqual(USER_DATA_MAX_BYTES)
-    expect(zlib.gunzipSync(userData).toString('utf8')).toContain(rows[39]!.url)
+    expect(zlib.gunzipSync(userData).toString('utf8')).toContain(rows[99]!.url)
     expect(await storage.exists(jobKey(runId))).toBe(false)
   })
 
-  test('200 images (the default most a training holds): the job is stored and the user data carries only its signed URL, within 16 KB', async () => {
-    const { training, rows } = await trainingWith(200)
+  test('500 images (past the default 200 of MAX_IMAGES_PER_TRAINING): the job is stored and the user data carries only its signed URL, within 16 KB', async () => {
+    const { training, rows } = await trainingWith(500)
     const runId = newRunId()
     const job = await buildAgentJob({ id: runId }, training, rows, { storage })
     const provider = ec2()
-    // Inline, it would not fit: the gzipped job alone is bigger than what the agent leaves.
-    expect(provider.userDataFits({ runId, instanceType: 'g5.xlarge', job, maxRunMinutes: 60 })).toBe(false)
-    expect(() => provider.userData({ runId, instanceType: 'g5.xlarge', job, maxRunMinutes: 60 })).toThrow(/over EC2's limit/)
+    // Inline, it would not fit.
+    const staged = await provider.stageLaunch({ runId, instanceType: 'g5.xlarge', job, maxRunMinutes: 60 }, storage)
+    expect(provider.userDataFits(staged)).toBe(false)
+    expect(() => provider.userData(staged)).toThrow(/over EC2's limit/)
 
     const request = await launchRequestFor(provider, { runId, instanceType: 'g5.xlarge', job, maxRunMinutes: 60, storage })
     expect(Object.keys(request.job).sort()).toEqual(['jobUrl', 'runId', 'token'])
@@ -181,9 +183,29 @@ describe('launchRequestFor', () => {
       ...job,
       maxRunMinutes: job.maxRunMinutes,
       powerOffWhenDone: true,
+      minFreeDiskGb: 45,
     })
     // The inline form was big for a reason: check that, so this test keeps testing the fallback.
     expect(zlib.gzipSync(JSON.stringify(job)).length).toBeGreaterThan(USER_DATA_MAX_BYTES / 2)
+  })
+
+  test('a small job with secrets is stored anyway: the token never reaches the user data', async () => {
+    const { training, rows } = await trainingWith(2)
+    const runId = newRunId()
+    const job = {
+      ...(await buildAgentJob({ id: runId }, training, rows, { storage })),
+      secrets: { HF_TOKEN: 'hf_notinuserdata1234' },
+    }
+    const provider = ec2()
+    const request = await launchRequestFor(provider, { runId, instanceType: 'g5.xlarge', job, maxRunMinutes: 60, storage })
+    expect(Object.keys(request.job).sort()).toEqual(['jobUrl', 'runId', 'token'])
+    const userData = provider.userData(request)
+    expect(userData.includes('hf_notinuserdata1234')).toBe(false)
+    expect(zlib.gunzipSync(userData).toString('utf8')).not.toContain('hf_notinuserdata1234')
+    const stored = await storage.get(jobKey(runId))
+    const chunks: Buffer[] = []
+    for await (const chunk of stored!.body) chunks.push(chunk as Buffer)
+    expect(JSON.parse(Buffer.concat(chunks).toString('utf8')).secrets).toEqual({ HF_TOKEN: 'hf_notinuserdata1234' })
   })
 
   test('the local provider takes any job inline', async () => {

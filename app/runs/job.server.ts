@@ -119,10 +119,14 @@ export async function launchRequestFor(
     const { trainerCwd: _machineFolder, ...hostJob } = job
     job = { ...hostJob, runId, token: job.token }
   }
-  const request: LaunchRequest = { runId, instanceType, job, maxRunMinutes }
+  let request: LaunchRequest = { runId, instanceType, job, maxRunMinutes }
+  // First, so what is measured (and maybe stored) is the job the machine reads, with its signed URLs.
+  if (provider.stageLaunch) request = await provider.stageLaunch(request, storage)
+  // A provider counts a job it must never carry inline (EC2: one with secrets, since anyone allowed to
+  // describe instances reads user data) as Infinity bytes: stored, whatever its size.
   if (inlineJobBytes(provider, request) <= capabilities.maxInlineJobBytes) return request
   const key = jobKey(runId)
-  const stored = provider.machineJob?.(request) ?? job
+  const stored = provider.machineJob?.(request) ?? request.job
   const body = Buffer.from(JSON.stringify(stored))
   await storage.put(key, body, { contentType: 'application/json', contentLength: body.length })
   const jobUrl = await storage.signedGetUrl(key, { expiresInS: urlExpirySeconds(maxRunMinutes) })

@@ -8,6 +8,7 @@
 //   runs/<runId>/lora.safetensors                             the weights the agent uploads
 //   runs/<runId>/samples/<n>.jpg                              the sample images the agent uploads
 //   runs/<runId>/job.json                                     a job too big to pass to the machine inline
+//   machine-files/<sha256>/<name>                             a file GPU machines fetch at boot (the agent)
 //
 // No imports: the drivers, the engines and the tests all build keys from this one module.
 
@@ -57,4 +58,14 @@ export function sampleKey(runId: string, n: number) {
  */
 export function jobKey(runId: string) {
   return assertValidKey(`${runKeyPrefix(runId)}job.json`)
+}
+
+/**
+ * A file GPU machines fetch at boot (the agent, the install script, the stand-in trainer), named by the
+ * SHA-256 of its content: stored once per version, and a machine that checks the hash knows it got
+ * exactly that version. Never deleted: a few KB per version of the app.
+ */
+export function machineFileKey(sha256: string, name: string) {
+  if (!/^[0-9a-f]{64}$/.test(sha256) || name.includes('/')) throw new InvalidStorageKeyError(`machine-files/${sha256}/${name}`)
+  return assertValidKey(`machine-files/${sha256}/${name}`)
 }

@@ -2,7 +2,7 @@
 """Trainyard GPU agent, protocol v1 (see scripts/agent/README.md and docs/architecture.md, "The agent protocol").
 
 One file, standard library only, Python >= 3.8: GPU machines have Python but nothing we could
-install without a network round trip, and the EC2 user data that carries this file is 16 KB.
+install without a network round trip (an EC2 machine fetches this file at boot by signed URL).
 
 It takes one job (a training run), downloads the images, writes the dataset and the trainer
 config, runs the trainer, turns its output into status messages, uploads the LoRA and samples by
@@ -15,6 +15,7 @@ import collections
 import copy
 import datetime
 import gzip
+import hashlib
 import hmac
 import json
 import math
@@ -253,6 +254,7 @@ class Agent:
     def run(self):
         """The whole run, in a worker thread; always ends with a terminal message."""
         try:
+            self.run_install(self.job)
             # A configured command is the operator's own (a wrapper, a stand-in): checked only if the job asks.
             skip = self.job.get("skipMachineChecks", bool(self.job.get("trainerCommand")))
             if self.job.get("trainer") == "ai-toolkit" and skip is not True:
@@ -618,6 +620,38 @@ class Agent:
                 "Content-Type": content_type, "Content-Length": str(os.path.getsize(path))})
             with urllib.request.urlopen(req, timeout=self.opts.http_timeout) as r:
                 r.read()
+
+    # --- the install step (a machine booted from the plain Deep Learning AMI) ---------------------
+
+    def run_install(self, job):
+        """Installs ai-toolkit with the job's provisioning script, fetched by signed URL and run only if it
+        matches its SHA-256. A job without `install` (an image that has ai-toolkit) skips this. With
+        TRAINYARD_SKIP_INSTALL=1 (set by the tests' fake EC2) the script is fetched and checked, not run."""
+        install = job.get("install")
+        if not isinstance(install, dict):
+            return
+        self.emit("preparing", "installing ai-toolkit (several minutes on a new machine)", phase="installing")
+        script = os.path.join(self.workdir, "provision.sh")
+        self.with_retries("downloading the install script", lambda: self.download(install["url"], script))
+        with open(script, "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != install.get("sha256"):
+                raise Failure("the install script does not match its SHA-256, so it was not run")
+        if os.environ.get("TRAINYARD_SKIP_INSTALL") == "1":
+            return
+        env = dict(os.environ, AI_TOOLKIT_DIR=str(job.get("trainerCwd") or "/opt/ai-toolkit"), PRELOAD_MODELS="")
+        log_path = os.path.join(self.workdir, "install.log")
+        with open(log_path, "ab") as log:  # its own process group, so a cancel stops it like the trainer
+            self.proc = subprocess.Popen(["bash", script], cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            code = self.proc.wait()
+        self.check_abort()
+        if code != 0:
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                self.tail.extend(line.rstrip()[:500] for line in f.readlines()[-TAIL_LINES:])
+            # provision.sh ends with one "provision: <sentence>" line, and exits 3 (no GPU) or 4 (driver too old).
+            said = [line[len("provision: "):] for line in self.tail if line.startswith("provision: ")]
+            kind = {3: "no-gpu", 4: "driver-too-old"}.get(code, "agent-error")
+            raise Failure("Installing ai-toolkit failed: %s" % (said[-1] if said else "the install script exited with code %d" % code), kind)
 
 
 # --- HTTP ------------------------------------------------------------------------------------------

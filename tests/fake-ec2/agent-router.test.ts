@@ -7,6 +7,7 @@ import crypto from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { fetchAgentMessages, type AgentPollResult } from '~/runs/supervisor/agent-client.server'
 import { Ec2GpuProvider } from '~/gpu/ec2/provider.server'
+import { startSignedStorage, type SignedStorage } from './signed-storage'
 import { startFakeEc2, type FakeEc2 } from './server'
 
 // Read by the SDK's credential chain (the fake checks only that requests are signed).
@@ -20,6 +21,7 @@ const WAIT_STEP_MS = 100
 
 let fake: FakeEc2
 let ec2: Ec2GpuProvider
+let signed: SignedStorage
 
 type Launched = { runId: string; token: string; instanceId: string; agentUrl: string }
 
@@ -68,10 +70,13 @@ async function healthz() {
 
 beforeAll(async () => {
   fake = await startFakeEc2({ agentRouterPort: 0 })
+  signed = await startSignedStorage()
   ec2 = new Ec2GpuProvider({
     region: 'us-east-1',
     endpoint: fake.endpoint,
     amiId: 'ami-0123456789abcdef0',
+    // The boot step fetches the agent from here.
+    storage: async () => signed.storage,
     securityGroupIds: [],
     appTag: `trainyard-router-test-${crypto.randomBytes(3).toString('hex')}`,
     agentPort: fake.agentRouterPort!,
@@ -81,6 +86,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fake?.stop()
+  await signed?.stop()
 })
 
 describe('the fake EC2 agent router', () => {

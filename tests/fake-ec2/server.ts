@@ -7,17 +7,30 @@
 //                                       (same token → same reservation and instance), TagSpecification.N.*,
 //                                       UserData (base64; at most 16 KB once decoded, like EC2; gzip inside
 //                                       is unpacked, like cloud-init), InstanceInitiatedShutdownBehavior, SubnetId,
-//                                       SecurityGroupId.N, KeyName, IamInstanceProfile.Name
+//                                       SecurityGroupId.N, KeyName, IamInstanceProfile.Name,
+//                                       BlockDeviceMapping.N.DeviceName/Ebs.VolumeSize/Ebs.VolumeType/
+//                                       Ebs.DeleteOnTermination (recorded: a test asserts the disk)
+//            Action=DescribeImages      ImageId.N: every well-formed id exists, its root device
+//                                       `imageRootDevices[id]` or /dev/sda1 (Ubuntu's, the Deep Learning
+//                                       AMI's); a malformed one → InvalidAMIID.Malformed, like EC2
 //            Action=DescribeInstances   InstanceId.N (an unknown id → InvalidInstanceID.NotFound, like EC2),
 //                                       Filter.N.Name/Value.N: instance-id, instance-state-name, tag:KEY,
 //                                       tag-key; no pagination
 //            Action=TerminateInstances  InstanceId.N
 //   Answers are EC2's XML (namespace http://ec2.amazonaws.com/doc/2016-11-15/); errors are EC2's
 //   `<Response><Errors><Error>…` with a 4xx/5xx status.
+//   POST /   X-Amz-Target: AmazonSSM.GetParameter  SSM's JSON protocol (awsJson1_1) on the same port, for
+//                                       the AMI lookup: `{"Name"}` → `{"Parameter":{…,"Value"}}` from
+//                                       `ssmParameters` (AWS's Deep Learning AMI parameter is there by
+//                                       default), else 400 `{"__type":"ParameterNotFound"}`. Point the
+//                                       SSM client at `endpoint` too (or AWS_ENDPOINT_URL_SSM). Logged
+//                                       in `calls()` as action GetParameter; faults do not apply.
 //
 // "Booting": the user data is run with bash in a temporary folder, as cloud-init would run it, with
 //   TRAINYARD_AGENT_DIR=<that folder>/opt, TRAINYARD_AGENT_HOST=127.0.0.1 and TRAINYARD_AGENT_PORT=0
-//   (or `agentPort`), and `shutdown`, `poweroff` and `sudo` replaced by stubs on PATH that record what
+//   (or `agentPort`), TRAINYARD_SKIP_INSTALL=1 (the agent fetches and checks the install script but never
+//   runs it: no apt-get or pip on the test machine; `runInstallStep: true` leaves it out), and
+//   `shutdown`, `poweroff` and `sudo` replaced by stubs on PATH that record what
 //   they were asked (so nothing here can power off the computer). The instance is `pending` until the
 //   agent prints `{"event":"listening","port":N}`, then `running`. A `shutdown -h now` followed by the
 //   script's exit powers the instance off (terminated, or stopped if the shutdown behaviour is `stop`);
@@ -58,6 +71,7 @@ import os from 'node:os'
 import path from 'node:path'
 import url from 'node:url'
 import zlib from 'node:zlib'
+import { DLAMI_SSM_PARAMETER } from '../../app/gpu/ec2/env'
 
 const EC2_NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/'
 const MAX_BODY_BYTES = 1024 * 1024
@@ -76,6 +90,8 @@ const ROUTER_PROBE_TIMEOUT_MS = 2000
 const LOG_TAIL_CHARS = 8000
 const OWNER_ID = '123456789012'
 const AVAILABILITY_ZONE = 'us-east-1a'
+/** What the Deep Learning AMI's public parameter names here. */
+export const FAKE_DLAMI_ID = 'ami-0d1a0d1a0d1a0d1a0'
 
 const STATE_CODES = {
   pending: 0,
@@ -103,6 +119,8 @@ export type FakeInstance = {
   securityGroupIds: string[]
   keyName: string | null
   iamInstanceProfileName: string | null
+  /** BlockDeviceMapping.N as sent (the root volume's size and type). */
+  blockDeviceMappings: FakeBlockDeviceMapping[]
   /** The user-data script's process (bash exec'ing the agent), while it runs. */
   pid: number | null
   /** The port its agent printed, once listening. */
@@ -114,6 +132,13 @@ export type FakeInstance = {
   /** The script's stdout and stderr, last LOG_TAIL_CHARS. */
   log: string
   dir: string | null
+}
+
+export type FakeBlockDeviceMapping = {
+  deviceName: string | null
+  volumeSizeGb: number | null
+  volumeType: string | null
+  deleteOnTermination: boolean | null
 }
 
 export type FakeEc2Faults = {
@@ -162,6 +187,10 @@ export type FakeEc2 = {
   instances: () => FakeInstance[]
   /** Every API call answered, in order. */
   calls: () => FakeEc2Call[]
+  /** The public SSM parameters GetParameter answers (name → value); add or change them freely. */
+  ssmParameters: Map<string, string>
+  /** DescribeImages' root device per image id (default /dev/sda1). */
+  imageRootDevices: Map<string, string>
   /** http://127.0.0.1:<its agent's port>, once its agent listens; else null. */
   agentUrl: (instanceId: string) => string | null
   /** The agent router (with `agentRouterPort`): http://127.0.0.1:<port>; else null. */
@@ -250,7 +279,10 @@ export async function startFakeEc2({
   port = 0,
   agentPort = 0,
   agentRouterPort,
+  runInstallStep = false,
 }: {
+  /** Let the agent run the install script (default: TRAINYARD_SKIP_INSTALL=1, fetched and checked only). */
+  runInstallStep?: boolean
   port?: number
   /** 0 (default): each agent takes a free port. */
   agentPort?: number
@@ -263,6 +295,8 @@ export async function startFakeEc2({
   const records = new Map<string, Record_>()
   const byToken = new Map<string, string>()
   const callLog: FakeEc2Call[] = []
+  const ssmParameters = new Map<string, string>([[DLAMI_SSM_PARAMETER, FAKE_DLAMI_ID]])
+  const imageRootDevices = new Map<string, string>()
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-ec2-'))
   let stopped = false
 
@@ -342,6 +376,7 @@ export async function startFakeEc2({
         TRAINYARD_AGENT_DIR: path.join(dir, 'opt'),
         TRAINYARD_AGENT_HOST: '127.0.0.1',
         TRAINYARD_AGENT_PORT: String(agentPort),
+        ...(runInstallStep ? {} : { TRAINYARD_SKIP_INSTALL: '1' }),
         TMPDIR: dir,
       },
     })
@@ -440,6 +475,17 @@ export async function startFakeEc2({
       securityGroupIds: list(params, 'SecurityGroupId'),
       keyName: params.get('KeyName'),
       iamInstanceProfileName: params.get('IamInstanceProfile.Name'),
+      blockDeviceMappings: indexes(params, 'BlockDeviceMapping').map((n) => {
+        const get = (field: string) => params.get(`BlockDeviceMapping.${n}.${field}`)
+        const size = get('Ebs.VolumeSize')
+        const deleteOnTermination = get('Ebs.DeleteOnTermination')
+        return {
+          deviceName: get('DeviceName'),
+          volumeSizeGb: size === null ? null : Number(size),
+          volumeType: get('Ebs.VolumeType'),
+          deleteOnTermination: deleteOnTermination === null ? null : deleteOnTermination === 'true',
+        }
+      }),
       pid: null,
       agentPort: null,
       hardStopMinutes: null,
@@ -490,6 +536,50 @@ export async function startFakeEc2({
       )
       .join('')
     return `<DescribeInstancesResponse xmlns="${EC2_NAMESPACE}">${el('requestId', crypto.randomUUID())}<reservationSet>${reservations}</reservationSet></DescribeInstancesResponse>`
+  }
+
+  function describeImages(params: URLSearchParams) {
+    const ids = list(params, 'ImageId')
+    const malformed = ids.find((id) => !/^ami-[0-9a-f]{8,17}$/.test(id))
+    if (malformed) throw new Ec2Error(400, 'InvalidAMIID.Malformed', `Invalid id: "${malformed}"`)
+    const items = ids
+      .map(
+        (id) =>
+          `<item>${el('imageId', id)}${el('imageState', 'available')}${el('architecture', 'x86_64')}` +
+          `${el('rootDeviceType', 'ebs')}${el('rootDeviceName', imageRootDevices.get(id) ?? '/dev/sda1')}</item>`,
+      )
+      .join('')
+    return `<DescribeImagesResponse xmlns="${EC2_NAMESPACE}">${el('requestId', crypto.randomUUID())}<imagesSet>${items}</imagesSet></DescribeImagesResponse>`
+  }
+
+  /** SSM's JSON protocol: one action, GetParameter, for the public AMI parameters. */
+  function handleSsm(target: string, body: string): { status: number; code: string | null; body: string } {
+    const fail = (status: number, code: string, message: string) => ({
+      status,
+      code,
+      body: JSON.stringify({ __type: code, message }),
+    })
+    if (target !== 'AmazonSSM.GetParameter')
+      return fail(400, 'InvalidAction', `This fake SSM answers GetParameter only (got ${target})`)
+    let name: unknown
+    try {
+      name = (JSON.parse(body) as { Name?: unknown }).Name
+    } catch {
+      return fail(400, 'SerializationException', 'The body is not JSON')
+    }
+    const value = typeof name === 'string' ? ssmParameters.get(name) : undefined
+    if (typeof name !== 'string' || value === undefined)
+      return fail(400, 'ParameterNotFound', `Parameter ${String(name)} not found.`)
+    const parameter = {
+      Name: name,
+      Type: 'String',
+      Value: value,
+      Version: 1,
+      LastModifiedDate: Math.floor(Date.now() / 1000),
+      ARN: `arn:aws:ssm:us-east-1::parameter${name}`,
+      DataType: 'aws:ec2:image',
+    }
+    return { status: 200, code: null, body: JSON.stringify({ Parameter: parameter }) }
   }
 
   function terminateInstances(params: URLSearchParams) {
@@ -563,6 +653,7 @@ export async function startFakeEc2({
     }
     let body: string
     if (action === 'RunInstances') body = runInstances(params)
+    else if (action === 'DescribeImages') body = describeImages(params)
     else if (action === 'DescribeInstances') body = describeInstances(params)
     else if (action === 'TerminateInstances') body = terminateInstances(params)
     else throw new Ec2Error(400, 'InvalidAction', `The action ${action} is not valid for this web service.`)
@@ -586,6 +677,16 @@ export async function startFakeEc2({
       else chunks.push(chunk)
     })
     req.on('end', () => {
+      const target = req.headers['x-amz-target']
+      if (typeof target === 'string') {
+        const answer = req.headers.authorization?.startsWith('AWS4-HMAC-SHA256 ')
+          ? handleSsm(target, Buffer.concat(chunks).toString('utf8'))
+          : { status: 400, code: 'UnrecognizedClientException', body: JSON.stringify({ __type: 'UnrecognizedClientException' }) }
+        callLog.push({ action: target.replace(/^AmazonSSM\./, ''), status: answer.status, code: answer.code })
+        res.writeHead(answer.status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': crypto.randomUUID() })
+        res.end(answer.body)
+        return
+      }
       const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
       const action = params.get('Action') ?? ''
       let status = 200
@@ -735,6 +836,8 @@ export async function startFakeEc2({
     faults,
     instances: () => [...records.values()].map(snapshot),
     calls: () => [...callLog],
+    ssmParameters,
+    imageRootDevices,
     agentUrl: (instanceId) => {
       const record = records.get(instanceId)
       return record?.agentPort ? `http://127.0.0.1:${record.agentPort}` : null

@@ -1,8 +1,9 @@
 // Whole runs on the ec2 provider: the real @aws-sdk/client-ec2 against the fake EC2
 // (tests/fake-ec2/server.ts), whose instances "boot" the real agent from the user data; the real app
-// serves the signed storage URLs; the supervisor is driven one cycle at a time. Success (also with 200
-// images, whose job is fetched by signed URL), cancel, failure, throttling on launch, an instance that
-// never boots, one that vanishes, and the reaper.
+// serves the signed storage URLs (the agent itself, fetched by the boot step, among them); the supervisor
+// is driven one cycle at a time. Success (also with a secret in the job, which is then fetched by signed
+// URL and never in user data), cancel, failure, throttling on launch, an instance that never boots, one
+// that vanishes, and the reaper.
 import crypto from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import { prisma } from '~/utils/db.server'
@@ -55,6 +56,8 @@ beforeAll(async () => {
     region: 'us-east-1',
     endpoint: fake.endpoint,
     amiId: 'ami-0123456789abcdef0',
+    // launchRequestFor stores the agent in the app's storage; the reaper test's direct launch does too.
+    storage: async () => storage,
     securityGroupIds: ['sg-0abc'],
     appTag: APP_TAG,
     maxAttempts: 4,
@@ -90,6 +93,13 @@ describe('runs on the ec2 provider (fake EC2)', () => {
     expect(instancesOf(runId)).toHaveLength(1)
     const [instance] = instancesOf(runId)
     expect(instance!.state).toBe('terminated')
+    // The boot step fetched the agent from the app's own signed-URL route, not from the user data.
+    expect(instance!.userData).toMatch(
+      /TRAINYARD_BOOT_AGENT_URL='http:\/\/127\.0\.0\.1:\d+\/resources\/storage\/machine-files\/[0-9a-f]{64}\/trainyard_agent\.py\?/,
+    )
+    expect(instance!.blockDeviceMappings).toEqual([
+      { deviceName: '/dev/sda1', volumeSizeGb: 150, volumeType: 'gp3', deleteOnTermination: true },
+    ])
     expect(run.gpu).toMatchObject({
       provider: 'ec2',
       instanceId: instance!.instanceId,
@@ -106,16 +116,20 @@ describe('runs on the ec2 provider (fake EC2)', () => {
     await expectNothingRunning(ec2)
   })
 
-  test('200 images: the job is fetched by signed URL, the run succeeds, and the stored job is deleted', async () => {
-    const runId = await queue('Ada with 200 photos', 200)
-    await runSupervisorCycle(options())
+  test('a job with a secret: stored and fetched by signed URL, the token never in user data, the stored job deleted', async () => {
+    const runId = await queue('Ada with a token')
+    const token = `hf_${crypto.randomBytes(12).toString('hex')}`
+    const withSecret = options({ jobExtras: () => ({ secrets: { HF_TOKEN: token } }) })
+    await runSupervisorCycle(withSecret)
     expect(await storage.exists(jobKey(runId))).toBe(true)
-    expect(instancesOf(runId)[0]?.userData).toContain('TRAINYARD_JOB_URL=')
-    const run = await driveUntil(runId, finished, options())
+    const [instance] = instancesOf(runId)
+    expect(instance?.userData).toContain('TRAINYARD_JOB_URL=')
+    expect(instance?.userData).not.toContain(token)
+    const run = await driveUntil(runId, finished, withSecret)
     expect(run.error, instancesOf(runId)[0]?.log).toBeNull()
     expect(run.status).toBe('succeeded')
-    const preparing = await prisma.trainingStatus.findMany({ where: { runId, status: 'preparing' } })
-    expect(preparing.map((s) => s.text).join('\n')).toMatch(/200/)
+    const texts = await prisma.trainingStatus.findMany({ where: { runId }, select: { text: true } })
+    expect(texts.map((s) => s.text).join('\n')).not.toContain(token)
     expect(await storage.exists(jobKey(runId))).toBe(false)
     await expectContiguousStatuses(runId)
     await expectNothingRunning(ec2)

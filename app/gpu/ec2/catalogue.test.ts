@@ -2,7 +2,8 @@
 // with the table from app/trainings/base-models.ts; the test's body is unchanged.)
 import { describe, expect, test } from 'vitest'
 import { describeNeed, smallestOffer } from '../catalogue'
-import { EC2_CATALOGUE } from './catalogue'
+import { MODEL_FAMILIES } from '../../trainings/base-models'
+import { EC2_CATALOGUE, EC2_DISK_BY_FAMILY } from './catalogue'
 
 const gpuClassFor = (memoryGb: number) => smallestOffer(EC2_CATALOGUE, { gpuMemoryGb: memoryGb })
 const describeGpu = (memoryGb: number) => describeNeed(EC2_CATALOGUE, { gpuMemoryGb: memoryGb })
@@ -29,5 +30,16 @@ describe('catalogue', () => {
       ['g5.2xlarge', 'NVIDIA A10G', 24, 32, 8, 1.212],
       ['g6e.xlarge', 'NVIDIA L40S', 48, 32, 4, 1.861],
     ])
+  })
+})
+
+describe('disk', () => {
+  test('every model family has a root volume big enough for the Deep Learning AMI and room for the model', () => {
+    expect(Object.keys(EC2_DISK_BY_FAMILY).sort()).toEqual([...MODEL_FAMILIES].sort())
+    for (const disk of Object.values(EC2_DISK_BY_FAMILY)) {
+      expect(disk.rootVolumeGb).toBeGreaterThanOrEqual(80)
+      expect(disk.minFreeGb).toBeLessThan(disk.rootVolumeGb / 2)
+    }
+    expect(EC2_DISK_BY_FAMILY.flux.rootVolumeGb).toBeGreaterThanOrEqual(150)
   })
 })

@@ -1,12 +1,27 @@
-// The ec2 provider's variables, merged into the env check (app/utils/env.server.ts). Only zod here:
-// the env check loads this without loading the provider (and the AWS SDK).
+// The ec2 provider's variables, merged into the env check (app/utils/env.server.ts). Only zod here (and
+// the command-line splitter, which imports nothing): the env check loads this without loading the
+// provider (and the AWS SDK).
 import { z } from 'zod'
 import type { EnvProblem } from '../local/env'
 import { MACHINE_CHOICE_ENV_SHAPE, machineChoiceProblems } from './machine-choice'
+import { splitCommandLine } from '../local/shell-words'
+
+/** AWS's public parameter naming the current Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04, x86_64). */
+export const DLAMI_SSM_PARAMETER = '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id'
 
 const schema = z.object({
-  /** EC2: the AMI (a Deep Learning AMI with Python 3, and ai-toolkit in /opt/ai-toolkit). */
+  /**
+   * EC2: the AMI, with ai-toolkit installed in EC2_AI_TOOLKIT_DIR (built with deploy/gpu-machine/).
+   * Unset: the current Deep Learning Base AMI (EC2_AMI_SSM_PARAMETER), and each machine installs
+   * ai-toolkit at boot.
+   */
   EC2_AMI_ID: z.string().optional(),
+  /** The public SSM parameter that names the AMI when EC2_AMI_ID is unset. */
+  EC2_AMI_SSM_PARAMETER: z.string().startsWith('/').default(DLAMI_SSM_PARAMETER),
+  /** The root volume (gp3), in GB. Unset: sized for the run's base model (catalogue.ts). */
+  EC2_ROOT_VOLUME_GB: z.coerce.number().int().min(8).max(16384).optional(),
+  /** The trainer's command line on the machine ({config} = the config file), like LOCAL_TRAINER_COMMAND. */
+  EC2_TRAINER_COMMAND: z.string().optional(),
   EC2_SUBNET_ID: z.string().optional(),
   /** Comma-separated; the group must let the app reach the agent's port. */
   EC2_SECURITY_GROUP_IDS: z
@@ -25,7 +40,7 @@ const schema = z.object({
   /** The `trainyard:app` tag value: which app owns a machine (the reaper only touches these). */
   EC2_APP_TAG: z.string().min(1).max(255).default('trainyard'),
   EC2_AGENT_PORT: z.coerce.number().int().min(1).max(65535).default(8787),
-  /** What the agent runs on an EC2 machine: ai-toolkit (installed in EC2_AI_TOOLKIT_DIR on the AMI), or the
+  /** What the agent runs on an EC2 machine: ai-toolkit (installed in EC2_AI_TOOLKIT_DIR), or the
    * simulation (to try the EC2 path with tests/fake-ec2/ or a CPU instance). */
   EC2_TRAINER: z.enum(['ai-toolkit', 'simulate']).default('ai-toolkit'),
   EC2_AI_TOOLKIT_DIR: z.string().min(1).default('/opt/ai-toolkit'),
@@ -33,13 +48,24 @@ const schema = z.object({
   AWS_ENDPOINT_URL_EC2: z.string().url().optional(),
   /** The machine per model family, instead of the smallest that fits: machine-choice.ts. */
   ...MACHINE_CHOICE_ENV_SHAPE,
+  /** The SSM API endpoint (the AMI lookup); unset = AWS. The tests point it at tests/fake-ec2/. */
+  AWS_ENDPOINT_URL_SSM: z.string().url().optional(),
 })
 
 export const ec2Env = {
   schema,
-  /** `configured`: GPU_PROVIDER is ec2. An ec2 provider built only to end old runs needs no AMI. */
-  check: (env: z.output<typeof schema>, configured: boolean): EnvProblem[] => [
-    ...(configured && !env.EC2_AMI_ID ? [{ variable: 'EC2_AMI_ID', message: 'GPU_PROVIDER=ec2 needs an AMI id' }] : []),
-    ...machineChoiceProblems(env),
-  ],
+  check: (env: z.output<typeof schema>, _configured: boolean): EnvProblem[] => {
+    const problems: EnvProblem[] = [...machineChoiceProblems(env)]
+    if (env.EC2_TRAINER_COMMAND !== undefined) {
+      try {
+        if (splitCommandLine(env.EC2_TRAINER_COMMAND).length === 0) throw new Error('it is empty')
+      } catch (error) {
+        problems.push({
+          variable: 'EC2_TRAINER_COMMAND',
+          message: `is not a command line: ${error instanceof Error ? error.message : String(error)}`,
+        })
+      }
+    }
+    return problems
+  },
 }

@@ -1,10 +1,17 @@
 // The ec2 provider end to end through the fake EC2 (tests/fake-ec2/server.ts) with the real
-// @aws-sdk/client-ec2: the fake runs the provider's user data with bash, which writes and starts the
-// real agent, which downloads images from and uploads weights to a tiny local server.
+// @aws-sdk/client-ec2 and @aws-sdk/client-ssm: the fake runs the provider's user data with bash, whose
+// boot step fetches the real agent from signed storage (tests/fake-ec2/signed-storage.ts), checks it and
+// starts it; the agent downloads images from and uploads weights to a tiny local server.
 import crypto from 'node:crypto'
+import fs from 'node:fs'
 import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import zlib from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
-import { type FakeEc2, startFakeEc2 } from '../../../tests/fake-ec2/server'
+import { FAKE_DLAMI_ID, type FakeEc2, startFakeEc2 } from '../../../tests/fake-ec2/server'
+import { startSignedStorage, type SignedStorage } from '../../../tests/fake-ec2/signed-storage'
+import { launchRequestFor } from '../../runs/job.server'
 import { defineGpuProviderContract } from '../contract'
 import {
   EC2_INSTANCE_STATES,
@@ -16,6 +23,7 @@ import {
   type Ec2GpuProviderOptions,
 } from './provider.server'
 import { type AgentJob, type LaunchRequest } from '../provider.server'
+import { STAND_IN_BOOT_PATH } from './user-data.server'
 
 // The SDK's default credential chain reads these; the fake checks only that requests are signed.
 vi.hoisted(() => {
@@ -26,10 +34,13 @@ vi.hoisted(() => {
 const WAIT_DEADLINE_MS = 15_000
 const POLL_INTERVAL_MS = 100
 const APP_TAG = 'trainyard-test'
+const AMI = 'ami-0123456789abcdef0'
 // The smallest file the agent takes as a JPEG: it sniffs the first bytes.
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0xff, 0xd9])
 
 let fake: FakeEc2
+let signed: SignedStorage
+let fixtures = ''
 let storage: http.Server
 let storageUrl = ''
 const uploads = new Map<string, number>()
@@ -48,7 +59,9 @@ function provider(extra: Partial<Ec2GpuProviderOptions> = {}) {
   return new Ec2GpuProvider({
     region: 'us-east-1',
     endpoint: fake.endpoint,
-    amiId: 'ami-0123456789abcdef0',
+    ssmEndpoint: fake.endpoint,
+    amiId: AMI,
+    storage: async () => signed.storage,
     subnetId: 'subnet-0abc',
     securityGroupIds: ['sg-0abc'],
     keyName: 'trainyard',
@@ -93,8 +106,18 @@ function alive(pid: number) {
   }
 }
 
+/** The instance as the fake EC2 recorded it. */
+const recorded = (instanceId: string) => fake.instances().find((i) => i.instanceId === instanceId)
+
+async function statusMessages(agentUrl: string, token: string) {
+  const res = await fetch(`${agentUrl}/status?after=0`, { headers: { authorization: `Bearer ${token}` } })
+  return ((await res.json()) as { messages: { status: string; phase?: string; text: string }[] }).messages
+}
+
 beforeAll(async () => {
   fake = await startFakeEc2()
+  signed = await startSignedStorage()
+  fixtures = fs.mkdtempSync(path.join(os.tmpdir(), 'ec2-provider-test-'))
   storage = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url?.startsWith('/img/')) {
       res.writeHead(200, { 'content-type': 'image/jpeg' }).end(JPEG)
@@ -118,6 +141,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fake?.stop()
+  await signed?.stop()
+  if (fixtures) fs.rmSync(fixtures, { recursive: true, force: true })
   storage?.closeAllConnections()
   await new Promise((resolve) => storage?.close(resolve))
   for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) delete process.env[name]
@@ -134,7 +159,7 @@ describe('Ec2GpuProvider through the fake EC2', () => {
 
     const [instance] = fake.instances().filter((i) => i.instanceId === launched.instanceId)
     expect(instance).toMatchObject({
-      imageId: 'ami-0123456789abcdef0',
+      imageId: AMI,
       clientToken: req.runId,
       shutdownBehavior: 'terminate',
       subnetId: 'subnet-0abc',
@@ -142,7 +167,11 @@ describe('Ec2GpuProvider through the fake EC2', () => {
       keyName: 'trainyard',
       iamInstanceProfileName: 'trainyard-gpu',
       tags: { [TAG_RUN]: req.runId, [TAG_APP]: APP_TAG },
+      // A FLUX job's disk, on the image's root device, gone with the instance.
+      blockDeviceMappings: [{ deviceName: '/dev/sda1', volumeSizeGb: 150, volumeType: 'gp3', deleteOnTermination: true }],
     })
+    // The agent is not in the user data: the boot step fetched it from storage by signed URL.
+    expect(instance!.userData).not.toContain('class Agent')
 
     const running = await waitFor('running', async () => {
       const [m] = await ec2.describe([launched.instanceId])
@@ -164,6 +193,7 @@ describe('Ec2GpuProvider through the fake EC2', () => {
     )
     expect(uploads.get(`/put/${req.runId}/lora.safetensors`)).toBeGreaterThan(0)
     expect(uploads.get(`/put/${req.runId}/0.jpg`)).toBeGreaterThan(0)
+    expect(signed.served().some((key) => /^machine-files\/[0-9a-f]{64}\/trainyard_agent\.py$/.test(key))).toBe(true)
 
     await ec2.terminate([launched.instanceId])
   }, 30_000)
@@ -181,6 +211,8 @@ describe('Ec2GpuProvider through the fake EC2', () => {
   test('a throttled launch is retried with backoff and makes one instance', async () => {
     const ec2 = provider()
     const req = request()
+    // The image's root device is asked once per image: asked now, so the faults below hit RunInstances.
+    await ec2.imageRootDevice(AMI)
     const before = fake.calls().length
     fake.faults.throttleNext = 2
     const machine = await ec2.launch(req)
@@ -198,6 +230,7 @@ describe('Ec2GpuProvider through the fake EC2', () => {
   test('a launch whose answer was lost is retried and still makes one instance (ClientToken)', async () => {
     const ec2 = provider()
     const req = request()
+    await ec2.imageRootDevice(AMI)
     fake.faults.loseResponseNext = 1
     const machine = await ec2.launch(req)
     expect(
@@ -279,7 +312,9 @@ describe('Ec2GpuProvider through the fake EC2', () => {
     })
     await expect(ec2.launch(big)).rejects.toThrow(/over EC2's limit of 16384/)
     expect(fake.calls().length).toBe(before)
-    expect(Buffer.byteLength(ec2.userData(request()))).toBeLessThanOrEqual(USER_DATA_MAX_BYTES)
+    expect(Buffer.byteLength(ec2.userData(await ec2.stageLaunch(request(), signed.storage)))).toBeLessThanOrEqual(
+      USER_DATA_MAX_BYTES,
+    )
   })
 
   test('without the test hook, agentUrl is the machine address and the agent port', async () => {
@@ -289,6 +324,149 @@ describe('Ec2GpuProvider through the fake EC2', () => {
     expect(machine.agentUrl).toBe('http://127.0.0.1:9999')
     await ec2.terminate([machine.instanceId])
   })
+})
+
+describe('Ec2GpuProvider: the image, the disk and what the machine fetches', () => {
+  test('without an AMI id: the current Deep Learning AMI from its public SSM parameter, looked up once', async () => {
+    const ec2 = provider({ amiId: undefined })
+    const before = fake.calls().length
+    const first = await ec2.launch(request({ simulateSeconds: 60 }))
+    const second = await ec2.launch(request({ simulateSeconds: 60 }))
+    expect(recorded(first.instanceId)?.imageId).toBe(FAKE_DLAMI_ID)
+    expect(recorded(second.instanceId)?.imageId).toBe(FAKE_DLAMI_ID)
+    const calls = fake.calls().slice(before)
+    expect(calls.filter((c) => c.action === 'GetParameter')).toEqual([{ action: 'GetParameter', status: 200, code: null }])
+    expect(calls.filter((c) => c.action === 'DescribeImages')).toHaveLength(1)
+    await ec2.terminate([first.instanceId, second.instanceId])
+  })
+
+  test('a parameter that names nothing: the launch fails saying what to set, and nothing is launched', async () => {
+    const ec2 = provider({ amiId: undefined, amiSsmParameter: '/aws/service/deeplearning/ami/x86_64/gone/latest/ami-id' })
+    const before = fake.calls().length
+    await expect(ec2.launch(request())).rejects.toThrow(
+      /SSM parameter \/aws\/service\/deeplearning\/.*ParameterNotFound.*Set EC2_AMI_ID/,
+    )
+    expect(
+      fake
+        .calls()
+        .slice(before)
+        .map((c) => c.action),
+    ).not.toContain('RunInstances')
+  })
+
+  test('the root volume: EC2_ROOT_VOLUME_GB when set, else sized for the model, on the image’s root device', async () => {
+    fake.imageRootDevices.set('ami-0abcdef0123456789', '/dev/xvda')
+    const sized = provider({ rootVolumeGb: 300 })
+    const other = provider({ amiId: 'ami-0abcdef0123456789' })
+    const a = await sized.launch(request({ simulateSeconds: 60 }))
+    const b = await other.launch(request({ simulateSeconds: 60, baseModel: { family: 'sd15', source: 'hf', id: 'x/sd15' } }))
+    const c = await other.launch(request({ simulateSeconds: 60, baseModel: { family: 'sdxl', source: 'hf', id: 'x/sdxl' } }))
+    const disk = (id: string) => recorded(id)?.blockDeviceMappings.map((m) => [m.deviceName, m.volumeSizeGb, m.volumeType])
+    expect(disk(a.instanceId)).toEqual([['/dev/sda1', 300, 'gp3']])
+    expect(disk(b.instanceId)).toEqual([['/dev/xvda', 80, 'gp3']])
+    expect(disk(c.instanceId)).toEqual([['/dev/xvda', 100, 'gp3']])
+    await sized.terminate([a.instanceId, b.instanceId, c.instanceId])
+  })
+
+  test('a job with secrets travels by signed URL, never in user data, and still reaches the agent', async () => {
+    const ec2 = provider()
+    const base = request()
+    const hfToken = `hf_${crypto.randomBytes(16).toString('hex')}`
+    const job = { ...base.job, secrets: { HF_TOKEN: hfToken } }
+    const req = await launchRequestFor(ec2, { ...base, job, storage: signed.storage })
+    expect(Object.keys(req.job).sort()).toEqual(['jobUrl', 'runId', 'token'])
+    const machine = await ec2.launch(req)
+    const userData = recorded(machine.instanceId)?.userData ?? ''
+    expect(userData).toContain('TRAINYARD_JOB_URL=')
+    expect(userData).not.toContain(hfToken)
+    expect(userData).not.toContain('HF_TOKEN')
+    // What EC2 was sent, before cloud-init unpacks it, holds no token either.
+    expect(zlib.gzipSync(userData).includes(hfToken)).toBe(false)
+    const agentUrl = await waitFor('the agent', () => fake.agentUrl(machine.instanceId))
+    const messages = await waitFor('succeeded', async () => {
+      const all = await statusMessages(agentUrl, String(base.job.token))
+      return all.at(-1)?.status === 'succeeded' ? all : null
+    })
+    expect(messages.map((m) => m.text).join('\n')).not.toContain(hfToken)
+    const jobFile = path.join(recorded(machine.instanceId)?.dir ?? '', 'opt', 'job.json')
+    expect(JSON.parse(fs.readFileSync(jobFile, 'utf8')).secrets).toEqual({ HF_TOKEN: hfToken })
+    await ec2.terminate([machine.instanceId])
+  }, 30_000)
+
+  test('simulating: the stand-in trainer is stored, fetched by the boot step, checked, and named in the job', async () => {
+    const standIn = path.join(fixtures, 'run.py')
+    fs.writeFileSync(standIn, '# a placeholder stand-in trainer\nimport sys\nsys.exit(0)\n')
+    const ec2 = provider({ standInScriptPath: standIn })
+    const req = request({ simulateSeconds: 60 })
+    const machine = await ec2.launch(req)
+    await waitFor('the agent', () => fake.agentUrl(machine.instanceId))
+    const opt = path.join(recorded(machine.instanceId)?.dir ?? '', 'opt')
+    expect(fs.readFileSync(path.join(opt, STAND_IN_BOOT_PATH), 'utf8')).toBe(fs.readFileSync(standIn, 'utf8'))
+    expect(JSON.parse(fs.readFileSync(path.join(opt, 'job.json'), 'utf8')).standInPath).toBe(path.join(opt, STAND_IN_BOOT_PATH))
+    expect(recorded(machine.instanceId)?.userData).toContain('TRAINYARD_BOOT_STAND_IN_URL=')
+    await ec2.terminate([machine.instanceId])
+  }, 30_000)
+
+  test('ai-toolkit on the plain Deep Learning AMI: the agent installs it first, with the shipped script', async () => {
+    // The fake's machines honour TRAINYARD_SKIP_INSTALL=1 unless told otherwise: this one runs the script,
+    // a stand-in that records what it was given (no apt-get, no pip).
+    const installing = await startFakeEc2({ runInstallStep: true })
+    try {
+      const script = path.join(fixtures, 'provision.sh')
+      fs.writeFileSync(script, '#!/bin/bash\nset -eu\necho "AI_TOOLKIT_DIR=$AI_TOOLKIT_DIR" > "$PWD/provisioned.txt"\n')
+      const ec2 = provider({
+        endpoint: installing.endpoint,
+        ssmEndpoint: installing.endpoint,
+        amiId: undefined,
+        installScriptPath: script,
+        agentUrlFor: ({ instanceId }) => installing.agentUrl(instanceId),
+        trainer: { trainer: 'ai-toolkit', aiToolkitDir: '/opt/ai-toolkit-test', simulateSeconds: 1, trainerCommand: ['false'] },
+      })
+      const req = request({ trainer: 'ai-toolkit', simulateSeconds: undefined })
+      const staged = await ec2.stageLaunch(req, signed.storage)
+      expect(staged.job).toMatchObject({
+        install: { sha256: crypto.createHash('sha256').update(fs.readFileSync(script)).digest('hex') },
+        minFreeDiskGb: 45,
+        trainerCwd: '/opt/ai-toolkit-test',
+        trainerCommand: ['false'],
+      })
+      const machine = await ec2.launch(staged)
+      const agentUrl = await waitFor('the agent', () => installing.agentUrl(machine.instanceId))
+      const messages = await waitFor('the end of the run', async () => {
+        const all = await statusMessages(agentUrl, String(req.job.token))
+        return all.at(-1)?.status === 'failed' ? all : null
+      })
+      // Installing is the first phase; then the run goes on (and fails here: `false` is no trainer).
+      expect(messages.find((m) => m.phase)).toMatchObject({ status: 'preparing', phase: 'installing' })
+      const workdir = path.join(installing.instances()[0]?.dir ?? '', 'opt', 'work')
+      expect(fs.readFileSync(path.join(workdir, 'provisioned.txt'), 'utf8')).toBe('AI_TOOLKIT_DIR=/opt/ai-toolkit-test\n')
+      await ec2.terminate([machine.instanceId])
+    } finally {
+      await installing.stop()
+    }
+  }, 30_000)
+
+  test('on the fake EC2 the install script is fetched and checked but never run', async () => {
+    const script = path.join(fixtures, 'provision-never.sh')
+    fs.writeFileSync(script, '#!/bin/bash\ntouch "$PWD/ran.txt"\n')
+    const ec2 = provider({
+      amiId: undefined,
+      installScriptPath: script,
+      trainer: { trainer: 'ai-toolkit', aiToolkitDir: '/opt/ai-toolkit', simulateSeconds: 1, trainerCommand: ['false'] },
+    })
+    const req = request({ trainer: 'ai-toolkit', simulateSeconds: undefined })
+    const machine = await ec2.launch(req)
+    const agentUrl = await waitFor('the agent', () => fake.agentUrl(machine.instanceId))
+    const messages = await waitFor('the end of the run', async () => {
+      const all = await statusMessages(agentUrl, String(req.job.token))
+      return all.at(-1)?.status === 'failed' ? all : null
+    })
+    expect(messages.some((m) => m.phase === 'installing')).toBe(true)
+    const workdir = path.join(recorded(machine.instanceId)?.dir ?? '', 'opt', 'work')
+    expect(fs.existsSync(path.join(workdir, 'provision.sh'))).toBe(true)
+    expect(fs.existsSync(path.join(workdir, 'ran.txt'))).toBe(false)
+    await ec2.terminate([machine.instanceId])
+  }, 30_000)
 })
 
 describe('Ec2GpuProvider through the fake EC2: the provider contract', () => {

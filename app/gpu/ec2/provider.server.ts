@@ -1,11 +1,17 @@
 // The `ec2` GPU provider, its API side: one EC2 instance per run, launched with `ClientToken = runId` (a
 // retried or doubled launch returns the same instance), tagged with its run and app,
-// `InstanceInitiatedShutdownBehavior=terminate`, and the user data of user-data.server.ts. Throttling and
-// 5xx are retried by the SDK's standard retry strategy (exponential backoff with jitter, `maxAttempts`
-// tries in all).
+// `InstanceInitiatedShutdownBehavior=terminate`, a gp3 root volume sized for the model, and the user data
+// of user-data.server.ts (a small boot script that fetches the agent by signed URL). Throttling and 5xx
+// are retried by the SDK's standard retry strategy (exponential backoff with jitter, `maxAttempts` tries
+// in all).
 //
-// The endpoint comes from `options.endpoint` or, like every AWS SDK client, from the env
-// `AWS_ENDPOINT_URL_EC2`: tests point it at tests/fake-ec2/server.ts.
+// Before a launch, stageLaunch stores the files the machine fetches (machine-files.server.ts) and puts
+// into the job what this provider's machines need: the install script when the image is the plain Deep
+// Learning AMI (EC2_AMI_ID unset: ami.server.ts finds it), the free disk the model needs, the trainer.
+//
+// The endpoints come from `options.endpoint`/`ssmEndpoint` or, like every AWS SDK client, from the env
+// `AWS_ENDPOINT_URL_EC2`/`AWS_ENDPOINT_URL_SSM`: tests point both at tests/fake-ec2/server.ts.
+import fs from 'node:fs'
 import path from 'node:path'
 import {
   DescribeInstancesCommand,
@@ -16,7 +22,9 @@ import {
   type Filter,
   type Instance,
 } from '@aws-sdk/client-ec2'
+import { SSMClient } from '@aws-sdk/client-ssm'
 import { getEnv } from '../../utils/env.server'
+import type { Storage } from '../../storage/storage.server'
 import type { MachineState } from '../machine-state'
 import {
   AGENT_PORT,
@@ -25,10 +33,23 @@ import {
   type LaunchRequest,
   type Machine,
   type ProviderCapabilities,
+  type SignedFile,
 } from '../provider.server'
 import { chunk } from '../../utils/collections'
-import { EC2_CATALOGUE } from './catalogue'
-import { buildUserData, ec2MachineJob, renderUserData, USER_DATA_MAX_BYTES, type Ec2Trainer } from './user-data.server'
+import { splitCommandLine } from '../local/shell-words'
+import { AmiLookup } from './ami.server'
+import { EC2_CATALOGUE, EC2_DISK_BY_FAMILY } from './catalogue'
+import { DLAMI_SSM_PARAMETER } from './env'
+import { shipMachineFile } from './machine-files.server'
+import {
+  buildUserData,
+  ec2MachineJob,
+  hasSecrets,
+  renderUserData,
+  USER_DATA_MAX_BYTES,
+  type Ec2BootFiles,
+  type Ec2Trainer,
+} from './user-data.server'
 
 export { USER_DATA_MAX_BYTES } from './user-data.server'
 
@@ -40,6 +61,10 @@ const TERMINATE_BATCH_SIZE = 1000
 const MAX_DESCRIBE_PAGES = 1000
 const DEFAULT_MAX_ATTEMPTS = 5
 const DEFAULT_AGENT_SCRIPT = path.join('scripts', 'agent', 'trainyard_agent.py')
+const DEFAULT_STAND_IN_SCRIPT = path.join('scripts', 'stand-in-ai-toolkit', 'run.py')
+const DEFAULT_INSTALL_SCRIPT = path.join('deploy', 'gpu-machine', 'provision.sh')
+/** A job whose base model this provider does not know gets the biggest disk (a full disk costs the run). */
+const LARGEST_ROOT_VOLUME_GB = Math.max(...Object.values(EC2_DISK_BY_FAMILY).map((d) => d.rootVolumeGb))
 
 export const TAG_RUN = 'trainyard:run'
 export const TAG_APP = 'trainyard:app'
@@ -63,7 +88,16 @@ export type Ec2GpuProviderOptions = {
   region: string
   /** Default: the SDK's own (env AWS_ENDPOINT_URL_EC2, else AWS). */
   endpoint?: string
-  amiId: string
+  /** Default: the SDK's own (env AWS_ENDPOINT_URL_SSM, else AWS): where the AMI lookup asks. */
+  ssmEndpoint?: string
+  /** EC2_AMI_ID: an image with ai-toolkit installed. Unset or empty: the current Deep Learning AMI, and an install at boot. */
+  amiId?: string
+  /** The public SSM parameter naming the image when amiId is unset (default: the Deep Learning Base GPU AMI, Ubuntu 22.04). */
+  amiSsmParameter?: string
+  /** EC2_ROOT_VOLUME_GB; default: sized for the run's base model (EC2_DISK_BY_FAMILY). */
+  rootVolumeGb?: number
+  /** Where the files machines fetch are stored (stageLaunch, and launch when given a request not yet staged). */
+  storage?: () => Promise<Storage>
   subnetId?: string
   securityGroupIds: string[]
   keyName?: string
@@ -76,6 +110,10 @@ export type Ec2GpuProviderOptions = {
   maxAttempts?: number
   /** Default: scripts/agent/trainyard_agent.py under the working folder (the app runs from the repo root). */
   agentScriptPath?: string
+  /** The stand-in trainer shipped when simulating; default scripts/stand-in-ai-toolkit/run.py (none: the agent's own). */
+  standInScriptPath?: string
+  /** What installs ai-toolkit on a plain Deep Learning AMI; default deploy/gpu-machine/provision.sh. */
+  installScriptPath?: string
   /** What the agent runs on the machine. Default: EC2_TRAINER, EC2_AI_TOOLKIT_DIR, SIMULATED_TRAINING_SECONDS. */
   trainer?: Ec2Trainer
   /**
@@ -121,16 +159,42 @@ export class Ec2GpuProvider implements GpuProvider {
   private readonly options: Ec2GpuProviderOptions
   private readonly agentPort: number
   private readonly trainer: Ec2Trainer
+  private readonly ami: AmiLookup
 
   constructor(options: Ec2GpuProviderOptions) {
     this.options = options
     this.agentPort = options.agentPort ?? AGENT_PORT
     this.trainer = options.trainer ?? trainerFromEnv()
+    const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
     this.client = new EC2Client({
       region: options.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      maxAttempts,
     })
+    let ssm: SSMClient | undefined
+    // Built on first use: a provider with an AMI id never asks SSM.
+    const ssmClient = () =>
+      (ssm ??= new SSMClient({
+        region: options.region,
+        ...(options.ssmEndpoint ? { endpoint: options.ssmEndpoint } : {}),
+        maxAttempts,
+      }))
+    this.ami = new AmiLookup({ ssm: ssmClient, ec2: this.client }, options.amiSsmParameter ?? DLAMI_SSM_PARAMETER)
+  }
+
+  /** Whether machines boot the plain Deep Learning AMI and install ai-toolkit themselves. */
+  get installsAtBoot() {
+    return !this.options.amiId
+  }
+
+  /** The image a launch uses now: EC2_AMI_ID, or the current Deep Learning AMI (looked up, cached). */
+  async imageId() {
+    return this.options.amiId || (await this.ami.currentAmiId())
+  }
+
+  /** The image's root device name (DescribeImages, once per image). */
+  async imageRootDevice(imageId: string) {
+    return this.ami.rootDeviceName(imageId)
   }
 
   userData(request: LaunchRequest) {
@@ -142,8 +206,13 @@ export class Ec2GpuProvider implements GpuProvider {
     return this.inlineJobBytes(request) <= USER_DATA_MAX_BYTES
   }
 
-  /** The user data's bytes: what EC2's 16 KB limit (capabilities.maxInlineJobBytes) counts. */
+  /**
+   * The user data's bytes: what EC2's 16 KB limit (capabilities.maxInlineJobBytes) counts. A job with
+   * secrets counts as Infinity: it must be stored whatever its size, since user data is readable by
+   * anyone allowed to describe the instance.
+   */
   inlineJobBytes(request: LaunchRequest) {
+    if (hasSecrets(this.machineJob(request))) return Infinity
     return Buffer.byteLength(renderUserData(this.userDataOptions(request)))
   }
 
@@ -152,16 +221,55 @@ export class Ec2GpuProvider implements GpuProvider {
   }
 
   private userDataOptions(request: LaunchRequest) {
-    return {
-      request,
-      agentPort: this.agentPort,
-      agentScriptPath: path.resolve(this.options.agentScriptPath ?? DEFAULT_AGENT_SCRIPT),
-      trainer: this.trainer,
+    return { request, agentPort: this.agentPort, trainer: this.trainer }
+  }
+
+  /**
+   * Stores the agent (and the stand-in trainer when simulating, or the install script when the image is
+   * the plain Deep Learning AMI) and signs their URLs; the job becomes the machine's, with `install`,
+   * `minFreeDiskGb` and the trainer; the disk is sized for the model.
+   */
+  async stageLaunch(request: LaunchRequest, storage: Storage): Promise<LaunchRequest> {
+    const job = { ...this.machineJob(request) }
+    const files: Ec2BootFiles = { agent: await shipMachineFile(storage, this.scriptPath('agent')) }
+    const family = familyOf(job)
+    if (job.trainer === 'simulate') {
+      // An app built without the stand-in simulates with the agent's own trainer.
+      const standIn = this.scriptPath('standIn')
+      if (fs.existsSync(standIn)) files.standIn = await shipMachineFile(storage, standIn)
+    } else if (job.trainer === 'ai-toolkit') {
+      if (this.installsAtBoot) job.install = await this.shipInstallScript(storage)
+      if (family) job.minFreeDiskGb = EC2_DISK_BY_FAMILY[family].minFreeGb
     }
+    const diskGb = this.options.rootVolumeGb ?? (family ? EC2_DISK_BY_FAMILY[family].rootVolumeGb : LARGEST_ROOT_VOLUME_GB)
+    return { ...request, job, boot: { files, diskGb } }
+  }
+
+  private async shipInstallScript(storage: Storage): Promise<SignedFile> {
+    const script = this.scriptPath('install')
+    if (!fs.existsSync(script)) {
+      throw new Error(`EC2_AMI_ID is unset, so machines install ai-toolkit at boot, but ${script} is missing from this app`)
+    }
+    return shipMachineFile(storage, script)
+  }
+
+  private scriptPath(which: 'agent' | 'standIn' | 'install') {
+    const { agentScriptPath, standInScriptPath, installScriptPath } = this.options
+    if (which === 'agent') return path.resolve(agentScriptPath ?? DEFAULT_AGENT_SCRIPT)
+    if (which === 'standIn') return path.resolve(standInScriptPath ?? DEFAULT_STAND_IN_SCRIPT)
+    return path.resolve(installScriptPath ?? DEFAULT_INSTALL_SCRIPT)
   }
 
   async launch(request: LaunchRequest): Promise<Machine> {
+    if (!request.boot) {
+      // Called without launchRequestFor (the reaper's tests, the provider contract): stage it here.
+      if (!this.options.storage)
+        throw new Error(`run ${request.runId}: nothing stores the agent (no storage for the ec2 provider)`)
+      request = await this.stageLaunch(request, await this.options.storage())
+    }
     const userData = this.userData(request)
+    const imageId = await this.imageId()
+    const rootDevice = await this.imageRootDevice(imageId)
     const tags = [
       { Key: TAG_RUN, Value: request.runId },
       { Key: TAG_APP, Value: this.options.appTag },
@@ -170,7 +278,17 @@ export class Ec2GpuProvider implements GpuProvider {
       new RunInstancesCommand({
         // Same token, same instance: a retry (by the SDK or a second click) never makes a second machine.
         ClientToken: request.runId,
-        ImageId: this.options.amiId,
+        ImageId: imageId,
+        BlockDeviceMappings: [
+          {
+            DeviceName: rootDevice,
+            Ebs: {
+              VolumeSize: request.boot?.diskGb ?? this.options.rootVolumeGb ?? LARGEST_ROOT_VOLUME_GB,
+              VolumeType: 'gp3',
+              DeleteOnTermination: true,
+            },
+          },
+        ],
         // The SDK's union of known types; EC2 itself validates the string.
         InstanceType: request.instanceType as _InstanceType,
         MinCount: 1,
@@ -288,7 +406,20 @@ export class Ec2GpuProvider implements GpuProvider {
   }
 }
 
-function trainerFromEnv(): Ec2Trainer {
-  const env = getEnv()
-  return { trainer: env.EC2_TRAINER, aiToolkitDir: env.EC2_AI_TOOLKIT_DIR, simulateSeconds: env.SIMULATED_TRAINING_SECONDS }
+function familyOf(job: AgentJob): keyof typeof EC2_DISK_BY_FAMILY | null {
+  const model = job.baseModel
+  const family = typeof model === 'object' && model !== null && 'family' in model ? model.family : null
+  return typeof family === 'string' && family in EC2_DISK_BY_FAMILY ? (family as keyof typeof EC2_DISK_BY_FAMILY) : null
 }
+
+/** EC2_TRAINER, EC2_AI_TOOLKIT_DIR, EC2_TRAINER_COMMAND (the env check already refused one that does not split). */
+export function ec2TrainerFromEnv(env = getEnv()): Ec2Trainer {
+  return {
+    trainer: env.EC2_TRAINER,
+    aiToolkitDir: env.EC2_AI_TOOLKIT_DIR,
+    simulateSeconds: env.SIMULATED_TRAINING_SECONDS,
+    ...(env.EC2_TRAINER_COMMAND ? { trainerCommand: splitCommandLine(env.EC2_TRAINER_COMMAND) } : {}),
+  }
+}
+
+const trainerFromEnv = () => ec2TrainerFromEnv()

@@ -55,7 +55,9 @@ describe('redactSecrets', () => {
 
   test('a Hugging Face token is redacted by its shape, whoever’s it is; words that only start like one are not', () => {
     const token = 'hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345'
-    expect(redactSecrets(`401 Client Error for token ${token}.`, { NODE_ENV: 'test' })).toBe(`401 Client Error for token ${REDACTED}.`)
+    expect(redactSecrets(`401 Client Error for token ${token}.`, { NODE_ENV: 'test' })).toBe(
+      `401 Client Error for token ${REDACTED}.`,
+    )
     const text = 'hf_hub_download hf_transfer HF_TOKEN is set'
     expect(redactSecrets(text, { NODE_ENV: 'test' })).toBe(text)
   })

@@ -58,7 +58,9 @@ describe('parseEnv', () => {
     // Without the trailing slash, so `${HF_ENDPOINT}/api/…` has one.
     expect(env).toMatchObject({ HF_TOKEN: 'hf_operator0123456789', HF_ENDPOINT: 'http://127.0.0.1:4000' })
     expect(problems({ HF_ENDPOINT: 'huggingface.co' })).toEqual([expect.stringMatching(/^HF_ENDPOINT: /)])
-    expect(problems({ HF_ENDPOINT: 'ftp://mirror.example' })).toEqual([expect.stringMatching(/^HF_ENDPOINT: must be a URL starting with https:/)])
+    expect(problems({ HF_ENDPOINT: 'ftp://mirror.example' })).toEqual([
+      expect.stringMatching(/^HF_ENDPOINT: must be a URL starting with https:/),
+    ])
   })
 
   test('HOST: loopback in development and tests, every interface in production, unless set', () => {

@@ -77,7 +77,10 @@ const schema = z
     /** The Hugging Face Hub (its own clients read the same variable); the tests point it at a local stand-in. */
     HF_ENDPOINT: z
       .string()
-      .refine((v) => /^https?:\/\/[^/\s]+/.test(v) && URL.canParse(v), 'must be a URL starting with https:// (or http:// for a local stand-in)')
+      .refine(
+        (v) => /^https?:\/\/[^/\s]+/.test(v) && URL.canParse(v),
+        'must be a URL starting with https:// (or http:// for a local stand-in)',
+      )
       .default('https://huggingface.co')
       .transform((v) => v.replace(/\/+$/, '')),
 

@@ -98,7 +98,9 @@ describe('which token a run uses', () => {
     const { sealSecret } = await import('./secret-box.server')
     await prisma.user.update({
       where: { id: user.id },
-      data: { huggingFaceToken: sealSecret(FAKE_HUB_TOKENS.accepted, `user:${user.id}:huggingFaceToken`, 'an-old-session-secret-0123') },
+      data: {
+        huggingFaceToken: sealSecret(FAKE_HUB_TOKENS.accepted, `user:${user.id}:huggingFaceToken`, 'an-old-session-secret-0123'),
+      },
     })
     await withOperatorToken(FAKE_HUB_TOKENS.notAccepted, async () => {
       expect(await huggingFaceTokenFor(user.id)).toEqual({ token: FAKE_HUB_TOKENS.notAccepted, source: 'operator' })
@@ -126,7 +128,12 @@ describe('Start asks the Hub before renting a machine', () => {
   test.each([
     ['no token at all', null, /FLUX\.1-dev is a gated model.*Accept the license.*save your Hugging Face token in Settings/, 2],
     ['a token the Hub refuses', FAKE_HUB_TOKENS.unknown, /Hugging Face refused your saved token.*save a new one in Settings/, 1],
-    ['a token whose account has not accepted the license', FAKE_HUB_TOKENS.notAccepted, /has not accepted the license of FLUX\.1-dev/, 1],
+    [
+      'a token whose account has not accepted the license',
+      FAKE_HUB_TOKENS.notAccepted,
+      /has not accepted the license of FLUX\.1-dev/,
+      1,
+    ],
   ])('%s: Start is refused with a sentence and links, and no run is made', async (_, token, sentence, linkCount) => {
     const user = await ownerWith(token)
     const training = await createReadyTraining(user.id)

@@ -18,13 +18,7 @@ import { openSecret, sealSecret } from './secret-box.server'
 const HUB_TIMEOUT_MS = 5000
 /** Where people create a token; a read token is enough. */
 export const HUB_TOKENS_PAGE = 'https://huggingface.co/settings/tokens'
-export const SETTINGS_PATH = '/settings/hugging-face'
-
-/**
- * A Hub access token as people copy it: "hf_" and letters and digits. The server's redaction
- * (app/runs/redact.server.ts) looks for the same shape, so a saved token can never reach a page.
- */
-export const HF_TOKEN_PATTERN = /^hf_[A-Za-z0-9]{20,200}$/
+const SETTINGS_PATH = '/settings/hugging-face'
 
 /** "hf_…abcd": enough for its owner to recognise it, nothing to use. */
 export function maskToken(token: string) {
@@ -130,9 +124,7 @@ export async function huggingFaceTokenFor(userId: string, { prisma = defaultPris
 // ——— The check before Start ———
 
 export type HubLink = { href: string; label: string }
-export type HubPreflight =
-  | { ok: true; warning: string | null }
-  | { ok: false; message: string; links: HubLink[] }
+export type HubPreflight = { ok: true; warning: string | null } | { ok: false; message: string; links: HubLink[] }
 
 /**
  * Before a run of a gated model rents a machine: may its token read the model? Only when the

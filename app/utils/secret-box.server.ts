@@ -28,7 +28,9 @@ export function sealSecret(plaintext: string, boundTo: string, secret = getEnv()
   const cipher = crypto.createCipheriv('aes-256-gcm', keyFor(secret), iv)
   cipher.setAAD(Buffer.from(boundTo))
   const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
-  return [VERSION, iv, cipher.getAuthTag(), ciphertext].map((p) => (typeof p === 'string' ? p : p.toString('base64url'))).join('.')
+  return [VERSION, iv, cipher.getAuthTag(), ciphertext]
+    .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
+    .join('.')
 }
 
 /**

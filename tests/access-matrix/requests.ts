@@ -147,7 +147,7 @@ export const REQUESTS: Record<string, RequestSpec> = {
     form: () => ({ intent: 'remove' }),
     snapshot: async ({ world, principal }) => {
       const userId = userIdOf(world, principal)
-      return userId ? (await prisma.user.findUnique({ where: { id: userId } }))?.huggingFaceToken ?? null : null
+      return userId ? ((await prisma.user.findUnique({ where: { id: userId } }))?.huggingFaceToken ?? null) : null
     },
     changesFor: ['stranger', 'owner', 'admin'],
   },

@@ -18,8 +18,8 @@ import http from 'node:http'
 import path from 'node:path'
 import url from 'node:url'
 
-export const GATED_REPOS = ['black-forest-labs/FLUX.1-dev', 'black-forest-labs/FLUX.1-schnell']
-export const OPEN_REPOS = ['stabilityai/stable-diffusion-xl-base-1.0', 'stable-diffusion-v1-5/stable-diffusion-v1-5']
+const GATED_REPOS = ['black-forest-labs/FLUX.1-dev', 'black-forest-labs/FLUX.1-schnell']
+const OPEN_REPOS = ['stabilityai/stable-diffusion-xl-base-1.0', 'stable-diffusion-v1-5/stable-diffusion-v1-5']
 
 /** Tokens in the shape the app accepts (hf_ and at least 20 letters and digits). */
 export const FAKE_HUB_TOKENS = {
@@ -92,7 +92,8 @@ export async function startFakeHub({ port = 0, host = '127.0.0.1' }: { port?: nu
       // As the Hub: a gated repo asked anonymously or with a bad token is a 401; a good token whose
       // account has not accepted the license, a 403.
       if (!account) return send(res, 401, { error: 'Access to this model is restricted. You must be authenticated.' })
-      if (!account.accepted) return send(res, 403, { error: `Access to model ${repo} is restricted and you are not in the authorized list.` })
+      if (!account.accepted)
+        return send(res, 403, { error: `Access to model ${repo} is restricted and you are not in the authorized list.` })
       return send(res, 200, {})
     }
     const repo = pathname.slice(1)

@@ -13,9 +13,9 @@ import { StatusButton } from '~/components/ui/status-button'
 import { requireUserId } from '~/utils/auth.server'
 import { getEnv } from '~/utils/env.server'
 import { formReply } from '~/utils/forms'
+import { HF_TOKEN_PATTERN } from '~/utils/huggingface'
 import {
   getUserHuggingFaceToken,
-  HF_TOKEN_PATTERN,
   HUB_TOKENS_PAGE,
   hubWhoami,
   maskToken,
@@ -35,7 +35,10 @@ const SaveSchema = z.object({
   token: z
     .string({ required_error: 'Paste your Hugging Face token' })
     .trim()
-    .regex(HF_TOKEN_PATTERN, 'A Hugging Face token starts with hf_ followed by letters and digits: copy it whole from Hugging Face'),
+    .regex(
+      HF_TOKEN_PATTERN,
+      'A Hugging Face token starts with hf_ followed by letters and digits: copy it whole from Hugging Face',
+    ),
 })
 const RemoveSchema = z.object({ intent: z.literal('remove') })
 const ActionSchema = z.discriminatedUnion('intent', [SaveSchema, RemoveSchema], {
@@ -96,7 +99,10 @@ async function handleSave(userId: string, submission: Parameters<typeof formRepl
 
 async function handleRemove(userId: string) {
   await removeUserHuggingFaceToken(userId)
-  return redirectWithToast('/settings/hugging-face', { type: 'success', description: 'Your Hugging Face token has been removed.' })
+  return redirectWithToast('/settings/hugging-face', {
+    type: 'success',
+    description: 'Your Hugging Face token has been removed.',
+  })
 }
 
 export default function HuggingFaceSettings() {
@@ -107,16 +113,16 @@ export default function HuggingFaceSettings() {
     id: 'hugging-face',
     constraint: getZodConstraint(SaveSchema),
     lastResult: actionData,
-    onValidate: ({ formData }) => parseWithZod(formData, { schema: ActionSchema }),
-    shouldRevalidate: 'onBlur',
+    onValidate: ({ formData }) => parseWithZod(formData, { schema: SaveSchema }),
+    shouldRevalidate: 'onInput',
   })
   const pending = useIsPending()
   const fallback = data.operatorToken ? 'the server’s token' : 'no token, and runs of gated models are refused'
   return (
     <Card title="Hugging Face token" id="hugging-face-heading" headingLevel="h2" headingClassName="text-lg" className="gap-4">
       <p className="-mt-2 text-sm text-slate-600">
-        Gated base models such as FLUX.1-dev download only with a token whose account has accepted the model’s
-        license on its Hugging Face page. Create a <em>read</em> token at{' '}
+        Gated base models such as FLUX.1-dev download only with a token whose account has accepted the model’s license on its
+        Hugging Face page. Create a <em>read</em> token at{' '}
         <a href={data.tokensPage} className="link" target="_blank" rel="noreferrer">
           huggingface.co/settings/tokens
         </a>
@@ -128,7 +134,8 @@ export default function HuggingFaceSettings() {
             Your runs use your token <code aria-label="Your saved token">{data.saved}</code>.
           </p>
           <Form method="POST">
-            <StatusButton name="intent" value="remove" variant="secondary" status="idle">
+            <input type="hidden" name="intent" value="remove" />
+            <StatusButton variant="secondary" status="idle">
               Remove token
             </StatusButton>
           </Form>
@@ -143,6 +150,7 @@ export default function HuggingFaceSettings() {
       )}
       {/* A successful save redirects to a new location: the new key empties the field. */}
       <Form key={actionData ? 'after-error' : location.key} method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
+        <input type="hidden" name="intent" value="save" />
         <Field
           label={data.saved ? 'Replace with a new token' : 'Your token'}
           hint="It is checked with Hugging Face before it is saved."
@@ -151,9 +159,7 @@ export default function HuggingFaceSettings() {
         />
         <FormErrors id={form.errorId} errors={form.errors} />
         <div>
-          <StatusButton name="intent" value="save" status={pending ? 'pending' : 'idle'}>
-            Save token
-          </StatusButton>
+          <StatusButton status={pending ? 'pending' : 'idle'}>Save token</StatusButton>
         </div>
       </Form>
     </Card>

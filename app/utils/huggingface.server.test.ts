@@ -5,6 +5,7 @@ import { createUser } from '../../tests/db-utils'
 import { FAKE_HUB_TOKENS } from '../../tests/fake-hub/server'
 import { createReadyTraining } from '../../tests/run-fixtures'
 import { startRun, StartRunError } from '../runs/runs.server'
+import { loadRunActivity } from '../runs/view.server'
 import { findBaseModel } from '../trainings/base-models'
 import { prisma } from './db.server'
 import { getEnv } from './env.server'
@@ -172,6 +173,9 @@ describe('Start asks the Hub before renting a machine', () => {
         text: 'Could not ask Hugging Face whether this token may download FLUX.1-dev (the Hub did not answer); the run may fail when the model downloads.',
       }),
     ])
+    // The run page's timeline shows it.
+    const activity = await loadRunActivity(runId)
+    expect(activity.logLines).toEqual([expect.objectContaining({ id: 0, status: 'queued', text: rows[0]!.text })])
   })
 
   test('a Hub that does not answer and no token at all: refused, since the download is sure to fail', async () => {

@@ -1,11 +1,13 @@
 // Browser tests in Debian's chromium (Playwright cannot download its own browser here).
 // The app runs from the production build on a fresh SQLite file, with GitHub replaced by a local
-// stand-in (tests/fake-github) so the real OAuth strategy code runs.
+// stand-in (tests/fake-github) so the real OAuth strategy code runs, and Hugging Face by another
+// (tests/fake-hub).
 import path from 'node:path'
 import { defineConfig, devices } from '@playwright/test'
 
 const PORT = Number(process.env.E2E_PORT ?? 3917)
 const GITHUB_PORT = Number(process.env.E2E_GITHUB_PORT ?? 3918)
+const HUB_PORT = Number(process.env.E2E_HUB_PORT ?? 3920)
 const tmp = path.join(import.meta.dirname, 'tests', '.tmp')
 
 // Set here so the Playwright workers (which load this file too) reach the same database and outbox
@@ -29,6 +31,8 @@ const appEnv = {
   GITHUB_CLIENT_SECRET: 'e2e-client-secret',
   GITHUB_OAUTH_URL: process.env.E2E_GITHUB_URL,
   GITHUB_API_URL: `${process.env.E2E_GITHUB_URL}/api`,
+  // Hugging Face: the local stand-in (tests/fake-hub), for the Settings token page.
+  HF_ENDPOINT: `http://127.0.0.1:${HUB_PORT}`,
   // Many logins from one address in a short time; the limit itself is tested in tests/integration.
   AUTH_RATE_LIMIT_PER_MINUTE: '10000',
   // Runs: the local provider with a short simulated trainer, polled often, so a whole run takes seconds.
@@ -72,6 +76,13 @@ export default defineConfig({
       command: 'npx tsx tests/fake-github/server.ts',
       url: `http://127.0.0.1:${GITHUB_PORT}/healthz`,
       env: { FAKE_GITHUB_PORT: String(GITHUB_PORT) },
+      reuseExistingServer: false,
+      stdout: 'pipe',
+    },
+    {
+      command: 'npx tsx tests/fake-hub/server.ts',
+      url: `http://127.0.0.1:${HUB_PORT}/healthz`,
+      env: { FAKE_HUB_PORT: String(HUB_PORT) },
       reuseExistingServer: false,
       stdout: 'pipe',
     },

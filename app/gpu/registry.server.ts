@@ -35,6 +35,8 @@ type ProviderEntry = {
    * are still found. A cloud needing credentials is asked only while configured.
    */
   reapedWhenNotConfigured: boolean
+  /** Its machines run a real trainer, which downloads the base model (not the simulation, which needs nothing). */
+  runsRealTrainer: (env: Env) => boolean
 }
 
 const PROVIDERS: { readonly [N in ProviderName]: ProviderEntry } = {
@@ -50,6 +52,7 @@ const PROVIDERS: { readonly [N in ProviderName]: ProviderEntry } = {
     describeMachine: (_instanceType, env) => describeLocalMachine(env),
     freeCostText: '$0.00 (local machine)',
     reapedWhenNotConfigured: true,
+    runsRealTrainer: (env) => Boolean(env.LOCAL_TRAINER_COMMAND),
   },
   ec2: {
     catalogue: EC2_CATALOGUE,
@@ -76,6 +79,7 @@ const PROVIDERS: { readonly [N in ProviderName]: ProviderEntry } = {
     describeMachine: (instanceType) => describeEc2Machine(instanceType),
     freeCostText: null,
     reapedWhenNotConfigured: false,
+    runsRealTrainer: (env) => env.EC2_TRAINER !== 'simulate',
   },
 }
 
@@ -107,6 +111,11 @@ export function activeProviderNames(env: Env = getEnv()): ProviderName[] {
 /** The capabilities of a provider by name, without building it. */
 export function capabilitiesOf(name: ProviderName): ProviderCapabilities {
   return PROVIDERS[name].capabilities
+}
+
+/** Whether the provider's machines run a real trainer (so the base model must be downloadable with the run's token). */
+export function runsRealTrainer(name: ProviderName, env: Env = getEnv()) {
+  return PROVIDERS[name].runsRealTrainer(env)
 }
 
 /** The smallest offer of the provider (default: the configured one) that meets the need, or null. */

@@ -128,6 +128,20 @@ describe('buildAgentJob', () => {
   })
 })
 
+describe('buildAgentJob: the Hugging Face token', () => {
+  test('the run’s token travels in the job’s secrets, as the trainer’s HF_TOKEN; without one there are no secrets', async () => {
+    const { training, rows } = await trainingWith(1)
+    const token = 'hf_RunToken0123456789abcdefgh'
+    const withToken = await buildAgentJob({ id: newRunId() }, training, rows, { storage, hfToken: token })
+    expect(withToken.secrets).toEqual({ HF_TOKEN: token })
+    // Only there: not in the config the trainer reads or anywhere else in the job.
+    const { secrets: _secrets, ...rest } = withToken
+    expect(JSON.stringify(rest)).not.toContain(token)
+    const without = await buildAgentJob({ id: newRunId() }, training, rows, { storage, hfToken: null })
+    expect(without).not.toHaveProperty('secrets')
+  })
+})
+
 describe('launchRequestFor', () => {
   test('a small job travels inline in EC2 user data', async () => {
     const { training, rows } = await trainingWith(5)

@@ -38,6 +38,12 @@ export type BuildJobOptions = {
   trainerCwd?: string
   simulateSeconds?: number
   secret?: string
+  /**
+   * The Hugging Face token the run uses (its owner's own, else the operator's): it reaches the trainer's
+   * environment as HF_TOKEN through the job's secrets, which the agent redacts from everything it reports
+   * and which never travel in EC2 user data.
+   */
+  hfToken?: string | null
 }
 
 /**
@@ -92,6 +98,7 @@ export async function buildAgentJob(
       ),
     },
     maxRunMinutes,
+    ...(options.hfToken ? { secrets: { HF_TOKEN: options.hfToken } } : {}),
   }
 }
 

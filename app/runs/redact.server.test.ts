@@ -7,6 +7,7 @@ import { FakeGpuProvider, message, startFakeAgent, type FakeAgent } from '../../
 import { createTraining } from '../../tests/image-fixtures'
 import { prisma } from '../utils/db.server'
 import { getEnv } from '../utils/env.server'
+import { removeUserHuggingFaceToken, saveUserHuggingFaceToken } from '../utils/huggingface.server'
 import { redactSecrets, REDACTED, secretValues } from './redact.server'
 import { agentTokenFor, agentTokenHash, newRunId } from './runs.server'
 import { runSupervisorCycle } from './supervisor/cycle.server'
@@ -50,6 +51,15 @@ describe('redactSecrets', () => {
     expect(redactSecrets(text, env)).toBe(text)
     expect(secretValues(env)).not.toContain('short')
     expect(secretValues({ NODE_ENV: 'test' })).toEqual([])
+  })
+
+  test('a Hugging Face token is redacted by its shape, whoever’s it is; words that only start like one are not', () => {
+    const token = 'hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345'
+    expect(redactSecrets(`401 Client Error for token ${token}.`, { NODE_ENV: 'test' })).toBe(
+      `401 Client Error for token ${REDACTED}.`,
+    )
+    const text = 'hf_hub_download hf_transfer HF_TOKEN is set'
+    expect(redactSecrets(text, { NODE_ENV: 'test' })).toBe(text)
   })
 
   test('longest first: a URL goes whole, not as a password with the rest of it left around', () => {
@@ -121,6 +131,27 @@ describe('the supervisor stores what it is told without the server’s secrets',
     const rows = await prisma.trainingStatus.findMany({ where: { runId: id }, orderBy: { messageId: 'asc' } })
     expect(rows.map((r) => r.text)).toEqual(['booting', `prompt: a photo of ${REDACTED}`, run.error])
     expect(JSON.stringify(rows)).not.toContain(secret)
+  })
+
+  test('a run’s own Hugging Face token reaches the job’s secrets, and what the trainer prints of it is stored redacted', async () => {
+    const token = 'hf_OwnerOwnToken0123456789abcdef'
+    await saveUserHuggingFaceToken(ownerId, token)
+    try {
+      const id = await queuedRun()
+      agent.script(id, agentTokenFor(id), [
+        message(1, 'booting'),
+        message(2, 'failed', { text: `401 Unauthorized: token ${token} may not read black-forest-labs/FLUX.1-dev` }),
+      ])
+      await cycle()
+      const launched = provider.launches.find((r) => r.runId === id)
+      expect(launched?.job.secrets).toEqual({ HF_TOKEN: token })
+      const run = await prisma.trainingRun.findUniqueOrThrow({ where: { id } })
+      expect(run.error).toBe(`401 Unauthorized: token ${REDACTED} may not read black-forest-labs/FLUX.1-dev`)
+      const rows = await prisma.trainingStatus.findMany({ where: { runId: id } })
+      expect(JSON.stringify(rows)).not.toContain(token)
+    } finally {
+      await removeUserHuggingFaceToken(ownerId)
+    }
   })
 
   test('a launch error that quotes a secret fails the run without it', async () => {

@@ -57,10 +57,16 @@ export function secretValues(env: NodeJS.ProcessEnv = process.env): string[] {
   return [...values].sort((a, b) => b.length - a.length)
 }
 
-/** A function that redacts the secrets of `env` (read once) from any text. */
+/**
+ * Hugging Face access tokens by their shape ("hf_" and letters and digits, as Settings accepts them):
+ * a run's token may be its owner's own, which no variable of the server holds, so it is found by shape.
+ */
+const HF_TOKEN_SHAPE = /\bhf_[A-Za-z0-9]{20,}/g
+
+/** A function that redacts the secrets of `env` (read once), and any Hugging Face token, from any text. */
 export function secretRedactor(env: NodeJS.ProcessEnv = process.env): (text: string) => string {
   const values = secretValues(env)
-  return (text) => values.reduce((out, value) => out.replaceAll(value, REDACTED), text)
+  return (text) => values.reduce((out, value) => out.replaceAll(value, REDACTED), text).replace(HF_TOKEN_SHAPE, REDACTED)
 }
 
 export function redactSecrets(text: string, env: NodeJS.ProcessEnv = process.env): string {

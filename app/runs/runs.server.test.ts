@@ -3,12 +3,16 @@ import { createUser } from '../../tests/db-utils'
 import { createTraining } from '../../tests/image-fixtures'
 import { createReadyTraining } from '../../tests/run-fixtures'
 import { prisma } from '../utils/db.server'
+import { saveUserHuggingFaceToken } from '../utils/huggingface.server'
 import { agentTokenFor, agentTokenHash, endRun, startRun, StartRunError } from './runs.server'
 
 describe('startRun', () => {
   test('queues a run with its provider, instance type, price and the hash of its agent token', async () => {
     const user = await createUser()
     const training = await createReadyTraining(user.id)
+    // EC2 runs the real trainer, so Start asks the Hub about the gated FLUX.1-dev: with a token and no
+    // Hub to answer (the tests' HF_ENDPOINT), the run starts with a warning.
+    await saveUserHuggingFaceToken(user.id, 'hf_RunsTestToken0123456789abcdef')
     const { runId, created } = await startRun({ trainingId: training.id, startedById: user.id }, { provider: 'ec2' })
     expect(created).toBe(true)
     const run = await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })

@@ -16,11 +16,14 @@ import { trainingResolutionPx } from '../images/pipeline.server'
 import { ACTIVE_RUN_STATUSES, type TerminalRunStatus } from './status'
 import { parseConfigText } from '../trainings/config'
 import { closePhases, parsePhases } from './phases'
+import { hubWarningStatus, preflightHubAccess, type HubLink } from '../utils/huggingface.server'
 
 export class StartRunError extends Error {
   constructor(
     message: string,
-    readonly reason: 'dataset' | 'config' | 'limit',
+    readonly reason: 'dataset' | 'config' | 'limit' | 'hub-access',
+    /** Where to act on it (the model's license page, Settings), shown as links beside the sentence. */
+    readonly links: readonly HubLink[] = [],
   ) {
     super(message)
     this.name = 'StartRunError'
@@ -76,6 +79,9 @@ export async function startRun(
     const largestGb = largestOfferGpuMemoryGb(provider)
     throw new StartRunError(`No GPU we rent is big enough for this config (the largest has ${largestGb} GB).`, 'config')
   }
+  // Before any machine is rented: may the run's Hugging Face token download a gated base model?
+  const hub = await preflightHubAccess({ model, ownerId: training.ownerId, provider }, { prisma })
+  if (!hub.ok) throw new StartRunError(hub.message, 'hub-access', hub.links)
 
   for (let slot = 0; slot < maxActivePerUser; slot++) {
     const id = newRunId()
@@ -92,6 +98,7 @@ export async function startRun(
           instanceType: offer.instanceType,
           pricePerHour: offer.pricePerHourUsd,
           agentTokenHash: agentTokenHash(agentTokenFor(id)),
+          statuses: hubWarningStatus(hub),
         },
       })
       return { runId: id, created: true }

@@ -16,6 +16,10 @@ describe('catalogue', () => {
     ])
   })
 
+  test('the FLUX.1 models are gated on Hugging Face (Start asks the Hub first); SDXL and SD 1.5 are open', () => {
+    expect(BASE_MODELS.filter((m) => m.gated).map((m) => m.slug)).toEqual(['flux-dev', 'flux-schnell'])
+  })
+
   test('Flux without quantisation needs the 48 GB class', () => {
     const flux = findBaseModel('flux-dev')!
     expect(requiredGpuMemoryGb(flux)).toBe(24)

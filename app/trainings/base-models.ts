@@ -29,6 +29,11 @@ export type BaseModel = {
   ramGib: number
   /** Longest side of training images, in pixels, unless the config says otherwise. */
   defaultResolutionPx: number
+  /**
+   * Gated on Hugging Face: it downloads only with a token whose account accepted the model's license on
+   * its page, so Start asks the Hub first (app/utils/huggingface.server.ts).
+   */
+  gated: boolean
   /** Extra weights the trainer needs (FLUX.1-schnell is trained through an adapter). */
   assistantLoraPath?: string
   description: string
@@ -47,6 +52,7 @@ export const BASE_MODELS: readonly BaseModel[] = [
     label: 'FLUX.1-dev',
     family: 'flux',
     ref: { family: 'flux', source: 'hf', id: 'black-forest-labs/FLUX.1-dev' },
+    gated: true,
     gpuMemoryGb: 24,
     ramGib: FLUX_RAM_GIB,
     defaultResolutionPx: 1024,
@@ -57,6 +63,7 @@ export const BASE_MODELS: readonly BaseModel[] = [
     label: 'FLUX.1-schnell',
     family: 'flux',
     ref: { family: 'flux', source: 'hf', id: 'black-forest-labs/FLUX.1-schnell' },
+    gated: true,
     gpuMemoryGb: 24,
     ramGib: FLUX_RAM_GIB,
     defaultResolutionPx: 1024,
@@ -68,6 +75,7 @@ export const BASE_MODELS: readonly BaseModel[] = [
     label: 'SDXL base 1.0',
     family: 'sdxl',
     ref: { family: 'sdxl', source: 'hf', id: 'stabilityai/stable-diffusion-xl-base-1.0' },
+    gated: false,
     gpuMemoryGb: 24,
     ramGib: 0,
     defaultResolutionPx: 1024,
@@ -78,6 +86,7 @@ export const BASE_MODELS: readonly BaseModel[] = [
     label: 'SD 1.5',
     family: 'sd15',
     ref: { family: 'sd15', source: 'hf', id: 'stable-diffusion-v1-5/stable-diffusion-v1-5' },
+    gated: false,
     gpuMemoryGb: 16,
     ramGib: 0,
     defaultResolutionPx: 512,

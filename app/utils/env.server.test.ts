@@ -51,6 +51,18 @@ describe('parseEnv', () => {
     expect(problems({ GITHUB_CLIENT_SECRET: 'secret' })).toEqual([expect.stringMatching(/^GITHUB_CLIENT_ID: /)])
   })
 
+  test('Hugging Face: no operator token by default, the Hub at huggingface.co unless HF_ENDPOINT says otherwise', () => {
+    expect(parseEnv({}).HF_TOKEN).toBeUndefined()
+    expect(parseEnv({}).HF_ENDPOINT).toBe('https://huggingface.co')
+    const env = parseEnv({ HF_TOKEN: 'hf_operator0123456789', HF_ENDPOINT: 'http://127.0.0.1:4000/' })
+    // Without the trailing slash, so `${HF_ENDPOINT}/api/…` has one.
+    expect(env).toMatchObject({ HF_TOKEN: 'hf_operator0123456789', HF_ENDPOINT: 'http://127.0.0.1:4000' })
+    expect(problems({ HF_ENDPOINT: 'huggingface.co' })).toEqual([expect.stringMatching(/^HF_ENDPOINT: /)])
+    expect(problems({ HF_ENDPOINT: 'ftp://mirror.example' })).toEqual([
+      expect.stringMatching(/^HF_ENDPOINT: must be a URL starting with https:/),
+    ])
+  })
+
   test('HOST: loopback in development and tests, every interface in production, unless set', () => {
     expect(parseEnv({}).HOST).toBe('127.0.0.1')
     expect(parseEnv({ NODE_ENV: 'test' }).HOST).toBe('127.0.0.1')

@@ -69,6 +69,21 @@ const schema = z
     /** Most images one training may hold. */
     MAX_IMAGES_PER_TRAINING: z.coerce.number().int().min(1).max(10_000).default(200),
 
+    /**
+     * The operator's Hugging Face token, for gated base models (FLUX.1-dev): what a run uses when its
+     * owner has saved no token of their own in Settings. Read access is enough.
+     */
+    HF_TOKEN: z.string().optional(),
+    /** The Hugging Face Hub (its own clients read the same variable); the tests point it at a local stand-in. */
+    HF_ENDPOINT: z
+      .string()
+      .refine(
+        (v) => /^https?:\/\/[^/\s]+/.test(v) && URL.canParse(v),
+        'must be a URL starting with https:// (or http:// for a local stand-in)',
+      )
+      .default('https://huggingface.co')
+      .transform((v) => v.replace(/\/+$/, '')),
+
     /** Where runs get a GPU: a provider of app/gpu/registry.server.ts (the first it lists is the default). */
     GPU_PROVIDER: z.enum(PROVIDER_NAMES).default(PROVIDER_NAMES[0]),
     /** How long the simulated trainer takes (what a provider runs when it has no real trainer). */

@@ -29,6 +29,7 @@ export type AuthAction =
   | 'auth-github'
   | 'settings-password'
   | 'settings-two-factor'
+  | 'settings-hugging-face'
 
 const ADDRESS_WINDOW_S = 60
 

@@ -80,6 +80,8 @@ export const EXPECTED: Record<string, Row> = {
   'settings+/two-factor.tsx:action': signedIn,
   'settings+/sessions.tsx:loader': signedIn,
   'settings+/sessions.tsx:action': ownAccountObject,
+  'settings+/hugging-face.tsx:loader': signedIn,
+  'settings+/hugging-face.tsx:action': signedIn,
   'settings+/connections.tsx:loader': signedIn,
   'settings+/connections.tsx:action': ownAccountObject,
   // Called with the owner's pending GitHub account (see requests.ts): only the owner may confirm it;

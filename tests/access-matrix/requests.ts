@@ -9,6 +9,7 @@ import type { GpuProvider, Machine } from '~/gpu/provider.server'
 import { capabilitiesOf } from '~/gpu/registry.server'
 import { endRun, startRun } from '~/runs/runs.server'
 import { getStorage } from '~/storage/storage.server'
+import { saveUserHuggingFaceToken } from '~/utils/huggingface.server'
 import { makeRequest, TEST_PASSWORD, uniqueEmail } from '../db-utils'
 import { makeJpeg } from '../image-fixtures'
 import {
@@ -18,6 +19,7 @@ import {
   makeSpareImage,
   makeSpareTraining,
   type Principal,
+  userIdOf,
   type World,
 } from './world'
 
@@ -136,6 +138,19 @@ export const REQUESTS: Record<string, RequestSpec> = {
     form: () => ({ currentPassword: TEST_PASSWORD, password: TEST_PASSWORD, confirmPassword: TEST_PASSWORD }),
   },
   'settings+/two-factor.tsx:action': { form: () => ({ intent: 'cancel' }) },
+  // Removing one's own token: each signed-in principal has one saved first, so a success is a real change.
+  'settings+/hugging-face.tsx:action': {
+    prepare: async (world) => {
+      for (const user of [world.stranger, world.owner, world.admin])
+        await saveUserHuggingFaceToken(user.id, 'hf_MatrixToken0123456789abcdefgh')
+    },
+    form: () => ({ intent: 'remove' }),
+    snapshot: async ({ world, principal }) => {
+      const userId = userIdOf(world, principal)
+      return userId ? ((await prisma.user.findUnique({ where: { id: userId } }))?.huggingFaceToken ?? null) : null
+    },
+    changesFor: ['stranger', 'owner', 'admin'],
+  },
   'settings+/sessions.tsx:action': {
     prepare: ensureOwnerOtherSession,
     form: ({ world }) => ({ intent: 'sign-out-session', sessionId: world.ownerOtherSessionId }),

@@ -38,6 +38,10 @@ process.env.LOCAL_GPU_DIR = gpuDir
 process.env.RUN_SUPERVISOR = 'false'
 process.env.SESSION_SECRET = 'test-session-secret-0123456789'
 delete process.env.SMTP_URL
+// No test asks the real Hugging Face Hub: nothing listens on port 9 (a refused connection, at once).
+// The files that test the Hub start tests/fake-hub and point HF_ENDPOINT at it.
+process.env.HF_ENDPOINT = 'http://127.0.0.1:9'
+delete process.env.HF_TOKEN
 
 beforeEach(() => {
   vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {

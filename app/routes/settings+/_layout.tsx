@@ -18,6 +18,7 @@ const TABS = [
   { to: '/settings/two-factor', label: 'Two-factor' },
   { to: '/settings/sessions', label: 'Sessions' },
   { to: '/settings/connections', label: 'Connections' },
+  { to: '/settings/hugging-face', label: 'Hugging Face' },
 ]
 
 export default function SettingsLayout() {

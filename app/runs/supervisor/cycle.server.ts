@@ -16,6 +16,7 @@ import { activeProviderNames, getGpuProvider, isProviderName, offerFor, type Pro
 import { reapOrphans, terminateMachines } from './reaper.server'
 import { ACTIVE_RUN_STATUSES, isActiveRunStatus } from '../status'
 import { buildAgentJob, launchRequestFor } from '../job.server'
+import { huggingFaceTokenFor } from '../../utils/huggingface.server'
 import { agentTokenFor, agentTokenHash, endRun } from '../runs.server'
 import { jobKey } from '../../storage/keys'
 import { getStorage, type Storage } from '../../storage/storage.server'
@@ -220,6 +221,7 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
     const training = await prisma.training.findUniqueOrThrow({
       where: { id: run.trainingId },
       select: {
+        ownerId: true,
         name: true,
         triggerWord: true,
         baseModel: true,
@@ -228,7 +230,8 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
       },
     })
     const storage = await cycle.storage()
-    const job = await buildAgentJob(run, training, training.images, { storage, maxRunMinutes })
+    const { token: hfToken } = await huggingFaceTokenFor(training.ownerId, { prisma })
+    const job = await buildAgentJob(run, training, training.images, { storage, maxRunMinutes, hfToken })
     Object.assign(job, options.jobExtras?.(run.id))
     // The job's prompts (the job carries its config as the agent's opaque JSON: rendered again here).
     const rendered = renderJobConfig(training, { datasetFolder: SERVER_FILLED, outputFolder: SERVER_FILLED })

@@ -20,6 +20,7 @@ import { isActiveRunStatus } from '~/runs/status'
 import { runDuration, runUsage } from '~/runs/view.server'
 import { formatDateTime } from '~/utils/format'
 import { startRun, StartRunError } from '~/runs/runs.server'
+import type { HubLink } from '~/utils/huggingface.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { requireTraining } from '~/trainings/access.server'
 import { useUser } from '~/utils/user'
@@ -118,7 +119,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const { training, userId } = await requireTraining(request, params.trainingId, 'update')
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: ActionSchema })
-  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  if (submission.status !== 'success') return json({ ...formReply(submission), links: [] as HubLink[] }, { status: 400 })
   try {
     const { runId, created } = await startRun({
       trainingId: training.id,
@@ -138,7 +139,9 @@ export async function action({ request, params }: ActionFunctionArgs) {
     )
   } catch (error) {
     // A sentence for people (dataset not ready, limit reached): shown above the button, nothing lost.
-    if (error instanceof StartRunError) return json(formReply(submission, { formErrors: [error.message] }), { status: 400 })
+    // A gated model's refusal comes with where to act on it: the model's license page, Settings.
+    if (error instanceof StartRunError)
+      return json({ ...formReply(submission, { formErrors: [error.message] }), links: [...error.links] }, { status: 400 })
     throw error
   }
 }
@@ -150,6 +153,7 @@ export default function TrainingRuns() {
   // Keeps the states in the list current while one of them is moving.
   useRevalidateWhile(data.runs.some((r) => isActiveRunStatus(r.status)))
   const errors = actionData && 'formErrors' in actionData ? actionData.formErrors : null
+  const links = actionData?.links ?? []
 
   return (
     <div className="flex flex-col gap-6">
@@ -184,6 +188,23 @@ export default function TrainingRuns() {
               </div>
             ) : null}
             <ErrorList errors={errors} />
+            {links.length > 0 ? (
+              <ul aria-label="What to do" className="flex flex-wrap gap-x-4 gap-y-1 text-sm">
+                {links.map((l) => (
+                  <li key={l.href}>
+                    {l.href.startsWith('/') ? (
+                      <Link to={l.href} className="link">
+                        {l.label}
+                      </Link>
+                    ) : (
+                      <a href={l.href} className="link" target="_blank" rel="noreferrer">
+                        {l.label}
+                      </a>
+                    )}
+                  </li>
+                ))}
+              </ul>
+            ) : null}
             <div>
               <SubmitButton name="intent" value="start" pendingText="Starting…" disabled={!data.dataset.ready}>
                 Start training

@@ -9,7 +9,7 @@ import { createTraining } from '../../tests/image-fixtures'
 import { prisma } from '../utils/db.server'
 import { Ec2GpuProvider, USER_DATA_MAX_BYTES } from '../gpu/ec2/provider.server'
 import { LocalGpuProvider } from '../gpu/local/provider.server'
-import { AI_TOOLKIT_COMMAND, buildAgentJob, launchRequestFor } from './job.server'
+import { buildAgentJob, launchRequestFor } from './job.server'
 import { jobKey, sampleKey, weightsKey } from '../storage/keys'
 import { agentTokenFor, newRunId } from './runs.server'
 import { createUrlSigner } from '../storage/signing.server'
@@ -56,12 +56,13 @@ describe('buildAgentJob', () => {
       runId,
       token: agentTokenFor(runId),
       trainer: 'ai-toolkit',
-      trainerCommand: AI_TOOLKIT_COMMAND,
       trainerCwd: '/opt/ai-toolkit',
       triggerWord: 'ohwx_ada',
       baseModel: { family: 'flux', source: 'hf', id: 'black-forest-labs/FLUX.1-dev' },
       maxRunMinutes: 120,
     })
+    // No command: the agent picks ai-toolkit's own interpreter (its venv) on the machine.
+    expect(job).not.toHaveProperty('trainerCommand')
     const config = job.config as {
       config: {
         name: string

@@ -16,7 +16,6 @@ const URL_EXPIRY_MARGIN_S = 60 * 60
 const MIN_SAMPLE_UPLOADS = 1
 const MAX_SAMPLE_UPLOADS = 8
 
-export const AI_TOOLKIT_COMMAND = ['python', 'run.py', '{config}']
 /** Where GPU machine images put ai-toolkit; a provider whose machines keep it elsewhere sets its own. */
 const AI_TOOLKIT_DIR = '/opt/ai-toolkit'
 
@@ -73,7 +72,8 @@ export async function buildAgentJob(
     token: agentTokenFor(run.id, options.secret),
     trainer,
     ...(trainer === 'ai-toolkit'
-      ? { trainerCommand: AI_TOOLKIT_COMMAND, trainerCwd: options.trainerCwd ?? AI_TOOLKIT_DIR }
+      ? // No command: the agent runs run.py with the interpreter ai-toolkit's own UI would pick (its venv).
+        { trainerCwd: options.trainerCwd ?? AI_TOOLKIT_DIR }
       : { simulateSeconds: options.simulateSeconds ?? env.SIMULATED_TRAINING_SECONDS }),
     triggerWord: training.triggerWord,
     baseModel: model.ref,

@@ -301,7 +301,7 @@ class Agent:
 
     def trainer_env(self):
         env = {k: v for k, v in os.environ.items() if re.match(  # not all: TRAINYARD_JOB, an app's secrets
-            r"(PATH|HOME|LANG|TMPDIR|LD_LIBRARY_PATH|PYTHONPATH|(LC|CUDA|NVIDIA)_\w+|HF_HOME|HF_HUB_CACHE|TORCH_HOME|XDG_CACHE_HOME)\Z", k)}
+            r"(PATH|HOME|LANG|TMPDIR|LD_LIBRARY_PATH|PYTHONPATH|(LC|CUDA|NVIDIA)_\w+|HF_HOME|HF_HUB_CACHE|HF_ENDPOINT|TORCH_HOME|XDG_CACHE_HOME)\Z", k)}
         env.update(self.secrets, PYTHONUNBUFFERED="1")
         return env
 

@@ -62,6 +62,8 @@ const AGENT_ENV_NAMES = new Set([
   'HF_HOME',
   'HF_HUB_CACHE',
   'HF_HUB_OFFLINE',
+  // The Hub the app asked before the run (a mirror, if the operator set one) is the one to download from.
+  'HF_ENDPOINT',
   'TORCH_HOME',
   'XDG_CACHE_HOME',
 ])

@@ -104,7 +104,7 @@ describe('runs on the ec2 provider (fake EC2)', () => {
       provider: 'ec2',
       instanceId: instance!.instanceId,
       status: 'terminated',
-      instanceType: 'g5.xlarge',
+      instanceType: 'g5.2xlarge',
     })
     const weights = await readAll((await storage.get(run.weightsKey!))!.body)
     expect(Object.keys(safetensorsHeader(weights))).toContain('__metadata__')
@@ -150,7 +150,8 @@ describe('runs on the ec2 provider (fake EC2)', () => {
     const runId = await queue('Ada fails on ec2')
     const run = await driveUntil(runId, finished, options({ jobExtras: () => ({ simulateFailAtStep: 1 }) }))
     expect(run.status).toBe('failed')
-    expect(run.error).toContain('--- last trainer output ---')
+    expect(run.errorKind).toBe('trainer-crashed')
+    expect(run.errorDetail).toMatch(/RuntimeError: simulated failure at step 1/)
     expect(instancesOf(runId).map((i) => i.state)).toEqual(['terminated'])
     await expectContiguousStatuses(runId)
     await expectNothingRunning(ec2)

@@ -2,6 +2,7 @@
 // the signed storage URLs the agent downloads images from and uploads the LoRA to, and the supervisor
 // driven one cycle at a time: success, cancel while provisioning and while training, an app restart
 // mid-run, and a trainer that fails.
+import { parseSamples } from '~/runs/samples'
 import { sampleKeysOf } from '~/runs/view.server'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -93,10 +94,32 @@ describe('runs on the local provider', () => {
     expect(run.weightsKey).toBe(`runs/${runId}/lora.safetensors`)
     const weights = await readAll((await storage.get(run.weightsKey!))!.body)
     expect(run.weightsSize).toBe(weights.length)
-    expect(Object.keys(safetensorsHeader(weights))).toContain('__metadata__')
+    // A FLUX LoRA as ai-toolkit writes it (through the stand-in): diffusers/peft keys for the transformer,
+    // A [rank, in] and B [out, rank], the rank from the config's network.linear.
+    const header = safetensorsHeader(weights)
+    expect(Object.keys(header)).toContain('__metadata__')
+    const rank = (
+      JSON.parse((await prisma.training.findFirstOrThrow({ where: { runs: { some: { id: runId } } } })).config) as {
+        config: { process: { network: { linear: number } }[] }
+      }
+    ).config.process[0]!.network.linear
+    const tensors = Object.entries(header).filter(([key]) => key !== '__metadata__')
+    expect(tensors.length).toBeGreaterThan(0)
+    for (const [key, entry] of tensors) {
+      expect(key).toMatch(/^transformer\..+\.lora_[AB]\.weight$/)
+      expect(key.endsWith('lora_A.weight') ? entry.shape?.[0] : entry.shape?.[1]).toBe(rank)
+    }
     const samples = sampleKeysOf(run)
     expect(samples.length).toBeGreaterThan(0)
     for (const key of samples) expect(await storage.exists(key)).toBe(true)
+    // Each sample knows its prompt and step; phases before training came from ai-toolkit's own lines.
+    for (const sample of parseSamples(run).filter((s) => s.key)) {
+      expect(sample.prompt).toBeTruthy()
+      expect(sample.step).toBe(run.totalSteps)
+    }
+    const phases = (JSON.parse(run.phases ?? '[]') as { phase: string }[]).map((p) => p.phase)
+    expect(phases.slice(0, phases.indexOf('training')).length).toBeGreaterThanOrEqual(3)
+    expect(phases).toContain('loading-model')
 
     expect(run.gpu).toMatchObject({ provider: 'local', instanceId: `local-${runId}`, status: 'terminated' })
     expect(run.gpu?.terminatedAt).not.toBeNull()
@@ -170,8 +193,10 @@ describe('runs on the local provider', () => {
     const runId = await queue('Ada fails')
     const run = await driveUntil(runId, finished, options(provider, { jobExtras: () => ({ simulateFailAtStep: 1 }) }))
     expect(run.status).toBe('failed')
-    expect(run.error).toContain('--- last trainer output ---')
-    expect(run.error).toMatch(/Traceback|Error/)
+    // A sentence with the next step for people, the kind, and the trainer's last lines one click away.
+    expect(run.error).toMatch(/^Training stopped: the trainer exited with code 1 .+Try again/)
+    expect(run.errorKind).toBe('trainer-crashed')
+    expect(run.errorDetail).toMatch(/Traceback[\s\S]*RuntimeError: simulated failure at step 1/)
     expect(run.weightsKey).toBeNull()
     const rows = await expectContiguousStatuses(runId)
     expect(rows.at(-1)?.status).toBe('failed')

@@ -6,6 +6,7 @@ import { createReadyTraining } from '../../../tests/run-fixtures'
 import { startRun } from '../../runs/runs.server'
 import { findBaseModel, hardwareNeedOf } from '../../trainings/base-models'
 import { prisma } from '../../utils/db.server'
+import { saveUserHuggingFaceToken } from '../../utils/huggingface.server'
 import { EnvError, parseEnv } from '../../utils/env.server'
 import { describeHardwareNeed, offerFor } from '../registry.server'
 import { chooseEc2Offer } from './machine-choice'
@@ -86,6 +87,8 @@ describe('through the registry and Start', () => {
   test('a Flux run on EC2 is queued for the named type at its price', async () => {
     const user = await createUser()
     const training = await createReadyTraining(user.id)
+    // EC2 runs the real trainer: FLUX.1-dev needs a token (no Hub answers here, so the run starts with a warning).
+    await saveUserHuggingFaceToken(user.id, 'hf_MachineChoiceToken0123456789ab')
     const { runId } = await startRun({ trainingId: training.id, startedById: user.id }, { provider: 'ec2' })
     expect(await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })).toMatchObject({
       instanceType: 'g6e.xlarge',

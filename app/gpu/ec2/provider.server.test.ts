@@ -85,7 +85,22 @@ function request(extra: Partial<AgentJob> = {}): LaunchRequest {
       trainer: 'simulate',
       triggerWord: 'ohwx',
       baseModel: { family: 'flux', source: 'hf', id: 'black-forest-labs/FLUX.1-dev' },
-      config: { job: 'extension', config: { name: 'test', process: [{ train: { steps: 10 }, datasets: [{}], model: {} }] } },
+      // An ai-toolkit job as the stand-in checks it: a process type, and one prompt so a sample is made.
+      config: {
+        job: 'extension',
+        config: {
+          name: 'test',
+          process: [
+            {
+              type: 'sd_trainer',
+              train: { steps: 10 },
+              datasets: [{}],
+              model: {},
+              sample: { prompts: ['a photo of [trigger]'] },
+            },
+          ],
+        },
+      },
       images: [{ url: `${storageUrl}/img/a.jpg`, name: 'a.jpg', caption: 'a photo of [trigger]' }],
       uploads: {
         weights: { url: `${storageUrl}/put/${runId}/lora.safetensors`, contentType: 'application/octet-stream' },

@@ -47,7 +47,15 @@ describe('fetchAgentMessages', () => {
   test('a good answer: the messages after `after`, with the token sent as a bearer', async () => {
     handler = json({ messages: [message(3), message(4, 'uploading')] })
     const result = await fetchAgentMessages(baseUrl, TOKEN, 2)
-    expect(result).toEqual({ ok: true, messages: [message(3), { ...message(4), status: 'uploading' }] })
+    // The newer fields (phase, a failure's kind and detail, the samples) that a message leaves out are null.
+    const unset = { phase: null, kind: null, detail: null, samples: null }
+    expect(result).toEqual({
+      ok: true,
+      messages: [
+        { ...message(3), ...unset },
+        { ...message(4), status: 'uploading', ...unset },
+      ],
+    })
     expect(seen.at(-1)).toEqual({ url: '/status?after=2', authorization: `Bearer ${TOKEN}` })
   })
 
@@ -61,7 +69,21 @@ describe('fetchAgentMessages', () => {
     const result = await fetchAgentMessages(baseUrl, TOKEN, 1)
     expect(result).toEqual({
       ok: true,
-      messages: [{ id: 2, status: 'preparing', step: null, totalSteps: null, loss: null, text: null, at: AT }],
+      messages: [
+        {
+          id: 2,
+          status: 'preparing',
+          step: null,
+          totalSteps: null,
+          loss: null,
+          text: null,
+          at: AT,
+          phase: null,
+          kind: null,
+          detail: null,
+          samples: null,
+        },
+      ],
     })
   })
 

@@ -8,8 +8,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/ensure-chromium.sh
 bash scripts/ensure-postgres.sh
-# Not fatal: without shellcheck or packer only the machine-image checks are skipped, and they say so.
-bash scripts/ensure-tools.sh || echo "== could not install shellcheck/packer: deploy/gpu-machine's checks will be skipped"
+bash scripts/ensure-tools.sh
 
 reports=tests/.tmp/reports
 rm -rf "$reports" && mkdir -p "$reports"

@@ -191,6 +191,10 @@ describe('launchRequestFor', () => {
 
     const jobUrl = new URL(String(request.job.jobUrl))
     expect(jobUrl.pathname).toBe(`/resources/storage/${jobKey(runId)}`)
+    // Fetched once at boot: its URL lasts an hour, not the run's hours (the job may hold a token).
+    const expiresInS = Number(jobUrl.searchParams.get('expires')) - Date.now() / 1000
+    expect(expiresInS).toBeGreaterThan(50 * 60)
+    expect(expiresInS).toBeLessThanOrEqual(60 * 60)
     const stored = await storage.get(jobKey(runId))
     const chunks: Buffer[] = []
     for await (const chunk of stored!.body) chunks.push(chunk as Buffer)

@@ -19,6 +19,12 @@ const MAX_SAMPLE_UPLOADS = 8
 /** Where GPU machine images put ai-toolkit; a provider whose machines keep it elsewhere sets its own. */
 const AI_TOOLKIT_DIR = '/opt/ai-toolkit'
 
+/**
+ * The machine fetches its stored job once, at boot, within minutes of the launch (an hour covers one
+ * that waits for capacity): the job may hold the Hugging Face token, so its URL must not outlive that.
+ */
+const STORED_JOB_URL_EXPIRY_S = 60 * 60
+
 export function urlExpirySeconds(maxRunMinutes: number) {
   return Math.min(MAX_SIGNED_URL_EXPIRY_S, Math.ceil(maxRunMinutes * 60) + URL_EXPIRY_MARGIN_S)
 }
@@ -136,7 +142,7 @@ export async function launchRequestFor(
   const stored = provider.machineJob?.(request) ?? request.job
   const body = Buffer.from(JSON.stringify(stored))
   await storage.put(key, body, { contentType: 'application/json', contentLength: body.length })
-  const jobUrl = await storage.signedGetUrl(key, { expiresInS: urlExpirySeconds(maxRunMinutes) })
+  const jobUrl = await storage.signedGetUrl(key, { expiresInS: STORED_JOB_URL_EXPIRY_S })
   return { ...request, job: { runId, token: job.token, jobUrl } }
 }
 

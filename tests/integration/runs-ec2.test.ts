@@ -188,6 +188,27 @@ describe('runs on the ec2 provider (fake EC2)', () => {
     await expectNothingRunning(ec2)
   })
 
+  test.each([
+    ['VcpuLimitExceeded', 'launch-quota', /Running On-Demand G and VT instances/],
+    ['InvalidAMIID.NotFound', 'launch-ami', /AMI/],
+    ['Unsupported', 'launch-capacity', /g5\.2xlarge/],
+  ] as const)(
+    'EC2 refusing the launch (%s), through the real SDK: failed as %s, with the next step',
+    async (code, kind, words) => {
+      const runId = await queue(`Ada refused ${code}`)
+      fake.faults.refuseLaunch = code
+      try {
+        const run = await driveUntil(runId, finished, options())
+        expect(run.status).toBe('failed')
+        expect(run.errorKind).toBe(kind)
+        expect(run.error).toMatch(words)
+        expect(instancesOf(runId)).toEqual([])
+      } finally {
+        fake.faults.refuseLaunch = null
+      }
+    },
+  )
+
   test('an instance that vanishes: failed, saying so', async () => {
     const runId = await queue('Ada vanishes')
     const going = await driveUntil(runId, (r) => r.lastMessageId > 0, options())

@@ -288,6 +288,18 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(self.storage.puts, {})
         self.assertEqual(proc.wait(timeout=10), 1)
 
+    def test_nan_loss_from_the_stand_in_is_nan_and_then_diverged(self):
+        # ai-toolkit prints "loss is nan" after a bar's redraw and trains on zero: the bar shows 0.000e+00.
+        # The agent must report NaN (null), not zero, and stop a run whose loss stays NaN (20 steps: 2 steps).
+        self.start(self.job(simulateNanFromStep=12), linger=0.3)
+        messages = self.poll_until_done()
+        last = messages[-1]
+        self.assertEqual(last["status"], "failed", messages)
+        self.assertEqual(last["kind"], "diverged")
+        self.assertIn("The loss was NaN", last["text"])
+        self.assertFalse(any(m["loss"] == 0 for m in messages), "a NaN step must not be reported as loss 0")
+        self.assertEqual(self.storage.puts, {})
+
     def test_trainer_fails_midway(self):
         proc = self.start(self.job(simulateFailAtStep=8), linger=0.3)
         messages = self.poll_until_done()

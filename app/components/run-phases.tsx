@@ -1,19 +1,10 @@
 // What the machine did, phase by phase ("Loading the base model", "Caching latents" …), each with when
 // it began, how long it took (the current one: so far) and its share of the machine's cost. A run that
 // has not reached its machine yet has none.
+import type { PhaseView } from '~/runs/phases'
 import { cn } from './ui/cn'
 
-export type RunPhaseItem = {
-  phase: string
-  label: string
-  startedAt: string
-  clock: string
-  duration: string
-  cost: string | null
-  current: boolean
-}
-
-export function RunPhases({ phases, active }: { phases: RunPhaseItem[]; active: boolean }) {
+export function RunPhases({ phases, active }: { phases: PhaseView[]; active: boolean }) {
   if (!phases.length) {
     return (
       <p className="text-sm text-slate-600">

@@ -128,3 +128,15 @@ export function advancePhases(
 export function closePhases(spans: readonly PhaseSpan[], at: Date): PhaseSpan[] {
   return spans.map((s) => (s.endedAt === null ? { ...s, endedAt: notBefore(at.toISOString(), s.startedAt) } : { ...s }))
 }
+
+/** A phase as the run page shows it: what it was, when it began, how long it took, what it cost. */
+export type PhaseView = {
+  phase: string
+  label: string
+  startedAt: string
+  clock: string
+  duration: string
+  /** Its share of the machine's cost (duration × price per hour); null for a machine that costs nothing. */
+  cost: string | null
+  current: boolean
+}

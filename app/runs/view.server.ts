@@ -5,7 +5,7 @@ import { describeMachine as describeProviderMachine, freeCostText } from '../gpu
 import { prisma } from '../utils/db.server'
 import { getEnv } from '../utils/env.server'
 import { formatClock, formatDuration, formatUsd } from '../utils/format'
-import { parsePhases, phaseLabel, type PhaseSpan } from './phases'
+import { parsePhases, phaseLabel, type PhaseSpan, type PhaseView } from './phases'
 import { uploadedSamples } from './samples'
 import { CANCELED_BY_ADMIN, CANCELED_BY_USER } from './runs.server'
 import {
@@ -211,17 +211,6 @@ export async function loadRunActivity(runId: string) {
 
 // ---------------------------------------------------------------------------------------------
 // Phases
-
-export type PhaseView = {
-  phase: string
-  label: string
-  startedAt: string
-  clock: string
-  duration: string
-  /** Its share of the machine's cost (duration × price per hour); null for a machine that costs nothing. */
-  cost: string | null
-  current: boolean
-}
 
 /**
  * The run's phases for the page, each with how long it took (the open one: until now while the run is

@@ -142,17 +142,17 @@ export async function preflightHubAccess(
   const license: HubLink = { href: modelPageUrl(repo, hub.endpoint), label: `Accept the license of ${model.label}` }
   const settings: HubLink = { href: SETTINGS_PATH, label: 'Hugging Face token in Settings' }
   const access = await checkModelAccess(repo, token, hub)
-  const gatedSentence = `${model.label} is a gated model: Hugging Face lets a run download it only with a token whose account has accepted its license.`
+  // No token at all: whatever the Hub said (or failed to say), the download would be refused.
+  const noToken: HubPreflight = {
+    ok: false,
+    message: `${model.label} is a gated model: Hugging Face lets a run download it only with a token whose account has accepted its license. Accept the license on the model's page, then save your Hugging Face token in Settings.`,
+    links: [license, settings],
+  }
   switch (access) {
     case 'ok':
       return { ok: true, warning: null }
     case 'unauthorized':
-      if (!token)
-        return {
-          ok: false,
-          message: `${gatedSentence} Accept the license on the model's page, then save your Hugging Face token in Settings.`,
-          links: [license, settings],
-        }
+      if (!token) return noToken
       return {
         ok: false,
         message:
@@ -177,12 +177,7 @@ export async function preflightHubAccess(
         links: [settings],
       }
     case 'unreachable':
-      if (!token)
-        return {
-          ok: false,
-          message: `${gatedSentence} Accept the license on the model's page, then save your Hugging Face token in Settings.`,
-          links: [license, settings],
-        }
+      if (!token) return noToken
       return {
         ok: true,
         warning: `Could not ask Hugging Face whether this token may download ${model.label} (the Hub did not answer); the run may fail when the model downloads.`,

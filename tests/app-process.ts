@@ -2,7 +2,9 @@
 // integration tests and the benchmark. Node runs tsx as a loader, not the tsx CLI (which would run a
 // child of its own), so `child.pid` is the server's: the benchmark samples its memory.
 import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
 import net from 'node:net'
+import path from 'node:path'
 import { repoRoot } from './setup/paths'
 
 /** A port nothing listens on right now (the OS picks it). */
@@ -64,4 +66,29 @@ export async function startAppProcess(
   }
   await stop()
   throw new Error(`The server did not answer within ${timeoutMs / 1000} s:\n${output}`)
+}
+
+/** The integration tests run the production build: a clear sentence when it is not there. */
+export function requireProductionBuild() {
+  if (!fs.existsSync(path.join(repoRoot, 'build', 'index.js'))) {
+    throw new Error('No production build: run `npx remix build` first (npm test does).')
+  }
+}
+
+/**
+ * The production server on this test file's database and environment, with a SESSION_SECRET of the
+ * tests' own unless one is set, and an auth rate limit high enough to stay out of the way; `env` wins.
+ */
+export function startProductionServer(env: Record<string, string> = {}, options?: Parameters<typeof startAppProcess>[1]) {
+  requireProductionBuild()
+  return startAppProcess(
+    {
+      ...process.env,
+      NODE_ENV: 'production',
+      SESSION_SECRET: process.env.SESSION_SECRET ?? 'integration-secret-0123456789',
+      AUTH_RATE_LIMIT_PER_MINUTE: '1000',
+      ...env,
+    },
+    options,
+  )
 }

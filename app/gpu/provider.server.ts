@@ -2,6 +2,7 @@
 // machines this app tagged, terminate. What differs between clouds is declared as capabilities, so the
 // supervisor, the run job and the run view never ask which provider they hold. Implementations live in
 // app/gpu/<name>/ and are listed in registry.server.ts; docs/adding-a-gpu-provider.md says how to add one.
+import path from 'node:path'
 import type { ProviderName } from './provider-env'
 import type { MachineState } from './machine-state'
 import type { Storage } from '../storage/storage.server'
@@ -100,3 +101,9 @@ export interface GpuProvider {
 
 /** The agent's port on a GPU machine (EC2 security groups must let the app reach it). */
 export const AGENT_PORT = 8787
+
+// What every provider starts or ships, from the working directory (the repo root, as STORAGE_DIR is),
+// not this file: in the server build this module lives under build/, far from scripts/.
+export const AGENT_SCRIPT_PATH = path.join('scripts', 'agent', 'trainyard_agent.py')
+/** The simulated trainer: a stand-in for ai-toolkit's run.py that prints and writes what ai-toolkit does. */
+export const STAND_IN_SCRIPT_PATH = path.join('scripts', 'stand-in-ai-toolkit', 'run.py')

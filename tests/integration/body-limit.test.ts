@@ -4,13 +4,11 @@
 // production build (npm test builds first).
 import fs from 'node:fs'
 import http from 'node:http'
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { prisma } from '~/utils/db.server'
 import { FORM_BODY_LIMIT_BYTES } from '../../server/body-limit'
-import { startAppProcess, type AppProcess } from '../app-process'
+import { startProductionServer, type AppProcess } from '../app-process'
 import { createSessionCookie, createUser } from '../db-utils'
-import { repoRoot } from '../setup/paths'
 
 let server: AppProcess | undefined
 let cookie: string
@@ -21,9 +19,6 @@ const ATTACK_BYTES = 256 * MB
 const CHUNK_BYTES = 64 * 1024
 
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(repoRoot, 'build', 'index.js'))) {
-    throw new Error('No production build: run `npx remix build` first (npm test does).')
-  }
   const user = await createUser()
   cookie = (await createSessionCookie(user.id)).cookie
   trainingId = (
@@ -32,14 +27,8 @@ beforeAll(async () => {
       data: { ownerId: user.id, name: 'Body limit', triggerWord: 'ohwx', baseModel: '{}', config: '{}' },
     })
   ).id
-  server = await startAppProcess({
-    ...process.env,
-    NODE_ENV: 'production',
-    SESSION_SECRET: process.env.SESSION_SECRET ?? 'integration-secret-0123456789',
-    AUTH_RATE_LIMIT_PER_MINUTE: '1000',
-    // The supervisor's own allocations would blur the measurement.
-    RUN_SUPERVISOR: 'false',
-  })
+  // The supervisor's own allocations would blur the measurement.
+  server = await startProductionServer({ RUN_SUPERVISOR: 'false' })
 }, 60_000)
 afterAll(() => server?.stop())
 

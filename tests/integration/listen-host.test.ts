@@ -4,18 +4,14 @@
 // every interface, where that traffic arrives. The bound address is read from the kernel's socket table
 // (/proc/net/tcp, tcp6), so no address but 127.0.0.1 is contacted. Needs the production build.
 import fs from 'node:fs'
-import path from 'node:path'
 import { afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { startAppProcess, type AppProcess } from '../app-process'
-import { repoRoot } from '../setup/paths'
+import { requireProductionBuild, startAppProcess, type AppProcess } from '../app-process'
 
 const hasSocketTable = fs.existsSync('/proc/net/tcp')
 let server: AppProcess | undefined
 
 beforeAll(() => {
-  if (!fs.existsSync(path.join(repoRoot, 'build', 'index.js'))) {
-    throw new Error('No production build: run `npx remix build` first (npm test does).')
-  }
+  requireProductionBuild()
 })
 afterEach(async () => {
   await server?.stop()

@@ -1,22 +1,16 @@
 // A body that is not a form (a broken multipart body, or a type no form has) posted to an action of the
 // real production server: a 400 with a message that says so, never the 500 that request.formData()
 // throwing used to give. Needs the production build (npm test builds first).
-import fs from 'node:fs'
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { prisma } from '~/utils/db.server'
-import { startAppProcess, type AppProcess } from '../app-process'
+import { startProductionServer, type AppProcess } from '../app-process'
 import { createSessionCookie, createUser } from '../db-utils'
-import { repoRoot } from '../setup/paths'
 
 let server: AppProcess | undefined
 let cookie: string
 let trainingId: string
 
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(repoRoot, 'build', 'index.js'))) {
-    throw new Error('No production build: run `npx remix build` first (npm test does).')
-  }
   // Written before the server starts, into the database it is given: this file's own.
   const user = await createUser()
   cookie = (await createSessionCookie(user.id)).cookie
@@ -26,12 +20,7 @@ beforeAll(async () => {
       data: { ownerId: user.id, name: 'Malformed', triggerWord: 'ohwx', baseModel: '{}', config: '{}' },
     })
   ).id
-  server = await startAppProcess({
-    ...process.env,
-    NODE_ENV: 'production',
-    SESSION_SECRET: process.env.SESSION_SECRET ?? 'integration-secret-0123456789',
-    AUTH_RATE_LIMIT_PER_MINUTE: '1000',
-  })
+  server = await startProductionServer()
 }, 60_000)
 afterAll(() => server?.stop())
 

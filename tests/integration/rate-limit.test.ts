@@ -3,13 +3,10 @@
 // budget, and the limited answer is a 429 with the app's sentence on the form (the page, or the JSON a
 // browser with JS fetches), never the error page. Wrong passwords are also counted per account, across
 // every address. Needs the production build (npm test builds first).
-import fs from 'node:fs'
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ACCOUNT_FAILURES_PER_WINDOW } from '~/utils/rate-limit.server'
-import { startAppProcess, type AppProcess } from '../app-process'
+import { startProductionServer, type AppProcess } from '../app-process'
 import { createUser, TEST_PASSWORD, uniqueEmail } from '../db-utils'
-import { repoRoot } from '../setup/paths'
 
 const PER_MINUTE = 3
 const SLOW_DOWN = /Too many attempts\. Slow down — try again in \d+ (s|min)\./
@@ -17,13 +14,7 @@ const SLOW_DOWN = /Too many attempts\. Slow down — try again in \d+ (s|min)\./
 let server: AppProcess | undefined
 
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(repoRoot, 'build', 'index.js'))) {
-    throw new Error('No production build: run `npx remix build` first (npm test does).')
-  }
-  server = await startAppProcess({
-    ...process.env,
-    NODE_ENV: 'production',
-    SESSION_SECRET: process.env.SESSION_SECRET ?? 'integration-secret-0123456789',
+  server = await startProductionServer({
     AUTH_RATE_LIMIT_PER_MINUTE: String(PER_MINUTE),
     // As behind one proxy: the client address is the last one in X-Forwarded-For, so one test can
     // speak from many addresses.

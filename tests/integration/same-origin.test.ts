@@ -2,14 +2,11 @@
 // the victim's SameSite=Lax cookies along. Such requests to the real production server are refused
 // with a 403 and change nothing; the app's own origin, spelled as the Host it was opened under
 // (localhost or 127.0.0.1), still works. Needs the production build (npm test builds first).
-import fs from 'node:fs'
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { prisma } from '~/utils/db.server'
 import { CROSS_ORIGIN_MESSAGE } from '../../server/same-origin'
-import { freePort, startAppProcess, type AppProcess } from '../app-process'
+import { freePort, startProductionServer, type AppProcess } from '../app-process'
 import { createSessionCookie, createUser } from '../db-utils'
-import { repoRoot } from '../setup/paths'
 
 let server: AppProcess | undefined
 let user: { id: string; name: string | null }
@@ -18,18 +15,10 @@ let sessionId: string
 let otherPort: number
 
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(repoRoot, 'build', 'index.js'))) {
-    throw new Error('No production build: run `npx remix build` first (npm test does).')
-  }
   user = await createUser({ name: 'Before' })
   ;({ cookie, sessionId } = await createSessionCookie(user.id))
   otherPort = await freePort()
-  server = await startAppProcess({
-    ...process.env,
-    NODE_ENV: 'production',
-    SESSION_SECRET: process.env.SESSION_SECRET ?? 'integration-secret-0123456789',
-    AUTH_RATE_LIMIT_PER_MINUTE: '1000',
-  })
+  server = await startProductionServer()
 }, 60_000)
 afterAll(() => server?.stop())
 

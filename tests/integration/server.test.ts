@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { startAppProcess, type AppProcess } from '../app-process'
+import { requireProductionBuild, startAppProcess, type AppProcess } from '../app-process'
 import { repoRoot, tmpDir } from '../setup/paths'
 
 const SECRET = 'integration-secret-0123456789'
@@ -20,9 +20,7 @@ const database = path.join(tmpDir, `server-test-${process.pid}.db`)
 const serverDatabaseUrl = process.env.DATABASE_URL!.startsWith('file:') ? `file:${database}` : process.env.DATABASE_URL!
 
 beforeAll(() => {
-  if (!fs.existsSync(path.join(repoRoot, 'build', 'index.js'))) {
-    throw new Error('No production build: run `npx remix build` first (npm test does).')
-  }
+  requireProductionBuild()
   // A migrated copy of the test database of this file.
   if (process.env.DATABASE_URL!.startsWith('file:')) fs.copyFileSync(process.env.DATABASE_URL!.replace(/^file:/, ''), database)
 })

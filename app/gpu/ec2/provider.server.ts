@@ -28,6 +28,8 @@ import type { Storage } from '../../storage/storage.server'
 import type { MachineState } from '../machine-state'
 import {
   AGENT_PORT,
+  AGENT_SCRIPT_PATH,
+  STAND_IN_SCRIPT_PATH,
   type AgentJob,
   type GpuProvider,
   type LaunchRequest,
@@ -60,8 +62,6 @@ const TERMINATE_BATCH_SIZE = 1000
 /** A guard on NextToken loops: 1,000 pages is far more than this app will ever own. */
 const MAX_DESCRIBE_PAGES = 1000
 const DEFAULT_MAX_ATTEMPTS = 5
-const DEFAULT_AGENT_SCRIPT = path.join('scripts', 'agent', 'trainyard_agent.py')
-const DEFAULT_STAND_IN_SCRIPT = path.join('scripts', 'stand-in-ai-toolkit', 'run.py')
 const DEFAULT_INSTALL_SCRIPT = path.join('deploy', 'gpu-machine', 'provision.sh')
 /** A job whose base model this provider does not know gets the biggest disk (a full disk costs the run). */
 const LARGEST_ROOT_VOLUME_GB = Math.max(...Object.values(EC2_DISK_BY_FAMILY).map((d) => d.rootVolumeGb))
@@ -255,8 +255,8 @@ export class Ec2GpuProvider implements GpuProvider {
 
   private scriptPath(which: 'agent' | 'standIn' | 'install') {
     const { agentScriptPath, standInScriptPath, installScriptPath } = this.options
-    if (which === 'agent') return path.resolve(agentScriptPath ?? DEFAULT_AGENT_SCRIPT)
-    if (which === 'standIn') return path.resolve(standInScriptPath ?? DEFAULT_STAND_IN_SCRIPT)
+    if (which === 'agent') return path.resolve(agentScriptPath ?? AGENT_SCRIPT_PATH)
+    if (which === 'standIn') return path.resolve(standInScriptPath ?? STAND_IN_SCRIPT_PATH)
     return path.resolve(installScriptPath ?? DEFAULT_INSTALL_SCRIPT)
   }
 

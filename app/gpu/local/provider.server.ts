@@ -11,15 +11,18 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Env } from '../../utils/env.server'
 import type { MachineState } from '../machine-state'
-import { type AgentJob, type GpuProvider, type LaunchRequest, type Machine, type ProviderCapabilities } from '../provider.server'
+import {
+  AGENT_SCRIPT_PATH,
+  STAND_IN_SCRIPT_PATH,
+  type AgentJob,
+  type GpuProvider,
+  type LaunchRequest,
+  type Machine,
+  type ProviderCapabilities,
+} from '../provider.server'
 import { childPids, isCode, isProcessWith, signalGroup } from './process.server'
 import { splitCommandLine } from './shell-words'
 
-// From the working directory (the repo root, as STORAGE_DIR is), not this file: in the server build
-// this module lives under build/, far from scripts/.
-export const DEFAULT_AGENT_PATH = path.join('scripts', 'agent', 'trainyard_agent.py')
-/** The simulated trainer: a stand-in for ai-toolkit's run.py that prints and writes what ai-toolkit does. */
-export const DEFAULT_STAND_IN_PATH = path.join('scripts', 'stand-in-ai-toolkit', 'run.py')
 /** SIMULATED_TRAINING_SECONDS' default. */
 export const DEFAULT_SIMULATE_SECONDS = 60
 /** The agent's own default: long enough for a supervisor that was down a few minutes to read the end. */
@@ -84,7 +87,7 @@ export type LocalGpuProviderOptions = {
   stateDir: string
   pythonCommand?: string
   agentPath?: string
-  /** The stand-in ai-toolkit the agent runs for simulated runs (default DEFAULT_STAND_IN_PATH). */
+  /** The stand-in ai-toolkit the agent runs for simulated runs (default STAND_IN_SCRIPT_PATH). */
   standInPath?: string
   simulateSeconds?: number
   /** LOCAL_TRAINER_COMMAND: when set, the `ai-toolkit` trainer runs this instead of `simulate`. */
@@ -163,8 +166,8 @@ export class LocalGpuProvider implements GpuProvider {
   constructor(options: LocalGpuProviderOptions) {
     this.stateDir = path.resolve(options.stateDir)
     this.pythonCommand = options.pythonCommand ?? 'python3'
-    this.agentPath = path.resolve(options.agentPath ?? DEFAULT_AGENT_PATH)
-    this.standInPath = path.resolve(options.standInPath ?? DEFAULT_STAND_IN_PATH)
+    this.agentPath = path.resolve(options.agentPath ?? AGENT_SCRIPT_PATH)
+    this.standInPath = path.resolve(options.standInPath ?? STAND_IN_SCRIPT_PATH)
     this.simulateSeconds = options.simulateSeconds ?? DEFAULT_SIMULATE_SECONDS
     this.lingerSeconds = options.lingerSeconds ?? DEFAULT_LINGER_SECONDS
     this.startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS

@@ -6,6 +6,7 @@ import http from 'node:http'
 import type net from 'node:net'
 import type { GpuProvider, LaunchRequest, Machine, MachineState } from '~/gpu/provider.server'
 import { capabilitiesOf } from '~/gpu/registry.server'
+import type { Storage } from '~/storage/storage.server'
 
 export type FakeMessage = {
   id: number
@@ -152,6 +153,8 @@ export class FakeGpuProvider implements GpuProvider {
   describeCalls = 0
   launchError: Error | null = null
   beforeLaunchReturns: ((request: LaunchRequest) => Promise<void>) | null = null
+  /** Set by a test to act while the job is prepared, between `provisioning` and the launch. */
+  stageLaunch?: (request: LaunchRequest, storage: Storage) => Promise<LaunchRequest>
 
   get capabilities() {
     return capabilitiesOf(this.name)

@@ -18,6 +18,7 @@ import crypto from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { prisma } from '~/utils/db.server'
 import { TAG_RUN } from '~/gpu/ec2/provider.server'
+import { MIN_LEASE_MS } from '~/runs/supervisor/cycle.server'
 import { freePort, startAppProcess, type AppProcess } from '../app-process'
 import { createSessionCookie, createUser } from '../db-utils'
 import { startFakeEc2, type FakeEc2 } from '../fake-ec2/server'
@@ -35,6 +36,7 @@ const TRAINING_BEFORE_KILL = 5
 const KILL_DEADLINE_MS = 45_000
 const FINISH_DEADLINE_MS = 75_000
 const WATCH_MS = 250
+const LEASE_MS = Math.max(3 * POLL_INTERVAL_MS, MIN_LEASE_MS)
 
 type Backend = { url: string; alive: boolean }
 
@@ -175,7 +177,7 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
     mark(`${RUNS} runs started by form posts over ${PROCESSES} processes`)
 
     // Mid-way: some runs training, none finished. Meanwhile, how often the leases are renewed (each
-    // holder renews at the start of its cycles: the gaps are cycle + pause, next to a lease of 3 pauses).
+    // holder renews at the start of its cycles and every third of a lease while one runs).
     const lastLease = new Map<string, number>()
     const renewalGapsMs: number[] = []
     let killDeadline = Date.now() + KILL_DEADLINE_MS
@@ -202,7 +204,7 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
     }
     renewalGapsMs.sort((a, b) => a - b)
     mark(
-      `leases (${3 * POLL_INTERVAL_MS} ms) renewed every ${renewalGapsMs[Math.floor(renewalGapsMs.length / 2)] ?? '?'} ms ` +
+      `leases (${LEASE_MS} ms) renewed every ${renewalGapsMs[Math.floor(renewalGapsMs.length / 2)] ?? '?'} ms ` +
         `(median; longest ${renewalGapsMs.at(-1) ?? '?'} ms) while runs launched and trained`,
     )
     const { byWorker: leases, expiredMs } = await leasesByWorker(runIds)

@@ -346,6 +346,22 @@ describe('runSupervisorCycle', () => {
     expect(provider.running()).toEqual([])
   })
 
+  test('a holder that lost its lease while preparing the job launches nothing: the new holder does, once', async () => {
+    const id = await launchedRun()
+    provider.stageLaunch = async (request) => {
+      // worker-a stalled past its lease; worker-b took the run over meanwhile.
+      await prisma.trainingRun.update({ where: { id }, data: { lockedBy: 'worker-b' } })
+      return request
+    }
+    expect((await cycle({ workerId: 'worker-a' })).launched).toBe(0)
+    expect(provider.launches).toHaveLength(0)
+    expect((await run(id)).status).toBe('provisioning')
+    provider.stageLaunch = undefined
+    expect((await cycle({ workerId: 'worker-b' })).launched).toBe(1)
+    expect(provider.launches).toHaveLength(1)
+    expect((await run(id)).gpu?.status).toBe('running')
+  })
+
   test('the reaper terminates tagged machines without an active run and leaves the others', async () => {
     const live = await launchedRun()
     await cycle()

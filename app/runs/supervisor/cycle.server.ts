@@ -36,6 +36,14 @@ const DEFAULT_MAX_RUNS_PER_CYCLE = 5000
  */
 const DEFAULT_MISSING_GRACE_MS = 60_000
 const ERROR_DETAIL_MAX_CHARS = 500
+/**
+ * The shortest lease, whatever the poll interval: a lease must outlast the longest stall of a live
+ * holder (a loaded host, a garbage collection, a wait for a database connection), not only its cycle.
+ * With a 400 ms poll, a 1.2 s lease ran out under a holder whose renewals stalled for up to 5 s on a busy
+ * 2-core machine, and another process launched its runs a second time. A dead process's runs wait this
+ * long before another takes them over.
+ */
+export const MIN_LEASE_MS = 10_000
 
 export type SupervisorOptions = {
   workerId: string
@@ -48,7 +56,7 @@ export type SupervisorOptions = {
   storage?: Storage
   pollConcurrency?: number
   pollTimeoutMs?: number
-  /** Default 3 × POLL_INTERVAL_MS. */
+  /** Default 3 × POLL_INTERVAL_MS, and at least MIN_LEASE_MS. */
   leaseMs?: number
   maxRunsPerCycle?: number
   heartbeatTimeoutMs?: number
@@ -122,7 +130,7 @@ export async function runSupervisorCycle(options: SupervisorOptions): Promise<Cy
   const { prisma, now, stats } = cycle
   const concurrency = options.pollConcurrency ?? DEFAULT_POLL_CONCURRENCY
 
-  const leaseMs = options.leaseMs ?? 3 * env.POLL_INTERVAL_MS
+  const leaseMs = options.leaseMs ?? Math.max(3 * env.POLL_INTERVAL_MS, MIN_LEASE_MS)
   const leasedIds = await leaseRuns(cycle, leaseMs, options.maxRunsPerCycle ?? DEFAULT_MAX_RUNS_PER_CYCLE)
   stats.leased = leasedIds.length
   const renewal = renewLeasesWhileBusy(cycle, leasedIds, leaseMs, (error) =>
@@ -246,6 +254,12 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
   } catch (error) {
     return fail(`Could not prepare the job: ${message(error)}`)
   }
+  // Still this worker's, still provisioning, still without a machine: preparing the job took time, and a
+  // holder that stalled past its lease must leave the launch to the process that took the run over.
+  const stillMine = await prisma.trainingRun.count({
+    where: { id: run.id, status: 'provisioning', lockedBy: cycle.workerId, gpu: { is: null } },
+  })
+  if (stillMine === 0) return
   let machine
   try {
     machine = await provider.launch(request)

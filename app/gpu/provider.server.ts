@@ -22,6 +22,38 @@ export type LaunchRequest = {
   maxRunMinutes: number
   /** What the provider's stageLaunch prepared for the machine's boot; kept when the job is stored. */
   boot?: BootPlan
+  /**
+   * Which machine of the run this is: 0 for the first, one more after each spot interruption. With the
+   * run id it keys the launch's idempotency (EC2's ClientToken): a retried launch of one attempt makes
+   * one machine, the next attempt a new one.
+   */
+  attempt?: number
+  /** Ask for a spot machine; a provider without spot (capabilities.spot false) launches on-demand. */
+  spot?: boolean
+  /** GPU memory the base model needs (GB): a provider falling back to another type picks one with at least this. */
+  minGpuMemoryGb?: number
+}
+
+/** One launch a provider tried and the cloud refused for capacity, for the run's timeline. */
+export type LaunchAttempt = {
+  instanceType: string
+  subnetId: string | null
+  zone: string | null
+  /** The cloud's error code, e.g. InsufficientInstanceCapacity or Unsupported. */
+  code: string
+}
+
+/**
+ * Every subnet and machine type the provider may use refused for capacity: nothing was launched. The
+ * supervisor waits and tries again within a bound, then fails the run with a sentence naming `attempts`.
+ */
+export class CapacityExhaustedError extends Error {
+  constructor(readonly attempts: LaunchAttempt[]) {
+    super(
+      `No capacity: ${attempts.map((a) => `${a.instanceType}${a.zone ? ` in ${a.zone}` : a.subnetId ? ` in ${a.subnetId}` : ''} (${a.code})`).join(', ')}`,
+    )
+    this.name = 'CapacityExhaustedError'
+  }
 }
 
 /** A file a machine fetches by signed URL and checks against its SHA-256 (hex) before using it. */
@@ -39,6 +71,16 @@ export type Machine = {
   /** Where the supervisor polls the agent (http://host:port), once known. */
   agentUrl: string | null
   launchedAt: Date | null
+  /** A spot machine, and where it runs (availability zone, subnet) when the cloud says. */
+  spot?: boolean
+  zone?: string | null
+  subnetId?: string | null
+  /** USD per hour of this very machine (a spot machine: the zone's spot price); absent: the offer's price. */
+  pricePerHour?: number
+  /** The cloud reclaimed (or is reclaiming) this machine by itself: a spot interruption. */
+  interrupted?: boolean
+  /** Launches refused for capacity before this one succeeded, oldest first (launch only). */
+  fallbacks?: LaunchAttempt[]
 }
 
 /** What differs between clouds, declared instead of asked with `instanceof` or a name check. */
@@ -55,6 +97,8 @@ export type ProviderCapabilities = {
    * job is stored and the machine fetches it by signed URL.
    */
   readonly maxInlineJobBytes: number
+  /** Launches spot machines when asked (LaunchRequest.spot), and reports their interruption. */
+  readonly spot: boolean
   /** How a second launch for the same run finds the first machine instead of making another. */
   readonly idempotentLaunchBy: 'client-token' | 'claim-file' | 'name-or-label'
   /** How listTagged finds this app's machines for the reaper. */

@@ -7,6 +7,9 @@
 //   trainings/<trainingId>/images/<imageId>.thumb.<ext>       the thumbnail the pages show
 //   runs/<runId>/lora.safetensors                             the weights the agent uploads
 //   runs/<runId>/samples/<n>.jpg                              the sample images the agent uploads
+//   runs/<runId>/samples/<step:09d>_<prompt>.jpg              a sample taken while training, per step
+//   runs/<runId>/checkpoints/<step:09d>.safetensors           a step save the agent uploaded
+//   runs/<runId>/optimizer.pt                                 the optimizer state of the newest save
 //   runs/<runId>/job.json                                     a job too big to pass to the machine inline
 //   machine-files/<sha256>/<name>                             a file GPU machines fetch at boot (the agent)
 //
@@ -50,6 +53,21 @@ export function weightsKey(runId: string) {
 
 export function sampleKey(runId: string, n: number) {
   return assertValidKey(`${runKeyPrefix(runId)}samples/${n}.jpg`)
+}
+
+/** A sample taken at `step` for prompt `prompt` of the config (zero-padded: keys sort by step). */
+export function stepSampleKey(runId: string, step: number, prompt: number) {
+  return assertValidKey(`${runKeyPrefix(runId)}samples/${String(step).padStart(9, '0')}_${prompt}.jpg`)
+}
+
+/** A step save (ai-toolkit's `<name>_<step:09d>.safetensors`), stored under the run. */
+export function checkpointKey(runId: string, step: number) {
+  return assertValidKey(`${runKeyPrefix(runId)}checkpoints/${String(step).padStart(9, '0')}.safetensors`)
+}
+
+/** ai-toolkit's optimizer.pt of the newest save (TrainingRun.optimizerStep says which). */
+export function optimizerKey(runId: string) {
+  return assertValidKey(`${runKeyPrefix(runId)}optimizer.pt`)
 }
 
 /**

@@ -76,6 +76,7 @@ export const EC2_CAPABILITIES: ProviderCapabilities = {
   // `shutdown -h +N` in the user data, and the instance terminates when it powers off.
   endsItselfAtHardLimit: true,
   maxInlineJobBytes: USER_DATA_MAX_BYTES,
+  spot: true,
   idempotentLaunchBy: 'client-token',
   reapBy: 'tags',
   storedJobCleanup: true,

@@ -116,6 +116,7 @@ export const LOCAL_CAPABILITIES: ProviderCapabilities = {
   endsItselfAtHardLimit: false,
   // The job is written to a file in the run's folder: any size.
   maxInlineJobBytes: Infinity,
+  spot: false,
   idempotentLaunchBy: 'claim-file',
   // Its machines are the records under stateDir/machines, named by run.
   reapBy: 'names',

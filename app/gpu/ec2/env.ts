@@ -23,6 +23,28 @@ const schema = z.object({
   /** The trainer's command line on the machine ({config} = the config file), like LOCAL_TRAINER_COMMAND. */
   EC2_TRAINER_COMMAND: z.string().optional(),
   EC2_SUBNET_ID: z.string().optional(),
+  /**
+   * Comma-separated subnets (one per availability zone), tried in order when EC2 has no capacity of
+   * the machine type in one; unset: EC2_SUBNET_ID alone (or the default VPC's choice).
+   */
+  EC2_SUBNET_IDS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      v
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : [],
+    ),
+  /**
+   * Spot machines: never (default); offer (each run may ask for spot, off unless asked); prefer (spot
+   * unless the run asks for on-demand); always (every run).
+   */
+  EC2_SPOT: z.enum(['never', 'offer', 'prefer', 'always']).default('never'),
+  /** Spot interruptions a run survives before its next machine is on-demand. */
+  EC2_SPOT_MAX_INTERRUPTIONS: z.coerce.number().int().min(0).max(20).default(3),
   /** Comma-separated; the group must let the app reach the agent's port. */
   EC2_SECURITY_GROUP_IDS: z
     .string()

@@ -616,10 +616,10 @@ class StandInTest(unittest.TestCase):
                                               "incomplete metadata, file not fully covered"), out[-400:])
 
     def test_sigint_mid_save_finishes_the_file_then_stops_as_run_py_does(self):
-        run = self.start(self.config("flux", steps=100, save={"save_every": 5}, train={"disable_sampling": True}),
-                         {"TRAINYARD_STAND_IN_SECONDS": "10", "TRAINYARD_STAND_IN_SLOW_SAVE_SECONDS": "2.5"})
-        path = os.path.join(self.save_root, "my_lora_000000010.safetensors")
-        run.wait_for(lambda: "Saving at step 10" in run.out and os.path.exists(path), "the second save under way")
+        run = self.start(self.config("flux", steps=100, save={"save_every": 3}, train={"disable_sampling": True}),
+                         {"TRAINYARD_STAND_IN_SECONDS": "6", "TRAINYARD_STAND_IN_SLOW_SAVE_SECONDS": "2"})
+        path = os.path.join(self.save_root, "my_lora_000000006.safetensors")
+        run.wait_for(lambda: "Saving at step 6" in run.out and os.path.exists(path), "the second save under way")
         run.proc.send_signal(signal.SIGINT)
         code, out = run.finish()
         # run.py: KeyboardInterrupt -> on_error (nothing for sd_trainer) -> "Job stopped", exit 0, no save of its own.
@@ -633,10 +633,10 @@ class StandInTest(unittest.TestCase):
         with open(path, "rb") as f:
             stand_in.read_safetensors_metadata(f.read())
         self.assertNotIn("Saved checkpoint to %s" % path, out)
-        self.assertEqual(stand_in.load_optimizer_state(os.path.join(self.save_root, "optimizer.pt")), 5)
+        self.assertEqual(stand_in.load_optimizer_state(os.path.join(self.save_root, "optimizer.pt")), 3)
         self.assertFalse(os.path.exists(os.path.join(self.save_root, "my_lora.safetensors")))
         # tqdm closes the still-open training bar as the process ends: drawn once more, line ended.
-        self.assertRegex(out[out.index("Job stopped"):], r"\rmy_lora: +\d+%\|[^\n]*\| 1\d/100 \[[^\n]*\] *\n")
+        self.assertRegex(out[out.index("Job stopped"):], r"\rmy_lora: +\d+%\|[^\n]*\| [67]/100 \[[^\n]*\] *\n")
 
     def test_sigint_while_training_stops_without_a_save(self):
         run = self.start(self.config("flux", steps=100, save={"save_every": 1000}),

@@ -145,8 +145,11 @@ def zip_complete(path, size):
         with open(path, "rb") as f:
             if f.read(2) != b"PK":
                 return size > 0  # the legacy format: only the two looks tell
-            f.seek(max(0, size - 65557))  # the end record (22 bytes) is followed by at most a 64 kB comment
-            return b"PK\x05\x06" in f.read()
+            start = max(0, size - 65557)  # the end record (22 bytes) is followed by at most a 64 kB comment
+            f.seek(start)
+            tail = f.read()
+        at = tail.rfind(b"PK\x05\x06")
+        return at >= 0 and at + 22 <= len(tail) and at + 22 + int.from_bytes(tail[at + 20:at + 22], "little") == len(tail)
     except OSError:
         return False
 
@@ -736,7 +739,7 @@ class Agent:
         except Failure as e:
             if e.kind != "download-failed":
                 raise
-            raise Failure("%s. Try again; the checkpoint stays stored." % str(e).capitalize(), e.kind)
+            raise Failure("%s%s. Try again; the checkpoint stays stored." % (str(e)[:1].upper(), str(e)[1:]), e.kind)
         size = os.path.getsize(path + ".part")
         if not safetensors_complete(path + ".part", size):
             raise Failure("The downloaded %s is incomplete or not a safetensors file (%d bytes), so training was not "

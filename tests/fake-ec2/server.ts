@@ -406,6 +406,8 @@ export async function startFakeEc2({
     if (!imds) return
     record.imds = null
     record.imdsUrl = null
+    // Still starting: its listen callback closes it (close() before listening would leave it open).
+    if (!imds.listening) return
     imds.closeAllConnections()
     imds.close()
   }
@@ -525,7 +527,9 @@ export async function startFakeEc2({
       const address = imds.address()
       // Terminated (or vanished) while its metadata was starting: nothing to boot.
       if (record.imds !== imds || record.state !== 'pending' || typeof address !== 'object' || !address) {
-        closeImds(record)
+        if (record.imds === imds) record.imds = null
+        imds.closeAllConnections()
+        imds.close()
         return
       }
       record.imdsUrl = `http://127.0.0.1:${address.port}`

@@ -596,6 +596,13 @@ describe('Ec2GpuProvider: spot machines and capacity fallback', () => {
         { instanceType: 'g5.2xlarge', subnetId: SUBNET_A, zone: 'us-east-1a', code: 'Unsupported' },
       ])
       expect(launchesOf(req.runId).map((i) => [i.instanceType, i.subnetId])).toEqual([['g5.2xlarge', SUBNET_B]])
+
+      // The same attempt launched again (a supervisor that lost the answer) once the first choice has
+      // capacity again: the machine already made, not a second one in the first subnet.
+      fake.faults.refuseLaunch = null
+      const again = await ec2.launch(req)
+      expect(again.instanceId).toBe(machine.instanceId)
+      expect(launchesOf(req.runId)).toHaveLength(1)
       await ec2.terminate([machine.instanceId])
     } finally {
       fake.faults.refuseLaunch = null

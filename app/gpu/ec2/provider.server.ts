@@ -1,6 +1,7 @@
 // The `ec2` GPU provider, its API side: one EC2 instance per run and attempt (a run's next machine after a
 // spot interruption is its next attempt), launched with a ClientToken of the run, the attempt, the subnet
-// and the type (a retried or doubled launch returns the same instance), tagged with its run, attempt and app,
+// and the type (a retried or doubled launch returns the same instance; one that fell back to another subnet
+// or type is found by its tags first), tagged with its run, attempt and app,
 // `InstanceInitiatedShutdownBehavior=terminate`, a gp3 root volume sized for the model, and the user data
 // of user-data.server.ts (a small boot script that fetches the agent by signed URL). Throttling and 5xx
 // are retried by the SDK's standard retry strategy (exponential backoff with jitter, `maxAttempts` tries
@@ -92,8 +93,14 @@ const SPOT_PRICE_CACHE_MS = 5 * 60 * 1000
 const CLIENT_TOKEN_MAX_CHARS = 64
 /** The product whose spot price a Linux machine pays. */
 const SPOT_PRODUCT = 'Linux/UNIX'
-/** EC2's state reason code of a spot instance it reclaimed. */
-export const SPOT_TERMINATION_REASON = 'Server.SpotInstanceTermination'
+/**
+ * EC2's state reason codes of a spot instance it reclaimed: terminated (how this app launches them), or
+ * stopped (a spot instance launched elsewhere with the stop behaviour).
+ */
+export const SPOT_RECLAIM_REASONS: ReadonlySet<string> = new Set([
+  'Server.SpotInstanceTermination',
+  'Server.SpotInstanceShutdown',
+])
 /**
  * RunInstances errors that mean "not here, not now" rather than "never": no capacity of the type in the
  * zone, or the type not offered in the zone. Quota (VcpuLimitExceeded) and image errors are not among
@@ -346,6 +353,12 @@ export class Ec2GpuProvider implements GpuProvider {
     ]
     const refused: LaunchAttempt[] = []
     const candidates = this.launchCandidates(request)
+    if (candidates.length > 1) {
+      // A repeated launch of an attempt that fell back: its ClientToken is the one of the subnet and type
+      // that took it, and an earlier choice may have capacity again by now. Its tags find it instead.
+      const launched = await this.findLaunched(request.runId, attempt)
+      if (launched) return this.priced(launched, [])
+    }
     for (const [index, candidate] of candidates.entries()) {
       let instance: Instance | undefined
       try {
@@ -399,14 +412,29 @@ export class Ec2GpuProvider implements GpuProvider {
         continue
       }
       if (!instance?.InstanceId) throw new Error(`RunInstances for run ${request.runId} returned no instance`)
-      const machine = this.toMachine(instance)
-      // The machine exists from here on: a price that cannot be asked must not fail its launch.
-      const price = machine.spot
-        ? await this.spotPrice(machine.instanceType, machine.zone ?? null)
-        : catalogueOffer(machine.instanceType)?.pricePerHourUsd
-      return { ...machine, ...(price !== null && price !== undefined ? { pricePerHour: price } : {}), fallbacks: refused }
+      return this.priced(this.toMachine(instance), refused)
     }
     throw new CapacityExhaustedError(refused)
+  }
+
+  /** The run's live machine of this attempt, by its tags; null when there is none (yet). */
+  private async findLaunched(runId: string, attempt: number): Promise<Machine | null> {
+    const found = await this.describeWhere([
+      { Name: `tag:${TAG_APP}`, Values: [this.options.appTag] },
+      { Name: `tag:${TAG_RUN}`, Values: [runId] },
+      { Name: `tag:${TAG_ATTEMPT}`, Values: [String(attempt)] },
+      { Name: 'instance-state-name', Values: ['pending', 'running'] },
+    ])
+    return found[0] ?? null
+  }
+
+  /** The launched machine with its price per hour and the launches refused before it. */
+  private async priced(machine: Machine, fallbacks: LaunchAttempt[]): Promise<Machine> {
+    // The machine exists from here on: a price that cannot be asked must not fail its launch.
+    const price = machine.spot
+      ? await this.spotPrice(machine.instanceType, machine.zone ?? null)
+      : catalogueOffer(machine.instanceType)?.pricePerHourUsd
+    return { ...machine, ...(price !== null && price !== undefined ? { pricePerHour: price } : {}), fallbacks }
   }
 
   /** Types (the chosen first, then bigger ones that hold the model), each in every subnet, bounded. */
@@ -568,7 +596,7 @@ export class Ec2GpuProvider implements GpuProvider {
       zone: instance.Placement?.AvailabilityZone ?? null,
       subnetId: instance.SubnetId ?? null,
       // Seen here even when the agent's notice never reached the app (the machine went too fast).
-      interrupted: instance.StateReason?.Code === SPOT_TERMINATION_REASON,
+      interrupted: SPOT_RECLAIM_REASONS.has(instance.StateReason?.Code ?? ''),
     }
   }
 }

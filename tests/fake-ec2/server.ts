@@ -75,7 +75,8 @@
 // Faults (set on `faults`): the next N calls throttled (503 RequestLimitExceeded) or failed (500
 // InternalError) before they are processed; the next N calls processed and then answered 500 (a lost
 // answer: the SDK retries, the ClientToken must prevent a second instance); the next N launched
-// instances never boot (stay pending); `vanish(id)` makes an instance disappear from every answer;
+// instances never boot (stay pending); `onlyAction = 'RunInstances'` makes the first three count only the
+// calls of that action; `vanish(id)` makes an instance disappear from every answer;
 // `refuseLaunch = 'VcpuLimitExceeded'` (or another code of AWS_LAUNCH_REFUSALS) answers every
 // RunInstances with that error, with AWS's status and wording, until it is set back to null; a list of
 // rules (`[{ code: 'InsufficientInstanceCapacity', zone: 'us-east-1a' }, { code, instanceType }]`)
@@ -202,6 +203,8 @@ export type FakeEc2Faults = {
   throttleNext: number
   failNext: number
   loseResponseNext: number
+  /** Only calls of this action count for throttleNext, failNext and loseResponseNext; null: every call. */
+  onlyAction: string | null
   neverBootNext: number
   refuseLaunch: AwsLaunchRefusal | FakeLaunchRefusalRule[] | null
   vanish: (instanceId: string) => void
@@ -389,6 +392,7 @@ export async function startFakeEc2({
     throttleNext: 0,
     failNext: 0,
     loseResponseNext: 0,
+    onlyAction: null,
     neverBootNext: 0,
     refuseLaunch: null,
     vanish(instanceId) {
@@ -898,11 +902,12 @@ export async function startFakeEc2({
   }
 
   function handle(action: string, params: URLSearchParams) {
-    if (faults.throttleNext > 0) {
+    const faulty = faults.onlyAction === null || faults.onlyAction === action
+    if (faulty && faults.throttleNext > 0) {
       faults.throttleNext--
       throw new Ec2Error(503, 'RequestLimitExceeded', 'Request limit exceeded.')
     }
-    if (faults.failNext > 0) {
+    if (faulty && faults.failNext > 0) {
       faults.failNext--
       throw new Ec2Error(500, 'InternalError', 'An internal error has occurred.')
     }
@@ -914,7 +919,7 @@ export async function startFakeEc2({
     else if (action === 'DescribeSubnets') body = describeSubnets(params)
     else if (action === 'DescribeSpotPriceHistory') body = describeSpotPriceHistory(params)
     else throw new Ec2Error(400, 'InvalidAction', `The action ${action} is not valid for this web service.`)
-    if (faults.loseResponseNext > 0) {
+    if (faulty && faults.loseResponseNext > 0) {
       faults.loseResponseNext--
       throw new Ec2Error(
         500,

@@ -159,9 +159,21 @@ describe('runs on the ec2 provider (fake EC2)', () => {
 
   test('throttling and a lost answer on launch: retried, still one instance', async () => {
     const runId = await queue('Ada throttled')
+    const before = fake.calls().length
     fake.faults.throttleNext = 2
     fake.faults.loseResponseNext = 1
-    await runSupervisorCycle(options())
+    // On RunInstances itself, not the describe that looks for a machine of this attempt first.
+    fake.faults.onlyAction = 'RunInstances'
+    try {
+      await runSupervisorCycle(options())
+    } finally {
+      fake.faults.onlyAction = null
+    }
+    const launches = fake
+      .calls()
+      .slice(before)
+      .filter((c) => c.action === 'RunInstances')
+    expect(launches.map((c) => c.code)).toEqual(['RequestLimitExceeded', 'RequestLimitExceeded', 'InternalError', null])
     expect(instancesOf(runId)).toHaveLength(1)
     const launched = await loadRun(runId)
     expect(launched.status).not.toBe('failed')

@@ -232,8 +232,9 @@ describe('Ec2GpuProvider through the fake EC2', () => {
     await ec2.imageRootDevice(AMI)
     const before = fake.calls().length
     fake.faults.throttleNext = 2
-    const machine = await ec2.launch(req)
-    const calls = fake.calls().slice(before)
+    fake.faults.onlyAction = 'RunInstances'
+    const machine = await ec2.launch(req).finally(() => (fake.faults.onlyAction = null))
+    const calls = runInstancesCalls(before)
     expect(calls.map((c) => c.code)).toEqual(['RequestLimitExceeded', 'RequestLimitExceeded', null])
     expect(
       fake
@@ -248,8 +249,12 @@ describe('Ec2GpuProvider through the fake EC2', () => {
     const ec2 = provider()
     const req = request()
     await ec2.imageRootDevice(AMI)
+    const before = fake.calls().length
     fake.faults.loseResponseNext = 1
-    const machine = await ec2.launch(req)
+    fake.faults.onlyAction = 'RunInstances'
+    const machine = await ec2.launch(req).finally(() => (fake.faults.onlyAction = null))
+    // Processed, its answer lost, sent again with the same token: one instance.
+    expect(runInstancesCalls(before).map((c) => c.code)).toEqual(['InternalError', null])
     expect(
       fake
         .instances()

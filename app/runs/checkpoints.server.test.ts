@@ -22,6 +22,8 @@ import {
   type Uploaded,
 } from './checkpoints.server'
 import { endRun, newRunId } from './runs.server'
+import { recordPolls } from './supervisor/poll.server'
+import type { AgentMessage } from './supervisor/agent-client.server'
 
 let storage: Storage
 let ownerId = ''
@@ -34,7 +36,10 @@ beforeAll(async () => {
 /** A real-shaped .safetensors file of `floats` float32 values (8-byte header length, JSON header, data). */
 function safetensors(floats = 4) {
   const header = Buffer.from(
-    JSON.stringify({ __metadata__: { training_info: '{}' }, w: { dtype: 'F32', shape: [floats], data_offsets: [0, floats * 4] } }),
+    JSON.stringify({
+      __metadata__: { training_info: '{}' },
+      w: { dtype: 'F32', shape: [floats], data_offsets: [0, floats * 4] },
+    }),
   )
   const length = Buffer.alloc(8)
   length.writeBigUInt64LE(BigInt(header.length))
@@ -93,7 +98,10 @@ describe('planOfConfig: the steps ai-toolkit saves and samples', () => {
       { startStep: 0 },
     )
     expect(skip.sampleSteps).toEqual([200, 300])
-    const none = planOfConfig(presetConfig('flux-quick', (p) => void (p.train.disable_sampling = true)), { startStep: 0 })
+    const none = planOfConfig(
+      presetConfig('flux-quick', (p) => void (p.train.disable_sampling = true)),
+      { startStep: 0 },
+    )
     expect(none.sampleSteps).toEqual([])
     expect(none.checkpointSteps).toEqual([100, 200])
   })
@@ -151,9 +159,9 @@ describe('recordUploads', () => {
     expect(await recordUploads({ storage }, runId, [uploaded])).toEqual({ checkpoints: 0, samples: 0, refused: 0 })
     // Two processes at once: one row each still.
     await Promise.all([recordUploads({ storage }, runId, [uploaded]), recordUploads({ storage }, runId, [uploaded])])
-    expect(await prisma.runCheckpoint.findMany({ where: { runId }, select: { step: true, bytes: true, final: true, key: true } })).toEqual([
-      { step: 250, bytes, final: false, key: checkpointKey(runId, 250) },
-    ])
+    expect(
+      await prisma.runCheckpoint.findMany({ where: { runId }, select: { step: true, bytes: true, final: true, key: true } }),
+    ).toEqual([{ step: 250, bytes, final: false, key: checkpointKey(runId, 250) }])
     expect(await prisma.runSample.count({ where: { runId } })).toBe(1)
     expect((await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })).optimizerStep).toBe(250)
   })
@@ -229,7 +237,8 @@ describe('recordUploads', () => {
 describe('the run’s LoRA and choosing a checkpoint', () => {
   test('chosen, else final, else newest; choosing only a kept step of that run', async () => {
     const runId = await activeRun()
-    for (const step of [250, 500]) await recordUploads({ storage }, runId, [report({ checkpoints: [{ step, bytes: await putCheckpoint(runId, step) }] })])
+    for (const step of [250, 500])
+      await recordUploads({ storage }, runId, [report({ checkpoints: [{ step, bytes: await putCheckpoint(runId, step) }] })])
     const run = () => prisma.trainingRun.findUniqueOrThrow({ where: { id: runId }, select: { id: true, chosenStep: true } })
     expect((await offeredCheckpoint(await run()))?.step).toBe(500)
     await storage.put(weightsKey(runId), safetensors(), { contentType: 'application/octet-stream' })
@@ -291,5 +300,48 @@ describe('endRun: stop and keep', () => {
     expect(await endRun(runId, 'failed')).toBe(true)
     expect(await endRun(runId, 'canceled', { keep: false })).toBe(false)
     expect(await prisma.runCheckpoint.count({ where: { runId } })).toBe(1)
+  })
+})
+
+describe('the supervisor records what a poll brought', () => {
+  test('uploads in the messages are recorded before the run ends, so a failing run keeps its last save', async () => {
+    const runId = await activeRun()
+    const bytes = await putCheckpoint(runId, 500)
+    await storage.put(stepSampleKey(runId, 500, 2), Buffer.from('jpeg'), { contentType: 'image/jpeg' })
+    const base = { step: null, totalSteps: null, loss: null, text: null, phase: null, kind: null, detail: null, samples: null }
+    const at = new Date().toISOString()
+    const messages: AgentMessage[] = [
+      {
+        ...base,
+        id: 1,
+        status: 'training',
+        step: 500,
+        totalSteps: 2000,
+        at,
+        uploaded: report({ samples: [{ step: 500, prompt: 2 }] }),
+      },
+      {
+        ...base,
+        id: 2,
+        status: 'failed',
+        kind: 'out-of-memory',
+        text: 'CUDA out of memory',
+        at,
+        uploaded: report({ checkpoints: [{ step: 500, bytes }] }),
+      },
+    ]
+    const run = { id: runId, status: 'training', agentUrl: 'http://127.0.0.1:9', lastMessageId: 0 }
+    const result = await recordPolls(
+      { prisma, storage: async () => storage, now: new Date() },
+      [run],
+      new Map([[runId, { ok: true, messages }]]),
+    )
+    expect(result.ended).toBe(1)
+    expect(await prisma.runCheckpoint.findMany({ where: { runId }, select: { step: true } })).toEqual([{ step: 500 }])
+    expect(await prisma.runSample.count({ where: { runId } })).toBe(1)
+    expect(await prisma.runEvent.findFirst({ where: { runId }, select: { kind: true, step: true } })).toEqual({
+      kind: 'kept',
+      step: 500,
+    })
   })
 })

@@ -141,7 +141,14 @@ export const UploadedSchema = z
 export type Uploaded = z.infer<typeof UploadedSchema>
 
 const CheckpointEntry = z.object({ step: step.min(1), bytes: z.number().int().min(1).max(MAX_CHECKPOINT_BYTES) })
-const SampleEntry = z.object({ step, prompt: z.number().int().min(0).max(SAMPLE_PROMPTS_MAX - 1) })
+const SampleEntry = z.object({
+  step,
+  prompt: z
+    .number()
+    .int()
+    .min(0)
+    .max(SAMPLE_PROMPTS_MAX - 1),
+})
 const OptimizerEntry = z.object({ step: step.min(1) })
 
 type Ctx = { prisma?: PrismaClient; storage: Storage }
@@ -187,7 +194,11 @@ export async function recordUploads({ prisma = defaultPrisma, storage }: Ctx, ru
         recorded.refused++
         continue
       }
-      if (await createOnce(() => prisma.runCheckpoint.create({ data: { runId, step: entry.data.step, key, bytes: entry.data.bytes } })))
+      if (
+        await createOnce(() =>
+          prisma.runCheckpoint.create({ data: { runId, step: entry.data.step, key, bytes: entry.data.bytes } }),
+        )
+      )
         recorded.checkpoints++
       haveStep.add(entry.data.step)
     }
@@ -255,7 +266,12 @@ export async function isCompleteSafetensors(storage: Storage, key: string, bytes
     const offsets = (tensor as { data_offsets?: unknown } | null)?.data_offsets
     if (!Array.isArray(offsets) || offsets.length !== 2) return false
     const [begin, finish] = offsets as unknown[]
-    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(finish) || (begin as number) < 0 || (finish as number) < (begin as number))
+    if (
+      !Number.isSafeInteger(begin) ||
+      !Number.isSafeInteger(finish) ||
+      (begin as number) < 0 ||
+      (finish as number) < (begin as number)
+    )
       return false
     dataEnd = Math.max(dataEnd, finish as number)
   }
@@ -272,7 +288,11 @@ export async function isCompleteSafetensors(storage: Storage, key: string, bytes
 export async function pruneCheckpoints({ prisma = defaultPrisma, storage }: Ctx, runId: string, keepSaves: number) {
   const [run, saves] = await Promise.all([
     prisma.trainingRun.findUnique({ where: { id: runId }, select: { chosenStep: true } }),
-    prisma.runCheckpoint.findMany({ where: { runId, final: false }, orderBy: { step: 'desc' }, select: { id: true, step: true, key: true } }),
+    prisma.runCheckpoint.findMany({
+      where: { runId, final: false },
+      orderBy: { step: 'desc' },
+      select: { id: true, step: true, key: true },
+    }),
   ])
   const pruned = saves.slice(keepSaves).filter((c) => c.step !== run?.chosenStep)
   if (pruned.length === 0) return 0
@@ -304,7 +324,11 @@ export async function recordPolledUploads(
 }
 
 /** The final file of a run that succeeded, as its final checkpoint (at its total of steps). */
-export async function recordFinalCheckpoint({ prisma = defaultPrisma }: { prisma?: PrismaClient }, runId: string, bytes: number | null) {
+export async function recordFinalCheckpoint(
+  { prisma = defaultPrisma }: { prisma?: PrismaClient },
+  runId: string,
+  bytes: number | null,
+) {
   const run = await prisma.trainingRun.findUnique({
     where: { id: runId },
     select: {
@@ -350,7 +374,9 @@ export async function noteKeptOutputs({ prisma = defaultPrisma }: { prisma?: Pri
   if (!newest && samples === 0) return false
   if (await prisma.runEvent.findFirst({ where: { runId, kind: 'kept' }, select: { id: true } })) return true
   const parts = [
-    newest ? `${countOf(checkpoints, 'checkpoint', 'checkpoints')} (the newest at step ${newest.step.toLocaleString('en-US')})` : null,
+    newest
+      ? `${countOf(checkpoints, 'checkpoint', 'checkpoints')} (the newest at step ${newest.step.toLocaleString('en-US')})`
+      : null,
     samples > 0 ? countOf(samples, 'sample', 'samples') : null,
   ].filter(Boolean)
   await prisma.runEvent.create({
@@ -371,7 +397,10 @@ export async function offeredCheckpoint(
 ): Promise<OfferedCheckpoint | null> {
   const select = { step: true, key: true, bytes: true, final: true } as const
   if (run.chosenStep !== null) {
-    const chosen = await prisma.runCheckpoint.findUnique({ where: { runId_step: { runId: run.id, step: run.chosenStep } }, select })
+    const chosen = await prisma.runCheckpoint.findUnique({
+      where: { runId_step: { runId: run.id, step: run.chosenStep } },
+      select,
+    })
     if (chosen) return chosen
   }
   return (

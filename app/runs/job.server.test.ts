@@ -167,7 +167,8 @@ describe('buildAgentJob: checkpoints and samples as they come', () => {
       expect(c.step).toBeLessThan(steps)
       expect(signedFor(c.url, checkpointKey(runId, c.step), 'PUT', 'application/octet-stream')).toBe(true)
     }
-    for (const s of uploads.stepSamples) expect(signedFor(s.url, stepSampleKey(runId, s.step, s.prompt), 'PUT', 'image/jpeg')).toBe(true)
+    for (const s of uploads.stepSamples)
+      expect(signedFor(s.url, stepSampleKey(runId, s.step, s.prompt), 'PUT', 'image/jpeg')).toBe(true)
     expect(uploads.stepSamples.at(-1)!.step).toBe(steps)
     expect(uploads.stepSamples[0]!.step).toBe(0)
     expect(signedFor(uploads.optimizer.url, optimizerKey(runId), 'PUT', 'application/octet-stream')).toBe(true)

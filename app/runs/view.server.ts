@@ -272,7 +272,11 @@ export async function loadRunOutputs(run: {
   sampleKeys: string | null
 }) {
   const [checkpointRows, sampleRows, eventRows, source, offered] = await Promise.all([
-    prisma.runCheckpoint.findMany({ where: { runId: run.id }, orderBy: { step: 'asc' }, select: { step: true, bytes: true, final: true } }),
+    prisma.runCheckpoint.findMany({
+      where: { runId: run.id },
+      orderBy: { step: 'asc' },
+      select: { step: true, bytes: true, final: true },
+    }),
     prisma.runSample.findMany({
       where: { runId: run.id },
       orderBy: [{ step: 'desc' }, { prompt: 'asc' }],

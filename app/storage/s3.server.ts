@@ -115,9 +115,7 @@ export class S3Storage implements Storage {
     const want = Math.max(0, Math.min(maxBytes, size))
     if (want === 0) return { bytes: Buffer.alloc(0), size }
     try {
-      const result = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${want - 1}` }),
-      )
+      const result = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${want - 1}` }))
       if (!(result.Body instanceof Readable)) throw new Error(`S3 returned no stream for ${key}`)
       const chunks: Buffer[] = []
       let read = 0

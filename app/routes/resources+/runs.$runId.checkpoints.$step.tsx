@@ -18,7 +18,10 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const step = /^\d{1,9}$/.test(params.step ?? '') ? Number(params.step) : -1
   const checkpoint =
     step >= 0
-      ? await prisma.runCheckpoint.findUnique({ where: { runId_step: { runId: run.id, step } }, select: { key: true, bytes: true, final: true } })
+      ? await prisma.runCheckpoint.findUnique({
+          where: { runId_step: { runId: run.id, step } },
+          select: { key: true, bytes: true, final: true },
+        })
       : null
   invariantResponse(checkpoint && checkpoint.key.startsWith(runKeyPrefix(run.id)), NO_CHECKPOINT_BODY, NOT_FOUND)
   const object = await (await getStorage()).get(checkpoint.key)

@@ -21,7 +21,10 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const prompt = /^\d{1,3}$/.test(params.prompt ?? '') ? Number(params.prompt) : -1
   const sample =
     step >= 0 && prompt >= 0
-      ? await prisma.runSample.findUnique({ where: { runId_step_prompt: { runId: run.id, step, prompt } }, select: { key: true } })
+      ? await prisma.runSample.findUnique({
+          where: { runId_step_prompt: { runId: run.id, step, prompt } },
+          select: { key: true },
+        })
       : null
   invariantResponse(sample && sample.key.startsWith(runKeyPrefix(run.id)), NO_SAMPLE_BODY, NOT_FOUND)
   const object = await (await getStorage()).get(sample.key)

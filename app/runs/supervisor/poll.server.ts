@@ -15,6 +15,7 @@ import type { Storage } from '../../storage/storage.server'
 import { advancePhases, parsePhases, phaseOf } from '../phases'
 import { FAILURE_KIND_MAX_CHARS } from '../failures'
 import { parseSamples, serializeSamples, type RunSample } from '../samples'
+import { recordFinalCheckpoint, recordPolledUploads } from '../checkpoints.server'
 
 /** Rows per INSERT: well under SQLite's 32,766 bound parameters at 8 columns a row. */
 const INSERT_CHUNK_ROWS = 500
@@ -256,6 +257,9 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
     ])
   }
 
+  // What each agent finished uploading (step saves, samples), before any run ends: the ending keeps it.
+  await recordPolledUploads(ctx, answered)
+
   let ended = 0
   for (const ending of endings) {
     firstTraining.delete(ending.run.id)
@@ -306,5 +310,6 @@ async function finishSucceeded(ctx: PollContext, runId: string, reported: AgentM
     where: { id: runId, status: { in: [...ACTIVE_RUN_STATUSES] } },
     data: { weightsKey: key, weightsSize: weights.size, sampleKeys: serializeSamples(samples) },
   })
+  await recordFinalCheckpoint({ prisma }, runId, weights.size)
   return endRun(runId, 'succeeded', { prisma, now })
 }

@@ -49,6 +49,13 @@ export type BuildJobOptions = {
    * and which never travel in EC2 user data.
    */
   hfToken?: string | null
+  /**
+   * Where this machine resumes (a spot run's next machine, a continuation): the checkpoint of `runId` at
+   * `step`, with that run's optimizer state when it is that step's. Null or absent: from the start.
+   */
+  resume?: { runId: string; step: number; withOptimizer: boolean } | null
+  /** The first message id this machine sends (a run's next machine continues its ids). Default 1. */
+  firstMessageId?: number
 }
 
 /**

@@ -12,12 +12,13 @@ import { agentTokenFor, agentTokenHash, CANCELED_BY_USER, endRun, newRunId } fro
 import { checkpointKey, weightsKey } from '../../storage/keys'
 import { getStorage } from '../../storage/storage.server'
 import { buildAgentJob, type BuildJobOptions } from '../job.server'
+import type * as JobModule from '../job.server'
 import { runSupervisorCycle, type SupervisorOptions } from './cycle.server'
 import { handleInterruption } from './relaunch.server'
 
 // What the cycle asks of the job builder (resume, firstMessageId), seen from outside.
 vi.mock('../job.server', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../job.server')>()
+  const actual = await importOriginal<typeof JobModule>()
   return { ...actual, buildAgentJob: vi.fn(actual.buildAgentJob) }
 })
 

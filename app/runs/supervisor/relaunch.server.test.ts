@@ -244,6 +244,25 @@ describe('spot interruptions', () => {
     expect(provider.launches).toHaveLength(1)
   })
 
+  test('a process that died between moving the machine off the run and sending the run back: the next cycle finishes it', async () => {
+    const id = await queuedRun([message(1, 'booting'), message(2, 'training', { step: 10, totalSteps: 100 })])
+    await cycle()
+    expect((await run(id)).status).toBe('training')
+    // The first write of an interruption happened, the second did not.
+    provider.interrupt(`fake-${id}`)
+    await prisma.gpu.updateMany({ where: { runId: id }, data: { runId: null, formerRunId: id, endReason: 'spot-interruption' } })
+    await checkpoint(id, 50)
+    agent.script(id, agentTokenFor(id), [message(3, 'booting')])
+    await cycle()
+    const r = await run(id)
+    expect(r).toMatchObject({ status: 'booting', interruptions: 1, resumeStep: 50, lastMessageId: 3 })
+    expect(r.gpu?.instanceId).toBe(`fake-${id}-1`)
+    expect(jobOptions()[1]).toMatchObject({ resume: { runId: id, step: 50, withOptimizer: true }, firstMessageId: 3 })
+    await endRun(id, 'canceled')
+    await cycle()
+    expect(provider.running()).toEqual([])
+  })
+
   test('two processes handling one interruption at once: one moves the machine, one event', async () => {
     const id = await queuedRun([message(1, 'booting')])
     await cycle()

@@ -1,6 +1,8 @@
-// One supervisor cycle, in order: lease the runs to handle, launch the queued ones, describe their
-// machines in one call per provider, poll the agents, fail the silent ones, terminate the machines of
-// ended runs, keep costs current, reap orphans, release what is done. The rules it keeps (one way to
+// One supervisor cycle, in order: lease the runs to handle, launch the queued ones (and those waiting for
+// capacity or for their next machine), describe their machines in one call per provider, poll the
+// agents, move runs whose spot machine was reclaimed to their next one (./relaunch.server.ts), fail the
+// silent ones, terminate the machines of ended runs and former ones, keep costs current over all of a
+// run's machines, reap orphans, release what is done. The rules it keeps (one way to
 // end a run, no machine left running, a status message recorded once) are in docs/architecture.md and
 // docs/decisions/007-gpu-runs.md and 008-scale-out.md; leases (which process handles which run) are in
 // ./leases.server.ts, the timer that runs cycles in ./loop.server.ts.

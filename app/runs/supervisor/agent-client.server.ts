@@ -33,6 +33,12 @@ const AgentMessageSchema = z.object({
     .default(null),
   // What the agent finished uploading since its previous message (step saves, samples, optimizer state).
   uploaded: UploadedSchema,
+  // A spot machine's interruption notice came (phase `interrupted`): the newest checkpoint uploaded with
+  // its optimizer state, or null before the first. Absent on every other message.
+  interrupted: z
+    .object({ step: z.number().int().min(0).nullable().optional().default(null) })
+    .nullable()
+    .optional(),
 })
 export type AgentMessage = z.infer<typeof AgentMessageSchema>
 

@@ -105,6 +105,16 @@ export async function runBatched(prisma: PrismaClient, writes: Prisma.PrismaProm
 
 const firstTraining = new Map<string, { step: number; atMs: number }>()
 
+/** The run moved to another machine: its ETA is paced from that machine's first training message. */
+export function forgetRun(runId: string) {
+  firstTraining.delete(runId)
+}
+
+/** The agent got the spot interruption notice: it stopped the trainer and sends nothing more. */
+export function isInterruptionNotice(m: Pick<AgentMessage, 'phase' | 'interrupted'>) {
+  return Boolean(m.interrupted) || m.phase === 'interrupted'
+}
+
 async function firstTrainingMessage(prisma: PrismaClient, runId: string, fresh: AgentMessage[]) {
   const cached = firstTraining.get(runId)
   if (cached) return cached
@@ -188,6 +198,9 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
       }),
     ])
   }
+
+  // Moved to a new machine by the cycle (cycle.server.ts) once this poll's messages are recorded.
+  const interrupted = new Set(answered.filter((a) => a.fresh.some(isInterruptionNotice)).map((a) => a.run.id))
 
   const writes: Prisma.PrismaPromise<Prisma.BatchPayload>[] = []
   const writeRunIds: string[] = []
@@ -274,7 +287,7 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
       if (await endRun(ending.run.id, 'failed', { error: reason, errorKind, errorDetail, prisma, now })) ended++
     } else if (await finishSucceeded(ctx, ending.run.id, ending.samples)) ended++
   }
-  return { messagesRecorded, ended, updated: new Set(writeRunIds) }
+  return { messagesRecorded, ended, updated: new Set(writeRunIds), interrupted }
 }
 
 /**

@@ -156,7 +156,11 @@ describe('costBreakdown', () => {
   })
 
   test('no machine launched (or none at all): nothing paid, no share', () => {
-    const b = costBreakdown({ machines: [machine({ launchedAt: null })], phases: [span('training', '10:00', '10:05')], now: t('12:00') })
+    const b = costBreakdown({
+      machines: [machine({ launchedAt: null })],
+      phases: [span('training', '10:00', '10:05')],
+      now: t('12:00'),
+    })
     expect(b).toMatchObject({ totalCents: 0, paidMs: 0, trainingShare: null })
     expect(machineEndText(b.machines[0]!)).toBe('Never launched')
     expect(costBreakdown({ machines: [], phases: [], now: t('12:00') }).trainingShare).toBeNull()
@@ -177,8 +181,17 @@ describe('costBreakdown', () => {
 
   test('rounding adds up on 200 random runs, and the total is the supervisor’s Σ minutes/60 × price', () => {
     let seed = 12345
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
-    const names = ['starting-machine', 'installing', 'downloading-model', 'training', 'sampling', 'uploading', 'interrupted', 'new-thing']
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    const names = [
+      'starting-machine',
+      'installing',
+      'downloading-model',
+      'training',
+      'sampling',
+      'uploading',
+      'interrupted',
+      'new-thing',
+    ]
     for (let run = 0; run < 200; run++) {
       const base = t('10:00').getTime()
       const machines: CostMachine[] = []
@@ -186,14 +199,25 @@ describe('costBreakdown', () => {
       for (let m = 0; m < 1 + Math.floor(rand() * 3); m++) {
         const start = at + Math.floor(rand() * 10 * MIN)
         const end = start + Math.floor(rand() * 90 * MIN) + 1000
-        machines.push(machine({ instanceId: `i-${m}`, pricePerHour: Math.round(rand() * 500) / 100, launchedAt: new Date(start), terminatedAt: new Date(end) }))
+        machines.push(
+          machine({
+            instanceId: `i-${m}`,
+            pricePerHour: Math.round(rand() * 500) / 100,
+            launchedAt: new Date(start),
+            terminatedAt: new Date(end),
+          }),
+        )
         at = end
       }
       const phases: PhaseSpan[] = []
       let p = base + Math.floor(rand() * 5 * MIN)
       while (p < at && phases.length < 20) {
         const next = p + Math.floor(rand() * 40 * MIN) + 1
-        phases.push({ phase: names[Math.floor(rand() * names.length)]!, startedAt: new Date(p).toISOString(), endedAt: new Date(next).toISOString() })
+        phases.push({
+          phase: names[Math.floor(rand() * names.length)]!,
+          startedAt: new Date(p).toISOString(),
+          endedAt: new Date(next).toISOString(),
+        })
         p = next + (rand() < 0.3 ? Math.floor(rand() * 3 * MIN) : 0)
       }
       const b = costBreakdown({ machines, phases, now: new Date(at + 3_600_000) })

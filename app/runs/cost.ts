@@ -15,6 +15,7 @@
 // - the parts add up to the total to the cent: the total is rounded once, and the cents are shared out
 //   by largest remainder, so no part is more than a cent from its exact amount.
 import { isLiveMachineState } from '../gpu/machine-state'
+import { formatDuration, formatUsd } from '../utils/format'
 import type { PhaseSpan } from './phases'
 
 const MS_PER_HOUR = 3_600_000
@@ -103,6 +104,23 @@ export function costMachineOf(
     launchedAt: gpu.launchedAt,
     terminatedAt: gpu.terminatedAt ?? (isLiveMachineState(gpu.status) ? null : gpu.updatedAt),
     endReason: gpu.endReason,
+  }
+}
+
+/**
+ * A stand-in machine at one price from `from` to `to`: for pricing a run's phases when its machines are
+ * not at hand (every phase then pays the run's price for its whole length).
+ */
+export function oneMachineAt(pricePerHour: number | null, from: Time, to: Time): CostMachine {
+  return {
+    instanceId: 'run',
+    instanceType: null,
+    zone: null,
+    spot: false,
+    pricePerHour: Math.max(0, pricePerHour ?? 0),
+    launchedAt: from,
+    terminatedAt: to,
+    endReason: null,
   }
 }
 
@@ -268,4 +286,74 @@ export function machineEndText(m: { running: boolean; machine: { launchedAt: Tim
 /** "72%" (whole percent); "—" when nothing was paid. */
 export function formatShare(share: number | null) {
   return share === null ? '—' : `${Math.round(share * 100)}%`
+}
+
+/** "$0.37" from cents; a part that cost something but rounds to no cent reads "< $0.01", not free. */
+export function centsText(cents: number, usd: number) {
+  return cents === 0 && usd > 0 ? '< $0.01' : formatUsd(cents / 100)
+}
+
+/** "$1.01/h"; "free" for a machine that costs nothing. */
+function priceText(pricePerHour: number) {
+  return pricePerHour > 0 ? `${formatUsd(pricePerHour)}/h` : 'free'
+}
+
+/** The split in words, as the RunCost component shows it. */
+export type RunCostView = {
+  /** "$0.50", or the provider's words for a free machine ("$0.00 (local machine)"). */
+  total: string
+  paid: string
+  trainingShare: string
+  machines: Array<{
+    key: string
+    instanceId: string
+    instanceType: string
+    zone: string | null
+    spot: boolean
+    price: string
+    time: string
+    cost: string
+    ended: string
+    interrupted: boolean
+    running: boolean
+  }>
+  groups: Array<{ group: CostGroup; label: string; time: string; cost: string; percent: number }>
+  /** Each stored phase's cost, one for one with the run's phases; null where it cost nothing. */
+  phaseCosts: Array<string | null>
+}
+
+/**
+ * The split in words. `freeText` is what the provider calls a machine that costs nothing (the local
+ * provider's "$0.00 (local machine)"), shown as the total when nothing was paid.
+ */
+export function costViewOf(b: CostBreakdown, freeText: string | null = null): RunCostView {
+  return {
+    total: b.totalCents === 0 && b.totalUsd === 0 && freeText ? freeText : centsText(b.totalCents, b.totalUsd),
+    paid: formatDuration(b.paidMs),
+    trainingShare: formatShare(b.trainingShare),
+    machines: b.machines.map((m, i) => ({
+      key: `${m.machine.instanceId}-${i}`,
+      instanceId: m.machine.instanceId,
+      instanceType: m.machine.instanceType ?? '—',
+      zone: m.machine.zone,
+      spot: m.machine.spot,
+      price: priceText(m.machine.pricePerHour),
+      time: formatDuration(m.ms),
+      cost: centsText(m.cents, m.usd),
+      ended: machineEndText(m),
+      interrupted: m.machine.endReason === 'spot-interruption',
+      running: m.running,
+    })),
+    // Groups with no paid time are left out: a short run shows only what it did.
+    groups: b.groups
+      .filter((g) => g.ms > 0)
+      .map((g) => ({
+        group: g.group,
+        label: COST_GROUP_LABELS[g.group],
+        time: formatDuration(g.ms),
+        cost: centsText(g.cents, g.usd),
+        percent: b.paidMs > 0 ? (g.ms / b.paidMs) * 100 : 0,
+      })),
+    phaseCosts: b.phaseUsd.map((usd) => (usd > 0 ? formatUsd(usd) : null)),
+  }
 }

@@ -5,6 +5,7 @@ import { describeMachine as describeProviderMachine, freeCostText } from '../gpu
 import { prisma } from '../utils/db.server'
 import { getEnv } from '../utils/env.server'
 import { formatClock, formatDuration, formatUsd } from '../utils/format'
+import { costBreakdown, oneMachineAt } from './cost'
 import { parsePhases, phaseLabel, type PhaseSpan, type PhaseView } from './phases'
 import { parseSamples, uploadedSamples } from './samples'
 import { offeredCheckpoint } from './checkpoints.server'
@@ -219,26 +220,37 @@ export async function loadRunActivity(runId: string) {
 
 /**
  * The run's phases for the page, each with how long it took (the open one: until now while the run is
- * active, until the run's end otherwise) and what that time cost at the run's price per hour.
+ * active, until the run's end otherwise) and what that time cost. `phaseCosts` (costBreakdownFor in
+ * ./cost.server.ts) prices each phase per machine by overlap; without it the phases are priced by
+ * ./cost.ts as if one machine at the run's price covered them all.
  */
 export function buildPhaseTimeline(
   run: { status: string; phases: string | null; pricePerHour: number | null; finishedAt: Date | null },
   now = new Date(),
+  phaseCosts?: readonly (string | null)[],
 ): PhaseView[] {
   const active = !isTerminalRunStatus(run.status)
   const spans: PhaseSpan[] = parsePhases(run.phases)
-  return spans.map((span) => {
+  const endAt = active ? now : (run.finishedAt ?? now)
+  const costs =
+    phaseCosts ??
+    costBreakdown({
+      machines: spans.length ? [oneMachineAt(run.pricePerHour, spans[0]!.startedAt, endAt)] : [],
+      phases: spans,
+      now,
+      phasesEndAt: endAt,
+    }).phaseUsd.map((usd) => (usd > 0 ? formatUsd(usd) : null))
+  return spans.map((span, i) => {
     const start = new Date(span.startedAt)
-    const endMs = span.endedAt ? Date.parse(span.endedAt) : (active ? now : (run.finishedAt ?? now)).getTime()
+    const endMs = span.endedAt ? Date.parse(span.endedAt) : endAt.getTime()
     const ms = Math.max(0, endMs - start.getTime())
-    const price = run.pricePerHour ?? 0
     return {
       phase: span.phase,
       label: phaseLabel(span.phase),
       startedAt: span.startedAt,
       clock: formatClock(start),
       duration: formatDuration(ms),
-      cost: price > 0 ? formatUsd((ms / 3_600_000) * price) : null,
+      cost: costs[i] ?? null,
       current: active && span.endedAt === null,
     }
   })

@@ -325,9 +325,9 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
       hfToken,
       resume,
       firstMessageId: run.lastMessageId + 1,
+      // The agent watches for the interruption notice only on a spot machine.
+      spot: spot && provider.capabilities.spot,
     })
-    // The agent watches for the interruption notice only on a spot machine.
-    if (job.spot === undefined) job.spot = spot && provider.capabilities.spot
     Object.assign(job, options.jobExtras?.(run.id))
     // The job's prompts (the job carries its config as the agent's opaque JSON: rendered again here).
     const rendered = renderJobConfig(training, { datasetFolder: SERVER_FILLED, outputFolder: SERVER_FILLED })

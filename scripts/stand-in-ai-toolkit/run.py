@@ -34,6 +34,7 @@ import signal
 import struct
 import sys
 import time
+import zipfile
 
 VERSION = "0.12.26"  # ai-toolkit's version.py at the targeted commit: it goes into each LoRA's metadata
 POSSIBLE_EXTENSIONS = [".json", ".jsonc", ".yaml", ".yml"]
@@ -435,19 +436,29 @@ def write_safetensors_in_place(path, data):
 
 
 def optimizer_bytes(step):
-    """A stand-in for torch.save's zip of the optimizer's state: the zip magic, the step it belongs to
-    (16 digits) and a digest of that step, so that a cut or foreign file is told apart as torch would."""
+    """A stand-in for torch.save's file of the optimizer's state: a zip archive, stored uncompressed, with
+    torch's `<name>/data.pkl` and `<name>/version` entries (torch/serialization.py, _save). Its data holds
+    the step it belongs to (16 digits) and a digest of that step, so a cut or foreign file is told apart
+    as torch would, and a reader that checks for the zip's end record (the agent) sees a whole archive."""
     field = b"%016d" % step
-    return b"PK\x03\x04" + field + hashlib.sha256(field).digest() * 64
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("optimizer/data.pkl", field + hashlib.sha256(field).digest() * 64)
+        archive.writestr("optimizer/version", b"3\n")
+    return out.getvalue()
 
 
 def load_optimizer_state(path):
     """torch.load of optimizer.pt: the step it was saved at, or torch's error for a broken archive."""
-    with open(path, "rb") as f:
-        data = f.read()
-    field = data[4:20]
-    if data[:4] != b"PK\x03\x04" or not field.isdigit() or data[20:] != hashlib.sha256(field).digest() * 64:
-        raise RuntimeError("PytorchStreamReader failed reading zip archive: failed finding central directory")
+    broken = RuntimeError("PytorchStreamReader failed reading zip archive: failed finding central directory")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = archive.read("optimizer/data.pkl")
+    except (zipfile.BadZipFile, KeyError, OSError):
+        raise broken
+    field = data[:16]
+    if not field.isdigit() or data[16:] != hashlib.sha256(field).digest() * 64:
+        raise broken
     return int(field)
 
 

@@ -12,7 +12,7 @@ async function render(element: React.ReactElement) {
   const context = await handler.query(new Request('http://localhost/'))
   if (context instanceof Response) throw new Error('unexpected redirect')
   const html = renderToString(<StaticRouterProvider router={createStaticRouter(handler.dataRoutes, context)} context={context} />)
-  return html.replaceAll("<!-- -->", "")
+  return html.replaceAll('<!-- -->', '')
 }
 
 const checkpoints = [
@@ -24,7 +24,14 @@ const checkpoints = [
 describe('CheckpointList', () => {
   test('newest first, with size, download, the chosen and the final marked, Use this one on the others', async () => {
     const html = await render(
-      <CheckpointList checkpoints={checkpoints} canChoose canContinue maxSteps={100_000} pendingIntent={null} continueErrors={null} />,
+      <CheckpointList
+        checkpoints={checkpoints}
+        canChoose
+        canContinue
+        maxSteps={100_000}
+        pendingIntent={null}
+        continueErrors={null}
+      />,
     )
     expect(html.indexOf('Step 1,000')).toBeLessThan(html.indexOf('Step 500'))
     expect(html.indexOf('Step 500')).toBeLessThan(html.indexOf('Step 250'))
@@ -38,7 +45,14 @@ describe('CheckpointList', () => {
 
   test('a viewer who may not change the run: downloads only', async () => {
     const html = await render(
-      <CheckpointList checkpoints={checkpoints} canChoose={false} canContinue={false} maxSteps={100_000} pendingIntent={null} continueErrors={null} />,
+      <CheckpointList
+        checkpoints={checkpoints}
+        canChoose={false}
+        canContinue={false}
+        maxSteps={100_000}
+        pendingIntent={null}
+        continueErrors={null}
+      />,
     )
     expect(html).not.toContain('Use this one')
     expect(html).not.toContain('Continue from')
@@ -46,7 +60,9 @@ describe('CheckpointList', () => {
   })
 
   test('none yet: a sentence', async () => {
-    const html = await render(<CheckpointList checkpoints={[]} canChoose canContinue maxSteps={10} pendingIntent={null} continueErrors={null} />)
+    const html = await render(
+      <CheckpointList checkpoints={[]} canChoose canContinue maxSteps={10} pendingIntent={null} continueErrors={null} />,
+    )
     expect(html).toContain('No checkpoints yet')
   })
 })

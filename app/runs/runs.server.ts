@@ -106,7 +106,9 @@ export async function startRun(
   if (existing) return { runId: existing, created: false }
 
   const continuation =
-    continuedFromId === undefined ? null : await checkContinuation(prisma, { trainingId, continuedFromId, resumeStep, stepsOverride })
+    continuedFromId === undefined
+      ? null
+      : await checkContinuation(prisma, { trainingId, continuedFromId, resumeStep, stepsOverride })
 
   const model = parseBaseModel(training.baseModel)
   if (!model)

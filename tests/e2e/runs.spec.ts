@@ -151,3 +151,64 @@ test('a run shows its phases as they happen, each with a duration, and its sampl
   await expect(phases).toContainText('Starting the machine')
   await expect(page.getByTestId('sample-prompt').first()).toHaveText(`a portrait photo of ${training.triggerWord} by the sea`)
 })
+
+test('samples appear while the run trains; the large view steps with the keys; a checkpoint is picked and downloaded', async ({
+  page,
+  login,
+}) => {
+  test.setTimeout(120_000)
+  const user = await login()
+  const training = await createReadyTraining(user.id, { name: 'Steered run' })
+  // Two prompts, a sample round and a save every 250 of 1,000 steps: three rounds and three saves before the end.
+  const config = JSON.parse((await prisma.training.findUniqueOrThrow({ where: { id: training.id } })).config)
+  const process0 = config.config.process[0]
+  process0.train.steps = 1000
+  process0.save.save_every = 250
+  process0.sample.sample_every = 250
+  process0.sample.prompts = ['a portrait photo of [trigger] by the sea', 'a photo of [trigger] in a cafe']
+  await prisma.training.update({ where: { id: training.id }, data: { config: JSON.stringify(config) } })
+  await page.goto(`/trainings/${training.id}/runs`)
+  await page.getByRole('button', { name: 'Start training' }).click()
+  await expect(page).toHaveURL(/\/runs\/[a-z0-9]+$/)
+  const runId = new URL(page.url()).pathname.split('/').pop()!
+
+  // Before the first round: the empty state says how often samples come.
+  await expect(page.getByTestId('sample-grid-empty')).toContainText('every 250 steps')
+  // A sample arrives while the run is still going (the page revalidates by itself).
+  const firstSample = page.getByRole('button', { name: /^Sample at step 250: a portrait photo of/ })
+  await expect(firstSample).toBeVisible({ timeout: 60_000 })
+  const statusWhenSeen = (await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })).status
+  expect(statusWhenSeen).not.toBe('succeeded')
+
+  await expect(page.getByText('Succeeded', { exact: true }).first()).toBeVisible({ timeout: 60_000 })
+
+  // The large view: ← → across prompts, ↑ ↓ across steps, Esc closes.
+  await page.getByRole('button', { name: /^Sample at step 250: a portrait photo of/ }).click()
+  const viewer = page.getByRole('dialog')
+  await expect(viewer).toBeVisible()
+  await expect(viewer.getByRole('heading')).toHaveText('Step 250 · prompt 1 of 2')
+  await page.keyboard.press('ArrowRight')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 250 · prompt 2 of 2')
+  await expect(viewer.getByTestId('sample-viewer-prompt')).toHaveText(`a photo of ${training.triggerWord} in a cafe`)
+  await page.keyboard.press('ArrowDown')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 500 · prompt 2 of 2')
+  await page.keyboard.press('ArrowLeft')
+  await page.keyboard.press('ArrowUp')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 250 · prompt 1 of 2')
+  await page.keyboard.press('Escape')
+  await expect(viewer).toBeHidden()
+
+  // Pick the checkpoint at step 500: it becomes the run's LoRA, and the result box says so.
+  const checkpoint = page.getByTestId('checkpoint-500')
+  await checkpoint.getByRole('button', { name: /Use the checkpoint at step 500/ }).click()
+  await expect(checkpoint).toContainText('Your LoRA')
+  await expect(page.getByTestId('lora-from')).toContainText('The checkpoint at step 500, which you chose')
+  expect((await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })).chosenStep).toBe(500)
+
+  const downloadPromise = page.waitForEvent('download')
+  await checkpoint.getByRole('link', { name: 'Download the checkpoint at step 500' }).click()
+  const download = await downloadPromise
+  const bytes = await fs.readFile((await download.path())!)
+  const { header } = readSafetensors(bytes)
+  expect(Object.keys(header).filter((name) => name !== '__metadata__').length).toBeGreaterThan(0)
+})

@@ -160,7 +160,9 @@ export default function TrainingImages() {
         </div>
         <div className="flex flex-col gap-4">
           <DatasetCheckPanel check={check} />
-          {activeRun || (canEdit && check.ready) ? <StartRunCard trainingId={training.id} activeRun={activeRun} spot={spot} /> : null}
+          {activeRun || (canEdit && check.ready) ? (
+            <StartRunCard trainingId={training.id} activeRun={activeRun} spot={spot} />
+          ) : null}
         </div>
       </div>
 

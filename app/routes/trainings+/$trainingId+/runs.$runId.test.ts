@@ -501,7 +501,11 @@ describe('phases, failures and Try again', () => {
 describe('checkpoints: choose, continue, cancel and keep', () => {
   function post(trainingId: string, runId: string, cookie: string, form: Record<string, string>) {
     return callRoute(() =>
-      action({ ...ctx, params: { trainingId, runId }, request: makeRequest(`/trainings/${trainingId}/runs/${runId}`, { cookie, form }) }),
+      action({
+        ...ctx,
+        params: { trainingId, runId },
+        request: makeRequest(`/trainings/${trainingId}/runs/${runId}`, { cookie, form }),
+      }),
     )
   }
 
@@ -510,7 +514,9 @@ describe('checkpoints: choose, continue, cancel and keep', () => {
       data: { trainingId, status: 'canceled', finishedAt: at(600), totalSteps: 1000, step: 600 },
     })
     for (const step of [250, 500])
-      await prisma.runCheckpoint.create({ data: { runId: run.id, step, key: `runs/${run.id}/checkpoints/${step}`, bytes: 9_437_312 } })
+      await prisma.runCheckpoint.create({
+        data: { runId: run.id, step, key: `runs/${run.id}/checkpoints/${step}`, bytes: 9_437_312 },
+      })
     return run
   }
 
@@ -580,7 +586,9 @@ describe('checkpoints: choose, continue, cancel and keep', () => {
       [{ keep: 'true' }, 'Canceled — the machine is being shut down. What it trained so far is kept.'],
       [{}, 'Canceled — the machine is being shut down. What it trained so far is kept.'],
     ] as const) {
-      const run = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'training', activeTrainingId: training.id } })
+      const run = await prisma.trainingRun.create({
+        data: { trainingId: training.id, status: 'training', activeTrainingId: training.id },
+      })
       const response = await post(training.id, run.id, cookie, { intent: 'cancel', ...form })
       expect(response.status).toBe(302)
       const { toast } = await getToast(makeRequest('/', { cookie: mergeCookies(undefined, response) }))

@@ -11,7 +11,7 @@
 // writes the rows.
 import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
+import { Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
 import { z } from 'zod'
 import { CancelRunForm } from '~/components/cancel-run-form'
 import { CheckpointList } from '~/components/checkpoint-list'
@@ -78,7 +78,10 @@ const ActionSchema = z.discriminatedUnion(
       intent: z.literal('continue'),
       fromStep: z.coerce.number({ invalid_type_error: 'Choose a checkpoint.' }).int('Choose a checkpoint.').min(1),
       steps: z.coerce
-        .number({ required_error: 'Enter the new total of steps.', invalid_type_error: 'Enter the new total of steps as a number.' })
+        .number({
+          required_error: 'Enter the new total of steps.',
+          invalid_type_error: 'Enter the new total of steps as a number.',
+        })
         .int('Enter a whole number of steps.'),
     }),
   ],
@@ -222,7 +225,9 @@ async function loadSteering(run: LoaderRun, configText: string) {
       rows: steps.map((step) => ({
         step,
         images: prompts.map((_, prompt) =>
-          samples.some((s) => s.step === step && s.prompt === prompt) ? `/resources/runs/${run.id}/samples/${step}/${prompt}` : null,
+          samples.some((s) => s.step === step && s.prompt === prompt)
+            ? `/resources/runs/${run.id}/samples/${step}/${prompt}`
+            : null,
         ),
       })),
     },
@@ -231,7 +236,11 @@ async function loadSteering(run: LoaderRun, configText: string) {
     continuedFrom: row?.continuedFrom
       ? { id: row.continuedFrom.id, created: formatDateTime(row.continuedFrom.createdAt), step: row.resumeStep }
       : null,
-    continuations: (row?.continuations ?? []).map((c) => ({ id: c.id, created: formatDateTime(c.createdAt), step: c.resumeStep })),
+    continuations: (row?.continuations ?? []).map((c) => ({
+      id: c.id,
+      created: formatDateTime(c.createdAt),
+      step: c.resumeStep,
+    })),
     events: events.map((e) => ({ kind: e.kind, text: e.text, step: e.step, at: e.at.toISOString() })),
   }
 }
@@ -278,12 +287,18 @@ export async function action({ request, params }: ActionFunctionArgs) {
 type Submission = Parameters<typeof formReply>[0]
 
 /** "Use this one": the kept checkpoint at `step` becomes the run's LoRA (the download and snippet use it). */
-async function handleChoose(submission: Submission, { trainingId, runId, step }: { trainingId: string; runId: string; step: number }) {
+async function handleChoose(
+  submission: Submission,
+  { trainingId, runId, step }: { trainingId: string; runId: string; step: number },
+) {
   const kept = await prisma.runCheckpoint.findUnique({ where: { runId_step: { runId, step } }, select: { step: true } })
   if (!kept) {
-    return json(formReply(submission, { formErrors: [`This run kept no checkpoint at step ${step}: choose one from the list.`] }), {
-      status: 400,
-    })
+    return json(
+      formReply(submission, { formErrors: [`This run kept no checkpoint at step ${step}: choose one from the list.`] }),
+      {
+        status: 400,
+      },
+    )
   }
   await chooseCheckpoint(runId, step)
   return redirectWithToast(`/trainings/${trainingId}/runs/${runId}`, {

@@ -40,9 +40,13 @@ const SearchParamsSchema = z.object({
   page: PageNumberSchema,
 })
 
-const ActionSchema = z.discriminatedUnion('intent', [z.object({ intent: z.literal('start'), spot: z.array(z.enum(['true', 'false'])).optional() })], {
-  errorMap: () => ({ message: 'Unknown action' }),
-})
+const ActionSchema = z.discriminatedUnion(
+  'intent',
+  [z.object({ intent: z.literal('start'), spot: z.array(z.enum(['true', 'false'])).optional() })],
+  {
+    errorMap: () => ({ message: 'Unknown action' }),
+  },
+)
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { training, isOwner } = await requireTraining(request, params.trainingId, 'read')

@@ -1,6 +1,6 @@
 // The samples of a run as they arrive: one row per sample round (step), one column per prompt, the
 // prompt as the column's header (cut short, whole on hover and in the large view). A click opens the
-// large view, a modal <dialog> (the browser traps focus in it and closes it on Esc): ← → step through
+// large view, a modal <dialog> (the page behind it is inert, Esc closes it, Tab wraps inside it): ← → step through
 // the prompts, ↑ ↓ through the steps. The grid scrolls inside its own box, so it fits a phone.
 import { useEffect, useRef, useState, type KeyboardEvent } from 'react'
 import { Button } from './ui/button'
@@ -139,6 +139,22 @@ function SampleViewer({
   const prompt = grid.prompts[at.col] ?? ''
   const src = row?.images[at.col] ?? null
   const onKeyDown = (event: KeyboardEvent) => {
+    if (event.key === 'Tab') {
+      // A modal <dialog> keeps focus off the page behind it but lets Tab leave for the browser's own
+      // controls: wrap around inside the dialog instead, so the keys keep working.
+      const focusable = [...(ref.current?.querySelectorAll<HTMLElement>('button, [href], [tabindex]:not([tabindex="-1"])') ?? [])]
+      const first = focusable[0]
+      const last = focusable.at(-1)
+      if (!first || !last) return
+      if (event.shiftKey && document.activeElement === first) {
+        event.preventDefault()
+        last.focus()
+      } else if (!event.shiftKey && document.activeElement === last) {
+        event.preventDefault()
+        first.focus()
+      }
+      return
+    }
     const next = moveCell(event.key, at, grid.rows.length, grid.prompts.length)
     if (!next) return
     event.preventDefault()

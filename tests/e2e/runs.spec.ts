@@ -212,3 +212,68 @@ test('samples appear while the run trains; the large view steps with the keys; a
   const { header } = readSafetensors(bytes)
   expect(Object.keys(header).filter((name) => name !== '__metadata__').length).toBeGreaterThan(0)
 })
+
+test('the sample grid of a recorded run: the large view steps with the keys and closes on Esc; Use this one picks a checkpoint', async ({
+  page,
+  login,
+}) => {
+  const user = await login()
+  const training = await createReadyTraining(user.id, { name: 'Recorded run' })
+  const prompts = ['a portrait photo of ohwx by the sea, golden hour, a long prompt that the header cuts short', 'ohwx in a cafe']
+  const run = await prisma.trainingRun.create({
+    data: {
+      trainingId: training.id,
+      status: 'succeeded',
+      finishedAt: new Date(),
+      step: 1000,
+      totalSteps: 1000,
+      weightsSize: 9_437_312,
+      sampleKeys: JSON.stringify(prompts.map((prompt) => ({ key: null, prompt, step: null }))),
+    },
+  })
+  await prisma.trainingRun.update({ where: { id: run.id }, data: { weightsKey: `runs/${run.id}/lora.safetensors` } })
+  for (const step of [250, 500])
+    for (const prompt of [0, 1])
+      await prisma.runSample.create({
+        data: { runId: run.id, step, prompt, key: `runs/${run.id}/samples/${step}_${prompt}.jpg` },
+      })
+  for (const [step, final] of [
+    [250, false],
+    [500, false],
+    [1000, true],
+  ] as const)
+    await prisma.runCheckpoint.create({ data: { runId: run.id, step, final, key: `runs/${run.id}/c/${step}`, bytes: 9_437_312 } })
+
+  await page.goto(`/trainings/${training.id}/runs/${run.id}`)
+  await expect(page.getByRole('columnheader', { name: prompts[0] })).toHaveAttribute('title', prompts[0]!)
+  await page.getByRole('button', { name: `Sample at step 250: ${prompts[0]}` }).click()
+  const viewer = page.getByRole('dialog')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 250 · prompt 1 of 2')
+  await expect(viewer.getByTestId('sample-viewer-prompt')).toHaveText(prompts[0]!)
+  await page.keyboard.press('ArrowRight')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 250 · prompt 2 of 2')
+  await page.keyboard.press('ArrowRight')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 250 · prompt 2 of 2')
+  await page.keyboard.press('ArrowDown')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 500 · prompt 2 of 2')
+  // The focus stays in the dialog: Tab does not reach the page behind it.
+  await page.keyboard.press('Tab')
+  expect(await page.evaluate(() => document.activeElement?.closest('dialog') !== null)).toBe(true)
+  await page.keyboard.press('Escape')
+  await expect(viewer).toBeHidden()
+
+  // The final file is the LoRA until another is picked.
+  await expect(page.getByTestId('checkpoint-1000')).toContainText('Your LoRA')
+  await expect(page.getByTestId('lora-from')).toContainText('The final file (step 1,000)')
+  await page.getByRole('button', { name: 'Use the checkpoint at step 250 as this run’s LoRA' }).click()
+  await expect(page.getByTestId('checkpoint-250')).toContainText('Your LoRA')
+  await expect(page.getByTestId('lora-from')).toContainText('The checkpoint at step 250, which you chose')
+  expect((await prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id } })).chosenStep).toBe(250)
+
+  // Continue from a checkpoint: a new run that links back.
+  await page.getByRole('button', { name: 'Continue from step 500' }).click()
+  await page.getByLabel('New total of steps').fill('1500')
+  await page.getByRole('button', { name: 'Start the continuation' }).click()
+  await expect(page).not.toHaveURL(new RegExp(`/runs/${run.id}$`))
+  await expect(page.getByTestId('continued-from')).toContainText('from step 500')
+})

@@ -262,6 +262,12 @@ test('the sample grid of a recorded run: the large view steps with the keys and 
   await page.keyboard.press('Escape')
   await expect(viewer).toBeHidden()
 
+  // On a phone the grid scrolls inside its own box: the page itself does not get wider than the screen.
+  await page.setViewportSize({ width: 390, height: 844 })
+  await expect(page.getByTestId('sample-grid')).toBeVisible()
+  expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true)
+  await page.setViewportSize({ width: 1280, height: 720 })
+
   // The final file is the LoRA until another is picked.
   await expect(page.getByTestId('checkpoint-1000')).toContainText('Your LoRA')
   await expect(page.getByTestId('lora-from')).toContainText('The final file (step 1,000)')

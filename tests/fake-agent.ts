@@ -4,7 +4,14 @@
 // and real providers instead.
 import http from 'node:http'
 import type net from 'node:net'
-import type { GpuProvider, LaunchRequest, Machine, MachineState } from '~/gpu/provider.server'
+import {
+  CapacityExhaustedError,
+  type GpuProvider,
+  type LaunchAttempt,
+  type LaunchRequest,
+  type Machine,
+  type MachineState,
+} from '~/gpu/provider.server'
 import { capabilitiesOf } from '~/gpu/registry.server'
 import type { Storage } from '~/storage/storage.server'
 
@@ -23,6 +30,8 @@ export type FakeMessage = {
   detail?: string | null
   /** The succeeded message: which prompt and step each uploaded sample is. */
   samples?: { prompt: number; step: number | null }[] | null
+  /** A spot machine's notice (with phase `interrupted`): the newest checkpoint uploaded with its optimizer. */
+  interrupted?: { step: number | null } | null
 }
 
 /**
@@ -141,9 +150,13 @@ export async function startFakeAgent(): Promise<FakeAgent> {
 }
 
 /**
- * An in-memory provider: launch makes a machine (idempotent per run) whose agent is `agentUrl(runId)`;
- * describe, listTagged and terminate work on that map. `beforeLaunchReturns` runs inside launch (to
- * cancel a run mid-launch); `launchError` makes launches fail.
+ * An in-memory provider: launch makes a machine (idempotent per run and attempt: `fake-<runId>` for the
+ * first, `fake-<runId>-<attempt>` after) whose agent is `agentUrl(runId)`; describe, listTagged and
+ * terminate work on that map. `beforeLaunchReturns` runs inside launch (to cancel a run mid-launch);
+ * `launchError` makes launches fail. As the EC2 provider does: a spot request on a provider named `ec2`
+ * makes a spot machine at `spotPrice`; `refuseCapacity(n, attempts)` makes the next n launches refuse
+ * for capacity (CapacityExhaustedError); `fallBack(attempts)` makes the next launch succeed after those
+ * refusals; `interrupt(instanceId)` reclaims a machine as the cloud does a spot machine.
  */
 export class FakeGpuProvider implements GpuProvider {
   readonly name: 'local' | 'ec2'
@@ -153,6 +166,9 @@ export class FakeGpuProvider implements GpuProvider {
   describeCalls = 0
   launchError: Error | null = null
   beforeLaunchReturns: ((request: LaunchRequest) => Promise<void>) | null = null
+  spotPrice: number | undefined = undefined
+  private refusals: { left: number; attempts: LaunchAttempt[] } | null = null
+  private nextFallbacks: { tried: LaunchAttempt[]; where: { instanceType: string; zone: string; subnetId: string } } | null = null
   /** Set by a test to act while the job is prepared, between `provisioning` and the launch. */
   stageLaunch?: (request: LaunchRequest, storage: Storage) => Promise<LaunchRequest>
 
@@ -170,9 +186,15 @@ export class FakeGpuProvider implements GpuProvider {
   async launch(request: LaunchRequest): Promise<Machine> {
     this.launches.push(request)
     if (this.launchError) throw this.launchError
-    const instanceId = `fake-${request.runId}`
+    if (this.refusals && this.refusals.left > 0) {
+      this.refusals.left--
+      throw new CapacityExhaustedError(this.refusals.attempts)
+    }
+    const attempt = request.attempt ?? 0
+    const instanceId = attempt === 0 ? `fake-${request.runId}` : `fake-${request.runId}-${attempt}`
     let machine = this.machines.get(instanceId)
     if (!machine) {
+      const spot = Boolean(request.spot) && this.capabilities.spot
       machine = {
         provider: this.name,
         instanceId,
@@ -181,6 +203,15 @@ export class FakeGpuProvider implements GpuProvider {
         state: 'running',
         agentUrl: this.agentUrl(request.runId),
         launchedAt: new Date(),
+        spot,
+        zone: 'us-east-1a',
+        subnetId: 'subnet-a',
+        ...(spot && this.spotPrice !== undefined ? { pricePerHour: this.spotPrice } : {}),
+      }
+      if (this.nextFallbacks) {
+        const { tried, where } = this.nextFallbacks
+        this.nextFallbacks = null
+        machine = { ...machine, ...where, fallbacks: tried }
       }
       this.machines.set(instanceId, machine)
     }
@@ -203,6 +234,22 @@ export class FakeGpuProvider implements GpuProvider {
   async terminate(instanceIds: string[]): Promise<void> {
     this.terminateCalls.push(instanceIds)
     for (const id of instanceIds) this.setState(id, 'terminated')
+  }
+
+  /** The next `launches` launch calls refuse for capacity, having tried `attempts`. */
+  refuseCapacity(launches: number, attempts: LaunchAttempt[]) {
+    this.refusals = { left: launches, attempts }
+  }
+
+  /** The next launch succeeds `where` after these refusals (returned as the machine's fallbacks). */
+  fallBack(tried: LaunchAttempt[], where: { instanceType: string; zone: string; subnetId: string }) {
+    this.nextFallbacks = { tried, where }
+  }
+
+  /** The cloud reclaims the machine (a spot interruption): terminated, and describe says why. */
+  interrupt(instanceId: string) {
+    const machine = this.machines.get(instanceId)
+    if (machine) this.machines.set(instanceId, { ...machine, state: 'terminated', agentUrl: null, interrupted: true })
   }
 
   /** Adds a machine the app did not launch in this test (an orphan for the reaper). */

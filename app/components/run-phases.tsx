@@ -1,6 +1,7 @@
 // What the machine did, phase by phase ("Loading the base model", "Caching latents" …), each with when
-// it began, how long it took (the current one: so far) and its share of the machine's cost. A run that
-// has not reached its machine yet has none.
+// it began, how long it took (the current one: so far) and what its machine time cost (priced by
+// app/runs/cost.ts, like the run's cost split, so the two agree). A run that has not reached its machine
+// yet has none.
 import type { PhaseView } from '~/runs/phases'
 import { cn } from './ui/cn'
 

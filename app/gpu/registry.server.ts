@@ -69,6 +69,7 @@ const PROVIDERS: { readonly [N in ProviderName]: ProviderEntry } = {
         rootVolumeGb: env.EC2_ROOT_VOLUME_GB,
         storage: getStorage,
         subnetId: env.EC2_SUBNET_ID,
+        subnetIds: env.EC2_SUBNET_IDS,
         securityGroupIds: env.EC2_SECURITY_GROUP_IDS,
         keyName: env.EC2_KEY_NAME,
         instanceProfileName: env.EC2_INSTANCE_PROFILE,

@@ -10,11 +10,14 @@ import { prisma } from '../utils/db.server'
 import { Ec2GpuProvider, USER_DATA_MAX_BYTES } from '../gpu/ec2/provider.server'
 import { LocalGpuProvider } from '../gpu/local/provider.server'
 import { buildAgentJob, launchRequestFor } from './job.server'
-import { jobKey, sampleKey, weightsKey } from '../storage/keys'
+import { checkpointKey, jobKey, optimizerKey, sampleKey, stepSampleKey, weightsKey } from '../storage/keys'
 import { agentTokenFor, newRunId } from './runs.server'
 import { createUrlSigner } from '../storage/signing.server'
 import { getStorage, type Storage } from '../storage/storage.server'
 import { SERVER_FILLED } from '../trainings/config'
+import { TRAINING_PRESETS } from '../trainings/presets'
+import { formatBaseModel, getBaseModel } from '../trainings/base-models'
+import { MAX_CHECKPOINT_UPLOADS, MAX_STEP_SAMPLE_UPLOADS } from './checkpoints.server'
 
 let storage: Storage
 let ownerId = ''
@@ -126,6 +129,94 @@ describe('buildAgentJob', () => {
         storage,
       }),
     ).rejects.toThrow(/no longer offered/)
+  })
+})
+
+type StepUploads = {
+  checkpoints: { step: number; url: string }[]
+  optimizer: { url: string; contentType: string }
+  stepSamples: { step: number; prompt: number; url: string }[]
+}
+
+describe('buildAgentJob: checkpoints and samples as they come', () => {
+  const signer = () => createUrlSigner(process.env.SESSION_SECRET!)
+  const signedFor = (url: string, key: string, method: 'GET' | 'PUT', contentType?: string) =>
+    new URL(url).pathname === `/resources/storage/${key}` &&
+    signer().verify({ key, query: new URL(url).searchParams, method, ...(contentType ? { contentType } : {}) }).valid
+
+  test.each([
+    ['flux-balanced', 7, 9 * 4],
+    ['flux-quick', 2, 4 * 2],
+    ['sdxl-portrait', 5, 7 * 4],
+    ['sd15-classic', 5, 7 * 4],
+  ])('%s: a PUT per step save, per sample round and prompt, and the optimizer state', async (presetId, saves, samples) => {
+    const { training, rows } = await trainingWith(1)
+    const preset = TRAINING_PRESETS.find((p) => p.id === presetId)!
+    const runId = newRunId()
+    const job = await buildAgentJob(
+      { id: runId },
+      { ...training, baseModel: formatBaseModel(getBaseModel(preset.baseModelSlug)), config: JSON.stringify(preset.config) },
+      rows,
+      { storage },
+    )
+    const uploads = job.uploads as StepUploads
+    expect(uploads.checkpoints).toHaveLength(saves)
+    expect(uploads.stepSamples).toHaveLength(samples)
+    const steps = preset.config.config.process[0]!.train.steps
+    for (const c of uploads.checkpoints) {
+      expect(c.step).toBeLessThan(steps)
+      expect(signedFor(c.url, checkpointKey(runId, c.step), 'PUT', 'application/octet-stream')).toBe(true)
+    }
+    for (const s of uploads.stepSamples)
+      expect(signedFor(s.url, stepSampleKey(runId, s.step, s.prompt), 'PUT', 'image/jpeg')).toBe(true)
+    expect(uploads.stepSamples.at(-1)!.step).toBe(steps)
+    expect(uploads.stepSamples[0]!.step).toBe(0)
+    expect(signedFor(uploads.optimizer.url, optimizerKey(runId), 'PUT', 'application/octet-stream')).toBe(true)
+    expect(uploads.optimizer.contentType).toBe('application/octet-stream')
+    expect(job).toMatchObject({ firstMessageId: 1, spot: false })
+    expect(job).not.toHaveProperty('resume')
+  })
+
+  test('a continuation: its new total of steps, resumed from the source run’s save with its optimizer state', async () => {
+    const { training, rows } = await trainingWith(1)
+    const runId = newRunId()
+    const sourceId = newRunId()
+    const job = await buildAgentJob({ id: runId, stepsOverride: 3000 }, training, rows, {
+      storage,
+      resume: { runId: sourceId, step: 1750, withOptimizer: true },
+      firstMessageId: 42,
+      spot: true,
+    })
+    const config = job.config as { config: { process: { train: { steps: number } }[] } }
+    expect(config.config.process[0]!.train.steps).toBe(3000)
+    const uploads = job.uploads as StepUploads
+    expect(uploads.checkpoints.map((c) => c.step)).toEqual([2000, 2250, 2500, 2750])
+    expect([...new Set(uploads.stepSamples.map((s) => s.step))]).toEqual([2000, 2250, 2500, 2750, 3000])
+    const resume = job.resume as { step: number; checkpoint: { url: string }; optimizer: { url: string } | null }
+    expect(resume.step).toBe(1750)
+    expect(signedFor(resume.checkpoint.url, checkpointKey(sourceId, 1750), 'GET')).toBe(true)
+    expect(signedFor(resume.optimizer!.url, optimizerKey(sourceId), 'GET')).toBe(true)
+    expect(job).toMatchObject({ firstMessageId: 42, spot: true })
+
+    const without = await buildAgentJob({ id: runId }, training, rows, {
+      storage,
+      resume: { runId, step: 250, withOptimizer: false },
+    })
+    expect((without.resume as { optimizer: unknown }).optimizer).toBeNull()
+  })
+
+  test('a config that saves and samples every 10 of 100,000 steps stays within the caps', async () => {
+    const { training, rows } = await trainingWith(1)
+    const config = structuredClone(TRAINING_PRESETS.find((p) => p.id === 'flux-balanced')!.config)
+    const process0 = config.config.process[0]!
+    process0.train.steps = 100_000
+    process0.save.save_every = 10
+    process0.sample.sample_every = 10
+    const job = await buildAgentJob({ id: newRunId() }, { ...training, config: JSON.stringify(config) }, rows, { storage })
+    const uploads = job.uploads as StepUploads
+    expect(uploads.checkpoints).toHaveLength(MAX_CHECKPOINT_UPLOADS)
+    expect(uploads.stepSamples.length).toBeLessThanOrEqual(MAX_STEP_SAMPLE_UPLOADS)
+    expect(uploads.stepSamples.length).toBeGreaterThan(MAX_STEP_SAMPLE_UPLOADS - 4)
   })
 })
 

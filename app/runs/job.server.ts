@@ -6,15 +6,18 @@ import { getEnv } from '../utils/env.server'
 import { type AgentJob, type GpuProvider, type LaunchRequest } from '../gpu/provider.server'
 import { agentTokenFor } from './runs.server'
 import { MAX_SIGNED_URL_EXPIRY_S } from '../storage/signing.server'
-import { jobKey, sampleKey, weightsKey } from '../storage/keys'
+import { checkpointKey, jobKey, optimizerKey, sampleKey, stepSampleKey, weightsKey } from '../storage/keys'
 import type { Storage } from '../storage/storage.server'
 import { renderJobConfig, SERVER_FILLED } from '../trainings/config'
+import { planOfConfig } from './checkpoints.server'
 
 /** Past the hard stop: booting, the final upload and a supervisor that was down a while. */
 const URL_EXPIRY_MARGIN_S = 60 * 60
 /** One sample URL per sample prompt, within these bounds (the agent uploads the newest n images). */
 const MIN_SAMPLE_UPLOADS = 1
 const MAX_SAMPLE_UPLOADS = 8
+
+const OCTET_STREAM = 'application/octet-stream'
 
 /** Where GPU machine images put ai-toolkit; a provider whose machines keep it elsewhere sets its own. */
 const AI_TOOLKIT_DIR = '/opt/ai-toolkit'
@@ -49,6 +52,16 @@ export type BuildJobOptions = {
    * and which never travel in EC2 user data.
    */
   hfToken?: string | null
+  /**
+   * The run resumes from a step save: its own (a spot machine's successor) or another run's (a
+   * continuation). The agent downloads it (and the optimizer state, withOptimizer) before the trainer
+   * starts, and ai-toolkit resumes from it as from its own newest save.
+   */
+  resume?: { runId: string; step: number; withOptimizer: boolean } | null
+  /** This machine numbers its messages from here: a run's next machine continues its ids. */
+  firstMessageId?: number
+  /** A spot machine: the agent watches the instance metadata for the interruption notice. */
+  spot?: boolean
 }
 
 /**
@@ -57,7 +70,7 @@ export type BuildJobOptions = {
  * but a training can be edited while its run waits in the queue).
  */
 export async function buildAgentJob(
-  run: { id: string },
+  run: { id: string; stepsOverride?: number | null },
   training: JobTraining,
   images: JobImage[],
   options: BuildJobOptions,
@@ -68,7 +81,12 @@ export async function buildAgentJob(
   const model = parseBaseModel(training.baseModel)
   if (!model) throw new Error('the base model of this training is no longer offered')
   const config = renderJobConfig(training, { datasetFolder: SERVER_FILLED, outputFolder: SERVER_FILLED })
-  const prompts = config.config.process[0]?.sample.prompts.length ?? 0
+  const process0 = config.config.process[0]
+  // A continuation trains to its own new total.
+  if (process0 && run.stepsOverride) process0.train.steps = run.stepsOverride
+  const prompts = process0?.sample.prompts.length ?? 0
+  const resume = options.resume ?? null
+  const plan = planOfConfig(config, { startStep: resume?.step ?? 0 })
   const samples = Math.min(MAX_SAMPLE_UPLOADS, Math.max(MIN_SAMPLE_UPLOADS, prompts))
   const expiresInS = urlExpirySeconds(maxRunMinutes)
   const { storage } = options
@@ -102,7 +120,42 @@ export async function buildAgentJob(
           contentType: 'image/jpeg',
         })),
       ),
+      // Every step save and sample round the config plans (./checkpoints.ts), uploaded as they appear,
+      // so a run that stops early keeps what it had. The agent sends application/octet-stream for a
+      // checkpoint and image/jpeg for a sample, which these URLs are signed for.
+      checkpoints: await Promise.all(
+        plan.checkpointSteps.map(async (step) => ({
+          step,
+          url: await storage.signedPutUrl(checkpointKey(run.id, step), { expiresInS, contentType: OCTET_STREAM }),
+        })),
+      ),
+      optimizer: {
+        url: await storage.signedPutUrl(optimizerKey(run.id), { expiresInS, contentType: OCTET_STREAM }),
+        contentType: OCTET_STREAM,
+      },
+      stepSamples: await Promise.all(
+        plan.sampleSteps.flatMap((step) =>
+          Array.from({ length: plan.prompts }, async (_, prompt) => ({
+            step,
+            prompt,
+            url: await storage.signedPutUrl(stepSampleKey(run.id, step, prompt), { expiresInS, contentType: 'image/jpeg' }),
+          })),
+        ),
+      ),
     },
+    ...(resume
+      ? {
+          resume: {
+            step: resume.step,
+            checkpoint: { url: await storage.signedGetUrl(checkpointKey(resume.runId, resume.step), { expiresInS }) },
+            optimizer: resume.withOptimizer
+              ? { url: await storage.signedGetUrl(optimizerKey(resume.runId), { expiresInS }) }
+              : null,
+          },
+        }
+      : {}),
+    firstMessageId: options.firstMessageId ?? 1,
+    spot: options.spot ?? false,
     maxRunMinutes,
     ...(options.hfToken ? { secrets: { HF_TOKEN: options.hfToken } } : {}),
   }

@@ -136,7 +136,10 @@ export type PhaseView = {
   startedAt: string
   clock: string
   duration: string
-  /** Its share of the machine's cost (duration × price per hour); null for a machine that costs nothing. */
+  /**
+   * What its time cost, priced per machine by overlap (app/runs/cost.ts: the same split as the run's cost
+   * by phase group); null when it cost nothing (a free machine, or time on no machine).
+   */
   cost: string | null
   current: boolean
 }

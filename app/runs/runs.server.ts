@@ -18,6 +18,8 @@ import { parseConfigText, STEPS_MAX } from '../trainings/config'
 import { closePhases, parsePhases } from './phases'
 import { hubWarningStatus, preflightHubAccess, type HubLink } from '../utils/huggingface.server'
 import type { ProviderName } from '../gpu/provider-env'
+import { getStorage, type Storage } from '../storage/storage.server'
+import { discardRunOutputs, noteKeptOutputs } from './checkpoints.server'
 
 export class StartRunError extends Error {
   constructor(
@@ -212,6 +214,9 @@ async function activeRunOf(prisma: PrismaClient, trainingId: string) {
  * in one conditional write. Returns false when the run had already ended (someone else ended it
  * first: their status stands). `onlyFrom` narrows which active statuses may end this way.
  * `canceledById`: the person who canceled it, so the run page can tell them from everyone else.
+ * `keep` (default true): the run keeps the checkpoints and samples it uploaded, whatever its end, and a
+ * run that ends without its final file says on its timeline what it kept; false (a person canceling who
+ * chose not to keep them) deletes them, rows and objects.
  */
 export async function endRun(
   runId: string,
@@ -222,6 +227,8 @@ export async function endRun(
     errorDetail = null,
     canceledById = null,
     onlyFrom,
+    keep = true,
+    storage,
     prisma = defaultPrisma,
     now = new Date(),
   }: {
@@ -230,9 +237,10 @@ export async function endRun(
     errorKind?: string | null
     errorDetail?: string | null
     canceledById?: string | null
-    /** A cancel: keep what was trained (checkpoints, samples), or discard it (false). */
-    keep?: boolean
     onlyFrom?: readonly string[]
+    keep?: boolean
+    /** Where the run's objects are (only read when they are discarded); default the app's storage. */
+    storage?: Storage
     prisma?: PrismaClient
     now?: Date
   } = {},
@@ -251,8 +259,11 @@ export async function endRun(
       etaSeconds: null,
     },
   })
-  if (count === 1) await closeOpenPhase(prisma, runId, now)
-  return count === 1
+  if (count !== 1) return false
+  await closeOpenPhase(prisma, runId, now)
+  if (!keep) await discardRunOutputs({ prisma, storage: storage ?? (await getStorage()) }, runId)
+  else if (status !== 'succeeded') await noteKeptOutputs({ prisma }, runId)
+  return true
 }
 
 /**

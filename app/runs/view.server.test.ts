@@ -2,7 +2,20 @@
 // failed half-way, thinning, and sample keys that cannot be trusted. (Durations, money and ETA:
 // app/utils/format.test.ts.)
 import { describe, expect, test } from 'vitest'
-import { buildTimeline, describeMachine, runEndReasonFor, runUsage, sampleKeysOf, thinPoints } from './view.server'
+import {
+  buildTimeline,
+  describeMachine,
+  loadRunOutputs,
+  runEndReasonFor,
+  runUsage,
+  sampleKeysOf,
+  thinPoints,
+} from './view.server'
+import { createUser } from '../../tests/db-utils'
+import { createTraining } from '../../tests/image-fixtures'
+import { prisma } from '../utils/db.server'
+import { checkpointKey, stepSampleKey } from '../storage/keys'
+import { plannedSamples, serializeSamples } from './samples'
 import { getEnv } from '../utils/env.server'
 
 const T0 = new Date('2026-11-27T10:00:00.000Z')
@@ -95,4 +108,59 @@ test('runEndReasonFor: a cancel reads as the viewer should read it; any other en
   // Recorded before who canceled was kept: as stored.
   expect(await runEndReasonFor({ ...canceled, canceledById: null }, viewer)).toBe('Canceled by you.')
   expect(await runEndReasonFor({ status: 'failed', error: 'out of memory', canceledById: null }, viewer)).toBe('out of memory')
+})
+
+describe('loadRunOutputs: checkpoints, the sample grid, events, continuation', () => {
+  test('the shapes the run page draws, with its LoRA marked and empty cells as null', async () => {
+    const owner = await createUser()
+    const training = await createTraining(owner.id)
+    const source = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'succeeded' } })
+    const prompts = plannedSamples(['a photo of [trigger]', '[trigger] in the rain'], 'ohwx_ada')
+    const run = await prisma.trainingRun.create({
+      data: {
+        trainingId: training.id,
+        status: 'canceled',
+        resumeStep: 1750,
+        continuedFromId: source.id,
+        stepsOverride: 3000,
+        sampleKeys: serializeSamples(prompts),
+      },
+      select: { id: true, chosenStep: true, resumeStep: true, continuedFromId: true, sampleKeys: true },
+    })
+    for (const step of [2000, 2250])
+      await prisma.runCheckpoint.create({ data: { runId: run.id, step, key: checkpointKey(run.id, step), bytes: 1000 + step } })
+    await prisma.runSample.createMany({
+      data: [
+        { runId: run.id, step: 2000, prompt: 0, key: stepSampleKey(run.id, 2000, 0) },
+        { runId: run.id, step: 2000, prompt: 1, key: stepSampleKey(run.id, 2000, 1) },
+        { runId: run.id, step: 2250, prompt: 1, key: stepSampleKey(run.id, 2250, 1) },
+      ],
+    })
+    await prisma.runEvent.create({ data: { runId: run.id, kind: 'kept', step: 2250, text: 'Kept what it trained so far.' } })
+
+    const view = await loadRunOutputs(run)
+    expect(view.checkpoints).toEqual([
+      { step: 2000, bytes: 3000, final: false, chosen: false, downloadUrl: `/resources/runs/${run.id}/checkpoints/2000` },
+      { step: 2250, bytes: 3250, final: false, chosen: true, downloadUrl: `/resources/runs/${run.id}/checkpoints/2250` },
+    ])
+    expect(view.sampleGrid).toEqual({
+      prompts: ['a photo of ohwx_ada', 'ohwx_ada in the rain'],
+      rows: [
+        { step: 2000, images: [`/resources/runs/${run.id}/samples/2000/0`, `/resources/runs/${run.id}/samples/2000/1`] },
+        { step: 2250, images: [null, `/resources/runs/${run.id}/samples/2250/1`] },
+      ],
+    })
+    expect(view.resumeStep).toBe(1750)
+    expect(view.continuedFrom).toEqual({
+      runId: source.id,
+      trainingId: training.id,
+      url: `/trainings/${training.id}/runs/${source.id}`,
+    })
+    expect(view.events).toMatchObject([{ kind: 'kept', step: 2250, text: 'Kept what it trained so far.' }])
+
+    await prisma.trainingRun.update({ where: { id: run.id }, data: { chosenStep: 2000 } })
+    const chosen = await loadRunOutputs({ ...run, chosenStep: 2000 })
+    expect(chosen.checkpoints.map((c) => c.chosen)).toEqual([true, false])
+    expect(chosen.chosenStep).toBe(2000)
+  })
 })

@@ -5,8 +5,10 @@ import { describeMachine as describeProviderMachine, freeCostText } from '../gpu
 import { prisma } from '../utils/db.server'
 import { getEnv } from '../utils/env.server'
 import { formatClock, formatDuration, formatUsd } from '../utils/format'
+import { costBreakdown, oneMachineAt } from './cost'
 import { parsePhases, phaseLabel, type PhaseSpan, type PhaseView } from './phases'
-import { uploadedSamples } from './samples'
+import { parseSamples, uploadedSamples } from './samples'
+import { offeredCheckpoint } from './checkpoints.server'
 import { CANCELED_BY_ADMIN, CANCELED_BY_USER } from './runs.server'
 import {
   ACTIVE_RUN_STATUSES,
@@ -49,6 +51,10 @@ export const RUN_SELECT = {
   canceledById: true,
   lockedBy: true,
   lockedUntil: true,
+  chosenStep: true,
+  resumeStep: true,
+  continuedFromId: true,
+  stepsOverride: true,
 } as const
 
 /** The sample keys a run left, in order (./samples.ts): only keys under the run's own folder. */
@@ -214,27 +220,131 @@ export async function loadRunActivity(runId: string) {
 
 /**
  * The run's phases for the page, each with how long it took (the open one: until now while the run is
- * active, until the run's end otherwise) and what that time cost at the run's price per hour.
+ * active, until the run's end otherwise) and what that time cost. `phaseCosts` (costBreakdownFor in
+ * ./cost.server.ts) prices each phase per machine by overlap; without it the phases are priced by
+ * ./cost.ts as if one machine at the run's price covered them all.
  */
 export function buildPhaseTimeline(
   run: { status: string; phases: string | null; pricePerHour: number | null; finishedAt: Date | null },
   now = new Date(),
+  phaseCosts?: readonly (string | null)[],
 ): PhaseView[] {
   const active = !isTerminalRunStatus(run.status)
   const spans: PhaseSpan[] = parsePhases(run.phases)
-  return spans.map((span) => {
+  const endAt = active ? now : (run.finishedAt ?? now)
+  const costs =
+    phaseCosts ??
+    costBreakdown({
+      machines: spans.length ? [oneMachineAt(run.pricePerHour, spans[0]!.startedAt, endAt)] : [],
+      phases: spans,
+      now,
+      phasesEndAt: endAt,
+    }).phaseUsd.map((usd) => (usd > 0 ? formatUsd(usd) : null))
+  return spans.map((span, i) => {
     const start = new Date(span.startedAt)
-    const endMs = span.endedAt ? Date.parse(span.endedAt) : (active ? now : (run.finishedAt ?? now)).getTime()
+    const endMs = span.endedAt ? Date.parse(span.endedAt) : endAt.getTime()
     const ms = Math.max(0, endMs - start.getTime())
-    const price = run.pricePerHour ?? 0
     return {
       phase: span.phase,
       label: phaseLabel(span.phase),
       startedAt: span.startedAt,
       clock: formatClock(start),
       duration: formatDuration(ms),
-      cost: price > 0 ? formatUsd((ms / 3_600_000) * price) : null,
+      cost: costs[i] ?? null,
       current: active && span.endedAt === null,
     }
   })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints and samples as they come
+
+/** The most sample rows the grid shows (the newest): 400 signed samples at one prompt a round. */
+export const SAMPLE_GRID_MAX_ROWS = 400
+
+/** Where a kept checkpoint downloads, and a step sample shows (the resource routes). */
+export function checkpointUrl(runId: string, step: number) {
+  return `/resources/runs/${runId}/checkpoints/${step}`
+}
+export function stepSampleUrl(runId: string, step: number, prompt: number) {
+  return `/resources/runs/${runId}/samples/${step}/${prompt}`
+}
+
+/**
+ * The run's kept checkpoints (`chosen`: the one its LoRA download serves now: the picked one, else the
+ * final file, else the newest), its samples as a grid (rows are steps, columns prompts, null where a
+ * round has no image for a prompt), where its current machine resumed from, the run it continued, and
+ * what the server did (RunEvent rows) for the timeline.
+ */
+export async function loadRunOutputs(run: {
+  id: string
+  chosenStep: number | null
+  resumeStep: number | null
+  continuedFromId: string | null
+  sampleKeys: string | null
+}) {
+  const [checkpointRows, sampleRows, eventRows, source, offered] = await Promise.all([
+    prisma.runCheckpoint.findMany({
+      where: { runId: run.id },
+      orderBy: { step: 'asc' },
+      select: { step: true, bytes: true, final: true },
+    }),
+    prisma.runSample.findMany({
+      where: { runId: run.id },
+      orderBy: [{ step: 'desc' }, { prompt: 'asc' }],
+      select: { step: true, prompt: true },
+      take: SAMPLE_GRID_MAX_ROWS * 20,
+    }),
+    prisma.runEvent.findMany({
+      where: { runId: run.id },
+      orderBy: { at: 'asc' },
+      select: { id: true, kind: true, text: true, step: true, at: true },
+      take: 500,
+    }),
+    run.continuedFromId
+      ? prisma.trainingRun.findUnique({ where: { id: run.continuedFromId }, select: { id: true, trainingId: true } })
+      : null,
+    offeredCheckpoint(run),
+  ])
+  const checkpoints = checkpointRows.map((c) => ({
+    step: c.step,
+    bytes: c.bytes,
+    final: c.final,
+    chosen: offered?.step === c.step,
+    downloadUrl: checkpointUrl(run.id, c.step),
+  }))
+
+  // Columns: the prompts of the run's job as recorded at launch; a prompt index past them still shows.
+  const planned = parseSamples(run).map((s) => s.prompt)
+  const columns = Math.max(planned.length, ...sampleRows.map((s) => s.prompt + 1), 0)
+  const prompts = Array.from({ length: columns }, (_, i) => planned[i] ?? `Prompt ${i + 1}`)
+  const byStep = new Map<number, (string | null)[]>()
+  for (const sample of sampleRows) {
+    let images = byStep.get(sample.step)
+    if (!images) {
+      if (byStep.size >= SAMPLE_GRID_MAX_ROWS) continue
+      images = Array.from({ length: columns }, () => null)
+      byStep.set(sample.step, images)
+    }
+    images[sample.prompt] = stepSampleUrl(run.id, sample.step, sample.prompt)
+  }
+  const rows = [...byStep.entries()].sort(([a], [b]) => a - b).map(([step, images]) => ({ step, images }))
+
+  return {
+    checkpoints,
+    chosenStep: run.chosenStep,
+    sampleGrid: { prompts, rows },
+    resumeStep: run.resumeStep,
+    continuedFrom: source
+      ? { runId: source.id, trainingId: source.trainingId, url: `/trainings/${source.trainingId}/runs/${source.id}` }
+      : null,
+    events: eventRows.map((e) => ({
+      id: e.id,
+      kind: e.kind,
+      text: e.text,
+      step: e.step,
+      at: e.at.toISOString(),
+      clock: formatClock(e.at),
+    })),
+  }
 }

@@ -122,6 +122,24 @@ export function defineStorageContract(getHarness: () => StorageHarness) {
       expect(await storage.get(key.slice(0, key.lastIndexOf('/')))).toBeNull()
     })
 
+    test('readPrefix gives the first bytes and the whole size, all of a short object, and null for a missing key', async () => {
+      const { storage } = getHarness()
+      const key = uniqueKey('a.safetensors')
+      const data = crypto.randomBytes(300 * 1024 + 7)
+      await storage.put(key, data, { contentType: 'application/octet-stream' })
+      const prefix = await storage.readPrefix(key, 1000)
+      expect(prefix!.size).toBe(data.length)
+      expect(prefix!.bytes.equals(data.subarray(0, 1000))).toBe(true)
+      const whole = await storage.readPrefix(key, data.length + 50)
+      expect(whole!.bytes.equals(data)).toBe(true)
+      const empty = uniqueKey('empty.safetensors')
+      await storage.put(empty, Buffer.alloc(0), { contentType: 'application/octet-stream' })
+      expect(await storage.readPrefix(empty, 8)).toEqual({ bytes: Buffer.alloc(0), size: 0 })
+      expect(await storage.readPrefix(uniqueKey('missing.safetensors'), 8)).toBeNull()
+      expect(await storage.readPrefix(key.slice(0, key.lastIndexOf('/')), 8)).toBeNull()
+      await expect(storage.readPrefix('../escape', 8)).rejects.toThrow(InvalidStorageKeyError)
+    })
+
     test('deleteMany deletes the keys given, skips missing ones, and works past 1000 keys', async () => {
       const { storage } = getHarness()
       const [a, b, keep] = [uniqueKey('a.jpg'), uniqueKey('b.jpg'), uniqueKey('keep.jpg')]

@@ -9,7 +9,7 @@ import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { assertContentType, createUrlSigner, expiryFromNow, type UrlSigner } from './signing.server'
 import { assertValidKey, InvalidStorageKeyError } from './keys'
-import type { PutOptions, Storage, StoredObject } from './storage.server'
+import type { PutOptions, Storage, StoredObject, StoredPrefix } from './storage.server'
 
 /** The route that serves signed URLs of this driver; the key follows it. */
 export const SIGNED_URL_PATH = '/resources/storage/'
@@ -92,6 +92,33 @@ export class LocalStorage implements Storage {
     } catch (error) {
       await handle.close()
       throw error
+    }
+  }
+
+  async readPrefix(key: string, maxBytes: number): Promise<StoredPrefix | null> {
+    const file = this.pathOf(key)
+    let handle: fsp.FileHandle
+    try {
+      handle = await fsp.open(file, 'r')
+    } catch (error) {
+      if (isMissing(error)) return null
+      throw error
+    }
+    try {
+      // Size and bytes from one open file, as in get.
+      const stat = await handle.stat()
+      if (!stat.isFile()) return null
+      const bytes = Buffer.alloc(Math.max(0, Math.min(maxBytes, stat.size)))
+      let read = 0
+      // A read may return fewer bytes than asked; the loop is bounded by the buffer's length.
+      while (read < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, read, bytes.length - read, read)
+        if (bytesRead === 0) break
+        read += bytesRead
+      }
+      return { bytes: bytes.subarray(0, read), size: stat.size }
+    } finally {
+      await handle.close()
     }
   }
 

@@ -16,7 +16,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { Readable } from 'node:stream'
 import { assertContentType, expiryFromNow } from './signing.server'
 import { assertValidKey } from './keys'
-import type { PutOptions, Storage, StoredObject } from './storage.server'
+import type { PutOptions, Storage, StoredObject, StoredPrefix } from './storage.server'
 
 /**
  * A stream is sent in parts of this size, one part in memory at a time (S3's minimum part is 5 MiB;
@@ -95,6 +95,39 @@ export class S3Storage implements Storage {
       const result = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))
       if (!(result.Body instanceof Readable)) throw new Error(`S3 returned no stream for ${key}`)
       return { body: result.Body, size: result.ContentLength ?? null, contentType: result.ContentType ?? null }
+    } catch (error) {
+      if (isNotFound(error)) return null
+      throw error
+    }
+  }
+
+  async readPrefix(key: string, maxBytes: number): Promise<StoredPrefix | null> {
+    assertValidKey(key)
+    // The size first: a Range beyond an empty object is a 416, and the size is what the caller checks.
+    let size: number
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }))
+      size = head.ContentLength ?? 0
+    } catch (error) {
+      if (isNotFound(error)) return null
+      throw error
+    }
+    const want = Math.max(0, Math.min(maxBytes, size))
+    if (want === 0) return { bytes: Buffer.alloc(0), size }
+    try {
+      const result = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${want - 1}` }))
+      if (!(result.Body instanceof Readable)) throw new Error(`S3 returned no stream for ${key}`)
+      const chunks: Buffer[] = []
+      let read = 0
+      // A store that ignores Range sends the whole object: stop reading once the prefix is in.
+      for await (const chunk of result.Body) {
+        const buffer = Buffer.from(chunk as Uint8Array)
+        chunks.push(buffer)
+        read += buffer.length
+        if (read >= want) break
+      }
+      result.Body.destroy()
+      return { bytes: Buffer.concat(chunks).subarray(0, want), size }
     } catch (error) {
       if (isNotFound(error)) return null
       throw error

@@ -11,6 +11,12 @@ export type StoredObject = {
   contentType: string | null
 }
 
+export type StoredPrefix = {
+  /** The first min(maxBytes, size) bytes. */
+  bytes: Buffer
+  size: number
+}
+
 export type PutOptions = {
   contentType: string
   /** Known length, when there is one: both drivers check the stored bytes against it. */
@@ -24,6 +30,11 @@ export interface Storage {
   /** The object, or null when there is none. */
   get(key: string): Promise<StoredObject | null>
   exists(key: string): Promise<boolean>
+  /**
+   * At most the first `maxBytes` bytes of the object and its whole size, or null when there is none:
+   * enough to check a file's header without reading gigabytes (a checkpoint the agent uploaded).
+   */
+  readPrefix(key: string, maxBytes: number): Promise<StoredPrefix | null>
   /** Deletes; a missing key is not an error. */
   delete(key: string): Promise<void>
   deleteMany(keys: string[]): Promise<void>

@@ -48,11 +48,18 @@ def png_bytes(width=8, height=8):
 
 
 class Storage:
-    """A stand-in for signed storage URLs: GET /img/..., /flaky/... (404 once), /missing/...; PUT /put/..."""
+    """A stand-in for signed storage URLs: GET /img/..., /flaky/... (404 once), /missing/..., /blob/<name> (from
+    `blobs`); PUT /put/..., /put-flaky/... (500 once). Also the instance metadata service (IMDSv2): a token by PUT,
+    then the spot notice (`notice`, else 404); `imds_errors` first token requests answer 500."""
 
     def __init__(self):
         self.hits = {}
         self.puts = {}
+        self.put_log = []  # (path, body, monotonic time) of every PUT taken
+        self.blobs = {}
+        self.notice = None
+        self.imds_errors = 0
+        self.imds_asks = []  # the token header of each notice request
         self.lock = threading.Lock()
         storage = self
 
@@ -75,15 +82,31 @@ class Storage:
                 n = self.count()
                 if self.path.startswith("/img/") or (self.path.startswith("/flaky/") and n > 1):
                     return self.send(200, png_bytes())
+                if self.path.startswith("/has/"):  # for fake trainers that wait for an upload
+                    return self.send(200 if self.path[4:] in storage.puts else 404)
+                if self.path.startswith("/blob/") and self.path[6:] in storage.blobs:
+                    return self.send(200, storage.blobs[self.path[6:]])
+                if self.path == "/latest/meta-data/spot/instance-action":
+                    token = self.headers.get("X-aws-ec2-metadata-token")
+                    storage.imds_asks.append(token)
+                    if token != "imds-token":
+                        return self.send(401)
+                    if storage.notice:
+                        return self.send(200, json.dumps(storage.notice).encode())
                 self.send(404, b"no such key")
 
             def do_PUT(self):
                 n = self.count()
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path == "/latest/api/token":
+                    if self.headers.get("X-aws-ec2-metadata-token-ttl-seconds") != "21600" or n <= storage.imds_errors:
+                        return self.send(500)
+                    return self.send(200, b"imds-token")
                 if self.path.startswith("/put-flaky/") and n == 1:
                     return self.send(500, b"try again")
                 with storage.lock:
                     storage.puts[self.path] = (self.headers.get("Content-Type"), body)
+                    storage.put_log.append((self.path, body, time.monotonic()))
                 self.send(200)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -951,6 +974,369 @@ class AiToolkitOutputTest(unittest.TestCase):
         need_gb = shutil.disk_usage(blobs).free // 10 ** 9 + 1000
         with unittest.mock.patch.dict(os.environ, {"HF_HUB_CACHE": cache}):
             self.assertEqual(self.check(smi=self.SMI_OK % "580.65.06", minFreeDiskGb=need_gb)[-1]["status"], "succeeded")
+
+
+# Saves and samples as ai-toolkit writes them, for the fake ai-toolkits of the tests below.
+SAVES = r"""
+import struct, urllib.request, zipfile
+def st_bytes(step_num, n=256):  # safetensors: u64 LE header length, JSON header padded with spaces, the data
+    header = {"__metadata__": {"training_info": json.dumps({"step": step_num})},
+              "lora_A": {"dtype": "F32", "shape": [n], "data_offsets": [0, 4 * n]}}
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    return struct.pack("<Q", len(raw)) + raw + bytes((step_num + i) % 256 for i in range(4 * n))
+def step_path(step_num):
+    return os.path.join(root, "%s_%09d.safetensors" % (name, step_num))
+def step_save(step_num, keep=None):  # BaseSDTrainProcess.save: the step save, then optimizer.pt, then clean_up_saves
+    out("Saving at step %d" % step_num)
+    with open(step_path(step_num), "wb") as f:
+        f.write(st_bytes(step_num))
+    out("Saved checkpoint to %s" % step_path(step_num))
+    with zipfile.ZipFile(os.path.join(root, "optimizer.pt"), "w") as z:  # torch.save: a zip, written in place
+        z.writestr("archive/data.pkl", "optimizer state of step %d" % step_num)
+    out("Saved optimizer to %s" % os.path.join(root, "optimizer.pt"))
+    saves = sorted(f for f in os.listdir(root) if f.startswith(name + "_"))
+    for old in saves[:-keep] if keep else []:
+        os.remove(os.path.join(root, old))
+def jpeg_samples(step_num, count):  # save_image_atomic: written in .tmp, then moved into place whole
+    os.makedirs(os.path.join(samples, ".tmp"), exist_ok=True)
+    for i in range(count):
+        fname = "%d__%09d_%d.jpg" % (int(time.time() * 1000), step_num, i)
+        with open(os.path.join(samples, ".tmp", fname), "wb") as f:
+            f.write(b"\xff\xd8\xff\xe0 sample %d %d" % (step_num, i))
+        os.replace(os.path.join(samples, ".tmp", fname), os.path.join(samples, fname))
+def stopped():  # run.py on KeyboardInterrupt (a person's Ctrl-C): on_error, "Job stopped", exit 0
+    with open(os.path.join(process["training_folder"], "..", "got-sigint"), "w") as f:
+        f.write("yes")
+    out("Job stopped")
+    sys.exit(0)
+def wait_for(url):  # the fake trainer goes on only once the agent uploaded this: so it was uploaded while training
+    for _ in range(400):
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except Exception:
+            time.sleep(0.05)
+    out("never uploaded: " + url)
+    sys.exit(3)
+"""
+
+
+def st_bytes(step_num, n=256):  # the same file as SAVES writes
+    header = {"__metadata__": {"training_info": json.dumps({"step": step_num})},
+              "lora_A": {"dtype": "F32", "shape": [n], "data_offsets": [0, 4 * n]}}
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    return struct.pack("<Q", len(raw)) + raw + bytes((step_num + i) % 256 for i in range(4 * n))
+
+
+def zip_bytes(text):
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("archive/data.pkl", text)
+    return buf.getvalue()
+
+
+class CompletenessTest(unittest.TestCase):
+    def test_safetensors_and_zip_completeness(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "f")
+
+            def complete(data, check=trainyard_agent.safetensors_complete):
+                with open(path, "wb") as f:
+                    f.write(data)
+                return check(path, len(data))
+
+            whole = st_bytes(10)
+            self.assertTrue(complete(whole))
+            self.assertFalse(complete(whole[:-1]))  # the header promises one byte more
+            self.assertFalse(complete(whole + b"x"))  # not exactly as long as the header says
+            self.assertFalse(complete(whole[:20]))  # the header itself cut
+            self.assertFalse(complete(b"\xff" * 8 + whole[8:]))  # a header length past any limit
+            self.assertFalse(complete(struct.pack("<Q", 4) + b"[1] " + b"x"))  # a header that is no object
+            self.assertFalse(complete(b""))
+            self.assertTrue(complete(zip_bytes("state"), trainyard_agent.zip_complete))
+            self.assertFalse(complete(zip_bytes("state")[:-10], trainyard_agent.zip_complete))
+
+
+class ProgressiveUploadTest(unittest.TestCase):
+    """Step saves, optimizer state and samples uploaded while the (fake) ai-toolkit trains; resume; the time
+    limit; a spot interruption; message ids from firstMessageId."""
+
+    setUp = AgentTest.setUp
+    tearDown = AgentTest.tearDown
+    get = AgentTest.get
+    poll_until_done = AgentTest.poll_until_done
+    toolkit = AiToolkitOutputTest.toolkit
+    fake_python = AiToolkitOutputTest.fake_python
+    ai_job = AiToolkitOutputTest.ai_job
+    REAL = sys.executable
+
+    def fake(self, body):
+        return self.toolkit(SAVES + textwrap.dedent(body).replace("BASE", repr(self.storage.base)))
+
+    def launch(self, job, upload_interval=0.1, extra_env=None):
+        path = os.path.join(self.tmp.name, "job.json")
+        with open(path, "w") as f:
+            json.dump(job, f)
+        proc = subprocess.Popen([sys.executable, AGENT, "--port", "0", "--workdir", self.workdir, "--linger-seconds",
+                                 "0.2", "--retry-backoff", "0.05", "--progress-interval", "0", "--upload-interval",
+                                 str(upload_interval), "--job", path],
+                                stdout=subprocess.PIPE, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(extra_env or {})))
+        self.procs.append(proc)
+        ready, _, _ = select.select([proc.stdout], [], [], 10)
+        self.assertTrue(ready, "the agent printed nothing within 10 s")
+        self.base = "http://127.0.0.1:%d" % json.loads(proc.stdout.readline())["port"]
+        return proc
+
+    def run_to_end(self, job, timeout=30, **kw):
+        proc = self.launch(job, **kw)
+        messages = self.poll_until_done(timeout)
+        proc.wait(10)
+        return messages
+
+    def with_uploads(self, job, checkpoints=(), samples=(), optimizer=True):
+        base = self.storage.base
+        job["uploads"]["checkpoints"] = [{"step": s, "url": base + "/put/ckpt/%d" % s} for s in checkpoints]
+        job["uploads"]["stepSamples"] = [{"step": s, "prompt": p, "url": base + "/put/sample/%d_%d" % (s, p)}
+                                         for s, p in samples]
+        if optimizer:
+            job["uploads"]["optimizer"] = {"url": base + "/put/optimizer.pt"}
+        return job
+
+    def reported(self, messages, kind):
+        found = []
+        for m in messages:
+            got = (m.get("uploaded") or {}).get(kind)
+            found += got if isinstance(got, list) else [got] if got else []
+        return found
+
+    def test_checkpoints_optimizer_and_samples_go_up_while_it_trains_and_are_reported_once(self):
+        folder = self.fake("""
+            step(0, 0.5)
+            for n in range(1, 31):
+                step(n, 0.5)
+                if n in (10, 20, 25):
+                    step_save(n)
+                    jpeg_samples(n, 3)  # three prompts; the app signed URLs for two of them
+                if n in (10, 20):  # it trains on only once the agent has uploaded them
+                    wait_for(BASE + "/has/%s/ckpt/%d" % ("put-flaky" if n == 20 else "put", n))
+                    wait_for(BASE + "/has/put/sample/%d_1" % n)
+                time.sleep(0.02)
+            save()
+            jpeg_samples(30, 3)
+        """)
+        job = self.with_uploads(self.ai_job(folder, steps=30, prompts=3), checkpoints=(10, 20),
+                                samples=[(s, p) for s in (10, 20, 30) for p in (0, 1)])
+        job["uploads"]["checkpoints"][1]["url"] = self.storage.base + "/put-flaky/ckpt/20"  # 500 once: tried again
+        messages = self.run_to_end(job)
+        self.assertEqual(messages[-1]["status"], "succeeded", messages[-1])
+        size = len(st_bytes(10))
+        self.assertEqual(self.reported(messages, "checkpoints"), [{"step": 10, "bytes": size}, {"step": 20, "bytes": size}])
+        self.assertEqual(self.storage.puts["/put/ckpt/10"], ("application/octet-stream", st_bytes(10)))
+        self.assertEqual(self.storage.puts["/put-flaky/ckpt/20"][1], st_bytes(20))
+        self.assertEqual(sorted((x["step"], x["prompt"]) for x in self.reported(messages, "samples")),
+                         [(s, p) for s in (10, 20, 30) for p in (0, 1)])  # once each; prompt 2 has no URL
+        self.assertEqual(self.storage.puts["/put/sample/20_1"], ("image/jpeg", b"\xff\xd8\xff\xe0 sample 20 1"))
+        # The optimizer state follows its checkpoint; step 25's has no checkpoint URL, so it is not stored.
+        self.assertEqual(self.reported(messages, "optimizer"), [{"step": 10}, {"step": 20}])
+        self.assertIn(b"optimizer state of step 20", self.storage.puts["/put/optimizer.pt"][1])
+        self.assertFalse([p for p in self.storage.puts if "25" in p or "/30_2" in p or ".thumbs" in p])
+        # Reported while training, in the message that said so.
+        first = next(m for m in messages if (m.get("uploaded") or {}).get("checkpoints"))
+        self.assertEqual(first["status"], "training")
+        self.assertLess(first["step"], 20)
+        self.assertIn("the checkpoint at step 10", first["text"])
+
+    def test_a_half_written_or_growing_checkpoint_is_never_uploaded(self):
+        folder = self.fake("""
+            step(0, 0.5)
+            data = st_bytes(10)
+            with open(step_path(10), "wb") as f:  # a save interrupted: the header promises 100 bytes more
+                f.write(data[:-100])
+            data = st_bytes(20)
+            with open(step_path(20), "wb") as f:  # a save still being written
+                for i in range(0, len(data), 100):
+                    f.write(data[i:i + 100])
+                    f.flush()
+                    time.sleep(0.05)
+            wait_for(BASE + "/has/put/ckpt/20")
+            step(30, 0.4)
+            save()
+        """)
+        job = self.with_uploads(self.ai_job(folder, steps=30), checkpoints=(10, 20), optimizer=False)
+        messages = self.run_to_end(job)
+        self.assertEqual(messages[-1]["status"], "succeeded", messages[-1])
+        self.assertEqual([body for path, body, _t in self.storage.put_log if "ckpt" in path], [st_bytes(20)])
+        self.assertEqual(self.reported(messages, "checkpoints"), [{"step": 20, "bytes": len(st_bytes(20))}])
+
+    def test_resume_puts_the_checkpoint_where_ai_toolkit_finds_its_own_newest_save(self):
+        folder = self.fake("""
+            import glob
+            paths = glob.glob(os.path.join(root, name + "*.safetensors"))  # get_latest_save_path
+            latest = max(paths, key=os.path.getctime)
+            with open(latest, "rb") as f:  # load_training_state_from_metadata
+                meta = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))["__metadata__"]
+            start = json.loads(meta["training_info"])["step"]
+            out("Found step %d in metadata, starting from there" % start)
+            with zipfile.ZipFile(os.path.join(root, "optimizer.pt")) as z:
+                out("Loading optimizer state: " + z.read("archive/data.pkl").decode())
+            out("resumed from " + os.path.basename(latest))
+            for n in range(start, steps + 1):
+                step(n, 0.4)
+            save()
+        """)
+        self.storage.blobs.update({"ck": st_bytes(30), "opt": zip_bytes("optimizer state of step 30"),
+                                   "cut": st_bytes(30)[:-1]})
+        base = self.storage.base
+        job = self.ai_job(folder, steps=40, resume={"step": 30, "checkpoint": {"url": base + "/blob/ck"},
+                                                    "optimizer": {"url": base + "/blob/opt"}})
+        messages = self.run_to_end(job)
+        self.assertEqual(messages[-1]["status"], "succeeded", messages[-1])
+        log = self.trainer_log()
+        self.assertIn("Found step 30 in metadata", log)
+        self.assertIn("Loading optimizer state: optimizer state of step 30", log)
+        self.assertIn("resumed from trainyard_run_ai_000000030.safetensors", log)
+        self.assertEqual(next(m for m in messages if m["status"] == "training")["step"], 30)
+        self.assertEqual(messages[-1]["step"], 40)
+
+        for url, said in (("/blob/cut", "incomplete or not a safetensors file"), ("/blob/none", "HTTP 404")):
+            self.tearDown()
+            self.setUp()
+            self.storage.blobs["cut"] = st_bytes(30)[:-1]
+            job = self.ai_job(folder, steps=40, resume={"step": 30, "checkpoint": {"url": self.storage.base + url},
+                                                        "optimizer": None})
+            last = self.run_to_end(job)[-1]
+            self.assertEqual((last["status"], last["kind"]), ("failed", "download-failed"), last)
+            self.assertIn(said, last["text"])
+            self.assertIn("checkpoint of step 30", last["text"])
+            self.assertFalse(os.path.exists(os.path.join(self.workdir, "trainer.log")))  # never started
+
+    def trainer_log(self):
+        with open(os.path.join(self.workdir, "trainer.log"), encoding="utf-8") as f:
+            return f.read()
+
+    def test_message_ids_start_at_first_message_id(self):
+        folder = self.fake("""
+            step(0, 0.5)
+            step(5, 0.4)
+            save()
+        """)
+        messages = self.run_to_end(self.ai_job(folder, steps=5, firstMessageId=41))
+        self.assertEqual(messages[-1]["status"], "succeeded", messages[-1])
+        self.assertEqual([m["id"] for m in messages], list(range(41, 41 + len(messages))))
+        for bad in (0, -3, "41", True, 1.5):
+            self.tearDown()
+            self.setUp()
+            messages = self.run_to_end(self.ai_job(folder, steps=5, firstMessageId=bad))
+            self.assertEqual([(m["id"], m["status"]) for m in messages], [(1, "booting"), (2, "failed")])
+            self.assertIn("firstMessageId must be a whole number", messages[-1]["text"])
+
+    def test_message_ids_after_a_first_id_are_served_by_after(self):
+        folder = self.fake("""
+            step(0, 0.5)
+            step(5, 0.4)
+            save()
+        """)
+        proc = self.launch(self.ai_job(folder, steps=5, firstMessageId=41))
+        messages = self.poll_until_done()
+        for after, first in ((0, 41), (40, 41), (43, 44)):
+            got = json.loads(self.get("/status?after=%d" % after)[1])["messages"]
+            self.assertEqual([m["id"] for m in got], [m["id"] for m in messages if m["id"] >= first])
+        proc.wait(10)
+
+    TRAINS_UNTIL_STOPPED = """
+        try:
+            for n in range(1, 100000):
+                step(n, 0.4)
+                time.sleep(0.03)
+                if n % 10 == 0:
+                    step_save(n, keep=2)  # max_step_saves_to_keep
+        except KeyboardInterrupt:
+            stopped()
+    """
+
+    def test_time_limit_stops_the_trainer_as_ctrl_c_and_keeps_the_newest_checkpoint(self):
+        folder = self.fake(self.TRAINS_UNTIL_STOPPED)
+        # 9 s: stopped 0.9 s before. Looks far apart, so only the last one, after the stop, uploads.
+        job = self.with_uploads(self.ai_job(folder, steps=1000, maxRunMinutes=0.15),
+                                checkpoints=range(10, 1000, 10))
+        started = time.monotonic()
+        messages = self.run_to_end(job, upload_interval=60)
+        last = messages[-1]
+        self.assertLess(time.monotonic() - started, 20)
+        self.assertEqual((last["status"], last["kind"]), ("failed", "time-limit"), last)
+        saves = sorted(f for f in os.listdir(os.path.join(self.workdir, "output", "trainyard_run_ai")) if "_0" in f)
+        newest = int(saves[-1][-21:-12])
+        self.assertTrue(last["text"].startswith("time limit reached (0.15 min)"), last["text"])
+        self.assertIn("the checkpoint at step %d is kept" % newest, last["text"])
+        self.assertEqual(self.storage.puts["/put/ckpt/%d" % newest][1], st_bytes(newest))
+        self.assertIn({"step": newest, "bytes": len(st_bytes(newest))}, self.reported(messages, "checkpoints"))
+        self.assertEqual(self.reported(messages, "optimizer")[-1], {"step": newest})
+        self.assertTrue(os.path.exists(os.path.join(self.workdir, "got-sigint")))  # stopped by SIGINT
+        self.assertIn("Job stopped", self.trainer_log())
+
+    def test_time_limit_before_any_save_says_nothing_is_kept(self):
+        folder = self.fake("""
+            try:
+                for n in range(1, 100000):
+                    step(n, 0.4)
+                    time.sleep(0.03)
+            except KeyboardInterrupt:
+                stopped()
+        """)
+        job = self.with_uploads(self.ai_job(folder, steps=1000, maxRunMinutes=0.05), checkpoints=(500,))
+        last = self.run_to_end(job)[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "time-limit"), last)
+        self.assertIn("no checkpoint had been saved yet", last["text"])
+
+    def test_a_run_that_fails_late_keeps_what_it_saved(self):
+        folder = self.fake("""
+            step(10, 0.4)
+            step_save(10)
+            jpeg_samples(10, 1)
+            print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", file=sys.stderr)
+            sys.exit(1)
+        """)
+        job = self.with_uploads(self.ai_job(folder, steps=20), checkpoints=(10,), samples=[(10, 0)])
+        messages = self.run_to_end(job, upload_interval=60)  # only the look after the trainer's end uploads
+        self.assertEqual((messages[-1]["status"], messages[-1]["kind"]), ("failed", "gpu-out-of-memory"))
+        self.assertEqual(self.reported(messages, "checkpoints"), [{"step": 10, "bytes": len(st_bytes(10))}])
+        self.assertEqual(self.reported(messages, "samples"), [{"step": 10, "prompt": 0}])
+        self.assertEqual(self.reported(messages, "optimizer"), [{"step": 10}])
+        self.assertIn("/put/ckpt/10", self.storage.puts)
+
+    def test_spot_notice_uploads_checkpoint_and_optimizer_then_says_interrupted_and_nothing_else(self):
+        folder = self.fake(self.TRAINS_UNTIL_STOPPED)
+        self.storage.imds_errors = 2  # the metadata service failing at first is asked again
+        job = self.with_uploads(self.ai_job(folder, steps=100000, spot=True), checkpoints=range(10, 1001, 10))
+        proc = self.launch(job, extra_env={"TRAINYARD_IMDS_URL": self.storage.base, "TRAINYARD_IMDS_POLL_SECONDS": "0.1"})
+        messages, deadline = [], time.monotonic() + 30
+        while time.monotonic() < deadline and not any(m.get("phase") == "interrupted" for m in messages):
+            messages += json.loads(self.get("/status?after=%d" % (messages[-1]["id"] if messages else 0))[1])["messages"]
+            if self.storage.notice is None and any(c["step"] >= 20 for c in self.reported(messages, "checkpoints")):
+                self.storage.notice = {"action": "terminate", "time": "2026-11-30T02:00:00Z"}
+            time.sleep(0.05)
+        last = messages[-1]
+        self.assertEqual(last.get("phase"), "interrupted", messages)
+        step = last["interrupted"]["step"]
+        self.assertGreaterEqual(step, 20)
+        self.assertEqual(self.reported(messages, "optimizer")[-1], {"step": step})
+        self.assertIn({"step": step, "bytes": len(st_bytes(step))}, self.reported(messages, "checkpoints"))
+        self.assertIn(b"optimizer state of step %d" % step, self.storage.puts["/put/optimizer.pt"][1])
+        self.assertEqual(self.storage.puts["/put/ckpt/%d" % step][1], st_bytes(step))
+        self.assertIn("resumes from step %d" % step, last["text"])
+        self.assertTrue(os.path.exists(os.path.join(self.workdir, "got-sigint")))
+        self.assertEqual(set(self.storage.imds_asks), {"imds-token"})
+        # Nothing after it, and /status keeps answering until the machine goes.
+        time.sleep(1.0)
+        self.assertEqual(json.loads(self.get("/status?after=%d" % last["id"])[1])["messages"], [])
+        self.assertNotIn(messages[-1]["status"], ("succeeded", "failed"))
+        self.assertIsNone(proc.poll())
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=10), 143)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,16 @@ NAN_SHARE_TO_STOP = 0.1
 # Each CUDA major's least Linux driver (NVIDIA's CUDA release notes, "minor version compatibility").
 MIN_DRIVER_BY_CUDA_MAJOR = {11: 450, 12: 525, 13: 580}
 DISK_GB = 1e9
+MAX_SAVE_BYTES = 64 << 30  # a step save or resume download: a full Flux fine-tune is ~24 GB, a LoRA under 2 GB
+MAX_HEADER_BYTES = 100 << 20  # the safetensors library refuses headers larger than this
+MAX_CHECKPOINT_URLS, MAX_STEP_SAMPLE_URLS = 100, 400  # what the app signs ahead for one machine
+MAX_FIRST_MESSAGE_ID = 10 ** 11  # `after` takes 12 digits
+# Stop this long before maxRunMinutes so the newest checkpoint can still be uploaded: 10 % of the limit, at most 5 min.
+TIME_LIMIT_MARGIN_SHARE, TIME_LIMIT_MARGIN_MAX_SECONDS = 0.1, 300.0
+SPOT_STOP_GRACE_SECONDS = 10.0  # of the notice's two minutes: the rest is for uploading
+SPOT_SERVE_SECONDS = 3600.0  # after a spot notice /status answers until the machine goes (two minutes), at most this
+IMDS_TIMEOUT_SECONDS = 2.0
+SPOT_ACTIONS = ("terminate", "stop", "hibernate")
 
 class Failure(Exception):
     """Why the run failed, for the person who started it (never a URL: they are signed); its kind; the raw
@@ -103,6 +113,58 @@ def describe_error(err):
     if isinstance(err, urllib.error.URLError):
         return str(err.reason)
     return str(err) or type(err).__name__
+
+
+def safetensors_complete(path, size):
+    """A whole safetensors file: 8-byte little-endian header length, a JSON header, and exactly as many bytes as
+    the header's largest data end offset. ai-toolkit writes saves in place, so an interrupted save fails this."""
+    if size < 8:
+        return False
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if n < 2 or n > MAX_HEADER_BYTES or 8 + n > size:
+                return False
+            header = json.loads(f.read(n).decode("utf-8"))
+        ends = [0]
+        for key, tensor in header.items():
+            if key == "__metadata__":
+                continue
+            begin, end = tensor["data_offsets"]
+            if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end):
+                return False
+            ends.append(end)
+        return size == 8 + n + max(ends)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return False
+
+
+def zip_complete(path, size):
+    """torch.save writes a zip (its legacy format is a pickle): a zip is whole once its end record is there."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"PK":
+                return size > 0  # the legacy format: only the two looks tell
+            start = max(0, size - 65557)  # the end record (22 bytes) is followed by at most a 64 kB comment
+            f.seek(start)
+            tail = f.read()
+        at = tail.rfind(b"PK\x05\x06")
+        return at >= 0 and at + 22 <= len(tail) and at + 22 + int.from_bytes(tail[at + 20:at + 22], "little") == len(tail)
+    except OSError:
+        return False
+
+
+class LimitedReader:
+    """A file read for an upload up to the size it had when it was found: Content-Length always holds."""
+
+    def __init__(self, f, size):
+        self.f, self.left = f, size
+
+    def read(self, n=-1):
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        data = self.f.read(n) if n > 0 else b""
+        self.left -= len(data)
+        return data
 
 
 def parse_bar(line):
@@ -170,35 +232,215 @@ def classify_failure(code, lines, job):
 
 
 class Messages:
-    """The run's status messages: ids rise by one from 1, nothing is added after a terminal one."""
+    """The run's status messages: ids rise by one from `first` (a run's next machine continues its ids), nothing
+    is added after a terminal one or after the spot notice's `interrupted` one."""
 
-    def __init__(self, log):
+    def __init__(self, log, first=1):
         self._lock = threading.Lock()
         self._items = []
         self._log = log
+        self.first = first
         self.done = threading.Event()
+        self.collect = None  # returns what was uploaded since the last message (or None), taken into the next one
 
     def add(self, status, text="", step=None, total=None, loss=None, **extra):
-        """`extra`: phase, kind, detail, samples; those that are None are left out."""
+        """`extra`: phase, kind, detail, samples, interrupted; those that are None are left out."""
         with self._lock:
             if self.done.is_set():
                 return None
-            msg = {"id": len(self._items) + 1, "status": status, "step": step, "totalSteps": total,
+            msg = {"id": self.first + len(self._items), "status": status, "step": step, "totalSteps": total,
                    "loss": loss, "text": text[:8000], "at": now_iso()}
             msg.update((k, v) for k, v in extra.items() if v is not None)
+            uploaded = self.collect() if self.collect else None
+            if uploaded:
+                msg["uploaded"] = uploaded
             self._items.append(msg)
-            if status in TERMINAL:
+            if status in TERMINAL or extra.get("phase") == "interrupted":
                 self.done.set()
         self._log("message " + json.dumps(msg))
         return msg
 
     def after(self, n):
-        with self._lock:  # ids are index + 1, so the messages after id n start at index n
-            return self._items[n:n + MAX_MESSAGES_PER_RESPONSE]
+        with self._lock:  # ids are first + index, so the messages after id n start at index n - first + 1
+            start = max(0, n - self.first + 1)
+            return self._items[start:start + MAX_MESSAGES_PER_RESPONSE]
 
     def last_status(self):
         with self._lock:
             return self._items[-1]["status"] if self._items else None
+
+
+class Uploader:
+    """Uploads ai-toolkit's step saves, its optimizer state and each round of samples while it trains, to the URLs
+    the app signed ahead (files without one are left alone). A thread beside the trainer: the log reader never
+    waits for it. A file goes up once it is complete and unchanged between two looks (ai-toolkit writes saves in
+    place); `finish` takes one last look after the trainer has stopped, when nothing writes any more."""
+
+    def __init__(self, agent):
+        up = agent.job.get("uploads")
+        up = up if isinstance(up, dict) and not upload_problem(up) else {}  # a bad job fails before training
+        self.agent, self.interval = agent, agent.opts.upload_interval
+        self.checkpoint_urls = {t["step"]: t["url"] for t in up.get("checkpoints") or []}
+        self.sample_targets = {(t["step"], t["prompt"]): t for t in up.get("stepSamples") or []}
+        self.optimizer_url = (up.get("optimizer") or {}).get("url")
+        self.looks = {}  # path -> (size, mtime) at the previous look
+        self.checkpoints = {}  # step -> bytes, uploaded
+        self.samples, self.given_up = set(), set()
+        self.optimizer_step = None  # the step whose optimizer state was uploaded last
+        self.report = {"checkpoints": [], "samples": [], "optimizer": None}
+        self.lock = threading.Lock()  # the report
+        self.work = threading.Lock()  # one look at a time: the thread's or the last one
+        self.stop = threading.Event()
+        self.thread = None
+
+    def start(self):
+        if self.checkpoint_urls or self.sample_targets:
+            self.thread = threading.Thread(target=self.loop, daemon=True)
+            self.thread.start()
+
+    def loop(self):
+        while not self.stop.wait(self.interval):  # ends with the run
+            try:
+                self.look(settled=False)
+            except Exception as e:  # an upload problem never ends the run
+                self.agent.log("uploader: %s: %s" % (type(e).__name__, e))
+
+    def finish(self):
+        """The last look, once the trainer has exited; waits for an upload under way (bounded by its tries)."""
+        self.stop.set()
+        if self.thread:
+            self.thread.join()
+            self.look(settled=True)
+
+    def take_report(self):
+        with self.lock:
+            report = {k: v for k, v in self.report.items() if v}
+            self.report = {"checkpoints": [], "samples": [], "optimizer": None}
+        return report or None
+
+    def resumable_step(self):
+        """The newest step uploaded together with its optimizer state; without any optimizer state, the newest
+        checkpoint (a trainer that saves none resumes from the weights alone)."""
+        if self.optimizer_step is not None:
+            return self.optimizer_step
+        return max(self.checkpoints) if self.checkpoints and not self.optimizer_url else None
+
+    def ready(self, path, st, settled):
+        now = (st.st_size, st.st_mtime_ns)
+        before, self.looks[path] = self.looks.get(path), now
+        return settled or before == now
+
+    def step_saves(self):
+        """{step: (path, stat)} of the step saves in the save folder (BaseSDTrainProcess.save: <name>_<step:09d>)."""
+        folder, found = self.agent.save_root, {}
+        pattern = re.compile(re.escape(self.agent.name) + r"_(\d{9})\.safetensors\Z")
+        for name in os.listdir(folder) if os.path.isdir(folder) else []:
+            m = pattern.match(name)
+            if m:
+                try:
+                    found[int(m.group(1))] = (os.path.join(folder, name), os.stat(os.path.join(folder, name)))
+                except OSError:  # removed by its clean-up of old saves
+                    pass
+        return found
+
+    def look(self, settled):
+        with self.work:
+            if not self.agent.save_root:
+                return
+            notes = []
+            complete = {}
+            for step, (path, st) in sorted(self.step_saves().items()):
+                if st.st_size > MAX_SAVE_BYTES or not safetensors_complete(path, st.st_size):
+                    self.looks.pop(path, None)
+                    continue
+                complete[step] = st
+                if step in self.checkpoint_urls and step not in self.checkpoints and ("c", step) not in self.given_up \
+                        and self.ready(path, st, settled) and self.put(("c", step), self.checkpoint_urls[step], path,
+                                                                       "application/octet-stream", st):
+                    self.checkpoints[step] = st.st_size
+                    with self.lock:
+                        self.report["checkpoints"].append({"step": step, "bytes": st.st_size})
+                    notes.append("the checkpoint at step %d" % step)
+            if self.optimizer_url:
+                step = self.put_optimizer(complete, settled)
+                if step is not None:
+                    notes.append("the optimizer state of step %d" % step)
+            rounds = self.put_samples(settled)
+            notes += ["%d sample(s) of step %d" % (n, step) for step, n in sorted(rounds.items())]
+            if notes:  # a message now, so a long sampling round does not hold back what is already stored
+                status = self.agent.messages.last_status()
+                if status not in TERMINAL:
+                    self.agent.emit(status, "uploaded " + ", ".join(notes))
+
+    def put_optimizer(self, complete, settled):
+        """optimizer.pt is written just after its checkpoint (BaseSDTrainProcess.save): it belongs to the newest
+        complete save that is not newer than it, and goes up only once that checkpoint is up."""
+        path = os.path.join(self.agent.save_root, "optimizer.pt")
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        owners = [step for step, ck in complete.items() if ck.st_mtime_ns <= st.st_mtime_ns]
+        step = max(owners) if owners else None
+        if step is None or step not in self.checkpoints or step == self.optimizer_step or ("o", step) in self.given_up:
+            return None
+        if st.st_size > MAX_SAVE_BYTES or not self.ready(path, st, settled) or not zip_complete(path, st.st_size):
+            return None
+        if not self.put(("o", step), self.optimizer_url, path, "application/octet-stream", st):
+            return None
+        self.optimizer_step = step
+        with self.lock:
+            self.report["optimizer"] = {"step": step}
+        return step
+
+    def put_samples(self, settled):
+        """Each round's samples (samples/<ms>__<step:09d>_<i>.jpg, JPEG as the final ones; moved into place whole
+        from .tmp, never from .tmp or .thumbs) to their step's and prompt's URL; {step: count} uploaded."""
+        folder = os.path.join(self.agent.save_root, "samples")
+        found, rounds = {}, {}
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            m = re.match(r"\d+__(\d{9})_(\d+)\.jpe?g\Z", name, re.I)
+            if m:
+                found[(int(m.group(1)), int(m.group(2)))] = os.path.join(folder, name)  # sorted: the newest wins
+        for key, path in sorted(found.items()):
+            target = self.sample_targets.get(key)
+            if not target or key in self.samples or ("s",) + key in self.given_up:
+                continue
+            try:
+                st = os.stat(path)
+                with open(path, "rb") as f:
+                    jpeg = f.read(3) == b"\xff\xd8\xff"
+            except OSError:
+                continue
+            if not jpeg or not 0 < st.st_size <= MAX_IMAGE_BYTES or not self.ready(path, st, settled):
+                continue
+            if self.put(("s",) + key, target["url"], path, target.get("contentType") or "image/jpeg", st):
+                self.samples.add(key)
+                with self.lock:
+                    self.report["samples"].append({"step": key[0], "prompt": key[1]})
+                rounds[key[0]] = rounds.get(key[0], 0) + 1
+        return rounds
+
+    def put(self, key, url, path, content_type, st):
+        """True once uploaded whole, as it was when found; 3 tries, then left alone (the run goes on)."""
+        tries = 3
+        for attempt in range(1, tries + 1):
+            try:
+                self.agent.put(url, path, content_type, st.st_size)
+                try:
+                    after = os.stat(path)
+                except FileNotFoundError:  # its clean-up removed it: what was read had stayed whole
+                    return True
+                if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+                    return True
+                self.agent.log("%s changed while it was uploaded: it goes up again later" % os.path.basename(path))
+                return False
+            except Exception as e:
+                self.agent.log("uploading %s: try %d failed: %s" % (os.path.basename(path), attempt, describe_error(e)))
+                if attempt < tries:
+                    time.sleep(self.agent.opts.retry_backoff * 2 ** (attempt - 1))
+        self.given_up.add(key)
+        return False
 
 
 class Agent:
@@ -208,7 +450,14 @@ class Agent:
         self.output_dir = os.path.join(workdir, "output")
         self.config_path = os.path.join(workdir, "config.json")
         self._log_file = open(os.path.join(workdir, "agent.log"), "a", encoding="utf-8")
-        self.messages = Messages(self.log)
+        first = job.get("firstMessageId", 1)
+        self.messages = Messages(self.log, first if valid_first_message_id(first) else 1)
+        self.uploader = Uploader(self)
+        self.messages.collect = self.uploader.take_report
+        self.stopped_early = None  # seconds before the time limit the trainer was stopped
+        self.spot_notice = threading.Event()
+        resume = job.get("resume")
+        self.resume_step = resume.get("step") if isinstance(resume, dict) else None
         self.tail = collections.deque(maxlen=10 * TAIL_LINES)  # the last 20 are reported; all are classified
         self.progress = (None, None, None)  # last step, totalSteps, loss: carried into later messages
         self.abort_reason, self.abort_kind = None, "agent-error"
@@ -263,15 +512,98 @@ class Agent:
             self.train()
             self.upload()
             self.emit("succeeded", "weights and %d sample(s) uploaded" % len(self.samples), samples=self.samples)
-        except Failure as e:
-            self.fail(str(e), e.kind, e.detail)
         except Exception as e:  # a bug here must still end the run, not leave it hanging
-            self.fail("agent error: %s: %s" % (type(e).__name__, e))
+            failure = e if isinstance(e, Failure) else Failure("agent error: %s: %s" % (type(e).__name__, e))
+            if self.spot_notice.is_set():
+                return  # the spot watcher ends this run with its `interrupted` message
+            self.finish_uploads()  # what the run trained before it failed is kept
+            text = self.time_limit_text() if failure.kind == "time-limit" and self.stopped_early else str(failure)
+            self.fail(text, failure.kind, failure.detail)
+
+    def finish_uploads(self):
+        try:
+            self.uploader.finish()
+        except Exception as e:
+            self.log("uploader: %s: %s" % (type(e).__name__, e))
+
+    def time_limit_text(self):
+        kept = max(self.uploader.checkpoints) if self.uploader.checkpoints else None
+        return "time limit reached (%s): the run was stopped %.0f s before it, and %s." % (
+            self.limit_words, self.stopped_early, "the checkpoint at step %d is kept" % kept if kept is not None else
+            "no checkpoint had been saved yet, so nothing it trained is kept")
+
+    def stop_before_time_limit(self, minutes, margin):
+        """Stops the trainer as Ctrl-C would, a margin before the hard limit, so its newest save can be uploaded."""
+        if self.messages.done.is_set() or self.spot_notice.is_set():
+            return
+        self.limit_words, self.stopped_early = "%g min" % minutes, margin
+        self.abort_reason, self.abort_kind = "time limit reached (%g min)" % minutes, "time-limit"
+        self.log("stopping the trainer %.1f s before the time limit" % margin)
+        self.interrupt_trainer(grace=min(60.0, margin / 2))
 
     def time_limit(self, minutes):
         self.abort_reason, self.abort_kind = "time limit reached (%g min)" % minutes, "time-limit"
         self.fail(self.abort_reason, "time-limit")  # first, so the trainer's death is not reported as the reason
         self.kill_trainer()
+
+    def interrupt_trainer(self, grace):
+        """SIGINT to its process group, as a person's Ctrl-C: ai-toolkit's run.py catches KeyboardInterrupt, prints
+        "Job stopped" and exits 0 (a save it interrupts is left corrupt, which the uploader's checks skip); then
+        SIGTERM and SIGKILL after `grace`."""
+        proc = self.proc
+        if not proc or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.kill_trainer(grace=3.0)
+        except OSError:
+            pass
+
+    # --- spot machines -------------------------------------------------------------------------
+
+    def watch_spot(self):
+        """Polls the instance metadata (IMDSv2) for the spot interruption notice; an error is retried next poll."""
+        base = (os.environ.get("TRAINYARD_IMDS_URL") or "http://169.254.169.254").rstrip("/")
+        try:
+            every = min(60.0, max(0.05, float(os.environ.get("TRAINYARD_IMDS_POLL_SECONDS") or 5)))
+        except ValueError:
+            every = 5.0
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the metadata address is never proxied
+        while not self.messages.done.is_set() and not self.terminated.is_set():  # ends with the run
+            try:
+                req = urllib.request.Request(base + "/latest/api/token", data=b"", method="PUT",
+                                             headers={"X-aws-ec2-metadata-token-ttl-seconds": "21600"})
+                with opener.open(req, timeout=IMDS_TIMEOUT_SECONDS) as r:
+                    token = r.read(4096).decode("ascii", "replace").strip()
+                req = urllib.request.Request(base + "/latest/meta-data/spot/instance-action",
+                                             headers={"X-aws-ec2-metadata-token": token})
+                with opener.open(req, timeout=IMDS_TIMEOUT_SECONDS) as r:
+                    notice = json.loads(r.read(4096).decode("utf-8"))
+                if isinstance(notice, dict) and notice.get("action") in SPOT_ACTIONS:
+                    return self.spot_interrupted(notice)
+            except Exception as e:  # 404: no notice; anything else: asked again at the next poll
+                if not (isinstance(e, urllib.error.HTTPError) and e.code == 404):
+                    self.log("instance metadata: %s" % describe_error(e))
+            self.terminated.wait(every)
+
+    def spot_interrupted(self, notice):
+        """The machine goes in two minutes: stop the trainer, upload its newest save and optimizer state, say so
+        once, and send nothing after it (the app resumes the run on a new machine from that step)."""
+        self.spot_notice.set()
+        self.log("spot interruption notice: %s" % json.dumps(notice)[:300])
+        self.abort_reason, self.abort_kind = "the spot machine is being reclaimed", "agent-error"
+        self.interrupt_trainer(grace=SPOT_STOP_GRACE_SECONDS)
+        self.finish_uploads()
+        step = self.uploader.resumable_step()
+        status = self.messages.last_status()
+        self.emit(status if status and status not in TERMINAL else "training",
+                  "The spot machine is being reclaimed (%s at %s): training stopped; %s." % (
+                      str(notice.get("action"))[:20], str(notice.get("time") or "?")[:40],
+                      "it resumes from step %d on a new machine" % step if step is not None else
+                      "no checkpoint was saved yet, so a new machine starts from the beginning"),
+                  phase="interrupted", interrupted={"step": step})
 
     def with_retries(self, what, fn, kind="agent-error"):
         tries = 3
@@ -387,8 +719,44 @@ class Agent:
             list(pool.map(fetch, enumerate(images)))  # re-raises the first failure
         self.check_abort()
         self.write_config()
+        self.download_resume()
 
-    def download(self, url, path):
+    def download_resume(self):
+        """Puts the checkpoint to resume from (and its optimizer state) where ai-toolkit's own save would be, named
+        as it names them, so it resumes from there: get_latest_save_path takes the newest <name>*.safetensors of
+        the save folder, load_training_state_from_metadata its step, and the optimizer comes from optimizer.pt."""
+        resume = self.job.get("resume")
+        if not isinstance(resume, dict):
+            return
+        step = resume["step"]
+        self.emit("preparing", "downloading the checkpoint of step %d to resume from" % step)
+        os.makedirs(self.save_root, exist_ok=True)
+        path = os.path.join(self.save_root, "%s_%09d.safetensors" % (self.name, step))
+        what = "the checkpoint of step %d to resume from" % step
+        try:
+            self.with_retries("downloading " + what, lambda: self.download(resume["checkpoint"]["url"], path + ".part",
+                                                                           MAX_SAVE_BYTES), "download-failed")
+        except Failure as e:
+            if e.kind != "download-failed":
+                raise
+            raise Failure("%s%s. Try again; the checkpoint stays stored." % (str(e)[:1].upper(), str(e)[1:]), e.kind)
+        size = os.path.getsize(path + ".part")
+        if not safetensors_complete(path + ".part", size):
+            raise Failure("The downloaded %s is incomplete or not a safetensors file (%d bytes), so training was not "
+                          "resumed from it. Try again, or continue from another checkpoint." % (what, size),
+                          "download-failed", "%d bytes; the header does not account for exactly that many" % size)
+        os.replace(path + ".part", path)
+        optimizer = resume.get("optimizer")
+        if isinstance(optimizer, dict) and optimizer.get("url"):
+            target = os.path.join(self.save_root, "optimizer.pt")
+            self.with_retries("downloading the optimizer state of step %d" % step, lambda: self.download(
+                optimizer["url"], target + ".part", MAX_SAVE_BYTES), "download-failed")
+            if not zip_complete(target + ".part", os.path.getsize(target + ".part")):
+                raise Failure("The downloaded optimizer state of step %d is incomplete, so training was not resumed "
+                              "from it. Try again." % step, "download-failed")
+            os.replace(target + ".part", target)
+
+    def download(self, url, path, limit=MAX_IMAGE_BYTES):
         req = urllib.request.Request(url, headers={"User-Agent": "trainyard-agent/1"})
         with urllib.request.urlopen(req, timeout=self.opts.http_timeout) as r, open(path, "wb") as f:
             size = 0
@@ -397,8 +765,8 @@ class Agent:
                 if not chunk:
                     break
                 size += len(chunk)
-                if size > MAX_IMAGE_BYTES:
-                    raise Failure("image larger than %d MB" % (MAX_IMAGE_BYTES >> 20))
+                if size > limit:
+                    raise Failure("larger than %d MB" % (limit >> 20))
                 f.write(chunk)
 
     def write_config(self):
@@ -461,7 +829,8 @@ class Agent:
 
     def train(self):
         self.check_abort()
-        self.progress = (0, self.expected_total, None)
+        self.progress = (self.resume_step or 0, self.expected_total, None)
+        self.emitted_step = self.resume_step or 0
         self.emit("training", "starting ai-toolkit" if self.job.get("trainer") == "ai-toolkit" else
                   "starting the %s trainer" % self.job.get("trainer"), phase="loading-model")
         self.phase, self.last_emit = "loading-model", time.monotonic()
@@ -474,6 +843,7 @@ class Agent:
                 start_new_session=True)  # its own process group: killing it stops its workers too
         except OSError as e:
             raise Failure("Could not start the trainer (%s). Is ai-toolkit in %s?" % (e, self.toolkit_dir), "trainer-crashed")
+        self.uploader.start()
         if self.abort_reason:  # a time limit or signal struck while it was starting
             self.kill_trainer(grace=3.0)
             self.check_abort()
@@ -596,6 +966,8 @@ class Agent:
 
     def upload(self):
         self.check_abort()
+        self.finish_uploads()  # the last step saves and samples, now that the trainer has exited
+        self.check_abort()
         uploads = self.job.get("uploads") or {}
         # BaseSDTrainProcess.save(): the final save is <name>.safetensors; step saves add _<step:09d>.
         weights = os.path.join(self.save_root, self.name + ".safetensors")
@@ -614,10 +986,11 @@ class Agent:
             self.with_retries("uploading sample %d" % (prompt + 1), lambda: self.put(target["url"], path, ctype))
             self.samples.append({"prompt": prompt, "step": step})
 
-    def put(self, url, path, content_type):
+    def put(self, url, path, content_type, size=None):
         with open(path, "rb") as f:  # streamed: the file is never read into memory whole
-            req = urllib.request.Request(url, data=f, method="PUT", headers={
-                "Content-Type": content_type, "Content-Length": str(os.path.getsize(path))})
+            size = os.fstat(f.fileno()).st_size if size is None else size
+            req = urllib.request.Request(url, data=LimitedReader(f, size), method="PUT", headers={
+                "Content-Type": content_type, "Content-Length": str(size)})
             with urllib.request.urlopen(req, timeout=self.opts.http_timeout) as r:
                 r.read()
 
@@ -770,6 +1143,30 @@ def load_job(args):
     return job
 
 
+def valid_first_message_id(value):
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_FIRST_MESSAGE_ID
+
+
+def is_step(value, least=1):
+    return isinstance(value, int) and not isinstance(value, bool) and least <= value < 10 ** 9  # <step:09d>
+
+
+def upload_problem(uploads):
+    """What is wrong with the URLs signed ahead for step saves, optimizer state and samples per step."""
+    checkpoints, samples = uploads.get("checkpoints", []), uploads.get("stepSamples", [])
+    if not isinstance(checkpoints, list) or len(checkpoints) > MAX_CHECKPOINT_URLS or not all(
+            isinstance(t, dict) and is_step(t.get("step")) and isinstance(t.get("url"), str) for t in checkpoints):
+        return "uploads.checkpoints must be a list of at most %d { step, url }" % MAX_CHECKPOINT_URLS
+    if not isinstance(samples, list) or len(samples) > MAX_STEP_SAMPLE_URLS or not all(
+            isinstance(t, dict) and is_step(t.get("step"), 0) and is_step(t.get("prompt"), 0) and
+            isinstance(t.get("url"), str) for t in samples):
+        return "uploads.stepSamples must be a list of at most %d { step, prompt, url }" % MAX_STEP_SAMPLE_URLS
+    optimizer = uploads.get("optimizer")
+    if optimizer is not None and not (isinstance(optimizer, dict) and isinstance(optimizer.get("url"), str)):
+        return "uploads.optimizer must be { url }"
+    return None
+
+
 def job_problem(job):
     """What is wrong with a job that has a token (so it can be reported as a failed message)."""
     if job.get("trainer") not in ("simulate", "ai-toolkit"):
@@ -783,6 +1180,17 @@ def job_problem(job):
         return "uploads.weights.url is missing"
     if not isinstance(uploads.get("samples", []), list):
         return "uploads.samples must be a list"
+    problem = upload_problem(uploads)
+    if problem:
+        return problem
+    resume = job.get("resume")
+    if resume is not None and not (isinstance(resume, dict) and is_step(resume.get("step")) and
+                                   isinstance(resume.get("checkpoint"), dict) and
+                                   isinstance(resume["checkpoint"].get("url"), str) and
+                                   (resume.get("optimizer") is None or isinstance(resume["optimizer"], dict))):
+        return "resume must be { step (a whole number >= 1), checkpoint: { url }, optimizer: { url } | null }"
+    if "firstMessageId" in job and not valid_first_message_id(job["firstMessageId"]):
+        return "firstMessageId must be a whole number from 1 to %d" % MAX_FIRST_MESSAGE_ID
     return None
 
 
@@ -808,6 +1216,7 @@ def main(argv=None):
     ap.add_argument("--http-timeout", type=float, default=60.0)
     ap.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_SECONDS, help="seconds a silent connection is kept")
     ap.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS, help="connections served at once")
+    ap.add_argument("--upload-interval", type=float, default=2.0, help="seconds between looks for new saves and samples")
     args = ap.parse_args(argv)
 
     # The run folder holds users' photos, the job's config and logs: everything the agent and the trainer
@@ -840,19 +1249,27 @@ def main(argv=None):
         agent.fail("bad job: " + problem)
     else:
         threading.Thread(target=agent.run, daemon=True).start()
-    timer = None
+        if job.get("spot") is True:
+            threading.Thread(target=agent.watch_spot, daemon=True).start()
+    timers = []
     limit = job.get("maxRunMinutes")
-    if isinstance(limit, (int, float)) and limit > 0:
-        timer = threading.Timer(limit * 60, agent.time_limit, args=(limit,))
-        timer.daemon = True
-        timer.start()
+    if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit > 0:
+        margin = min(TIME_LIMIT_MARGIN_MAX_SECONDS, limit * 60 * TIME_LIMIT_MARGIN_SHARE)
+        timers = [threading.Timer(limit * 60 - margin, agent.stop_before_time_limit, args=(limit, margin)),
+                  threading.Timer(limit * 60, agent.time_limit, args=(limit,))]  # if stopping and uploading overran
+        for timer in timers:
+            timer.daemon = True
+            timer.start()
 
     try:
         while not agent.messages.done.is_set() and not agent.terminated.is_set():
             agent.terminated.wait(0.2)
-        if timer:
+        for timer in timers:
             timer.cancel()
-        if not agent.terminated.is_set():
+        if agent.spot_notice.is_set() and not agent.terminated.is_set():
+            agent.log("spot interruption: serving /status until the machine goes")
+            agent.terminated.wait(max(args.linger_seconds, SPOT_SERVE_SECONDS))
+        elif not agent.terminated.is_set():
             agent.log("run ended (%s); serving /status for %gs more" % (agent.messages.last_status(), args.linger_seconds))
             agent.terminated.wait(args.linger_seconds)
     finally:

@@ -18,6 +18,8 @@ Knobs (environment variables; the agent passes a job's simulate settings as thes
   TRAINYARD_STAND_IN_NAN_FROM_STEP   the loss is not finite from that step on
   TRAINYARD_STAND_IN_GATED           1: the base model is gated and, without HF_TOKEN, the Hub refuses it
   TRAINYARD_STAND_IN_DOWNLOAD        1: the base model is not cached yet, so the Hub's download bars show
+  TRAINYARD_STAND_IN_SLOW_SAVE_SECONDS  each .safetensors save is written in place in pieces over that many
+                                     seconds, so a save can be watched (or killed) half-written
 """
 import argparse
 import collections
@@ -28,6 +30,7 @@ import json
 import math
 import os
 import re
+import signal
 import struct
 import sys
 import time
@@ -65,6 +68,13 @@ class GatedRepoError(OSError):
 
 
 GatedRepoError.__module__ = "huggingface_hub.errors"
+
+
+class SafetensorError(Exception):
+    """safetensors' own exception (bindings/python/src/lib.rs, create_exception!(safetensors_rust, ...))."""
+
+
+SafetensorError.__module__ = "safetensors_rust"
 
 
 def cuda_oom_text():
@@ -287,6 +297,160 @@ def safetensors_file(tensors, metadata):
     return struct.pack("<Q", len(head)) + head + b"".join(blobs)
 
 
+# safetensors' reader (safetensors/src/tensor.rs SafeTensors::read_metadata and Metadata::validate, as
+# of 0.7): a file is 8 + header length + the end of the last tensor's data, exactly, or it is refused.
+MAX_HEADER_SIZE = 100_000_000
+DTYPE_BITS = {"BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16, "U16": 16,
+              "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "F64": 64, "I64": 64, "U64": 64}
+JSON_ERRORS = {"Expecting value": "expected value", "Unterminated string starting at": "EOF while parsing a string",
+               "Expecting property name enclosed in double quotes": "key must be a string",
+               "Expecting ',' delimiter": "expected `,` or `}`", "Expecting ':' delimiter": "expected `:`",
+               "Extra data": "trailing characters"}
+
+
+def read_safetensors_metadata(buffer):
+    """(header length, the header as a dict) or SafetensorError with the library's words; the Python
+    binding prefixes them with "Error while deserializing header: " (bindings/python/src/lib.rs Open::new)."""
+    def fail(text):
+        return SafetensorError("Error while deserializing header: " + text)
+
+    if len(buffer) < 8:
+        raise fail("header too small")
+    (n,) = struct.unpack("<Q", buffer[:8])
+    if n > MAX_HEADER_SIZE:
+        raise fail("header too large")
+    if 8 + n > len(buffer):
+        raise fail("invalid header length")
+    try:
+        text = buffer[8:8 + n].decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.reason == "unexpected end of data":
+            raise fail("invalid UTF-8 in header: incomplete utf-8 byte sequence from index %d" % e.start)
+        raise fail("invalid UTF-8 in header: invalid utf-8 sequence of %d bytes from index %d" % (e.end - e.start, e.start))
+    try:
+        header = json.loads(text)
+    except ValueError as e:
+        # serde_json's words for the commonest faults; its columns are counted as Python counts them
+        msg = getattr(e, "msg", str(e))
+        raise fail("invalid JSON in header: %s at line %d column %d" % (
+            JSON_ERRORS.get(msg, msg), getattr(e, "lineno", 1), getattr(e, "colno", 1)))
+    if not isinstance(header, dict):
+        raise fail("invalid JSON in header: invalid type: expected a map at line 1 column 1")
+    tensors = []
+    for name, info in header.items():
+        if name == "__metadata__":
+            if not isinstance(info, dict) or not all(isinstance(v, str) for v in info.values()):
+                raise fail("invalid JSON in header: invalid type: expected a string at line 1 column %d" % len(text))
+            continue
+        for field in ("dtype", "shape", "data_offsets"):
+            if not isinstance(info, dict) or field not in info:
+                raise fail("invalid JSON in header: missing field `%s` at line 1 column %d" % (field, len(text)))
+        shape, offsets = info["shape"], info["data_offsets"]
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape) or \
+                not isinstance(offsets, list) or len(offsets) != 2 or \
+                not all(isinstance(o, int) and o >= 0 for o in offsets):
+            raise fail("invalid JSON in header: invalid type: expected a sequence of integers at line 1 column %d"
+                       % len(text))
+        if info["dtype"] not in DTYPE_BITS:
+            raise fail("invalid JSON in header: unknown variant `%s` at line 1 column %d" % (info["dtype"], len(text)))
+        tensors.append((name, info))
+    tensors.sort(key=lambda item: list(item[1]["data_offsets"]))  # Metadata::try_from sorts by offsets
+    start = 0
+    for name, info in tensors:
+        s, e = info["data_offsets"]
+        if s != start or e < s:
+            raise fail("invalid offset for tensor `%s`" % name)
+        start = e
+        count = 1
+        for dim in info["shape"]:
+            count *= dim
+        if count * DTYPE_BITS[info["dtype"]] // 8 != e - s:
+            raise fail("invalid shape, data type, or offset for tensor")
+    if start + 8 + n != len(buffer):
+        raise fail("incomplete metadata, file not fully covered")
+    return n, header
+
+
+def load_metadata_from_safetensors(path):
+    """toolkit/metadata.py: safe_open(...).metadata() (None when the header has no __metadata__), each
+    value parsed as JSON where it is JSON; any error is printed and gives an empty dict."""
+    try:
+        with open(path, "rb") as f:
+            _, header = read_safetensors_metadata(f.read())
+        metadata = header.get("__metadata__")
+        parsed = collections.OrderedDict()
+        for key, value in metadata.items():
+            try:
+                parsed[key] = json.loads(value)
+            except ValueError:
+                parsed[key] = value
+        return parsed
+    except Exception as e:
+        print(f"Error loading metadata from {path}: {e}")
+        return collections.OrderedDict()
+
+
+class DeferSigint:
+    """safetensors writes a file from Rust (serialize_to_file), where Python does not run: a Ctrl-C that
+    comes meanwhile only raises KeyboardInterrupt once the write has returned. Where SIGINT is ignored
+    or handled by someone else, nothing changes."""
+
+    def __enter__(self):
+        self.pending, self.previous = False, None
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            try:
+                self.previous = signal.signal(signal.SIGINT, self.note)
+            except ValueError:  # not the main thread
+                self.previous = None
+        return self
+
+    def note(self, signum, frame):
+        self.pending = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        if self.pending and exc[0] is None:
+            raise KeyboardInterrupt
+
+
+def write_safetensors_in_place(path, data):
+    """As serialize_to_file: File::create (the file is truncated or made, empty), the 8 bytes and the
+    header, then each tensor's bytes, all into the final path. TRAINYARD_STAND_IN_SLOW_SAVE_SECONDS
+    spreads the pieces over that time, so the file can be seen (or left, if the process is killed)
+    half-written."""
+    slow = float(knob("SLOW_SAVE_SECONDS", "0"))
+    (n,) = struct.unpack("<Q", data[:8])
+    pieces = [data[:8 + n]]
+    body, count = data[8 + n:], 20 if slow > 0 else 1
+    size = -(-len(body) // count) if body else 0
+    pieces += [body[i:i + size] for i in range(0, len(body), size)] if size else []
+    with DeferSigint():
+        with open(path, "wb") as f:
+            for piece in pieces:
+                if slow > 0:
+                    Pace.sleep(slow / len(pieces))
+                f.write(piece)
+                f.flush()
+
+
+def optimizer_bytes(step):
+    """A stand-in for torch.save's zip of the optimizer's state: the zip magic, the step it belongs to
+    (16 digits) and a digest of that step, so that a cut or foreign file is told apart as torch would."""
+    field = b"%016d" % step
+    return b"PK\x03\x04" + field + hashlib.sha256(field).digest() * 64
+
+
+def load_optimizer_state(path):
+    """torch.load of optimizer.pt: the step it was saved at, or torch's error for a broken archive."""
+    with open(path, "rb") as f:
+        data = f.read()
+    field = data[4:20]
+    if data[:4] != b"PK\x03\x04" or not field.isdigit() or data[20:] != hashlib.sha256(field).digest() * 64:
+        raise RuntimeError("PytorchStreamReader failed reading zip archive: failed finding central directory")
+    return int(field)
+
+
 # --- the LoRA each family gets ---------------------------------------------------------------------
 
 def flux_modules():
@@ -505,14 +669,94 @@ class TrainProcess:
         items = self.sample_cfg.get("samples") or [{"prompt": p} for p in self.sample_cfg.get("prompts") or []]
         self.sample_items = [item for item in items if isinstance(item, dict) and item.get("prompt") is not None]
         self.prompts = [item["prompt"] for item in self.sample_items]
-        samples = 0 if self.disable_sampling or not self.prompts else (
-            1 + (len([s for s in range(1, steps) if self.sample_every and s % self.sample_every == 0])))
-        saves = 1 + len([s for s in range(1, steps) if self.save_every and s % self.save_every == 0])
-        self.pace = Pace(float(knob("SECONDS", "60")), steps, samples + saves)
+        self.pace = Pace(float(knob("SECONDS", "60")), steps, 1)
+        self.progress_bar = None
+        self.step_num, self.epoch_num, self.start_step = 0, 0, 0
         self.load_model()
         self.make_network()
+        self.resume()
+        self.load_optimizer()
+        # The run (and TRAINYARD_STAND_IN_SECONDS) covers the steps left from where it starts.
+        first = self.start_step + 1
+        samples = 0 if self.disable_sampling or not self.prompts else (
+            1 + (len([s for s in range(first, steps) if self.sample_every and s % self.sample_every == 0])))
+        saves = 1 + len([s for s in range(first, steps) if self.save_every and s % self.save_every == 0])
+        self.pace = Pace(float(knob("SECONDS", "60")), max(1, steps - self.start_step), samples + saves)
         self.load_datasets()
         self.train_loop()
+
+    # ---- resuming (BaseSDTrainProcess.run around the network, get_latest_save_path,
+    # load_training_state_from_metadata; the optimizer's state just after)
+    def get_latest_save_path(self, name=None, post=""):
+        name = self.name if name is None else name
+        latest_path = None
+        if os.path.exists(self.save_root):
+            paths = []
+            for pattern in ("%s*%s.safetensors" % (name, post), "%s*%s.pt" % (name, post), "%s*%s" % (name, post)):
+                paths.extend(glob.glob(os.path.join(self.save_root, pattern)))
+            if paths:
+                paths = [p for p in paths if os.path.exists(p)]
+                # ai-toolkit's false-positive filters look at the whole path, the folders above included
+                for tag in ("_LoRA", "_refiner", "_t2i", "_cn"):
+                    if tag not in name:
+                        paths = [p for p in paths if tag not in p]
+                if paths:
+                    latest_path = max(paths, key=os.path.getctime)
+        pretrained = self.network.get("pretrained_lora_path")
+        if latest_path is None and pretrained is not None:
+            if os.path.exists(pretrained):
+                latest_path = pretrained
+                self.out("Using pretrained lora path from config: %s" % latest_path)
+            else:
+                self.out("Pretrained lora path from config does not exist: %s" % pretrained)
+        return latest_path
+
+    def resume(self):
+        latest_save_path = self.get_latest_save_path(self.name)
+        if latest_save_path is not None:
+            self.out("#### IMPORTANT RESUMING FROM %s ####" % latest_save_path, "Loading from %s" % latest_save_path)
+            self.load_weights(latest_save_path)
+        start_step = self.train.get("start_step")
+        if start_step is not None:
+            self.step_num = self.start_step = int(start_step)
+
+    def load_weights(self, path):
+        # LoRASpecialNetwork.load_weights (toolkit/network_mixins.py): safetensors.torch.load_file for a
+        # .safetensors file, torch.load for anything else
+        if os.path.splitext(path)[1] == ".safetensors":
+            with open(path, "rb") as f:
+                read_safetensors_metadata(f.read())
+        elif os.path.isdir(path):
+            raise IsADirectoryError(21, "Is a directory", path)
+        else:
+            load_optimizer_state(path)  # the same torch.load, and its error for what is not a torch file
+        self.load_training_state_from_metadata(path)
+
+    def load_training_state_from_metadata(self, path):
+        if path == self.network.get("pretrained_lora_path"):
+            return
+        meta = None
+        if not os.path.isdir(path):
+            meta = load_metadata_from_safetensors(path)
+        # as ai-toolkit: the values were parsed as JSON where they are JSON, and a string value is
+        # searched with `in` like the dict it should be
+        if meta is not None and "training_info" in meta and "step" in meta["training_info"] and \
+                self.train.get("start_step") is None:
+            self.step_num = meta["training_info"]["step"]
+            if "epoch" in meta["training_info"]:
+                self.epoch_num = meta["training_info"]["epoch"]
+            self.start_step = self.step_num
+            self.out("Found step %s in metadata, starting from there" % self.step_num)
+
+    def load_optimizer(self):
+        path = os.path.join(self.save_root, "optimizer.pt")
+        if os.path.exists(path):
+            try:
+                self.out("Loading optimizer state from %s" % path)
+                self.optimizer_step = load_optimizer_state(path)
+            except Exception as e:
+                self.out("Failed to load optimizer state from %s" % path, str(e))
+            self.out("Updating optimizer LR from params")
 
     # ---- the model (toolkit/stable_diffusion_model.py load_model)
     def load_model(self):
@@ -645,7 +889,7 @@ class TrainProcess:
     def sample(self, step):
         folder = os.path.join(self.save_root, "samples")
         tmp, thumbs = os.path.join(folder, ".tmp"), os.path.join(folder, ".thumbs")
-        bar = Bar(len(self.prompts), desc="Generating Images", leave=False, pos=1 if step and step < self.steps else 0)
+        bar = Bar(len(self.prompts), desc="Generating Images", leave=False, pos=1 if self.progress_bar is not None else 0)
         seed = int(self.sample_cfg.get("seed", 0) or 0)
         for i, item in enumerate(self.sample_items):
             width = int(item.get("width") or self.sample_cfg.get("width", 512))
@@ -673,11 +917,12 @@ class TrainProcess:
         path = os.path.join(self.save_root, "%s%s.safetensors" % (self.name, suffix))
         tensors = lora_tensors(self.family, self.rank, self.alpha, self.save_dtype, self.train_text_encoder,
                                self.step_num)
-        write_atomic(path, safetensors_file(tensors, self.metadata(tensors)))
+        write_safetensors_in_place(path, safetensors_file(tensors, self.metadata(tensors)))
         self.out("Saved checkpoint to %s" % path)
         optimizer = os.path.join(self.save_root, "optimizer.pt")
-        # torch.save writes a zip archive; what matters here is that the file is there and replaced.
-        write_atomic(optimizer, b"PK\x03\x04" + hashlib.sha256(b"%d" % self.step_num).digest() * 64)
+        # torch.save writes its zip in place too, straight after the checkpoint
+        with open(optimizer, "wb") as f:
+            f.write(optimizer_bytes(self.step_num))
         self.out("Saved optimizer to %s" % optimizer)
         self.clean_up_saves()
         Pace.sleep(self.pace.event)
@@ -718,26 +963,28 @@ class TrainProcess:
     # ---- the training loop (BaseSDTrainProcess.run, extensions_built_in/sd_trainer/SDTrainer.py)
     def train_loop(self):
         steps = self.steps
-        self.step_num, self.epoch_num = 0, 0
         if self.train.get("skip_first_sample") or self.disable_sampling:
             self.out("Skipping first sample due to config setting")
-        else:
+        elif self.step_num <= 1 or self.train.get("force_first_sample"):
+            # a resumed run (step > 1) takes no baseline samples, unless forced
             self.out("Generating baseline samples before training")
             if self.prompts:
-                self.sample(0)
-        bar = Bar(steps, desc=self.name, initial=0)
+                self.sample(self.step_num)
+        bar = Bar(steps, desc=self.name, initial=self.step_num)
+        self.progress_bar = bar
         bar.pause()
         fail_at, oom_at, nan_from = int_knob("FAIL_AT_STEP"), int_knob("OOM_AT_STEP"), int_knob("NAN_FROM_STEP")
         lr = float(self.train.get("lr", 1e-6))
         batches_per_epoch = max(1, self.images)
         consecutive_oom = 0
         deadline = time.monotonic()
-        for step in range(0, steps):
+        for step in range(self.step_num, steps):
             self.step_num = step
             bar.unpause()
             is_save_step = self.save_every and step % self.save_every == 0
             is_sample_step = self.sample_every and step % self.sample_every == 0 and not self.disable_sampling
-            if step and step % batches_per_epoch == 0:
+            # the data loader starts afresh in each process and adds an epoch each time it runs dry
+            if step != self.start_step and (step - self.start_step) % batches_per_epoch == 0:
                 self.epoch_num += 1
             deadline = max(deadline, time.monotonic() - self.pace.step) + self.pace.step  # saves and samples pause it
             Pace.sleep(deadline - time.monotonic())
@@ -758,7 +1005,7 @@ class TrainProcess:
                     self.out("loss is nan")  # SDTrainer zeroes a loss that is not finite
                     loss = 0.0
                 bar.set_postfix_str("lr: %.1e loss: %.3e" % (lr, loss))
-            if step != 0:
+            if self.step_num != self.start_step:  # not on the first step of this process
                 if is_save_step:
                     bar.pause()
                     self.out("\nSaving at step %d" % step)
@@ -771,16 +1018,11 @@ class TrainProcess:
             bar.update(step + 1 - bar.n)
             self.step_num = step + 1
         bar.close()
+        self.progress_bar = None
         self.save()
         if not self.disable_sampling and self.prompts:
             self.sample(self.step_num)
         self.out("")
-
-
-def write_atomic(path, data):
-    with open(path + ".tmp", "wb") as f:
-        f.write(data)
-    os.replace(path + ".tmp", path)
 
 
 class Job:
@@ -865,11 +1107,21 @@ def main():
                 print_end_message(jobs_completed, jobs_failed)
                 raise e
         except KeyboardInterrupt:
+            # Ctrl-C anywhere, a save included: no save of its own, SDTrainer's on_error does nothing
+            try:
+                job.process[0]
+            except Exception as e2:
+                print(f"Error running on_error: {e2}")
             if not args.recover:
                 print("")
                 print("========================================")
                 print("Job stopped")
                 print("========================================")
+                # The training bar is still open: when the process ends, tqdm's __del__ closes it, which
+                # draws it once more and ends its line (leave=True).
+                bar = getattr(job.process[0], "progress_bar", None) if "job" in locals() else None
+                if bar is not None:
+                    bar.close()
                 sys.exit(0)
 
 

@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -42,6 +43,52 @@ def jpeg_size(data):
             return width, height
         i += 2 + length
     raise AssertionError("no SOF0")
+
+
+def training_info(path):
+    """The step and epoch a save carries, read as ai-toolkit reads them (a JSON text in __metadata__)."""
+    _, metadata, _, _ = read_safetensors(path)
+    return metadata["training_info"]
+
+
+class Running:
+    """The stand-in as a process whose combined output is read while it runs."""
+
+    def __init__(self, config_path, env):
+        self.proc = subprocess.Popen([sys.executable, RUN, config_path], cwd=HERE, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.chunks, self.lock = [], threading.Lock()
+        self.reader = threading.Thread(target=self.read, daemon=True)
+        self.reader.start()
+
+    def read(self):
+        while True:
+            chunk = self.proc.stdout.read1(4096)
+            if not chunk:
+                return
+            with self.lock:
+                self.chunks.append(chunk)
+
+    @property
+    def out(self):
+        with self.lock:
+            return b"".join(self.chunks).decode("utf-8", "replace")
+
+    def wait_for(self, predicate, what, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            if self.proc.poll() is not None and not predicate():
+                break
+            time.sleep(0.005)
+        raise AssertionError("never saw %s; output:\n%s" % (what, self.out))
+
+    def finish(self, timeout=20):
+        code = self.proc.wait(timeout=timeout)
+        self.reader.join(timeout=5)
+        self.proc.stdout.close()
+        return code, self.out
 
 
 class StandInTest(unittest.TestCase):
@@ -392,6 +439,216 @@ class StandInTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.save_root, "my_lora.safetensors")))
 
 
+    # --- saves carry their step; resuming from the newest one ---------------------------------------
+
+    def start(self, config, env):
+        path = os.path.join(self.tmp.name, "config.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("TRAINYARD_STAND_IN_")}
+        environment.update({"PYTHONDONTWRITEBYTECODE": "1"}, **env)
+        return Running(path, environment)
+
+    def place_checkpoint(self, step, epoch=2, name=None, training=True):
+        """A save as the stand-in (and ai-toolkit) writes it, put where a resumed run finds it."""
+        os.makedirs(self.save_root, exist_ok=True)
+        meta = {"name": "my_lora", "format": "pt"}
+        if training:
+            meta["training_info"] = json.dumps({"step": step, "epoch": epoch})
+        data = stand_in.safetensors_file(stand_in.lora_tensors("flux", 8, 8, "F16", False, step), meta)
+        path = os.path.join(self.save_root, name or "my_lora_%09d.safetensors" % step)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def place_optimizer(self, step):
+        with open(os.path.join(self.save_root, "optimizer.pt"), "wb") as f:
+            f.write(stand_in.optimizer_bytes(step))
+
+    def test_each_save_carries_its_step_and_epoch_in_training_info(self):
+        code, out = self.run_stand_in(self.config("flux", steps=12, save={"save_every": 4, "max_step_saves_to_keep": 5}))
+        self.assertEqual(code, 0, out)
+        # As BaseSDTrainProcess.get_training_info, through get_meta_for_safetensors: JSON text (json.dumps'
+        # default separators) in the header's string-only __metadata__; 3 images, so an epoch is 3 steps.
+        self.assertEqual(training_info(os.path.join(self.save_root, "my_lora_000000004.safetensors")),
+                         '{"step": 4, "epoch": 1}')
+        self.assertEqual(training_info(os.path.join(self.save_root, "my_lora_000000008.safetensors")),
+                         '{"step": 8, "epoch": 2}')
+        self.assertEqual(training_info(os.path.join(self.save_root, "my_lora.safetensors")), '{"step": 12, "epoch": 3}')
+        # optimizer.pt is rewritten after each checkpoint: it now holds the final save's step.
+        self.assertEqual(stand_in.load_optimizer_state(os.path.join(self.save_root, "optimizer.pt")), 12)
+        self.assertFalse([n for n in os.listdir(self.save_root) if n.endswith(".tmp")], "written in place")
+
+    def test_resume_continues_from_the_newest_save_at_its_step(self):
+        first = self.place_checkpoint(500, epoch=7)
+        self.place_optimizer(500)
+        code, out = self.run_stand_in(self.config("flux", steps=520, save={"save_every": 10, "max_step_saves_to_keep": 2},
+                                                  sample={"sample_every": 10}), seconds=2)
+        self.assertEqual(code, 0, out)
+        optimizer = os.path.join(self.save_root, "optimizer.pt")
+        order = ["create LoRA for U-Net: 494 modules.", "#### IMPORTANT RESUMING FROM %s ####\n" % first,
+                 "Loading from %s\n" % first, "Found step 500 in metadata, starting from there\n",
+                 "Loading optimizer state from %s\n" % optimizer, "Updating optimizer LR from params\n",
+                 "Dataset: ", "my_lora:  96%|", "\nSaving at step 510\n", "Generating Images", "my_lora: 100%|"]
+        at = 0
+        for text in order:
+            found = out.find(text, at)
+            self.assertGreaterEqual(found, 0, "%r not after position %d in:\n%s" % (text, at, out))
+            at = found + len(text)
+        self.assertNotIn("Failed to load optimizer state", out)
+        # No baseline samples on a resumed run (step > 1), and nothing said about it.
+        self.assertNotIn("baseline samples", out)
+        self.assertNotIn("Skipping first sample", out)
+        # The bar starts at 500 of 520 (tqdm's initial): its first drawing has no rate yet.
+        bars = [part for part in out.split("\r") if part.startswith("my_lora:")]
+        self.assertEqual(bars[0], "my_lora:  96%|" + "\u2588" * 9 + "\u258c| 500/520 [00:00<?, ?it/s]")
+        # Step 500 itself is not saved or sampled again; 510 is, and the end.
+        self.assertNotIn("Saving at step 500", out)
+        self.assertEqual(re.findall(r"Saving at step (\d+)", out), ["510"])
+        self.assertEqual(training_info(os.path.join(self.save_root, "my_lora_000000510.safetensors")),
+                         '{"step": 510, "epoch": 10}')
+        self.assertEqual(json.loads(training_info(os.path.join(self.save_root, "my_lora.safetensors")))["step"], 520)
+        samples = os.path.join(self.save_root, "samples")
+        steps = sorted({int(re.match(r"^\d{13}__(\d{9})_\d\.jpg$", n).group(1)) for n in os.listdir(samples)
+                        if n.endswith(".jpg")})
+        self.assertEqual(steps, [510, 520])
+        self.assertEqual(stand_in.load_optimizer_state(optimizer), 520)
+
+    def test_resume_picks_the_newest_by_creation_time_and_skips_false_positives(self):
+        self.place_checkpoint(300)
+        time.sleep(0.05)
+        older_step = self.place_checkpoint(200)  # made later: newer by ctime, so this one is resumed
+        time.sleep(0.05)
+        self.place_checkpoint(900, name="my_lora_LoRA_000000900.safetensors")  # '_LoRA' is filtered out
+        code, out = self.run_stand_in(self.config("flux", steps=210, save={"save_every": 1000}), seconds=1)
+        self.assertEqual(code, 0, out)
+        self.assertIn("#### IMPORTANT RESUMING FROM %s ####" % older_step, out)
+        self.assertIn("Found step 200 in metadata, starting from there", out)
+        self.assertNotIn("Loading optimizer state", out)  # none placed
+        self.assertIn("| 200/210 [00:00<?, ?it/s]", out)
+
+    def test_skip_first_sample_and_start_step_on_resume(self):
+        # skip_first_sample still says so; train.start_step wins over the metadata's step.
+        self.place_checkpoint(50)
+        code, out = self.run_stand_in(self.config("flux", steps=44, save={"save_every": 1000},
+                                                  train={"skip_first_sample": True, "start_step": 40}), seconds=1)
+        self.assertEqual(code, 0, out)
+        self.assertIn("Skipping first sample due to config setting", out)
+        self.assertNotIn("Found step", out)
+        self.assertIn("| 40/44 [00:00<?, ?it/s]", out)
+
+    def test_a_checkpoint_without_training_info_loads_from_step_zero(self):
+        self.place_checkpoint(70, training=False)
+        code, out = self.run_stand_in(self.config("flux", steps=4, save={"save_every": 1000}), seconds=1)
+        self.assertEqual(code, 0, out)
+        self.assertIn("Loading from ", out)
+        self.assertNotIn("Found step", out)
+        self.assertIn("Generating baseline samples before training", out)
+
+    def test_a_broken_resume_file_fails_with_safetensors_error(self):
+        path = self.place_checkpoint(500)
+        with open(path, "rb") as f:
+            data = f.read()
+        with open(path, "wb") as f:
+            f.write(data[:len(data) // 2])  # header whole, tensors cut: an interrupted save
+        code, out = self.run_stand_in(self.config("flux", steps=510), seconds=1)
+        self.assertEqual(code, 1)
+        message = "Error while deserializing header: incomplete metadata, file not fully covered"
+        self.assertIn("#### IMPORTANT RESUMING FROM %s ####\nLoading from %s\n" % (path, path), out)
+        self.assertIn("Error running job: " + message, out)
+        self.assertIn(" - 0 completed jobs\n - 1 failure\n", out)
+        self.assertTrue(out.rstrip().endswith("safetensors_rust.SafetensorError: " + message), out[-400:])
+        self.assertNotIn("Found step", out)
+        self.assertNotIn("my_lora:", out)
+
+    def test_a_broken_optimizer_state_is_reported_and_training_goes_on(self):
+        self.place_checkpoint(20)
+        with open(os.path.join(self.save_root, "optimizer.pt"), "wb") as f:
+            f.write(stand_in.optimizer_bytes(20)[:300])
+        code, out = self.run_stand_in(self.config("flux", steps=24, save={"save_every": 1000}), seconds=1)
+        self.assertEqual(code, 0, out)
+        optimizer = os.path.join(self.save_root, "optimizer.pt")
+        self.assertIn("Loading optimizer state from %s\nFailed to load optimizer state from %s\n"
+                      "PytorchStreamReader failed reading zip archive: failed finding central directory\n"
+                      "Updating optimizer LR from params\n" % (optimizer, optimizer), out)
+        self.assertEqual(stand_in.load_optimizer_state(optimizer), 24)
+
+    # --- saves written in place, and stopping in the middle of one ------------------------------------
+
+    def test_slow_save_is_written_in_place_piece_by_piece(self):
+        run = self.start(self.config("flux", steps=6, save={"save_every": 3}, train={"disable_sampling": True}),
+                         {"TRAINYARD_STAND_IN_SECONDS": "1", "TRAINYARD_STAND_IN_SLOW_SAVE_SECONDS": "1"})
+        path = os.path.join(self.save_root, "my_lora_000000003.safetensors")
+        sizes = set()
+        while run.proc.poll() is None:
+            try:
+                sizes.add(os.path.getsize(path))
+            except OSError:
+                pass
+            time.sleep(0.002)
+        code, out = run.finish()
+        self.assertEqual(code, 0, out)
+        final = os.path.getsize(path)
+        partial = sorted(size for size in sizes if size < final)
+        self.assertIn(0, partial, "File::create makes it empty first")
+        self.assertGreaterEqual(len(partial), 5, sizes)
+        with open(path, "rb") as f:
+            stand_in.read_safetensors_metadata(f.read())
+
+    def test_sigterm_mid_save_leaves_a_half_written_file_that_a_resume_refuses(self):
+        config = self.config("flux", steps=100, save={"save_every": 5}, train={"disable_sampling": True})
+        run = self.start(config, {"TRAINYARD_STAND_IN_SECONDS": "10", "TRAINYARD_STAND_IN_SLOW_SAVE_SECONDS": "4"})
+        path = os.path.join(self.save_root, "my_lora_000000005.safetensors")
+        run.wait_for(lambda: "Saving at step 5" in run.out and os.path.exists(path) and os.path.getsize(path) > 4096,
+                     "the save under way")
+        run.proc.send_signal(signal.SIGTERM)
+        code, out = run.finish()
+        self.assertEqual(code, -signal.SIGTERM)
+        self.assertNotIn("Saved checkpoint to", out)
+        with open(path, "rb") as f:
+            with self.assertRaisesRegex(stand_in.SafetensorError, "incomplete metadata, file not fully covered"):
+                stand_in.read_safetensors_metadata(f.read())
+        # The next run resumes from the newest file, that one, and fails as ai-toolkit would.
+        code, out = self.run_stand_in(config, seconds=1)
+        self.assertEqual(code, 1)
+        self.assertIn("#### IMPORTANT RESUMING FROM %s ####" % path, out)
+        self.assertTrue(out.rstrip().endswith("safetensors_rust.SafetensorError: Error while deserializing header: "
+                                              "incomplete metadata, file not fully covered"), out[-400:])
+
+    def test_sigint_mid_save_finishes_the_file_then_stops_as_run_py_does(self):
+        run = self.start(self.config("flux", steps=100, save={"save_every": 3}, train={"disable_sampling": True}),
+                         {"TRAINYARD_STAND_IN_SECONDS": "6", "TRAINYARD_STAND_IN_SLOW_SAVE_SECONDS": "2"})
+        path = os.path.join(self.save_root, "my_lora_000000006.safetensors")
+        run.wait_for(lambda: "Saving at step 6" in run.out and os.path.exists(path), "the second save under way")
+        run.proc.send_signal(signal.SIGINT)
+        code, out = run.finish()
+        # run.py: KeyboardInterrupt -> on_error (nothing for sd_trainer) -> "Job stopped", exit 0, no save of its own.
+        self.assertEqual(code, 0, out)
+        self.assertRegex(out, r"\n========================================\nJob stopped\n"
+                              r"========================================\n")
+        self.assertNotIn("Traceback", out)
+        self.assertNotIn("Error running on_error", out)
+        # safetensors writes from Rust, so the Ctrl-C lands once the file is whole: it is complete, but the
+        # lines after it and the optimizer's state of that step never come.
+        with open(path, "rb") as f:
+            stand_in.read_safetensors_metadata(f.read())
+        self.assertNotIn("Saved checkpoint to %s" % path, out)
+        self.assertEqual(stand_in.load_optimizer_state(os.path.join(self.save_root, "optimizer.pt")), 3)
+        self.assertFalse(os.path.exists(os.path.join(self.save_root, "my_lora.safetensors")))
+        # tqdm closes the still-open training bar as the process ends: drawn once more, line ended.
+        self.assertRegex(out[out.index("Job stopped"):], r"\rmy_lora: +\d+%\|[^\n]*\| [67]/100 \[[^\n]*\] *\n")
+
+    def test_sigint_while_training_stops_without_a_save(self):
+        run = self.start(self.config("flux", steps=100, save={"save_every": 1000}),
+                         {"TRAINYARD_STAND_IN_SECONDS": "20"})
+        run.wait_for(lambda: "my_lora:" in run.out, "the training bar")
+        run.proc.send_signal(signal.SIGINT)
+        code, out = run.finish()
+        self.assertEqual(code, 0, out)
+        self.assertIn("Job stopped", out)
+        self.assertNotIn("Saved checkpoint", out)
+        self.assertEqual([n for n in os.listdir(self.save_root) if n.endswith(".safetensors")], [])
+
 class PartsTest(unittest.TestCase):
     def test_bar_matches_tqdm_formats(self):
         self.assertEqual(stand_in.format_interval(83), "01:23")
@@ -413,6 +670,44 @@ class PartsTest(unittest.TestCase):
         self.assertEqual(stand_in.preprocess_config({"job": "extension", "config": {"name": "n", "p": "[name]/x"}}, None)
                          ["config"]["p"], "n/x")
 
+
+    def test_safetensors_reader_refuses_as_the_library_does(self):
+        good = stand_in.safetensors_file({"a": ("F16", [2, 2], b"\x00" * 8)}, {"k": "v"})
+        n, header = stand_in.read_safetensors_metadata(good)
+        self.assertEqual(header["__metadata__"], {"k": "v"})
+        cases = [
+            (b"", "header too small"),
+            (good[:5], "header too small"),
+            (struct.pack("<Q", 200_000_000) + b"{}", "header too large"),
+            (good[:8 + n - 1], "invalid header length"),
+            (good[:-1], "incomplete metadata, file not fully covered"),
+            (good + b"\x00", "incomplete metadata, file not fully covered"),
+            (struct.pack("<Q", 2) + b"\xff{", "invalid UTF-8 in header: invalid utf-8 sequence of 1 bytes from index 0"),
+            (struct.pack("<Q", 4) + b'{"a"', "invalid JSON in header: "),
+            (struct.pack("<Q", 56) + b'{"a":{"dtype":"F16","shape":[2],"data_offsets":[2,6]}}  ' + b"\x00" * 6,
+             "invalid offset for tensor `a`"),
+            (struct.pack("<Q", 56) + b'{"a":{"dtype":"F16","shape":[3],"data_offsets":[0,4]}}  ' + b"\x00" * 4,
+             "invalid shape, data type, or offset for tensor"),
+            (struct.pack("<Q", 56) + b'{"a":{"dtype":"F16","shape":"x","data_offsets":[0,4]}}  ' + b"\x00" * 4,
+             "invalid JSON in header: invalid type"),
+        ]
+        for data, text in cases:
+            with self.assertRaises(stand_in.SafetensorError, msg=text) as caught:
+                stand_in.read_safetensors_metadata(data)
+            self.assertTrue(str(caught.exception).startswith("Error while deserializing header: " + text),
+                            (text, str(caught.exception)))
+        self.assertEqual(stand_in.SafetensorError.__module__ + ".SafetensorError", "safetensors_rust.SafetensorError")
+
+    def test_optimizer_state_round_trips_and_refuses_a_cut_file(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "optimizer.pt")
+            with open(path, "wb") as f:
+                f.write(stand_in.optimizer_bytes(1250))
+            self.assertEqual(stand_in.load_optimizer_state(path), 1250)
+            with open(path, "wb") as f:
+                f.write(stand_in.optimizer_bytes(1250)[:-1])
+            with self.assertRaisesRegex(RuntimeError, "^PytorchStreamReader failed reading zip archive"):
+                stand_in.load_optimizer_state(path)
 
 if __name__ == "__main__":
     unittest.main()

@@ -121,6 +121,8 @@ export const EXPECTED: Record<string, Row> = {
   'resources+/images.$imageId.$variant.tsx:loader#original': ownerOrAdmin,
   'resources+/runs.$runId.weights.tsx:loader': ownerOrAdmin,
   'resources+/runs.$runId.samples.$index.tsx:loader': ownerOrAdmin,
+  'resources+/runs.$runId.checkpoints.$step.tsx:loader': ownerOrAdmin,
+  'resources+/runs.$runId.samples.$step.$prompt.tsx:loader': ownerOrAdmin,
   // The upload endpoint takes POSTs only; its GET says so to anyone and reads nothing.
   'resources+/trainings.$trainingId.images.tsx:loader': all('405'),
   'resources+/trainings.$trainingId.images.tsx:action': ownerOrAdmin,

@@ -78,6 +78,9 @@ export function defaultParams(names: string[], world: World): Record<string, str
     variant: 'thumb',
     runId: world.run.id,
     index: '0',
+    // The world's run keeps its final file as its checkpoint at step 100, and a sample of prompt 0 there.
+    step: '100',
+    prompt: '0',
     userId: world.owner.id,
     roleId: world.role.id,
     '*': world.runKeys.weightsKey,

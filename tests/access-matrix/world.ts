@@ -87,6 +87,9 @@ export async function createWorld() {
       finishedAt: new Date(),
     },
   })
+  // What it kept: its final file as the checkpoint of its last step, and a sample taken there.
+  await prisma.runCheckpoint.create({ data: { runId, step: 100, key: weightsKey, bytes: weights.length, final: true } })
+  await prisma.runSample.create({ data: { runId, step: 100, prompt: 0, key: sampleKey } })
   // The machine of that run, still running (shutting down after the upload), so Terminate has work.
   const gpu = await prisma.gpu.create({
     select: { id: true, instanceId: true },

@@ -17,6 +17,16 @@
 //                                       Filter.N.Name/Value.N: instance-id, instance-state-name, tag:KEY,
 //                                       tag-key; no pagination
 //            Action=TerminateInstances  InstanceId.N
+//            Action=DescribeSubnets     SubnetId.N → each with its zone (`subnets`; an unknown one is in
+//                                       us-east-1a, so tests that name any subnet need not declare it)
+//            Action=DescribeSpotPriceHistory  InstanceType.N, ProductDescription.N, AvailabilityZone:
+//                                       two records per type and zone (an older dearer one, then the
+//                                       latest, `spotPrices["<type> <zone>"]` or 35% of the on-demand
+//                                       price), older first (EC2 promises no order)
+//   Spot: RunInstances with InstanceMarketOptions.MarketType=spot is recorded with its SpotOptions
+//   (`spot` on the instance) and answered with instanceLifecycle=spot. `interrupt(id, {noticeSeconds})`
+//   reclaims one as EC2 does: its instance metadata answers the notice at once, and noticeSeconds later
+//   (EC2: 120) it is terminated with the state reason Server.SpotInstanceTermination, its processes killed.
 //   Answers are EC2's XML (namespace http://ec2.amazonaws.com/doc/2016-11-15/); errors are EC2's
 //   `<Response><Errors><Error>…` with a 4xx/5xx status.
 //   POST /   X-Amz-Target: AmazonSSM.GetParameter  SSM's JSON protocol (awsJson1_1) on the same port, for
@@ -36,6 +46,14 @@
 //   script's exit powers the instance off (terminated, or stopped if the shutdown behaviour is `stop`);
 //   `shutdown -h +N` schedules that after N minutes. Terminate: SIGTERM to the script's process group,
 //   SIGKILL after a grace, `terminated` once it has exited.
+//
+// Instance metadata (IMDSv2 only, as an instance launched with HttpTokens=required): each booted instance
+// gets its own on 127.0.0.1 (a free port), passed to its script as TRAINYARD_IMDS_URL, with
+// TRAINYARD_IMDS_POLL_SECONDS (`imdsPollSeconds`, default 1: fast for tests). `PUT /latest/api/token`
+// with X-aws-ec2-metadata-token-ttl-seconds (1–21600) gives a token; every GET without a valid
+// X-aws-ec2-metadata-token gets 401. `GET /latest/meta-data/spot/instance-action`: 404 until the
+// instance is interrupted, then 200 {"action":"terminate","time":…}; also meta-data/instance-id,
+// placement/availability-zone, instance-life-cycle. It closes when the instance is gone.
 //
 // Where the agent answers: every instance reports 127.0.0.1 as its IPs; the agent's port (free, one per
 // instance) cannot travel in an EC2 field. Three ways for the app to reach the agents:
@@ -57,9 +75,13 @@
 // Faults (set on `faults`): the next N calls throttled (503 RequestLimitExceeded) or failed (500
 // InternalError) before they are processed; the next N calls processed and then answered 500 (a lost
 // answer: the SDK retries, the ClientToken must prevent a second instance); the next N launched
-// instances never boot (stay pending); `vanish(id)` makes an instance disappear from every answer;
+// instances never boot (stay pending); `onlyAction = 'RunInstances'` makes the first three count only the
+// calls of that action; `vanish(id)` makes an instance disappear from every answer;
 // `refuseLaunch = 'VcpuLimitExceeded'` (or another code of AWS_LAUNCH_REFUSALS) answers every
-// RunInstances with that error, with AWS's status and wording, until it is set back to null.
+// RunInstances with that error, with AWS's status and wording, until it is set back to null; a list of
+// rules (`[{ code: 'InsufficientInstanceCapacity', zone: 'us-east-1a' }, { code, instanceType }]`)
+// refuses only the launches each names (by subnet, zone, type, spot or not), and a launch repeating a
+// ClientToken already served still gets its instance, as on EC2.
 //
 // Run it alone: `npx tsx tests/fake-ec2/server.ts` (FAKE_EC2_PORT, default 3919; FAKE_EC2_AGENT_PORT, the
 // agent router's port, default 8787).
@@ -71,6 +93,7 @@ import os from 'node:os'
 import path from 'node:path'
 import url from 'node:url'
 import zlib from 'node:zlib'
+import { EC2_CATALOGUE } from '../../app/gpu/ec2/catalogue'
 import { DLAMI_SSM_PARAMETER } from '../../app/gpu/ec2/env'
 
 const EC2_NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/'
@@ -90,6 +113,16 @@ const ROUTER_PROBE_TIMEOUT_MS = 2000
 const LOG_TAIL_CHARS = 8000
 const OWNER_ID = '123456789012'
 const AVAILABILITY_ZONE = 'us-east-1a'
+/** IMDSv2's bounds on a token's lifetime, in seconds. */
+const IMDS_TOKEN_MAX_TTL_SECONDS = 21600
+/** A spot price the tests did not set: a share of the on-demand price, as spot usually is. */
+const DEFAULT_SPOT_SHARE = 0.35
+/** The older record DescribeSpotPriceHistory returns before the latest, dearer by this factor. */
+const OLDER_SPOT_PRICE_FACTOR = 1.2
+export const SPOT_TERMINATION = {
+  code: 'Server.SpotInstanceTermination',
+  message: 'Server.SpotInstanceTermination: Spot instance termination',
+} as const
 /** What the Deep Learning AMI's public parameter names here. */
 export const FAKE_DLAMI_ID = 'ami-0d1a0d1a0d1a0d1a0'
 
@@ -121,6 +154,16 @@ export type FakeInstance = {
   iamInstanceProfileName: string | null
   /** BlockDeviceMapping.N as sent (the root volume's size and type). */
   blockDeviceMappings: FakeBlockDeviceMapping[]
+  /** Its subnet's zone. */
+  zone: string
+  /** InstanceMarketOptions as sent, for a spot launch; null: on-demand. */
+  spot: FakeSpotOptions | null
+  /** Why the instance stopped or went, as DescribeInstances' StateReason (a spot reclaim). */
+  stateReason: { code: string; message: string } | null
+  /** Its instance metadata (IMDSv2), once booted; null before and after. */
+  imdsUrl: string | null
+  /** The spot interruption notice its metadata serves, once interrupt() was called. */
+  notice: { action: 'terminate'; time: string } | null
   /** The user-data script's process (bash exec'ing the agent), while it runs. */
   pid: number | null
   /** The port its agent printed, once listening. */
@@ -134,6 +177,21 @@ export type FakeInstance = {
   dir: string | null
 }
 
+export type FakeSpotOptions = {
+  spotInstanceType: string | null
+  instanceInterruptionBehavior: string | null
+  maxPrice: string | null
+}
+
+/** A RunInstances refusal for the launches it names; a field left out matches every launch. */
+export type FakeLaunchRefusalRule = {
+  code: AwsLaunchRefusal
+  subnetId?: string
+  zone?: string
+  instanceType?: string
+  spot?: boolean
+}
+
 export type FakeBlockDeviceMapping = {
   deviceName: string | null
   volumeSizeGb: number | null
@@ -145,8 +203,10 @@ export type FakeEc2Faults = {
   throttleNext: number
   failNext: number
   loseResponseNext: number
+  /** Only calls of this action count for throttleNext, failNext and loseResponseNext; null: every call. */
+  onlyAction: string | null
   neverBootNext: number
-  refuseLaunch: AwsLaunchRefusal | null
+  refuseLaunch: AwsLaunchRefusal | FakeLaunchRefusalRule[] | null
   vanish: (instanceId: string) => void
 }
 
@@ -163,15 +223,16 @@ export const AWS_LAUNCH_REFUSALS = {
   },
   'InvalidAMIID.NotFound': { status: 400, message: "The image id '[ami-0123456789abcdef0]' does not exist" },
   'InvalidAMIID.Malformed': { status: 400, message: 'Invalid id: "ami-x" (expecting "ami-...")' },
+  // {type} and {zone} are the refused launch's (a rule's refusal names what was asked).
   Unsupported: {
     status: 400,
     message:
-      'Your requested instance type (g5.xlarge) is not supported in your requested Availability Zone (us-east-1e). Please retry your request by not specifying an Availability Zone or choosing us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1f.',
+      'Your requested instance type ({type}) is not supported in your requested Availability Zone ({zone}). Please retry your request by not specifying an Availability Zone or choosing us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1f.',
   },
   InsufficientInstanceCapacity: {
     status: 500,
     message:
-      'We currently do not have sufficient g5.xlarge capacity in the Availability Zone you requested (us-east-1a). Our system will be working on provisioning additional capacity. You can currently get g5.xlarge capacity by not specifying an Availability Zone in your request or choosing us-east-1b, us-east-1c.',
+      'We currently do not have sufficient {type} capacity in the Availability Zone you requested ({zone}). Our system will be working on provisioning additional capacity. You can currently get {type} capacity by not specifying an Availability Zone in your request or choosing us-east-1b, us-east-1c.',
   },
 } as const
 export type AwsLaunchRefusal = keyof typeof AWS_LAUNCH_REFUSALS
@@ -191,6 +252,15 @@ export type FakeEc2 = {
   ssmParameters: Map<string, string>
   /** DescribeImages' root device per image id (default /dev/sda1). */
   imageRootDevices: Map<string, string>
+  /** Subnet id → its availability zone (a subnet not here is in us-east-1a). */
+  subnets: Map<string, string>
+  /** "<type> <zone>" → the latest spot price in USD per hour (unset: 35% of the on-demand price). */
+  spotPrices: Map<string, number>
+  /**
+   * Reclaims a spot instance: its metadata serves the notice now, and after noticeSeconds (EC2: 120) it
+   * is terminated with the state reason Server.SpotInstanceTermination and its processes killed.
+   */
+  interrupt: (instanceId: string, options?: { noticeSeconds?: number }) => void
   /** http://127.0.0.1:<its agent's port>, once its agent listens; else null. */
   agentUrl: (instanceId: string) => string | null
   /** The agent router (with `agentRouterPort`): http://127.0.0.1:<port>; else null. */
@@ -200,7 +270,17 @@ export type FakeEc2 = {
   stop: () => Promise<void>
 }
 
-type Record_ = FakeInstance & { child: ChildProcess | null; exited: Promise<void> | null; timers: NodeJS.Timeout[] }
+type Record_ = FakeInstance & {
+  child: ChildProcess | null
+  exited: Promise<void> | null
+  timers: NodeJS.Timeout[]
+  imds: http.Server | null
+  /** IMDSv2 tokens → when they expire (ms since the epoch). */
+  imdsTokens: Map<string, number>
+}
+
+/** On-demand prices the default spot prices derive from (USD per hour, us-east-1). */
+const ON_DEMAND_PRICES: Record<string, number> = Object.fromEntries(EC2_CATALOGUE.map((o) => [o.instanceType, o.pricePerHourUsd]))
 
 class Ec2Error extends Error {
   constructor(
@@ -280,7 +360,13 @@ export async function startFakeEc2({
   agentPort = 0,
   agentRouterPort,
   runInstallStep = false,
+  subnets = {},
+  imdsPollSeconds = 1,
 }: {
+  /** Subnet id → availability zone, for DescribeSubnets and where an instance lands. */
+  subnets?: Record<string, string>
+  /** TRAINYARD_IMDS_POLL_SECONDS for the agents: how often they look for the spot notice. */
+  imdsPollSeconds?: number
   /** Let the agent run the install script (default: TRAINYARD_SKIP_INSTALL=1, fetched and checked only). */
   runInstallStep?: boolean
   port?: number
@@ -297,6 +383,8 @@ export async function startFakeEc2({
   const callLog: FakeEc2Call[] = []
   const ssmParameters = new Map<string, string>([[DLAMI_SSM_PARAMETER, FAKE_DLAMI_ID]])
   const imageRootDevices = new Map<string, string>()
+  const subnetZones = new Map<string, string>(Object.entries(subnets))
+  const spotPrices = new Map<string, number>()
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-ec2-'))
   let stopped = false
 
@@ -304,6 +392,7 @@ export async function startFakeEc2({
     throttleNext: 0,
     failNext: 0,
     loseResponseNext: 0,
+    onlyAction: null,
     neverBootNext: 0,
     refuseLaunch: null,
     vanish(instanceId) {
@@ -312,7 +401,81 @@ export async function startFakeEc2({
       records.delete(instanceId)
       if (record.clientToken) byToken.delete(record.clientToken)
       killGroup(record, 'SIGKILL')
+      closeImds(record)
     },
+  }
+
+  function closeImds(record: Record_) {
+    const imds = record.imds
+    if (!imds) return
+    record.imds = null
+    record.imdsUrl = null
+    // Still starting: its listen callback closes it (close() before listening would leave it open).
+    if (!imds.listening) return
+    imds.closeAllConnections()
+    imds.close()
+  }
+
+  /** IMDSv2 for one instance: a token first, then the metadata this app reads. */
+  function imdsHandler(record: Record_) {
+    return (req: http.IncomingMessage, res: http.ServerResponse) => {
+      req.resume()
+      const reply = (status: number, body: string, type = 'text/plain') => {
+        res.writeHead(status, { 'content-type': type, server: 'EC2ws' })
+        res.end(body)
+      }
+      const pathname = new URL(req.url ?? '/', 'http://imds').pathname
+      if (pathname === '/latest/api/token') {
+        if (req.method !== 'PUT') return reply(405, 'Method Not Allowed')
+        const ttl = Number(req.headers['x-aws-ec2-metadata-token-ttl-seconds'])
+        if (!Number.isInteger(ttl) || ttl < 1 || ttl > IMDS_TOKEN_MAX_TTL_SECONDS) return reply(400, 'Bad Request')
+        const token = crypto.randomBytes(32).toString('base64')
+        record.imdsTokens.set(token, Date.now() + ttl * 1000)
+        return reply(200, token)
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'Method Not Allowed')
+      const token = req.headers['x-aws-ec2-metadata-token']
+      const expires = typeof token === 'string' ? record.imdsTokens.get(token) : undefined
+      if (expires === undefined || expires < Date.now()) return reply(401, 'Unauthorized')
+      switch (pathname) {
+        case '/latest/meta-data/spot/instance-action':
+          return record.notice ? reply(200, JSON.stringify(record.notice), 'application/json') : reply(404, 'Not Found')
+        case '/latest/meta-data/instance-id':
+          return reply(200, record.instanceId)
+        case '/latest/meta-data/placement/availability-zone':
+          return reply(200, record.zone)
+        case '/latest/meta-data/instance-life-cycle':
+          return reply(200, record.spot ? 'spot' : 'on-demand')
+        default:
+          return reply(404, 'Not Found')
+      }
+    }
+  }
+
+  /** Reclaims a spot instance: the notice now, the end after noticeSeconds. */
+  function interrupt(instanceId: string, { noticeSeconds = 120 }: { noticeSeconds?: number } = {}) {
+    const record = records.get(instanceId)
+    if (!record) throw new Error(`fake EC2: no instance ${instanceId} to interrupt`)
+    if (!record.spot) throw new Error(`fake EC2: ${instanceId} is on-demand; EC2 only reclaims spot instances`)
+    if (record.state === 'terminated' || record.state === 'shutting-down') return
+    record.notice = {
+      action: 'terminate',
+      time: new Date(Date.now() + noticeSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    }
+    const timer = setTimeout(() => reclaim(record), noticeSeconds * 1000)
+    timer.unref()
+    record.timers.push(timer)
+  }
+
+  function reclaim(record: Record_) {
+    if (record.state === 'terminated') return
+    for (const timer of record.timers) clearTimeout(timer)
+    record.stateReason = { ...SPOT_TERMINATION }
+    const running = record.child && record.child.exitCode === null && record.child.signalCode === null
+    // The machine is gone at once: its agent gets no grace (SIGKILL), and the exit handler ends it.
+    record.state = running ? 'shutting-down' : 'terminated'
+    killGroup(record, 'SIGKILL')
+    closeImds(record)
   }
 
   function killGroup(record: Record_, signal: NodeJS.Signals) {
@@ -351,6 +514,7 @@ export async function startFakeEc2({
   function powerOff(record: Record_) {
     if (record.state === 'terminated' || record.state === 'stopped') return
     killGroup(record, 'SIGKILL')
+    closeImds(record)
     record.state = record.shutdownBehavior === 'terminate' ? 'terminated' : 'stopped'
   }
 
@@ -359,11 +523,30 @@ export async function startFakeEc2({
       record.state = 'running'
       return
     }
+    // The metadata first: the agent may ask it as soon as it starts.
+    const imds = http.createServer(imdsHandler(record))
+    record.imds = imds
+    imds.once('error', () => closeImds(record))
+    imds.listen(0, '127.0.0.1', () => {
+      const address = imds.address()
+      // Terminated (or vanished) while its metadata was starting: nothing to boot.
+      if (record.imds !== imds || record.state !== 'pending' || typeof address !== 'object' || !address) {
+        if (record.imds === imds) record.imds = null
+        imds.closeAllConnections()
+        imds.close()
+        return
+      }
+      record.imdsUrl = `http://127.0.0.1:${address.port}`
+      runUserData(record, record.userData ?? '')
+    })
+  }
+
+  function runUserData(record: Record_, userData: string) {
     const dir = fs.mkdtempSync(path.join(root, `${record.instanceId}-`))
     const bin = path.join(dir, 'bin')
     fs.mkdirSync(bin)
     for (const name of ['shutdown', 'poweroff', 'sudo']) fs.writeFileSync(path.join(bin, name), POWER_STUB, { mode: 0o755 })
-    fs.writeFileSync(path.join(dir, 'user-data'), record.userData, { mode: 0o700 })
+    fs.writeFileSync(path.join(dir, 'user-data'), userData, { mode: 0o700 })
     record.dir = dir
     const child = spawn('bash', [path.join(dir, 'user-data')], {
       cwd: dir,
@@ -377,6 +560,8 @@ export async function startFakeEc2({
         TRAINYARD_AGENT_HOST: '127.0.0.1',
         TRAINYARD_AGENT_PORT: String(agentPort),
         ...(runInstallStep ? {} : { TRAINYARD_SKIP_INSTALL: '1' }),
+        TRAINYARD_IMDS_URL: record.imdsUrl ?? '',
+        TRAINYARD_IMDS_POLL_SECONDS: String(imdsPollSeconds),
         TMPDIR: dir,
       },
     })
@@ -410,8 +595,10 @@ export async function startFakeEc2({
         record.pid = null
         record.agentPort = null
         readPowerLog(record)
-        if (record.state === 'shutting-down') record.state = 'terminated'
-        else if (record.powerCalls.some((line) => /(-h now|poweroff)/.test(line))) powerOff(record)
+        if (record.state === 'shutting-down') {
+          record.state = 'terminated'
+          closeImds(record)
+        } else if (record.powerCalls.some((line) => /(-h now|poweroff)/.test(line))) powerOff(record)
         // A script that ended without powering off leaves a running machine, as on EC2.
         else if (record.state === 'pending') record.state = 'running'
         resolve()
@@ -419,10 +606,14 @@ export async function startFakeEc2({
     })
   }
 
+  function refusal(code: AwsLaunchRefusal, instanceType: string, zone: string) {
+    const { status, message } = AWS_LAUNCH_REFUSALS[code]
+    return new Ec2Error(status, code, message.replaceAll('{type}', instanceType).replaceAll('{zone}', zone))
+  }
+
   function runInstances(params: URLSearchParams) {
-    if (faults.refuseLaunch) {
-      const refusal = AWS_LAUNCH_REFUSALS[faults.refuseLaunch]
-      throw new Ec2Error(refusal.status, faults.refuseLaunch, refusal.message)
+    if (typeof faults.refuseLaunch === 'string') {
+      throw refusal(faults.refuseLaunch, params.get('InstanceType') ?? 'g5.xlarge', AVAILABILITY_ZONE)
     }
     const imageId = params.get('ImageId')
     const instanceType = params.get('InstanceType')
@@ -437,6 +628,28 @@ export async function startFakeEc2({
       const record = records.get(existing)
       if (record) return reservationXml('RunInstancesResponse', record, true)
     }
+    const subnetId = params.get('SubnetId')
+    const zone = zoneOf(subnetId)
+    const marketType = params.get('InstanceMarketOptions.MarketType')
+    if (marketType !== null && marketType !== 'spot' && marketType !== 'capacity-block') {
+      throw new Ec2Error(400, 'InvalidParameterValue', `Invalid value '${marketType}' for InstanceMarketOptions.MarketType`)
+    }
+    const spot: FakeSpotOptions | null =
+      marketType === 'spot'
+        ? {
+            spotInstanceType: params.get('InstanceMarketOptions.SpotOptions.SpotInstanceType'),
+            instanceInterruptionBehavior: params.get('InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior'),
+            maxPrice: params.get('InstanceMarketOptions.SpotOptions.MaxPrice'),
+          }
+        : null
+    const rule = (Array.isArray(faults.refuseLaunch) ? faults.refuseLaunch : []).find(
+      (r) =>
+        (r.subnetId === undefined || r.subnetId === subnetId) &&
+        (r.zone === undefined || r.zone === zone) &&
+        (r.instanceType === undefined || r.instanceType === instanceType) &&
+        (r.spot === undefined || r.spot === (spot !== null)),
+    )
+    if (rule) throw refusal(rule.code, instanceType, zone)
     const shutdownBehavior = params.get('InstanceInitiatedShutdownBehavior') ?? 'stop'
     if (shutdownBehavior !== 'stop' && shutdownBehavior !== 'terminate') {
       throw new Ec2Error(
@@ -471,7 +684,14 @@ export async function startFakeEc2({
       tags,
       userData,
       shutdownBehavior,
-      subnetId: params.get('SubnetId'),
+      subnetId,
+      zone,
+      spot,
+      stateReason: null,
+      imdsUrl: null,
+      notice: null,
+      imds: null,
+      imdsTokens: new Map(),
       securityGroupIds: list(params, 'SecurityGroupId'),
       keyName: params.get('KeyName'),
       iamInstanceProfileName: params.get('IamInstanceProfile.Name'),
@@ -502,6 +722,40 @@ export async function startFakeEc2({
     else boot(record)
     // RunInstances answers with the instance as it was launched: pending.
     return reservationXml('RunInstancesResponse', record, true)
+  }
+
+  function zoneOf(subnetId: string | null) {
+    return (subnetId && subnetZones.get(subnetId)) || AVAILABILITY_ZONE
+  }
+
+  function describeSubnets(params: URLSearchParams) {
+    const items = list(params, 'SubnetId')
+      .map(
+        (id) =>
+          `<item>${el('subnetId', id)}${el('state', 'available')}${el('vpcId', 'vpc-0fa4e0fa4e0fa4e00')}` +
+          `${el('availabilityZone', zoneOf(id))}${el('ownerId', OWNER_ID)}</item>`,
+      )
+      .join('')
+    return `<DescribeSubnetsResponse xmlns="${EC2_NAMESPACE}">${el('requestId', crypto.randomUUID())}<subnetSet>${items}</subnetSet></DescribeSubnetsResponse>`
+  }
+
+  function describeSpotPriceHistory(params: URLSearchParams) {
+    const types = list(params, 'InstanceType')
+    const products = list(params, 'ProductDescription')
+    const zone = params.get('AvailabilityZone')
+    const zones = zone ? [zone] : [...new Set([AVAILABILITY_ZONE, ...subnetZones.values()])]
+    const product = products[0] ?? 'Linux/UNIX'
+    const now = Date.now()
+    const items = (types.length ? types : Object.keys(ON_DEMAND_PRICES)).flatMap((type) =>
+      zones.flatMap((z) => {
+        const latest = spotPrices.get(`${type} ${z}`) ?? (ON_DEMAND_PRICES[type] ?? 1) * DEFAULT_SPOT_SHARE
+        const item = (price: number, agoMs: number) =>
+          `<item>${el('instanceType', type)}${el('productDescription', product)}${el('spotPrice', price.toFixed(6))}` +
+          `${el('timestamp', new Date(now - agoMs).toISOString())}${el('availabilityZone', z)}</item>`
+        return [item(latest * OLDER_SPOT_PRICE_FACTOR, 6 * 60 * 60 * 1000), item(latest, 20 * 60 * 1000)]
+      }),
+    )
+    return `<DescribeSpotPriceHistoryResponse xmlns="${EC2_NAMESPACE}">${el('requestId', crypto.randomUUID())}<spotPriceHistorySet>${items.join('')}</spotPriceHistorySet><nextToken/></DescribeSpotPriceHistoryResponse>`
   }
 
   function matches(record: Record_, name: string, values: string[]) {
@@ -601,6 +855,7 @@ export async function startFakeEc2({
           record.timers.push(timer)
         } else {
           record.state = 'terminated'
+          closeImds(record)
         }
       }
       return `<item>${el('instanceId', id)}${stateXml('currentState', record.state)}${stateXml('previousState', previous)}</item>`
@@ -622,7 +877,11 @@ export async function startFakeEc2({
     return (
       `<item>${el('instanceId', r.instanceId)}${el('imageId', r.imageId)}${stateXml('instanceState', r.state)}` +
       `${el('keyName', r.keyName)}${el('amiLaunchIndex', 0)}${el('instanceType', r.instanceType)}` +
-      `${el('launchTime', r.launchTime.toISOString())}<placement>${el('availabilityZone', AVAILABILITY_ZONE)}</placement>` +
+      `${el('launchTime', r.launchTime.toISOString())}<placement>${el('availabilityZone', r.zone)}</placement>` +
+      `${r.spot ? el('instanceLifecycle', 'spot') : ''}` +
+      (r.stateReason
+        ? `${el('reason', r.stateReason.message)}<stateReason>${el('code', r.stateReason.code)}${el('message', r.stateReason.message)}</stateReason>`
+        : '') +
       `${el('subnetId', r.subnetId)}${el('privateIpAddress', ip)}${el('ipAddress', ip)}<groupSet>${groups}</groupSet>` +
       (r.iamInstanceProfileName
         ? `<iamInstanceProfile>${el('arn', `arn:aws:iam::${OWNER_ID}:instance-profile/${r.iamInstanceProfileName}`)}</iamInstanceProfile>`
@@ -643,11 +902,12 @@ export async function startFakeEc2({
   }
 
   function handle(action: string, params: URLSearchParams) {
-    if (faults.throttleNext > 0) {
+    const faulty = faults.onlyAction === null || faults.onlyAction === action
+    if (faulty && faults.throttleNext > 0) {
       faults.throttleNext--
       throw new Ec2Error(503, 'RequestLimitExceeded', 'Request limit exceeded.')
     }
-    if (faults.failNext > 0) {
+    if (faulty && faults.failNext > 0) {
       faults.failNext--
       throw new Ec2Error(500, 'InternalError', 'An internal error has occurred.')
     }
@@ -656,8 +916,10 @@ export async function startFakeEc2({
     else if (action === 'DescribeImages') body = describeImages(params)
     else if (action === 'DescribeInstances') body = describeInstances(params)
     else if (action === 'TerminateInstances') body = terminateInstances(params)
+    else if (action === 'DescribeSubnets') body = describeSubnets(params)
+    else if (action === 'DescribeSpotPriceHistory') body = describeSpotPriceHistory(params)
     else throw new Ec2Error(400, 'InvalidAction', `The action ${action} is not valid for this web service.`)
-    if (faults.loseResponseNext > 0) {
+    if (faulty && faults.loseResponseNext > 0) {
       faults.loseResponseNext--
       throw new Ec2Error(
         500,
@@ -826,8 +1088,16 @@ export async function startFakeEc2({
   const routerPort = router ? await listen(router, agentRouterPort ?? 0) : null
 
   const snapshot = (r: Record_): FakeInstance => {
-    const { child: _child, exited: _exited, timers: _timers, ...rest } = r
-    return { ...rest, tags: { ...r.tags }, securityGroupIds: [...r.securityGroupIds], powerCalls: [...r.powerCalls] }
+    const { child: _child, exited: _exited, timers: _timers, imds: _imds, imdsTokens: _tokens, ...rest } = r
+    return {
+      ...rest,
+      tags: { ...r.tags },
+      securityGroupIds: [...r.securityGroupIds],
+      powerCalls: [...r.powerCalls],
+      spot: r.spot ? { ...r.spot } : null,
+      stateReason: r.stateReason ? { ...r.stateReason } : null,
+      notice: r.notice ? { ...r.notice } : null,
+    }
   }
 
   return {
@@ -838,6 +1108,9 @@ export async function startFakeEc2({
     calls: () => [...callLog],
     ssmParameters,
     imageRootDevices,
+    subnets: subnetZones,
+    spotPrices,
+    interrupt,
     agentUrl: (instanceId) => {
       const record = records.get(instanceId)
       return record?.agentPort ? `http://127.0.0.1:${record.agentPort}` : null
@@ -851,6 +1124,7 @@ export async function startFakeEc2({
       for (const record of all) {
         for (const timer of record.timers) clearTimeout(timer)
         killGroup(record, 'SIGKILL')
+        closeImds(record)
       }
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, STOP_DEADLINE_MS).unref())
       await Promise.race([Promise.all(all.map((r) => r.exited ?? Promise.resolve())), deadline])

@@ -2,8 +2,8 @@
 // (tests/fake-ec2/server.ts), whose instances "boot" the real agent from the user data; the real app
 // serves the signed storage URLs (the agent itself, fetched by the boot step, among them); the supervisor
 // is driven one cycle at a time. Success (also with a secret in the job, which is then fetched by signed
-// URL and never in user data), cancel, failure, throttling on launch, an instance that never boots, one
-// that vanishes, and the reaper.
+// URL and never in user data), cancel, failure, throttling on launch, a launch that falls back across
+// zones and machine types for capacity, an instance that never boots, one that vanishes, and the reaper.
 import crypto from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import { prisma } from '~/utils/db.server'
@@ -159,9 +159,21 @@ describe('runs on the ec2 provider (fake EC2)', () => {
 
   test('throttling and a lost answer on launch: retried, still one instance', async () => {
     const runId = await queue('Ada throttled')
+    const before = fake.calls().length
     fake.faults.throttleNext = 2
     fake.faults.loseResponseNext = 1
-    await runSupervisorCycle(options())
+    // On RunInstances itself, not the describe that looks for a machine of this attempt first.
+    fake.faults.onlyAction = 'RunInstances'
+    try {
+      await runSupervisorCycle(options())
+    } finally {
+      fake.faults.onlyAction = null
+    }
+    const launches = fake
+      .calls()
+      .slice(before)
+      .filter((c) => c.action === 'RunInstances')
+    expect(launches.map((c) => c.code)).toEqual(['RequestLimitExceeded', 'RequestLimitExceeded', 'InternalError', null])
     expect(instancesOf(runId)).toHaveLength(1)
     const launched = await loadRun(runId)
     expect(launched.status).not.toBe('failed')
@@ -191,7 +203,8 @@ describe('runs on the ec2 provider (fake EC2)', () => {
   test.each([
     ['VcpuLimitExceeded', 'launch-quota', /Running On-Demand G and VT instances/],
     ['InvalidAMIID.NotFound', 'launch-ami', /AMI/],
-    ['Unsupported', 'launch-capacity', /g5\.2xlarge/],
+    // Unsupported and InsufficientInstanceCapacity are no longer final: the provider tries the other
+    // subnets and types and then throws CapacityExhaustedError, which the supervisor waits on and retries.
   ] as const)(
     'EC2 refusing the launch (%s), through the real SDK: failed as %s, with the next step',
     async (code, kind, words) => {
@@ -208,6 +221,45 @@ describe('runs on the ec2 provider (fake EC2)', () => {
       }
     },
   )
+
+  test('no capacity in the first zone nor of the type: the run starts on the next type in the second zone and succeeds', async () => {
+    fake.subnets.set('subnet-0aaa0aaa0aaa0aaa0', 'us-east-1a')
+    fake.subnets.set('subnet-0bbb0bbb0bbb0bbb0', 'us-east-1b')
+    const zonal = new Ec2GpuProvider({
+      region: 'us-east-1',
+      endpoint: fake.endpoint,
+      amiId: 'ami-0123456789abcdef0',
+      storage: async () => storage,
+      subnetIds: ['subnet-0aaa0aaa0aaa0aaa0', 'subnet-0bbb0bbb0bbb0bbb0'],
+      securityGroupIds: ['sg-0abc'],
+      appTag: APP_TAG,
+      // InsufficientInstanceCapacity is a 500 the SDK would retry: once is enough to see the walk.
+      maxAttempts: 1,
+      agentUrlFor: ({ instanceId }) => fake.agentUrl(instanceId),
+    })
+    const runId = await queue('Ada falls back')
+    fake.faults.refuseLaunch = [
+      { code: 'InsufficientInstanceCapacity', zone: 'us-east-1a' },
+      { code: 'Unsupported', instanceType: 'g5.2xlarge' },
+    ]
+    try {
+      const run = await driveUntil(runId, finished, options({ providers: () => zonal }))
+      expect(run.error, app.output()).toBeNull()
+      expect(run.status).toBe('succeeded')
+      // One machine: Flux's g5.2xlarge refused in both zones, the bigger g6e.xlarge in the second.
+      expect(instancesOf(runId).map((i) => [i.instanceType, i.zone, i.state])).toEqual([
+        ['g6e.xlarge', 'us-east-1b', 'terminated'],
+      ])
+      const refused = fake
+        .calls()
+        .filter((c) => c.action === 'RunInstances' && c.code !== null)
+        .map((c) => c.code)
+      expect(refused).toEqual(expect.arrayContaining(['InsufficientInstanceCapacity', 'Unsupported']))
+      await expectNothingRunning(zonal)
+    } finally {
+      fake.faults.refuseLaunch = null
+    }
+  })
 
   test('an instance that vanishes: failed, saying so', async () => {
     const runId = await queue('Ada vanishes')

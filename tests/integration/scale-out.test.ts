@@ -2,10 +2,13 @@
 // run supervisor) on ONE database, sharing the storage folder and SESSION_SECRET, behind a small
 // round-robin load balancer (their APP_URL, which the GPU agents download from and upload to), launching
 // machines on the fake EC2 whose agents answer behind one router port (EC2_AGENT_PORT), configured by
-// environment alone. 30 runs are started by form posts spread over the three; while some are training,
-// the process holding the most leases is killed with SIGKILL. Then: every run succeeded exactly once,
-// every status message was recorded once, exactly 30 machines were launched and every one is terminated,
-// and the dead process's runs were finished by the others once its leases ran out.
+// environment alone. 30 runs are started by form posts spread over the three, on spot machines; while
+// some are training, the spot machine of one run is reclaimed (the fake EC2's interrupt: the notice to
+// its agent, then the end) and the process holding the most leases is killed with SIGKILL. Then: every
+// run succeeded exactly once, every status message was recorded once (the reclaimed run's next machine
+// numbering on from its last), exactly 30 machines plus one for the reclaimed run were launched and every
+// one is terminated, the reclaimed run's minutes and cost add up over its two machines, and the dead
+// process's runs were finished by the others once its leases ran out.
 //
 // Runs on PostgreSQL (TEST_DB=postgres), the database for several processes. On SQLite it is skipped
 // unless SCALE_OUT_ON_SQLITE=1: it passed there too when tried (3 of 3, ~30 s), but three processes
@@ -21,7 +24,7 @@ import { TAG_RUN } from '~/gpu/ec2/provider.server'
 import { MIN_LEASE_MS } from '~/runs/supervisor/cycle.server'
 import { freePort, startAppProcess, type AppProcess } from '../app-process'
 import { createSessionCookie, createUser } from '../db-utils'
-import { startFakeEc2, type FakeEc2 } from '../fake-ec2/server'
+import { startFakeEc2, type FakeEc2, type FakeInstance } from '../fake-ec2/server'
 import { createReadyTraining } from '../run-fixtures'
 
 const isPostgres = process.env.DATABASE_URL?.startsWith('postgres') ?? false
@@ -37,6 +40,12 @@ const KILL_DEADLINE_MS = 45_000
 const FINISH_DEADLINE_MS = 75_000
 const WATCH_MS = 250
 const LEASE_MS = Math.max(3 * POLL_INTERVAL_MS, MIN_LEASE_MS)
+/** The reclaimed machine's notice: enough for its agent to say so (polls every 400 ms) before it goes. */
+const SPOT_NOTICE_SECONDS = 3
+
+/** The fake EC2's spot side: reclaim an instance (the notice at once, the end noticeSeconds later). */
+type SpotFakeEc2 = FakeEc2 & { interrupt: (instanceId: string, options?: { noticeSeconds?: number }) => void }
+const isSpot = (instance: FakeInstance) => Boolean((instance as { spot?: unknown }).spot)
 
 type Backend = { url: string; alive: boolean }
 
@@ -138,6 +147,9 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
       EC2_TRAINER: 'simulate',
       EC2_AMI_ID: 'ami-0123456789abcdef0',
       EC2_AGENT_PORT: String(ec2.agentRouterPort),
+      // Every run on spot machines, and never on-demand while this test reclaims one.
+      EC2_SPOT: 'always',
+      EC2_SPOT_MAX_INTERRUPTIONS: '3',
       EC2_APP_TAG: `trainyard-scale-out-${crypto.randomBytes(3).toString('hex')}`,
       AWS_ENDPOINT_URL_EC2: ec2.endpoint,
       AWS_REGION: 'us-east-1',
@@ -212,6 +224,18 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
     const victimIndex = apps.findIndex((app) => app.child.pid === pidOf(victimWorker))
     expect(victimIndex, `lease holders: ${[...leases.keys()].join(', ')}`).toBeGreaterThanOrEqual(0)
     const victim = apps[victimIndex]!
+
+    // A spot machine reclaimed mid-way: a training run a surviving process holds, so its next machine is
+    // launched by that process's next cycles, not after the dead one's leases run out.
+    const trainingNow = await prisma.trainingRun.findMany({
+      where: { id: { in: runIds }, status: 'training', lockedBy: { not: victimWorker } },
+      select: { id: true },
+    })
+    const reclaimed = ec2.instances().find((i) => trainingNow.some((r) => r.id === i.tags[TAG_RUN]) && isSpot(i))
+    expect(reclaimed, 'a training run on a spot machine held by a surviving process').toBeDefined()
+    const reclaimedRun = reclaimed!.tags[TAG_RUN]!
+    ;(ec2 as SpotFakeEc2).interrupt(reclaimed!.instanceId, { noticeSeconds: SPOT_NOTICE_SECONDS })
+    mark(`reclaimed the spot machine of run ${reclaimedRun} (${SPOT_NOTICE_SECONDS} s notice)`)
     const statusAtKill = await prisma.trainingRun.groupBy({ by: ['status'], where: { id: { in: runIds } }, _count: true })
     // A run the dead process had marked provisioning but whose machine row it had not written yet is
     // launched again by its next holder, by design (the ClientToken returns the same instance).
@@ -298,22 +322,47 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
     // The dead process's unfinished runs were finished by the others (it could not have).
     expect(victimUnfinished.every((id) => runs.find((r) => r.id === id)?.status === 'succeeded')).toBe(true)
 
-    // Exactly one machine per run (RunInstances carries ClientToken = run id), every one terminated.
+    // The reclaimed run: on its second machine, the first kept as a former one; its minutes and cost
+    // over both, each at its own price.
+    const resumed = await prisma.trainingRun.findUniqueOrThrow({
+      where: { id: reclaimedRun },
+      include: { gpu: true, formerGpus: true, events: true },
+    })
+    expect(resumed.interruptions).toBe(1)
+    expect(resumed.formerGpus).toMatchObject([
+      { instanceId: reclaimed!.instanceId, runId: null, endReason: 'spot-interruption', status: 'terminated' },
+    ])
+    expect(resumed.gpu?.instanceId).not.toBe(reclaimed!.instanceId)
+    expect(resumed.events.filter((e) => e.kind === 'spot-interruption')).toHaveLength(1)
+    const machines = [...resumed.formerGpus, resumed.gpu!]
+    const minutes = machines.map((g) => Math.max(0, g.terminatedAt!.getTime() - g.launchedAt!.getTime()) / 60_000)
+    expect(resumed.gpuMinutes).toBeCloseTo(
+      minutes.reduce((a, b) => a + b, 0),
+      6,
+    )
+    expect(resumed.costUsd).toBeCloseTo(
+      machines.reduce((sum, g, i) => sum + (minutes[i]! / 60) * (g.pricePerHour ?? 0), 0),
+      6,
+    )
+
+    // One machine per run and attempt (RunInstances carries a ClientToken of the run and attempt): 30,
+    // plus the reclaimed run's second; every one terminated.
     await waitForInstancesTerminated(ec2)
     const instances = ec2.instances()
-    expect(instances).toHaveLength(RUNS)
-    expect(new Set(instances.map((i) => i.clientToken))).toEqual(new Set(runIds))
+    expect(instances).toHaveLength(RUNS + 1)
+    expect(new Set(instances.map((i) => i.clientToken)).size).toBe(RUNS + 1)
     expect(new Set(instances.map((i) => i.tags[TAG_RUN]))).toEqual(new Set(runIds))
+    expect(instances.filter((i) => i.tags[TAG_RUN] === reclaimedRun)).toHaveLength(2)
     expect(instances.filter((i) => i.state !== 'terminated')).toEqual([])
     const launchCalls = ec2.calls().filter((c) => c.action === 'RunInstances').length
     mark(
-      `checked: ${instances.length} instances for ${launchCalls} RunInstances calls ` +
+      `checked: ${instances.length} instances (one run reclaimed and resumed) for ${launchCalls} RunInstances calls ` +
         `(${withoutMachineAtKill} relaunches expected after the kill; the rest are launches by two holders of one run), ${statuses.length} status rows`,
     )
     // Leases are renewed while a cycle runs, so only a run whose launch the killed process left
     // unfinished is launched again (and ClientToken makes that the same machine). Each throttled or
     // lost answer the SDK retries counts as a call too, but this fake EC2 injects none here.
-    expect(launchCalls).toBeLessThanOrEqual(RUNS + withoutMachineAtKill)
+    expect(launchCalls).toBeLessThanOrEqual(RUNS + 1 + withoutMachineAtKill)
 
     // The survivors never had a failed cycle (a lost write, a lock timeout, a unique violation not handled).
     for (const [i, app] of apps.entries()) {

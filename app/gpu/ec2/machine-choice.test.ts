@@ -9,7 +9,7 @@ import { prisma } from '../../utils/db.server'
 import { saveUserHuggingFaceToken } from '../../utils/huggingface.server'
 import { EnvError, parseEnv } from '../../utils/env.server'
 import { describeHardwareNeed, offerFor } from '../registry.server'
-import { chooseEc2Offer } from './machine-choice'
+import { chooseEc2Offer, fallbackInstanceTypes } from './machine-choice'
 
 // Read once by getEnv, which the imports above already call: set before they run (vi.hoisted), so
 // Start below sees this operator's choice.
@@ -94,5 +94,19 @@ describe('through the registry and Start', () => {
       instanceType: 'g6e.xlarge',
       pricePerHour: 1.861,
     })
+  })
+})
+
+describe('fallbackInstanceTypes', () => {
+  test('the chosen type first, then each later offer that holds the model, never a smaller one', () => {
+    expect(fallbackInstanceTypes('g4dn.xlarge', 16)).toEqual(['g4dn.xlarge', 'g5.xlarge', 'g5.2xlarge', 'g6e.xlarge'])
+    // 24 GB of GPU memory and the chosen type's 32 GiB of RAM (Flux quantizes on the CPU).
+    expect(fallbackInstanceTypes('g5.2xlarge', 24)).toEqual(['g5.2xlarge', 'g6e.xlarge'])
+    // A config that needs more than a 24 GB card falls back to the 48 GB one only.
+    expect(fallbackInstanceTypes('g5.xlarge', 40)).toEqual(['g5.xlarge', 'g6e.xlarge'])
+    // Without a need: at least the chosen type's GPU memory.
+    expect(fallbackInstanceTypes('g5.xlarge')).toEqual(['g5.xlarge', 'g5.2xlarge', 'g6e.xlarge'])
+    expect(fallbackInstanceTypes('g6e.xlarge', 48)).toEqual(['g6e.xlarge'])
+    expect(fallbackInstanceTypes('p5.48xlarge', 80)).toEqual(['p5.48xlarge'])
   })
 })

@@ -69,3 +69,19 @@ export function chooseEc2Offer(need: HardwareNeed, env: MachineChoiceEnv): GpuOf
   if (named && named.gpuMemoryGb >= need.gpuMemoryGb && named.ramGib >= (need.ramGib ?? 0)) return named
   return smallestOffer(EC2_CATALOGUE, need)
 }
+
+/**
+ * The machine types a launch may use, in the order it tries them when EC2 has no capacity: the chosen
+ * type first, then each later (so bigger or dearer) offer of the catalogue with at least `minGpuMemoryGb`
+ * of GPU memory (default: the chosen type's) and at least the chosen type's RAM — the chosen type was
+ * the smallest that fits the training (or the operator's), so a later one fits it too. A smaller type is
+ * never tried: it might not hold the model. A type the catalogue does not know is tried alone.
+ */
+export function fallbackInstanceTypes(instanceType: string, minGpuMemoryGb?: number): string[] {
+  const index = EC2_CATALOGUE.findIndex((o) => o.instanceType === instanceType)
+  const chosen = EC2_CATALOGUE[index]
+  if (!chosen) return [instanceType]
+  const gpuMemoryGb = minGpuMemoryGb ?? chosen.gpuMemoryGb
+  const later = EC2_CATALOGUE.slice(index + 1).filter((o) => o.gpuMemoryGb >= gpuMemoryGb && o.ramGib >= chosen.ramGib)
+  return [instanceType, ...later.map((o) => o.instanceType)]
+}

@@ -17,12 +17,14 @@ import {
   EC2_INSTANCE_STATES,
   Ec2GpuProvider,
   ec2MachineState,
+  launchClientToken,
   TAG_APP,
+  TAG_ATTEMPT,
   TAG_RUN,
   USER_DATA_MAX_BYTES,
   type Ec2GpuProviderOptions,
 } from './provider.server'
-import { type AgentJob, type LaunchRequest } from '../provider.server'
+import { CapacityExhaustedError, type AgentJob, type LaunchRequest } from '../provider.server'
 import { STAND_IN_BOOT_PATH } from './user-data.server'
 
 // The SDK's default credential chain reads these; the fake checks only that requests are signed.
@@ -230,8 +232,9 @@ describe('Ec2GpuProvider through the fake EC2', () => {
     await ec2.imageRootDevice(AMI)
     const before = fake.calls().length
     fake.faults.throttleNext = 2
-    const machine = await ec2.launch(req)
-    const calls = fake.calls().slice(before)
+    fake.faults.onlyAction = 'RunInstances'
+    const machine = await ec2.launch(req).finally(() => (fake.faults.onlyAction = null))
+    const calls = runInstancesCalls(before)
     expect(calls.map((c) => c.code)).toEqual(['RequestLimitExceeded', 'RequestLimitExceeded', null])
     expect(
       fake
@@ -246,8 +249,12 @@ describe('Ec2GpuProvider through the fake EC2', () => {
     const ec2 = provider()
     const req = request()
     await ec2.imageRootDevice(AMI)
+    const before = fake.calls().length
     fake.faults.loseResponseNext = 1
-    const machine = await ec2.launch(req)
+    fake.faults.onlyAction = 'RunInstances'
+    const machine = await ec2.launch(req).finally(() => (fake.faults.onlyAction = null))
+    // Processed, its answer lost, sent again with the same token: one instance.
+    expect(runInstancesCalls(before).map((c) => c.code)).toEqual(['InternalError', null])
     expect(
       fake
         .instances()
@@ -481,6 +488,231 @@ describe('Ec2GpuProvider: the image, the disk and what the machine fetches', () 
     expect(fs.existsSync(path.join(workdir, 'provision.sh'))).toBe(true)
     expect(fs.existsSync(path.join(workdir, 'ran.txt'))).toBe(false)
     await ec2.terminate([machine.instanceId])
+  }, 30_000)
+})
+
+/** Subnets of these tests, one per zone (the fake puts an undeclared subnet in us-east-1a). */
+const SUBNET_A = 'subnet-0aaa0aaa0aaa0aaa0'
+const SUBNET_B = 'subnet-0bbb0bbb0bbb0bbb0'
+
+function launchesOf(runId: string) {
+  return fake.instances().filter((i) => i.tags[TAG_RUN] === runId)
+}
+
+/** The RunInstances calls answered since `before` (a refusal the SDK retried counts each time). */
+const runInstancesCalls = (before: number) =>
+  fake
+    .calls()
+    .slice(before)
+    .filter((c) => c.action === 'RunInstances')
+
+describe('Ec2GpuProvider: spot machines and capacity fallback', () => {
+  beforeAll(() => {
+    fake.subnets.set(SUBNET_A, 'us-east-1a')
+    fake.subnets.set(SUBNET_B, 'us-east-1b')
+  })
+
+  test('a spot launch is one-time and terminates when reclaimed, is tagged with its attempt, and costs the zone’s latest spot price', async () => {
+    fake.spotPrices.set('g5.xlarge us-east-1b', 0.4123)
+    const ec2 = provider({ subnetId: SUBNET_B })
+    const req: LaunchRequest = { ...request({ simulateSeconds: 60 }), spot: true, attempt: 1 }
+    const before = fake.calls().length
+    const machine = await ec2.launch(req)
+    expect(machine).toMatchObject({
+      spot: true,
+      zone: 'us-east-1b',
+      subnetId: SUBNET_B,
+      // The latest record, not the older dearer one the fake answers first.
+      pricePerHour: 0.4123,
+      interrupted: false,
+      fallbacks: [],
+    })
+    expect(recorded(machine.instanceId)).toMatchObject({
+      spot: { spotInstanceType: 'one-time', instanceInterruptionBehavior: 'terminate', maxPrice: null },
+      tags: { [TAG_RUN]: req.runId, [TAG_ATTEMPT]: '1' },
+      zone: 'us-east-1b',
+    })
+    // A second spot machine of that type and zone soon after: the price is not asked again.
+    const again = await ec2.launch({ ...req, attempt: 2 })
+    expect(again.pricePerHour).toBe(0.4123)
+    expect(
+      fake
+        .calls()
+        .slice(before)
+        .filter((c) => c.action === 'DescribeSpotPriceHistory'),
+    ).toHaveLength(1)
+    const [described] = await ec2.describe([machine.instanceId])
+    expect(described).toMatchObject({ spot: true, zone: 'us-east-1b', subnetId: SUBNET_B, interrupted: false })
+    await ec2.terminate([machine.instanceId, again.instanceId])
+  }, 30_000)
+
+  test('an on-demand launch has no market options and keeps the catalogue price', async () => {
+    const ec2 = provider({ subnetId: SUBNET_A })
+    const machine = await ec2.launch(request())
+    expect(machine).toMatchObject({ spot: false, zone: 'us-east-1a', pricePerHour: 1.006, fallbacks: [] })
+    expect(recorded(machine.instanceId)?.spot).toBeNull()
+    await ec2.terminate([machine.instanceId])
+  })
+
+  test('the same attempt launched twice makes one machine; the next attempt makes another', async () => {
+    const ec2 = provider()
+    const req: LaunchRequest = { ...request({ simulateSeconds: 60 }), spot: true, attempt: 1 }
+    const first = await ec2.launch(req)
+    const second = await ec2.launch(req)
+    expect(second.instanceId).toBe(first.instanceId)
+    const next = await ec2.launch({ ...req, attempt: 2 })
+    expect(next.instanceId).not.toBe(first.instanceId)
+    const tokens = launchesOf(req.runId).map((i) => i.clientToken ?? '')
+    expect(tokens).toHaveLength(2)
+    expect(new Set(tokens).size).toBe(2)
+    await ec2.terminate([first.instanceId, next.instanceId])
+  }, 30_000)
+
+  test('a ClientToken is at most 64 ASCII characters, and differs per attempt, subnet and type', () => {
+    const runId = 'r'.repeat(64)
+    const tokens = [
+      launchClientToken(runId, 1, SUBNET_A, 'g5.xlarge', true),
+      launchClientToken(runId, 2, SUBNET_A, 'g5.xlarge', true),
+      launchClientToken(runId, 2, SUBNET_B, 'g5.xlarge', false),
+      launchClientToken(runId, 2, SUBNET_B, 'g6e.xlarge', false),
+    ]
+    for (const token of tokens) expect(token).toMatch(/^[\x21-\x7e]{1,64}$/)
+    expect(new Set(tokens).size).toBe(tokens.length)
+    // A run's first machine, first choice: the run id, as before attempts existed.
+    expect(launchClientToken('run1', 0, SUBNET_A, 'g5.xlarge', true)).toBe('run1')
+    // Readable when it fits: the run, the attempt, a digest of the subnet and type.
+    expect(launchClientToken('run1', 0, SUBNET_B, 'g5.xlarge', false)).toMatch(/^run1\.0\.[0-9a-f]{10}$/)
+  })
+
+  test('no capacity: the next subnet, then the next type that holds the model, each subnet again; the refusals are recorded', async () => {
+    // Two tries per call: the SDK retries InsufficientInstanceCapacity (a 500) before giving up with it.
+    const ec2 = provider({ subnetIds: [SUBNET_A, SUBNET_B], maxAttempts: 2 })
+    fake.faults.refuseLaunch = [
+      { code: 'InsufficientInstanceCapacity', instanceType: 'g5.xlarge' },
+      { code: 'Unsupported', instanceType: 'g5.2xlarge', zone: 'us-east-1a' },
+    ]
+    try {
+      const req: LaunchRequest = { ...request({ simulateSeconds: 60 }), minGpuMemoryGb: 24 }
+      const machine = await ec2.launch(req)
+      expect(machine).toMatchObject({ instanceType: 'g5.2xlarge', subnetId: SUBNET_B, zone: 'us-east-1b' })
+      expect(machine.fallbacks).toEqual([
+        { instanceType: 'g5.xlarge', subnetId: SUBNET_A, zone: 'us-east-1a', code: 'InsufficientInstanceCapacity' },
+        { instanceType: 'g5.xlarge', subnetId: SUBNET_B, zone: 'us-east-1b', code: 'InsufficientInstanceCapacity' },
+        { instanceType: 'g5.2xlarge', subnetId: SUBNET_A, zone: 'us-east-1a', code: 'Unsupported' },
+      ])
+      expect(launchesOf(req.runId).map((i) => [i.instanceType, i.subnetId])).toEqual([['g5.2xlarge', SUBNET_B]])
+
+      // The same attempt launched again (a supervisor that lost the answer) once the first choice has
+      // capacity again: the machine already made, not a second one in the first subnet.
+      fake.faults.refuseLaunch = null
+      const again = await ec2.launch(req)
+      expect(again.instanceId).toBe(machine.instanceId)
+      expect(launchesOf(req.runId)).toHaveLength(1)
+      await ec2.terminate([machine.instanceId])
+    } finally {
+      fake.faults.refuseLaunch = null
+    }
+  }, 30_000)
+
+  test('every subnet and type refusing: CapacityExhaustedError naming every attempt, and nothing launched', async () => {
+    const ec2 = provider({ subnetIds: [SUBNET_A, SUBNET_B], maxAttempts: 1 })
+    fake.faults.refuseLaunch = [{ code: 'InsufficientInstanceCapacity' }]
+    try {
+      const req: LaunchRequest = { ...request(), instanceType: 'g5.2xlarge', minGpuMemoryGb: 24 }
+      const error = await ec2.launch(req).then(
+        () => null,
+        (e: unknown) => e,
+      )
+      expect(error).toBeInstanceOf(CapacityExhaustedError)
+      const attempts = (error as CapacityExhaustedError).attempts
+      expect(attempts.map((a) => `${a.instanceType} ${a.zone}`)).toEqual([
+        'g5.2xlarge us-east-1a',
+        'g5.2xlarge us-east-1b',
+        'g6e.xlarge us-east-1a',
+        'g6e.xlarge us-east-1b',
+      ])
+      expect((error as Error).message).toBe(
+        'No capacity: g5.2xlarge in us-east-1a (InsufficientInstanceCapacity), g5.2xlarge in us-east-1b (InsufficientInstanceCapacity), ' +
+          'g6e.xlarge in us-east-1a (InsufficientInstanceCapacity), g6e.xlarge in us-east-1b (InsufficientInstanceCapacity)',
+      )
+      expect(launchesOf(req.runId)).toEqual([])
+    } finally {
+      fake.faults.refuseLaunch = null
+    }
+  })
+
+  test('a quota refusal is no capacity error: thrown as EC2 said it, without trying elsewhere', async () => {
+    const ec2 = provider({ subnetIds: [SUBNET_A, SUBNET_B] })
+    fake.faults.refuseLaunch = [{ code: 'VcpuLimitExceeded' }]
+    try {
+      // Asked now, so the calls counted below are the launch's own.
+      await ec2.imageRootDevice(AMI)
+      const before = fake.calls().length
+      await expect(ec2.launch(request())).rejects.toMatchObject({ name: 'VcpuLimitExceeded' })
+      expect(runInstancesCalls(before)).toHaveLength(1)
+    } finally {
+      fake.faults.refuseLaunch = null
+    }
+  })
+
+  test('interrupt(): the notice is served by IMDSv2 to a token only, then the machine is reclaimed and describe says so', async () => {
+    const ec2 = provider({ subnetId: SUBNET_B })
+    const req: LaunchRequest = { ...request({ simulateSeconds: 60 }), spot: true }
+    const machine = await ec2.launch(req)
+    await waitFor('the agent', () => fake.agentUrl(machine.instanceId))
+    const instance = recorded(machine.instanceId)
+    const imds = instance?.imdsUrl ?? ''
+    expect(imds).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    // The agent was told where its metadata is, and to look often.
+    const environ = fs.readFileSync(`/proc/${instance?.pid}/environ`, 'utf8').split('\0')
+    expect(environ).toContain(`TRAINYARD_IMDS_URL=${imds}`)
+    expect(environ).toContain('TRAINYARD_IMDS_POLL_SECONDS=1')
+
+    const action = `${imds}/latest/meta-data/spot/instance-action`
+    // IMDSv2 only: no token, no answer; a token needs its lifetime.
+    expect((await fetch(action)).status).toBe(401)
+    expect((await fetch(`${imds}/latest/api/token`, { method: 'PUT' })).status).toBe(400)
+    const tokenResponse = await fetch(`${imds}/latest/api/token`, {
+      method: 'PUT',
+      headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '21600' },
+    })
+    expect(tokenResponse.status).toBe(200)
+    const token = await tokenResponse.text()
+    const withToken = { headers: { 'x-aws-ec2-metadata-token': token } }
+    expect((await fetch(action, { headers: { 'x-aws-ec2-metadata-token': 'not-a-token' } })).status).toBe(401)
+    expect((await fetch(action, withToken)).status).toBe(404)
+    expect(await (await fetch(`${imds}/latest/meta-data/instance-life-cycle`, withToken)).text()).toBe('spot')
+
+    fake.interrupt(machine.instanceId, { noticeSeconds: 1 })
+    const notice = await fetch(action, withToken)
+    expect(notice.status).toBe(200)
+    const body = (await notice.json()) as { action: string; time: string }
+    expect(body.action).toBe('terminate')
+    expect(Date.parse(body.time)).toBeGreaterThan(Date.now() - 1000)
+    // Still running during the notice: only the metadata knows.
+    expect((await ec2.describe([machine.instanceId]))[0]).toMatchObject({ state: 'running', interrupted: false })
+
+    const gone = await waitFor('the reclaim', async () => {
+      const [m] = await ec2.describe([machine.instanceId])
+      return m?.state === 'terminated' ? m : null
+    })
+    expect(gone).toMatchObject({ interrupted: true, spot: true, zone: 'us-east-1b', subnetId: SUBNET_B, agentUrl: null })
+    expect(recorded(machine.instanceId)?.stateReason?.code).toBe('Server.SpotInstanceTermination')
+    expect(instance?.pid && alive(instance.pid)).toBe(false)
+    // Its metadata went with it.
+    await expect(fetch(action, withToken)).rejects.toThrow()
+  }, 30_000)
+
+  test('an on-demand machine cannot be interrupted, and describe never calls it interrupted', async () => {
+    const ec2 = provider()
+    const machine = await ec2.launch(request({ simulateSeconds: 60 }))
+    expect(() => fake.interrupt(machine.instanceId)).toThrow(/on-demand/)
+    await ec2.terminate([machine.instanceId])
+    const [m] = await waitFor('terminated', async () => {
+      const all = await ec2.describe([machine.instanceId])
+      return all[0]?.state === 'terminated' ? all : null
+    })
+    expect(m).toMatchObject({ spot: false, interrupted: false })
   }, 30_000)
 })
 

@@ -1,9 +1,19 @@
-// The `ec2` GPU provider, its API side: one EC2 instance per run, launched with `ClientToken = runId` (a
-// retried or doubled launch returns the same instance), tagged with its run and app,
+// The `ec2` GPU provider, its API side: one EC2 instance per run and attempt (a run's next machine after a
+// spot interruption is its next attempt), launched with a ClientToken of the run, the attempt, the subnet
+// and the type (a retried or doubled launch returns the same instance; one that fell back to another subnet
+// or type is found by its tags first), tagged with its run, attempt and app,
 // `InstanceInitiatedShutdownBehavior=terminate`, a gp3 root volume sized for the model, and the user data
 // of user-data.server.ts (a small boot script that fetches the agent by signed URL). Throttling and 5xx
 // are retried by the SDK's standard retry strategy (exponential backoff with jitter, `maxAttempts` tries
 // in all).
+//
+// Capacity: when EC2 has no capacity of the type in a zone (InsufficientInstanceCapacity) or does not
+// offer the type there (Unsupported), launch tries the next subnet of EC2_SUBNET_IDS, then the next
+// type of the catalogue that holds the model (machine-choice.ts), each subnet again; the refusals travel
+// on the Machine (`fallbacks`), and when every one refuses it throws CapacityExhaustedError. Spot
+// machines (LaunchRequest.spot) are one-time spot instances that terminate when reclaimed; their price is
+// the zone's latest spot price (DescribeSpotPriceHistory), and describe reports a reclaimed one
+// (`interrupted`, from the state reason Server.SpotInstanceTermination).
 //
 // Before a launch, stageLaunch stores the files the machine fetches (machine-files.server.ts) and puts
 // into the job what this provider's machines need: the install script when the image is the plain Deep
@@ -11,10 +21,13 @@
 //
 // The endpoints come from `options.endpoint`/`ssmEndpoint` or, like every AWS SDK client, from the env
 // `AWS_ENDPOINT_URL_EC2`/`AWS_ENDPOINT_URL_SSM`: tests point both at tests/fake-ec2/server.ts.
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import {
   DescribeInstancesCommand,
+  DescribeSpotPriceHistoryCommand,
+  DescribeSubnetsCommand,
   EC2Client,
   RunInstancesCommand,
   TerminateInstancesCommand,
@@ -30,8 +43,10 @@ import {
   AGENT_PORT,
   AGENT_SCRIPT_PATH,
   STAND_IN_SCRIPT_PATH,
+  CapacityExhaustedError,
   type AgentJob,
   type GpuProvider,
+  type LaunchAttempt,
   type LaunchRequest,
   type Machine,
   type ProviderCapabilities,
@@ -42,6 +57,7 @@ import { splitCommandLine } from '../local/shell-words'
 import { AmiLookup } from './ami.server'
 import { EC2_CATALOGUE, EC2_DISK_BY_FAMILY } from './catalogue'
 import { DLAMI_SSM_PARAMETER } from './env'
+import { fallbackInstanceTypes } from './machine-choice'
 import { shipMachineFile } from './machine-files.server'
 import {
   buildUserData,
@@ -66,8 +82,36 @@ const DEFAULT_INSTALL_SCRIPT = path.join('deploy', 'gpu-machine', 'provision.sh'
 /** A job whose base model this provider does not know gets the biggest disk (a full disk costs the run). */
 const LARGEST_ROOT_VOLUME_GB = Math.max(...Object.values(EC2_DISK_BY_FAMILY).map((d) => d.rootVolumeGb))
 
+/**
+ * Subnets × types one launch tries at most before giving up for capacity: each refusal is one more call
+ * (and the SDK's retries of it), so a long EC2_SUBNET_IDS cannot turn one launch into hundreds of calls.
+ */
+export const MAX_LAUNCH_CANDIDATES = 24
+/** The spot price of a type in a zone moves a few times a day at most: one look per launch burst is enough. */
+const SPOT_PRICE_CACHE_MS = 5 * 60 * 1000
+/** EC2's ClientToken: at most 64 ASCII characters. */
+const CLIENT_TOKEN_MAX_CHARS = 64
+/** The product whose spot price a Linux machine pays. */
+const SPOT_PRODUCT = 'Linux/UNIX'
+/**
+ * EC2's state reason codes of a spot instance it reclaimed: terminated (how this app launches them), or
+ * stopped (a spot instance launched elsewhere with the stop behaviour).
+ */
+export const SPOT_RECLAIM_REASONS: ReadonlySet<string> = new Set([
+  'Server.SpotInstanceTermination',
+  'Server.SpotInstanceShutdown',
+])
+/**
+ * RunInstances errors that mean "not here, not now" rather than "never": no capacity of the type in the
+ * zone, or the type not offered in the zone. Quota (VcpuLimitExceeded) and image errors are not among
+ * them: another zone or type would fail the same way, and the operator must act.
+ */
+const CAPACITY_CODES = new Set(['InsufficientInstanceCapacity', 'Unsupported'])
+
 export const TAG_RUN = 'trainyard:run'
 export const TAG_APP = 'trainyard:app'
+/** Which machine of its run an instance is (LaunchRequest.attempt). */
+export const TAG_ATTEMPT = 'trainyard:attempt'
 
 /** Not terminated (nor already shutting down): what the reaper must still look at. EC2's names. */
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped']
@@ -99,7 +143,10 @@ export type Ec2GpuProviderOptions = {
   rootVolumeGb?: number
   /** Where the files machines fetch are stored (stageLaunch, and launch when given a request not yet staged). */
   storage?: () => Promise<Storage>
+  /** EC2_SUBNET_ID: the one subnet, when subnetIds is empty (neither: the default VPC's choice). */
   subnetId?: string
+  /** EC2_SUBNET_IDS: the subnets (one per zone) a launch tries in order when EC2 has no capacity. */
+  subnetIds?: string[]
   securityGroupIds: string[]
   keyName?: string
   instanceProfileName?: string
@@ -153,6 +200,28 @@ function errorCode(error: unknown) {
   return typeof error === 'object' && error !== null && 'name' in error ? String(error.name) : ''
 }
 
+/**
+ * The launch's idempotency key: the same run, attempt, subnet and type give the same token, so a retry
+ * (the SDK's, or the supervisor's after a lost answer) returns the instance already made; another
+ * attempt, subnet or type is another launch (EC2 refuses one token with other parameters). The first
+ * choice of a run's first machine keeps the bare run id, the token of the launches made before attempts
+ * existed. Readable when it fits EC2's 64 characters, else a hash of the same parts.
+ */
+export function launchClientToken(runId: string, attempt: number, subnetId: string | null, instanceType: string, first: boolean) {
+  if (attempt === 0 && first) return runId
+  const where = crypto
+    .createHash('sha256')
+    .update(`${subnetId ?? ''}/${instanceType}`)
+    .digest('hex')
+    .slice(0, 10)
+  const readable = `${runId}.${attempt}.${where}`
+  if (readable.length <= CLIENT_TOKEN_MAX_CHARS) return readable
+  return crypto.createHash('sha256').update(`${runId}/${attempt}/${where}`).digest('hex').slice(0, CLIENT_TOKEN_MAX_CHARS)
+}
+
+/** One place a launch may go: a type in a subnet (null: the default VPC's choice). */
+type LaunchCandidate = { instanceType: string; subnetId: string | null }
+
 export class Ec2GpuProvider implements GpuProvider {
   readonly name = 'ec2' as const
   readonly capabilities = EC2_CAPABILITIES
@@ -161,6 +230,10 @@ export class Ec2GpuProvider implements GpuProvider {
   private readonly agentPort: number
   private readonly trainer: Ec2Trainer
   private readonly ami: AmiLookup
+  /** Subnet → its availability zone (DescribeSubnets), null when it could not be asked. */
+  private readonly zones = new Map<string, Promise<string | null>>()
+  /** "type zone" → the latest spot price and when it was asked. */
+  private readonly spotPrices = new Map<string, { at: number; price: Promise<number | null> }>()
 
   constructor(options: Ec2GpuProviderOptions) {
     this.options = options
@@ -268,47 +341,163 @@ export class Ec2GpuProvider implements GpuProvider {
         throw new Error(`run ${request.runId}: nothing stores the agent (no storage for the ec2 provider)`)
       request = await this.stageLaunch(request, await this.options.storage())
     }
-    const userData = this.userData(request)
+    const userData = Buffer.from(this.userData(request)).toString('base64')
     const imageId = await this.imageId()
     const rootDevice = await this.imageRootDevice(imageId)
+    const attempt = request.attempt ?? 0
+    const spot = Boolean(request.spot) && this.capabilities.spot
     const tags = [
       { Key: TAG_RUN, Value: request.runId },
       { Key: TAG_APP, Value: this.options.appTag },
+      { Key: TAG_ATTEMPT, Value: String(attempt) },
     ]
-    const out = await this.client.send(
-      new RunInstancesCommand({
-        // Same token, same instance: a retry (by the SDK or a second click) never makes a second machine.
-        ClientToken: request.runId,
-        ImageId: imageId,
-        BlockDeviceMappings: [
-          {
-            DeviceName: rootDevice,
-            Ebs: {
-              VolumeSize: request.boot?.diskGb ?? this.options.rootVolumeGb ?? LARGEST_ROOT_VOLUME_GB,
-              VolumeType: 'gp3',
-              DeleteOnTermination: true,
-            },
-          },
-        ],
-        // The SDK's union of known types; EC2 itself validates the string.
-        InstanceType: request.instanceType as _InstanceType,
-        MinCount: 1,
-        MaxCount: 1,
-        InstanceInitiatedShutdownBehavior: 'terminate',
-        UserData: Buffer.from(userData).toString('base64'),
-        TagSpecifications: [
-          { ResourceType: 'instance', Tags: tags },
-          { ResourceType: 'volume', Tags: tags },
-        ],
-        ...(this.options.subnetId ? { SubnetId: this.options.subnetId } : {}),
-        ...(this.options.securityGroupIds.length ? { SecurityGroupIds: this.options.securityGroupIds } : {}),
-        ...(this.options.keyName ? { KeyName: this.options.keyName } : {}),
-        ...(this.options.instanceProfileName ? { IamInstanceProfile: { Name: this.options.instanceProfileName } } : {}),
-      }),
-    )
-    const instance = out.Instances?.[0]
-    if (!instance?.InstanceId) throw new Error(`RunInstances for run ${request.runId} returned no instance`)
-    return this.toMachine(instance)
+    const refused: LaunchAttempt[] = []
+    const candidates = this.launchCandidates(request)
+    if (candidates.length > 1) {
+      // A repeated launch of an attempt that fell back: its ClientToken is the one of the subnet and type
+      // that took it, and an earlier choice may have capacity again by now. Its tags find it instead.
+      const launched = await this.findLaunched(request.runId, attempt)
+      if (launched) return this.priced(launched, [])
+    }
+    for (const [index, candidate] of candidates.entries()) {
+      let instance: Instance | undefined
+      try {
+        const out = await this.client.send(
+          new RunInstancesCommand({
+            // Same token, same instance: a retry (by the SDK or a second click) never makes a second machine.
+            ClientToken: launchClientToken(request.runId, attempt, candidate.subnetId, candidate.instanceType, index === 0),
+            ImageId: imageId,
+            BlockDeviceMappings: [
+              {
+                DeviceName: rootDevice,
+                Ebs: {
+                  VolumeSize: request.boot?.diskGb ?? this.options.rootVolumeGb ?? LARGEST_ROOT_VOLUME_GB,
+                  VolumeType: 'gp3',
+                  DeleteOnTermination: true,
+                },
+              },
+            ],
+            // The SDK's union of known types; EC2 itself validates the string.
+            InstanceType: candidate.instanceType as _InstanceType,
+            MinCount: 1,
+            MaxCount: 1,
+            InstanceInitiatedShutdownBehavior: 'terminate',
+            // One-time: a reclaimed machine is gone for good (the supervisor launches the run's next
+            // attempt, which resumes from its checkpoint), never restarted by EC2 behind the app's back.
+            ...(spot
+              ? {
+                  InstanceMarketOptions: {
+                    MarketType: 'spot',
+                    SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' },
+                  },
+                }
+              : {}),
+            UserData: userData,
+            TagSpecifications: [
+              { ResourceType: 'instance', Tags: tags },
+              { ResourceType: 'volume', Tags: tags },
+            ],
+            ...(candidate.subnetId ? { SubnetId: candidate.subnetId } : {}),
+            ...(this.options.securityGroupIds.length ? { SecurityGroupIds: this.options.securityGroupIds } : {}),
+            ...(this.options.keyName ? { KeyName: this.options.keyName } : {}),
+            ...(this.options.instanceProfileName ? { IamInstanceProfile: { Name: this.options.instanceProfileName } } : {}),
+          }),
+        )
+        instance = out.Instances?.[0]
+      } catch (error) {
+        const code = errorCode(error)
+        if (!CAPACITY_CODES.has(code)) throw error
+        const zone = candidate.subnetId ? await this.zoneOf(candidate.subnetId) : null
+        refused.push({ instanceType: candidate.instanceType, subnetId: candidate.subnetId, zone, code })
+        continue
+      }
+      if (!instance?.InstanceId) throw new Error(`RunInstances for run ${request.runId} returned no instance`)
+      return this.priced(this.toMachine(instance), refused)
+    }
+    throw new CapacityExhaustedError(refused)
+  }
+
+  /** The run's live machine of this attempt, by its tags; null when there is none (yet). */
+  private async findLaunched(runId: string, attempt: number): Promise<Machine | null> {
+    const found = await this.describeWhere([
+      { Name: `tag:${TAG_APP}`, Values: [this.options.appTag] },
+      { Name: `tag:${TAG_RUN}`, Values: [runId] },
+      { Name: `tag:${TAG_ATTEMPT}`, Values: [String(attempt)] },
+      { Name: 'instance-state-name', Values: ['pending', 'running'] },
+    ])
+    return found[0] ?? null
+  }
+
+  /** The launched machine with its price per hour and the launches refused before it. */
+  private async priced(machine: Machine, fallbacks: LaunchAttempt[]): Promise<Machine> {
+    // The machine exists from here on: a price that cannot be asked must not fail its launch.
+    const price = machine.spot
+      ? await this.spotPrice(machine.instanceType, machine.zone ?? null)
+      : catalogueOffer(machine.instanceType)?.pricePerHourUsd
+    return { ...machine, ...(price !== null && price !== undefined ? { pricePerHour: price } : {}), fallbacks }
+  }
+
+  /** Types (the chosen first, then bigger ones that hold the model), each in every subnet, bounded. */
+  private launchCandidates(request: LaunchRequest): LaunchCandidate[] {
+    const configured = this.options.subnetIds?.length ? this.options.subnetIds : [this.options.subnetId ?? null]
+    const subnets = [...new Set(configured)]
+    const types = fallbackInstanceTypes(request.instanceType, request.minGpuMemoryGb)
+    return types
+      .flatMap((instanceType) => subnets.map((subnetId) => ({ instanceType, subnetId })))
+      .slice(0, MAX_LAUNCH_CANDIDATES)
+  }
+
+  /** The zone of a subnet, asked once; null when EC2 does not say (the refusal is still reported). */
+  private zoneOf(subnetId: string): Promise<string | null> {
+    let zone = this.zones.get(subnetId)
+    if (!zone) {
+      zone = this.client
+        .send(new DescribeSubnetsCommand({ SubnetIds: [subnetId] }))
+        .then((out) => out.Subnets?.[0]?.AvailabilityZone ?? null)
+        .catch(() => null)
+      this.zones.set(subnetId, zone)
+    }
+    return zone
+  }
+
+  /**
+   * The latest spot price (USD per hour) of a Linux machine of this type in this zone, cached a few
+   * minutes; null when EC2 does not say (the run then shows the on-demand price, an overestimate).
+   */
+  async spotPrice(instanceType: string, zone: string | null): Promise<number | null> {
+    if (!zone) return null
+    const key = `${instanceType} ${zone}`
+    const cached = this.spotPrices.get(key)
+    if (cached && Date.now() - cached.at < SPOT_PRICE_CACHE_MS) return cached.price
+    const price = this.client
+      .send(
+        new DescribeSpotPriceHistoryCommand({
+          InstanceTypes: [instanceType as _InstanceType],
+          ProductDescriptions: [SPOT_PRODUCT],
+          AvailabilityZone: zone,
+          // From now: the price in effect now (EC2 includes the record that started before StartTime).
+          StartTime: new Date(),
+        }),
+      )
+      .then((out) => {
+        const latest = (out.SpotPriceHistory ?? [])
+          .filter((p) => p.AvailabilityZone === zone && p.InstanceType === instanceType && p.SpotPrice)
+          .sort((a, b) => (b.Timestamp?.getTime() ?? 0) - (a.Timestamp?.getTime() ?? 0))[0]
+        const value = latest ? Number(latest.SpotPrice) : NaN
+        return Number.isFinite(value) && value >= 0 ? value : null
+      })
+      .catch((error: unknown) => {
+        // Most often a role without ec2:DescribeSpotPriceHistory: say so, once per look, without failing.
+        console.warn(
+          `ec2: no spot price for ${instanceType} in ${zone} (${errorCode(error) || 'error'}); showing its on-demand price`,
+        )
+        return null
+      })
+    this.spotPrices.set(key, { at: Date.now(), price })
+    const value = await price
+    // A failed look is not kept: the next launch asks again.
+    if (value === null) this.spotPrices.delete(key)
+    return value
   }
 
   async describe(instanceIds: string[]): Promise<Machine[]> {
@@ -403,9 +592,16 @@ export class Ec2GpuProvider implements GpuProvider {
       state,
       agentUrl,
       launchedAt: instance.LaunchTime ?? null,
+      spot: instance.InstanceLifecycle === 'spot',
+      zone: instance.Placement?.AvailabilityZone ?? null,
+      subnetId: instance.SubnetId ?? null,
+      // Seen here even when the agent's notice never reached the app (the machine went too fast).
+      interrupted: SPOT_RECLAIM_REASONS.has(instance.StateReason?.Code ?? ''),
     }
   }
 }
+
+const catalogueOffer = (instanceType: string) => EC2_CATALOGUE.find((o) => o.instanceType === instanceType)
 
 function familyOf(job: AgentJob): keyof typeof EC2_DISK_BY_FAMILY | null {
   const model = job.baseModel

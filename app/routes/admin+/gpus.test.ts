@@ -274,3 +274,116 @@ describe('terminate', () => {
     })
   })
 })
+
+describe('cost and the share of paid time spent training', () => {
+  const MIN_MS = 60_000
+
+  /**
+   * A spot run that was interrupted once: machine A ($0.60/h, 60 min, reclaimed) and B ($0.96/h, 55 min),
+   * 5 minutes apart. Training runs from minute 10 to 100, across the gap; uploading 100–110; B goes at 120.
+   */
+  async function interruptedSpotRun() {
+    const owner = await createUser()
+    const training = await createTraining(owner.id)
+    const base = Date.now() - 3 * HOUR_MS
+    const at = (min: number) => new Date(base + min * MIN_MS)
+    const phases = [
+      { phase: 'installing', startedAt: at(0).toISOString(), endedAt: at(10).toISOString() },
+      { phase: 'training', startedAt: at(10).toISOString(), endedAt: at(100).toISOString() },
+      { phase: 'uploading', startedAt: at(100).toISOString(), endedAt: at(110).toISOString() },
+    ]
+    const run = await prisma.trainingRun.create({
+      data: {
+        trainingId: training.id,
+        status: 'succeeded',
+        provider: 'ec2',
+        spot: true,
+        interruptions: 1,
+        pricePerHour: 0.6,
+        phases: JSON.stringify(phases),
+        startedAt: at(0),
+        finishedAt: at(110),
+      },
+    })
+    const common = { provider: 'ec2', status: 'terminated', instanceType: 'g5.xlarge', spot: true, trainingId: training.id }
+    const a = await prisma.gpu.create({
+      data: {
+        ...common,
+        instanceId: `i-a${run.id.slice(-10)}`,
+        zone: 'us-east-1a',
+        pricePerHour: 0.6,
+        launchedAt: at(0),
+        terminatedAt: at(60),
+        endReason: 'spot-interruption',
+        formerRunId: run.id,
+      },
+    })
+    const b = await prisma.gpu.create({
+      data: {
+        ...common,
+        instanceId: `i-b${run.id.slice(-10)}`,
+        zone: 'us-east-1b',
+        pricePerHour: 0.96,
+        launchedAt: at(65),
+        terminatedAt: at(120),
+        runId: run.id,
+      },
+    })
+    return { training, run, a, b }
+  }
+
+  type Row = Fleet['gpus'][number] & { trainingShare: string; ended: string; spot: boolean; run: { former: boolean } | null }
+  type Total = { machines: number; paid: string; cost: string; trainingShare: string }
+  const usd = (text: string) => Math.round(Number(text.replace('$', '')) * 100)
+
+  test('a run’s former machine is listed with its run; each machine shows its paid time, cost and training share', async () => {
+    const cookie = await admin()
+    const { training, run, a, b } = await interruptedSpotRun()
+    const data = (await fleet(cookie)) as unknown as { gpus: Row[] }
+    const rowA = data.gpus.find((g) => g.id === a.id)
+    const rowB = data.gpus.find((g) => g.id === b.id)
+    // A: 60 min × $0.60/h; training minutes 10–60 of it = 50 of 60.
+    expect(rowA).toMatchObject({
+      spot: true,
+      ranFor: '1 h 00 min',
+      cost: '$0.60',
+      trainingShare: '83%',
+      ended: 'Reclaimed (spot interruption)',
+      run: { id: run.id, status: 'succeeded', former: true, href: `/trainings/${training.id}/runs/${run.id}` },
+    })
+    // B: 55 min × $0.96/h = $0.88; training minutes 65–100 = 35 of 55 (the 5-minute gap is on no machine).
+    expect(rowB).toMatchObject({
+      ranFor: '55 min 00 s',
+      cost: '$0.88',
+      trainingShare: '64%',
+      ended: 'Ended by Trainyard',
+      run: { id: run.id, former: false },
+    })
+  })
+
+  test('the listed machines in total and spot against on-demand; the lines add up to the total', async () => {
+    const cookie = await admin()
+    await interruptedSpotRun()
+    await machine({ runStatus: 'succeeded', gpuStatus: 'terminated', launchedHoursAgo: 3, terminatedHoursAgo: 1 })
+    const data = (await fleet(cookie)) as unknown as {
+      gpus: Row[]
+      totals: { all: Total; spot: Total; onDemand: Total; interrupted: number }
+    }
+    // Only this describe makes spot machines, each pair as above: $0.60 + $0.88, and (50 + 35) of 115 paid
+    // minutes training.
+    const spotRows = data.gpus.filter((g) => g.spot)
+    expect(spotRows.length % 2).toBe(0)
+    expect(data.totals.spot).toEqual({
+      machines: spotRows.length,
+      paid: spotRows.length === 2 ? '1 h 55 min' : expect.any(String),
+      cost: `$${((148 * spotRows.length) / 2 / 100).toFixed(2)}`,
+      trainingShare: '74%',
+    })
+    expect(data.totals.interrupted).toBeGreaterThanOrEqual(1)
+    expect(data.totals.all.machines).toBe(data.gpus.length)
+    expect(data.totals.spot.machines + data.totals.onDemand.machines).toBe(data.gpus.length)
+    const listed = data.gpus.filter((g) => g.cost !== '—').reduce((sum, g) => sum + usd(g.cost), 0)
+    expect(usd(data.totals.all.cost)).toBe(listed)
+    expect(usd(data.totals.spot.cost) + usd(data.totals.onDemand.cost)).toBe(listed)
+  })
+})

@@ -1,9 +1,11 @@
 // /admin/gpus — the GPU fleet: every machine ever started (a Gpu row is kept after it ends), newest
-// first, 50 to a page, with its run, owner, provider, type, state, age and cost, and a Terminate
-// button. Terminate asks the provider to end the machine now, marks the row stopping (the supervisor
+// first, 50 to a page, with its run (the one it serves now, or the one it served before a spot
+// interruption retired it), owner, provider, type, spot or on-demand, state, age, paid time, cost and
+// the share of that time spent training, and a Terminate button. Above the list, the machines listed
+// in total and split spot / on-demand (app/runs/cost.ts prices them, as it prices the run page). Terminate asks the provider to end the machine now, marks the row stopping (the supervisor
 // sees it gone and marks it terminated), and cancels its run if that is still active.
 import { parseWithZod } from '@conform-to/zod'
-import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction, type SerializeFrom } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
 import { z } from 'zod'
 import { ConfirmButton } from '~/components/confirm-button'
@@ -18,11 +20,22 @@ import { isLiveMachineState, LIVE_MACHINE_STATES } from '~/gpu/machine-state'
 import { cn } from '~/components/ui/cn'
 import { getErrorMessage } from '~/utils/misc'
 import { requireUserWithPermission } from '~/utils/permissions.server'
-import { isActiveRunStatus } from '~/runs/status'
-import { formatDateTime, formatDuration, formatUsd } from '~/utils/format'
+import { isActiveRunStatus, isTerminalRunStatus } from '~/runs/status'
+import { countOf, formatDateTime, formatDuration } from '~/utils/format'
 import { CANCELED_BY_ADMIN, endRun } from '~/runs/runs.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { PageNumberSchema } from '~/utils/pagination'
+import {
+  apportionCents,
+  centsText,
+  type CostBreakdown,
+  costBreakdown,
+  costMachineOf,
+  formatShare,
+  machineEndText,
+  toCents,
+} from '~/runs/cost'
+import { parsePhases } from '~/runs/phases'
 
 export const meta: MetaFunction = () => [{ title: 'GPU fleet · Admin · Trainyard' }]
 
@@ -78,23 +91,50 @@ export async function loader({ request }: LoaderFunctionArgs) {
       createdAt: true,
       updatedAt: true,
       trainingId: true,
-      run: { select: { id: true, status: true } },
+      spot: true,
+      zone: true,
+      endReason: true,
+      run: { select: COST_RUN_SELECT },
+      formerRun: { select: COST_RUN_SELECT },
       training: { select: { name: true, owner: { select: { email: true } } } },
     },
   })
   const now = new Date()
+  const costs = gpus.map((gpu) => {
+    // A machine retired by a spot interruption is priced against the run it served, like the current one.
+    const run = gpu.run ?? gpu.formerRun
+    return costBreakdown({
+      machines: [costMachineOf(gpu, run?.pricePerHour ?? null)],
+      phases: parsePhases(run?.phases),
+      now,
+      phasesEndAt: run && isTerminalRunStatus(run.status) ? (run.finishedAt ?? now) : now,
+    })
+  })
+  // Each machine's cents are its share of the page's rounded total, so the lines add up to the total.
+  const machineCents = apportionCents(
+    costs.map((c) => c.totalUsd),
+    toCents(costs.reduce((sum, c) => sum + c.totalUsd, 0)),
+  )
   return json({
     state: params.state,
     page,
     pages,
     total,
     liveCount,
-    gpus: gpus.map((gpu) => {
+    totals: fleetTotals(
+      gpus.map((gpu, i) => ({
+        spot: gpu.spot,
+        interrupted: gpu.endReason === 'spot-interruption',
+        cost: costs[i]!,
+        cents: machineCents[i]!,
+      })),
+    ),
+    gpus: gpus.map((gpu, i) => {
       const live = isLiveMachineState(gpu.status)
       const start = gpu.launchedAt ?? gpu.createdAt
-      // A row marked terminated without a time (seen gone by the reaper) ended at its last update.
-      const end = live ? now : (gpu.terminatedAt ?? gpu.updatedAt)
-      const runMs = gpu.launchedAt ? Math.max(0, end.getTime() - gpu.launchedAt.getTime()) : 0
+      const cost = costs[i]!
+      const machine = cost.machines[0]!
+      const run = gpu.run ?? gpu.formerRun
       return {
         id: gpu.id,
         instanceId: gpu.instanceId,
@@ -102,16 +142,57 @@ export async function loader({ request }: LoaderFunctionArgs) {
         status: gpu.status,
         live,
         instanceType: gpu.instanceType ?? '—',
+        spot: gpu.spot,
+        zone: gpu.zone,
         launched: formatDateTime(start),
         age: formatDuration(now.getTime() - start.getTime()),
-        ranFor: gpu.launchedAt ? formatDuration(runMs) : '—',
-        cost: gpu.launchedAt ? formatUsd((runMs / 3_600_000) * (gpu.pricePerHour ?? 0)) : '—',
-        run: gpu.run ? { id: gpu.run.id, status: gpu.run.status, href: `/trainings/${gpu.trainingId}/runs/${gpu.run.id}` } : null,
+        ranFor: gpu.launchedAt ? formatDuration(cost.paidMs) : '—',
+        cost: gpu.launchedAt ? centsText(machineCents[i]!, cost.totalUsd) : '—',
+        trainingShare: gpu.launchedAt ? formatShare(cost.trainingShare) : '—',
+        ended: machineEndText(machine),
+        interrupted: gpu.endReason === 'spot-interruption',
+        run: run
+          ? {
+              id: run.id,
+              status: run.status,
+              href: `/trainings/${gpu.trainingId}/runs/${run.id}`,
+              // Not the run's machine any more: a spot interruption moved the run to another.
+              former: gpu.run === null,
+            }
+          : null,
         trainingName: gpu.training.name,
         ownerEmail: gpu.training.owner.email,
       }
     }),
   })
+}
+
+const COST_RUN_SELECT = { id: true, status: true, phases: true, finishedAt: true, pricePerHour: true } as const
+
+type MachineTotal = { spot: boolean; interrupted: boolean; cost: CostBreakdown; cents: number }
+
+/** Paid time, cost and training share of some machines, as text. */
+function totalOf(machines: MachineTotal[]) {
+  const paidMs = machines.reduce((sum, m) => sum + m.cost.paidMs, 0)
+  const trainingMs = machines.reduce((sum, m) => sum + m.cost.trainingMs, 0)
+  const usd = machines.reduce((sum, m) => sum + m.cost.totalUsd, 0)
+  const cents = machines.reduce((sum, m) => sum + m.cents, 0)
+  return {
+    machines: machines.length,
+    paid: formatDuration(paidMs),
+    cost: centsText(cents, usd),
+    trainingShare: formatShare(paidMs > 0 ? trainingMs / paidMs : null),
+  }
+}
+
+/** The machines listed, in total and split spot / on-demand, and how many a spot interruption ended. */
+function fleetTotals(machines: MachineTotal[]) {
+  return {
+    all: totalOf(machines),
+    spot: totalOf(machines.filter((m) => m.spot)),
+    onDemand: totalOf(machines.filter((m) => !m.spot)),
+    interrupted: machines.filter((m) => m.interrupted).length,
+  }
 }
 
 export async function action({ request }: ActionFunctionArgs) {
@@ -188,6 +269,7 @@ export default function GpuFleet() {
         ))}
       </nav>
       <ErrorList errors={errors} />
+      {data.gpus.length > 0 ? <FleetTotals totals={data.totals} /> : null}
 
       {data.gpus.length === 0 ? (
         <p className="card p-6 text-center text-sm text-slate-600">
@@ -239,6 +321,7 @@ export default function GpuFleet() {
                         {gpu.trainingName}
                       </Link>
                       <RunStatusBadge status={gpu.run.status} />
+                      {gpu.run.former ? <span className="text-slate-500">(a machine it used before)</span> : null}
                     </>
                   ) : (
                     <span>{gpu.trainingName} (run deleted)</span>
@@ -246,7 +329,11 @@ export default function GpuFleet() {
                 </dd>
                 <dt>Machine</dt>
                 <dd className="text-slate-900">
-                  {gpu.instanceType} <span className="text-slate-500">({gpu.provider})</span>
+                  {gpu.instanceType}{' '}
+                  <span className="text-slate-500">
+                    ({gpu.provider}
+                    {gpu.zone ? `, ${gpu.zone}` : ''}, {gpu.spot ? 'spot' : 'on-demand'})
+                  </span>
                 </dd>
                 <dt>Launched</dt>
                 <dd className="text-slate-900">
@@ -256,6 +343,12 @@ export default function GpuFleet() {
                 <dd className="tabular-nums text-slate-900">{gpu.ranFor}</dd>
                 <dt>Cost</dt>
                 <dd className="tabular-nums text-slate-900">{gpu.cost}</dd>
+                <dt>Training</dt>
+                <dd className="tabular-nums text-slate-900">
+                  {gpu.trainingShare} <span className="text-slate-500">of its paid time</span>
+                </dd>
+                <dt>Ended</dt>
+                <dd className={cn(gpu.interrupted ? 'font-medium text-amber-800' : 'text-slate-900')}>{gpu.ended}</dd>
               </dl>
             </li>
           ))}
@@ -263,6 +356,41 @@ export default function GpuFleet() {
       )}
       {data.pages > 1 ? <Pagination page={data.page} pages={data.pages} hrefFor={(page) => listHref(data.state, page)} /> : null}
     </div>
+  )
+}
+
+type Totals = SerializeFrom<typeof loader>['totals']
+
+/** The machines on this page in total, and spot against on-demand. */
+function FleetTotals({ totals }: { totals: Totals }) {
+  const rows = [
+    { label: 'All listed', total: totals.all },
+    { label: 'Spot', total: totals.spot },
+    { label: 'On-demand', total: totals.onDemand },
+  ].filter((row, i) => i === 0 || row.total.machines > 0)
+  return (
+    <section aria-label="Fleet cost" className="card flex flex-col gap-2 p-4 text-sm">
+      <h3 className="font-medium text-slate-900">Cost of the machines listed</h3>
+      <ul className="flex flex-col divide-y divide-slate-100">
+        {rows.map(({ label, total }) => (
+          <li key={label} data-total={label} className="flex flex-wrap items-baseline justify-between gap-x-4 gap-y-0.5 py-1">
+            <span className="text-slate-900">
+              {label} <span className="text-slate-500">({countOf(total.machines, 'machine', 'machines')})</span>
+            </span>
+            <span className="flex flex-wrap gap-x-3 tabular-nums text-slate-600">
+              <span>{total.paid} paid</span>
+              <span className="font-medium text-slate-900">{total.cost}</span>
+              <span>{total.trainingShare} training</span>
+            </span>
+          </li>
+        ))}
+      </ul>
+      {totals.interrupted > 0 ? (
+        <p className="text-amber-800">
+          {countOf(totals.interrupted, 'spot machine was', 'spot machines were')} reclaimed by a spot interruption.
+        </p>
+      ) : null}
+    </section>
   )
 }
 

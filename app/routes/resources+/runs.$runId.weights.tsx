@@ -1,9 +1,13 @@
-// GET /resources/runs/:runId/weights — the LoRA file a run left, streamed from storage as a download
-// named after the training ("<jobName>.safetensors", the name the usage snippet loads). Whoever may
-// read the training may download; anyone else gets the same 404 as for a run that does not exist.
+// GET /resources/runs/:runId/weights — the run's LoRA, streamed from storage as a download named after
+// the training ("<jobName>.safetensors", the name the usage snippet loads): the checkpoint the owner
+// picked, else the final file, else (a run stopped before its end) the newest checkpoint it kept.
+// Whoever may read the training may download; anyone else gets the same 404 as for a run that does
+// not exist.
 import { createReadableStreamFromReadable, type LoaderFunctionArgs } from '@remix-run/node'
 import { invariantResponse } from '@epic-web/invariant'
 import { requireRunById } from '~/runs/access.server'
+import { offeredCheckpoint } from '~/runs/checkpoints.server'
+import { runKeyPrefix } from '~/storage/keys'
 import { getStorage } from '~/storage/storage.server'
 import { jobName } from '~/trainings/config'
 
@@ -11,15 +15,18 @@ const NOT_FOUND: ResponseInit = { status: 404, headers: { 'content-type': 'appli
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { training, run } = await requireRunById(request, params.runId, 'read')
+  const offered = await offeredCheckpoint(run)
+  // A run recorded before checkpoints were kept has only its weightsKey.
+  const key = offered?.key ?? run.weightsKey
   const missing = () =>
     JSON.stringify({
-      error:
-        run.status === 'succeeded'
-          ? 'The LoRA file of this run is missing from storage.'
-          : 'This run has no LoRA file: only a run that succeeded leaves one.',
+      error: key
+        ? 'The LoRA file of this run is missing from storage.'
+        : 'This run has no LoRA file: it ended before it saved a checkpoint.',
     })
-  invariantResponse(run.weightsKey, missing, NOT_FOUND)
-  const object = await (await getStorage()).get(run.weightsKey)
+  // Only a key under the run's own folder: another would serve someone else's file through this check.
+  invariantResponse(key && key.startsWith(runKeyPrefix(run.id)), missing, NOT_FOUND)
+  const object = await (await getStorage()).get(key)
   invariantResponse(object, missing, NOT_FOUND)
   const headers = new Headers({
     'content-type': 'application/octet-stream',
@@ -27,7 +34,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     // Private: it is someone's model. no-transform: a proxy must not recompress a binary download.
     'cache-control': 'private, no-transform',
   })
-  const size = object.size ?? run.weightsSize
+  const size = object.size ?? offered?.bytes ?? run.weightsSize
   if (size !== null) headers.set('content-length', String(size))
   return new Response(createReadableStreamFromReadable(object.body), { status: 200, headers })
 }

@@ -48,7 +48,7 @@ describe('fetchAgentMessages', () => {
     handler = json({ messages: [message(3), message(4, 'uploading')] })
     const result = await fetchAgentMessages(baseUrl, TOKEN, 2)
     // The newer fields (phase, a failure's kind and detail, the samples) that a message leaves out are null.
-    const unset = { phase: null, kind: null, detail: null, samples: null }
+    const unset = { phase: null, kind: null, detail: null, samples: null, uploaded: null }
     expect(result).toEqual({
       ok: true,
       messages: [
@@ -82,9 +82,26 @@ describe('fetchAgentMessages', () => {
           kind: null,
           detail: null,
           samples: null,
+          uploaded: null,
         },
       ],
     })
+  })
+
+  test('what the agent uploaded is parsed; a malformed `uploaded` is dropped, not the whole answer', async () => {
+    const uploaded = {
+      checkpoints: [{ step: 250, bytes: 9437312 }],
+      samples: [{ step: 250, prompt: 0 }],
+      optimizer: { step: 250 },
+    }
+    handler = json({
+      messages: [
+        { id: 1, status: 'training', at: AT, uploaded },
+        { id: 2, status: 'training', at: AT, uploaded: 'garbage' },
+      ],
+    })
+    const result = await fetchAgentMessages(baseUrl, TOKEN, 0)
+    expect(result.ok && result.messages.map((m) => m.uploaded)).toEqual([uploaded, null])
   })
 
   test('garbage is a bad answer', async () => {

@@ -4,6 +4,7 @@
 // token never appears in a result, an error or a log line.
 import { z } from 'zod'
 import { AGENT_STATUSES } from '../status'
+import { UploadedSchema } from '../checkpoints.server'
 
 /** Longer than any honest answer: 1,000 messages of ≤ 8 KB text would be 8 MB, but the agent sends ~0.5 KB each. */
 export const AGENT_ANSWER_MAX_BYTES = 2 * 1024 * 1024
@@ -30,6 +31,14 @@ const AgentMessageSchema = z.object({
     .nullable()
     .optional()
     .default(null),
+  // What the agent finished uploading since its previous message (step saves, samples, optimizer state).
+  uploaded: UploadedSchema,
+  // A spot machine's interruption notice came (phase `interrupted`): the newest checkpoint uploaded with
+  // its optimizer state, or null before the first. Absent on every other message.
+  interrupted: z
+    .object({ step: z.number().int().min(0).nullable().optional().default(null) })
+    .nullable()
+    .optional(),
 })
 export type AgentMessage = z.infer<typeof AgentMessageSchema>
 

@@ -274,7 +274,9 @@ describe('runSupervisorCycle', () => {
     await cycle()
     const r0 = await run(id)
     expect(r0.status).toBe('provisioning')
-    const stats = await cycle({ now: new Date(r0.startedAt!.getTime() + HEARTBEAT_MS + 1) })
+    // Counted from the machine's launch (a run's next machine gets the whole timeout too).
+    const since = Math.max(r0.startedAt!.getTime(), r0.gpu!.launchedAt!.getTime())
+    const stats = await cycle({ now: new Date(since + HEARTBEAT_MS + 1) })
     expect(stats.ended).toBe(1)
     const r = await run(id)
     expect(r.error).toBe(

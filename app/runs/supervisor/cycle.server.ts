@@ -1,6 +1,8 @@
-// One supervisor cycle, in order: lease the runs to handle, launch the queued ones, describe their
-// machines in one call per provider, poll the agents, fail the silent ones, terminate the machines of
-// ended runs, keep costs current, reap orphans, release what is done. The rules it keeps (one way to
+// One supervisor cycle, in order: lease the runs to handle, launch the queued ones (and those waiting for
+// capacity or for their next machine), describe their machines in one call per provider, poll the
+// agents, move runs whose spot machine was reclaimed to their next one (./relaunch.server.ts), fail the
+// silent ones, terminate the machines of ended runs and former ones, keep costs current over all of a
+// run's machines, reap orphans, release what is done. The rules it keeps (one way to
 // end a run, no machine left running, a status message recorded once) are in docs/architecture.md and
 // docs/decisions/007-gpu-runs.md and 008-scale-out.md; leases (which process handles which run) are in
 // ./leases.server.ts, the timer that runs cycles in ./loop.server.ts.
@@ -11,7 +13,7 @@ import { getEnv } from '../../utils/env.server'
 import { inChunks } from '../../utils/collections'
 import { forEachLimit } from '../../utils/concurrency'
 import { durationInWords } from '../../utils/format'
-import type { GpuProvider } from '../../gpu/provider.server'
+import { CapacityExhaustedError, type GpuProvider, type LaunchAttempt, type Machine } from '../../gpu/provider.server'
 import { activeProviderNames, getGpuProvider, isProviderName, offerFor, type ProviderName } from '../../gpu/registry.server'
 import { reapOrphans, terminateMachines } from './reaper.server'
 import { ACTIVE_RUN_STATUSES, isActiveRunStatus } from '../status'
@@ -21,12 +23,24 @@ import { agentTokenFor, agentTokenHash, endRun } from '../runs.server'
 import { jobKey } from '../../storage/keys'
 import { getStorage, type Storage } from '../../storage/storage.server'
 import { leaseRuns, releaseFinishedRuns, renewLeasesWhileBusy } from './leases.server'
-import { pollAgents, recordPolls, runBatched } from './poll.server'
+import { forgetRun, pollAgents, recordPolls, runBatched } from './poll.server'
 import { redactSecrets } from '../redact.server'
 import { launchRefusal } from '../launch-refusal.server'
 import { renderJobConfig, SERVER_FILLED } from '../../trainings/config'
 import type { PhaseSpan } from '../phases'
 import { plannedSamples, serializeSamples, type RunSample } from '../samples'
+import { hardwareNeedOf, parseBaseModel } from '../../trainings/base-models'
+import {
+  capacityFailureText,
+  capacityWaitText,
+  DEFAULT_CAPACITY_RETRY_DELAYS_MS,
+  fallbackTexts,
+  handleInterruption,
+  newestCheckpointStep,
+  resumeFor,
+  resumeOnNewMachine,
+  SPOT_INTERRUPTION,
+} from './relaunch.server'
 
 const DEFAULT_POLL_CONCURRENCY = 16
 const DEFAULT_MAX_RUNS_PER_CYCLE = 5000
@@ -65,6 +79,13 @@ export type SupervisorOptions = {
   /** Reap orphans in this cycle (default true; the loop does it once a minute: loop.server.ts). */
   reap?: boolean
   signal?: AbortSignal
+  /** Spot interruptions a run survives before its next machine is on-demand. Default: EC2_SPOT_MAX_INTERRUPTIONS. */
+  spotMaxInterruptions?: number
+  /**
+   * The waits between launch rounds while no capacity is found; the run fails after one round more than
+   * there are waits. Default: DEFAULT_CAPACITY_RETRY_DELAYS_MS (1, 2, 4 minutes).
+   */
+  capacityRetryDelaysMs?: readonly number[]
   /** Tests: fields added to each job (e.g. simulateFailAtStep). */
   jobExtras?: (runId: string) => Record<string, unknown>
 }
@@ -95,7 +116,37 @@ const RUN_SELECT = {
   lastContactAt: true,
   startedAt: true,
   createdAt: true,
-  gpu: { select: { instanceId: true, provider: true, status: true, launchedAt: true, terminatedAt: true, pricePerHour: true } },
+  spot: true,
+  interruptions: true,
+  launchRounds: true,
+  launchRetryAt: true,
+  resumeStep: true,
+  continuedFromId: true,
+  stepsOverride: true,
+  optimizerStep: true,
+  gpu: {
+    select: {
+      instanceId: true,
+      provider: true,
+      status: true,
+      launchedAt: true,
+      terminatedAt: true,
+      pricePerHour: true,
+      spot: true,
+    },
+  },
+  // The machines a run used before its current one (reclaimed spot machines): their minutes count too.
+  formerGpus: {
+    select: {
+      instanceId: true,
+      provider: true,
+      status: true,
+      launchedAt: true,
+      terminatedAt: true,
+      pricePerHour: true,
+      endReason: true,
+    },
+  },
 } satisfies Prisma.TrainingRunSelect
 type LeasedRun = Prisma.TrainingRunGetPayload<{ select: typeof RUN_SELECT }>
 
@@ -107,6 +158,9 @@ type Cycle = {
   storage: () => Promise<Storage>
   stats: CycleStats
   options: SupervisorOptions
+  /** Runs whose machine the cloud itself reported reclaimed in this cycle's describe. */
+  interruptedByCloud: Set<string>
+  ctx: () => { prisma: PrismaClient; now: Date; problems: string[] }
 }
 
 function message(error: unknown) {
@@ -126,6 +180,8 @@ export async function runSupervisorCycle(options: SupervisorOptions): Promise<Cy
     storage: () => (storage ??= options.storage ? Promise.resolve(options.storage) : getStorage()),
     stats: { leased: 0, launched: 0, polled: 0, messagesRecorded: 0, ended: 0, reaped: 0, durationMs: 0, problems: [] },
     options,
+    interruptedByCloud: new Set(),
+    ctx: () => ({ prisma: cycle.prisma, now: cycle.now, problems: cycle.stats.problems }),
   }
   const { prisma, now, stats } = cycle
   const concurrency = options.pollConcurrency ?? DEFAULT_POLL_CONCURRENCY
@@ -141,11 +197,20 @@ export async function runSupervisorCycle(options: SupervisorOptions): Promise<Cy
       inChunks(leasedIds, (ids) => prisma.trainingRun.findMany({ where: { id: { in: ids } }, select: RUN_SELECT }))
 
     if (leasedIds.length > 0) {
-      // Queued runs, and provisioning ones without a machine (a process died between the two writes).
-      const toLaunch = (await load()).filter((r) => r.status === 'queued' || (r.status === 'provisioning' && !r.gpu))
+      // A process that died between the two writes of an interruption left a run past provisioning
+      // without a machine: its second half is done now (the machine already moved to formerGpus).
+      for (const run of (await load()).filter(isHalfResumed)) await finishResume(cycle, run)
+
+      // Queued runs, and provisioning ones without a machine (a process died between the two writes, a
+      // spot machine was reclaimed, or no capacity was found: those wait until launchRetryAt).
+      const toLaunch = (await load()).filter(
+        (r) =>
+          r.status === 'queued' ||
+          (r.status === 'provisioning' && !r.gpu && !(r.launchRetryAt && r.launchRetryAt.getTime() > now.getTime())),
+      )
       await forEachLimit(toLaunch, concurrency, (run) => launchRun(cycle, run))
 
-      await describeMachines(
+      const interrupted = await describeMachines(
         cycle,
         (await load()).filter((r) => isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'),
       )
@@ -165,6 +230,10 @@ export async function runSupervisorCycle(options: SupervisorOptions): Promise<Cy
       stats.messagesRecorded += recorded.messagesRecorded
       stats.ended += recorded.ended
 
+      // After the polls, so the old machine's last messages (its notice, its last checkpoint) are in.
+      for (const id of recorded.interrupted) interrupted.add(id)
+      const resumed = await handleInterruptions(cycle, await load(), interrupted)
+
       await failSilentRuns(cycle, await load(), results, options.heartbeatTimeoutMs ?? env.HEARTBEAT_TIMEOUT_MS)
 
       const afterPolls = await load()
@@ -172,11 +241,15 @@ export async function runSupervisorCycle(options: SupervisorOptions): Promise<Cy
         cycle,
         afterPolls.filter((r) => !isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'),
       )
-      // Runs still going whose progress write carried the cost already are skipped.
+      await retireFormerMachines(cycle, afterPolls)
+      // Runs still going whose progress write carried the cost already are skipped (not one that just
+      // lost its machine: its cost now counts that machine to its end).
       await recordCosts(
         cycle,
         (await load()).filter(
-          (r) => !(recorded.updated.has(r.id) && isActiveRunStatus(r.status) && r.gpu?.status !== 'terminated'),
+          (r) =>
+            resumed.has(r.id) ||
+            !(recorded.updated.has(r.id) && isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'),
         ),
       )
     }
@@ -223,6 +296,10 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
   const provider = cycle.provider(run.provider)
   if (!provider) return fail(`Could not start a machine: unknown GPU provider ${JSON.stringify(run.provider)}.`)
   const maxRunMinutes = options.maxRunMinutes ?? getEnv().MAX_RUN_MINUTES
+  // One machine per attempt: 0 for the first, one more for each machine the run lost (its idempotency key
+  // with the run id, so a retried launch of one attempt still makes one machine).
+  const attempt = run.formerGpus.length
+  const spot = run.spot && run.interruptions < spotMaxInterruptions(options)
   let request
   let planned: RunSample[] = []
   try {
@@ -239,11 +316,25 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
     })
     const storage = await cycle.storage()
     const { token: hfToken } = await huggingFaceTokenFor(training.ownerId, { prisma })
-    const job = await buildAgentJob(run, training, training.images, { storage, maxRunMinutes, hfToken })
+    // A machine after the first resumes where the run got to, and numbers its messages after the last
+    // one recorded, so every message id of the run stays unique across its machines.
+    const resume = await resumeFor(prisma, run)
+    const job = await buildAgentJob(run, training, training.images, {
+      storage,
+      maxRunMinutes,
+      hfToken,
+      resume,
+      firstMessageId: run.lastMessageId + 1,
+      // The agent watches for the interruption notice only on a spot machine.
+      spot: spot && provider.capabilities.spot,
+    })
     Object.assign(job, options.jobExtras?.(run.id))
     // The job's prompts (the job carries its config as the agent's opaque JSON: rendered again here).
     const rendered = renderJobConfig(training, { datasetFolder: SERVER_FILLED, outputFolder: SERVER_FILLED })
     planned = plannedSamples(rendered.config.process[0]?.sample.prompts ?? [], training.triggerWord)
+    // What the base model needs: a provider that falls back to another machine type picks one this big.
+    const model = parseBaseModel(training.baseModel)
+    const minGpuMemoryGb = model ? hardwareNeedOf(model, rendered.config.process[0]?.model).gpuMemoryGb : undefined
     request = await launchRequestFor(provider, {
       runId: run.id, // startRun records the offer; a row without one gets the provider's smallest.
       instanceType: run.instanceType ?? offerFor({ gpuMemoryGb: 0 }, provider.name)?.instanceType ?? 'unknown',
@@ -251,6 +342,7 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
       maxRunMinutes,
       storage,
     })
+    request = { ...request, attempt, spot, ...(minGpuMemoryGb === undefined ? {} : { minGpuMemoryGb }) }
   } catch (error) {
     return fail(`Could not prepare the job: ${message(error)}`)
   }
@@ -260,23 +352,37 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
     where: { id: run.id, status: 'provisioning', lockedBy: cycle.workerId, gpu: { is: null } },
   })
   if (stillMine === 0) return
-  let machine
+  let machine: Machine
   try {
     machine = await provider.launch(request)
   } catch (error) {
+    if (error instanceof CapacityExhaustedError) return waitForCapacity(cycle, run, error, fail)
     // The SDK already retried throttling and 5xx. A machine that exists anyway is the reaper's.
     const refusal = launchRefusal(error, run.instanceType)
     if (refusal) return fail(refusal.sentence, refusal.kind, message(error))
     return fail(`Could not start a machine: ${message(error)}`)
   }
   stats.launched++
+  const fallbacks = fallbackTexts(machine)
+  if (fallbacks.length > 0) {
+    // A millisecond apart, so the timeline keeps the order they were tried in.
+    await prisma.runEvent.createMany({
+      data: fallbacks.map((text, i) => ({ runId: run.id, kind: 'capacity-fallback', text, at: new Date(now.getTime() + i) })),
+    })
+  }
+  const instanceType = machine.instanceType || run.instanceType
   const gpu = {
     instanceId: machine.instanceId,
     provider: provider.name,
     status: machine.state,
-    instanceType: machine.instanceType || run.instanceType,
-    pricePerHour: run.pricePerHour,
+    instanceType,
+    // The machine's own price when the provider knows it (a spot price); else the offer's the run was
+    // queued with (a fallback machine of another type without a price is costed at that too).
+    pricePerHour: machine.pricePerHour ?? run.pricePerHour,
     launchedAt: machine.launchedAt ?? now,
+    spot: machine.spot ?? (spot && provider.capabilities.spot),
+    zone: machine.zone ?? null,
+    subnetId: machine.subnetId ?? null,
   }
   await prisma.gpu.upsert({
     where: { runId: run.id },
@@ -291,9 +397,108 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
   })
 }
 
-/** One describe per provider: Gpu.status and agentUrl kept true; a machine gone under an active run fails it. */
+function spotMaxInterruptions(options: SupervisorOptions) {
+  return options.spotMaxInterruptions ?? getEnv().EC2_SPOT_MAX_INTERRUPTIONS
+}
+
+/**
+ * Nothing launched: every place and type the provider may use refused for capacity. The run stays
+ * `provisioning` without a machine and waits (1, 2, 4 minutes), saying what was tried on its timeline;
+ * after the last wait's round it fails with a sentence naming every type and zone tried.
+ */
+async function waitForCapacity(
+  cycle: Cycle,
+  run: LeasedRun,
+  error: CapacityExhaustedError,
+  fail: (error: string, errorKind?: string | null, errorDetail?: string | null) => Promise<void>,
+) {
+  const { prisma, now, options } = cycle
+  const delays = options.capacityRetryDelaysMs ?? DEFAULT_CAPACITY_RETRY_DELAYS_MS
+  const round = run.launchRounds + 1
+  const attempts: LaunchAttempt[] = error.attempts
+  if (round > delays.length) {
+    const waitedMs = delays.reduce((a, b) => a + b, 0)
+    return fail(capacityFailureText(attempts, round, waitedMs), 'launch-capacity', message(error))
+  }
+  const delayMs = delays[round - 1]!
+  const { count } = await prisma.trainingRun.updateMany({
+    where: { id: run.id, status: 'provisioning', lockedBy: cycle.workerId, gpu: { is: null } },
+    data: { launchRounds: round, launchRetryAt: new Date(now.getTime() + delayMs) },
+  })
+  if (count === 0) return // canceled meanwhile, or taken over
+  await prisma.runEvent.create({
+    data: { runId: run.id, kind: 'capacity-wait', text: capacityWaitText(attempts, round, delays.length + 1, delayMs), at: now },
+  })
+}
+
+/** Past provisioning, active, without a machine, and a reclaimed one among its former machines. */
+function isHalfResumed(run: LeasedRun) {
+  return (
+    isActiveRunStatus(run.status) &&
+    run.status !== 'queued' &&
+    run.status !== 'provisioning' &&
+    !run.gpu &&
+    run.formerGpus.some((g) => g.endReason === SPOT_INTERRUPTION)
+  )
+}
+
+async function finishResume(cycle: Cycle, run: LeasedRun) {
+  const interruptions = run.formerGpus.filter((g) => g.endReason === SPOT_INTERRUPTION).length
+  const own = await newestCheckpointStep(cycle.prisma, run.id)
+  const resumeStep = own ?? (run.continuedFromId ? run.resumeStep : null)
+  await resumeOnNewMachine(cycle.prisma, run, { interruptions, resumeStep, now: cycle.now })
+}
+
+/**
+ * The runs whose machine was reclaimed (the cloud said so, or the agent got the notice): each moves to
+ * its next machine. An agent's word alone counts only on a spot machine: an agent cannot make the app
+ * rent machine after machine. Returns the runs that moved.
+ */
+async function handleInterruptions(cycle: Cycle, runs: LeasedRun[], ids: Set<string>) {
+  const moved = new Set<string>()
+  const maxInterruptions = spotMaxInterruptions(cycle.options)
+  for (const run of runs) {
+    if (!ids.has(run.id) || !isActiveRunStatus(run.status) || !run.gpu) continue
+    const fromCloud = cycle.interruptedByCloud.has(run.id)
+    if (!fromCloud && !run.gpu.spot) continue
+    const provider = cycle.provider(run.gpu.provider)
+    if (await handleInterruption(cycle.ctx(), run, provider, { maxInterruptions })) {
+      forgetRun(run.id)
+      moved.add(run.id)
+    }
+  }
+  return moved
+}
+
+/**
+ * Former machines (reclaimed spot machines) not yet seen terminated: terminated again (harmless) and
+ * described, so their rows end and their minutes stop counting. The reaper leaves them alone while
+ * their run is active, since they carry its run tag.
+ */
+async function retireFormerMachines(cycle: Cycle, runs: LeasedRun[]) {
+  const byProvider = new Map<string, string[]>()
+  for (const run of runs)
+    for (const g of run.formerGpus)
+      if (g.status !== 'terminated') byProvider.set(g.provider, [...(byProvider.get(g.provider) ?? []), g.instanceId])
+  for (const [name, ids] of byProvider) {
+    const provider = cycle.provider(name)
+    if (!provider) continue
+    try {
+      await terminateMachines(cycle.prisma, provider, ids, cycle.now)
+    } catch (error) {
+      cycle.stats.problems.push(`terminate (${name}): ${message(error)}`)
+    }
+  }
+}
+
+/**
+ * One describe per provider: Gpu.status and agentUrl kept true; a machine gone under an active run fails
+ * it, unless the cloud reclaimed it (a spot interruption): those runs are returned, to move on to a new
+ * machine once their agents were polled a last time.
+ */
 async function describeMachines(cycle: Cycle, runs: LeasedRun[]) {
   const { prisma, now, stats } = cycle
+  const interrupted = new Set<string>()
   const graceMs = cycle.options.missingGraceMs ?? DEFAULT_MISSING_GRACE_MS
   for (const [name, group] of groupByProvider(runs)) {
     const provider = cycle.provider(name)
@@ -310,6 +515,11 @@ async function describeMachines(cycle: Cycle, runs: LeasedRun[]) {
       const machine = machines.get(gpu.instanceId)
       const launchedMs = (gpu.launchedAt ?? run.startedAt ?? run.createdAt).getTime()
       if (!machine && now.getTime() - launchedMs < graceMs) continue
+      if (machine?.interrupted) {
+        interrupted.add(run.id)
+        cycle.interruptedByCloud.add(run.id)
+        continue
+      }
       if (!machine || machine.state === 'terminated') {
         await prisma.gpu.updateMany({
           where: { runId: run.id, status: { not: 'terminated' } },
@@ -328,6 +538,7 @@ async function describeMachines(cycle: Cycle, runs: LeasedRun[]) {
       }
     }
   }
+  return interrupted
 }
 
 /**
@@ -337,8 +548,14 @@ async function describeMachines(cycle: Cycle, runs: LeasedRun[]) {
 async function failSilentRuns(cycle: Cycle, runs: LeasedRun[], results: Map<string, AgentPollResult>, timeoutMs: number) {
   const { prisma, now, stats } = cycle
   for (const run of runs) {
-    if (!isActiveRunStatus(run.status) || run.status === 'queued') continue
-    const since = Math.max(run.lastContactAt?.getTime() ?? 0, (run.startedAt ?? run.createdAt).getTime())
+    // Without a machine there is nothing to hear from: waiting for capacity, or about to be launched.
+    if (!isActiveRunStatus(run.status) || run.status === 'queued' || !run.gpu) continue
+    // From the current machine's launch at the earliest: a run's next machine gets the whole timeout.
+    const since = Math.max(
+      run.lastContactAt?.getTime() ?? 0,
+      (run.startedAt ?? run.createdAt).getTime(),
+      run.gpu.launchedAt?.getTime() ?? 0,
+    )
     if (now.getTime() - since < timeoutMs) continue
     const result = results.get(run.id)
     let problem: string
@@ -384,13 +601,22 @@ async function terminateEndedRuns(cycle: Cycle, runs: LeasedRun[]) {
   }
 }
 
-/** Machine minutes and what they cost: up to now while the machine runs, final once it is terminated. */
+/**
+ * Machine minutes and what they cost, over every machine the run used (its former machines and its
+ * current one), each at its own price: up to now while a machine runs, final once it is terminated.
+ */
 function costOf(run: LeasedRun, now: Date) {
-  const gpu = run.gpu
-  if (!gpu?.launchedAt) return null
-  const end = gpu.terminatedAt ?? now
-  const gpuMinutes = Math.max(0, (end.getTime() - gpu.launchedAt.getTime()) / 60_000)
-  return { gpuMinutes, costUsd: (gpuMinutes / 60) * (run.pricePerHour ?? gpu.pricePerHour ?? 0) }
+  const machines = [...run.formerGpus, ...(run.gpu ? [run.gpu] : [])].filter((g) => g.launchedAt)
+  if (machines.length === 0) return null
+  let gpuMinutes = 0
+  let costUsd = 0
+  for (const gpu of machines) {
+    const end = gpu.terminatedAt ?? now
+    const minutes = Math.max(0, (end.getTime() - gpu.launchedAt!.getTime()) / 60_000)
+    gpuMinutes += minutes
+    costUsd += (minutes / 60) * (gpu.pricePerHour ?? run.pricePerHour ?? 0)
+  }
+  return { gpuMinutes, costUsd }
 }
 
 async function recordCosts(cycle: Cycle, runs: LeasedRun[]) {

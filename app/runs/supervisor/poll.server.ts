@@ -15,6 +15,7 @@ import type { Storage } from '../../storage/storage.server'
 import { advancePhases, parsePhases, phaseOf } from '../phases'
 import { FAILURE_KIND_MAX_CHARS } from '../failures'
 import { parseSamples, serializeSamples, type RunSample } from '../samples'
+import { recordFinalCheckpoint, recordPolledUploads } from '../checkpoints.server'
 
 /** Rows per INSERT: well under SQLite's 32,766 bound parameters at 8 columns a row. */
 const INSERT_CHUNK_ROWS = 500
@@ -104,6 +105,16 @@ export async function runBatched(prisma: PrismaClient, writes: Prisma.PrismaProm
 
 const firstTraining = new Map<string, { step: number; atMs: number }>()
 
+/** The run moved to another machine: its ETA is paced from that machine's first training message. */
+export function forgetRun(runId: string) {
+  firstTraining.delete(runId)
+}
+
+/** The agent got the spot interruption notice: it stopped the trainer and sends nothing more. */
+export function isInterruptionNotice(m: Pick<AgentMessage, 'phase' | 'interrupted'>) {
+  return Boolean(m.interrupted) || m.phase === 'interrupted'
+}
+
 async function firstTrainingMessage(prisma: PrismaClient, runId: string, fresh: AgentMessage[]) {
   const cached = firstTraining.get(runId)
   if (cached) return cached
@@ -188,6 +199,9 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
     ])
   }
 
+  // Moved to a new machine by the cycle (cycle.server.ts) once this poll's messages are recorded.
+  const interrupted = new Set(answered.filter((a) => a.fresh.some(isInterruptionNotice)).map((a) => a.run.id))
+
   const writes: Prisma.PrismaPromise<Prisma.BatchPayload>[] = []
   const writeRunIds: string[] = []
   const endings: {
@@ -256,6 +270,9 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
     ])
   }
 
+  // What each agent finished uploading (step saves, samples), before any run ends: the ending keeps it.
+  await recordPolledUploads(ctx, answered)
+
   let ended = 0
   for (const ending of endings) {
     firstTraining.delete(ending.run.id)
@@ -270,7 +287,7 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
       if (await endRun(ending.run.id, 'failed', { error: reason, errorKind, errorDetail, prisma, now })) ended++
     } else if (await finishSucceeded(ctx, ending.run.id, ending.samples)) ended++
   }
-  return { messagesRecorded, ended, updated: new Set(writeRunIds) }
+  return { messagesRecorded, ended, updated: new Set(writeRunIds), interrupted }
 }
 
 /**
@@ -306,5 +323,6 @@ async function finishSucceeded(ctx: PollContext, runId: string, reported: AgentM
     where: { id: runId, status: { in: [...ACTIVE_RUN_STATUSES] } },
     data: { weightsKey: key, weightsSize: weights.size, sampleKeys: serializeSamples(samples) },
   })
+  await recordFinalCheckpoint({ prisma }, runId, weights.size)
   return endRun(runId, 'succeeded', { prisma, now })
 }

@@ -538,9 +538,7 @@ describe('checkpoints: choose, continue, cancel and keep', () => {
     expect((await runRow(run.id)).chosenStep).toBe(250)
     const refused = await post(training.id, run.id, cookie, { intent: 'choose', step: '750' })
     expect(refused.status).toBe(400)
-    expect(((await refused.json()) as { formErrors: string[] }).formErrors).toEqual([
-      'This run kept no checkpoint at step 750: choose one from the list.',
-    ])
+    expect(((await refused.json()) as { formErrors: string[] }).formErrors).toEqual(['This run keeps no checkpoint at step 750.'])
     expect((await runRow(run.id)).chosenStep).toBe(250)
   })
 
@@ -589,11 +587,16 @@ describe('checkpoints: choose, continue, cancel and keep', () => {
       const run = await prisma.trainingRun.create({
         data: { trainingId: training.id, status: 'training', activeTrainingId: training.id },
       })
+      await prisma.runCheckpoint.create({ data: { runId: run.id, step: 250, key: `runs/${run.id}/checkpoints/250`, bytes: 100 } })
       const response = await post(training.id, run.id, cookie, { intent: 'cancel', ...form })
       expect(response.status).toBe(302)
       const { toast } = await getToast(makeRequest('/', { cookie: mergeCookies(undefined, response) }))
       expect(toast).toMatchObject({ description })
       expect((await runRow(run.id)).status).toBe('canceled')
+      // endRun got the choice: a discard deletes the checkpoint rows, a keep leaves them.
+      expect(await prisma.runCheckpoint.count({ where: { runId: run.id } }), JSON.stringify(form)).toBe(
+        'keep' in form && form.keep === 'false' ? 0 : 1,
+      )
     }
   })
 })

@@ -16,8 +16,7 @@ import { z } from 'zod'
 import { CancelRunForm } from '~/components/cancel-run-form'
 import { CheckpointList } from '~/components/checkpoint-list'
 import { SampleGrid } from '~/components/sample-grid'
-import { chooseCheckpoint } from '~/runs/checkpoints.server'
-import { parseSamples } from '~/runs/samples'
+import { chooseCheckpoint, ChooseCheckpointError } from '~/runs/checkpoints.server'
 import { parseConfigText, STEPS_MAX } from '~/trainings/config'
 import { GeneralErrorBoundary, NotFound } from '~/components/error-boundary'
 import { ErrorList } from '~/components/forms'
@@ -44,6 +43,7 @@ import {
   buildTimeline,
   describeMachine,
   loadRunActivity,
+  loadRunOutputs,
   runDuration,
   runEndReasonFor,
   runSamplesView,
@@ -180,68 +180,38 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   })
 }
 
-type LoaderRun = { id: string; sampleKeys: string | null; totalSteps: number | null }
-
 /**
- * What the page shows of the run's kept checkpoints, samples per step, server events and continuations,
- * read straight from their rows.
+ * What the page shows of the run's kept checkpoints, samples per step and server events (loadRunOutputs),
+ * with the runs it continued and that continued it, both ways, and how often the config samples.
  */
-async function loadSteering(run: LoaderRun, configText: string) {
-  const [row, checkpoints, samples, events] = await Promise.all([
+async function loadSteering(run: Parameters<typeof loadRunOutputs>[0], configText: string) {
+  const [outputs, links] = await Promise.all([
+    loadRunOutputs(run),
     prisma.trainingRun.findUnique({
       where: { id: run.id },
       select: {
-        chosenStep: true,
-        resumeStep: true,
         continuedFrom: { select: { id: true, createdAt: true } },
         continuations: { select: { id: true, createdAt: true, resumeStep: true }, orderBy: { createdAt: 'asc' } },
       },
     }),
-    prisma.runCheckpoint.findMany({ where: { runId: run.id }, orderBy: { step: 'asc' } }),
-    prisma.runSample.findMany({ where: { runId: run.id }, orderBy: [{ step: 'asc' }, { prompt: 'asc' }] }),
-    prisma.runEvent.findMany({ where: { runId: run.id }, orderBy: { at: 'asc' } }),
   ])
-  // The chosen one: the picked step; none picked = the final file, else the newest kept.
-  const chosenStep =
-    row?.chosenStep ?? checkpoints.find((c) => c.final)?.step ?? checkpoints.filter((c) => !c.final).at(-1)?.step ?? null
-  const planned = parseSamples(run)
-  const promptCount = Math.max(planned.length, ...samples.map((s) => s.prompt + 1))
-  const prompts = Array.from({ length: promptCount }, (_, i) => planned[i]?.prompt ?? `Prompt ${i + 1}`)
-  const steps = [...new Set(samples.map((s) => s.step))]
-  const sampleConfig = (() => {
-    const parsed = parseConfigText(configText)
-    return parsed.success ? (parsed.config.config.process[0]?.sample ?? null) : null
-  })()
+  const parsed = parseConfigText(configText)
+  const sample = parsed.success ? (parsed.config.config.process[0]?.sample ?? null) : null
   return {
-    checkpoints: checkpoints.map((c) => ({
-      step: c.step,
-      bytes: c.bytes,
-      final: c.final,
-      chosen: c.step === chosenStep,
-      downloadUrl: `/resources/runs/${run.id}/checkpoints/${c.step}`,
-    })),
-    sampleGrid: {
-      prompts,
-      rows: steps.map((step) => ({
-        step,
-        images: prompts.map((_, prompt) =>
-          samples.some((s) => s.step === step && s.prompt === prompt)
-            ? `/resources/runs/${run.id}/samples/${step}/${prompt}`
-            : null,
-        ),
-      })),
-    },
-    sampleEvery: sampleConfig?.sample_every ?? null,
-    resumeStep: row?.resumeStep ?? null,
-    continuedFrom: row?.continuedFrom
-      ? { id: row.continuedFrom.id, created: formatDateTime(row.continuedFrom.createdAt), step: row.resumeStep }
+    checkpoints: outputs.checkpoints,
+    sampleGrid: outputs.sampleGrid,
+    resumeStep: outputs.resumeStep,
+    events: outputs.events,
+    sampleEvery: sample?.sample_every ?? null,
+    // The step a continuation started from: its resume step (a later spot interruption moves it on).
+    continuedFrom: links?.continuedFrom
+      ? { id: links.continuedFrom.id, created: formatDateTime(links.continuedFrom.createdAt), step: outputs.resumeStep }
       : null,
-    continuations: (row?.continuations ?? []).map((c) => ({
+    continuations: (links?.continuations ?? []).map((c) => ({
       id: c.id,
       created: formatDateTime(c.createdAt),
       step: c.resumeStep,
     })),
-    events: events.map((e) => ({ kind: e.kind, text: e.text, step: e.step, at: e.at.toISOString() })),
   }
 }
 
@@ -291,16 +261,13 @@ async function handleChoose(
   submission: Submission,
   { trainingId, runId, step }: { trainingId: string; runId: string; step: number },
 ) {
-  const kept = await prisma.runCheckpoint.findUnique({ where: { runId_step: { runId, step } }, select: { step: true } })
-  if (!kept) {
-    return json(
-      formReply(submission, { formErrors: [`This run kept no checkpoint at step ${step}: choose one from the list.`] }),
-      {
-        status: 400,
-      },
-    )
+  try {
+    await chooseCheckpoint(runId, step)
+  } catch (error) {
+    if (error instanceof ChooseCheckpointError)
+      return json(formReply(submission, { formErrors: [error.message] }), { status: 400 })
+    throw error
   }
-  await chooseCheckpoint(runId, step)
   return redirectWithToast(`/trainings/${trainingId}/runs/${runId}`, {
     type: 'success',
     description: `The checkpoint at step ${step.toLocaleString('en-US')} is now this run’s LoRA.`,

@@ -149,7 +149,10 @@ test('a run shows its phases as they happen, each with a duration, and its sampl
   expect(trainingAt).toBeGreaterThanOrEqual(3)
   for (const item of await items.all()) await expect(item).toContainText(/\d+ s|\d+ min/)
   await expect(phases).toContainText('Starting the machine')
-  await expect(page.getByTestId('sample-prompt').first()).toHaveText(`a portrait photo of ${training.triggerWord} by the sea`)
+  // The samples come per step into the grid, its column headed by the prompt.
+  const prompt = `a portrait photo of ${training.triggerWord} by the sea`
+  await expect(page.getByRole('columnheader', { name: prompt })).toHaveAttribute('title', prompt)
+  await expect(page.getByRole('button', { name: new RegExp(`^Sample at step [\\d,]+: ${prompt}$`) }).first()).toBeVisible()
 })
 
 test('samples appear while the run trains; the large view steps with the keys; a checkpoint is picked and downloaded', async ({

@@ -46,4 +46,17 @@ describe('LoraResult', () => {
     expect(html).not.toContain('huggingface-cli login')
     expect(html).toContain('StableDiffusionXLPipeline')
   })
+
+  test('says which checkpoint the download and snippet use, when one was kept or chosen', () => {
+    const model = getBaseModel('sdxl-base')
+    const html = (from: { step: number; final: boolean } | null) =>
+      renderToStaticMarkup(
+        <LoraResult weights={weights} facts={loraFacts(model)} snippet={null} triggerWord="ohwx" from={from} />,
+      ).replaceAll('<!-- -->', '')
+    expect(html({ step: 750, final: false })).toContain(
+      'The checkpoint at step 750, which you chose: the download and the code below use it.',
+    )
+    expect(html({ step: 1000, final: true })).toContain('The final file (step 1,000)')
+    expect(html(null)).not.toContain('lora-from')
+  })
 })

@@ -9,9 +9,11 @@ export type LoraResultProps = {
   facts: LoraFacts
   snippet: string | null
   triggerWord: string
+  /** Which checkpoint the download and snippet use; null: the run's final file, nothing to say. */
+  from?: { step: number; final: boolean } | null
 }
 
-export function LoraResult({ weights, facts, snippet, triggerWord }: LoraResultProps) {
+export function LoraResult({ weights, facts, snippet, triggerWord, from = null }: LoraResultProps) {
   return (
     <section aria-labelledby="result-title" className="card flex flex-col gap-4 border-green-200 p-4 sm:p-6">
       <div className="flex flex-wrap items-center justify-between gap-3">
@@ -23,6 +25,14 @@ export function LoraResult({ weights, facts, snippet, triggerWord }: LoraResultP
             <code>{weights.fileName}</code>
             {weights.size ? ` · ${weights.size}` : null}
           </p>
+          {from ? (
+            <p className="text-sm text-slate-600" data-testid="lora-from">
+              {from.final
+                ? `The final file (step ${from.step.toLocaleString('en-US')})`
+                : `The checkpoint at step ${from.step.toLocaleString('en-US')}, which you chose`}
+              : the download and the code below use it.
+            </p>
+          ) : null}
         </div>
         <a href={weights.href} download={weights.fileName} className={buttonVariants()}>
           Download LoRA

@@ -1,7 +1,31 @@
 // The states a run went through, in order, with the time it reached each (UTC). States a failed or
-// canceled run never reached are shown struck through, so the reader sees where it stopped.
+// canceled run never reached are shown struck through, so the reader sees where it stopped. What the
+// server did on its own (a spot machine reclaimed, a zone without capacity, what a cancel kept) is
+// shown among the states in time order, in amber.
 import { cn } from './ui/cn'
 import type { TimelineStep } from '~/runs/status'
+import { formatClock } from '~/utils/format'
+
+export type TimelineEvent = { kind: string; text: string; step: number | null; at: string }
+
+type Entry = { type: 'step'; step: TimelineStep } | { type: 'event'; event: TimelineEvent }
+
+/**
+ * The states and the events in one list: each event after the last state reached at or before it (a
+ * state not reached yet has no time, so events come before it), events among themselves by time.
+ */
+export function mergeTimeline(steps: TimelineStep[], events: TimelineEvent[]): Entry[] {
+  const sorted = [...events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at))
+  const entries: Entry[] = []
+  let e = 0
+  for (const step of steps) {
+    const stepAt = step.at ? Date.parse(step.at) : Infinity
+    while (e < sorted.length && Date.parse(sorted[e]!.at) < stepAt) entries.push({ type: 'event', event: sorted[e++]! })
+    entries.push({ type: 'step', step })
+  }
+  while (e < sorted.length) entries.push({ type: 'event', event: sorted[e++]! })
+  return entries
+}
 
 const DOTS: Record<TimelineStep['state'], string> = {
   done: 'bg-brand-600 border-brand-600',
@@ -10,10 +34,34 @@ const DOTS: Record<TimelineStep['state'], string> = {
   skipped: 'bg-slate-200 border-slate-200',
 }
 
-export function RunTimeline({ steps }: { steps: TimelineStep[] }) {
+export function RunTimeline({ steps, events = [] }: { steps: TimelineStep[]; events?: TimelineEvent[] }) {
+  const entries = mergeTimeline(steps, events)
   return (
     <ol aria-label="Run timeline" className="flex flex-col">
-      {steps.map((step, i) => {
+      {entries.map((entry, i) => {
+        const line =
+          i < entries.length - 1 ? <span aria-hidden className="absolute left-[5px] top-4 h-full w-0.5 bg-slate-200" /> : null
+        if (entry.type === 'event') {
+          const { event } = entry
+          return (
+            <li
+              key={`event-${i}`}
+              className="relative flex items-start gap-3 pb-4 last:pb-0"
+              data-event={event.kind}
+              data-testid="timeline-event"
+            >
+              {line}
+              <span aria-hidden className="relative ml-0.5 mt-1.5 h-2 w-2 shrink-0 rounded-full bg-amber-500" />
+              <div className="flex min-w-0 flex-1 flex-wrap items-baseline justify-between gap-x-3 text-sm">
+                <span className="min-w-0 break-words text-amber-900">{event.text}</span>
+                <time dateTime={event.at} className="tabular-nums text-slate-500">
+                  {formatClock(new Date(event.at))} UTC
+                </time>
+              </div>
+            </li>
+          )
+        }
+        const { step } = entry
         const failed = step.state === 'done' && (step.status === 'failed' || step.status === 'canceled')
         return (
           <li
@@ -23,7 +71,7 @@ export function RunTimeline({ steps }: { steps: TimelineStep[] }) {
             data-state={step.state}
             data-status={step.status}
           >
-            {i < steps.length - 1 ? <span aria-hidden className="absolute left-[5px] top-4 h-full w-0.5 bg-slate-200" /> : null}
+            {line}
             <span
               aria-hidden
               className={cn(

@@ -1,10 +1,11 @@
 // "Start training" beside the dataset check of the Images tab, once the dataset is ready. It posts to
 // the Runs tab's action (the one place runs are started) through a fetcher: success follows the
 // redirect to the new run; a refusal ("limit reached") is shown here, without leaving the page.
-// A run already going is linked instead.
+// A run already going is linked instead. Where the operator offers spot machines, the choice is here too.
 import { Link, useFetcher } from '@remix-run/react'
 import { ErrorList } from './forms'
 import { RunStatusBadge } from './run-status-badge'
+import { SpotChoice, type SpotChoiceProps } from './spot-choice'
 import { buttonVariants } from './ui/button'
 import { StatusButton } from './ui/status-button'
 
@@ -13,9 +14,12 @@ type StartFailure = { formErrors?: string[] }
 export function StartRunCard({
   trainingId,
   activeRun,
+  spot = null,
 }: {
   trainingId: string
   activeRun: { id: string; status: string } | null
+  /** The operator's spot policy (EC2_SPOT on a provider with spot machines); null: no choice shown. */
+  spot?: SpotChoiceProps | null
 }) {
   const fetcher = useFetcher<StartFailure>()
   if (activeRun) {
@@ -34,6 +38,7 @@ export function StartRunCard({
       <p className="text-sm text-slate-600">
         The dataset is ready. A run rents a GPU and trains your LoRA; you can cancel it at any time.
       </p>
+      {spot ? <SpotChoice {...spot} /> : null}
       <ErrorList errors={fetcher.data?.formErrors} />
       <StatusButton name="intent" value="start" status={fetcher.state !== 'idle' ? 'pending' : 'idle'} pendingText="Starting…">
         Start training

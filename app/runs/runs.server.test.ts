@@ -4,7 +4,7 @@ import { createTraining } from '../../tests/image-fixtures'
 import { createReadyTraining } from '../../tests/run-fixtures'
 import { prisma } from '../utils/db.server'
 import { saveUserHuggingFaceToken } from '../utils/huggingface.server'
-import { agentTokenFor, agentTokenHash, endRun, startRun, StartRunError } from './runs.server'
+import { agentTokenFor, agentTokenHash, endRun, spotPolicyFor, startRun, StartRunError } from './runs.server'
 
 describe('startRun', () => {
   test('queues a run with its provider, instance type, price and the hash of its agent token', async () => {
@@ -99,6 +99,96 @@ describe('startRun', () => {
       data: { baseModel: JSON.stringify({ family: 'flux', source: 'hf', id: 'gone/model' }) },
     })
     await expect(startRun({ trainingId: training.id, startedById: user.id })).rejects.toThrow(/no longer offered/)
+  })
+})
+
+describe('startRun: spot machines', () => {
+  test('the operator policy: never offers nothing, offer is off by default, prefer on, always is every run; local has no spot', () => {
+    expect(spotPolicyFor('ec2', 'never')).toEqual({ offered: false, defaultSpot: false, always: false })
+    expect(spotPolicyFor('ec2', 'offer')).toEqual({ offered: true, defaultSpot: false, always: false })
+    expect(spotPolicyFor('ec2', 'prefer')).toEqual({ offered: true, defaultSpot: true, always: false })
+    expect(spotPolicyFor('ec2', 'always')).toEqual({ offered: false, defaultSpot: true, always: true })
+    expect(spotPolicyFor('local', 'always')).toEqual({ offered: false, defaultSpot: false, always: false })
+  })
+
+  test('stores the choice where offered, the default when not asked, and ignores it where not offered', async () => {
+    const user = await createUser()
+    const cases = [
+      [spotPolicyFor('ec2', 'offer'), true, true],
+      [spotPolicyFor('ec2', 'offer'), undefined, false],
+      [spotPolicyFor('ec2', 'prefer'), undefined, true],
+      [spotPolicyFor('ec2', 'prefer'), false, false],
+      [spotPolicyFor('ec2', 'always'), false, true],
+      [spotPolicyFor('ec2', 'never'), true, false],
+    ] as const
+    for (const [spotPolicy, spot, stored] of cases) {
+      const training = await createReadyTraining(user.id)
+      const { runId } = await startRun(
+        { trainingId: training.id, startedById: user.id, spot },
+        { spotPolicy, maxActivePerUser: 10 },
+      )
+      expect(
+        (await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })).spot,
+        JSON.stringify([spotPolicy, spot]),
+      ).toBe(stored)
+    }
+  })
+})
+
+describe('startRun: continuations', () => {
+  async function sourceRun(trainingId: string) {
+    const run = await prisma.trainingRun.create({ data: { trainingId, status: 'succeeded', totalSteps: 1000 } })
+    await prisma.runCheckpoint.createMany({
+      data: [
+        { runId: run.id, step: 500, key: `runs/${run.id}/checkpoints/000000500.safetensors`, bytes: 100 },
+        { runId: run.id, step: 1000, key: `runs/${run.id}/lora.safetensors`, bytes: 100, final: true },
+      ],
+    })
+    return run
+  }
+
+  test('from a step save or from the final file: the new run records where it starts and its new total', async () => {
+    const user = await createUser()
+    const training = await createReadyTraining(user.id)
+    const source = await sourceRun(training.id)
+    const first = await startRun({
+      trainingId: training.id,
+      startedById: user.id,
+      continuedFromId: source.id,
+      resumeStep: 1000,
+      stepsOverride: 1500,
+    })
+    expect(await prisma.trainingRun.findUniqueOrThrow({ where: { id: first.runId } })).toMatchObject({
+      continuedFromId: source.id,
+      resumeStep: 1000,
+      stepsOverride: 1500,
+    })
+  })
+
+  test('refuses a run of another training, a checkpoint not kept, and a total not past it, creating nothing', async () => {
+    const user = await createUser()
+    const training = await createReadyTraining(user.id)
+    const other = await createReadyTraining(user.id, { name: 'Another' })
+    const source = await sourceRun(other.id)
+    const ownSource = await sourceRun(training.id)
+    const attempts: Array<[Parameters<typeof startRun>[0], string]> = [
+      [
+        { trainingId: training.id, startedById: user.id, continuedFromId: source.id, resumeStep: 500, stepsOverride: 900 },
+        'The run to continue from is not a run of this training.',
+      ],
+      [
+        { trainingId: training.id, startedById: user.id, continuedFromId: ownSource.id, resumeStep: 250, stepsOverride: 900 },
+        'That run kept no checkpoint at step 250.',
+      ],
+      [
+        { trainingId: training.id, startedById: user.id, continuedFromId: ownSource.id, resumeStep: 500, stepsOverride: 400 },
+        'The new total of steps must be more than 500, the step it continues from.',
+      ],
+    ]
+    for (const [input, message] of attempts) {
+      await expect(startRun(input)).rejects.toThrow(new StartRunError(message, 'continue'))
+    }
+    expect(await prisma.trainingRun.count({ where: { trainingId: training.id, continuedFromId: { not: null } } })).toBe(0)
   })
 })
 

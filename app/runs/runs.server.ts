@@ -6,7 +6,7 @@
 // See docs/decisions/007-gpu-runs.md.
 import crypto from 'node:crypto'
 import type { PrismaClient } from '@prisma/client'
-import { largestOfferGpuMemoryGb, offerFor } from '../gpu/registry.server'
+import { capabilitiesOf, largestOfferGpuMemoryGb, offerFor } from '../gpu/registry.server'
 import { hardwareNeedOf, parseBaseModel } from '../trainings/base-models'
 import { checkDataset } from '../trainings/dataset-check'
 import { prisma as defaultPrisma, isUniqueViolation } from '../utils/db.server'
@@ -14,16 +14,17 @@ import { getEnv } from '../utils/env.server'
 import { countOf } from '../utils/format'
 import { trainingResolutionPx } from '../images/pipeline.server'
 import { ACTIVE_RUN_STATUSES, type TerminalRunStatus } from './status'
-import { parseConfigText } from '../trainings/config'
+import { parseConfigText, STEPS_MAX } from '../trainings/config'
 import { closePhases, parsePhases } from './phases'
 import { hubWarningStatus, preflightHubAccess, type HubLink } from '../utils/huggingface.server'
+import type { ProviderName } from '../gpu/provider-env'
 import { getStorage, type Storage } from '../storage/storage.server'
 import { discardRunOutputs, noteKeptOutputs } from './checkpoints.server'
 
 export class StartRunError extends Error {
   constructor(
     message: string,
-    readonly reason: 'dataset' | 'config' | 'limit' | 'hub-access',
+    readonly reason: 'dataset' | 'config' | 'limit' | 'hub-access' | 'continue',
     /** Where to act on it (the model's license page, Settings), shown as links beside the sentence. */
     readonly links: readonly HubLink[] = [],
   ) {
@@ -38,14 +39,55 @@ export type StartRunResult = {
   created: boolean
 }
 
+/** How the operator lets runs use spot machines (EC2_SPOT), as the start forms offer it. */
+export type SpotPolicy = {
+  /** The person may choose (offer, prefer) on a provider that has spot machines. */
+  offered: boolean
+  /** What the choice starts as: prefer → spot, offer → on-demand; always → every run is spot. */
+  defaultSpot: boolean
+  /** Every run is spot, no choice (the form shows a note instead). */
+  always: boolean
+}
+
+export function spotPolicyFor(provider: ProviderName = getEnv().GPU_PROVIDER, setting: string = getEnv().EC2_SPOT): SpotPolicy {
+  if (!capabilitiesOf(provider).spot || setting === 'never') return { offered: false, defaultSpot: false, always: false }
+  if (setting === 'always') return { offered: false, defaultSpot: true, always: true }
+  return { offered: true, defaultSpot: setting === 'prefer', always: false }
+}
+
+/** Whether a run is launched on spot: the person's choice where offered (absent: the policy's default). */
+function resolveSpot(policy: SpotPolicy, choice: boolean | undefined) {
+  if (policy.always) return true
+  if (!policy.offered) return false
+  return choice ?? policy.defaultSpot
+}
+
+export type StartRunInput = {
+  trainingId: string
+  startedById: string
+  /** A continuation: the run (of this training) whose kept checkpoint at resumeStep this run starts from. */
+  continuedFromId?: string
+  resumeStep?: number
+  /** A continuation's new total of steps: more than resumeStep, at most STEPS_MAX. */
+  stepsOverride?: number
+  /** Asked for a spot machine (only heeded where the operator offers the choice). */
+  spot?: boolean
+}
+
 /**
  * Queues a run of the training. The run counts against the training owner's limit, whoever presses
  * Start (an admin acting on someone's training does not spend their own slots). Throws StartRunError
- * with a sentence for people when the dataset or config is not ready or the limit is reached.
+ * with a sentence for people when the dataset or config is not ready or the limit is reached, or a
+ * continuation names a run, checkpoint or total of steps it cannot start from.
  */
 export async function startRun(
-  { trainingId, startedById }: { trainingId: string; startedById: string },
-  { prisma = defaultPrisma, maxActivePerUser = getEnv().MAX_ACTIVE_RUNS_PER_USER, provider = getEnv().GPU_PROVIDER } = {},
+  { trainingId, startedById, continuedFromId, resumeStep, stepsOverride, spot }: StartRunInput,
+  {
+    prisma = defaultPrisma,
+    maxActivePerUser = getEnv().MAX_ACTIVE_RUNS_PER_USER,
+    provider = getEnv().GPU_PROVIDER,
+    spotPolicy = spotPolicyFor(provider),
+  }: { prisma?: PrismaClient; maxActivePerUser?: number; provider?: ProviderName; spotPolicy?: SpotPolicy } = {},
 ): Promise<StartRunResult> {
   const training = await prisma.training.findUnique({
     where: { id: trainingId },
@@ -64,6 +106,11 @@ export async function startRun(
 
   const existing = await activeRunOf(prisma, trainingId)
   if (existing) return { runId: existing, created: false }
+
+  const continuation =
+    continuedFromId === undefined
+      ? null
+      : await checkContinuation(prisma, { trainingId, continuedFromId, resumeStep, stepsOverride })
 
   const model = parseBaseModel(training.baseModel)
   if (!model)
@@ -101,6 +148,14 @@ export async function startRun(
           pricePerHour: offer.pricePerHourUsd,
           agentTokenHash: agentTokenHash(agentTokenFor(id)),
           statuses: hubWarningStatus(hub),
+          spot: resolveSpot(spotPolicy, spot),
+          ...(continuation
+            ? {
+                continuedFromId: continuation.continuedFromId,
+                resumeStep: continuation.resumeStep,
+                stepsOverride: continuation.stepsOverride,
+              }
+            : {}),
         },
       })
       return { runId: id, created: true }
@@ -116,6 +171,37 @@ export async function startRun(
     `You already have ${countOf(maxActivePerUser, 'run', 'runs')} in progress, the most at once: wait for one to finish or cancel one.`,
     'limit',
   )
+}
+
+/**
+ * A continuation starts from a checkpoint the source run kept: a RunCheckpoint row of a run of the same
+ * training (a step save, or the final file: "train 500 more steps" on a finished LoRA is the common
+ * case), with a new total of steps past it. A discarded or pruned checkpoint has no row.
+ */
+async function checkContinuation(
+  prisma: PrismaClient,
+  {
+    trainingId,
+    continuedFromId,
+    resumeStep,
+    stepsOverride,
+  }: { trainingId: string; continuedFromId: string; resumeStep?: number; stepsOverride?: number },
+) {
+  const source = await prisma.trainingRun.findUnique({ where: { id: continuedFromId }, select: { trainingId: true } })
+  if (!source || source.trainingId !== trainingId)
+    throw new StartRunError('The run to continue from is not a run of this training.', 'continue')
+  if (resumeStep === undefined || !Number.isInteger(resumeStep) || resumeStep < 1)
+    throw new StartRunError('Choose the checkpoint to continue from.', 'continue')
+  const checkpoint = await prisma.runCheckpoint.findUnique({
+    where: { runId_step: { runId: continuedFromId, step: resumeStep } },
+    select: { step: true },
+  })
+  if (!checkpoint) throw new StartRunError(`That run kept no checkpoint at step ${resumeStep}.`, 'continue')
+  if (stepsOverride === undefined || !Number.isInteger(stepsOverride) || stepsOverride <= resumeStep)
+    throw new StartRunError(`The new total of steps must be more than ${resumeStep}, the step it continues from.`, 'continue')
+  if (stepsOverride > STEPS_MAX)
+    throw new StartRunError(`The new total of steps can be at most ${STEPS_MAX.toLocaleString('en-US')}.`, 'continue')
+  return { continuedFromId, resumeStep, stepsOverride }
 }
 
 async function activeRunOf(prisma: PrismaClient, trainingId: string) {

@@ -149,5 +149,140 @@ test('a run shows its phases as they happen, each with a duration, and its sampl
   expect(trainingAt).toBeGreaterThanOrEqual(3)
   for (const item of await items.all()) await expect(item).toContainText(/\d+ s|\d+ min/)
   await expect(phases).toContainText('Starting the machine')
-  await expect(page.getByTestId('sample-prompt').first()).toHaveText(`a portrait photo of ${training.triggerWord} by the sea`)
+  // The samples come per step into the grid, its column headed by the prompt.
+  const prompt = `a portrait photo of ${training.triggerWord} by the sea`
+  await expect(page.getByRole('columnheader', { name: prompt })).toHaveAttribute('title', prompt)
+  await expect(page.getByRole('button', { name: new RegExp(`^Sample at step [\\d,]+: ${prompt}$`) }).first()).toBeVisible()
+})
+
+test('samples appear while the run trains; the large view steps with the keys; a checkpoint is picked and downloaded', async ({
+  page,
+  login,
+}) => {
+  test.setTimeout(120_000)
+  const user = await login()
+  const training = await createReadyTraining(user.id, { name: 'Steered run' })
+  // Two prompts, a sample round and a save every 250 of 1,000 steps: three rounds and three saves before the end.
+  const config = JSON.parse((await prisma.training.findUniqueOrThrow({ where: { id: training.id } })).config)
+  const process0 = config.config.process[0]
+  process0.train.steps = 1000
+  process0.save.save_every = 250
+  process0.sample.sample_every = 250
+  process0.sample.prompts = ['a portrait photo of [trigger] by the sea', 'a photo of [trigger] in a cafe']
+  await prisma.training.update({ where: { id: training.id }, data: { config: JSON.stringify(config) } })
+  await page.goto(`/trainings/${training.id}/runs`)
+  await page.getByRole('button', { name: 'Start training' }).click()
+  await expect(page).toHaveURL(/\/runs\/[a-z0-9]+$/)
+  const runId = new URL(page.url()).pathname.split('/').pop()!
+
+  // Before the first round: the empty state says how often samples come.
+  await expect(page.getByTestId('sample-grid-empty')).toContainText('every 250 steps')
+  // A sample arrives while the run is still going (the page revalidates by itself).
+  const firstSample = page.getByRole('button', { name: /^Sample at step 250: a portrait photo of/ })
+  await expect(firstSample).toBeVisible({ timeout: 60_000 })
+  const statusWhenSeen = (await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })).status
+  expect(statusWhenSeen).not.toBe('succeeded')
+
+  await expect(page.getByText('Succeeded', { exact: true }).first()).toBeVisible({ timeout: 60_000 })
+
+  // The large view: ← → across prompts, ↑ ↓ across steps, Esc closes.
+  await page.getByRole('button', { name: /^Sample at step 250: a portrait photo of/ }).click()
+  const viewer = page.getByRole('dialog')
+  await expect(viewer).toBeVisible()
+  await expect(viewer.getByRole('heading')).toHaveText('Step 250 · prompt 1 of 2')
+  await page.keyboard.press('ArrowRight')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 250 · prompt 2 of 2')
+  await expect(viewer.getByTestId('sample-viewer-prompt')).toHaveText(`a photo of ${training.triggerWord} in a cafe`)
+  await page.keyboard.press('ArrowDown')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 500 · prompt 2 of 2')
+  await page.keyboard.press('ArrowLeft')
+  await page.keyboard.press('ArrowUp')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 250 · prompt 1 of 2')
+  await page.keyboard.press('Escape')
+  await expect(viewer).toBeHidden()
+
+  // Pick the checkpoint at step 500: it becomes the run's LoRA, and the result box says so.
+  const checkpoint = page.getByTestId('checkpoint-500')
+  await checkpoint.getByRole('button', { name: /Use the checkpoint at step 500/ }).click()
+  await expect(checkpoint).toContainText('Your LoRA')
+  await expect(page.getByTestId('lora-from')).toContainText('The checkpoint at step 500, which you chose')
+  expect((await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })).chosenStep).toBe(500)
+
+  const downloadPromise = page.waitForEvent('download')
+  await checkpoint.getByRole('link', { name: 'Download the checkpoint at step 500' }).click()
+  const download = await downloadPromise
+  const bytes = await fs.readFile((await download.path())!)
+  const { header } = readSafetensors(bytes)
+  expect(Object.keys(header).filter((name) => name !== '__metadata__').length).toBeGreaterThan(0)
+})
+
+test('the sample grid of a recorded run: the large view steps with the keys and closes on Esc; Use this one picks a checkpoint', async ({
+  page,
+  login,
+}) => {
+  const user = await login()
+  const training = await createReadyTraining(user.id, { name: 'Recorded run' })
+  const prompts = ['a portrait photo of ohwx by the sea, golden hour, a long prompt that the header cuts short', 'ohwx in a cafe']
+  const run = await prisma.trainingRun.create({
+    data: {
+      trainingId: training.id,
+      status: 'succeeded',
+      finishedAt: new Date(),
+      step: 1000,
+      totalSteps: 1000,
+      weightsSize: 9_437_312,
+      sampleKeys: JSON.stringify(prompts.map((prompt) => ({ key: null, prompt, step: null }))),
+    },
+  })
+  await prisma.trainingRun.update({ where: { id: run.id }, data: { weightsKey: `runs/${run.id}/lora.safetensors` } })
+  for (const step of [250, 500])
+    for (const prompt of [0, 1])
+      await prisma.runSample.create({
+        data: { runId: run.id, step, prompt, key: `runs/${run.id}/samples/${step}_${prompt}.jpg` },
+      })
+  for (const [step, final] of [
+    [250, false],
+    [500, false],
+    [1000, true],
+  ] as const)
+    await prisma.runCheckpoint.create({ data: { runId: run.id, step, final, key: `runs/${run.id}/c/${step}`, bytes: 9_437_312 } })
+
+  await page.goto(`/trainings/${training.id}/runs/${run.id}`)
+  await expect(page.getByRole('columnheader', { name: prompts[0] })).toHaveAttribute('title', prompts[0]!)
+  await page.getByRole('button', { name: `Sample at step 250: ${prompts[0]}` }).click()
+  const viewer = page.getByRole('dialog')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 250 · prompt 1 of 2')
+  await expect(viewer.getByTestId('sample-viewer-prompt')).toHaveText(prompts[0]!)
+  await page.keyboard.press('ArrowRight')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 250 · prompt 2 of 2')
+  await page.keyboard.press('ArrowRight')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 250 · prompt 2 of 2')
+  await page.keyboard.press('ArrowDown')
+  await expect(viewer.getByRole('heading')).toHaveText('Step 500 · prompt 2 of 2')
+  // The focus stays in the dialog: Tab does not reach the page behind it.
+  await page.keyboard.press('Tab')
+  expect(await page.evaluate(() => document.activeElement?.closest('dialog') !== null)).toBe(true)
+  await page.keyboard.press('Escape')
+  await expect(viewer).toBeHidden()
+
+  // On a phone the grid scrolls inside its own box: the page itself does not get wider than the screen.
+  await page.setViewportSize({ width: 390, height: 844 })
+  await expect(page.getByTestId('sample-grid')).toBeVisible()
+  expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true)
+  await page.setViewportSize({ width: 1280, height: 720 })
+
+  // The final file is the LoRA until another is picked.
+  await expect(page.getByTestId('checkpoint-1000')).toContainText('Your LoRA')
+  await expect(page.getByTestId('lora-from')).toContainText('The final file (step 1,000)')
+  await page.getByRole('button', { name: 'Use the checkpoint at step 250 as this run’s LoRA' }).click()
+  await expect(page.getByTestId('checkpoint-250')).toContainText('Your LoRA')
+  await expect(page.getByTestId('lora-from')).toContainText('The checkpoint at step 250, which you chose')
+  expect((await prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id } })).chosenStep).toBe(250)
+
+  // Continue from a checkpoint: a new run that links back.
+  await page.getByRole('button', { name: 'Continue from step 500' }).click()
+  await page.getByLabel('New total of steps').fill('1500')
+  await page.getByRole('button', { name: 'Start the continuation' }).click()
+  await expect(page).not.toHaveURL(new RegExp(`/runs/${run.id}$`))
+  await expect(page.getByTestId('continued-from')).toContainText('from step 500')
 })

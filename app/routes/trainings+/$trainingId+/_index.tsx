@@ -10,6 +10,7 @@ import { DatasetCheckPanel } from '~/components/dataset-check-panel'
 import { GeneralErrorBoundary, trainingNotFound } from '~/components/error-boundary'
 import { ImageUploader } from '~/components/image-uploader'
 import { StartRunCard } from '~/components/start-run-card'
+import { spotPolicyFor } from '~/runs/runs.server'
 import { BulkActions, BulkCaptionsSchema, CaptionFormSchema, ImageCard } from '~/components/training-images'
 import { CAPTION_MAX_CHARS, checkDataset, TRIGGER_TOKEN } from '~/trainings/dataset-check'
 import { prisma } from '~/utils/db.server'
@@ -63,6 +64,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     images,
     resolutionPx: trainingResolutionPx(training.config),
     maxFileMb: env.UPLOAD_MAX_FILE_MB,
+    spot: spotPolicyFor(),
   })
 }
 
@@ -132,7 +134,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
 }
 
 export default function TrainingImages() {
-  const { training, isOwner, images, resolutionPx, maxFileMb } = useLoaderData<typeof loader>()
+  const { training, isOwner, images, resolutionPx, maxFileMb, spot } = useLoaderData<typeof loader>()
   const canEdit = userHasPermission(useUser(), isOwner ? 'update:training:own' : 'update:training:any')
   const activeRun = useRouteLoaderData<typeof layoutLoader>('routes/trainings+/$trainingId+/_layout')?.activeRun ?? null
   const check = useMemo(() => checkDataset(images, { resolutionPx }), [images, resolutionPx])
@@ -158,7 +160,9 @@ export default function TrainingImages() {
         </div>
         <div className="flex flex-col gap-4">
           <DatasetCheckPanel check={check} />
-          {activeRun || (canEdit && check.ready) ? <StartRunCard trainingId={training.id} activeRun={activeRun} /> : null}
+          {activeRun || (canEdit && check.ready) ? (
+            <StartRunCard trainingId={training.id} activeRun={activeRun} spot={spot} />
+          ) : null}
         </div>
       </div>
 

@@ -276,7 +276,10 @@ describe('cancel', () => {
     expect(response.status).toBe(302)
     expect(response.headers.get('location')).toBe(`/trainings/${training.id}/runs/${run.id}`)
     const { toast } = await getToast(makeRequest('/', { cookie: mergeCookies(undefined, response) }))
-    expect(toast).toMatchObject({ type: 'success', description: 'Canceled — the machine is being shut down.' })
+    expect(toast).toMatchObject({
+      type: 'success',
+      description: 'Canceled — the machine is being shut down. What it trained so far is kept.',
+    })
     const row = await runRow(run.id)
     expect(row).toMatchObject({ status: 'canceled', error: CANCELED_BY_USER, activeTrainingId: null, activeUserSlot: null })
     expect(row.finishedAt).toBeInstanceOf(Date)
@@ -492,5 +495,108 @@ describe('phases, failures and Try again', () => {
     expect(response.status).toBe(409)
     expect(JSON.stringify(await response.json())).toContain('Only a failed or canceled run can be tried again')
     expect(await prisma.trainingRun.count({ where: { trainingId: training.id } })).toBe(1)
+  })
+})
+
+describe('checkpoints: choose, continue, cancel and keep', () => {
+  function post(trainingId: string, runId: string, cookie: string, form: Record<string, string>) {
+    return callRoute(() =>
+      action({
+        ...ctx,
+        params: { trainingId, runId },
+        request: makeRequest(`/trainings/${trainingId}/runs/${runId}`, { cookie, form }),
+      }),
+    )
+  }
+
+  async function endedRunWithCheckpoints(trainingId: string) {
+    const run = await prisma.trainingRun.create({
+      data: { trainingId, status: 'canceled', finishedAt: at(600), totalSteps: 1000, step: 600 },
+    })
+    for (const step of [250, 500])
+      await prisma.runCheckpoint.create({
+        data: { runId: run.id, step, key: `runs/${run.id}/checkpoints/${step}`, bytes: 9_437_312 },
+      })
+    return run
+  }
+
+  test('the page lists the kept checkpoints, the newest kept marked as chosen when none was picked', async () => {
+    const { cookie, training } = await setup()
+    const run = await endedRunWithCheckpoints(training.id)
+    const data = (await page(training.id, run.id, cookie)) as unknown as { checkpoints: Array<{ step: number; chosen: boolean }> }
+    expect(data.checkpoints.map((c) => [c.step, c.chosen])).toEqual([
+      [250, false],
+      [500, true],
+    ])
+  })
+
+  test('Use this one marks the checkpoint; a step the run did not keep is refused with a sentence', async () => {
+    const { cookie, training } = await setup()
+    const run = await endedRunWithCheckpoints(training.id)
+    const ok = await post(training.id, run.id, cookie, { intent: 'choose', step: '250' })
+    expect(ok.status).toBe(302)
+    expect((await runRow(run.id)).chosenStep).toBe(250)
+    const refused = await post(training.id, run.id, cookie, { intent: 'choose', step: '750' })
+    expect(refused.status).toBe(400)
+    expect(((await refused.json()) as { formErrors: string[] }).formErrors).toEqual(['This run keeps no checkpoint at step 750.'])
+    expect((await runRow(run.id)).chosenStep).toBe(250)
+  })
+
+  test('Continue from step N starts a new run of the training resumed there, with the new total', async () => {
+    const { owner, cookie } = await setup()
+    const training = await createReadyTraining(owner.id)
+    const run = await endedRunWithCheckpoints(training.id)
+    const response = await post(training.id, run.id, cookie, { intent: 'continue', fromStep: '500', steps: '1500' })
+    expect(response.status).toBe(302)
+    const next = await prisma.trainingRun.findFirstOrThrow({ where: { continuedFromId: run.id } })
+    expect(response.headers.get('location')).toBe(`/trainings/${training.id}/runs/${next.id}`)
+    expect(next).toMatchObject({ status: 'queued', resumeStep: 500, stepsOverride: 1500, trainingId: training.id })
+    // Both pages link to each other.
+    const nextPage = (await page(training.id, next.id, cookie)) as unknown as { continuedFrom: { id: string; step: number } }
+    expect(nextPage.continuedFrom).toMatchObject({ id: run.id, step: 500 })
+    const sourcePage = (await page(training.id, run.id, cookie)) as unknown as { continuations: Array<{ id: string }> }
+    expect(sourcePage.continuations.map((c) => c.id)).toEqual([next.id])
+  })
+
+  test('Continue refuses a total not past the checkpoint, a checkpoint not kept, and a number that is not one', async () => {
+    const { owner, cookie } = await setup()
+    const training = await createReadyTraining(owner.id)
+    const run = await endedRunWithCheckpoints(training.id)
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ fromStep: '500', steps: '500' }, 'The new total of steps must be more than 500, the step it continues from.'],
+      [{ fromStep: '750', steps: '1500' }, 'That run kept no checkpoint at step 750.'],
+      [{ fromStep: '500', steps: '200000' }, 'The new total of steps can be at most 100,000.'],
+    ]
+    for (const [form, sentence] of cases) {
+      const response = await post(training.id, run.id, cookie, { intent: 'continue', ...form })
+      expect(response.status, sentence).toBe(400)
+      expect(((await response.json()) as { formErrors: string[] }).formErrors).toEqual([sentence])
+    }
+    const notANumber = await post(training.id, run.id, cookie, { intent: 'continue', fromStep: '500', steps: 'lots' })
+    expect(notANumber.status).toBe(400)
+    expect(await prisma.trainingRun.count({ where: { continuedFromId: run.id } })).toBe(0)
+  })
+
+  test('cancel passes the choice to keep or discard, and keeps by default', async () => {
+    const { cookie, training } = await setup()
+    for (const [form, description] of [
+      [{ keep: 'false' }, 'Canceled — the machine is being shut down. What it trained so far is discarded.'],
+      [{ keep: 'true' }, 'Canceled — the machine is being shut down. What it trained so far is kept.'],
+      [{}, 'Canceled — the machine is being shut down. What it trained so far is kept.'],
+    ] as const) {
+      const run = await prisma.trainingRun.create({
+        data: { trainingId: training.id, status: 'training', activeTrainingId: training.id },
+      })
+      await prisma.runCheckpoint.create({ data: { runId: run.id, step: 250, key: `runs/${run.id}/checkpoints/250`, bytes: 100 } })
+      const response = await post(training.id, run.id, cookie, { intent: 'cancel', ...form })
+      expect(response.status).toBe(302)
+      const { toast } = await getToast(makeRequest('/', { cookie: mergeCookies(undefined, response) }))
+      expect(toast).toMatchObject({ description })
+      expect((await runRow(run.id)).status).toBe('canceled')
+      // endRun got the choice: a discard deletes the checkpoint rows, a keep leaves them.
+      expect(await prisma.runCheckpoint.count({ where: { runId: run.id } }), JSON.stringify(form)).toBe(
+        'keep' in form && form.keep === 'false' ? 0 : 1,
+      )
+    }
   })
 })

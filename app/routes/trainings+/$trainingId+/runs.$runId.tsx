@@ -3,13 +3,21 @@
 // newest log lines, samples with their prompts, the machine and what it costs, Cancel (intent=cancel)
 // while it is active, on success the LoRA file with a snippet to use it, and on failure what went wrong
 // and what to do next, the raw output one click away, with Try again (intent=retry: a new run of the
-// training, through startRun like Start) and Edit settings. The page revalidates every ~2 s while the
-// run (or the shutdown of its machine) is in progress; the supervisor writes the rows.
+// training, through startRun like Start) and Edit settings. While it trains, the samples grow into a grid
+// (a row per step, a column per prompt) and the kept checkpoints are listed: any can be downloaded,
+// chosen as the run's LoRA (intent=choose) or continued from with a new total of steps (intent=continue:
+// a new run through startRun). Cancel asks whether to keep what was trained (keep=true|false). The page
+// revalidates every ~2 s while the run (or the shutdown of its machine) is in progress; the supervisor
+// writes the rows.
 import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
+import { Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
 import { z } from 'zod'
-import { ConfirmButton } from '~/components/confirm-button'
+import { CancelRunForm } from '~/components/cancel-run-form'
+import { CheckpointList } from '~/components/checkpoint-list'
+import { SampleGrid } from '~/components/sample-grid'
+import { chooseCheckpoint, ChooseCheckpointError } from '~/runs/checkpoints.server'
+import { parseConfigText, STEPS_MAX } from '~/trainings/config'
 import { GeneralErrorBoundary, NotFound } from '~/components/error-boundary'
 import { ErrorList } from '~/components/forms'
 import { useRevalidateWhile } from '~/components/live-revalidation'
@@ -20,9 +28,7 @@ import { RunTimeline } from '~/components/run-timeline'
 import { RunPhases } from '~/components/run-phases'
 import { RunFailure } from '~/components/run-failure'
 import { RunSamples } from '~/components/run-samples'
-import { buttonVariants } from '~/components/ui/button'
 import { Card } from '~/components/ui/card'
-import { cn } from '~/components/ui/cn'
 import { parseBaseModel } from '~/trainings/base-models'
 import { loraFacts, usageSnippet } from '~/trainings/lora-usage'
 import { LoraResult } from '~/components/lora-result'
@@ -37,6 +43,7 @@ import {
   buildTimeline,
   describeMachine,
   loadRunActivity,
+  loadRunOutputs,
   runDuration,
   runEndReasonFor,
   runSamplesView,
@@ -56,7 +63,28 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
 
 const ActionSchema = z.discriminatedUnion(
   'intent',
-  [z.object({ intent: z.literal('cancel') }), z.object({ intent: z.literal('retry') })],
+  [
+    z.object({
+      intent: z.literal('cancel'),
+      // Absent (an older page, a script): keep, the choice that loses nothing.
+      keep: z.enum(['true', 'false']).default('true'),
+    }),
+    z.object({ intent: z.literal('retry') }),
+    z.object({
+      intent: z.literal('choose'),
+      step: z.coerce.number({ invalid_type_error: 'Choose a checkpoint.' }).int('Choose a checkpoint.').min(0),
+    }),
+    z.object({
+      intent: z.literal('continue'),
+      fromStep: z.coerce.number({ invalid_type_error: 'Choose a checkpoint.' }).int('Choose a checkpoint.').min(1),
+      steps: z.coerce
+        .number({
+          required_error: 'Enter the new total of steps.',
+          invalid_type_error: 'Enter the new total of steps as a number.',
+        })
+        .int('Enter a whole number of steps.'),
+    }),
+  ],
   {
     errorMap: () => ({ message: 'Unknown action' }),
   },
@@ -95,6 +123,8 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const current = phases.find((p) => p.current) ?? null
   // The current phase in words, with what its newest message said ("downloading the base model: 3.2 of 23.8 GB").
   const currentText = current ? (activity.logLines.filter((l) => l.phase === current.phase).at(-1)?.text ?? null) : null
+  const steering = await loadSteering(run, training.config)
+  const chosen = steering.checkpoints.find((c) => c.chosen) ?? null
   return json({
     training: { id: training.id, name: training.name, triggerWord: training.triggerWord },
     isOwner,
@@ -125,13 +155,19 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       errorDetail: run.status === 'failed' ? run.errorDetail : null,
       retryable: RETRYABLE_STATUSES.includes(run.status),
       weights: succeeded
-        ? {
-            href: `/resources/runs/${run.id}/weights`,
-            fileName,
-            size: run.weightsSize !== null ? formatBytes(run.weightsSize) : null,
-          }
+        ? chosen && !chosen.final
+          ? { href: chosen.downloadUrl, fileName, size: formatBytes(chosen.bytes) }
+          : {
+              href: `/resources/runs/${run.id}/weights`,
+              fileName,
+              size: run.weightsSize !== null ? formatBytes(run.weightsSize) : null,
+            }
         : null,
+      /** Which file the result box's download and snippet use. */
+      weightsFrom: chosen ? { step: chosen.step, final: chosen.final } : null,
     },
+    ...steering,
+    maxSteps: STEPS_MAX,
     timeline: buildTimeline(run, activity.firstAt),
     phases,
     currentPhase: current ? { phase: current.phase, label: current.label, text: currentText } : null,
@@ -144,12 +180,58 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   })
 }
 
+/**
+ * What the page shows of the run's kept checkpoints, samples per step and server events (loadRunOutputs),
+ * with the runs it continued and that continued it, both ways, and how often the config samples.
+ */
+async function loadSteering(run: Parameters<typeof loadRunOutputs>[0], configText: string) {
+  const [outputs, links] = await Promise.all([
+    loadRunOutputs(run),
+    prisma.trainingRun.findUnique({
+      where: { id: run.id },
+      select: {
+        continuedFrom: { select: { id: true, createdAt: true } },
+        continuations: { select: { id: true, createdAt: true, resumeStep: true }, orderBy: { createdAt: 'asc' } },
+      },
+    }),
+  ])
+  const parsed = parseConfigText(configText)
+  const sample = parsed.success ? (parsed.config.config.process[0]?.sample ?? null) : null
+  return {
+    checkpoints: outputs.checkpoints,
+    sampleGrid: outputs.sampleGrid,
+    resumeStep: outputs.resumeStep,
+    events: outputs.events,
+    sampleEvery: sample?.sample_every ?? null,
+    // The step a continuation started from: its resume step (a later spot interruption moves it on).
+    continuedFrom: links?.continuedFrom
+      ? { id: links.continuedFrom.id, created: formatDateTime(links.continuedFrom.createdAt), step: outputs.resumeStep }
+      : null,
+    continuations: (links?.continuations ?? []).map((c) => ({
+      id: c.id,
+      created: formatDateTime(c.createdAt),
+      step: c.resumeStep,
+    })),
+  }
+}
+
 export async function action({ request, params }: ActionFunctionArgs) {
   const { training, run, userId } = await requireRun(request, params.trainingId, params.runId, 'update')
   const formData = await request.formData()
   const submission = parseWithZod(formData, { schema: ActionSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
-  if (submission.value.intent === 'retry') return handleRetry(submission, { trainingId: training.id, run, userId })
+  const value = submission.value
+  if (value.intent === 'retry') return handleRetry(submission, { trainingId: training.id, run, userId })
+  if (value.intent === 'choose') return handleChoose(submission, { trainingId: training.id, runId: run.id, step: value.step })
+  if (value.intent === 'continue')
+    return handleContinue(submission, {
+      trainingId: training.id,
+      runId: run.id,
+      userId,
+      fromStep: value.fromStep,
+      steps: value.steps,
+    })
+  const keep = value.keep === 'true'
   const alreadyEnded = (status: string) =>
     json(
       formReply(submission, {
@@ -159,15 +241,77 @@ export async function action({ request, params }: ActionFunctionArgs) {
     )
   if (!isActiveRunStatus(run.status)) return alreadyEnded(run.status)
   // Conditional on the run still being active: if it ended meanwhile, that ending stands.
-  if (!(await endRun(run.id, 'canceled', { error: CANCELED_BY_USER, canceledById: userId }))) {
+  if (!(await endRun(run.id, 'canceled', { error: CANCELED_BY_USER, canceledById: userId, keep }))) {
     const now = await prisma.trainingRun.findUnique({ where: { id: run.id }, select: { status: true } })
     return alreadyEnded(now?.status ?? run.status)
   }
   // The supervisor sees the canceled run on its next cycle and terminates the machine.
   return redirectWithToast(`/trainings/${training.id}/runs/${run.id}`, {
     type: 'success',
-    description: 'Canceled — the machine is being shut down.',
+    description: keep
+      ? 'Canceled — the machine is being shut down. What it trained so far is kept.'
+      : 'Canceled — the machine is being shut down. What it trained so far is discarded.',
   })
+}
+
+type Submission = Parameters<typeof formReply>[0]
+
+/** "Use this one": the kept checkpoint at `step` becomes the run's LoRA (the download and snippet use it). */
+async function handleChoose(
+  submission: Submission,
+  { trainingId, runId, step }: { trainingId: string; runId: string; step: number },
+) {
+  try {
+    await chooseCheckpoint(runId, step)
+  } catch (error) {
+    if (error instanceof ChooseCheckpointError)
+      return json(formReply(submission, { formErrors: [error.message] }), { status: 400 })
+    throw error
+  }
+  return redirectWithToast(`/trainings/${trainingId}/runs/${runId}`, {
+    type: 'success',
+    description: `The checkpoint at step ${step.toLocaleString('en-US')} is now this run’s LoRA.`,
+  })
+}
+
+/**
+ * "Continue from step N": a new run of the training resumed from this run's checkpoint at N, with a new
+ * total of steps, through startRun (which checks the checkpoint is kept, the total, and the limits).
+ */
+async function handleContinue(
+  submission: Submission,
+  {
+    trainingId,
+    runId,
+    userId,
+    fromStep,
+    steps,
+  }: { trainingId: string; runId: string; userId: string; fromStep: number; steps: number },
+) {
+  const source = await prisma.trainingRun.findUnique({ where: { id: runId }, select: { spot: true } })
+  try {
+    const { runId: newRunId, created } = await startRun({
+      trainingId,
+      startedById: userId,
+      continuedFromId: runId,
+      resumeStep: fromStep,
+      stepsOverride: steps,
+      // The continuation runs on the kind of machine the run it continues ran on, where the operator allows.
+      spot: source?.spot ?? false,
+    })
+    return redirectWithToast(
+      `/trainings/${trainingId}/runs/${newRunId}`,
+      created
+        ? {
+            type: 'success',
+            description: `Continuing from step ${fromStep.toLocaleString('en-US')} to ${steps.toLocaleString('en-US')}: a GPU machine is being started.`,
+          }
+        : { type: 'message', description: 'This training already has a run in progress: here it is.' },
+    )
+  } catch (error) {
+    if (error instanceof StartRunError) return json(formReply(submission, { formErrors: [error.message] }), { status: 400 })
+    throw error
+  }
 }
 
 /**
@@ -215,6 +359,13 @@ export default function RunPage() {
   const machineShuttingDown = !run.active && isLiveMachineState(run.machineState)
   useRevalidateWhile(run.active || machineShuttingDown)
   const errors = actionData && 'formErrors' in actionData ? actionData.formErrors : null
+  const pendingIntent = navigation.state !== 'idle' ? String(navigation.formData?.get('intent') ?? '') || null : null
+  // Which form the answer is for (formReply keeps the submitted fields): its errors are shown beside it.
+  const actionIntent = actionData && 'values' in actionData ? String(actionData.values.intent ?? '') : null
+  const continueErrors = [
+    ...(errors ?? []),
+    ...(actionData && 'fieldErrors' in actionData ? Object.values(actionData.fieldErrors).flat() : []),
+  ].filter((e): e is string => typeof e === 'string')
 
   return (
     <div className="flex flex-col gap-6">
@@ -230,6 +381,30 @@ export default function RunPage() {
           {run.active ? `In progress for ${run.duration}.` : `Took ${run.duration}.`}
           {machineShuttingDown ? ' The machine is being shut down.' : null}
         </p>
+        {data.continuedFrom ? (
+          <p className="text-sm text-slate-600" data-testid="continued-from">
+            Continues{' '}
+            <Link to={`/trainings/${data.training.id}/runs/${data.continuedFrom.id}`} className="link">
+              the run of {data.continuedFrom.created}
+            </Link>
+            {data.continuedFrom.step !== null ? ` from step ${data.continuedFrom.step.toLocaleString('en-US')}` : null}.
+          </p>
+        ) : null}
+        {data.continuations.length ? (
+          <p className="text-sm text-slate-600" data-testid="continued-by">
+            Continued by{' '}
+            {data.continuations.map((c, i) => (
+              <span key={c.id}>
+                {i > 0 ? ', ' : null}
+                <Link to={`/trainings/${data.training.id}/runs/${c.id}`} className="link">
+                  the run of {c.created}
+                </Link>
+                {c.step !== null ? ` (from step ${c.step.toLocaleString('en-US')})` : null}
+              </span>
+            ))}
+            .
+          </p>
+        ) : null}
       </div>
 
       {run.status === 'failed' || run.status === 'canceled' ? (
@@ -245,7 +420,13 @@ export default function RunPage() {
       ) : null}
 
       {run.weights && data.lora ? (
-        <LoraResult weights={run.weights} facts={data.lora} snippet={data.snippet} triggerWord={data.training.triggerWord} />
+        <LoraResult
+          weights={run.weights}
+          facts={data.lora}
+          snippet={data.snippet}
+          triggerWord={data.training.triggerWord}
+          from={run.weightsFrom}
+        />
       ) : null}
 
       <div className="grid gap-6 lg:grid-cols-[1fr_20rem]">
@@ -293,7 +474,23 @@ export default function RunPage() {
             ) : null}
           </Card>
           <Card title="Samples" id="samples-title">
-            <RunSamples samples={run.samples} active={run.active} />
+            {data.sampleGrid.rows.length > 0 || run.samples.length === 0 ? (
+              <SampleGrid grid={data.sampleGrid} sampleEvery={data.sampleEvery} active={run.active} />
+            ) : (
+              // A run recorded before samples were kept per step: its final samples only.
+              <RunSamples samples={run.samples} active={run.active} />
+            )}
+          </Card>
+          <Card title="Checkpoints" id="checkpoints-title">
+            <CheckpointList
+              checkpoints={data.checkpoints}
+              canChoose={canEdit}
+              canContinue={canEdit && !run.active}
+              maxSteps={data.maxSteps}
+              pendingIntent={pendingIntent}
+              continueErrors={pendingIntent === null && actionIntent === 'continue' ? continueErrors : null}
+            />
+            {actionIntent === 'choose' ? <ErrorList errors={errors} /> : null}
           </Card>
         </div>
 
@@ -302,7 +499,7 @@ export default function RunPage() {
             <RunPhases phases={data.phases} active={run.active} />
           </Card>
           <Card title="Timeline" id="timeline-title">
-            <RunTimeline steps={data.timeline} />
+            <RunTimeline steps={data.timeline} events={data.events} />
           </Card>
           <Card title="Machine" id="machine-title">
             <dl className="grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm">
@@ -331,18 +528,7 @@ export default function RunPage() {
             </dl>
           </Card>
           {canCancel ? (
-            <Form method="POST" className="flex flex-col gap-2">
-              <ConfirmButton
-                label="Cancel run"
-                question="Stop this run and shut its machine down? What it trained so far is lost."
-                confirmLabel="Yes, cancel the run"
-                keepLabel="Keep it running"
-                value="cancel"
-                pending={canceling}
-                className={cn(buttonVariants({ variant: 'secondary' }), 'border-red-300 text-red-700 hover:bg-red-50')}
-              />
-              <ErrorList errors={errors} />
-            </Form>
+            <CancelRunForm pending={canceling} errors={errors} />
           ) : errors && run.active ? (
             <ErrorList errors={errors} />
           ) : null}

@@ -1,6 +1,7 @@
 // /trainings/:trainingId/runs — the Runs tab: every run of the training, newest first, and the
 // "Start training" action (intent=start). Starting is startRun's conditional write, so a double click
-// or two tabs make one run: the second submit is sent to the run the first one made.
+// or two tabs make one run: the second submit is sent to the run the first one made. A continuation says
+// which run it continued and from which step; Start offers a spot machine where the operator allows.
 import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
@@ -19,7 +20,8 @@ import { userHasPermission } from '~/utils/permissions'
 import { isActiveRunStatus } from '~/runs/status'
 import { runDuration, runUsage } from '~/runs/view.server'
 import { formatDateTime } from '~/utils/format'
-import { startRun, StartRunError } from '~/runs/runs.server'
+import { spotPolicyFor, startRun, StartRunError } from '~/runs/runs.server'
+import { SpotChoice } from '~/components/spot-choice'
 import type { HubLink } from '~/utils/huggingface.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { requireTraining } from '~/trainings/access.server'
@@ -38,9 +40,13 @@ const SearchParamsSchema = z.object({
   page: PageNumberSchema,
 })
 
-const ActionSchema = z.discriminatedUnion('intent', [z.object({ intent: z.literal('start') })], {
-  errorMap: () => ({ message: 'Unknown action' }),
-})
+const ActionSchema = z.discriminatedUnion(
+  'intent',
+  [z.object({ intent: z.literal('start'), spot: z.array(z.enum(['true', 'false'])).optional() })],
+  {
+    errorMap: () => ({ message: 'Unknown action' }),
+  },
+)
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { training, isOwner } = await requireTraining(request, params.trainingId, 'read')
@@ -86,6 +92,8 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       pricePerHour: true,
       gpuMinutes: true,
       costUsd: true,
+      resumeStep: true,
+      continuedFrom: { select: { id: true, createdAt: true } },
     },
   })
   const check = checkDataset(images, {
@@ -111,7 +119,11 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       duration: runDuration(run, now),
       steps: run.totalSteps ? `${run.step ?? 0} / ${run.totalSteps}` : '—',
       cost: runUsage(run, now).cost,
+      continuedFrom: run.continuedFrom
+        ? { id: run.continuedFrom.id, created: formatDateTime(run.continuedFrom.createdAt), step: run.resumeStep }
+        : null,
     })),
+    spot: spotPolicyFor(),
   })
 }
 
@@ -124,6 +136,8 @@ export async function action({ request, params }: ActionFunctionArgs) {
     const { runId, created } = await startRun({
       trainingId: training.id,
       startedById: userId,
+      // The checkbox sends "false" then "true" when ticked; absent: the operator's default.
+      spot: submission.value.spot ? submission.value.spot.includes('true') : undefined,
     })
     return redirectWithToast(
       `/trainings/${training.id}/runs/${runId}`,
@@ -205,6 +219,7 @@ export default function TrainingRuns() {
                 ))}
               </ul>
             ) : null}
+            <SpotChoice {...data.spot} />
             <div>
               <SubmitButton name="intent" value="start" pendingText="Starting…" disabled={!data.dataset.ready}>
                 Start training
@@ -262,6 +277,15 @@ export default function TrainingRuns() {
                       {run.cost}
                     </span>
                   </Link>
+                  {run.continuedFrom ? (
+                    <p className="px-4 pb-3 text-xs text-slate-600" data-testid="continued-from">
+                      Continued from{' '}
+                      <Link to={`/trainings/${data.training.id}/runs/${run.continuedFrom.id}`} className="link">
+                        the run of {run.continuedFrom.created}
+                      </Link>
+                      {run.continuedFrom.step !== null ? ` at step ${run.continuedFrom.step.toLocaleString('en-US')}` : null}
+                    </p>
+                  ) : null}
                 </li>
               ))}
             </ul>

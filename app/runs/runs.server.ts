@@ -152,6 +152,7 @@ export async function startRun(
           ...(continuation
             ? {
                 continuedFromId: continuation.continuedFromId,
+                continuedFromStep: continuation.resumeStep,
                 resumeStep: continuation.resumeStep,
                 stepsOverride: continuation.stepsOverride,
               }

@@ -37,7 +37,7 @@ let ec2: Ec2GpuProvider
 let storage: LocalStorage
 let ownerId = ''
 
-function options(extra: Partial<SupervisorOptions> = {}): SupervisorOptions & { timeoutMs: number } {
+function options(extra: Partial<SupervisorOptions> & { timeoutMs?: number } = {}): SupervisorOptions & { timeoutMs: number } {
   return {
     workerId: 'spot-test',
     providers: () => ec2,

@@ -43,9 +43,7 @@ const LEASE_MS = Math.max(3 * POLL_INTERVAL_MS, MIN_LEASE_MS)
 /** The reclaimed machine's notice: enough for its agent to say so (polls every 400 ms) before it goes. */
 const SPOT_NOTICE_SECONDS = 3
 
-/** The fake EC2's spot side: reclaim an instance (the notice at once, the end noticeSeconds later). */
-type SpotFakeEc2 = FakeEc2 & { interrupt: (instanceId: string, options?: { noticeSeconds?: number }) => void }
-const isSpot = (instance: FakeInstance) => Boolean((instance as { spot?: unknown }).spot)
+const isSpot = (instance: FakeInstance) => instance.spot !== null
 
 type Backend = { url: string; alive: boolean }
 
@@ -234,7 +232,7 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
     const reclaimed = ec2.instances().find((i) => trainingNow.some((r) => r.id === i.tags[TAG_RUN]) && isSpot(i))
     expect(reclaimed, 'a training run on a spot machine held by a surviving process').toBeDefined()
     const reclaimedRun = reclaimed!.tags[TAG_RUN]!
-    ;(ec2 as SpotFakeEc2).interrupt(reclaimed!.instanceId, { noticeSeconds: SPOT_NOTICE_SECONDS })
+    ec2.interrupt(reclaimed!.instanceId, { noticeSeconds: SPOT_NOTICE_SECONDS })
     mark(`reclaimed the spot machine of run ${reclaimedRun} (${SPOT_NOTICE_SECONDS} s notice)`)
     const statusAtKill = await prisma.trainingRun.groupBy({ by: ['status'], where: { id: { in: runIds } }, _count: true })
     // A run the dead process had marked provisioning but whose machine row it had not written yet is

@@ -122,6 +122,7 @@ const RUN_SELECT = {
   launchRetryAt: true,
   resumeStep: true,
   continuedFromId: true,
+  continuedFromStep: true,
   stepsOverride: true,
   optimizerStep: true,
   gpu: {
@@ -445,7 +446,7 @@ function isHalfResumed(run: LeasedRun) {
 async function finishResume(cycle: Cycle, run: LeasedRun) {
   const interruptions = run.formerGpus.filter((g) => g.endReason === SPOT_INTERRUPTION).length
   const own = await newestCheckpointStep(cycle.prisma, run.id)
-  const resumeStep = own ?? (run.continuedFromId ? run.resumeStep : null)
+  const resumeStep = own ?? (run.continuedFromId ? run.continuedFromStep : null)
   await resumeOnNewMachine(cycle.prisma, run, { interruptions, resumeStep, now: cycle.now })
 }
 

@@ -48,13 +48,14 @@ export type ResumeFrom = { runId: string; step: number; withOptimizer: boolean }
  */
 export async function resumeFor(
   prisma: PrismaClient,
-  run: { id: string; optimizerStep: number | null; continuedFromId: string | null; resumeStep: number | null },
+  run: { id: string; optimizerStep: number | null; continuedFromId: string | null; continuedFromStep: number | null },
 ): Promise<ResumeFrom | null> {
   const own = await newestCheckpointStep(prisma, run.id)
   if (own !== null) return { runId: run.id, step: own, withOptimizer: run.optimizerStep === own }
-  if (run.continuedFromId && run.resumeStep !== null) {
+  if (run.continuedFromId && run.continuedFromStep !== null) {
     const source = await prisma.trainingRun.findUnique({ where: { id: run.continuedFromId }, select: { optimizerStep: true } })
-    return { runId: run.continuedFromId, step: run.resumeStep, withOptimizer: source?.optimizerStep === run.resumeStep }
+    const step = run.continuedFromStep
+    return { runId: run.continuedFromId, step, withOptimizer: source?.optimizerStep === step }
   }
   return null
 }
@@ -63,6 +64,7 @@ export type InterruptedRun = {
   id: string
   spot: boolean
   continuedFromId: string | null
+  continuedFromStep: number | null
   resumeStep: number | null
   phases: string | null
   gpu: { instanceId: string; provider: string } | null
@@ -104,7 +106,7 @@ export async function handleInterruption(
   })
   if (count === 0) return false
   const step = await newestCheckpointStep(prisma, run.id)
-  const resumeStep = step ?? (run.continuedFromId ? run.resumeStep : null)
+  const resumeStep = step ?? (run.continuedFromId ? run.continuedFromStep : null)
   const interruptions = await prisma.gpu.count({ where: { formerRunId: run.id, endReason: SPOT_INTERRUPTION } })
   const events: Prisma.RunEventCreateManyInput[] = [
     {

@@ -26,6 +26,8 @@ import { RunProgress } from '~/components/run-progress'
 import { RunStatusBadge } from '~/components/run-status-badge'
 import { RunTimeline } from '~/components/run-timeline'
 import { RunPhases } from '~/components/run-phases'
+import { RunCost } from '~/components/run-cost'
+import { costBreakdownFor } from '~/runs/cost.server'
 import { RunFailure } from '~/components/run-failure'
 import { RunSamples } from '~/components/run-samples'
 import { Card } from '~/components/ui/card'
@@ -119,7 +121,9 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     userHasPermission(user, 'read:gpu:any') && run.lockedBy && run.lockedUntil && run.lockedUntil > now ? run.lockedBy : null
   const succeeded = run.status === 'succeeded' && run.weightsKey !== null
   const model = parseBaseModel(training.baseModel)
-  const phases = buildPhaseTimeline(run, now)
+  // One split of the cost: the phases' costs below come from it, so the two always agree.
+  const cost = await costBreakdownFor(run, now)
+  const phases = buildPhaseTimeline(run, now, cost.phaseCosts)
   const current = phases.find((p) => p.current) ?? null
   // The current phase in words, with what its newest message said ("downloading the base model: 3.2 of 23.8 GB").
   const currentText = current ? (activity.logLines.filter((l) => l.phase === current.phase).at(-1)?.text ?? null) : null
@@ -144,6 +148,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       supervisedBy,
       launched: run.startedAt !== null,
       usage: runUsage(run, now),
+      cost,
       samples: runSamplesView(run),
       failure:
         run.status === 'failed'
@@ -190,8 +195,9 @@ async function loadSteering(run: Parameters<typeof loadRunOutputs>[0], configTex
     prisma.trainingRun.findUnique({
       where: { id: run.id },
       select: {
+        continuedFromStep: true,
         continuedFrom: { select: { id: true, createdAt: true } },
-        continuations: { select: { id: true, createdAt: true, resumeStep: true }, orderBy: { createdAt: 'asc' } },
+        continuations: { select: { id: true, createdAt: true, continuedFromStep: true }, orderBy: { createdAt: 'asc' } },
       },
     }),
   ])
@@ -203,14 +209,13 @@ async function loadSteering(run: Parameters<typeof loadRunOutputs>[0], configTex
     resumeStep: outputs.resumeStep,
     events: outputs.events,
     sampleEvery: sample?.sample_every ?? null,
-    // The step a continuation started from: its resume step (a later spot interruption moves it on).
     continuedFrom: links?.continuedFrom
-      ? { id: links.continuedFrom.id, created: formatDateTime(links.continuedFrom.createdAt), step: outputs.resumeStep }
+      ? { id: links.continuedFrom.id, created: formatDateTime(links.continuedFrom.createdAt), step: links.continuedFromStep }
       : null,
     continuations: (links?.continuations ?? []).map((c) => ({
       id: c.id,
       created: formatDateTime(c.createdAt),
-      step: c.resumeStep,
+      step: c.continuedFromStep,
     })),
   }
 }
@@ -498,6 +503,11 @@ export default function RunPage() {
           <Card title="Phases" id="phases-title">
             <RunPhases phases={data.phases} active={run.active} />
           </Card>
+          {run.launched ? (
+            <Card title="Cost" id="cost-title">
+              <RunCost cost={run.cost} />
+            </Card>
+          ) : null}
           <Card title="Timeline" id="timeline-title">
             <RunTimeline steps={data.timeline} events={data.events} />
           </Card>

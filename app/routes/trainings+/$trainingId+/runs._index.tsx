@@ -92,7 +92,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       pricePerHour: true,
       gpuMinutes: true,
       costUsd: true,
-      resumeStep: true,
+      continuedFromStep: true,
       continuedFrom: { select: { id: true, createdAt: true } },
     },
   })
@@ -120,7 +120,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       steps: run.totalSteps ? `${run.step ?? 0} / ${run.totalSteps}` : '—',
       cost: runUsage(run, now).cost,
       continuedFrom: run.continuedFrom
-        ? { id: run.continuedFrom.id, created: formatDateTime(run.continuedFrom.createdAt), step: run.resumeStep }
+        ? { id: run.continuedFrom.id, created: formatDateTime(run.continuedFrom.createdAt), step: run.continuedFromStep }
         : null,
     })),
     spot: spotPolicyFor(),

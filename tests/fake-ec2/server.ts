@@ -1061,16 +1061,18 @@ export async function startFakeEc2({
     const known = tokenOwners.get(key)
     if (known) {
       const record = records.get(known)
-      // Its machine is gone (terminated, vanished) or its agent exited: nothing answers there any more.
-      if (!record?.agentPort) return unreachable()
-      return forward(req, res, record.agentPort, key)
+      if (record?.agentPort) return forward(req, res, record.agentPort, key)
+      // Its machine is gone (terminated, reclaimed) or its agent exited. A run's next machine (after a
+      // spot interruption) has the same token: look again among the live agents.
+      tokenOwners.delete(key)
     }
     void findOwner(authorization, key).then((instanceId) => {
       const target = instanceId ? records.get(instanceId)?.agentPort : null
       if (target) return forward(req, res, target, key)
-      // A booting machine's agent may own the token: its address does not answer yet.
+      // A booting machine's agent may own the token: its address does not answer yet. An address whose
+      // machine is gone does not answer either (on AWS nothing would be there to say 401).
       const booting = [...records.values()].some((r) => r.state === 'pending' && r.agentPort === null)
-      return booting ? unreachable() : reply(401, {}, { 'www-authenticate': 'Bearer' })
+      return booting || known ? unreachable() : reply(401, {}, { 'www-authenticate': 'Bearer' })
     })
   }
 

@@ -279,8 +279,24 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
           }),
           {},
         )
+        // What the runs still going were doing: their machines, the server's events and their last messages.
+        const stuck = await prisma.trainingRun.findMany({
+          where: { id: { in: runIds }, status: { notIn: ['succeeded', 'failed', 'canceled'] } },
+          select: {
+            id: true,
+            status: true,
+            agentUrl: true,
+            lastMessageId: true,
+            resumeStep: true,
+            gpu: true,
+            formerGpus: true,
+            events: { select: { kind: true, text: true } },
+            statuses: { orderBy: { messageId: 'desc' }, take: 5, select: { messageId: true, status: true, text: true } },
+          },
+        })
         throw new Error(
-          `not all ended within ${FINISH_DEADLINE_MS} ms: ${JSON.stringify(counts)}\n${apps.map((a) => a.output()).join('\n---\n')}`,
+          `not all ended within ${FINISH_DEADLINE_MS} ms: ${JSON.stringify(counts)}\n${JSON.stringify(stuck, null, 1)}\n` +
+            apps.map((a) => a.output()).join('\n---\n'),
         )
       }
       await new Promise((resolve) => setTimeout(resolve, WATCH_MS))

@@ -398,6 +398,19 @@ describe('phases, failures and Try again', () => {
       { phase: 'loading-model', startedAt: at(60).toISOString(), endedAt: null },
     ]
     await prisma.trainingRun.update({ where: { id: run.id }, data: { phases: JSON.stringify(phases) } })
+    // The machine is paid from its launch, as the phases start: what the phases' costs are split from.
+    await prisma.gpu.create({
+      data: {
+        instanceId: `i-${run.id}`,
+        provider: 'ec2',
+        status: 'running',
+        instanceType: 'g5.xlarge',
+        pricePerHour: 1.006,
+        launchedAt: at(5),
+        trainingId: training.id,
+        runId: run.id,
+      },
+    })
     await prisma.trainingStatus.create({
       data: {
         runId: run.id,

@@ -230,7 +230,14 @@ describe('continuations and the spot choice', () => {
       data: { trainingId: training.id, status: 'succeeded', createdAt: new Date('2026-11-27T10:00:00Z') },
     })
     const next = await prisma.trainingRun.create({
-      data: { trainingId: training.id, status: 'failed', continuedFromId: source.id, resumeStep: 750, stepsOverride: 1500 },
+      data: {
+        trainingId: training.id,
+        status: 'failed',
+        continuedFromId: source.id,
+        continuedFromStep: 750,
+        resumeStep: 750,
+        stepsOverride: 1500,
+      },
     })
     const data = await list(training.id, cookie)
     expect(data.runs.find((r) => r.id === next.id)?.continuedFrom).toMatchObject({ id: source.id, step: 750 })

@@ -3,7 +3,7 @@
 // Not a test: it prints figures and never fails on them (only on a broken run).
 //   --json          print one JSON object on stdout (json.ts), everything else on stderr
 //   --db D          sqlite (default) or postgres (a throwaway cluster, tests/setup/postgres.ts)
-//   --only X        run one part: upload, pages (with the client JS size) or supervisor (default: all)
+//   --only X        run one part: upload, pages (with the client JS size), supervisor or storage (default: all)
 //   --files N       photos to upload (default 50; 20 with --json)
 //   --parallel N    uploads at a time, and sharp jobs at a time in the direct run (default 4)
 //   --runs LIST     active runs per supervisor cycle (default 10,100,1000; 1000 with --json)
@@ -24,12 +24,13 @@ import { openBenchDatabases } from './databases'
 import { benchJson, GOALS } from './json'
 import { runPageBench, type PageBenchResult } from './pages'
 import { runSupervisorBench, type CycleFigures } from './supervisor'
+import { runStorageBench, type StorageFigures } from './storage'
 import { PHOTO_HEIGHT_PX, PHOTO_WIDTH_PX, runUploadBench, type BenchResult } from './upload'
 
 const RSS_GOAL_MB = 200
 const SESSION_SECRET = 'bench-session-secret-0123456789'
 const PAGE_WARMUP_MS = 2000
-const PARTS = ['upload', 'pages', 'supervisor'] as const
+const PARTS = ['upload', 'pages', 'supervisor', 'storage'] as const
 type Part = (typeof PARTS)[number]
 
 function positiveInt(value: string | undefined, fallback: number, name: string) {
@@ -157,6 +158,24 @@ function reportSupervisor(figures: CycleFigures[], db: DatabaseKind) {
   console.log(table(rows))
 }
 
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`
+
+function reportStorage(figures: StorageFigures[]) {
+  console.log(
+    `\nStorage per run (the stand-in ai-toolkit on each preset's own config; counts are a real run's, bytes the stand-in's)\n`,
+  )
+  console.log(
+    table([
+      ['Preset', 'Kept: LoRA files (of made) · samples (planned) · optimizer', 'Stand-in bytes'],
+      ...figures.map((f): [string, string, string] => [
+        `${f.preset} (${f.steps.toLocaleString('en-US')} steps)`,
+        `${f.checkpointsKept} (of ${f.checkpointsMade}) · ${f.sampleImages} (${f.sampleImagesPlanned}) · ${f.optimizerBytes > 0 ? 1 : 0}`,
+        `${mb(f.totalBytes)}: ${mb(f.loraFileBytes)} a LoRA, ${mb(f.sampleBytes)} samples, ${mb(f.optimizerBytes)} optimizer`,
+      ]),
+    ]),
+  )
+}
+
 function sizeList(value: string | undefined, fallback: number[]) {
   if (value === undefined) return fallback
   const sizes = value.split(',').map((v) => Number(v.trim()))
@@ -203,6 +222,7 @@ let upload: BenchResult | null = null
 let pages: PageBenchResult | null = null
 let clientJs: ClientJsFigures | null = null
 let supervisor: CycleFigures[] | null = null
+let storage: StorageFigures[] | null = null
 try {
   // The app modules this process loads (cookie signing, agent tokens) read the environment, and
   // db.server makes the app's own client from it: give it a database of its own that nothing uses, so
@@ -244,10 +264,16 @@ try {
     })
     if (!asJson) reportSupervisor(supervisor, db)
   }
+  if (runs('storage')) {
+    storage = await runStorageBench({ workDir: work })
+    if (!asJson) reportStorage(storage)
+  }
 } finally {
   databases.close()
   if (values.keep) process.stderr.write(`Kept ${work}\n`)
   else fs.rmSync(work, { recursive: true, force: true })
 }
 if (asJson)
-  process.stdout.write(`${JSON.stringify(benchJson({ db, upload, pages, clientJs, supervisor, loadBefore }), null, 2)}\n`)
+  process.stdout.write(
+    `${JSON.stringify(benchJson({ db, upload, pages, clientJs, supervisor, storage, loadBefore }), null, 2)}\n`,
+  )

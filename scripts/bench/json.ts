@@ -2,6 +2,7 @@
 // units in the key names, so a closing note or a CI job can read it without parsing tables. A part that
 // was skipped (--only) leaves its keys null rather than missing, so every run has the same shape.
 import os from 'node:os'
+import type { StorageFigures } from './storage'
 import type { ClientJsFigures } from './client-js'
 import type { DatabaseKind } from '../../prisma/database-url'
 import type { PageBenchResult } from './pages'
@@ -24,6 +25,7 @@ export type BenchFigures = {
   pages: PageBenchResult | null
   clientJs: ClientJsFigures | null
   supervisor: CycleFigures[] | null
+  storage: StorageFigures[] | null
   /** os.loadavg() when the run started and when it ended: the CPUs are shared with whatever else runs */
   loadBefore: number[]
 }
@@ -33,7 +35,7 @@ function cycleMs(figures: CycleFigures[] | null, finished: number) {
   return cycle ? round(cycle.medianMs, 0) : null
 }
 
-export function benchJson({ db, upload, pages, clientJs, supervisor, loadBefore }: BenchFigures) {
+export function benchJson({ db, upload, pages, clientJs, supervisor, storage, loadBefore }: BenchFigures) {
   const vsBare = pages ? pages.trainingsPage.rps / pages.bare.rps : null
   const cycleActive = cycleMs(supervisor, 0)
   const cycleFinished = cycleMs(supervisor, FINISHED_RUNS)
@@ -74,6 +76,9 @@ export function benchJson({ db, upload, pages, clientJs, supervisor, loadBefore 
     client_js_kb_gzip: clientJs ? round(clientJs.pageKbGzip, 1) : null,
     client_js_files: clientJs?.pageFiles ?? null,
     client_js_all_build_kb_gzip: clientJs ? round(clientJs.allKbGzip, 1) : null,
+
+    // Per preset: what a run stores (counts as a real run's; bytes the stand-in's, see storage.ts).
+    storage_per_preset: storage,
 
     goals_met: {
       upload_vs_sharp: upload ? upload.ratio >= GOALS.uploadVsSharp : null,

@@ -1,6 +1,6 @@
 // The stand-in ai-toolkit is Python (standard library only) and tested with unittest; this runs those
-// tests under vitest so `npm test` and CI cover them. They run the stand-in as ai-toolkit is run and
-// take about a minute (more on a busy machine).
+// tests under vitest so `npm test` and CI cover them. They run the stand-in as ai-toolkit is run: about a
+// minute of its own pacing, some 20 s in three shards at once.
 import { expect, test } from 'vitest'
 import { runPythonTests } from '../../tests/python-unittest'
 

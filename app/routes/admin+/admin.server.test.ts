@@ -1,10 +1,12 @@
 // setUserRoles under concurrency, as PostgreSQL runs it (SQLite runs transactions one at a time, so
-// there the race cannot happen and the test only checks the outcome).
+// there the race cannot happen and the test only checks the outcome); and the role writes while another
+// process writes to the same SQLite file.
+import { spawn } from 'node:child_process'
 import pg from 'pg'
 import { expect, test, vi } from 'vitest'
 import { prisma } from '~/utils/db.server'
 import { createUser } from '../../../tests/db-utils'
-import { setUserRoles } from './admin.server'
+import { deleteRole, setRolePermissions, setUserRoles } from './admin.server'
 
 /**
  * Counts the pooled PostgreSQL connections taken and not given back. The Prisma pg adapter takes
@@ -59,3 +61,46 @@ test('two admins removing each other, again and again: one admin stays each time
   }
   expect(outstanding()).toBe(0)
 }, 60_000)
+
+const isSqlite = process.env.DATABASE_URL?.startsWith('file:') ?? false
+
+/**
+ * Another process (Python's sqlite3, as a worker or a test process would be another connection) holds
+ * the file's write lock for `seconds`; resolves once it has it, with the process's exit.
+ */
+async function holdWriteLock(seconds: number) {
+  const file = process.env.DATABASE_URL!.replace(/^file:/, '').replace(/\?.*$/, '')
+  const script = [
+    'import sqlite3, sys, time',
+    'c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)',
+    'c.execute("BEGIN IMMEDIATE")',
+    `c.execute("UPDATE Role SET description = 'held' WHERE id = 'role_user'")`,
+    'print("locked", flush=True)',
+    `time.sleep(${seconds})`,
+    'c.execute("COMMIT")',
+  ].join('\n')
+  const child = spawn('python3', ['-c', script, file], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve())
+    child.once('exit', (code) => reject(new Error(`the lock holder exited with ${code}`)))
+  })
+  // In an object: an async function returning the promise itself would wait for it.
+  return { released: new Promise((resolve) => child.once('exit', resolve)) }
+}
+
+test.skipIf(!isSqlite)(
+  "role writes wait for another process's write lock on SQLite instead of failing (they take it first)",
+  async () => {
+    const admin = await createUser({ roles: ['admin', 'user'] })
+    const role = await prisma.role.create({ data: { name: `locked-${Date.now()}` } })
+    // A transaction that read first would have to upgrade its lock while the other process writes:
+    // SQLite refuses that at once ("Operation has timed out" from Prisma) rather than wait.
+    let lock = await holdWriteLock(0.8)
+    expect(await setRolePermissions(role.id, ['read:role:any'], admin.id)).toEqual({ ok: true })
+    await lock.released
+    lock = await holdWriteLock(0.8)
+    expect(await deleteRole(role.id, admin.id)).toEqual({ ok: true })
+    await lock.released
+    expect(await prisma.role.count({ where: { id: role.id } })).toBe(0)
+  },
+)

@@ -72,6 +72,19 @@ const SERIALIZATION_RETRIES = 5
  * changes. SQLite runs such transactions one at a time; PostgreSQL aborts the loser of a conflict,
  * which is then retried and sees the winner's write.
  */
+/**
+ * Prisma gives an interactive transaction 2 s to start and 5 s to finish. These are rare admin writes of a
+ * few rows, but on SQLite they wait for the one writer's lock behind every other process on the file (a
+ * worker, the tests): a generous bound costs nothing here.
+ *
+ * Each of these transactions also writes before it reads. On SQLite a transaction that reads first and
+ * then writes must upgrade its lock; if another connection is writing meanwhile, SQLite refuses the
+ * upgrade at once (SQLITE_BUSY, no waiting) to avoid a deadlock. A browser test saw exactly that — the
+ * admin got a 500 saving a role's permissions while the test process wrote to the same file. Writing
+ * first takes the write lock at the start, where SQLite waits for it instead.
+ */
+const ADMIN_TRANSACTION = { maxWait: 10_000, timeout: 20_000 } as const
+
 export async function setUserRoles(userId: string, roleIds: string[], actorId: string) {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -112,7 +125,7 @@ export async function setUserRoles(userId: string, roleIds: string[], actorId: s
           if (admins === 0) throw new LastAdminError()
           if (refusals.length) throw new NotHeldError(refusals)
         },
-        { isolationLevel: Prisma.TransactionIsolationLevel.Serializable },
+        { ...ADMIN_TRANSACTION, isolationLevel: Prisma.TransactionIsolationLevel.Serializable },
       )
       return { ok: true } as const
     } catch (error) {
@@ -131,29 +144,37 @@ export async function setUserRoles(userId: string, roleIds: string[], actorId: s
  * that other write left it.
  */
 export async function setRolePermissions(roleId: string, keys: string[], actorId: string) {
-  return prisma.$transaction(async (tx) => {
-    const held = await heldPermissionKeys(tx, actorId)
-    const all = await tx.permission.findMany({
-      select: { id: true, action: true, entity: true, access: true, roles: { where: { id: roleId }, select: { id: true } } },
-    })
-    const wanted = new Set(keys)
-    const added = all.filter((p) => !p.roles.length && wanted.has(permissionKey(p)))
-    const removed = all.filter((p) => p.roles.length && !wanted.has(permissionKey(p)))
-    const messages = [
-      ['add', notHeld(held, added.map(permissionKey))] as const,
-      ['remove', notHeld(held, removed.map(permissionKey))] as const,
-    ]
-      .filter(([, missing]) => missing.length)
-      .map(([verb, missing]) => `You cannot ${verb} permissions you do not hold yourself (${listPermissions(missing)}).`)
-    if (messages.length) return { ok: false, messages } as const
-    await tx.role.update({
-      where: { id: roleId },
-      data: {
-        permissions: { connect: added.map((p) => ({ id: p.id })), disconnect: removed.map((p) => ({ id: p.id })) },
-      },
-    })
-    return { ok: true } as const
-  })
+  try {
+    return await prisma.$transaction(async (tx) => {
+      // The write lock first (see ADMIN_TRANSACTION); a role that is gone throws here as it would below.
+      await tx.role.update({ where: { id: roleId }, data: { updatedAt: new Date() } })
+      const held = await heldPermissionKeys(tx, actorId)
+      const all = await tx.permission.findMany({
+        select: { id: true, action: true, entity: true, access: true, roles: { where: { id: roleId }, select: { id: true } } },
+      })
+      const wanted = new Set(keys)
+      const added = all.filter((p) => !p.roles.length && wanted.has(permissionKey(p)))
+      const removed = all.filter((p) => p.roles.length && !wanted.has(permissionKey(p)))
+      const messages = [
+        ['add', notHeld(held, added.map(permissionKey))] as const,
+        ['remove', notHeld(held, removed.map(permissionKey))] as const,
+      ]
+        .filter(([, missing]) => missing.length)
+        .map(([verb, missing]) => `You cannot ${verb} permissions you do not hold yourself (${listPermissions(missing)}).`)
+      // Thrown, not returned: the refusal rolls back the lock-taking write above, so nothing changes.
+      if (messages.length) throw new NotHeldError(messages)
+      await tx.role.update({
+        where: { id: roleId },
+        data: {
+          permissions: { connect: added.map((p) => ({ id: p.id })), disconnect: removed.map((p) => ({ id: p.id })) },
+        },
+      })
+      return { ok: true } as const
+    }, ADMIN_TRANSACTION)
+  } catch (error) {
+    if (error instanceof NotHeldError) return { ok: false, messages: error.messages } as const
+    throw error
+  }
 }
 
 /**
@@ -161,18 +182,27 @@ export async function setRolePermissions(roleId: string, keys: string[], actorId
  * takes what the role granted away from everyone who has it, which the grant rule above forbids.
  */
 export async function deleteRole(roleId: string, actorId: string) {
-  return prisma.$transaction(async (tx) => {
-    const held = await heldPermissionKeys(tx, actorId)
-    const role = await tx.role.findUniqueOrThrow({
-      where: { id: roleId },
-      select: { name: true, permissions: { select: { action: true, entity: true, access: true } } },
-    })
-    const missing = notHeld(held, role.permissions.map(permissionKey))
-    if (missing.length) {
-      const message = `You cannot delete the role ${role.name}: it has permissions you do not hold (${listPermissions(missing)}).`
-      return { ok: false, message } as const
-    }
-    await tx.role.delete({ where: { id: roleId } })
-    return { ok: true } as const
-  })
+  try {
+    return await prisma.$transaction(async (tx) => {
+      // The write lock first (see ADMIN_TRANSACTION); a role that is gone throws here as it would below.
+      await tx.role.update({ where: { id: roleId }, data: { updatedAt: new Date() } })
+      const held = await heldPermissionKeys(tx, actorId)
+      const role = await tx.role.findUniqueOrThrow({
+        where: { id: roleId },
+        select: { name: true, permissions: { select: { action: true, entity: true, access: true } } },
+      })
+      const missing = notHeld(held, role.permissions.map(permissionKey))
+      // Thrown, not returned: the refusal rolls back the lock-taking write above, so nothing changes.
+      if (missing.length) {
+        throw new NotHeldError([
+          `You cannot delete the role ${role.name}: it has permissions you do not hold (${listPermissions(missing)}).`,
+        ])
+      }
+      await tx.role.delete({ where: { id: roleId } })
+      return { ok: true } as const
+    }, ADMIN_TRANSACTION)
+  } catch (error) {
+    if (error instanceof NotHeldError) return { ok: false, message: error.messages.join(' ') } as const
+    throw error
+  }
 }

@@ -229,6 +229,8 @@ describe('a role editor (may edit roles, is not an admin)', () => {
     const response = await post(role.id, { intent: 'permissions', permission: ['read:role:any', 'delete:gpu:any'] }, editorCookie)
     expect(await refusal(response)).toBe('You cannot add permissions you do not hold yourself (delete:gpu:any).')
     expect(await permissionsOf(role.id)).toEqual(['read:role:any'])
+    // Not even the write that takes SQLite's lock first: the refusal rolled it back.
+    expect((await prisma.role.findUniqueOrThrow({ where: { id: role.id } })).updatedAt).toEqual(role.updatedAt)
   })
 
   test('cannot give its own role more than it holds', async () => {
@@ -274,6 +276,7 @@ describe('a role editor (may edit roles, is not an admin)', () => {
     expect(await refusal(await post(strong.id, { intent: 'delete' }, deleterCookie))).toBe(
       'You cannot delete the role strong: it has permissions you do not hold (delete:gpu:any).',
     )
+    expect((await prisma.role.findUniqueOrThrow({ where: { id: strong.id } })).updatedAt).toEqual(strong.updatedAt)
     expect(await prisma.role.count({ where: { id: strong.id } })).toBe(1)
     const weak = await prisma.role.create({ data: { name: 'weak', permissions: { connect: [{ id: 'perm_read_role_any' }] } } })
     expect((await post(weak.id, { intent: 'delete' }, deleterCookie)).status).toBe(302)

@@ -107,23 +107,6 @@ export function costMachineOf(
   }
 }
 
-/**
- * A stand-in machine at one price from `from` to `to`: for pricing a run's phases when its machines are
- * not at hand (every phase then pays the run's price for its whole length).
- */
-export function oneMachineAt(pricePerHour: number | null, from: Time, to: Time): CostMachine {
-  return {
-    instanceId: 'run',
-    instanceType: null,
-    zone: null,
-    spot: false,
-    pricePerHour: Math.max(0, pricePerHour ?? 0),
-    launchedAt: from,
-    terminatedAt: to,
-    endReason: null,
-  }
-}
-
 export type MachineCost = {
   machine: CostMachine
   /** Paid milliseconds: launch to termination (or now). */

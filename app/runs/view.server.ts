@@ -5,7 +5,6 @@ import { describeMachine as describeProviderMachine, freeCostText } from '../gpu
 import { prisma } from '../utils/db.server'
 import { getEnv } from '../utils/env.server'
 import { formatClock, formatDuration, formatUsd } from '../utils/format'
-import { costBreakdown, oneMachineAt } from './cost'
 import { parsePhases, phaseLabel, type PhaseSpan, type PhaseView } from './phases'
 import { parseSamples, uploadedSamples } from './samples'
 import { offeredCheckpoint } from './checkpoints.server'
@@ -220,26 +219,18 @@ export async function loadRunActivity(runId: string) {
 
 /**
  * The run's phases for the page, each with how long it took (the open one: until now while the run is
- * active, until the run's end otherwise) and what that time cost. `phaseCosts` (costBreakdownFor in
- * ./cost.server.ts) prices each phase per machine by overlap; without it the phases are priced by
- * ./cost.ts as if one machine at the run's price covered them all.
+ * active, until the run's end otherwise) and what that time cost: `costs`, one per phase, from the
+ * run's cost split (costBreakdownFor in ./cost.server.ts prices each phase per machine by overlap), so
+ * the phases and the split always agree.
  */
 export function buildPhaseTimeline(
-  run: { status: string; phases: string | null; pricePerHour: number | null; finishedAt: Date | null },
-  now = new Date(),
-  phaseCosts?: readonly (string | null)[],
+  run: { status: string; phases: string | null; finishedAt: Date | null },
+  now: Date,
+  costs: readonly (string | null)[],
 ): PhaseView[] {
   const active = !isTerminalRunStatus(run.status)
   const spans: PhaseSpan[] = parsePhases(run.phases)
   const endAt = active ? now : (run.finishedAt ?? now)
-  const costs =
-    phaseCosts ??
-    costBreakdown({
-      machines: spans.length ? [oneMachineAt(run.pricePerHour, spans[0]!.startedAt, endAt)] : [],
-      phases: spans,
-      now,
-      phasesEndAt: endAt,
-    }).phaseUsd.map((usd) => (usd > 0 ? formatUsd(usd) : null))
   return spans.map((span, i) => {
     const start = new Date(span.startedAt)
     const endMs = span.endedAt ? Date.parse(span.endedAt) : endAt.getTime()

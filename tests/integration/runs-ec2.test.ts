@@ -7,7 +7,7 @@
 import crypto from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import { prisma } from '~/utils/db.server'
-import { Ec2GpuProvider, TAG_RUN } from '~/gpu/ec2/provider.server'
+import { TAG_RUN, type Ec2GpuProvider } from '~/gpu/ec2/provider.server'
 import { jobKey } from '~/storage/keys'
 import { CANCELED_BY_USER, endRun, startRun } from '~/runs/runs.server'
 import { LocalStorage } from '~/storage/local.server'
@@ -16,6 +16,7 @@ import { runSupervisorCycle, type SupervisorOptions } from '~/runs/supervisor/cy
 import { freePort, startAppProcess, type AppProcess } from '../app-process'
 import { createUser } from '../db-utils'
 import { startFakeEc2, type FakeEc2 } from '../fake-ec2/server'
+import { providerOnFakeEc2 } from '../fake-ec2/provider'
 import { createReadyTraining } from '../run-fixtures'
 import { driveUntil, expectContiguousStatuses, expectNothingRunning, finished, loadRun } from '../run-driver'
 import { safetensorsHeader } from '../safetensors'
@@ -52,16 +53,11 @@ const instancesOf = (runId: string) => fake.instances().filter((i) => i.tags[TAG
 
 beforeAll(async () => {
   fake = await startFakeEc2()
-  ec2 = new Ec2GpuProvider({
-    region: 'us-east-1',
-    endpoint: fake.endpoint,
-    amiId: 'ami-0123456789abcdef0',
+  ec2 = providerOnFakeEc2(fake, {
     // launchRequestFor stores the agent in the app's storage; the reaper test's direct launch does too.
     storage: async () => storage,
-    securityGroupIds: ['sg-0abc'],
     appTag: APP_TAG,
     maxAttempts: 4,
-    agentUrlFor: ({ instanceId }) => fake.agentUrl(instanceId),
   })
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
@@ -225,17 +221,12 @@ describe('runs on the ec2 provider (fake EC2)', () => {
   test('no capacity in the first zone nor of the type: the run starts on the next type in the second zone and succeeds', async () => {
     fake.subnets.set('subnet-0aaa0aaa0aaa0aaa0', 'us-east-1a')
     fake.subnets.set('subnet-0bbb0bbb0bbb0bbb0', 'us-east-1b')
-    const zonal = new Ec2GpuProvider({
-      region: 'us-east-1',
-      endpoint: fake.endpoint,
-      amiId: 'ami-0123456789abcdef0',
+    const zonal = providerOnFakeEc2(fake, {
       storage: async () => storage,
       subnetIds: ['subnet-0aaa0aaa0aaa0aaa0', 'subnet-0bbb0bbb0bbb0bbb0'],
-      securityGroupIds: ['sg-0abc'],
       appTag: APP_TAG,
       // InsufficientInstanceCapacity is a 500 the SDK would retry: once is enough to see the walk.
       maxAttempts: 1,
-      agentUrlFor: ({ instanceId }) => fake.agentUrl(instanceId),
     })
     const runId = await queue('Ada falls back')
     fake.faults.refuseLaunch = [

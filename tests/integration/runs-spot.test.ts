@@ -7,7 +7,7 @@
 import crypto from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import { prisma } from '~/utils/db.server'
-import { Ec2GpuProvider, TAG_RUN } from '~/gpu/ec2/provider.server'
+import { TAG_RUN, type Ec2GpuProvider } from '~/gpu/ec2/provider.server'
 import { startRun } from '~/runs/runs.server'
 import { LocalStorage } from '~/storage/local.server'
 import { readAll } from '~/storage/contract'
@@ -15,6 +15,7 @@ import type { SupervisorOptions } from '~/runs/supervisor/cycle.server'
 import { freePort, startAppProcess, type AppProcess } from '../app-process'
 import { createUser } from '../db-utils'
 import { startFakeEc2, type FakeEc2 } from '../fake-ec2/server'
+import { providerOnFakeEc2 } from '../fake-ec2/provider'
 import { createReadyTraining } from '../run-fixtures'
 import { driveUntil, expectContiguousStatuses, expectNothingRunning, finished, loadRun } from '../run-driver'
 import { safetensorsHeader } from '../safetensors'
@@ -72,16 +73,7 @@ const newestCheckpoint = async (runId: string) =>
 
 beforeAll(async () => {
   fake = await startFakeEc2({ imdsPollSeconds: 0.2 })
-  ec2 = new Ec2GpuProvider({
-    region: 'us-east-1',
-    endpoint: fake.endpoint,
-    amiId: 'ami-0123456789abcdef0',
-    storage: async () => storage,
-    securityGroupIds: ['sg-0abc'],
-    appTag: APP_TAG,
-    maxAttempts: 1,
-    agentUrlFor: ({ instanceId }) => fake.agentUrl(instanceId),
-  })
+  ec2 = providerOnFakeEc2(fake, { storage: async () => storage, appTag: APP_TAG, maxAttempts: 1 })
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   storage = new LocalStorage({ dir: process.env.STORAGE_DIR!, appUrl: url, secret: process.env.SESSION_SECRET! })
@@ -190,16 +182,11 @@ describe('spot machines and capacity (fake EC2, real agent, stand-in ai-toolkit)
   test('no capacity in any subnet nor of any type: waits its rounds, then fails naming every type and zone tried', async () => {
     fake.subnets.set('subnet-0aaa0aaa0aaa0aaa0', 'us-east-1a')
     fake.subnets.set('subnet-0bbb0bbb0bbb0bbb0', 'us-east-1b')
-    const zonal = new Ec2GpuProvider({
-      region: 'us-east-1',
-      endpoint: fake.endpoint,
-      amiId: 'ami-0123456789abcdef0',
+    const zonal = providerOnFakeEc2(fake, {
       storage: async () => storage,
       subnetIds: ['subnet-0aaa0aaa0aaa0aaa0', 'subnet-0bbb0bbb0bbb0bbb0'],
-      securityGroupIds: ['sg-0abc'],
       appTag: APP_TAG,
       maxAttempts: 1,
-      agentUrlFor: ({ instanceId }) => fake.agentUrl(instanceId),
     })
     const training = await createReadyTraining(ownerId, { name: 'Ada finds no machine' })
     const { runId } = await startRun({ trainingId: training.id, startedById: ownerId }, { provider: 'ec2' })

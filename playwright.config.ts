@@ -15,6 +15,8 @@ const tmp = path.join(import.meta.dirname, 'tests', '.tmp')
 process.env.DATABASE_URL = `file:${path.join(tmp, 'e2e.db')}`
 process.env.MAIL_OUTBOX_DIR = path.join(tmp, 'e2e-outbox')
 process.env.STORAGE_DIR = path.join(tmp, 'e2e-storage')
+// The runs' folders: a test pauses a run's trainer by finding it there (tests/e2e/runs.spec.ts).
+process.env.LOCAL_GPU_DIR = path.join(tmp, 'e2e-gpu')
 process.env.SESSION_SECRET = 'e2e-session-secret-0123456789'
 process.env.E2E_BASE_URL = `http://127.0.0.1:${PORT}`
 process.env.E2E_GITHUB_URL = `http://127.0.0.1:${GITHUB_PORT}`
@@ -37,7 +39,7 @@ const appEnv = {
   AUTH_RATE_LIMIT_PER_MINUTE: '10000',
   // Runs: the local provider with a short simulated trainer, polled often, so a whole run takes seconds.
   GPU_PROVIDER: 'local',
-  LOCAL_GPU_DIR: path.join(tmp, 'e2e-gpu'),
+  LOCAL_GPU_DIR: process.env.LOCAL_GPU_DIR,
   SIMULATED_TRAINING_SECONDS: '6',
   POLL_INTERVAL_MS: '500',
 }

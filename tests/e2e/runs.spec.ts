@@ -3,12 +3,45 @@
 // the file is a real safetensors file. The app runs the local GPU provider with a 6-second simulated
 // trainer and polls every 500 ms (playwright.config.ts), so the real supervisor and the real agent work.
 import fs from 'node:fs/promises'
+import path from 'node:path'
 import { makeJpeg } from '../image-fixtures'
 import { createReadyTraining } from '../run-fixtures'
 import { readSafetensors } from '../safetensors'
 import { expect, prisma, test, uniqueEmail, waitForCode } from './fixtures'
 
 const PASSWORD = 'a-long-and-unusual-passphrase'
+
+/**
+ * Waits (bounded) until the run's trainer has written a file whose path matches `written`, then stops
+ * the trainer's process group with SIGSTOP; `resume` sends SIGCONT. The local provider keeps each run in
+ * LOCAL_GPU_DIR/runs/<runId>/, and the agent starts the trainer in its own session with that folder on
+ * its command line.
+ */
+async function pauseTrainerAfter(runId: string, written: RegExp) {
+  const workdir = path.join(process.env.LOCAL_GPU_DIR!, 'runs', runId)
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const files = await fs.readdir(workdir, { recursive: true }).catch(() => [] as string[])
+    if (files.some((file) => written.test(file))) break
+    if (Date.now() > deadline) throw new Error(`the trainer of run ${runId} wrote nothing matching ${written} in 60 s`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  const trainers: number[] = []
+  for (const pid of (await fs.readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+    const args = cmdline.split('\0')
+    if (
+      args.some((arg) => arg.endsWith(path.join('stand-in-ai-toolkit', 'run.py'))) &&
+      args.some((arg) => arg.includes(workdir))
+    ) {
+      trainers.push(Number(pid))
+    }
+  }
+  expect(trainers, `the stand-in trainer of run ${runId}`).toHaveLength(1)
+  const group = -trainers[0]!
+  process.kill(group, 'SIGSTOP')
+  return { resume: () => process.kill(group, 'SIGCONT') }
+}
 
 test.beforeEach(({ page }) => {
   page.on('console', (message) => {
@@ -177,11 +210,19 @@ test('samples appear while the run trains; the large view steps with the keys; a
 
   // Before the first round: the empty state says how often samples come.
   await expect(page.getByTestId('sample-grid-empty')).toContainText('every 250 steps')
-  // A sample arrives while the run is still going (the page revalidates by itself).
-  const firstSample = page.getByRole('button', { name: /^Sample at step 250: a portrait photo of/ })
-  await expect(firstSample).toBeVisible({ timeout: 60_000 })
-  const statusWhenSeen = (await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })).status
-  expect(statusWhenSeen).not.toBe('succeeded')
+  // A sample arrives while the run is still going (the page revalidates by itself). The 6-second
+  // stand-in would finish 4 s after that round, sooner than a loaded CI host repaints the page, so the
+  // trainer is paused (as a slow GPU would be) once its step-250 samples are on disk; the agent goes on
+  // serving and uploading them meanwhile.
+  const trainer = await pauseTrainerAfter(runId, /__000000250_1\.jpg$/)
+  try {
+    const firstSample = page.getByRole('button', { name: /^Sample at step 250: a portrait photo of/ })
+    await expect(firstSample).toBeVisible({ timeout: 60_000 })
+    await expect(page.getByRole('button', { name: /^Sample at step 250: a photo of .* in a cafe$/ })).toBeVisible()
+    expect((await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })).status).toBe('training')
+  } finally {
+    trainer.resume()
+  }
 
   await expect(page.getByText('Succeeded', { exact: true }).first()).toBeVisible({ timeout: 60_000 })
 

@@ -17,6 +17,9 @@
 //       diverged               the loss stayed NaN for a long stretch: the run was stopped
 //       trainer-crashed        the trainer exited with an error not listed above
 //       time-limit             the run reached MAX_RUN_MINUTES
+//   - the supervisor, when a run reaches its owner's monthly budget while training (it stops and keeps
+//     its newest checkpoint):
+//       budget                 the owner's spend this month reached their budget (app/runs/budget.server.ts)
 //       agent-error            the agent itself failed (a bad job, an upload refused)
 //   - the supervisor, when the GPU provider refuses the launch (EC2's error codes):
 //       launch-quota           VcpuLimitExceeded: the account's vCPU quota for G instances is too low
@@ -39,6 +42,7 @@ export const FAILURE_KINDS = [
   'diverged',
   'trainer-crashed',
   'time-limit',
+  'budget',
   'agent-error',
   'launch-quota',
   'launch-ami',
@@ -118,6 +122,11 @@ const ADVICE: Record<FailureKind, FailureAdvice> = {
     title: 'The run reached its time limit',
     nextStep: 'Train fewer steps, or ask the operator for a longer limit (MAX_RUN_MINUTES).',
     link: { target: 'training-settings', text: 'Train fewer steps' },
+  },
+  budget: {
+    title: 'The run reached your monthly budget',
+    nextStep: 'It stopped and kept its newest checkpoint. An administrator can raise your budget; it renews on the 1st.',
+    link: null,
   },
   'agent-error': {
     title: 'The machine’s agent failed',

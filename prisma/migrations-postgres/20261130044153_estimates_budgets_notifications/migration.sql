@@ -48,3 +48,6 @@ CREATE UNIQUE INDEX "PriceQuote_kind_region_instanceType_zone_key" ON "PriceQuot
 -- AddForeignKey
 ALTER TABLE "RecoveryCode" ADD CONSTRAINT "RecoveryCode_userId_fkey" FOREIGN KEY ("userId") REFERENCES "User"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 
+
+-- Runs that ended before end-of-run emails existed are not emailed about now.
+UPDATE "TrainingRun" SET "notifiedAt" = "finishedAt" WHERE "finishedAt" IS NOT NULL;

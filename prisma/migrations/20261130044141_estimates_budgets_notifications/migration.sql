@@ -57,3 +57,6 @@ CREATE UNIQUE INDEX "RecoveryCode_userId_codeHash_key" ON "RecoveryCode"("userId
 
 -- CreateIndex
 CREATE UNIQUE INDEX "PriceQuote_kind_region_instanceType_zone_key" ON "PriceQuote"("kind", "region", "instanceType", "zone");
+
+-- Runs that ended before end-of-run emails existed are not emailed about now.
+UPDATE "TrainingRun" SET "notifiedAt" = "finishedAt" WHERE "finishedAt" IS NOT NULL;

@@ -225,6 +225,28 @@ export async function resetTwoFactorAttempts(userId: string) {
   await prisma.verification.updateMany({ where: { type: '2fa', target: userId }, data: { attempts: 0 } })
 }
 
+/**
+ * Spends one try of the user's standing 2FA secret for a code checked elsewhere (a recovery code), by
+ * the same conditional update as checkCode: app codes and recovery codes share MAX_CODE_ATTEMPTS per
+ * password step. 'expired' when two-factor is off (no secret).
+ */
+export async function spendTwoFactorTry(userId: string): Promise<'spent' | 'too-many-attempts' | 'expired'> {
+  const spent = await prisma.verification.updateMany({
+    where: { type: '2fa', target: userId, attempts: { lt: MAX_CODE_ATTEMPTS } },
+    data: { attempts: { increment: 1 } },
+  })
+  if (spent.count > 0) return 'spent'
+  return (await userHasTwoFactor(userId)) ? 'too-many-attempts' : 'expired'
+}
+
+/** Whether the standing 2FA secret takes no more codes until the next password step. */
+export async function twoFactorTriesSpent(userId: string) {
+  const row = await prisma.verification.count({
+    where: { type: '2fa', target: userId, attempts: { gte: MAX_CODE_ATTEMPTS } },
+  })
+  return row > 0
+}
+
 export async function userHasTwoFactor(userId: string) {
   const row = await prisma.verification.findUnique({
     select: { id: true },

@@ -4,14 +4,14 @@
 import { getFormProps, getInputProps, useForm } from '@conform-to/react'
 import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { Form, Link, useActionData } from '@remix-run/react'
+import { Form, Link, useActionData, useSearchParams } from '@remix-run/react'
 import { z } from 'zod'
 import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { EmailField, FormErrors } from '~/components/forms'
 import { StatusButton } from '~/components/ui/status-button'
 import { formReply } from '~/utils/forms'
-import { useIsPending } from '~/utils/misc'
+import { safeRedirect, useIsPending } from '~/utils/misc'
 import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { EmailSchema } from '~/utils/user-validation'
 import { sendResetCode, verifyPath } from './verify.server'
@@ -20,7 +20,7 @@ export const meta: MetaFunction = () => [{ title: 'Forgot your password? · Trai
 // Keeps a refusal's Retry-After on the page (a 429 of the rate limits).
 export const headers = retryAfterHeaders
 
-const ForgotPasswordSchema = z.object({ email: EmailSchema })
+const ForgotPasswordSchema = z.object({ email: EmailSchema, redirectTo: z.string().optional() })
 
 export async function loader(_: LoaderFunctionArgs) {
   return json({})
@@ -33,9 +33,11 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const submission = parseWithZod(formData, { schema: ForgotPasswordSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   const { email } = submission.value
+  // The reset ends logged in: on the page the person was on their way to.
+  const redirectTo = safeRedirect(submission.value.redirectTo)
 
-  await sendResetCode(email)
-  return redirect(verifyPath({ type: 'reset-password', target: email }))
+  await sendResetCode(email, redirectTo)
+  return redirect(verifyPath({ type: 'reset-password', target: email, redirectTo }))
 }
 
 export default function ForgotPasswordPage() {
@@ -48,6 +50,7 @@ export default function ForgotPasswordPage() {
     shouldRevalidate: 'onInput',
   })
   const pending = useIsPending()
+  const redirectTo = useSearchParams()[0].get('redirectTo')
   return (
     <AuthPage
       title="Forgot your password?"
@@ -62,6 +65,7 @@ export default function ForgotPasswordPage() {
       }
     >
       <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
+        <input type="hidden" name="redirectTo" value={redirectTo ?? ''} />
         <EmailField errors={fields.email.errors} inputProps={getInputProps(fields.email, { type: 'email' })} />
         <FormErrors id={form.errorId} errors={form.errors} />
         <StatusButton status={pending ? 'pending' : 'idle'} pendingText="Sending code…">

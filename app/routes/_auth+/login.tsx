@@ -72,6 +72,7 @@ export default function LoginPage() {
     shouldRevalidate: 'onInput',
   })
   const signupHref = redirectTo ? `/signup?${new URLSearchParams({ redirectTo })}` : '/signup'
+  const forgotHref = redirectTo ? `/forgot-password?${new URLSearchParams({ redirectTo })}` : '/forgot-password'
   return (
     <AuthPage
       title="Log in"
@@ -95,7 +96,7 @@ export default function LoginPage() {
         />
         <div className="flex flex-wrap items-center justify-between gap-2">
           <CheckboxField label="Remember me" inputProps={getInputProps(fields.remember, { type: 'checkbox' })} />
-          <Link to="/forgot-password" className="link text-sm">
+          <Link to={forgotHref} className="link text-sm">
             Forgot password?
           </Link>
         </div>

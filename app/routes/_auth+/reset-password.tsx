@@ -1,6 +1,9 @@
 // The last step of a password reset: the code was right (the email waits in the verify cookie);
 // the new password replaces the old one — or becomes the first one of a GitHub-only account — and
-// every session of the account ends, since whoever reset it may be locking someone else out.
+// every session of the account ends, since whoever reset it may be locking someone else out. Then
+// this browser is logged in with a new session, as after a login with the new password: a person
+// with two-factor still gives their code (the emailed code proves the mailbox, not the phone), so a
+// stolen mailbox alone does not open a two-factor account.
 import { getFormProps, getInputProps, useForm } from '@conform-to/react'
 import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
@@ -9,13 +12,15 @@ import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { Field, FormErrors } from '~/components/forms'
 import { StatusButton } from '~/components/ui/status-button'
-import { getPasswordHash } from '~/utils/auth.server'
+import { createSession, getPasswordHash } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { useIsPending } from '~/utils/misc'
 import { checkAddressLimit, forgetAccountFailures, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { authSessionStorage, verifySessionStorage } from '~/utils/session.server'
-import { redirectWithToast } from '~/utils/toast.server'
+import { createToastHeaders, redirectWithToast } from '~/utils/toast.server'
+import { handleNewSession } from '~/utils/login.server'
+import { userHasTwoFactor } from '~/utils/verification.server'
 import { PasswordAndConfirmSchema } from '~/utils/user-validation'
 import { getVerifySession, passwordStateTag } from './verify.server'
 
@@ -51,11 +56,12 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const submission = parseWithZod(formData, { schema: PasswordAndConfirmSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
 
-  const headers = new Headers()
-  headers.append('set-cookie', await verifySessionStorage.destroySession(verifySession))
   const user = await prisma.user.findUnique({ select: { id: true }, where: { email } })
   // Deleted between the code and now: nothing to reset.
-  if (!user) return redirect('/forgot-password', { headers })
+  if (!user) {
+    const headers = { 'set-cookie': await verifySessionStorage.destroySession(verifySession) }
+    return redirect('/forgot-password', { headers })
+  }
 
   const hash = await getPasswordHash(submission.value.password)
   await prisma.$transaction([
@@ -63,20 +69,25 @@ export async function action({ request, context }: ActionFunctionArgs) {
     prisma.session.deleteMany({ where: { userId: user.id } }),
   ])
   await forgetAccountFailures(email)
-  // This browser's own session (if it was logged in) is among those ended: drop its cookie too.
-  headers.append(
-    'set-cookie',
-    await authSessionStorage.destroySession(await authSessionStorage.getSession(request.headers.get('cookie'))),
-  )
-  return redirectWithToast(
-    '/login',
-    {
-      type: 'success',
-      title: 'Password changed',
-      description: 'Log in with your new password. You have been logged out everywhere else.',
-    },
-    { headers },
-  )
+
+  const session = await createSession(user.id, request)
+  const twoFactor = await userHasTwoFactor(user.id)
+  const headers = await createToastHeaders({
+    type: 'success',
+    title: 'Password changed',
+    description: twoFactor
+      ? 'Enter the code from your authenticator app to log in. You have been logged out everywhere else.'
+      : 'You are logged in with your new password, and logged out everywhere else.',
+  })
+  // handleNewSession sets one of the two cookies; the other one ends here. With two-factor, the old
+  // session cookie (its row is gone) is dropped and the verify cookie goes on to the code step; the
+  // reset's keys it still holds are spent (the password's tag changed). Without, the new session
+  // cookie replaces the old one and the verify cookie is done.
+  const ended = twoFactor
+    ? await authSessionStorage.destroySession(await authSessionStorage.getSession(request.headers.get('cookie')))
+    : await verifySessionStorage.destroySession(verifySession)
+  headers.append('set-cookie', ended)
+  return handleNewSession({ request, session, remember: false, redirectTo: verifySession.get('redirectTo'), headers })
 }
 
 export default function ResetPasswordPage() {
@@ -95,7 +106,7 @@ export default function ResetPasswordPage() {
       title="Choose a new password"
       description={
         <p>
-          For <strong className="break-words">{email}</strong>. Saving it logs you out on every device.
+          For <strong className="break-words">{email}</strong>. Saving it logs you in here and out on every other device.
         </p>
       }
     >

@@ -78,12 +78,12 @@ export async function sendCodeEmail({
  * A password-reset code, for an account only, without making the request wait for it: awaiting the
  * code and the mail server (hundreds of milliseconds over SMTP) only for existing accounts would give
  * the answer away by its timing. A refused code (the hourly budget) is only logged: saying so would
- * tell who has an account.
+ * tell who has an account. `redirectTo` rides in the emailed link: the reset ends logged in, there.
  */
-export async function sendResetCode(email: string) {
+export async function sendResetCode(email: string, redirectTo?: string | null) {
   const user = await prisma.user.findUnique({ select: { id: true }, where: { email } })
   if (!user) return
-  void sendCodeEmail({ type: 'reset-password', target: email })
+  void sendCodeEmail({ type: 'reset-password', target: email, redirectTo })
     .then((sent) => {
       if (!sent.sent) console.warn(`No reset-password code sent: ${sent.message}`)
     })

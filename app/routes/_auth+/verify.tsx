@@ -1,15 +1,16 @@
 // One page for every code: the emailed ones of sign-up (onboarding) and password reset, and the
 // authenticator-app code of a two-factor login. The emailed link opens it with the code filled in;
 // only pressing "Verify" uses it, so a mail scanner that follows links cannot spend the code.
+// The two-factor step also takes a recovery code instead (`&use=recovery-code`), for a lost phone.
 import { getFormProps, getInputProps, useForm } from '@conform-to/react'
 import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { invariantResponse } from '@epic-web/invariant'
 import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
+import { Form, Link, useActionData, useLoaderData, useSearchParams } from '@remix-run/react'
 import { z } from 'zod'
 import { AuthPage } from '~/components/auth-page'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
-import { CodeField, FormErrors, SubmitButton } from '~/components/forms'
+import { CodeField, Field, FormErrors, SubmitButton } from '~/components/forms'
 import { commitAuthSession } from '~/utils/auth.server'
 import { completePendingSession } from '~/utils/login.server'
 import { prisma } from '~/utils/db.server'
@@ -17,7 +18,9 @@ import { formReply, type FormFailure } from '~/utils/forms'
 import { safeRedirect } from '~/utils/misc'
 import { checkAddressLimit, retryAfterHeaders } from '~/utils/rate-limit.server'
 import { verifySessionStorage } from '~/utils/session.server'
-import { redirectWithToast } from '~/utils/toast.server'
+import { createToastHeaders, redirectWithToast } from '~/utils/toast.server'
+import { RecoveryCodeSchema } from '~/utils/recovery-codes'
+import { recoveryCodesLeftInWords, redeemRecoveryCode, sendRecoveryCodeUsedEmail } from '~/utils/recovery-codes.server'
 import { CodeSchema, EmailSchema } from '~/utils/user-validation'
 import { durationInWords } from '~/utils/format'
 import { CODE_VALID_MS } from '~/utils/verification'
@@ -33,12 +36,13 @@ type VerifyType = z.infer<typeof VerifyTypeSchema>
 
 const VerifyFormSchema = z.object({
   type: VerifyTypeSchema,
-  intent: z.enum(['verify', 'resend']).default('verify'),
+  intent: z.enum(['verify', 'resend', 'recovery']).default('verify'),
   /** The email address of an emailed code; a two-factor login takes its user from the verify cookie. */
   target: z.string().optional(),
   redirectTo: z.string().optional(),
 })
 const CodeFormSchema = z.object({ code: CodeSchema })
+const RecoveryFormSchema = z.object({ recoveryCode: RecoveryCodeSchema })
 
 /** Where to start again when a code can no longer be used. */
 const START_OVER: Record<VerifyType, { href: string; label: string }> = {
@@ -81,7 +85,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const form = VerifyFormSchema.safeParse(Object.fromEntries(formData))
   if (!form.success) return outOfDate(formData)
   const { type, intent } = form.data
-  if (type === '2fa') return verifyTwoFactor(request, formData)
+  if (type === '2fa') return verifyTwoFactor(request, formData, intent === 'recovery')
 
   const target = EmailSchema.safeParse(form.data.target)
   if (!target.success) return outOfDate(formData)
@@ -92,6 +96,9 @@ export async function action({ request, context }: ActionFunctionArgs) {
       return resendCode({ type, email, redirectTo, formData })
     case 'verify':
       return verifyEmailCode({ type, email, redirectTo, formData, request })
+    case 'recovery':
+      // Recovery codes stand in for an authenticator app only, never for an emailed code.
+      return outOfDate(formData)
   }
 }
 
@@ -122,6 +129,8 @@ async function verifyEmailCode({
   } else {
     verifySession.set('resetPasswordEmail', email)
     verifySession.set('resetPasswordTag', await passwordStateTag(email))
+    // A reset logs the person in: to the page they were on their way to when they found they had forgotten.
+    verifySession.set('redirectTo', redirectTo)
   }
   return redirect(type === 'onboarding' ? '/onboarding' : '/reset-password', {
     headers: { 'set-cookie': await verifySessionStorage.commitSession(verifySession) },
@@ -169,8 +178,8 @@ async function resendCode({
       description: `We sent a new code to ${email}.`,
     })
   }
-  await sendResetCode(email)
-  return redirectWithToast(verifyPath({ type, target: email }), {
+  await sendResetCode(email, redirectTo)
+  return redirectWithToast(verifyPath({ type, target: email, redirectTo }), {
     type: 'message',
     description: 'If an account exists for that email, we sent a new code.',
   })
@@ -185,7 +194,7 @@ function formError(formData: FormData, message: string, status = 400) {
  * The second step of a login with two-factor authentication. The new Session row already exists;
  * its id waits in the verify cookie until a good code turns it into the session cookie.
  */
-async function verifyTwoFactor(request: Request, formData: FormData) {
+async function verifyTwoFactor(request: Request, formData: FormData, withRecoveryCode: boolean) {
   const verifySession = await getVerifySession(request)
   const pendingSessionId = verifySession.get('unverifiedSessionId')
   if (!pendingSessionId) throw redirect('/login')
@@ -204,6 +213,7 @@ async function verifyTwoFactor(request: Request, formData: FormData) {
   })
   if (!session) return endPendingLogin('Your login expired. Log in again.')
 
+  if (withRecoveryCode) return verifyRecoveryCode({ request, formData, session, verifySession, endPendingLogin })
   const submission = parseWithZod(formData, { schema: CodeFormSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   const check = await checkCode({ code: submission.value.code, type: '2fa', target: session.userId })
@@ -218,13 +228,52 @@ async function verifyTwoFactor(request: Request, formData: FormData) {
     return json(codeFailure(formData, { ...check, message }), { status: 400 })
   }
 
-  const headers = new Headers()
+  return finishTwoFactorLogin({ request, session, verifySession, endPendingLogin })
+}
+
+type VerifySession = Awaited<ReturnType<typeof getVerifySession>>
+type PendingLogin = {
+  request: Request
+  session: { id: string; userId: string }
+  verifySession: VerifySession
+  endPendingLogin: (description: string) => Promise<Response>
+}
+
+/** A good code (app or recovery): the pending session becomes the session cookie. */
+async function finishTwoFactorLogin({ request, session, verifySession, endPendingLogin }: PendingLogin, headers = new Headers()) {
   const loggedIn = await completePendingSession(session.id)
   // A parallel request ended this login (too many wrong codes) between the check and here.
   if (!loggedIn) return endPendingLogin('Your login expired. Log in again.')
   headers.append('set-cookie', await commitAuthSession(request, loggedIn, verifySession.get('rememberMe') ?? false))
   headers.append('set-cookie', await verifySessionStorage.destroySession(verifySession))
   return redirect(safeRedirect(verifySession.get('redirectTo')), { headers })
+}
+
+/**
+ * The two-factor step with a recovery code instead of the app's code. It spends a try like an app
+ * code does, and the code itself by one conditional write; the person is told how many are left, and
+ * emailed, since a code used by someone else means their password is known too.
+ */
+async function verifyRecoveryCode({ formData, ...pending }: PendingLogin & { formData: FormData }) {
+  const submission = parseWithZod(formData, { schema: RecoveryFormSchema })
+  if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  const check = await redeemRecoveryCode({ userId: pending.session.userId, code: submission.value.recoveryCode })
+  if (!check.valid) {
+    if (check.reason === 'too-many-attempts') return pending.endPendingLogin('Too many wrong codes. Log in again.')
+    if (check.reason === 'expired') return pending.endPendingLogin('Your login expired. Log in again.')
+    return json(
+      { ...formReply(submission, { fieldErrors: { recoveryCode: [check.message] } }), reason: check.reason } satisfies CodeFailure,
+      { status: 400 },
+    )
+  }
+  const user = await prisma.user.findUniqueOrThrow({ select: { email: true }, where: { id: pending.session.userId } })
+  await sendRecoveryCodeUsedEmail({ email: user.email, left: check.left })
+  const headers = await createToastHeaders({
+    type: check.left <= 2 ? 'error' : 'message',
+    title: 'You logged in with a recovery code',
+    description: `${recoveryCodesLeftInWords(check.left)}. Make new ones in Settings → Two-factor${check.left <= 2 ? ' soon' : ' if you lost your phone'}.`,
+  })
+  return finishTwoFactorLogin(pending, headers)
 }
 
 const TITLES: Record<VerifyType, string> = {
@@ -237,12 +286,16 @@ export default function VerifyPage() {
   const { type, target, code, redirectTo } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
   const reason = actionData && 'reason' in actionData ? actionData.reason : null
+  const [searchParams] = useSearchParams()
+  const withRecoveryCode = type === '2fa' && searchParams.get('use') === 'recovery-code'
+  const schema = withRecoveryCode ? RecoveryFormSchema : CodeFormSchema
   const [form, fields] = useForm({
-    id: 'verify',
-    constraint: getZodConstraint(CodeFormSchema),
+    // A form of its own per field, so switching between them starts clean.
+    id: withRecoveryCode ? 'verify-recovery' : 'verify',
+    constraint: getZodConstraint(schema),
     // The answer to "Send a new code" is shown by this form too: its errors are the page's.
     lastResult: actionData,
-    onValidate: ({ formData }) => parseWithZod(formData, { schema: CodeFormSchema }),
+    onValidate: ({ formData }) => parseWithZod(formData, { schema }),
     shouldRevalidate: 'onInput',
   })
   const startOver = START_OVER[type]
@@ -254,6 +307,8 @@ export default function VerifyPage() {
       </p>
     ) : type === 'reset-password' ? (
       <p>If an account exists for that email, we sent a code. Enter it below to choose a new password.</p>
+    ) : withRecoveryCode ? (
+      <p>Enter one of the recovery codes you saved when you turned on two-factor. Each code works once.</p>
     ) : (
       <p>Enter the 6-digit code from your authenticator app.</p>
     )
@@ -273,18 +328,47 @@ export default function VerifyPage() {
         <input type="hidden" name="type" value={type} />
         <input type="hidden" name="target" value={target ?? ''} />
         <input type="hidden" name="redirectTo" value={redirectTo} />
-        <CodeField
-          errors={fields.code.errors}
-          hint={type === '2fa' ? undefined : `The code expires ${durationInWords(CODE_VALID_MS)} after we send it.`}
-          defaultValue={code}
-          autoFocus
-          inputProps={getInputProps(fields.code, { type: 'text' })}
-        />
+        {withRecoveryCode ? (
+          <Field
+            label="Recovery code"
+            errors={fields.recoveryCode.errors}
+            hint="Like 4kx7m-q2w9p. Capitals, spaces and dashes do not matter."
+            inputProps={{
+              ...getInputProps(fields.recoveryCode, { type: 'text' }),
+              autoComplete: 'off',
+              autoCapitalize: 'none',
+              spellCheck: false,
+              autoFocus: true,
+              className: 'input font-mono tracking-wider',
+            }}
+          />
+        ) : (
+          <CodeField
+            errors={fields.code.errors}
+            hint={type === '2fa' ? undefined : `The code expires ${durationInWords(CODE_VALID_MS)} after we send it.`}
+            defaultValue={code}
+            autoFocus
+            inputProps={getInputProps(fields.code, { type: 'text' })}
+          />
+        )}
         <FormErrors id={form.errorId} errors={form.errors} />
-        <SubmitButton name="intent" value="verify" pendingText="Checking…">
+        <SubmitButton name="intent" value={withRecoveryCode ? 'recovery' : 'verify'} pendingText="Checking…">
           Verify
         </SubmitButton>
       </Form>
+      {type === '2fa' ? (
+        <p className="text-sm">
+          {withRecoveryCode ? (
+            <Link to="/verify?type=2fa" className="link">
+              Use your authenticator app instead
+            </Link>
+          ) : (
+            <Link to="/verify?type=2fa&use=recovery-code" className="link">
+              Use a recovery code instead
+            </Link>
+          )}
+        </p>
+      ) : null}
       {type === '2fa' ? null : (
         <Form method="POST" className="flex flex-col gap-2 border-t border-slate-200 pt-4">
           {reason === 'expired' || reason === 'too-many-attempts' ? (

@@ -6,7 +6,13 @@ import crypto from 'node:crypto'
 import { prisma } from './db.server'
 import { sendEmail } from './email.server'
 import { getEnv } from './env.server'
-import { formatRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_ALPHABET, RECOVERY_CODE_COUNT, RECOVERY_CODE_LENGTH } from './recovery-codes'
+import {
+  formatRecoveryCode,
+  normalizeRecoveryCode,
+  RECOVERY_CODE_ALPHABET,
+  RECOVERY_CODE_COUNT,
+  RECOVERY_CODE_LENGTH,
+} from './recovery-codes'
 import { resetTwoFactorAttempts, spendTwoFactorTry, twoFactorTriesSpent } from './verification.server'
 
 /**

@@ -17,11 +17,7 @@ export const RECOVERY_CODE_LENGTH = 10
  * not matter, and the letters people confuse with digits (o, i, l) are read as those digits.
  */
 export function normalizeRecoveryCode(input: string): string | null {
-  const code = input
-    .toLowerCase()
-    .replace(/[\s-]/g, '')
-    .replace(/o/g, '0')
-    .replace(/[il]/g, '1')
+  const code = input.toLowerCase().replace(/[\s-]/g, '').replace(/o/g, '0').replace(/[il]/g, '1')
   return code.length === RECOVERY_CODE_LENGTH && [...code].every((c) => RECOVERY_CODE_ALPHABET.includes(c)) ? code : null
 }
 

@@ -1,5 +1,6 @@
 // The account flows in a real browser: sign-up by emailed code, log out and in, a wrong password,
-// a password reset by emailed code, and a two-factor login.
+// a password reset by emailed code (which logs in), a two-factor login, and one with a recovery code.
+import fs from 'node:fs/promises'
 import { generateTOTP } from '@epic-web/totp'
 import { type Page } from '@playwright/test'
 import { TWO_FACTOR_TOTP } from '~/utils/verification.server'
@@ -62,6 +63,10 @@ test('sign up by code, log out and in, a wrong password, reset the password by c
   await expect(page.getByTestId('user-menu')).toBeVisible()
   await expect(page.getByText('Your account is ready, Grace Hopper.')).toBeVisible()
   await expect(page).toHaveURL(/\/$/)
+  // A new account lands on a welcome to its first training, not "Welcome back".
+  await expect(page.getByRole('heading', { name: 'Welcome to Trainyard, Grace Hopper!' })).toBeVisible()
+  await expect(page.getByText('Welcome back')).toBeHidden()
+  await expect(page.getByRole('link', { name: 'Create your first training' })).toHaveAttribute('href', '/trainings/new')
 
   await logOut(page)
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log in' }).click()
@@ -87,9 +92,12 @@ test('sign up by code, log out and in, a wrong password, reset the password by c
   await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD)
   await page.getByLabel('Confirm new password').fill(NEW_PASSWORD)
   await page.getByRole('button', { name: 'Save new password' }).click()
+  // The reset logs in.
   await expect(page.getByText('Password changed')).toBeVisible()
-  await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible()
+  await expect(page.getByTestId('user-menu')).toBeVisible()
 
+  await logOut(page)
+  await page.goto('/login')
   await logIn(page, email, PASSWORD)
   await expect(page.getByText('Invalid email or password')).toBeVisible()
   await logIn(page, email, NEW_PASSWORD)
@@ -143,4 +151,73 @@ test('sign-up checks the email in the browser, with the server’s schema, befor
   await page.getByRole('button', { name: 'Create account' }).click()
   await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible()
   expect(posts).toHaveLength(1)
+})
+
+test('a password reset logs in, on the page the person was going to', async ({ page, insertUser }) => {
+  const user = await insertUser({ name: 'Forgetful' })
+  await page.goto('/settings')
+  await expect(page).toHaveURL(/\/login\?redirectTo=%2Fsettings/)
+  await page.getByRole('link', { name: 'Forgot password?' }).click()
+  await expect(page.getByRole('heading', { name: 'Forgot your password?' })).toBeVisible()
+  await page.getByLabel('Email').fill(user.email)
+  await page.getByRole('button', { name: 'Send code' }).click()
+  await page.getByLabel('Code').fill(await waitForCodeWithSubject(user.email, 'Reset your Trainyard password'))
+  await page.getByRole('button', { name: 'Verify' }).click()
+  await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD)
+  await page.getByLabel('Confirm new password').fill(NEW_PASSWORD)
+  await page.getByRole('button', { name: 'Save new password' }).click()
+  await expect(page.getByText('You are logged in with your new password')).toBeVisible()
+  await expect(page.getByTestId('user-menu')).toBeVisible()
+  await expect(page).toHaveURL(/\/settings$/)
+})
+
+test('two-factor with recovery codes: turn it on, keep the codes, log in with one, see one fewer left', async ({
+  page,
+  login,
+}) => {
+  test.slow()
+  const user = await login({ name: 'Lost Phone' })
+  await page.goto('/settings/two-factor')
+  await page.getByRole('button', { name: 'Set up two-factor' }).click()
+  const secret = await page.getByLabel('Secret key').inputValue()
+  await page.getByLabel('Code').fill((await generateTOTP({ ...TWO_FACTOR_TOTP, secret })).otp)
+  await page.getByRole('button', { name: 'Turn on two-factor' }).click()
+
+  // Shown once, with a download of the same codes.
+  await expect(page.getByRole('heading', { name: 'Save your recovery codes now' })).toBeVisible()
+  const codes = await page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem').allTextContents()
+  expect(codes).toHaveLength(10)
+  const download = page.waitForEvent('download')
+  await page.getByRole('link', { name: 'Download as .txt' }).click()
+  const file = await download
+  expect(file.suggestedFilename()).toBe('trainyard-recovery-codes.txt')
+  const text = await fs.readFile((await file.path())!, 'utf8')
+  for (const code of codes) expect(text).toContain(code)
+  await page.reload()
+  await expect(page.getByRole('heading', { name: 'Save your recovery codes now' })).toBeHidden()
+  await expect(page.getByTestId('recovery-codes-left')).toHaveText('10 of 10 recovery codes left.')
+
+  await logOut(page)
+  await page.goto('/login')
+  await logIn(page, user.email, user.password)
+  await expect(page.getByRole('heading', { name: 'Two-factor authentication' })).toBeVisible()
+  await page.getByRole('link', { name: 'Use a recovery code instead' }).click()
+  await page.getByLabel('Recovery code').fill(codes[0]!.toUpperCase())
+  await page.getByRole('button', { name: 'Verify' }).click()
+  await expect(page.getByTestId('user-menu')).toBeVisible()
+  await expect(page.getByText('9 recovery codes are left')).toBeVisible()
+
+  await page.goto('/settings/two-factor')
+  await expect(page.getByTestId('recovery-codes-left')).toHaveText('9 of 10 recovery codes left.')
+  expect((await readEmail(user.email))?.subject).toBe('A recovery code was used to log in to Trainyard')
+
+  // The used code does not work a second time.
+  await logOut(page)
+  await page.goto('/login')
+  await logIn(page, user.email, user.password)
+  await page.getByRole('link', { name: 'Use a recovery code instead' }).click()
+  await page.getByLabel('Recovery code').fill(codes[0]!)
+  await page.getByRole('button', { name: 'Verify' }).click()
+  await expect(page.getByText('That recovery code is not right or was already used.')).toBeVisible()
+  await expect(page.getByTestId('user-menu')).toBeHidden()
 })

@@ -6,7 +6,8 @@ test('the home page and a logged-in header', async ({ page, login }) => {
   await expect(page.getByRole('link', { name: 'Sign up' })).toBeVisible()
   const user = await login({ name: 'Smoke Tester' })
   await page.goto('/')
-  await expect(page.getByText(`Welcome back, ${user.name}`)).toBeVisible()
+  // A user without trainings is welcomed to their first one (returning users: app/routes/_index.test.ts).
+  await expect(page.getByText(`Welcome to Trainyard, ${user.name}!`)).toBeVisible()
 })
 
 test('an unknown page is a 404 inside the layout', async ({ page }) => {

@@ -142,7 +142,10 @@ describe('/reset-password', () => {
     const user = await createUser({ email: uniqueEmail('reset-to') })
     // Log in (with ?redirectTo) → "Forgot password?" keeps it → the emailed link and /verify keep it.
     const asked = await callRoute(() =>
-      forgotAction({ request: makeRequest('/forgot-password', { form: { email: user.email, redirectTo: '/trainings/new' } }), ...ctx }),
+      forgotAction({
+        request: makeRequest('/forgot-password', { form: { email: user.email, redirectTo: '/trainings/new' } }),
+        ...ctx,
+      }),
     )
     expect(asked.headers.get('location')).toBe(
       `/verify?type=reset-password&target=${encodeURIComponent(user.email)}&redirectTo=%2Ftrainings%2Fnew`,

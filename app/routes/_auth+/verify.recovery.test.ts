@@ -8,7 +8,16 @@ import { prisma } from '~/utils/db.server'
 import { replaceRecoveryCodes } from '~/utils/recovery-codes.server'
 import { getToast } from '~/utils/toast.server'
 import { MAX_CODE_ATTEMPTS, TWO_FACTOR_TOTP } from '~/utils/verification.server'
-import { callRoute, createUser, ctx, makeRequest, mergeCookies, readEmail, TEST_PASSWORD, uniqueEmail } from '../../../tests/db-utils'
+import {
+  callRoute,
+  createUser,
+  ctx,
+  makeRequest,
+  mergeCookies,
+  readEmail,
+  TEST_PASSWORD,
+  uniqueEmail,
+} from '../../../tests/db-utils'
 import { action as loginAction } from './login'
 import { action } from './verify'
 
@@ -28,7 +37,7 @@ async function pendingLogin(email: string, redirectTo?: string) {
   return mergeCookies(undefined, res)
 }
 
-function useRecoveryCode(recoveryCode: string, cookie: string) {
+function enterRecoveryCode(recoveryCode: string, cookie: string) {
   return callRoute(() =>
     action({ request: makeRequest('/verify', { form: { type: '2fa', intent: 'recovery', recoveryCode }, cookie }), ...ctx }),
   )
@@ -47,7 +56,7 @@ describe('/verify?type=2fa with a recovery code', () => {
   test('a recovery code logs in once, to the page asked for, says how many are left and emails the owner', async () => {
     const { user, codes } = await twoFactorUser()
     const cookie = await pendingLogin(user.email, '/settings')
-    const res = await useRecoveryCode(codes[0]!, cookie)
+    const res = await enterRecoveryCode(codes[0]!, cookie)
     expect(res.status).toBe(302)
     expect(res.headers.get('location')).toBe('/settings')
     expect(await loggedInUser(mergeCookies(cookie, res))).toMatchObject({ id: user.id })
@@ -63,14 +72,14 @@ describe('/verify?type=2fa with a recovery code', () => {
 
     // The same code at the next login: refused, however it is spelled.
     const again = await pendingLogin(user.email)
-    const reused = await useRecoveryCode(codes[0]!.toUpperCase().replace('-', ' '), again)
+    const reused = await enterRecoveryCode(codes[0]!.toUpperCase().replace('-', ' '), again)
     expect(reused.status).toBe(400)
     expect((await reused.json()).fieldErrors.recoveryCode).toEqual([
       'That recovery code is not right or was already used. Check it, or try another one.',
     ])
     expect(loggedInCookie(reused)).toBe(false)
     // Another one of the codes still works.
-    const other = await useRecoveryCode(codes[1]!, again)
+    const other = await enterRecoveryCode(codes[1]!, again)
     expect(other.headers.get('location')).toBe('/')
     expect(loggedInCookie(other)).toBe(true)
   })
@@ -78,7 +87,7 @@ describe('/verify?type=2fa with a recovery code', () => {
   test('the right code sent twice in parallel, by two pending logins, logs in once', async () => {
     const { user, codes } = await twoFactorUser()
     const cookies = await Promise.all([1, 2, 3].map(() => pendingLogin(user.email)))
-    const answers = await Promise.all(cookies.map((cookie) => useRecoveryCode(codes[2]!, cookie)))
+    const answers = await Promise.all(cookies.map((cookie) => enterRecoveryCode(codes[2]!, cookie)))
     expect(answers.filter((res) => res.status === 302 && loggedInCookie(res))).toHaveLength(1)
     expect(answers.filter((res) => res.status === 400)).toHaveLength(2)
     expect(await prisma.recoveryCode.count({ where: { userId: user.id, usedAt: { not: null } } })).toBe(1)
@@ -88,13 +97,13 @@ describe('/verify?type=2fa with a recovery code', () => {
     const { user, codes } = await twoFactorUser()
     const cookie = await pendingLogin(user.email)
     const guesses = ['aaaaa-aaaaa', 'bbbbb-bbbbb', 'ccccc-ccccc', 'ddddd-ddddd']
-    for (const guess of guesses) expect((await useRecoveryCode(guess, cookie)).status).toBe(400)
+    for (const guess of guesses) expect((await enterRecoveryCode(guess, cookie)).status).toBe(400)
     // The fifth try is an app code: the same budget.
     const appCode = await callRoute(() =>
       action({ request: makeRequest('/verify', { form: { type: '2fa', code: '000000' }, cookie }), ...ctx }),
     )
     expect(appCode.status === 400 || appCode.headers.get('location') === '/login').toBe(true)
-    const last = await useRecoveryCode(codes[0]!, cookie)
+    const last = await enterRecoveryCode(codes[0]!, cookie)
     expect(last.status).toBe(302)
     expect(last.headers.get('location')).toBe('/login')
     expect(loggedInCookie(last)).toBe(false)
@@ -107,19 +116,19 @@ describe('/verify?type=2fa with a recovery code', () => {
     const { user, codes } = await twoFactorUser()
     const cookie = await pendingLogin(user.email)
     const guesses = Array.from({ length: 20 }, (_, i) => `${String(i).padStart(2, '2')}xyz-xyzxy`)
-    const answers = await Promise.all(guesses.map((guess) => useRecoveryCode(guess, cookie)))
+    const answers = await Promise.all(guesses.map((guess) => enterRecoveryCode(guess, cookie)))
     for (const res of answers) {
       expect([302, 400]).toContain(res.status)
       expect(loggedInCookie(res)).toBe(false)
     }
     expect(answers.filter((res) => res.status === 400).length).toBeLessThanOrEqual(MAX_CODE_ATTEMPTS)
-    expect((await useRecoveryCode(codes[0]!, cookie)).headers.get('location')).toBe('/login')
+    expect((await enterRecoveryCode(codes[0]!, cookie)).headers.get('location')).toBe('/login')
   })
 
   test('another account’s code does not log in', async () => {
     const { user } = await twoFactorUser()
     const { codes: othersCodes } = await twoFactorUser()
-    const res = await useRecoveryCode(othersCodes[0]!, await pendingLogin(user.email))
+    const res = await enterRecoveryCode(othersCodes[0]!, await pendingLogin(user.email))
     expect(res.status).toBe(400)
     expect(loggedInCookie(res)).toBe(false)
   })
@@ -127,7 +136,7 @@ describe('/verify?type=2fa with a recovery code', () => {
   test('something that is not a recovery code is a field error and spends no try', async () => {
     const { user } = await twoFactorUser()
     const cookie = await pendingLogin(user.email)
-    const res = await useRecoveryCode('12345', cookie)
+    const res = await enterRecoveryCode('12345', cookie)
     expect(res.status).toBe(400)
     expect((await res.json()).fieldErrors.recoveryCode).toEqual(['A recovery code is 10 letters and digits, like 4kx7m-q2w9p'])
     expect(await prisma.verification.findFirstOrThrow({ where: { type: '2fa', target: user.id } })).toMatchObject({ attempts: 0 })
@@ -137,7 +146,9 @@ describe('/verify?type=2fa with a recovery code', () => {
     const email = uniqueEmail('no-recovery')
     const res = await callRoute(() =>
       action({
-        request: makeRequest('/verify', { form: { type: 'onboarding', target: email, intent: 'recovery', recoveryCode: 'aaaaa-aaaaa' } }),
+        request: makeRequest('/verify', {
+          form: { type: 'onboarding', target: email, intent: 'recovery', recoveryCode: 'aaaaa-aaaaa' },
+        }),
         ...ctx,
       }),
     )

@@ -262,7 +262,10 @@ async function verifyRecoveryCode({ formData, ...pending }: PendingLogin & { for
     if (check.reason === 'too-many-attempts') return pending.endPendingLogin('Too many wrong codes. Log in again.')
     if (check.reason === 'expired') return pending.endPendingLogin('Your login expired. Log in again.')
     return json(
-      { ...formReply(submission, { fieldErrors: { recoveryCode: [check.message] } }), reason: check.reason } satisfies CodeFailure,
+      {
+        ...formReply(submission, { fieldErrors: { recoveryCode: [check.message] } }),
+        reason: check.reason,
+      } satisfies CodeFailure,
       { status: 400 },
     )
   }

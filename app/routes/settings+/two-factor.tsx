@@ -246,8 +246,8 @@ export default function TwoFactorSettings() {
         <>
           {recoveryCodes ? <RecoveryCodes codes={recoveryCodes} /> : null}
           <p className="text-sm text-slate-600">
-            Two-factor authentication is on: logging in asks for a code from your authenticator app, or one of your recovery
-            codes if you lose your phone.
+            Two-factor authentication is on: logging in asks for a code from your authenticator app, or one of your recovery codes
+            if you lose your phone.
           </p>
           <p className="text-sm text-slate-700" data-testid="recovery-codes-left">
             {recoveryCodesLeft === 0 ? (

@@ -185,7 +185,7 @@ test('two-factor with recovery codes: turn it on, keep the codes, log in with on
 
   // Shown once, with a download of the same codes.
   await expect(page.getByRole('heading', { name: 'Save your recovery codes now' })).toBeVisible()
-  const codes = await page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem').allTextContents()
+  const codes = await page.getByTestId('recovery-codes').getByRole('listitem').allTextContents()
   expect(codes).toHaveLength(10)
   const download = page.waitForEvent('download')
   await page.getByRole('link', { name: 'Download as .txt' }).click()

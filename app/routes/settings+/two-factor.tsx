@@ -350,7 +350,7 @@ function RecoveryCodes({ codes }: { codes: string[] }) {
         If you lose your phone, each of these codes logs you in once instead of the app's code. They are shown only this once:
         copy them, download them, or write them down, and keep them somewhere safe.
       </p>
-      <ol aria-label="Recovery codes" className="grid grid-cols-2 gap-x-6 gap-y-1 font-mono text-base text-slate-900 sm:w-max">
+      <ol data-testid="recovery-codes" className="grid grid-cols-2 gap-x-6 gap-y-1 font-mono text-base text-slate-900 sm:w-max">
         {codes.map((code) => (
           <li key={code}>{code}</li>
         ))}
@@ -375,7 +375,7 @@ function RecoveryCodes({ codes }: { codes: string[] }) {
         >
           Download as .txt
         </a>
-        <span role="status" className="text-sm">
+        <span aria-live="polite" className="text-sm">
           {copied ? 'Copied.' : ''}
         </span>
       </div>

@@ -272,7 +272,7 @@ async function verifyRecoveryCode({ formData, ...pending }: PendingLogin & { for
   const user = await prisma.user.findUniqueOrThrow({ select: { email: true }, where: { id: pending.session.userId } })
   await sendRecoveryCodeUsedEmail({ email: user.email, left: check.left })
   const headers = await createToastHeaders({
-    type: check.left <= 2 ? 'error' : 'message',
+    type: 'message',
     title: 'You logged in with a recovery code',
     description: `${recoveryCodesLeftInWords(check.left)}. Make new ones in Settings → Two-factor${check.left <= 2 ? ' soon' : ' if you lost your phone'}.`,
   })

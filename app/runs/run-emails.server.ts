@@ -142,7 +142,11 @@ export function runEndedEmail(input: RunEmailInput): Email | null {
       subject: `Your LoRA “${name}” is ready`,
       heading: `“${name}” finished training`,
       paragraphs: [
-        { text: `The run trained ${run.totalSteps ?? run.step ?? 0} steps.`, href: runPage, linkText: 'Open the run' },
+        {
+          text: run.totalSteps ? `The run trained ${run.totalSteps} steps.` : 'The run finished.',
+          href: runPage,
+          linkText: 'Open the run',
+        },
         ...downloadParagraph,
         { text: costText(run) },
         ...(input.sample ? [{ text: input.sample.prompt ? `A sample: “${input.sample.prompt}”.` : 'A sample:' }] : []),

@@ -72,8 +72,7 @@ async function endedRun(
   return { id, training }
 }
 
-const notify = (extra: Parameters<typeof notifyEndedRuns>[0] = {}) =>
-  notifyEndedRuns({ appUrl: APP_URL, now: t0, ...extra })
+const notify = (extra: Parameters<typeof notifyEndedRuns>[0] = {}) => notifyEndedRuns({ appUrl: APP_URL, now: t0, ...extra })
 
 describe('one email per ending', () => {
   test('succeeded, failed and stopped each send theirs to the owner; a canceled run none; every run is marked', async () => {

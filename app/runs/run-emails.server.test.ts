@@ -126,7 +126,9 @@ test('stopped by a limit: which limit, what was kept, the cost', () => {
   expect(time.text).toContain('MAX_RUN_MINUTES')
   expect(time.text).toContain('It kept the checkpoint of step 500.')
   expect(time.text).toContain('$3.00')
-  const budget = runEndedEmail(input({ status: 'failed', errorKind: 'budget', costUsd: 3 }, { kept: { step: 500, final: false } }))!
+  const budget = runEndedEmail(
+    input({ status: 'failed', errorKind: 'budget', costUsd: 3 }, { kept: { step: 500, final: false } }),
+  )!
   expect(budget.subject).toBe('Your run of “Portraits of Ada” stopped: it reached your monthly budget')
   expect(budget.text).toContain('The run reached your monthly budget')
   expect(budget.text).toContain('It kept the checkpoint of step 500.')

@@ -69,6 +69,8 @@ function link(appUrl: string, path: string) {
 
 /** A subject is one line: a name with a line break must not add a header or a second line. */
 function oneLine(s: string) {
+  // Control characters are exactly what this removes.
+  // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
 }
 
@@ -172,7 +174,12 @@ export function runEndedEmail(input: RunEmailInput): Email | null {
     return render(input, {
       subject: `Your run of “${name}” stopped: ${run.errorKind === 'budget' ? 'it reached your monthly budget' : 'it reached its time limit'}`,
       heading: `${title}: “${name}” stopped${stepText}`,
-      paragraphs: [...reason, ...downloadParagraph, { text: costText(run) }, { text: 'The run page has the details.', href: runPage, linkText: 'Open the run' }],
+      paragraphs: [
+        ...reason,
+        ...downloadParagraph,
+        { text: costText(run) },
+        { text: 'The run page has the details.', href: runPage, linkText: 'Open the run' },
+      ],
     })
   }
   return render(input, {

@@ -47,7 +47,11 @@ function outboxMessage({ attachments, ...message }: Email) {
   if (!attachments || attachments.length === 0) return message
   return {
     ...message,
-    attachments: attachments.map(({ content, ...rest }) => ({ ...rest, encoding: 'base64', content: content.toString('base64') })),
+    attachments: attachments.map(({ content, ...rest }) => ({
+      ...rest,
+      encoding: 'base64',
+      content: content.toString('base64'),
+    })),
   }
 }
 

@@ -80,13 +80,7 @@ export default function NotificationSettings() {
   })
   const pending = useIsPending()
   return (
-    <Card
-      title="Notifications"
-      id="notifications-heading"
-      headingLevel="h2"
-      headingClassName="text-lg"
-      className="gap-4"
-    >
+    <Card title="Notifications" id="notifications-heading" headingLevel="h2" headingClassName="text-lg" className="gap-4">
       <p className="text-sm text-slate-600">
         Email me when one of my runs ends. A run you cancel yourself is never emailed about.
       </p>

@@ -107,6 +107,15 @@ test('a failure: the title and next step in words, what it kept, what it cost, a
   expect(email.attachments).toBeUndefined()
 })
 
+test('advice that points at "the output below" points at the run page instead (the output is not in the email)', () => {
+  const email = runEndedEmail(input({ status: 'failed', errorKind: 'trainer-crashed' }))!
+  expect(email.text).toContain('The output on the run page says where')
+  expect(email.text).not.toContain('below')
+  expect(runEndedEmail(input({ status: 'failed', errorKind: 'agent-error' }))!.text).toContain(
+    'tell the operator what the output on the run page says',
+  )
+})
+
 test('a failure of a kind we do not know says its reason (never at length); none kept says so', () => {
   const email = runEndedEmail(
     input({ status: 'failed', errorKind: 'from-a-newer-agent', error: `Something new. ${'x'.repeat(1000)}` }, { kept: null })!,

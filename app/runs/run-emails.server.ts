@@ -74,6 +74,11 @@ function oneLine(s: string) {
   return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
 }
 
+/** The run page's advice says "the output below": in an email the output is on the run page (and only there). */
+function inEmail(nextStep: string) {
+  return nextStep.replace(/\b([Tt])he output below\b/g, (_, t: string) => `${t}he output on the run page`)
+}
+
 function costText(run: RunEmailInput['run']) {
   const minutes = run.gpuMinutes ?? 0
   const time = formatDuration(Math.round(minutes * 60) * 1000)
@@ -160,7 +165,7 @@ export function runEndedEmail(input: RunEmailInput): Email | null {
   const reason: Paragraph[] = advice
     ? [
         {
-          text: advice.nextStep,
+          text: inEmail(advice.nextStep),
           ...(advice.link?.href
             ? { href: advice.link.external ? advice.link.href : link(appUrl, advice.link.href), linkText: advice.link.text }
             : {}),

@@ -82,6 +82,8 @@ export const EXPECTED: Record<string, Row> = {
   'settings+/sessions.tsx:action': ownAccountObject,
   'settings+/hugging-face.tsx:loader': signedIn,
   'settings+/hugging-face.tsx:action': signedIn,
+  'settings+/notifications.tsx:loader': signedIn,
+  'settings+/notifications.tsx:action': signedIn,
   'settings+/connections.tsx:loader': signedIn,
   'settings+/connections.tsx:action': ownAccountObject,
   // Called with the owner's pending GitHub account (see requests.ts): only the owner may confirm it;

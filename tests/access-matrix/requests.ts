@@ -154,6 +154,17 @@ export const REQUESTS: Record<string, RequestSpec> = {
     },
     changesFor: ['stranger', 'owner', 'admin'],
   },
+  // Turning two kinds of run email off (all are on by default): a real change for each signed-in principal.
+  'settings+/notifications.tsx:action': {
+    form: () => ({ succeeded: 'on' }),
+    snapshot: async ({ world, principal }) => {
+      const userId = userIdOf(world, principal)
+      if (!userId) return null
+      const user = await prisma.user.findUnique({ where: { id: userId } })
+      return user ? [user.notifyRunSucceeded, user.notifyRunFailed, user.notifyRunStopped].join() : null
+    },
+    changesFor: ['stranger', 'owner', 'admin'],
+  },
   'settings+/sessions.tsx:action': {
     prepare: ensureOwnerOtherSession,
     form: ({ world }) => ({ intent: 'sign-out-session', sessionId: world.ownerOtherSessionId }),

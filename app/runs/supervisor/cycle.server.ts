@@ -25,6 +25,7 @@ import { getStorage, type Storage } from '../../storage/storage.server'
 import { leaseRuns, releaseFinishedRuns, renewLeasesWhileBusy } from './leases.server'
 import { forgetRun, pollAgents, recordPolls, runBatched } from './poll.server'
 import { redactSecrets } from '../redact.server'
+import { notifyEndedRuns, type NotifyOptions } from '../notify.server'
 import { launchRefusal } from '../launch-refusal.server'
 import { renderJobConfig, SERVER_FILLED } from '../../trainings/config'
 import type { PhaseSpan } from '../phases'
@@ -88,6 +89,8 @@ export type SupervisorOptions = {
   capacityRetryDelaysMs?: readonly number[]
   /** Tests: fields added to each job (e.g. simulateFailAtStep). */
   jobExtras?: (runId: string) => Record<string, unknown>
+  /** The end-of-run emails (../notify.server.ts): false skips the step; tests may replace how mail leaves. */
+  notify?: false | Pick<NotifyOptions, 'send' | 'appUrl' | 'limit'>
 }
 
 export type CycleStats = {
@@ -253,6 +256,13 @@ export async function runSupervisorCycle(options: SupervisorOptions): Promise<Cy
             !(recorded.updated.has(r.id) && isActiveRunStatus(r.status) && r.gpu && r.gpu.status !== 'terminated'),
         ),
       )
+    }
+    // Any ended run, whoever supervised it: the claim on notifiedAt makes one process the sender. After
+    // the costs, so the email states the final one; before the leases stop being renewed, so a slow
+    // mail server does not cost this process its runs.
+    if (options.notify !== false) {
+      const notified = await notifyEndedRuns({ ...options.notify, prisma, now, storage: cycle.storage })
+      stats.problems.push(...notified.problems)
     }
   } finally {
     await renewal.stop()

@@ -9,7 +9,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import type { PassThrough } from 'node:stream'
 import yauzl from 'yauzl'
+import yazl from 'yazl'
 import { CAPTION_MAX_CHARS } from '../trainings/dataset-check'
 import { MAX_FILE_NAME_CHARS, sanitizeFileName } from './upload-stream.server'
 
@@ -463,4 +465,85 @@ function hasImageEntry<R extends ArchiveEntryResult>(key: string, slots: Array<S
     const ext = path.posix.extname(entry).toLowerCase()
     return IMAGE_EXTENSIONS.has(ext) && displayName(key) === entry.slice(0, entry.length - ext.length)
   })
+}
+
+/** A file name made of safe characters, as the GPU agent makes them (scripts/agent/trainyard_agent.py safe_name). */
+function safeName(text: string, limit = 60) {
+  const name = text
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^[._]+|[._]+$/g, '')
+    .slice(0, limit)
+  return name || 'x'
+}
+
+/** ai-toolkit's `num_repeats` of the training's first dataset (1 when unset): kohya reads it from the folder name. */
+export function datasetRepeats(configText: string) {
+  try {
+    const config = JSON.parse(configText) as { config?: { process?: Array<{ datasets?: Array<{ num_repeats?: unknown }> }> } }
+    const repeats = config.config?.process?.[0]?.datasets?.[0]?.num_repeats
+    return typeof repeats === 'number' && Number.isInteger(repeats) && repeats >= 1 ? repeats : 1
+  } catch {
+    return 1
+  }
+}
+
+export type DatasetZipImage = { key: string; name: string; text: string | null }
+
+/**
+ * The entries of a training's dataset zip, in the layout both trainers read:
+ *
+ *   <repeats>_<trigger word>/001_<name>.jpg   the training copy (what the GPU machine downloads)
+ *   <repeats>_<trigger word>/001_<name>.txt   its caption, `[trigger]` written out; only when it has one
+ *
+ * kohya's train_data_dir is the zip's root (it reads the repeats from the folder's name, and the
+ * folder's name is the caption of an image without a .txt); ai-toolkit's folder_path is the folder
+ * (it pairs each image with the .txt of the same name). The numbered names are those the GPU agent
+ * gives the files, so they are unique whatever the uploads were called, and keep the dataset's order.
+ */
+export function datasetZipEntries(images: DatasetZipImage[], { triggerWord, repeats }: { triggerWord: string; repeats: number }) {
+  const folder = `${repeats}_${safeName(triggerWord)}`
+  const digits = Math.max(3, String(images.length).length)
+  return images.flatMap((image, i) => {
+    const stem = `${folder}/${String(i + 1).padStart(digits, '0')}_${safeName(path.posix.parse(image.name).name)}`
+    const ext = path.posix.extname(image.key).toLowerCase() || '.jpg'
+    // The same replacement as the agent's: the file holds what the machine trains on, and kohya
+    // does not know the token.
+    const caption = (image.text ?? '').replaceAll('[trigger]', triggerWord).trim()
+    return [
+      { kind: 'image' as const, path: `${stem}${ext}`, key: image.key },
+      ...(caption ? [{ kind: 'caption' as const, path: `${stem}.txt`, text: caption }] : []),
+    ]
+  })
+}
+
+/**
+ * Streams the dataset as a zip: one storage object is open at a time (yazl asks for the next when
+ * the previous is written), so neither the zip nor the images are ever held whole in memory. A
+ * storage failure midway breaks the stream (the download fails) rather than ending a zip that
+ * silently lacks images.
+ */
+export function streamDatasetZip(
+  images: DatasetZipImage[],
+  options: { triggerWord: string; repeats: number; getObject: (key: string) => Promise<NodeJS.ReadableStream | null> },
+) {
+  const zip = new yazl.ZipFile()
+  const mtime = new Date()
+  for (const entry of datasetZipEntries(images, options)) {
+    if (entry.kind === 'caption') {
+      zip.addBuffer(Buffer.from(entry.text, 'utf8'), entry.path, { mtime })
+      continue
+    }
+    // JPEG, PNG and WebP are compressed already: deflating them again costs CPU and saves nothing.
+    zip.addReadStreamLazy(entry.path, { mtime, compress: false }, (callback) => {
+      options.getObject(entry.key).then(
+        (body) =>
+          body ? callback(null, body) : callback(new Error(`The image ${entry.key} is missing from storage.`), null as never),
+        (error: Error) => callback(error, null as never),
+      )
+    })
+  }
+  zip.end()
+  const output = zip.outputStream as PassThrough
+  zip.on('error', (error: Error) => output.destroy(error))
+  return output
 }

@@ -25,11 +25,11 @@ test('upload a zip with caption sidecars, see each entry and its caption, and do
     ...photos.map((content, i) => ({ name: `beach/ada-${i + 1}.jpg`, content })),
     { name: 'beach/ada-1.txt', content: '[trigger] on the pier at dusk' },
     { name: 'beach/ada-2.txt', content: '[trigger] with a kite' },
-    { name: 'evil/x.jpg', content: photos[0]! },
+    { name: 'evil/xy.jpg', content: photos[0]! },
     { name: 'beach/notes.pdf', content: '%PDF-1.4' },
     { name: '__MACOSX/beach/._ada-1.jpg', content: 'resource fork' },
   ])
-  zip = renameEntry(zip, 'evil/x.jpg', '../../x.jpg')
+  zip = renameEntry(zip, 'evil/xy.jpg', '../../x.jpg')
 
   await page.goto(`/trainings/${training.id}`)
   await page.getByLabel('Choose images').setInputFiles([{ name: 'ada.zip', mimeType: 'application/zip', buffer: zip }])

@@ -151,6 +151,12 @@ export async function handleImageUpload(
                   },
                 }),
               )
+            } catch (error) {
+              // Entries are refused one by one inside; this is a failure on our side (the disk).
+              console.error(`Could not read the archive ${JSON.stringify(file.name)} of training ${training.id}`, error)
+              results.set(file.index, [
+                { name: file.name, ok: false, error: 'Could not be read because of a problem on our side. Try again.' },
+              ])
             } finally {
               await fs.promises.rm(file.path, { force: true })
             }

@@ -343,6 +343,42 @@ describe('zip upload: temp files', () => {
     await fs.rm(dir, { recursive: true })
   })
 
+  test('a caption that cannot be saved (the image deleted meanwhile) is a warning on the image, not a failed upload', async () => {
+    const dir = await fs.mkdtemp(path.join(dirs.tmp, 'caption-'))
+    const zipPath = path.join(dir, 'c.zip')
+    await fs.writeFile(
+      zipPath,
+      await makeZip([
+        { name: 'a.jpg', content: await makeJpeg({ seed: 72 }) },
+        { name: 'a.txt', content: 'hello' },
+      ]),
+    )
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const results = await readArchive(
+      { name: 'c.zip', path: zipPath },
+      {
+        dir,
+        maxEntryBytes: 1024 * 1024,
+        maxEntryMb: 1,
+        maxTotalBytes: 10 * 1024 * 1024,
+        storeImage: async (image) => ({ name: image.name, ok: true, image: { id: 'gone', caption: null }, warnings: [] }),
+        setCaption: async () => {
+          throw new Error('Record to update not found.')
+        },
+      },
+    )
+    expect(results).toEqual([
+      {
+        name: 'c.zip › a.jpg',
+        ok: true,
+        image: { id: 'gone', caption: null },
+        warnings: [zipMessages.captionNotUsed('a.txt', 'it could not be saved. Add it on the image.')],
+      },
+    ])
+    expect(logged).toHaveBeenCalledTimes(1)
+    await fs.rm(dir, { recursive: true })
+  })
+
   test('an entry that compresses more than 100 to 1 past 1 MB is refused as a bomb, inflating no more than that', async () => {
     const dir = await fs.mkdtemp(path.join(dirs.tmp, 'ratio-'))
     const zipPath = path.join(dir, 'r.zip')

@@ -435,8 +435,14 @@ export async function readArchive<R extends ArchiveEntryResult>(
         if ('error' in caption) {
           owner.warnings.push(zipMessages.captionNotUsed(caption.name, caption.error))
         } else if (caption.text) {
-          await setCaption(owner.image.id, caption.text)
-          owner.image.caption = caption.text
+          try {
+            await setCaption(owner.image.id, caption.text)
+            owner.image.caption = caption.text
+          } catch (error) {
+            // The image was deleted meanwhile, or the database failed: the image's own result stands.
+            console.error(`Could not save the caption ${caption.name} of ${owner.name}`, error)
+            owner.warnings.push(zipMessages.captionNotUsed(caption.name, 'it could not be saved. Add it on the image.'))
+          }
         }
       }
     }

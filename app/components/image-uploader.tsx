@@ -1,6 +1,7 @@
-// Drag and drop or pick images; each file goes up in its own XMLHttpRequest (fetch cannot report
-// upload progress) to /resources/trainings/:id/images, a few at a time, and shows its progress and
-// then the server's verdict: added (with any warning), or refused with the reason.
+// Drag and drop or pick images, or .zip archives of them; each file goes up in its own XMLHttpRequest
+// (fetch cannot report upload progress) to /resources/trainings/:id/images, a few at a time, and
+// shows its progress and then the server's verdict: added (with any warning), or refused with the
+// reason. An archive's row becomes one row per entry ("archive.zip › photo.jpg") when it is done.
 import { useRevalidator } from '@remix-run/react'
 import { useCallback, useEffect, useId, useRef, useState } from 'react'
 import { Button, buttonVariants } from './ui/button'
@@ -10,7 +11,10 @@ import { cn } from './ui/cn'
 const PARALLEL_UPLOADS = 3
 const BYTES_PER_MB = 1024 * 1024
 
-type ServerResult = { name: string; ok: true; warnings: string[] } | { name: string; ok: false; error: string }
+type ServerResult =
+  { name: string; ok: true; warnings: string[]; image?: { caption?: string | null } } | { name: string; ok: false; error: string }
+
+const isArchive = (file: File) => /\.zip$/i.test(file.name)
 
 type Item = {
   key: string
@@ -20,6 +24,34 @@ type Item = {
   progress: number
   state: 'queued' | 'uploading' | 'processing' | 'added' | 'refused'
   message?: string
+  /** the caption that came with it (a .txt beside it in an archive) */
+  caption?: string
+}
+
+/** The rows of a finished upload: one per result the server sent (an archive sends one per entry). */
+function finishedItems(item: Item, status: number, body: unknown): Item[] {
+  const results = (body as { results?: ServerResult[] } | null)?.results ?? []
+  const error = (body as { error?: unknown } | null)?.error
+  const rows = results.map((result, n): Item => ({
+    ...item,
+    key: n === 0 ? item.key : `${item.key}.${n}`,
+    // A single image keeps the name it was picked with; an archive's rows are its entries.
+    name: isArchive(item.file) ? result.name : item.name,
+    progress: 1,
+    ...(result.ok
+      ? { state: 'added', message: result.warnings.join(' ') || undefined, caption: result.image?.caption ?? undefined }
+      : { state: 'refused', message: result.error }),
+  }))
+  // No result for the file itself (the request failed), or a whole-upload error beside an archive's
+  // entries (the body was cut off): said on the file's own row.
+  if (!rows.some((r) => r.name === item.name) && (!rows.length || typeof error === 'string'))
+    rows.push({
+      ...item,
+      key: rows.length ? `${item.key}.${rows.length}` : item.key,
+      state: 'refused',
+      message: describeFailure(status, body),
+    })
+  return rows
 }
 
 function describeFailure(status: number, body: unknown) {
@@ -89,10 +121,8 @@ export function ImageUploader({ trainingId, maxFileMb, isEmpty }: { trainingId: 
       ).then(({ status, body }) => {
         running.current--
         if (abort.current.signal.aborted) return
-        const result = (body as { results?: ServerResult[] } | null)?.results?.[0]
-        if (result?.ok) update(item.key, { state: 'added', progress: 1, message: result.warnings.join(' ') || undefined })
-        else if (result) update(item.key, { state: 'refused', message: result.error })
-        else update(item.key, { state: 'refused', message: describeFailure(status, body) })
+        const rows = finishedItems(item, status, body)
+        setItems((all) => all.flatMap((i) => (i.key === item.key ? rows : [i])))
         pump()
         if (running.current === 0) revalidate.current()
       })
@@ -103,8 +133,9 @@ export function ImageUploader({ trainingId, maxFileMb, isEmpty }: { trainingId: 
     const maxBytes = maxFileMb * BYTES_PER_MB
     const added = Array.from(files).map((file): Item => {
       const key = `${++counter.current}`
-      // Said here too so a 300 MB file is not sent only to be refused; the server checks again.
-      if (file.size > maxBytes) {
+      // Said here too so a 300 MB file is not sent only to be refused; the server checks again. An
+      // archive may be as large as a whole upload: the server says when it is not.
+      if (file.size > maxBytes && !isArchive(file)) {
         return {
           key,
           name: file.name,
@@ -149,7 +180,8 @@ export function ImageUploader({ trainingId, maxFileMb, isEmpty }: { trainingId: 
       >
         <p className="text-base font-medium text-slate-800">{isEmpty ? 'Drop 5–200 photos here' : 'Drop more photos here'}</p>
         <p className="text-sm text-slate-500">
-          JPEG, PNG or WebP, up to {maxFileMb} MB each. Metadata such as GPS position is removed.
+          JPEG, PNG or WebP, up to {maxFileMb} MB each, or .zip archives of them with optional .txt captions of the same name.
+          Metadata such as GPS position is removed.
         </p>
         <label htmlFor={inputId} className={cn(buttonVariants(), 'cursor-pointer focus-within:ring-2')}>
           Choose images
@@ -158,7 +190,7 @@ export function ImageUploader({ trainingId, maxFileMb, isEmpty }: { trainingId: 
           id={inputId}
           type="file"
           multiple
-          accept="image/jpeg,image/png,image/webp"
+          accept="image/jpeg,image/png,image/webp,.zip,application/zip"
           className="sr-only"
           onChange={(event) => {
             if (event.target.files?.length) add(event.target.files)
@@ -226,6 +258,11 @@ function UploadRow({ item }: { item: Item }) {
           role={item.state === 'refused' ? 'alert' : undefined}
         >
           {item.name}: {item.message}
+        </p>
+      ) : null}
+      {item.caption ? (
+        <p className="break-words text-slate-600">
+          <span className="font-medium">Caption:</span> {item.caption}
         </p>
       ) : null}
     </li>

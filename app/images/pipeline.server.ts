@@ -14,6 +14,7 @@ import { ImageRefusedError, processImageFile, type ProcessedImage } from './proc
 import { imageKey } from '../storage/keys'
 import { getStorage } from '../storage/storage.server'
 import { readKnobs } from '../trainings/knobs'
+import { readArchive, type ArchiveImage } from './zip.server'
 import {
   MAX_PARTS_PER_REQUEST,
   receiveFiles,
@@ -39,6 +40,8 @@ export type UploadedImage = {
   isResized: boolean
   /** the name of the image with the same content, already in the training or earlier in this upload */
   duplicateOf: string | null
+  /** the caption it came with (a .txt beside it in a zip), or null */
+  caption: string | null
 }
 
 export type FileResult =
@@ -102,7 +105,19 @@ export async function handleImageUpload(
     if (image.hash && !knownHashes.has(image.hash)) knownHashes.set(image.hash, { name: image.name, inThisUpload: false })
 
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'trainyard-upload-'))
-  const results = new Map<number, FileResult>()
+  // An archive part has one result per entry: each part's results stay together, in body order.
+  const results = new Map<number, FileResult[]>()
+  const maxFileMb = env.UPLOAD_MAX_FILE_MB
+  let stored = 0
+  const store = async (file: StorableFile) => {
+    // Checked before the work, for the entries of an archive (a part past the limit was refused
+    // while it was read); writeImage checks again, exactly, in the database.
+    if (existing.length + stored >= maxImages)
+      return { name: file.name, ok: false as const, error: uploadMessages.overCount(maxImages) }
+    const result = await storeFile(file, { trainingId: training.id, uploaderId, resolutionPx, dir, maxImages, knownHashes })
+    if (result.ok) stored++
+    return result
+  }
   // Files are stored one after another, in body order, while later ones are still arriving: the
   // outcome (duplicates, the count limit) does not depend on timing.
   let storing: Promise<void> = Promise.resolve()
@@ -112,17 +127,39 @@ export async function handleImageUpload(
       received = await receiveFiles(request, {
         dir,
         maxFileBytes,
-        maxFileMb: env.UPLOAD_MAX_FILE_MB,
+        maxFileMb,
+        maxArchiveBytes: maxFileBytes * maxImages,
         maxFiles: Math.max(0, maxImages - existing.length),
         maxImagesPerTraining: maxImages,
         onFile: (receiving) => {
           storing = storing.then(async () => {
             const file = await receiving
-            if (file)
+            if (!file) return
+            if (!file.archive) return void results.set(file.index, [await store(file)])
+            try {
               results.set(
                 file.index,
-                await storeFile(file, { trainingId: training.id, uploaderId, resolutionPx, dir, maxImages, knownHashes }),
+                await readArchive(file, {
+                  dir,
+                  maxEntryBytes: maxFileBytes,
+                  maxEntryMb: maxFileMb,
+                  maxTotalBytes: maxFileBytes * maxImages,
+                  signal: request.signal,
+                  storeImage: (image: ArchiveImage) => store({ ...image, renamed: false }),
+                  setCaption: async (imageId, text) => {
+                    await prisma.trainingImage.update({ where: { id: imageId }, data: { text } })
+                  },
+                }),
               )
+            } catch (error) {
+              // Entries are refused one by one inside; this is a failure on our side (the disk).
+              console.error(`Could not read the archive ${JSON.stringify(file.name)} of training ${training.id}`, error)
+              results.set(file.index, [
+                { name: file.name, ok: false, error: 'Could not be read because of a problem on our side. Try again.' },
+              ])
+            } finally {
+              await fs.promises.rm(file.path, { force: true })
+            }
           })
         },
       })
@@ -131,8 +168,8 @@ export async function handleImageUpload(
       throw error
     }
     await storing
-    for (const refusal of received.refused) results.set(refusal.index, { name: refusal.name, ok: false, error: refusal.error })
-    const ordered = [...results.entries()].sort(([a], [b]) => a - b).map(([, result]) => result)
+    for (const refusal of received.refused) results.set(refusal.index, [{ name: refusal.name, ok: false, error: refusal.error }])
+    const ordered = [...results.entries()].sort(([a], [b]) => a - b).flatMap(([, result]) => result)
     if (received.broken) {
       const kept = ordered.filter((r) => r.ok).length
       const what =
@@ -168,8 +205,14 @@ export async function handleImageUpload(
   }
 }
 
+/** A file on disk to store as an image: an uploaded part, or an entry unpacked from an archive. */
+type StorableFile = Pick<ReceivedFile, 'name' | 'renamed' | 'path' | 'size' | 'hash'> & {
+  /** the image's own name, when the result's name says more (an archive's entry: its file name alone) */
+  storedName?: string
+}
+
 async function storeFile(
-  file: ReceivedFile,
+  file: StorableFile,
   {
     trainingId,
     uploaderId,
@@ -187,13 +230,14 @@ async function storeFile(
   },
 ): Promise<FileResult> {
   let processed: ProcessedImage | undefined
+  const storedName = file.storedName ?? file.name
   try {
     processed = await processImageFile(file.path, {
       resolutionPx,
       outDir: dir,
       size: file.size,
       ownerId: uploaderId,
-      name: file.name,
+      name: storedName,
     })
     const image = await writeImage(processed, file, { trainingId, maxImages })
     if (!image) return { name: file.name, ok: false, error: uploadMessages.overCount(maxImages) }
@@ -206,9 +250,9 @@ async function storeFile(
         `Duplicate: the same image as ${duplicate.name}${duplicate.inThisUpload ? ' in this upload' : ', already in this training'}.`,
       )
     } else {
-      knownHashes.set(file.hash, { name: file.name, inThisUpload: true })
+      knownHashes.set(file.hash, { name: storedName, inThisUpload: true })
     }
-    return { name: file.name, ok: true, image: { ...image, duplicateOf: duplicate?.name ?? null }, warnings }
+    return { name: file.name, ok: true, image: { ...image, duplicateOf: duplicate?.name ?? null, caption: null }, warnings }
   } catch (error) {
     if (error instanceof ImageRefusedError) return { name: file.name, ok: false, error: error.message }
     console.error(`Could not store the image ${JSON.stringify(file.name)} of training ${trainingId}`, error)
@@ -222,7 +266,7 @@ async function storeFile(
 /** Writes the three objects, then the row; returns null when the training is full by then. */
 async function writeImage(
   processed: ProcessedImage,
-  file: ReceivedFile,
+  file: StorableFile,
   { trainingId, maxImages }: { trainingId: string; maxImages: number },
 ) {
   const storage = await getStorage()
@@ -269,7 +313,7 @@ async function writeImage(
             url: keys.training,
             originalKey: keys.original,
             thumbnailKey: keys.thumb,
-            name: file.name,
+            name: file.storedName ?? file.name,
             type: processed.mime,
             width: processed.width,
             height: processed.height,
@@ -293,7 +337,7 @@ async function writeImage(
     }
     return {
       id,
-      name: file.name,
+      name: file.storedName ?? file.name,
       type: processed.mime,
       width: processed.width,
       height: processed.height,

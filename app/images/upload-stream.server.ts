@@ -39,12 +39,16 @@ export type ReceivedFile = {
   size: number
   /** SHA-256, hex, of the bytes as uploaded */
   hash: string
+  /** a .zip, to be read entry by entry (zip.server.ts) rather than as one image */
+  archive: boolean
 }
 
 export type RefusedFile = { index: number; name: string; error: string }
 
 export const uploadMessages = {
   tooLarge: (maxFileMb: number) => `Larger than the limit of ${maxFileMb} MB per file.`,
+  archiveTooLarge: (maxArchiveMb: number) =>
+    `Larger than the limit of ${maxArchiveMb.toLocaleString('en-US')} MB per upload, for an archive too.`,
   overCount: (maxImages: number) => `Over the limit of ${maxImages} images per training.`,
   cutOff: 'The upload was cut off before this file was complete. Upload it again.',
 }
@@ -69,6 +73,11 @@ export function sanitizeFileName(raw: string | undefined | null) {
       .slice(0, MAX_FILE_NAME_CHARS - ext.length)
       .join('') + ext
   )
+}
+
+/** A part read as a zip archive: by its name, as the person chose it (the content is checked when it is opened). */
+export function isArchiveName(name: string) {
+  return /\.zip$/i.test(name)
 }
 
 export function isMultipart(request: Request) {
@@ -96,6 +105,7 @@ export async function receiveFiles(
     dir,
     maxFileBytes,
     maxFileMb,
+    maxArchiveBytes = maxFileBytes,
     maxFiles,
     maxImagesPerTraining,
     onFile,
@@ -103,6 +113,8 @@ export async function receiveFiles(
     dir: string
     maxFileBytes: number
     maxFileMb: number
+    /** a .zip may be as large as the whole upload may be */
+    maxArchiveBytes?: number
     /** how many more images the training may take */
     maxFiles: number
     maxImagesPerTraining: number
@@ -120,9 +132,10 @@ export async function receiveFiles(
       defParamCharset: 'utf8',
       // The name as sent, folders and all: sanitizeFileName cuts it down and can then say it did.
       preservePath: true,
-      // One byte over the limit: busboy flags a file of exactly `fileSize` bytes as truncated.
+      // One byte over the largest limit: busboy flags a file of exactly `fileSize` bytes as truncated.
+      // Each part's own limit (an image's or an archive's) is enforced below as it is read.
       limits: {
-        fileSize: maxFileBytes + 1,
+        fileSize: Math.max(maxFileBytes, maxArchiveBytes) + 1,
         files: MAX_PARTS_PER_REQUEST,
         parts: MAX_PARTS_PER_REQUEST,
         fields: 20,
@@ -152,6 +165,9 @@ export async function receiveFiles(
       return
     }
     taken.push(stream)
+    const archive = isArchiveName(name)
+    const limitBytes = archive ? maxArchiveBytes : maxFileBytes
+    let over = false
     const filePath = path.join(dir, `${index}.upload`)
     const hash = crypto.createHash('sha256')
     let size = 0
@@ -161,8 +177,13 @@ export async function receiveFiles(
     let pendingBytes = 0
     const hashAndCount = new Transform({
       transform(chunk: Buffer, _enc, callback) {
-        hash.update(chunk)
         size += chunk.length
+        // Past its limit a part is read to its end (the next part follows it) but not written.
+        if (over || size > limitBytes) {
+          over = true
+          return callback()
+        }
+        hash.update(chunk)
         pending.push(chunk)
         pendingBytes += chunk.length
         if (pendingBytes < WRITE_CHUNK_BYTES) return callback()
@@ -182,8 +203,13 @@ export async function receiveFiles(
     }
     const received = pipeline(stream, hashAndCount, fs.createWriteStream(filePath)).then(
       (): Promise<null> | ReceivedFile => {
-        if (stream.truncated || size > maxFileBytes) return refuse(uploadMessages.tooLarge(maxFileMb))
-        return { index, name, renamed, path: filePath, size, hash: hash.digest('hex') }
+        if (stream.truncated || over)
+          return refuse(
+            archive
+              ? uploadMessages.archiveTooLarge(Math.floor(maxArchiveBytes / (1024 * 1024)))
+              : uploadMessages.tooLarge(maxFileMb),
+          )
+        return { index, name, renamed, path: filePath, size, hash: hash.digest('hex'), archive }
       },
       // busboy destroys the open file stream when the body ends (or fails) in its middle.
       () => refuse(uploadMessages.cutOff),

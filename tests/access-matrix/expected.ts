@@ -128,6 +128,7 @@ export const EXPECTED: Record<string, Row> = {
   // The upload endpoint takes POSTs only; its GET says so to anyone and reads nothing.
   'resources+/trainings.$trainingId.images.tsx:loader': all('405'),
   'resources+/trainings.$trainingId.images.tsx:action': ownerOrAdmin,
+  'resources+/trainings.$trainingId.dataset[.]zip.tsx:loader': ownerOrAdmin,
   // Signed URLs of the local storage driver: no session either way, the signature decides.
   'resources+/storage.$.tsx:loader': all('403'),
   'resources+/storage.$.tsx:loader#signed': all('ok'),

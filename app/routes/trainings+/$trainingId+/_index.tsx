@@ -167,6 +167,15 @@ export default function TrainingImages() {
       </div>
 
       {images.length ? (
+        <a
+          href={`/resources/trainings/${training.id}/dataset.zip`}
+          download
+          className="self-start text-sm font-medium text-brand-600 underline-offset-2 hover:underline"
+        >
+          Download dataset (.zip)
+        </a>
+      ) : null}
+      {images.length ? (
         <ul aria-label="Images" className="grid grid-cols-2 gap-3 sm:gap-4 md:grid-cols-3 xl:grid-cols-4">
           {images.map((image) => (
             <ImageCard

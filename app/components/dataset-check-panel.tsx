@@ -27,7 +27,9 @@ export function DatasetCheckPanel({ check, className }: { check: DatasetCheck; c
         </Badge>
       </div>
       {check.ready && advice ? (
-        <p className="mb-3 text-sm text-slate-600">{countOf(advice, 'suggestion', 'suggestions')}: the run can go ahead without them.</p>
+        <p className="mb-3 text-sm text-slate-600">
+          {countOf(advice, 'suggestion', 'suggestions')}: the run can go ahead without them.
+        </p>
       ) : null}
       <ul className="flex flex-col gap-3">
         {items.map((item) => (

@@ -138,7 +138,12 @@ export function checkDataset(images: DatasetImage[], { resolutionPx }: { resolut
         `${plural(uncaptioned, 'image')} without a caption`,
         `An image without a caption is trained with the trigger word alone. Describe each image, or use “Prefix all with ${TRIGGER_TOKEN}”. The run can go ahead.`,
       )
-    : item('captions', 'ok', 'Every image has a caption', 'Captions are written next to each image when the dataset is sent to the GPU.')
+    : item(
+        'captions',
+        'ok',
+        'Every image has a caption',
+        'Captions are written next to each image when the dataset is sent to the GPU.',
+      )
 
   const items = [countItem, resolutionItem, duplicatesItem, captionsItem]
   return { ready: items.every((i) => i.ok), items, duplicateOf }

@@ -171,6 +171,8 @@ export function CaptionEditor({
   /** The stored caption the text in the box started from (what a save names as `previous`). */
   const baseRef = useRef(stored)
   const queuedRef = useRef(false)
+  /** Set at once on submit: fetcher.state says so only after the next render. */
+  const inFlightRef = useRef(false)
   const timerRef = useRef<ReturnType<typeof setTimeout>>()
   const fetcherRef = useRef(fetcher)
   fetcherRef.current = fetcher
@@ -184,7 +186,7 @@ export function CaptionEditor({
       setState({ kind: 'error', message: checked.error.issues[0]?.message ?? 'This caption cannot be saved.' })
       return
     }
-    if (fetcherRef.current.state !== 'idle') {
+    if (inFlightRef.current || fetcherRef.current.state !== 'idle') {
       queuedRef.current = true
       return
     }
@@ -196,6 +198,7 @@ export function CaptionEditor({
       { intent: 'caption', imageId: image.id, text, previous: JSON.stringify(baseRef.current) },
       { method: 'POST' },
     )
+    inFlightRef.current = true
     setState({ kind: 'saving' })
   }, [image.id])
 
@@ -204,6 +207,7 @@ export function CaptionEditor({
     const data = fetcher.data
     if (fetcher.state !== 'idle' || !data || data === handledRef.current) return
     handledRef.current = data
+    inFlightRef.current = false
     if ('ok' in data) {
       baseRef.current = data.text ?? valueRef.current.trim()
       if (queuedRef.current || valueRef.current.trim() !== baseRef.current) {

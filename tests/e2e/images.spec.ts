@@ -207,6 +207,29 @@ test('leaving with a caption not saved yet asks first, inside the app and when c
   heldAgain()
 })
 
+test('a save that cannot reach the server says so and keeps the text; Retry saves it', async ({ page, login }) => {
+  const user = await login()
+  const training = await createReadyTraining(user.id, { name: 'Offline' })
+  const captionPosts = (url: URL) => url.pathname === `/trainings/${training.id}` && url.searchParams.has('index')
+  await page.route(captionPosts, (route) =>
+    route.request().method() === 'POST' ? route.abort('internetdisconnected') : route.continue(),
+  )
+  await page.goto(`/trainings/${training.id}`)
+  const card = page.getByRole('listitem', { name: 'photo-1.jpg' })
+  await captionBox(page, 'photo-1.jpg').fill('typed while offline')
+  await captionBox(page, 'photo-1.jpg').press('Control+Enter')
+  await expect(card.getByRole('alert')).toHaveText(
+    /^Not saved — The server could not be reached: check the connection and retry\./,
+  )
+  await expect(captionBox(page, 'photo-1.jpg')).toHaveValue('typed while offline')
+
+  await page.unroute(captionPosts)
+  await card.getByRole('button', { name: 'Retry saving the caption of photo-1.jpg' }).click()
+  await expect(card.getByTestId('caption-status')).toHaveText('Saved')
+  const stored = await prisma.trainingImage.findFirstOrThrow({ where: { trainingId: training.id, name: 'photo-1.jpg' } })
+  expect(stored.text).toBe('typed while offline')
+})
+
 test('find and replace across all captions, with a preview and undo', async ({ page, login }) => {
   const user = await login()
   const training = await createReadyTraining(user.id, { name: 'Replacing' })

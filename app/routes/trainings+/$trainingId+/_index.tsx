@@ -4,7 +4,7 @@
 // check. Caption and delete intents are this route's action.
 import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { useLoaderData, useRouteLoaderData } from '@remix-run/react'
+import { useLoaderData, useRouteLoaderData, type ClientActionFunctionArgs } from '@remix-run/react'
 import { useCallback, useMemo, useState } from 'react'
 import { z } from 'zod'
 import { DatasetCheckPanel } from '~/components/dataset-check-panel'
@@ -194,6 +194,22 @@ export async function action({ request, params }: ActionFunctionArgs) {
         return json(formReply(submission, { formErrors: ['These images no longer exist. Reload the page.'] }), { status: 404 })
       return json({ ok: true as const, message: deleted === 1 ? 'Image deleted.' : `${count(deleted, 'image')} deleted.` })
     }
+  }
+}
+
+/**
+ * The browser's side of the action: a request that never reached the server (offline, a dropped
+ * connection) is answered like a refused form, so the caption box says "Not saved" and offers Retry
+ * with the text still in it, instead of the page turning into an error page and losing it.
+ */
+export async function clientAction({ serverAction }: ClientActionFunctionArgs) {
+  try {
+    return await serverAction<typeof action>()
+  } catch (error) {
+    // fetch() rejects with a TypeError only when there was no answer; answers (403, 404) go on.
+    if (!(error instanceof TypeError)) throw error
+    const message = 'The server could not be reached: check the connection and retry.'
+    return { status: 'error' as const, formErrors: [message], fieldErrors: {}, values: {}, error: { '': [message] } }
   }
 }
 

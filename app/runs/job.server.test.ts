@@ -72,7 +72,7 @@ describe('buildAgentJob', () => {
         process: {
           trigger_word: string
           training_folder: string
-          datasets: { folder_path: string }[]
+          datasets: { folder_path: string; default_caption?: string }[]
           sample: { prompts: string[] }
         }[]
       }
@@ -80,6 +80,9 @@ describe('buildAgentJob', () => {
     const process0 = config.config.process[0]!
     expect(process0.trigger_word).toBe('ohwx_ada')
     expect(process0.datasets[0]!.folder_path).toBe(SERVER_FILLED)
+    // An image without a caption (IMG_0, IMG_2 below) trains on the trigger word: ai-toolkit reads a
+    // missing caption file as default_caption and puts the trigger word in place of [trigger].
+    expect(process0.datasets[0]!.default_caption).toBe('[trigger]')
     expect(process0.training_folder).toBe(SERVER_FILLED)
     expect(config.config.name).toBe('portraits_of_ada')
 

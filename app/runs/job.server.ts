@@ -9,6 +9,7 @@ import { MAX_SIGNED_URL_EXPIRY_S } from '../storage/signing.server'
 import { checkpointKey, jobKey, optimizerKey, sampleKey, stepSampleKey, weightsKey } from '../storage/keys'
 import type { Storage } from '../storage/storage.server'
 import { renderJobConfig, SERVER_FILLED } from '../trainings/config'
+import { TRIGGER_TOKEN } from '../trainings/dataset-check'
 import { planOfConfig } from './checkpoints.server'
 
 /** Past the hard stop: booting, the final upload and a supervisor that was down a while. */
@@ -82,6 +83,13 @@ export async function buildAgentJob(
   if (!model) throw new Error('the base model of this training is no longer offered')
   const config = renderJobConfig(training, { datasetFolder: SERVER_FILLED, outputFolder: SERVER_FILLED })
   const process0 = config.config.process[0]
+  // An image without a caption trains on the trigger word: the agent writes no caption file for it,
+  // and ai-toolkit reads a missing (or blank) one as the dataset's default_caption, putting the
+  // trigger word in place of [trigger] (toolkit/dataloader_mixins.py load_caption, get_caption).
+  // A default_caption the person set in the config stays theirs.
+  for (const process of config.config.process) {
+    for (const dataset of process.datasets) dataset.default_caption ??= TRIGGER_TOKEN
+  }
   // A continuation trains to its own new total.
   if (process0 && run.stepsOverride) process0.train.steps = run.stepsOverride
   const prompts = process0?.sample.prompts.length ?? 0

@@ -275,10 +275,11 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(ctype, "image/jpeg")
         self.assertTrue(sample.startswith(b"\xff\xd8\xff") and sample.endswith(b"\xff\xd9"))
 
-        # Dataset: images with safe names and captions with the trigger word.
+        # Dataset: images with safe names and captions with the trigger word; an image without a caption
+        # has no caption file (the trainer reads the dataset's default_caption for it).
         dataset = os.path.join(self.workdir, "dataset")
         self.assertEqual(sorted(n for n in os.listdir(dataset) if not n.startswith(".")),  # .aitk_size.json: the trainer's
-                         ["001_a_photo.png", "001_a_photo.txt", "002_b.png", "002_b.txt", "003_c.png", "003_c.txt"])
+                         ["001_a_photo.png", "001_a_photo.txt", "002_b.png", "002_b.txt", "003_c.png"])
         with open(os.path.join(dataset, "001_a_photo.txt")) as f:
             self.assertEqual(f.read(), "a photo of ohwx smiling")
         with open(os.path.join(dataset, "002_b.txt")) as f:

@@ -710,8 +710,11 @@ class Agent:
                 raise Failure(label + " is not a JPEG, PNG or WebP file")
             os.replace(part, stem + ext)
             caption = str(image.get("caption") or "").replace("[trigger]", trigger)
-            with open(stem + ".txt", "w", encoding="utf-8") as f:
-                f.write(caption)
+            # No caption, no file: ai-toolkit then reads the dataset's default_caption (the job sets it to
+            # the trigger word), as kohya-style datasets leave an uncaptioned image without a sidecar.
+            if caption.strip():
+                with open(stem + ".txt", "w", encoding="utf-8") as f:
+                    f.write(caption)
 
         if not images:
             raise Failure("the job has no images")

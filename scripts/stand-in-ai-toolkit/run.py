@@ -621,6 +621,94 @@ def get_config(config_file_path, name=None):
 
 # --- the job and its training process -----------------------------------------------------------------
 
+# ---- the dataset's files, read as ai-toolkit reads them -------------------------------------------
+
+def image_size(path):
+    """(width, height) from a PNG, JPEG or WebP header (ai-toolkit: imagesize / PIL), or None if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64 * 1024)
+    except OSError:
+        return None
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
+        return struct.unpack(">II", head[16:24])
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and len(head) >= 30:
+        kind = head[12:16]
+        if kind == b"VP8X":
+            return (1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little"))
+        if kind == b"VP8 ":
+            w, h = struct.unpack("<HH", head[26:30])
+            return (w & 0x3FFF, h & 0x3FFF)
+        if kind == b"VP8L":
+            bits = int.from_bytes(head[21:25], "little")
+            return (1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF))
+        return None
+    if head[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(head):
+            if head[i] != 0xFF:
+                return None
+            marker = head[i + 1]
+            (length,) = struct.unpack(">H", head[i + 2:i + 4])
+            if marker in (0xC0, 0xC1, 0xC2):  # start of frame: height, then width
+                h, w = struct.unpack(">HH", head[i + 5:i + 9])
+                return (w, h)
+            i += 2 + length
+    return None
+
+
+def get_bucket_for_image_size(width, height, resolution=512, divisibility=8):
+    """toolkit/buckets.py: the image's own pixel count when under resolution² (an image is never scaled up),
+    else scaled down to it; both sides a multiple of the divisibility."""
+    total_pixels = width * height
+    max_pixels = resolution * resolution
+    target_pixels = min(total_pixels, max_pixels)
+    scaler = (target_pixels / total_pixels) ** 0.5
+    w_raw = (width * scaler) / divisibility
+    h_raw = (height * scaler) / divisibility
+    candidates = [
+        (math.floor(w_raw) * divisibility, math.floor(h_raw) * divisibility),
+        (math.floor(w_raw) * divisibility, math.ceil(h_raw) * divisibility),
+        (math.ceil(w_raw) * divisibility, math.floor(h_raw) * divisibility),
+        (math.ceil(w_raw) * divisibility, math.ceil(h_raw) * divisibility),
+    ]
+    capped = [(w, h) for w, h in candidates if w > 0 and h > 0 and w * h <= max_pixels]
+    if not capped:
+        capped = [(max(divisibility, math.floor(w_raw) * divisibility), max(divisibility, math.floor(h_raw) * divisibility))]
+    return min(capped, key=lambda wh: abs(wh[0] * wh[1] - target_pixels))
+
+
+def inject_trigger_into_prompt(prompt, trigger=None, add_if_not_present=True):
+    """toolkit/prompt_utils.py: [name] and [trigger] become the trigger word, which is put first if absent."""
+    trigger = trigger or ""
+    for token in ("[name]", "[trigger]"):
+        prompt = prompt.replace(token, trigger)
+    if trigger.strip() != "" and prompt.count(trigger) == 0 and add_if_not_present:
+        prompt = trigger + " " + prompt
+    return prompt
+
+
+def load_caption(image_path, dataset, trigger_word):
+    """toolkit/dataloader_mixins.py CaptionMixin.load_caption + get_caption (no dropout): the caption file
+    beside the image; a missing or blank one is the dataset's default_caption, or ''; then the trigger word
+    replaces [trigger] and is put first when the caption lacks it. So an image without a caption trains on
+    the trigger word alone."""
+    ext = str(dataset.get("caption_ext") or ".txt")
+    ext = ext if ext.startswith(".") else "." + ext
+    default = dataset.get("default_caption")
+    path = os.path.splitext(image_path)[0] + ext
+    if os.path.exists(path):
+        with open(path, "r", encoding="utf-8") as f:
+            prompt = f.read()
+        if prompt.strip() == "" and default is not None:
+            prompt = default
+    else:
+        prompt = default if default is not None else ""
+    # A dataset's own trigger_word, else the process's (jobs/process/BaseSDTrainProcess.py).
+    trigger = dataset.get("trigger_word") if dataset.get("trigger_word") is not None else trigger_word
+    return inject_trigger_into_prompt(", ".join(prompt.split(",")), trigger)
+
+
 class Pace:
     """Spreads the run over TRAINYARD_STAND_IN_SECONDS: 15% before training, 75% training, 10% for
     saves and samples."""
@@ -882,8 +970,19 @@ class TrainProcess:
                 self.out("  -  Found %d images" % len(files))
                 assert len(files) > 0, f"no images found in {folder}"
                 self.images = max(self.images, len(files))
+                # What each image trains on, as the data loader would read it for every batch.
+                self.captions = {f: load_caption(os.path.join(folder, f), dataset, self.trigger_word) for f in files}
                 if dataset.get("buckets", True):
-                    self.out("Bucket sizes for %s:" % folder, "%dx%d: %d files" % (res, res, len(files)), "1 buckets made")
+                    # toolkit/dataloader_mixins.py setup_buckets: one bucket per size; a small image keeps its
+                    # own (smaller) size. A file whose size cannot be read counts at the resolution.
+                    buckets = collections.OrderedDict()
+                    for f in files:
+                        size = image_size(os.path.join(folder, f)) or (res, res)
+                        w, h = get_bucket_for_image_size(size[0], size[1], resolution=res,
+                                                         divisibility=int(dataset.get("bucket_tolerance", 64)))
+                        buckets["%dx%d" % (w, h)] = buckets.get("%dx%d" % (w, h), 0) + 1
+                    self.out("Bucket sizes for %s:" % folder,
+                             *["%s: %d files" % (key, n) for key, n in buckets.items()], "%d buckets made" % len(buckets))
                 if dataset.get("cache_latents") or dataset.get("cache_latents_to_disk"):
                     to_disk = bool(dataset.get("cache_latents_to_disk"))
                     self.out("Caching latents for %s" % folder)

@@ -290,6 +290,15 @@ class StandInTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0)
         self.assertGreaterEqual(len(seen), 2)
 
+    def test_a_small_image_gets_its_own_smaller_bucket_not_an_upscale(self):
+        # A 640x480 PNG (its header is all the size reader needs) beside the three unsized test files.
+        with open(os.path.join(self.dataset, "small.png"), "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + struct.pack(">II", 640, 480) + b"\x08\x02\x00\x00\x00")
+        code, out = self.run_stand_in(self.config("flux", steps=2, datasets=[
+            {"folder_path": self.dataset, "caption_ext": "txt", "resolution": [1024]}]))
+        self.assertEqual(code, 0, out)
+        self.assertIn("Bucket sizes for %s:\n1024x1024: 3 files\n640x448: 1 files\n2 buckets made" % self.dataset, out)
+
     def test_lines_and_bars_in_ai_toolkit_order(self):
         code, out = self.run_stand_in(self.config("flux", steps=10, save={"save_every": 100}))
         self.assertEqual(code, 0, out)
@@ -650,6 +659,30 @@ class StandInTest(unittest.TestCase):
         self.assertEqual([n for n in os.listdir(self.save_root) if n.endswith(".safetensors")], [])
 
 class PartsTest(unittest.TestCase):
+    def test_buckets_never_scale_an_image_up_and_scale_a_large_one_down(self):
+        self.assertEqual(stand_in.get_bucket_for_image_size(640, 480, resolution=1024, divisibility=64), (640, 448))
+        self.assertEqual(stand_in.get_bucket_for_image_size(2048, 2048, resolution=1024, divisibility=64), (1024, 1024))
+
+    def test_captions_read_as_ai_toolkit_reads_them(self):
+        with tempfile.TemporaryDirectory() as folder:
+            for name, caption in (("a", "[trigger] on a bike"), ("b", "a bike"), ("c", "  \n"), ("d", None)):
+                with open(os.path.join(folder, name + ".png"), "wb") as f:
+                    f.write(b"\x89PNG")
+                if caption is not None:
+                    with open(os.path.join(folder, name + ".txt"), "w") as f:
+                        f.write(caption)
+            plain = {"caption_ext": "txt"}
+            read = lambda name, dataset: stand_in.load_caption(os.path.join(folder, name + ".png"), dataset, "ohwx")
+            self.assertEqual(read("a", plain), "ohwx on a bike")
+            self.assertEqual(read("b", plain), "ohwx a bike")  # the trigger word is put first when absent
+            # No caption (a blank file or none): the trigger word alone; with default_caption "[trigger]" exactly it.
+            self.assertEqual(read("c", plain).strip(), "ohwx")
+            self.assertEqual(read("d", plain).strip(), "ohwx")
+            with_default = {"caption_ext": "txt", "default_caption": "[trigger]"}
+            self.assertEqual(read("c", with_default), "ohwx")
+            self.assertEqual(read("d", with_default), "ohwx")
+
+
     def test_bar_matches_tqdm_formats(self):
         self.assertEqual(stand_in.format_interval(83), "01:23")
         self.assertEqual(stand_in.format_interval(3723), "1:02:03")

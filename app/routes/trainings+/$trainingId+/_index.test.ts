@@ -74,6 +74,9 @@ describe('the Images tab loader', () => {
     expect((await load(training.id, cookie)).status).toBe(404)
     expect((await post(training.id, cookie, { intent: 'caption', imageId: images[0]!.id, text: 'mine now' })).status).toBe(404)
     expect((await post(training.id, cookie, { intent: 'delete', imageId: images[0]!.id })).status).toBe(404)
+    expect((await post(training.id, cookie, { intent: 'replace-captions', find: 'x', replace: 'y' })).status).toBe(404)
+    const restore = JSON.stringify([{ id: images[0]!.id, from: 'mine now', to: '' }])
+    expect((await post(training.id, cookie, { intent: 'restore-captions', changes: restore })).status).toBe(404)
     expect(await captions(training.id)).toEqual([null])
   })
 })
@@ -87,7 +90,7 @@ describe('captions', () => {
       text: '  [trigger] on a bike, golden hour \n',
     })
     expect(response.status).toBe(200)
-    expect(await response.json()).toEqual({ ok: true, message: 'Caption saved.' })
+    expect(await response.json()).toEqual({ ok: true, message: 'Caption saved.', text: '[trigger] on a bike, golden hour' })
     expect(await captions(training.id)).toEqual([null, '[trigger] on a bike, golden hour'])
     await post(training.id, cookie, { intent: 'caption', imageId: images[1]!.id, text: '   ' })
     expect(await captions(training.id)).toEqual([null, null])
@@ -148,6 +151,132 @@ describe('captions', () => {
       '1 caption would be longer than 2,000 characters with the prefix: shorten it first. Nothing was changed.',
     ])
     expect(await captions(training.id)).toEqual(['b'.repeat(1995), null])
+  })
+})
+
+describe('captions saved as they are typed', () => {
+  const prev = (text: string) => JSON.stringify(text)
+
+  test('each save names the caption it started from; a late answer to an older save cannot put older text over newer', async () => {
+    const { cookie, training, images } = await setup(1)
+    const imageId = images[0]!.id
+    const first = await post(training.id, cookie, { intent: 'caption', imageId, text: 'a dog', previous: prev('') })
+    expect(await first.json()).toMatchObject({ ok: true, text: 'a dog' })
+    const second = await post(training.id, cookie, {
+      intent: 'caption',
+      imageId,
+      text: 'a dog on a beach',
+      previous: prev('a dog'),
+    })
+    expect(second.status).toBe(200)
+    // An older save (typed before "a dog") arriving last: refused, and the newer text stays.
+    const stale = await post(training.id, cookie, { intent: 'caption', imageId, text: 'a do', previous: prev('') })
+    expect(stale.status).toBe(409)
+    const body = (await stale.json()) as Failure & { current: string }
+    expect(body.current).toBe('a dog on a beach')
+    expect(body.formErrors[0]).toMatch(/^This caption was changed elsewhere .* Retry to save yours over it\.$/)
+    expect(await captions(training.id)).toEqual(['a dog on a beach'])
+  })
+
+  test('a retried save of what is already stored is answered as saved; the retry after a conflict names what is stored now', async () => {
+    const { cookie, training, images } = await setup(1)
+    const imageId = images[0]!.id
+    await post(training.id, cookie, { intent: 'caption', imageId, text: 'a cat', previous: prev('') })
+    const again = await post(training.id, cookie, { intent: 'caption', imageId, text: 'a cat', previous: prev('') })
+    expect(await again.json()).toMatchObject({ ok: true })
+    const retry = await post(training.id, cookie, { intent: 'caption', imageId, text: 'mine', previous: prev('a cat') })
+    expect(retry.status).toBe(200)
+    expect(await captions(training.id)).toEqual(['mine'])
+  })
+
+  test('clearing a caption through a conditional save, and a starting point that is not readable', async () => {
+    const { cookie, training, images } = await setup(1)
+    const imageId = images[0]!.id
+    await post(training.id, cookie, { intent: 'caption', imageId, text: 'x', previous: prev('') })
+    expect((await post(training.id, cookie, { intent: 'caption', imageId, text: '', previous: prev('x') })).status).toBe(200)
+    expect(await captions(training.id)).toEqual([null])
+    const bad = await post(training.id, cookie, { intent: 'caption', imageId, text: 'y', previous: '{not json' })
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as Failure).fieldErrors.previous).toEqual([
+      'The caption this edit started from is not readable. Reload the page.',
+    ])
+    expect(await captions(training.id)).toEqual([null])
+  })
+})
+
+describe('find and replace in all captions', () => {
+  async function captioned(texts: Array<string | null>) {
+    const s = await setup(texts.length)
+    for (const [i, text] of texts.entries()) {
+      if (text !== null) await post(s.training.id, s.cookie, { intent: 'caption', imageId: s.images[i]!.id, text })
+    }
+    return s
+  }
+
+  test('replaces literal text in every caption that has it, with or without case, and says how many', async () => {
+    const { cookie, training } = await captioned(['A red car', 'a RED door', null, 'blue sky'])
+    const cased = await post(training.id, cookie, { intent: 'replace-captions', find: 'red', replace: 'green', matchCase: 'on' })
+    expect(await cased.json()).toMatchObject({ ok: true, message: 'Replaced in 1 caption.' })
+    expect(await captions(training.id)).toEqual(['A green car', 'a RED door', null, 'blue sky'])
+    const anyCase = await post(training.id, cookie, { intent: 'replace-captions', find: 'RED', replace: 'green' })
+    expect(await anyCase.json()).toMatchObject({ ok: true, message: 'Replaced in 1 caption.' })
+    expect(await captions(training.id)).toEqual(['A green car', 'a green door', null, 'blue sky'])
+    const none = await post(training.id, cookie, { intent: 'replace-captions', find: 'purple', replace: 'x' })
+    expect(await none.json()).toEqual({ ok: true, message: 'No caption contains “purple”.', changes: [] })
+  })
+
+  test('text that looks like a regular expression is treated literally', async () => {
+    const { cookie, training } = await captioned(['a.b and axb', '(ab)+ here', 'plain'])
+    await post(training.id, cookie, { intent: 'replace-captions', find: 'a.b', replace: '$&$1' })
+    await post(training.id, cookie, { intent: 'replace-captions', find: '(ab)+', replace: '.*' })
+    await post(training.id, cookie, { intent: 'replace-captions', find: '.*', replace: 'X' })
+    expect(await captions(training.id)).toEqual(['$&$1 and axb', 'X here', 'plain'])
+  })
+
+  test('refused, changing nothing, when a caption would grow past the limit; a missing find is a field error', async () => {
+    const { cookie, training } = await captioned(['b'.repeat(1990) + ' cat', 'a cat'])
+    const long = await post(training.id, cookie, { intent: 'replace-captions', find: 'cat', replace: 'x'.repeat(20) })
+    expect(long.status).toBe(400)
+    expect(((await long.json()) as Failure).formErrors).toEqual([
+      '1 caption would be longer than 2,000 characters after the replacement: shorten it first. Nothing was changed.',
+    ])
+    expect(await captions(training.id)).toEqual(['b'.repeat(1990) + ' cat', 'a cat'])
+    const missing = await post(training.id, cookie, { intent: 'replace-captions', find: '', replace: 'x' })
+    expect(missing.status).toBe(400)
+    expect(((await missing.json()) as Failure).fieldErrors.find).toEqual(['Write the text to find.'])
+    const tooLong = await post(training.id, cookie, { intent: 'replace-captions', find: 'c', replace: 'y'.repeat(2001) })
+    expect(((await tooLong.json()) as Failure).fieldErrors.replace).toEqual(['The replacement can be at most 2,000 characters.'])
+  })
+
+  test('only this training’s captions change, and undo puts back those not changed again since', async () => {
+    const { cookie, training, owner, images } = await captioned(['a cat', 'the cat sat', 'dog'])
+    const other = await createTraining(owner.id, { name: 'Other' })
+    const [foreign] = await uploadImages(other.id, cookie, [{ name: 'x.jpg', content: await makeJpeg({ seed: 902 }) }])
+    await post(other.id, cookie, { intent: 'caption', imageId: foreign!.id, text: 'a cat' })
+
+    const replaced = await post(training.id, cookie, { intent: 'replace-captions', find: 'cat', replace: 'lion' })
+    const { changes } = (await replaced.json()) as { changes: Array<{ id: string; from: string; to: string }> }
+    expect(changes).toHaveLength(2)
+    expect(await captions(training.id)).toEqual(['a lion', 'the lion sat', 'dog'])
+    expect(await captions(other.id)).toEqual(['a cat'])
+
+    // One caption edited after the replacement: undo leaves it as it is.
+    await post(training.id, cookie, { intent: 'caption', imageId: images[1]!.id, text: 'edited since' })
+    const undo = await post(training.id, cookie, { intent: 'restore-captions', changes: JSON.stringify(changes) })
+    expect(await undo.json()).toEqual({
+      ok: true,
+      message: 'Restored 1 caption. 1 caption changed since and was left as it is.',
+    })
+    expect(await captions(training.id)).toEqual(['a cat', 'edited since', 'dog'])
+
+    // A forged undo naming another training's image changes nothing there.
+    const forged = JSON.stringify([{ id: foreign!.id, from: 'pwned', to: 'a cat' }])
+    expect(await (await post(training.id, cookie, { intent: 'restore-captions', changes: forged })).json()).toMatchObject({
+      message: 'Restored 0 captions. 1 caption changed since and was left as it is.',
+    })
+    expect(await captions(other.id)).toEqual(['a cat'])
+    const garbage = await post(training.id, cookie, { intent: 'restore-captions', changes: 'not json' })
+    expect(garbage.status).toBe(400)
   })
 })
 

@@ -1,9 +1,10 @@
 // /trainings/:trainingId — the Images tab: upload (the uploader posts to
-// resources+/trainings.$trainingId.images.tsx), the grid with inline captions, bulk caption actions,
-// deletion, and the dataset check. Caption and delete intents are this route's action.
+// resources+/trainings.$trainingId.images.tsx), the grid with captions that save as they are typed,
+// bulk caption actions (set, prefix, clear, find-and-replace with undo), deletion, and the dataset
+// check. Caption and delete intents are this route's action.
 import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { useLoaderData, useRouteLoaderData } from '@remix-run/react'
+import { useLoaderData, useRouteLoaderData, type ClientActionFunctionArgs } from '@remix-run/react'
 import { useCallback, useMemo, useState } from 'react'
 import { z } from 'zod'
 import { DatasetCheckPanel } from '~/components/dataset-check-panel'
@@ -11,8 +12,18 @@ import { GeneralErrorBoundary, trainingNotFound } from '~/components/error-bound
 import { ImageUploader } from '~/components/image-uploader'
 import { StartRunCard } from '~/components/start-run-card'
 import { spotPolicyFor } from '~/runs/runs.server'
-import { BulkActions, BulkCaptionsSchema, CaptionFormSchema, ImageCard } from '~/components/training-images'
-import { CAPTION_MAX_CHARS, checkDataset, TRIGGER_TOKEN } from '~/trainings/dataset-check'
+import {
+  BulkActions,
+  BulkCaptionsSchema,
+  CaptionFormSchema,
+  FindReplaceCaptions,
+  ImageCard,
+  ReplaceCaptionsSchema,
+  RestoreCaptionsSchema,
+  UnsavedCaptionsGuard,
+} from '~/components/training-images'
+import { planCaptionReplace } from '~/trainings/captions'
+import { CAPTION_MAX_CHARS, checkDataset, isSmallImage, TRIGGER_TOKEN } from '~/trainings/dataset-check'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { getEnv } from '~/utils/env.server'
@@ -31,6 +42,9 @@ const pluralRules = new Intl.PluralRules('en-US')
 /** "1 image", "3 images", "1,200 captions". */
 const count = (n: number, one: string, many = `${one}s`) => `${numbers.format(n)} ${pluralRules.select(n) === 'one' ? one : many}`
 
+/** A where-clause for a stored caption: none is stored as null (older rows may hold ''). */
+const captionIs = (text: string) => (text ? { text } : { OR: [{ text: null }, { text: '' }] })
+
 const ImageIds = z.preprocess(
   (v) => (v === undefined ? [] : [v].flat()),
   z.array(z.string().min(1).max(100)).max(1000, 'Too many images at once'),
@@ -42,6 +56,8 @@ const ActionSchema = z.discriminatedUnion(
   [
     CaptionFormSchema,
     ...BulkCaptionsSchema.options,
+    ReplaceCaptionsSchema,
+    RestoreCaptionsSchema,
     z.object({
       intent: z.literal('delete'),
       imageId: ImageIds.pipe(z.array(z.string()).min(1, 'Select the images to delete first.')),
@@ -80,13 +96,61 @@ export async function action({ request, params }: ActionFunctionArgs) {
   switch (data.intent) {
     case 'caption': {
       // updateMany with the training in the filter: an image of another training changes nothing.
+      // With `previous`, only if the stored caption is still the one the edit started from: a save
+      // that arrives late (after a newer one) or after a change made elsewhere changes nothing.
+      const text = data.text || null
       const [{ count: updated }] = await prisma.$transaction([
-        prisma.trainingImage.updateMany({ where: { ...where, id: data.imageId }, data: { text: data.text || null } }),
+        prisma.trainingImage.updateMany({
+          where: { ...where, id: data.imageId, ...(data.previous === undefined ? {} : captionIs(data.previous)) },
+          data: { text },
+        }),
         touch,
       ])
-      if (!updated)
+      if (updated) return json({ ok: true as const, message: 'Caption saved.', text: data.text })
+      const current = await prisma.trainingImage.findFirst({ where: { ...where, id: data.imageId }, select: { text: true } })
+      if (!current)
         return json(formReply(submission, { formErrors: ['This image no longer exists. Reload the page.'] }), { status: 404 })
-      return json({ ok: true as const, message: 'Caption saved.' })
+      // Already stored as sent (a retry of a save whose answer was lost): nothing to refuse.
+      if ((current.text ?? '') === data.text) return json({ ok: true as const, message: 'Caption saved.', text: data.text })
+      const message =
+        'This caption was changed elsewhere (another tab or a bulk action) since you started typing, so yours was not saved. Retry to save yours over it.'
+      return json({ ...formReply(submission, { formErrors: [message] }), current: current.text ?? '' }, { status: 409 })
+    }
+    case 'replace-captions': {
+      const images = await prisma.trainingImage.findMany({ where, select: { id: true, text: true } })
+      const { changes, tooLong } = planCaptionReplace(images, data)
+      if (tooLong) {
+        const message = `${count(tooLong, 'caption')} would be longer than ${numbers.format(CAPTION_MAX_CHARS)} characters after the replacement: shorten ${tooLong === 1 ? 'it' : 'them'} first. Nothing was changed.`
+        return json(formReply(submission, { formErrors: [message] }), { status: 400 })
+      }
+      if (!changes.length) return json({ ok: true as const, message: `No caption contains “${data.find}”.`, changes })
+      // Each row only if it still holds what was read: a caption saved meanwhile is left as it is.
+      const results = await prisma.$transaction([
+        ...changes.map((c) =>
+          prisma.trainingImage.updateMany({ where: { ...where, id: c.id, ...captionIs(c.from) }, data: { text: c.to || null } }),
+        ),
+        touch,
+      ])
+      const applied = changes.filter((_, i) => (results[i] as { count: number }).count > 0)
+      return json({ ok: true as const, message: `Replaced in ${count(applied.length, 'caption')}.`, changes: applied })
+    }
+    case 'restore-captions': {
+      const results = await prisma.$transaction([
+        ...data.changes.map((c) =>
+          prisma.trainingImage.updateMany({ where: { ...where, id: c.id, ...captionIs(c.to) }, data: { text: c.from || null } }),
+        ),
+        touch,
+      ])
+      const restored = data.changes.filter((_, i) => (results[i] as { count: number }).count > 0).length
+      const skipped = data.changes.length - restored
+      return json({
+        ok: true as const,
+        message:
+          `Restored ${count(restored, 'caption')}.` +
+          (skipped
+            ? ` ${count(skipped, 'caption')} changed since and ${skipped === 1 ? 'was' : 'were'} left as ${skipped === 1 ? 'it is' : 'they are'}.`
+            : ''),
+      })
     }
     case 'caption-all': {
       const [{ count: updated }] = await prisma.$transaction([
@@ -133,6 +197,22 @@ export async function action({ request, params }: ActionFunctionArgs) {
   }
 }
 
+/**
+ * The browser's side of the action: a request that never reached the server (offline, a dropped
+ * connection) is answered like a refused form, so the caption box says "Not saved" and offers Retry
+ * with the text still in it, instead of the page turning into an error page and losing it.
+ */
+export async function clientAction({ serverAction }: ClientActionFunctionArgs) {
+  try {
+    return await serverAction<typeof action>()
+  } catch (error) {
+    // fetch() rejects with a TypeError only when there was no answer; answers (403, 404) go on.
+    if (!(error instanceof TypeError)) throw error
+    const message = 'The server could not be reached: check the connection and retry.'
+    return { status: 'error' as const, formErrors: [message], fieldErrors: {}, values: {}, error: { '': [message] } }
+  }
+}
+
 export default function TrainingImages() {
   const { training, isOwner, images, resolutionPx, maxFileMb, spot } = useLoaderData<typeof loader>()
   const canEdit = userHasPermission(useUser(), isOwner ? 'update:training:own' : 'update:training:any')
@@ -142,9 +222,24 @@ export default function TrainingImages() {
   // Only images still there: one deleted by its own button leaves the selection.
   const selectedIds = images.filter((i) => selection.has(i.id)).map((i) => i.id)
   const clearSelection = useCallback(() => setSelection(new Set()), [])
+  const [unsaved, setUnsaved] = useState<ReadonlySet<string>>(new Set())
+  const onUnsavedChange = useCallback(
+    (imageId: string, isUnsaved: boolean) =>
+      setUnsaved((current) => {
+        if (current.has(imageId) === isUnsaved) return current
+        const next = new Set(current)
+        if (isUnsaved) next.add(imageId)
+        else next.delete(imageId)
+        return next
+      }),
+    [],
+  )
+  const unsavedCount = images.filter((i) => unsaved.has(i.id)).length
 
   return (
     <div className="flex flex-col gap-6">
+      {/* On a phone (one column) the check and Start come first, before the upload and caption
+          tools; from lg up they sit in the right-hand column. Order only: the markup is not repeated. */}
       <div className="grid gap-6 lg:grid-cols-[1fr_20rem]">
         <div className="flex min-w-0 flex-col gap-6">
           {canEdit ? <ImageUploader trainingId={training.id} maxFileMb={maxFileMb} isEmpty={images.length === 0} /> : null}
@@ -155,16 +250,19 @@ export default function TrainingImages() {
               selectedIds={selectedIds}
               onSelectAll={(all) => setSelection(new Set(all ? images.map((i) => i.id) : []))}
               onDeleted={clearSelection}
-            />
+            >
+              <FindReplaceCaptions images={images} />
+            </BulkActions>
           ) : null}
         </div>
-        <div className="flex flex-col gap-4">
+        <div className="order-first flex flex-col gap-4 lg:order-none" data-testid="dataset-side">
           <DatasetCheckPanel check={check} />
           {activeRun || (canEdit && check.ready) ? (
             <StartRunCard trainingId={training.id} activeRun={activeRun} spot={spot} />
           ) : null}
         </div>
       </div>
+      <UnsavedCaptionsGuard count={unsavedCount} />
 
       {images.length ? (
         <a
@@ -182,7 +280,7 @@ export default function TrainingImages() {
               key={image.id}
               image={image}
               duplicateOf={check.duplicateOf[image.id]}
-              small={Boolean(image.width && image.height && Math.max(image.width, image.height) < resolutionPx)}
+              small={isSmallImage(image, resolutionPx)}
               canEdit={canEdit}
               selected={selection.has(image.id)}
               onSelect={(selected) =>
@@ -193,6 +291,7 @@ export default function TrainingImages() {
                   return next
                 })
               }
+              onUnsavedChange={onUnsavedChange}
             />
           ))}
         </ul>

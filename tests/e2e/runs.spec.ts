@@ -84,6 +84,11 @@ test('sign up, create a training, upload, start a run, watch it train, download 
   await page.getByLabel('Choose images').setInputFiles(photos)
   await expect(page.getByText('5 of 5 added')).toBeVisible()
   await page.getByRole('button', { name: 'Prefix all with [trigger]' }).click()
+  // Captions are advice, not a blocker, so wait for the captions themselves: Start pressed while that
+  // submission is still loading would have its redirect dropped by Remix for the newer navigation.
+  for (const seed of [1, 2, 3, 4, 5]) {
+    await expect(page.getByRole('textbox', { name: `Caption for ada-${seed}.jpg` })).toHaveValue(/^\[trigger\]/)
+  }
   const check = page.getByTestId('dataset-check')
   await expect(check).toContainText('Ready to train')
 
@@ -214,7 +219,8 @@ test('samples appear while the run trains; the large view steps with the keys; a
   // stand-in would finish 4 s after that round, sooner than a loaded CI host repaints the page, so the
   // trainer is paused (as a slow GPU would be) once its step-250 samples are on disk; the agent goes on
   // serving and uploading them meanwhile.
-  const trainer = await pauseTrainerAfter(runId, /__000000250_1\.jpg$/)
+  // ai-toolkit writes each sample into samples/.tmp first and then moves it: the moved one counts.
+  const trainer = await pauseTrainerAfter(runId, /(^|\/)samples\/\d+__000000250_1\.jpg$/)
   try {
     const firstSample = page.getByRole('button', { name: /^Sample at step 250: a portrait photo of/ })
     await expect(firstSample).toBeVisible({ timeout: 60_000 })

@@ -59,7 +59,11 @@ async function pastRun(trainingId: string, { costUsd = 0, gpuMinutes = 0, create
   })
 }
 
-const refusalOf = (promise: Promise<unknown>) => promise.then(() => null, (error: unknown) => error as StartRunError)
+const refusalOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => null,
+    (error: unknown) => error as StartRunError,
+  )
 
 describe('startRun: the monthly budget', () => {
   test('stores the estimate and its totals on the run', async () => {
@@ -113,7 +117,9 @@ describe('startRun: the monthly budget', () => {
     const first = await startRun({ trainingId: a.id, startedById: user.id }, { provider: 'local' })
     const error = await refusalOf(startRun({ trainingId: b.id, startedById: user.id }, { provider: 'local' }))
     expect(error?.reason).toBe('budget')
-    expect(error?.message).toMatch(/^This run is estimated at [\d.]+ GPU hours? but [\d.]+ of your [\d.]+ monthly GPU hours are left/)
+    expect(error?.message).toMatch(
+      /^This run is estimated at [\d.]+ GPU hours? but [\d.]+ of your [\d.]+ monthly GPU hours are left/,
+    )
 
     // Ended after a few minutes of machine time: what it cost counts, no longer its estimate.
     await endRun(first.runId, 'canceled', { error: 'Canceled by you.' })
@@ -131,7 +137,10 @@ describe('startRun: the monthly budget', () => {
       data: { runId: source.id, step: 1000, key: `runs/${source.id}/lora.safetensors`, bytes: 100, final: true },
     })
     const full = (await estimateRunFor({ trainingId: training.id }, { provider: 'local' }))!
-    const more = (await estimateRunFor({ trainingId: training.id, resumeStep: 1000, stepsOverride: 1100 }, { provider: 'local' }))!
+    const more = (await estimateRunFor(
+      { trainingId: training.id, resumeStep: 1000, stepsOverride: 1100 },
+      { provider: 'local' },
+    ))!
     expect(more.seconds).toBeLessThan(full.seconds)
     await prisma.user.update({ where: { id: user.id }, data: { monthlyBudgetHours: (more.seconds + full.seconds) / 2 / 3600 } })
 
@@ -154,9 +163,16 @@ describe('startRun: the monthly budget', () => {
   test('an administrator starting someone’s training is told about the owner’s budget, not their own', async () => {
     const owner = await createUser()
     await prisma.user.update({ where: { id: owner.id }, data: { monthlyBudgetUsd: 0 } })
-    const message = await startBudgetRefusal(prisma, { ownerId: owner.id, estimate: { usd: 2, hours: 1 }, own: false, now: new Date() })
+    const message = await startBudgetRefusal(prisma, {
+      ownerId: owner.id,
+      estimate: { usd: 2, hours: 1 },
+      own: false,
+      now: new Date(),
+    })
     expect(message).toMatch(/^This run is estimated at \$2\.00 but \$0\.00 of the owner’s \$0\.00 monthly budget is left/)
-    expect(await startBudgetRefusal(prisma, { ownerId: owner.id, estimate: { usd: 0, hours: 1 }, own: true, now: new Date() })).toBeNull()
+    expect(
+      await startBudgetRefusal(prisma, { ownerId: owner.id, estimate: { usd: 0, hours: 1 }, own: true, now: new Date() }),
+    ).toBeNull()
   })
 })
 
@@ -176,8 +192,14 @@ async function startStarter() {
   expect(await next()).toBe('ready')
   return {
     start: async (input: { trainingId: string; startedById: string; provider: string }) => {
-      child.stdin!.write(`${JSON.stringify(input)}\n`)
+      child.stdin!.write(`${JSON.stringify({ start: input })}\n`)
       return JSON.parse(await next()) as { runId?: string; created?: boolean; error?: string; reason?: string }
+    },
+    /** The other process holds the owner's row with a run inserted, for `ms`: resolves once it holds it. */
+    hold: async (input: { ownerId: string; trainingId: string; estimatedSeconds: number; ms: number }) => {
+      child.stdin!.write(`${JSON.stringify({ hold: input })}\n`)
+      const held = JSON.parse(await next()) as { held: string }
+      return { runId: held.held, committed: next() }
     },
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -196,24 +218,48 @@ describe('startRun: two processes at once', () => {
     await starter?.stop()
   })
 
-  test('two Starts of one owner’s trainings at once cannot both pass a budget that fits one', async () => {
+  test('Starts of one owner’s trainings at once, here and in another process, cannot pass a budget that fits one', async () => {
+    // Three here (on PostgreSQL each on a connection of its own) and one in the other process.
     for (let round = 0; round < 4; round++) {
       const user = await createUser()
-      const [a, b] = await Promise.all([createReadyTraining(user.id, { name: 'A' }), createReadyTraining(user.id, { name: 'B' })])
-      const estimate = (await estimateRunFor({ trainingId: a.id }, { provider: 'local' }))!
+      const trainings = await Promise.all(['A', 'B', 'C', 'D'].map((name) => createReadyTraining(user.id, { name })))
+      const estimate = (await estimateRunFor({ trainingId: trainings[0]!.id }, { provider: 'local' }))!
       await prisma.user.update({ where: { id: user.id }, data: { monthlyBudgetHours: (estimate.seconds * 1.5) / 3600 } })
-      const [here, there] = await Promise.all([
-        startRun({ trainingId: a.id, startedById: user.id }, { provider: 'local' }).then(
-          (r) => ({ created: r.created, reason: undefined as string | undefined }),
-          (error: unknown) => ({ created: false, reason: error instanceof StartRunError ? error.reason : String(error) }),
+      const outcomes = await Promise.all([
+        ...trainings.slice(0, 3).map((t) =>
+          startRun({ trainingId: t.id, startedById: user.id }, { provider: 'local' }).then(
+            () => 'created',
+            (error: unknown) => (error instanceof StartRunError ? error.reason : String(error)),
+          ),
         ),
-        starter.start({ trainingId: b.id, startedById: user.id, provider: 'local' }),
+        starter
+          .start({ trainingId: trainings[3]!.id, startedById: user.id, provider: 'local' })
+          .then((o) => (o.created ? 'created' : o.reason)),
       ])
-      const outcomes = [here, there].map((o) => (o.created ? 'created' : o.reason)).sort()
-      expect(outcomes).toEqual(['budget', 'created'])
+      expect(outcomes.sort()).toEqual(['budget', 'budget', 'budget', 'created'])
       expect(await prisma.trainingRun.count({ where: { training: { ownerId: user.id } } })).toBe(1)
     }
   }, 60_000)
+
+  test('a Start waits for another process holding the owner’s row, and counts the run it inserted', async () => {
+    const user = await createUser()
+    const [a, b] = await Promise.all([createReadyTraining(user.id, { name: 'A' }), createReadyTraining(user.id, { name: 'B' })])
+    const estimate = (await estimateRunFor({ trainingId: a.id }, { provider: 'local' }))!
+    await prisma.user.update({ where: { id: user.id }, data: { monthlyBudgetHours: (estimate.seconds * 1.5) / 3600 } })
+    // Another Start, in the middle of its transaction: its run is written, not yet committed.
+    const held = await starter.hold({
+      ownerId: user.id,
+      trainingId: a.id,
+      estimatedSeconds: Math.round(estimate.seconds),
+      ms: 800,
+    })
+    const error = await refusalOf(startRun({ trainingId: b.id, startedById: user.id }, { provider: 'local' }))
+    await held.committed
+    expect(error?.reason).toBe('budget')
+    expect(
+      (await prisma.trainingRun.findMany({ where: { training: { ownerId: user.id } }, select: { id: true } })).map((r) => r.id),
+    ).toEqual([held.runId])
+  }, 30_000)
 
   test('a double click across two processes still makes one run', async () => {
     const user = await createUser()
@@ -239,7 +285,13 @@ describe('while training: the supervisor stops a run that reached its owner’s 
   test('ended failed with errorKind budget, the machine terminated, the checkpoint kept; others go on', async () => {
     const provider = new FakeGpuProvider(() => agent.url)
     const cycle = (now: Date) =>
-      runSupervisorCycle({ workerId: 'worker-budget', providers: () => provider, providerNames: ['local'], now, pollTimeoutMs: 1000 })
+      runSupervisorCycle({
+        workerId: 'worker-budget',
+        providers: () => provider,
+        providerNames: ['local'],
+        now,
+        pollTimeoutMs: 1000,
+      })
     const [capped, free] = await Promise.all([createUser(), createUser()])
     await prisma.user.update({ where: { id: capped.id }, data: { monthlyBudgetUsd: 2 } })
     const runs: string[] = []
@@ -268,7 +320,10 @@ describe('while training: the supervisor stops a run that reached its owner’s 
     // 101 minutes of machine time: $2.02 spent.
     const stats = await cycle(later(102))
     expect(stats.ended).toBe(1)
-    const stopped = await prisma.trainingRun.findUniqueOrThrow({ where: { id: cappedRun }, include: { gpu: true, checkpoints: true } })
+    const stopped = await prisma.trainingRun.findUniqueOrThrow({
+      where: { id: cappedRun },
+      include: { gpu: true, checkpoints: true },
+    })
     expect(stopped).toMatchObject({
       status: 'failed',
       errorKind: 'budget',
@@ -297,7 +352,14 @@ describe('usage', () => {
     await prisma.user.update({ where: { id: user.id }, data: { monthlyBudgetUsd: 10, monthlyBudgetHours: null } })
     await pastRun(training.id, { costUsd: 1.5, gpuMinutes: 90 })
     await prisma.trainingRun.create({
-      data: { trainingId: training.id, status: 'training', costUsd: 0.25, gpuMinutes: 15, estimatedCostUsd: 2, estimatedSeconds: 3600 },
+      data: {
+        trainingId: training.id,
+        status: 'training',
+        costUsd: 0.25,
+        gpuMinutes: 15,
+        estimatedCostUsd: 2,
+        estimatedSeconds: 3600,
+      },
     })
     const usage = await usageOf(user.id)
     expect(usage.budget).toEqual({ usd: 10, hours: null })

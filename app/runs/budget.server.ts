@@ -176,7 +176,10 @@ export type Usage = {
 }
 
 /** The Settings › Usage page: this month's budget, spend and runs of one person. */
-export async function usageOf(userId: string, { prisma = defaultPrisma, now = new Date() }: { prisma?: PrismaClient; now?: Date } = {}) {
+export async function usageOf(
+  userId: string,
+  { prisma = defaultPrisma, now = new Date() }: { prisma?: PrismaClient; now?: Date } = {},
+) {
   const [budget, runs] = await Promise.all([
     budgetOf(prisma, userId),
     prisma.trainingRun.findMany({

@@ -184,7 +184,10 @@ export async function startRun(
           now: new Date(),
         })
         if (refusal) throw new StartRunError(refusal, 'budget')
-        const taken = await tx.trainingRun.findMany({ where: { activeUserSlot: { in: slots } }, select: { activeUserSlot: true } })
+        const taken = await tx.trainingRun.findMany({
+          where: { activeUserSlot: { in: slots } },
+          select: { activeUserSlot: true },
+        })
         const slot = slots.find((s) => !taken.some((t) => t.activeUserSlot === s))
         if (!slot) {
           throw new StartRunError(

@@ -9,6 +9,7 @@
 import readline from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { prisma } from '~/utils/db.server'
+import { lockOwnerForStart } from '~/runs/budget.server'
 import { newRunId, startRun, StartRunError } from '~/runs/runs.server'
 import type { ProviderName } from '~/gpu/provider-env'
 
@@ -38,7 +39,7 @@ for await (const line of lines) {
     const id = newRunId()
     await prisma.$transaction(
       async (tx) => {
-        await tx.user.update({ where: { id: ownerId }, data: { updatedAt: new Date() } })
+        await lockOwnerForStart(tx, ownerId)
         await tx.trainingRun.create({
           data: {
             id,

@@ -24,6 +24,18 @@ import { ACTIVE_RUN_STATUSES, isActiveRunStatus } from './status'
 export const MAX_BUDGET_USD = 100_000
 export const MAX_BUDGET_HOURS = 10_000
 
+/**
+ * Takes the owner's row for the rest of the transaction, changing nothing: every Start of the owner's
+ * trainings does this first, so Starts of one owner run one at a time and each sees the runs the others
+ * inserted. PostgreSQL: the row lock (READ COMMITTED re-reads after the wait). SQLite: the database's
+ * write lock, taken at the transaction's first statement, where SQLite waits for it (a transaction that
+ * read first could not upgrade its lock while another process writes, and would fail at once). A no-op
+ * write rather than an update through Prisma, which would move the user's updatedAt on every Start.
+ */
+export async function lockOwnerForStart(tx: Prisma.TransactionClient, ownerId: string) {
+  await tx.$executeRaw`UPDATE "User" SET "updatedAt" = "updatedAt" WHERE "id" = ${ownerId}`
+}
+
 /** A monthly limit per unit; null: no limit. */
 export type Budget = { usd: number | null; hours: number | null }
 export type Spend = { usd: number; hours: number }

@@ -21,7 +21,7 @@ import type { ProviderName } from '../gpu/provider-env'
 import { getStorage, type Storage } from '../storage/storage.server'
 import { discardRunOutputs, noteKeptOutputs } from './checkpoints.server'
 import { estimateRunFor } from './estimate.server'
-import { startBudgetRefusal } from './budget.server'
+import { lockOwnerForStart, startBudgetRefusal } from './budget.server'
 
 export class StartRunError extends Error {
   constructor(
@@ -170,11 +170,9 @@ export async function startRun(
   for (let attempt = 1; ; attempt++) {
     try {
       return await prisma.$transaction(async (tx) => {
-        // Every Start of this owner's trainings writes the owner's row first, so Starts of one owner run
-        // one at a time (the row lock on PostgreSQL, the write lock on SQLite, where a transaction that
-        // read first could not upgrade its lock): the budget's sum and the slot taken are what the
-        // other Start left, never a view from before it.
-        await tx.user.update({ where: { id: ownerId }, data: { updatedAt: new Date() } })
+        // The owner's row first: Starts of one owner run one at a time, so the budget's sum and the slot
+        // taken are what the other Start left, never a view from before it.
+        await lockOwnerForStart(tx, ownerId)
         const winner = await activeRunOf(tx, trainingId)
         if (winner) return { runId: winner, created: false }
         const refusal = await startBudgetRefusal(tx, {

@@ -19,10 +19,7 @@ import { formatUsd } from '../utils/format'
 import { newestCheckpointStep } from './supervisor/relaunch.server'
 import { endRun } from './runs.server'
 import { ACTIVE_RUN_STATUSES, isActiveRunStatus } from './status'
-
-/** The highest budget an administrator may set: a typo guard, far above any month's GPU bill. */
-export const MAX_BUDGET_USD = 100_000
-export const MAX_BUDGET_HOURS = 10_000
+import { formatHours, hoursNumber } from './budget'
 
 /**
  * Takes the owner's row for the rest of the transaction, changing nothing: every Start of the owner's
@@ -69,17 +66,6 @@ export function nextMonthStartUtc(now: Date) {
 /** "1 December": when the budget renews, for a sentence. */
 export function renewalText(now: Date) {
   return `1 ${nextMonthStartUtc(now).toLocaleString('en-US', { month: 'long', timeZone: 'UTC' })}`
-}
-
-/** "12.5", "0.08": hours to the hundredth. */
-function hoursNumber(hours: number) {
-  return (Math.round(hours * 100) / 100).toLocaleString('en-US', { maximumFractionDigits: 2 })
-}
-
-/** "12.5 GPU hours", "1 GPU hour". */
-export function formatHours(hours: number) {
-  const text = hoursNumber(hours)
-  return `${text} GPU ${text === '1' ? 'hour' : 'hours'}`
 }
 
 type Db = PrismaClient | Prisma.TransactionClient

@@ -2,7 +2,9 @@
 // ends once however many enders (the agent, the supervisor, a person) race for it. Both limits
 // (one active run per training, MAX_ACTIVE_RUNS_PER_USER per user) are unique indexes on the run row
 // (activeTrainingId, activeUserSlot), so two clicks, two tabs or two app processes make one run, and
-// ending a run frees both by clearing them in the same write that sets the terminal status.
+// ending a run frees both by clearing them in the same write that sets the terminal status. Starts of
+// one owner also run one at a time, on the owner's row, so the monthly budget (./budget.server.ts)
+// holds across processes.
 // See docs/decisions/007-gpu-runs.md.
 import crypto from 'node:crypto'
 import type { Prisma, PrismaClient } from '@prisma/client'

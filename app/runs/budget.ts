@@ -31,8 +31,9 @@ export const BudgetFormSchema = z.object({
   monthlyBudgetHours: budgetAmount(MAX_BUDGET_HOURS, { unit: 'hours', example: '10', maxText: '10,000 GPU hours' }),
 })
 
-/** "12.5", "0.08": hours to the hundredth. */
+/** "12.5", "0.08": hours to the hundredth ("0.002" below it, so a small budget does not read 0). */
 export function hoursNumber(hours: number) {
+  if (hours > 0 && hours < 0.005) return String(Number(hours.toPrecision(1)))
   return (Math.round(hours * 100) / 100).toLocaleString('en-US', { maximumFractionDigits: 2 })
 }
 

@@ -2,10 +2,12 @@
 // ends once however many enders (the agent, the supervisor, a person) race for it. Both limits
 // (one active run per training, MAX_ACTIVE_RUNS_PER_USER per user) are unique indexes on the run row
 // (activeTrainingId, activeUserSlot), so two clicks, two tabs or two app processes make one run, and
-// ending a run frees both by clearing them in the same write that sets the terminal status.
+// ending a run frees both by clearing them in the same write that sets the terminal status. Starts of
+// one owner also run one at a time, on the owner's row, so the monthly budget (./budget.server.ts)
+// holds across processes.
 // See docs/decisions/007-gpu-runs.md.
 import crypto from 'node:crypto'
-import type { PrismaClient } from '@prisma/client'
+import type { Prisma, PrismaClient } from '@prisma/client'
 import { capabilitiesOf, largestOfferGpuMemoryGb, offerFor } from '../gpu/registry.server'
 import { hardwareNeedOf, parseBaseModel } from '../trainings/base-models'
 import { checkDataset } from '../trainings/dataset-check'
@@ -20,11 +22,13 @@ import { hubWarningStatus, preflightHubAccess, type HubLink } from '../utils/hug
 import type { ProviderName } from '../gpu/provider-env'
 import { getStorage, type Storage } from '../storage/storage.server'
 import { discardRunOutputs, noteKeptOutputs } from './checkpoints.server'
+import { estimateRunFor } from './estimate.server'
+import { lockOwnerForStart, startBudgetRefusal } from './budget.server'
 
 export class StartRunError extends Error {
   constructor(
     message: string,
-    readonly reason: 'dataset' | 'config' | 'limit' | 'hub-access' | 'continue',
+    readonly reason: 'dataset' | 'config' | 'limit' | 'hub-access' | 'continue' | 'budget',
     /** Where to act on it (the model's license page, Settings), shown as links beside the sentence. */
     readonly links: readonly HubLink[] = [],
   ) {
@@ -76,9 +80,11 @@ export type StartRunInput = {
 
 /**
  * Queues a run of the training. The run counts against the training owner's limit, whoever presses
- * Start (an admin acting on someone's training does not spend their own slots). Throws StartRunError
- * with a sentence for people when the dataset or config is not ready or the limit is reached, or a
- * continuation names a run, checkpoint or total of steps it cannot start from.
+ * Start (an admin acting on someone's training does not spend their own slots or budget). Throws
+ * StartRunError with a sentence for people when the dataset or config is not ready, the limit is
+ * reached, the run's estimate would cross the owner's monthly budget (./budget.server.ts), or a
+ * continuation names a run, checkpoint or total of steps it cannot start from. The run carries its
+ * estimate (estimate, estimatedSeconds, estimatedCostUsd).
  */
 export async function startRun(
   { trainingId, startedById, continuedFromId, resumeStep, stepsOverride, spot }: StartRunInput,
@@ -132,47 +138,82 @@ export async function startRun(
   const hub = await preflightHubAccess({ model, ownerId: training.ownerId, provider }, { prisma })
   if (!hub.ok) throw new StartRunError(hub.message, 'hub-access', hub.links)
 
-  for (let slot = 0; slot < maxActivePerUser; slot++) {
-    const id = newRunId()
+  // What the run is expected to take and cost (a continuation: only the steps it trains), asked before
+  // the transaction: the estimate may ask AWS for a price, and the owner's row is held only for the check.
+  const runSpot = resolveSpot(spotPolicy, spot)
+  const estimate = await estimateRunFor(
+    { trainingId, stepsOverride: continuation?.stepsOverride, resumeStep: continuation?.resumeStep, spot: runSpot },
+    { prisma, provider },
+  )
+  const ownerId = training.ownerId
+  const slots = Array.from({ length: maxActivePerUser }, (_, n) => `${ownerId}:${n}`)
+  const runData = {
+    trainingId,
+    startedById,
+    status: 'queued',
+    activeTrainingId: trainingId,
+    provider,
+    instanceType: offer.instanceType,
+    pricePerHour: offer.pricePerHourUsd,
+    statuses: hubWarningStatus(hub),
+    spot: runSpot,
+    estimate: estimate ? JSON.stringify(estimate) : null,
+    estimatedSeconds: estimate ? Math.round(estimate.seconds) : null,
+    estimatedCostUsd: estimate?.costUsd ?? null,
+    ...(continuation
+      ? {
+          continuedFromId: continuation.continuedFromId,
+          continuedFromStep: continuation.resumeStep,
+          resumeStep: continuation.resumeStep,
+          stepsOverride: continuation.stepsOverride,
+        }
+      : {}),
+  }
+  for (let attempt = 1; ; attempt++) {
     try {
-      await prisma.trainingRun.create({
-        data: {
-          id,
-          trainingId,
-          startedById,
-          status: 'queued',
-          activeTrainingId: trainingId,
-          activeUserSlot: `${training.ownerId}:${slot}`,
-          provider,
-          instanceType: offer.instanceType,
-          pricePerHour: offer.pricePerHourUsd,
-          agentTokenHash: agentTokenHash(agentTokenFor(id)),
-          statuses: hubWarningStatus(hub),
-          spot: resolveSpot(spotPolicy, spot),
-          ...(continuation
-            ? {
-                continuedFromId: continuation.continuedFromId,
-                continuedFromStep: continuation.resumeStep,
-                resumeStep: continuation.resumeStep,
-                stepsOverride: continuation.stepsOverride,
-              }
-            : {}),
-        },
-      })
-      return { runId: id, created: true }
+      return await prisma.$transaction(async (tx) => {
+        // The owner's row first: Starts of one owner run one at a time, so the budget's sum and the slot
+        // taken are what the other Start left, never a view from before it.
+        await lockOwnerForStart(tx, ownerId)
+        const winner = await activeRunOf(tx, trainingId)
+        if (winner) return { runId: winner, created: false }
+        const refusal = await startBudgetRefusal(tx, {
+          ownerId,
+          estimate: { usd: estimate?.costUsd ?? 0, hours: (estimate?.seconds ?? 0) / 3600 },
+          own: startedById === ownerId,
+          now: new Date(),
+        })
+        if (refusal) throw new StartRunError(refusal, 'budget')
+        const taken = await tx.trainingRun.findMany({
+          where: { activeUserSlot: { in: slots } },
+          select: { activeUserSlot: true },
+        })
+        const slot = slots.find((s) => !taken.some((t) => t.activeUserSlot === s))
+        if (!slot) {
+          throw new StartRunError(
+            `You already have ${countOf(maxActivePerUser, 'run', 'runs')} in progress, the most at once: wait for one to finish or cancel one.`,
+            'limit',
+          )
+        }
+        const id = newRunId()
+        await tx.trainingRun.create({
+          data: { ...runData, id, activeUserSlot: slot, agentTokenHash: agentTokenHash(agentTokenFor(id)) },
+        })
+        return { runId: id, created: true }
+      }, START_TRANSACTION)
     } catch (error) {
-      if (!isUniqueViolation(error)) throw error
-      // Which index refused it? If the training now has an active run, the other click won: its run.
+      // The unique indexes still stand behind the lock (a run inserted by anything that skips it): the
+      // other insert won, so look again, a bounded number of times.
+      if (!isUniqueViolation(error) || attempt >= START_ATTEMPTS) throw error
       const winner = await activeRunOf(prisma, trainingId)
       if (winner) return { runId: winner, created: false }
-      // Otherwise this slot is taken by another of the owner's runs: try the next one.
     }
   }
-  throw new StartRunError(
-    `You already have ${countOf(maxActivePerUser, 'run', 'runs')} in progress, the most at once: wait for one to finish or cancel one.`,
-    'limit',
-  )
 }
+
+/** Starts of one owner wait for each other (and, on SQLite, for every other writer): a generous bound. */
+const START_TRANSACTION = { maxWait: 10_000, timeout: 20_000 } as const
+const START_ATTEMPTS = 3
 
 /**
  * A continuation starts from a checkpoint the source run kept: a RunCheckpoint row of a run of the same
@@ -205,7 +246,7 @@ async function checkContinuation(
   return { continuedFromId, resumeStep, stepsOverride }
 }
 
-async function activeRunOf(prisma: PrismaClient, trainingId: string) {
+async function activeRunOf(prisma: PrismaClient | Prisma.TransactionClient, trainingId: string) {
   const run = await prisma.trainingRun.findUnique({ where: { activeTrainingId: trainingId }, select: { id: true } })
   return run?.id ?? null
 }

@@ -80,6 +80,7 @@ export const EXPECTED: Record<string, Row> = {
   'settings+/two-factor.tsx:action': signedIn,
   'settings+/sessions.tsx:loader': signedIn,
   'settings+/sessions.tsx:action': ownAccountObject,
+  'settings+/usage.tsx:loader': signedIn,
   'settings+/hugging-face.tsx:loader': signedIn,
   'settings+/hugging-face.tsx:action': signedIn,
   'settings+/notifications.tsx:loader': signedIn,

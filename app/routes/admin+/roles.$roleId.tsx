@@ -1,5 +1,6 @@
-// /admin/roles/:roleId — rename or delete a role, and choose its permissions in a matrix:
-// rows are entities, columns are actions, each cell has an "own" and an "any" box.
+// /admin/roles/:roleId — rename or delete a role, choose its permissions in a matrix (rows are
+// entities, columns are actions, each cell has an "own" and an "any" box), and set its members' default
+// monthly GPU budget.
 import { getFormProps, getInputProps, useForm } from '@conform-to/react'
 import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { invariantResponse } from '@epic-web/invariant'
@@ -9,6 +10,8 @@ import { z } from 'zod'
 import { GeneralErrorBoundary, NotFound } from '~/components/error-boundary'
 import { Field, FormErrors, SubmitButton } from '~/components/forms'
 import { Card } from '~/components/ui/card'
+import { BudgetForm } from '~/components/budget-form'
+import { BudgetFormSchema } from '~/runs/budget'
 import { requireUserId } from '~/utils/auth.server'
 import { isUniqueViolation, prisma } from '~/utils/db.server'
 import { formReply, type FormReply } from '~/utils/forms'
@@ -35,6 +38,7 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
 const INTENT_PERMISSIONS = {
   rename: 'update:role:any',
   permissions: 'update:role:any',
+  budget: 'update:role:any',
   delete: 'delete:role:any',
 } as const satisfies Record<string, PermissionString>
 
@@ -57,6 +61,7 @@ const RoleActionSchema = z.discriminatedUnion('intent', [
     ),
   }),
   z.object({ intent: z.literal('delete') }),
+  BudgetFormSchema,
 ])
 type RoleAction = z.output<typeof RoleActionSchema>
 type Role = {
@@ -87,6 +92,8 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       permissions: { select: { action: true, entity: true, access: true } },
       users: { select: { id: true, email: true }, orderBy: { email: 'asc' }, take: ROLE_USERS_SHOWN },
       _count: { select: { users: true } },
+      monthlyBudgetUsd: true,
+      monthlyBudgetHours: true,
     },
   })
   invariantResponse(role, 'Not found', { status: 404 })
@@ -102,6 +109,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       permissionKeys: role.permissions.map(permissionKey),
       users: role.users,
       userCount: role._count.users,
+      budget: { usd: role.monthlyBudgetUsd, hours: role.monthlyBudgetHours },
     },
     descriptions: Object.fromEntries(permissions.map((p) => [permissionKey(p), p.description])),
   })
@@ -142,6 +150,15 @@ export async function action({ request, params }: ActionFunctionArgs) {
       return handleDelete(role, actorId, refuse, forbid)
     case 'permissions':
       return handlePermissions(role, data, actorId, refuse, forbid)
+    case 'budget':
+      await prisma.role.update({
+        where: { id: role.id },
+        data: { monthlyBudgetUsd: data.monthlyBudgetUsd, monthlyBudgetHours: data.monthlyBudgetHours },
+      })
+      return redirectWithToast(`/admin/roles/${role.id}`, {
+        type: 'success',
+        description: `Default budget saved for ${role.name}.`,
+      })
   }
 }
 
@@ -313,6 +330,22 @@ export default function AdminRole() {
             </div>
           ) : null}
         </Form>
+      </Card>
+
+      <Card title="Default monthly GPU budget" id="role-budget-heading">
+        <p className="-mt-1 text-sm text-slate-600">
+          For members without a budget of their own. A member of several roles gets the most generous default among the roles that
+          set one.
+        </p>
+        {/* Keyed by what is stored: after a save the form starts again from the new values. */}
+        <BudgetForm
+          key={`${role.budget.usd}|${role.budget.hours}`}
+          id="role-budget"
+          values={role.budget}
+          canUpdate={canUpdate}
+          lastResult={errorsFor('budget')}
+          blankMeans="no limit from this role"
+        />
       </Card>
 
       {canDelete ? (

@@ -1,5 +1,6 @@
-// /admin/users/:userId — one user's details and their roles. The last admin keeps the admin role, and
-// nobody gives or takes away a role with a permission they do not hold themselves.
+// /admin/users/:userId — one user's details, their roles and their monthly GPU budget (with what they
+// spent this month). The last admin keeps the admin role, and nobody gives or takes away a role with a
+// permission they do not hold themselves.
 import { parseWithZod } from '@conform-to/zod'
 import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
@@ -8,8 +9,12 @@ import { z } from 'zod'
 import { GeneralErrorBoundary, NotFound } from '~/components/error-boundary'
 import { CheckboxField, FormErrors, SubmitButton } from '~/components/forms'
 import { Card } from '~/components/ui/card'
+import { BudgetForm } from '~/components/budget-form'
+import { BudgetFormSchema, budgetText, formatHours } from '~/runs/budget'
+import { effectiveBudget, spendByUser } from '~/runs/budget.server'
+import { formatUsd } from '~/utils/format'
 import { prisma } from '~/utils/db.server'
-import { formReply } from '~/utils/forms'
+import { formReply, type FormReply } from '~/utils/forms'
 import { userHasPermission, type PermissionString } from '~/utils/permissions'
 import { requireUserWithPermission, userHasAnyAccess } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
@@ -20,8 +25,11 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data
 
 // No box checked sends no field at all; one box sends a string; several send a list.
 const RolesSchema = z.object({
-  intent: z.literal('save-roles', { errorMap: () => ({ message: 'Unknown action' }) }),
+  intent: z.literal('save-roles'),
   roleId: z.preprocess((v) => (v === undefined ? [] : [v].flat()), z.array(z.string().min(1)).max(100, 'Too many roles')),
+})
+const UserActionSchema = z.discriminatedUnion('intent', [RolesSchema, BudgetFormSchema], {
+  errorMap: () => ({ message: 'Unknown action' }),
 })
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
@@ -36,11 +44,14 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       updatedAt: true,
       password: { select: { userId: true } },
       connections: { select: { providerName: true, providerDisplayName: true } },
-      roles: { select: { id: true } },
+      roles: { select: { id: true, monthlyBudgetUsd: true, monthlyBudgetHours: true } },
+      monthlyBudgetUsd: true,
+      monthlyBudgetHours: true,
       _count: { select: { sessions: true, trainings: true } },
     },
   })
   invariantResponse(user, 'Not found', { status: 404 })
+  const spent = (await spendByUser([user.id])).get(user.id) ?? { usd: 0, hours: 0 }
   const roles = await prisma.role.findMany({
     select: {
       id: true,
@@ -62,6 +73,9 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       roleIds: user.roles.map((r) => r.id),
       sessionCount: user._count.sessions,
       trainingCount: user._count.trainings,
+      budget: { usd: user.monthlyBudgetUsd, hours: user.monthlyBudgetHours },
+      effectiveBudget: effectiveBudget(user),
+      spent,
     },
     // Each role's permissions, so the page can lock the roles this admin may not give or take away.
     roles: roles.map(({ permissions, ...role }) => ({ ...role, permissionKeys: permissions.map(permissionKey) })),
@@ -73,10 +87,16 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const user = await prisma.user.findUnique({ where: { id: params.userId ?? '' }, select: { id: true, email: true } })
   invariantResponse(user, 'Not found', { status: 404 })
   const formData = await request.formData()
-  const submission = parseWithZod(formData, { schema: RolesSchema })
+  const submission = parseWithZod(formData, { schema: UserActionSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
+  if (submission.value.intent === 'budget') {
+    const { monthlyBudgetUsd, monthlyBudgetHours } = submission.value
+    await prisma.user.update({ where: { id: user.id }, data: { monthlyBudgetUsd, monthlyBudgetHours } })
+    return redirectWithToast(`/admin/users/${user.id}`, { type: 'success', description: `Budget saved for ${user.email}.` })
+  }
   const refuse = (message: string) => json(formReply(submission, { formErrors: [message] }), { status: 400 })
   const roleIds = [...new Set(submission.value.roleId)]
+  // (The roles form: the budget form returned above.)
   const known = await prisma.role.count({ where: { id: { in: roleIds } } })
   if (known !== roleIds.length) return refuse('One of these roles no longer exists. Reload the page and try again.')
   const result = await setUserRoles(user.id, roleIds, actorId)
@@ -106,6 +126,7 @@ function formatDate(iso: string) {
 export default function AdminUser() {
   const { user, roles } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
+  const rolesErrors = actionData?.values.intent === 'budget' ? undefined : actionData
   const actor = useUser()
   const canEdit = userHasPermission(actor, 'update:user:any')
   // The server's rule, shown before anyone tries: a role with a permission this admin lacks stays as it is.
@@ -172,7 +193,7 @@ export default function AdminUser() {
             })}
           </fieldset>
           {/* Checkboxes only, nothing to check in the browser: the server's refusal is shown here. */}
-          <FormErrors errors={[...(actionData?.formErrors ?? []), ...(actionData?.fieldErrors.roleId ?? [])]} />
+          <FormErrors errors={[...(rolesErrors?.formErrors ?? []), ...(rolesErrors?.fieldErrors.roleId ?? [])]} />
           {canEdit ? (
             <div>
               <SubmitButton name="intent" value="save-roles">
@@ -183,6 +204,23 @@ export default function AdminUser() {
             <p className="text-sm text-slate-500">You may see these roles but not change them.</p>
           )}
         </Form>
+      </Card>
+      <Card title="Monthly GPU budget" id="user-budget-heading">
+        <p className="-mt-1 text-sm text-slate-600">
+          Spent this month: {formatUsd(user.spent.usd)} and {formatHours(user.spent.hours)}. Budget now:{' '}
+          {budgetText(user.effectiveBudget)}
+          {user.budget.usd === null && user.budget.hours === null ? ' (from their roles)' : null}. Start refuses a run that would
+          cross it, and a run that reaches it stops, keeping its checkpoints.
+        </p>
+        {/* Keyed by what is stored: after a save the form starts again from the new values. */}
+        <BudgetForm
+          key={`${user.budget.usd}|${user.budget.hours}`}
+          id="user-budget"
+          values={user.budget}
+          canUpdate={canEdit}
+          lastResult={actionData?.values.intent === 'budget' ? (actionData as FormReply) : undefined}
+          blankMeans="their roles’ default applies"
+        />
       </Card>
     </div>
   )

@@ -1,4 +1,5 @@
-// /admin/users: every account, searchable by email or name, 20 to a page.
+// /admin/users: every account, searchable by email or name, 20 to a page, with its GPU spend this month
+// (and budget, where it has one).
 import { json, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useLoaderData } from '@remix-run/react'
 import { z } from 'zod'
@@ -6,6 +7,9 @@ import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { Pagination } from '~/components/pagination'
 import { Button } from '~/components/ui/button'
 import { Card } from '~/components/ui/card'
+import { formatHours, hoursNumber } from '~/runs/budget'
+import { effectiveBudget, spendByUser } from '~/runs/budget.server'
+import { formatUsd } from '~/utils/format'
 import { likeContainsPattern, prisma } from '~/utils/db.server'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { PageNumberSchema } from '~/utils/pagination'
@@ -52,11 +56,15 @@ export async function loader({ request }: LoaderFunctionArgs) {
       email: true,
       name: true,
       createdAt: true,
-      roles: { select: { name: true }, orderBy: { name: 'asc' } },
+      roles: { select: { name: true, monthlyBudgetUsd: true, monthlyBudgetHours: true }, orderBy: { name: 'asc' } },
+      monthlyBudgetUsd: true,
+      monthlyBudgetHours: true,
       password: { select: { userId: true } },
       connections: { select: { providerName: true } },
     },
   })
+  // GPU spend this month of the users shown, in one query.
+  const spend = await spendByUser(users.map((u) => u.id))
   return json({
     q,
     page,
@@ -70,6 +78,8 @@ export async function loader({ request }: LoaderFunctionArgs) {
       name: u.name,
       createdAt: u.createdAt,
       roles: u.roles.map((r) => r.name),
+      spent: spend.get(u.id) ?? { usd: 0, hours: 0 },
+      budget: effectiveBudget(u),
       signInMethods: [
         ...(u.password ? ['Password'] : []),
         ...(u.connections.some((c) => c.providerName === 'github') ? ['GitHub'] : []),
@@ -148,6 +158,9 @@ export default function AdminUsers() {
                   <th scope="col" className="px-4 py-2">
                     Sign-in methods
                   </th>
+                  <th scope="col" className="px-4 py-2">
+                    GPU spend this month
+                  </th>
                 </tr>
               </thead>
               <tbody className="divide-y divide-slate-100">
@@ -163,6 +176,13 @@ export default function AdminUsers() {
                     {/* ISO date: the same on the server and in every browser, so hydration matches. */}
                     <td className="whitespace-nowrap px-4 py-2">{user.createdAt.slice(0, 10)}</td>
                     <td className="px-4 py-2">{user.signInMethods.join(', ') || <span className="text-slate-400">none</span>}</td>
+                    <td className="whitespace-nowrap px-4 py-2">
+                      {formatUsd(user.spent.usd)}
+                      {user.budget.usd !== null ? ` of ${formatUsd(user.budget.usd)}` : null} ·{' '}
+                      {user.budget.hours !== null
+                        ? `${hoursNumber(user.spent.hours)} of ${formatHours(user.budget.hours)}`
+                        : formatHours(user.spent.hours)}
+                    </td>
                   </tr>
                 ))}
               </tbody>

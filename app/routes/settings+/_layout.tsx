@@ -19,6 +19,7 @@ const TABS = [
   { to: '/settings/sessions', label: 'Sessions' },
   { to: '/settings/connections', label: 'Connections' },
   { to: '/settings/hugging-face', label: 'Hugging Face' },
+  { to: '/settings/usage', label: 'Usage' },
   { to: '/settings/notifications', label: 'Notifications' },
 ]
 

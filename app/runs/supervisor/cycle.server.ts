@@ -27,6 +27,7 @@ import { forgetRun, pollAgents, recordPolls, runBatched } from './poll.server'
 import { redactSecrets } from '../redact.server'
 import { notifyEndedRuns, type NotifyOptions } from '../notify.server'
 import { launchRefusal } from '../launch-refusal.server'
+import { stopRunsOverBudget } from '../budget.server'
 import { renderJobConfig, SERVER_FILLED } from '../../trainings/config'
 import type { PhaseSpan } from '../phases'
 import { plannedSamples, serializeSamples, type RunSample } from '../samples'
@@ -239,6 +240,14 @@ export async function runSupervisorCycle(options: SupervisorOptions): Promise<Cy
       const resumed = await handleInterruptions(cycle, await load(), interrupted)
 
       await failSilentRuns(cycle, await load(), results, options.heartbeatTimeoutMs ?? env.HEARTBEAT_TIMEOUT_MS)
+
+      // A run whose owner's spend this month reached their budget stops, keeping its checkpoints; its
+      // machine is terminated just below, in this cycle.
+      const active = (await load()).filter((r) => isActiveRunStatus(r.status))
+      stats.ended += await stopRunsOverBudget(
+        cycle.ctx(),
+        active.map((r) => ({ id: r.id, ...(costOf(r, now) ?? { costUsd: 0, gpuMinutes: 0 }) })),
+      )
 
       const afterPolls = await load()
       await terminateEndedRuns(

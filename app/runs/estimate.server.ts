@@ -329,3 +329,48 @@ function workOfRun(
   if (!config.success) return null
   return workOfConfig(config.config, { stepsOverride: run.totalSteps ?? undefined, resumeStep: run.resumeStep ?? undefined })
 }
+
+/**
+ * The estimates a start form shows: on-demand, and on spot where the operator offers spot machines (the
+ * form switches between them as the person ticks the box). Nulls when the config cannot be estimated.
+ */
+export async function startEstimatesFor(
+  trainingId: string,
+  spotOffered: boolean,
+  deps: Deps = {},
+): Promise<{ estimate: RunEstimate | null; spotEstimate: RunEstimate | null }> {
+  const [estimate, spotEstimate] = await Promise.all([
+    estimateRunFor({ trainingId, spot: false }, deps),
+    spotOffered ? estimateRunFor({ trainingId, spot: true }, deps) : null,
+  ])
+  return { estimate, spotEstimate }
+}
+
+/**
+ * The rates for a training's stored base model and config (what the settings page sends the browser, so
+ * the estimate follows the edits with no round trip); null when they cannot be estimated. On the
+ * operator's default market: spot where every run or most runs are spot.
+ */
+export async function trainingRatesFor(
+  training: { baseModel: string; config: string },
+  { spot = false, ...deps }: Deps & { spot?: boolean } = {},
+): Promise<EstimateRates | null> {
+  const model = parseBaseModel(training.baseModel)
+  if (!model) return null
+  const config = parseConfigText(training.config, model)
+  return estimateRatesFor(model, config.success ? (config.config.config.process[0]?.model ?? {}) : {}, { ...deps, spot })
+}
+
+/**
+ * The rates of each base model with the settings its presets use (new training: the form estimates the
+ * chosen preset on the chosen model in the browser). Keyed by the model's slug; a model no machine fits
+ * is left out.
+ */
+export async function ratesByBaseModel(
+  models: readonly BaseModel[],
+  memoryOf: (model: BaseModel) => MemorySettings,
+  deps: Deps & { spot?: boolean } = {},
+): Promise<Record<string, EstimateRates>> {
+  const entries = await Promise.all(models.map(async (m) => [m.slug, await estimateRatesFor(m, memoryOf(m), deps)] as const))
+  return Object.fromEntries(entries.filter((e): e is readonly [string, EstimateRates] => e[1] !== null))
+}

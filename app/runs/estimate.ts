@@ -259,3 +259,31 @@ export function describeSpeedSource(estimate: Pick<RunEstimate, 'speedSource' | 
     ? `based on ${estimate.measuredRuns} ${estimate.measuredRuns === 1 ? 'run' : 'runs'} of this model on this machine`
     : 'starting table (too few finished runs of this model on this machine)'
 }
+
+/** The estimate made at Start beside what the run took and cost (paid machine time), for the run page. */
+export type EstimateComparison = {
+  estimate: RunEstimate
+  /** Null while the run is still going (or never launched). */
+  actualSeconds: number | null
+  actualCostUsd: number | null
+  /** (actual − estimate) ÷ estimate, in percent, rounded; null without an actual or with a zero estimate. */
+  timeErrorPercent: number | null
+  costErrorPercent: number | null
+}
+
+export function compareEstimate(
+  estimate: RunEstimate | null,
+  actual: { ended: boolean; gpuMinutes: number | null; costUsd: number | null },
+): EstimateComparison | null {
+  if (!estimate) return null
+  const actualSeconds = actual.ended && actual.gpuMinutes !== null ? actual.gpuMinutes * 60 : null
+  const actualCostUsd = actual.ended && actual.costUsd !== null ? actual.costUsd : null
+  const error = (a: number | null, e: number) => (a === null || e <= 0 ? null : Math.round(((a - e) / e) * 100))
+  return {
+    estimate,
+    actualSeconds,
+    actualCostUsd,
+    timeErrorPercent: error(actualSeconds, estimate.seconds),
+    costErrorPercent: estimate.priceSource === 'free' ? null : error(actualCostUsd, estimate.costUsd),
+  }
+}

@@ -11,6 +11,7 @@ import { GeneralErrorBoundary, trainingNotFound } from '~/components/error-bound
 import { ImageUploader } from '~/components/image-uploader'
 import { StartRunCard } from '~/components/start-run-card'
 import { spotPolicyFor } from '~/runs/runs.server'
+import { startEstimatesFor } from '~/runs/estimate.server'
 import { BulkActions, BulkCaptionsSchema, CaptionFormSchema, ImageCard } from '~/components/training-images'
 import { CAPTION_MAX_CHARS, checkDataset, TRIGGER_TOKEN } from '~/trainings/dataset-check'
 import { prisma } from '~/utils/db.server'
@@ -58,13 +59,15 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     select: { id: true, name: true, text: true, width: true, height: true, hash: true },
   })
   const env = getEnv()
+  const spot = spotPolicyFor()
   return json({
     training: { id: training.id, name: training.name, triggerWord: training.triggerWord },
     isOwner,
     images,
     resolutionPx: trainingResolutionPx(training.config),
     maxFileMb: env.UPLOAD_MAX_FILE_MB,
-    spot: spotPolicyFor(),
+    spot,
+    ...(await startEstimatesFor(training.id, spot.offered || spot.always)),
   })
 }
 
@@ -134,7 +137,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
 }
 
 export default function TrainingImages() {
-  const { training, isOwner, images, resolutionPx, maxFileMb, spot } = useLoaderData<typeof loader>()
+  const { training, isOwner, images, resolutionPx, maxFileMb, spot, estimate, spotEstimate } = useLoaderData<typeof loader>()
   const canEdit = userHasPermission(useUser(), isOwner ? 'update:training:own' : 'update:training:any')
   const activeRun = useRouteLoaderData<typeof layoutLoader>('routes/trainings+/$trainingId+/_layout')?.activeRun ?? null
   const check = useMemo(() => checkDataset(images, { resolutionPx }), [images, resolutionPx])
@@ -161,7 +164,13 @@ export default function TrainingImages() {
         <div className="flex flex-col gap-4">
           <DatasetCheckPanel check={check} />
           {activeRun || (canEdit && check.ready) ? (
-            <StartRunCard trainingId={training.id} activeRun={activeRun} spot={spot} />
+            <StartRunCard
+              trainingId={training.id}
+              activeRun={activeRun}
+              spot={spot}
+              estimate={estimate}
+              spotEstimate={spotEstimate}
+            />
           ) : null}
         </div>
       </div>

@@ -52,15 +52,17 @@ const ec2Env = (extra: Partial<Env> = {}): Env => ({
 })
 const part = (e: RunEstimate, name: string) => e.parts.find((p) => p.part === name)!.seconds
 
-test('local provider: free, simulated, the same time whatever the steps', async () => {
+test('local provider: free, simulated, the same training time whatever the steps', async () => {
   const env = { ...getEnv(), SIMULATED_TRAINING_SECONDS: 30 }
   const estimate = (await estimateRunFor({ trainingId }, { provider: 'local', env }))!
   expect(estimate).toMatchObject({ provider: 'local', priceSource: 'free', costUsd: 0, speedSource: 'table', steps: 2000 })
   expect(estimate.machine).toBe('local (simulated)')
-  expect(part(estimate, 'training')).toBe(Math.round(0.75 * 30))
+  expect(part(estimate, 'training')).toBe(0.75 * 30)
   const longer = (await estimateRunFor({ trainingId, stepsOverride: 8000 }, { provider: 'local', env }))!
   expect(longer.steps).toBe(8000)
-  expect(longer.seconds).toBe(estimate.seconds)
+  expect(part(longer, 'training')).toBe(part(estimate, 'training'))
+  // Only the real work around the stand-in's events grows: more sample images and LoRA files.
+  expect(longer.seconds - estimate.seconds).toBeLessThan(15)
 })
 
 test('EC2 with ai-toolkit installed at boot: the install, the download, the steps at the table speed, the AWS price', async () => {

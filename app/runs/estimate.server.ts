@@ -20,6 +20,7 @@ import { getEnv, type Env } from '../utils/env.server'
 import {
   estimateRun,
   parseEstimate,
+  simulatedSplit,
   workOfConfig,
   type EstimatePart,
   type EstimateRates,
@@ -87,11 +88,19 @@ export const EC2_BOOT_SECONDS = 120
 export const EC2_INSTALL_SECONDS = 600
 
 /**
- * A simulated trainer on the local provider (a process on this computer): the agent starts and checks the
- * machine, fetches the images, then the stand-in runs SIMULATED_TRAINING_SECONDS; then the results are
- * uploaded and the supervisor sees the end at its next poll. Measured on the test machine.
+ * A simulated trainer on the local provider (a process on this computer), around the stand-in's own
+ * SIMULATED_TRAINING_SECONDS: the agent starts and checks the machine, fetches the images, writes and
+ * uploads each LoRA file and renders each sample image, and the supervisor sees the end at its next poll.
+ * Measured on the test machine (tests/integration/estimate-accuracy.test.ts prints the parts).
  */
-export const LOCAL_SIMULATED_TABLE = { bootSeconds: 2, downloadSeconds: 1, loadingSeconds: 0.5, uploadSeconds: 1.5 }
+export const LOCAL_SIMULATED_TABLE = {
+  bootSeconds: 0.6,
+  downloadSeconds: 0.1,
+  loadingSeconds: 0,
+  uploadSeconds: 0.4,
+  saveSeconds: 0.18,
+  sampleSeconds: 0.03,
+}
 
 export type EstimateInput = {
   trainingId: string
@@ -200,8 +209,8 @@ export function startingRates(model: BaseModel, gpu: string, provider: ProviderN
       downloadSeconds: LOCAL_SIMULATED_TABLE.downloadSeconds,
       loadingSeconds: LOCAL_SIMULATED_TABLE.loadingSeconds,
       stepSeconds: 0,
-      sampleSeconds: 0,
-      saveSeconds: 0,
+      sampleSeconds: LOCAL_SIMULATED_TABLE.sampleSeconds,
+      saveSeconds: LOCAL_SIMULATED_TABLE.saveSeconds,
       uploadSeconds: LOCAL_SIMULATED_TABLE.uploadSeconds,
       simulatedSeconds: env.SIMULATED_TRAINING_SECONDS,
     }
@@ -292,7 +301,8 @@ async function measuredRates(
     },
   })
   const runs = candidates
-    .filter((r) => parseBaseModel(r.training.baseModel)?.slug === model.slug)
+    // A simulated trainer takes the same time whatever the model: every run on the machine counts.
+    .filter((r) => simulated || parseBaseModel(r.training.baseModel)?.slug === model.slug)
     .slice(0, MEASURED_RUNS_USED)
     .map((r) => ({ parts: partSecondsOf(r), work: workOfRun(r, model) }))
   if (runs.length < MEASURED_RUNS_NEEDED) return null
@@ -301,9 +311,17 @@ async function measuredRates(
     bootSeconds: pick((r) => r.parts.boot) ?? table.bootSeconds,
     downloadSeconds: pick((r) => r.parts.download) ?? table.downloadSeconds,
   }
-  if (simulated) {
-    // The stand-in's loading, training and sampling follow SIMULATED_TRAINING_SECONDS (which may have
-    // changed since): only what surrounds it is measured.
+  if (simulated && table.simulatedSeconds !== null) {
+    // The stand-in's own seconds follow SIMULATED_TRAINING_SECONDS: what is measured is the time around
+    // them (taking the setting as it is now).
+    const seconds = table.simulatedSeconds
+    rates.loadingSeconds =
+      pick((r) => (r.work ? Math.max(0, r.parts.loading - simulatedSplit(r.work, seconds).loading) : null)) ??
+      table.loadingSeconds
+    rates.uploadSeconds =
+      pick((r) =>
+        r.work ? Math.max(0, r.parts.upload - simulatedSplit(r.work, seconds).saving - r.work.saves * table.saveSeconds) : null,
+      ) ?? table.uploadSeconds
     return { runs: runs.length, rates }
   }
   rates.loadingSeconds = pick((r) => r.parts.loading) ?? table.loadingSeconds

@@ -101,14 +101,18 @@ test('a simulated trainer takes its seconds whatever the steps, split as the sta
     downloadSeconds: 1,
     loadingSeconds: 0,
     uploadSeconds: 1,
+    sampleSeconds: 0,
+    saveSeconds: 0,
   }
   const a = estimateRun(estimateWork(base), simulated)
   const b = estimateRun(estimateWork({ ...base, steps: 5000 }), simulated)
   expect(a.seconds).toBe(b.seconds)
   expect(a.parts.find((p) => p.part === 'training')!.seconds).toBe(45)
   expect(a.parts.find((p) => p.part === 'loading')!.seconds).toBe(9)
-  // 5 sampling rounds and 4 saves share the last 6 s.
-  expect(a.parts.find((p) => p.part === 'sampling')!.seconds).toBe(Math.round((6 * 5) / 9))
+  // 5 sampling rounds and 4 saves share the last 6 s; each sample image and each save adds its own work.
+  const withWork = estimateRun(estimateWork(base), { ...simulated, sampleSeconds: 0.5, saveSeconds: 1 })
+  expect(withWork.parts.find((p) => p.part === 'sampling')!.seconds).toBe(Math.round(((6 * 5) / 9 + 20 * 0.5) * 10) / 10)
+  expect(withWork.parts.find((p) => p.part === 'upload')!.seconds).toBe(Math.round((1 + (6 * 4) / 9 + 4) * 10) / 10)
   expect(a.costUsd).toBe(0)
   expect(summarizeEstimate(a)).toBe('about 64 s, no cost on g5.xlarge')
 })

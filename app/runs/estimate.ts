@@ -165,10 +165,25 @@ export type EstimateRates = {
   saveSeconds: number
   uploadSeconds: number
   /**
-   * A simulated trainer (the stand-in) spends this long whatever the steps: 15 % loading, 75 % training,
-   * 10 % its saves and samples (scripts/stand-in-ai-toolkit/run.py Pace). Null for a real trainer.
+   * A simulated trainer (the stand-in) spends this long whatever the steps (simulatedSplit); then
+   * loadingSeconds, uploadSeconds, saveSeconds and sampleSeconds are what the machine spends around it
+   * (a sample image in seconds, not work units). Null for a real trainer.
    */
   simulatedSeconds: number | null
+}
+
+/**
+ * How the stand-in trainer spreads its seconds (scripts/stand-in-ai-toolkit/run.py Pace): 15 % loading,
+ * 75 % training, 10 % shared by its events, which are its sampling rounds and its saves.
+ */
+export function simulatedSplit(work: EstimateWork, seconds: number) {
+  const events = work.sampleRounds + work.saves
+  return {
+    loading: 0.15 * seconds,
+    training: 0.75 * seconds,
+    sampling: events > 0 ? (0.1 * seconds * work.sampleRounds) / events : 0,
+    saving: events > 0 ? (0.1 * seconds * work.saves) / events : 0.1 * seconds,
+  }
 }
 
 /** The estimate of a run of this work on this machine. */
@@ -178,13 +193,13 @@ export function estimateRun(work: EstimateWork, rates: EstimateRates): RunEstima
   let sampling: number
   let upload: number
   if (rates.simulatedSeconds !== null) {
-    const s = rates.simulatedSeconds
-    // The stand-in's events: its sampling rounds and its saves share the last tenth.
-    const events = work.sampleRounds + work.saves
-    loading = rates.loadingSeconds + 0.15 * s
-    training = 0.75 * s
-    sampling = events > 0 ? (0.1 * s * work.sampleRounds) / events : 0
-    upload = rates.uploadSeconds + (events > 0 ? (0.1 * s * work.saves) / events : 0.1 * s)
+    const split = simulatedSplit(work, rates.simulatedSeconds)
+    // Beyond the stand-in's own pacing: the real work around its events (writing and sending each LoRA
+    // file, rendering each sample image), at the rates measured or in the table.
+    loading = rates.loadingSeconds + split.loading
+    training = split.training
+    sampling = split.sampling + work.sampleImages * rates.sampleSeconds
+    upload = rates.uploadSeconds + split.saving + work.saves * rates.saveSeconds
   } else {
     loading = rates.loadingSeconds
     training = work.steps * work.stepWork * rates.stepSeconds
@@ -200,8 +215,10 @@ export function estimateRun(work: EstimateWork, rates: EstimateRates): RunEstima
       ['sampling', sampling],
       ['upload', upload],
     ] as const
-  ).map(([part, seconds]) => ({ part, seconds: Math.max(0, Math.round(seconds)) }))
-  const seconds = parts.reduce((sum, p) => sum + p.seconds, 0)
+  )
+    // Tenths of a second: a short run's parts do not round away; the total is whole seconds.
+    .map(([part, seconds]) => ({ part, seconds: Math.max(0, Math.round(seconds * 10) / 10) }))
+  const seconds = Math.round(parts.reduce((sum, p) => sum + p.seconds, 0))
   return {
     provider: rates.provider,
     instanceType: rates.instanceType,

@@ -318,6 +318,11 @@ async function measuredRates(
     rates.loadingSeconds =
       pick((r) => (r.work ? Math.max(0, r.parts.loading - simulatedSplit(r.work, seconds).loading) : null)) ??
       table.loadingSeconds
+    rates.sampleSeconds =
+      pick((r) => {
+        const images = r.work ? r.work.sampleImages * (r.work.samplePixels ?? 1) : 0
+        return r.work && images > 0 ? Math.max(0, r.parts.sampling - simulatedSplit(r.work, seconds).sampling) / images : null
+      }) ?? table.sampleSeconds
     rates.uploadSeconds =
       pick((r) =>
         r.work ? Math.max(0, r.parts.upload - simulatedSplit(r.work, seconds).saving - r.work.saves * table.saveSeconds) : null,

@@ -56,6 +56,8 @@ export type EstimateWork = {
   sampleImages: number
   /** Work of one sample image relative to 1024×1024 at 20 sampler steps. */
   sampleWork: number
+  /** Pixels of one sample image relative to 1024×1024 (what the stand-in's rendering costs; absent on old estimates). */
+  samplePixels?: number
   /** LoRA files written (every save_every steps, and the last). */
   saves: number
 }
@@ -113,6 +115,7 @@ export function estimateWork(input: WorkInput): EstimateWork {
     sampleImages: sampleRounds * input.prompts,
     sampleWork:
       ((input.sampleWidth * input.sampleHeight) / (REFERENCE_PX * REFERENCE_PX)) * (input.sampleSteps / REFERENCE_SAMPLE_STEPS),
+    samplePixels: (input.sampleWidth * input.sampleHeight) / (REFERENCE_PX * REFERENCE_PX),
     saves: steps > 0 ? multiplesBetween(start, input.steps, input.saveEvery) + 1 : 0,
   }
 }
@@ -167,7 +170,7 @@ export type EstimateRates = {
   /**
    * A simulated trainer (the stand-in) spends this long whatever the steps (simulatedSplit); then
    * loadingSeconds, uploadSeconds, saveSeconds and sampleSeconds are what the machine spends around it
-   * (a sample image in seconds, not work units). Null for a real trainer.
+   * (a sample image by its pixels alone: the stand-in renders, it does not denoise). Null for a real trainer.
    */
   simulatedSeconds: number | null
 }
@@ -198,7 +201,7 @@ export function estimateRun(work: EstimateWork, rates: EstimateRates): RunEstima
     // file, rendering each sample image), at the rates measured or in the table.
     loading = rates.loadingSeconds + split.loading
     training = split.training
-    sampling = split.sampling + work.sampleImages * rates.sampleSeconds
+    sampling = split.sampling + work.sampleImages * (work.samplePixels ?? 1) * rates.sampleSeconds
     upload = rates.uploadSeconds + split.saving + work.saves * rates.saveSeconds
   } else {
     loading = rates.loadingSeconds

@@ -2,12 +2,14 @@
 // the Runs tab's action (the one place runs are started) through a fetcher: success follows the
 // redirect to the new run; a refusal ("limit reached") is shown here, without leaving the page.
 // A run already going is linked instead. Where the operator offers spot machines, the choice is here too.
+// The run's estimate (machine, time, cost) is shown, and Start asks once more, stating it.
 import { Link, useFetcher } from '@remix-run/react'
+import type { RunEstimate } from '~/runs/estimate'
 import { ErrorList } from './forms'
+import { StartWithEstimate } from './run-estimate'
 import { RunStatusBadge } from './run-status-badge'
-import { SpotChoice, type SpotChoiceProps } from './spot-choice'
+import { type SpotChoiceProps } from './spot-choice'
 import { buttonVariants } from './ui/button'
-import { StatusButton } from './ui/status-button'
 
 type StartFailure = { formErrors?: string[] }
 
@@ -15,11 +17,16 @@ export function StartRunCard({
   trainingId,
   activeRun,
   spot = null,
+  estimate = null,
+  spotEstimate = null,
 }: {
   trainingId: string
   activeRun: { id: string; status: string } | null
   /** The operator's spot policy (EC2_SPOT on a provider with spot machines); null: no choice shown. */
   spot?: SpotChoiceProps | null
+  /** What the run would take and cost (on-demand, and on spot where offered); null: cannot be estimated. */
+  estimate?: RunEstimate | null
+  spotEstimate?: RunEstimate | null
 }) {
   const fetcher = useFetcher<StartFailure>()
   if (activeRun) {
@@ -38,11 +45,8 @@ export function StartRunCard({
       <p className="text-sm text-slate-600">
         The dataset is ready. A run rents a GPU and trains your LoRA; you can cancel it at any time.
       </p>
-      {spot ? <SpotChoice {...spot} /> : null}
       <ErrorList errors={fetcher.data?.formErrors} />
-      <StatusButton name="intent" value="start" status={fetcher.state !== 'idle' ? 'pending' : 'idle'} pendingText="Starting…">
-        Start training
-      </StatusButton>
+      <StartWithEstimate estimate={estimate} spotEstimate={spotEstimate} spot={spot} pending={fetcher.state !== 'idle'} />
     </fetcher.Form>
   )
 }

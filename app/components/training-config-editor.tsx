@@ -5,7 +5,9 @@
 import { Form } from '@remix-run/react'
 import { useId, useMemo, useState } from 'react'
 import { Field, ErrorList, SubmitButton } from '~/components/forms'
+import { estimateRun, workOfConfig, type EstimateRates } from '~/runs/estimate'
 import type { ModelFamily } from '~/trainings/base-models'
+import { RunEstimateView } from './run-estimate'
 import { buttonVariants } from './ui/button'
 import {
   BATCH_SIZE_MAX,
@@ -42,9 +44,11 @@ type Props = {
   serverFields: Array<{ label: string; value: string }>
   readOnly: boolean
   formErrors?: string[]
+  /** The rates of this training's machine (the loader's): the estimate beside the knobs follows every edit. */
+  rates?: EstimateRates | null
 }
 
-export function TrainingConfigEditor({ initialText, initialInputs, family, serverFields, readOnly, formErrors }: Props) {
+export function TrainingConfigEditor({ initialText, initialInputs, family, serverFields, readOnly, formErrors, rates }: Props) {
   const [text, setText] = useState(initialText)
   const [inputs, setInputs] = useState<KnobInputs>(() => {
     const json = parseJson(initialText)
@@ -72,6 +76,8 @@ export function TrainingConfigEditor({ initialText, initialInputs, family, serve
     return errors
   }, [inputs, live])
   const configErrors = live.success ? [] : live.issues.map(formatIssue)
+  // The same model the server uses (app/runs/estimate.ts), computed here at each keystroke.
+  const estimate = useMemo(() => (rates && live.success ? estimateRun(workOfConfig(live.config), rates) : null), [rates, live])
 
   function changeKnob(name: KnobName, value: string) {
     setInputs((current) => ({ ...current, [name]: value }))
@@ -166,6 +172,11 @@ export function TrainingConfigEditor({ initialText, initialInputs, family, serve
           readOnly={readOnly}
           onChange={(v) => changeKnob('samplePrompts', v)}
         />
+        {rates !== undefined ? (
+          <div aria-live="polite" className="rounded-md border border-slate-200 p-3">
+            <RunEstimateView estimate={estimate} title="Estimate of a run with these settings" />
+          </div>
+        ) : null}
         <ServerFields fields={serverFields} />
         <ErrorList errors={formErrors} />
         {readOnly ? null : (

@@ -45,6 +45,7 @@ export const RUN_SELECT = {
   finishedAt: true,
   gpuMinutes: true,
   costUsd: true,
+  estimate: true,
   createdAt: true,
   startedById: true,
   canceledById: true,

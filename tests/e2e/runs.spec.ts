@@ -93,7 +93,10 @@ test('sign up, create a training, upload, start a run, watch it train, download 
   await expect(check).toContainText('Ready to train')
 
   // Start from the training page; the run page opens and follows the run without a reload.
+  // Start asks again, stating the estimate; the second "Start training" starts.
   await page.getByRole('button', { name: 'Start training' }).first().click()
+  await expect(page.getByTestId('start-confirm')).toContainText(/Start this run\? It should take about .+, no cost on g\w+\.\w+/)
+  await page.getByRole('button', { name: 'Start training' }).click()
   await expect(page).toHaveURL(new RegExp(`/trainings/${trainingId}/runs/[a-z0-9]+$`))
   await page.evaluate(() => Object.assign(window, { __sameDocument: true }))
   const runId = new URL(page.url()).pathname.split('/').pop()!
@@ -144,6 +147,8 @@ test('cancel a run in progress, after a confirmation: it ends canceled and its m
   const training = await createReadyTraining(user.id, { name: 'To be canceled' })
   await page.goto(`/trainings/${training.id}/runs`)
   await page.getByRole('button', { name: 'Start training' }).click()
+  await expect(page.getByTestId('start-confirm')).toBeVisible()
+  await page.getByRole('button', { name: 'Start training' }).click()
   await expect(page).toHaveURL(/\/runs\/[a-z0-9]+$/)
   const runId = new URL(page.url()).pathname.split('/').pop()!
 
@@ -175,6 +180,8 @@ test('a run shows its phases as they happen, each with a duration, and its sampl
   config.config.process[0].sample.prompts = ['a portrait photo of [trigger] by the sea']
   await prisma.training.update({ where: { id: training.id }, data: { config: JSON.stringify(config) } })
   await page.goto(`/trainings/${training.id}/runs`)
+  await page.getByRole('button', { name: 'Start training' }).click()
+  await expect(page.getByTestId('start-confirm')).toBeVisible()
   await page.getByRole('button', { name: 'Start training' }).click()
   await expect(page).toHaveURL(/\/runs\/[a-z0-9]+$/)
 
@@ -209,6 +216,8 @@ test('samples appear while the run trains; the large view steps with the keys; a
   process0.sample.prompts = ['a portrait photo of [trigger] by the sea', 'a photo of [trigger] in a cafe']
   await prisma.training.update({ where: { id: training.id }, data: { config: JSON.stringify(config) } })
   await page.goto(`/trainings/${training.id}/runs`)
+  await page.getByRole('button', { name: 'Start training' }).click()
+  await expect(page.getByTestId('start-confirm')).toBeVisible()
   await page.getByRole('button', { name: 'Start training' }).click()
   await expect(page).toHaveURL(/\/runs\/[a-z0-9]+$/)
   const runId = new URL(page.url()).pathname.split('/').pop()!

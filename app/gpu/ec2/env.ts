@@ -72,6 +72,23 @@ const schema = z.object({
   ...MACHINE_CHOICE_ENV_SHAPE,
   /** The SSM API endpoint (the AMI lookup); unset = AWS. The tests point it at tests/fake-ec2/. */
   AWS_ENDPOINT_URL_SSM: z.string().url().optional(),
+  /** The Price List API endpoint (on-demand prices for estimates); unset = AWS. The tests point it at tests/fake-ec2/pricing.ts. */
+  AWS_ENDPOINT_URL_PRICING: z.string().url().optional(),
+  /**
+   * Comma-separated Hugging Face repos EC2_AMI_ID already holds (its packer `preload_models`): estimates
+   * then leave out their download.
+   */
+  EC2_AMI_MODELS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      v
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : [],
+    ),
 })
 
 export const ec2Env = {

@@ -448,7 +448,7 @@ export class Ec2GpuProvider implements GpuProvider {
   }
 
   /** The zone of a subnet, asked once; null when EC2 does not say (the refusal is still reported). */
-  private zoneOf(subnetId: string): Promise<string | null> {
+  zoneOf(subnetId: string): Promise<string | null> {
     let zone = this.zones.get(subnetId)
     if (!zone) {
       zone = this.client

@@ -1,15 +1,20 @@
 // /trainings/new: name, trigger word, base model and a preset; the preset's config, moved to the
-// chosen base model, becomes the training's config.
+// chosen base model, becomes the training's config. The estimate of a run of that config on that model's
+// machine follows both choices (computed in the browser from the rates the loader sends).
 import { getFormProps, getInputProps, useForm } from '@conform-to/react'
 import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
-import { useState } from 'react'
+import { useMemo, useState } from 'react'
 import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { ErrorList, Field, SubmitButton } from '~/components/forms'
+import { RunEstimateView } from '~/components/run-estimate'
 import { BaseModelSelect, PresetPicker, presetBaseModel, TriggerWordField } from '~/components/training-fields'
-import { formatBaseModel, getBaseModel } from '~/trainings/base-models'
+import { estimateRun, workOfConfig } from '~/runs/estimate'
+import { ratesByBaseModel } from '~/runs/estimate.server'
+import { spotPolicyFor } from '~/runs/runs.server'
+import { BASE_MODELS, findBaseModel, formatBaseModel, getBaseModel } from '~/trainings/base-models'
 import { describeModelGpus } from '~/trainings/base-models.server'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
@@ -30,7 +35,14 @@ const NewTrainingSchema = z.object({
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireUserWithPermission(request, 'create:training:own')
-  return json({ gpus: describeModelGpus() })
+  const preset = findPreset(DEFAULT_PRESET_ID)!
+  const rates = await ratesByBaseModel(
+    BASE_MODELS,
+    // The machine a model gets follows its memory settings: those of the default preset moved to it.
+    (model) => adaptConfigToBaseModel(preset.config, model).config.config.process[0]?.model ?? {},
+    { spot: spotPolicyFor().defaultSpot },
+  )
+  return json({ gpus: describeModelGpus(), rates })
 }
 
 export async function action({ request }: ActionFunctionArgs) {
@@ -57,11 +69,18 @@ export async function action({ request }: ActionFunctionArgs) {
 }
 
 export default function NewTraining() {
-  const { gpus } = useLoaderData<typeof loader>()
+  const { gpus, rates } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
   const values = actionData?.values
   const [preset, setPreset] = useState(values?.preset ?? DEFAULT_PRESET_ID)
   const [baseModel, setBaseModel] = useState(values?.baseModel ?? presetBaseModel(preset) ?? 'flux-dev')
+  const estimate = useMemo(() => {
+    const model = findBaseModel(baseModel)
+    const chosen = findPreset(preset)
+    const modelRates = rates[baseModel]
+    if (!model || !chosen || !modelRates) return null
+    return estimateRun(workOfConfig(adaptConfigToBaseModel(chosen.config, model).config), modelRates)
+  }, [baseModel, preset, rates])
   // The same schema checks the form in the browser before it is sent, and on the server.
   const [form, fields] = useForm({
     id: 'new-training',
@@ -104,6 +123,9 @@ export default function NewTraining() {
           }}
         />
         <BaseModelSelect value={baseModel} onChange={setBaseModel} errors={fields.baseModel.errors} gpus={gpus} />
+        <div aria-live="polite" className="rounded-md border border-slate-200 p-3">
+          <RunEstimateView estimate={estimate} title="Estimate of one run with this preset" />
+        </div>
         <ErrorList id={form.errorId} errors={form.errors} />
         <div>
           <SubmitButton>Create training</SubmitButton>

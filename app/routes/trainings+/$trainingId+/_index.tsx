@@ -12,6 +12,7 @@ import { GeneralErrorBoundary, trainingNotFound } from '~/components/error-bound
 import { ImageUploader } from '~/components/image-uploader'
 import { StartRunCard } from '~/components/start-run-card'
 import { spotPolicyFor } from '~/runs/runs.server'
+import { startEstimatesFor } from '~/runs/estimate.server'
 import {
   BulkActions,
   BulkCaptionsSchema,
@@ -74,13 +75,15 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     select: { id: true, name: true, text: true, width: true, height: true, hash: true },
   })
   const env = getEnv()
+  const spot = spotPolicyFor()
   return json({
     training: { id: training.id, name: training.name, triggerWord: training.triggerWord },
     isOwner,
     images,
     resolutionPx: trainingResolutionPx(training.config),
     maxFileMb: env.UPLOAD_MAX_FILE_MB,
-    spot: spotPolicyFor(),
+    spot,
+    ...(await startEstimatesFor(training.id, spot.offered || spot.always)),
   })
 }
 
@@ -214,7 +217,7 @@ export async function clientAction({ serverAction }: ClientActionFunctionArgs) {
 }
 
 export default function TrainingImages() {
-  const { training, isOwner, images, resolutionPx, maxFileMb, spot } = useLoaderData<typeof loader>()
+  const { training, isOwner, images, resolutionPx, maxFileMb, spot, estimate, spotEstimate } = useLoaderData<typeof loader>()
   const canEdit = userHasPermission(useUser(), isOwner ? 'update:training:own' : 'update:training:any')
   const activeRun = useRouteLoaderData<typeof layoutLoader>('routes/trainings+/$trainingId+/_layout')?.activeRun ?? null
   const check = useMemo(() => checkDataset(images, { resolutionPx }), [images, resolutionPx])
@@ -258,7 +261,13 @@ export default function TrainingImages() {
         <div className="order-first flex flex-col gap-4 lg:order-none" data-testid="dataset-side">
           <DatasetCheckPanel check={check} />
           {activeRun || (canEdit && check.ready) ? (
-            <StartRunCard trainingId={training.id} activeRun={activeRun} spot={spot} />
+            <StartRunCard
+              trainingId={training.id}
+              activeRun={activeRun}
+              spot={spot}
+              estimate={estimate}
+              spotEstimate={spotEstimate}
+            />
           ) : null}
         </div>
       </div>

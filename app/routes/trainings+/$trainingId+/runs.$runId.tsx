@@ -28,6 +28,7 @@ import { RunTimeline } from '~/components/run-timeline'
 import { RunPhases } from '~/components/run-phases'
 import { RunCost } from '~/components/run-cost'
 import { costBreakdownFor } from '~/runs/cost.server'
+import { compareEstimate, parseEstimate } from '~/runs/estimate'
 import { RunFailure } from '~/components/run-failure'
 import { RunSamples } from '~/components/run-samples'
 import { Card } from '~/components/ui/card'
@@ -149,6 +150,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       launched: run.startedAt !== null,
       usage: runUsage(run, now),
       cost,
+      estimate: compareEstimate(parseEstimate(run.estimate), { ended: !isActiveRunStatus(run.status), ...run }),
       samples: runSamplesView(run),
       failure:
         run.status === 'failed'
@@ -505,7 +507,7 @@ export default function RunPage() {
           </Card>
           {run.launched ? (
             <Card title="Cost" id="cost-title">
-              <RunCost cost={run.cost} />
+              <RunCost cost={run.cost} estimate={run.estimate} />
             </Card>
           ) : null}
           <Card title="Timeline" id="timeline-title">

@@ -4,10 +4,10 @@
 // which run it continued and from which step; Start offers a spot machine where the operator allows.
 import { parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
+import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
 import { z } from 'zod'
 import { GeneralErrorBoundary, trainingNotFound } from '~/components/error-boundary'
-import { ErrorList, SubmitButton } from '~/components/forms'
+import { ErrorList } from '~/components/forms'
 import { useRevalidateWhile } from '~/components/live-revalidation'
 import { Pagination } from '~/components/pagination'
 import { RunStatusBadge } from '~/components/run-status-badge'
@@ -21,7 +21,8 @@ import { isActiveRunStatus } from '~/runs/status'
 import { runDuration, runUsage } from '~/runs/view.server'
 import { formatDateTime } from '~/utils/format'
 import { spotPolicyFor, startRun, StartRunError } from '~/runs/runs.server'
-import { SpotChoice } from '~/components/spot-choice'
+import { StartWithEstimate } from '~/components/run-estimate'
+import { startEstimatesFor } from '~/runs/estimate.server'
 import type { HubLink } from '~/utils/huggingface.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { requireTraining } from '~/trainings/access.server'
@@ -100,7 +101,9 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     resolutionPx: trainingResolutionPx(training.config),
   })
   const now = new Date()
+  const spot = spotPolicyFor()
   return json({
+    ...(await startEstimatesFor(training.id, spot.offered || spot.always)),
     training: { id: training.id, name: training.name },
     isOwner,
     activeRun,
@@ -123,7 +126,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
         ? { id: run.continuedFrom.id, created: formatDateTime(run.continuedFrom.createdAt), step: run.continuedFromStep }
         : null,
     })),
-    spot: spotPolicyFor(),
+    spot,
   })
 }
 
@@ -163,6 +166,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
 export default function TrainingRuns() {
   const data = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
+  const navigation = useNavigation()
   const canEdit = userHasPermission(useUser(), data.isOwner ? 'update:training:own' : 'update:training:any')
   // Keeps the states in the list current while one of them is moving.
   useRevalidateWhile(data.runs.some((r) => isActiveRunStatus(r.status)))
@@ -219,12 +223,13 @@ export default function TrainingRuns() {
                 ))}
               </ul>
             ) : null}
-            <SpotChoice {...data.spot} />
-            <div>
-              <SubmitButton name="intent" value="start" pendingText="Starting…" disabled={!data.dataset.ready}>
-                Start training
-              </SubmitButton>
-            </div>
+            <StartWithEstimate
+              estimate={data.estimate}
+              spotEstimate={data.spotEstimate}
+              spot={data.spot}
+              pending={navigation.state === 'submitting' && navigation.formData?.get('intent') === 'start'}
+              disabled={!data.dataset.ready}
+            />
           </Form>
         ) : (
           <p className="text-sm text-slate-600">You may look at this training’s runs but not start one.</p>

@@ -14,6 +14,8 @@ import { BaseModelSelect, TriggerWordField } from '~/components/training-fields'
 import { buttonVariants } from '~/components/ui/button'
 import { formatBaseModel, getBaseModel, parseBaseModel } from '~/trainings/base-models'
 import { describeModelGpus } from '~/trainings/base-models.server'
+import { trainingRatesFor } from '~/runs/estimate.server'
+import { spotPolicyFor } from '~/runs/runs.server'
 import { requireUserId } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
@@ -66,6 +68,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     imageCount,
     confirmDelete: new URL(request.url).searchParams.has('delete'),
     gpus: describeModelGpus(),
+    rates: await trainingRatesFor(training, { spot: spotPolicyFor().defaultSpot }),
   })
 }
 
@@ -210,7 +213,7 @@ async function handleDelete(formData: FormData, training: LoadedForAction) {
 }
 
 export default function TrainingSettings() {
-  const { training, isOwner, imageCount, confirmDelete } = useLoaderData<typeof loader>()
+  const { training, isOwner, imageCount, confirmDelete, rates } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
   const user = useUser()
   const access = isOwner ? 'own' : 'any'
@@ -242,6 +245,7 @@ export default function TrainingSettings() {
         family={training.family ?? undefined}
         readOnly={!canUpdate}
         formErrors={configFailure?.formErrors}
+        rates={rates}
         serverFields={[
           { label: 'Job name', value: 'from the training name' },
           { label: 'Trigger word', value: training.triggerWord },

@@ -1,0 +1,39 @@
+// A scrolling box of machine output (the run's latest log lines, a failed trainer's output). It can
+// scroll, so it takes keyboard focus (arrow keys then scroll it) and shows a ring when focused; it is a
+// labelled region so a screen reader names it when focus lands there.
+import { type ReactNode } from 'react'
+import { cn } from './ui/cn'
+
+export function LogBox({
+  label,
+  labelledBy,
+  children,
+  className,
+  testId,
+}: {
+  /** What the box holds, when no heading on the page names it. */
+  label?: string
+  /** The id of the heading that names the box. */
+  labelledBy?: string
+  children: ReactNode
+  className?: string
+  testId?: string
+}) {
+  return (
+    <pre
+      // A plain <pre> may not carry a name (its role is generic); a region may.
+      role="region"
+      aria-label={labelledBy ? undefined : label}
+      aria-labelledby={labelledBy}
+      tabIndex={0}
+      className={cn(
+        'max-h-80 overflow-auto rounded-md bg-slate-900 p-3 text-xs leading-relaxed text-slate-100',
+        'focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-2',
+        className,
+      )}
+      data-testid={testId}
+    >
+      {children}
+    </pre>
+  )
+}

@@ -24,6 +24,7 @@ import {
 import {
   KNOB_NAMES,
   knobForPath,
+  knobIssueText,
   knobsToInputs,
   parseKnobInputs,
   readKnobs,
@@ -66,7 +67,7 @@ export function TrainingConfigEditor({ initialText, initialInputs, family, serve
     if (!live.success) {
       for (const issue of live.issues) {
         const knob = knobForPath(issue.path)
-        if (knob && !errors[knob]) errors[knob] = [formatIssue(issue)]
+        if (knob && !errors[knob]) errors[knob] = [knobIssueText(knob, issue)]
       }
     }
     return errors

@@ -6,15 +6,12 @@ import { cn } from './ui/cn'
 
 export function LogBox({
   label,
-  labelledBy,
   children,
   className,
   testId,
 }: {
-  /** What the box holds, when no heading on the page names it. */
-  label?: string
-  /** The id of the heading that names the box. */
-  labelledBy?: string
+  /** The box's own name ("Run log"): not its card's heading, which already names the card's region. */
+  label: string
   children: ReactNode
   className?: string
   testId?: string
@@ -23,8 +20,7 @@ export function LogBox({
     <pre
       // A plain <pre> may not carry a name (its role is generic); a region may.
       role="region"
-      aria-label={labelledBy ? undefined : label}
-      aria-labelledby={labelledBy}
+      aria-label={label}
       tabIndex={0}
       className={cn(
         'max-h-80 overflow-auto rounded-md bg-slate-900 p-3 text-xs leading-relaxed text-slate-100',

@@ -462,7 +462,7 @@ export default function RunPage() {
           </Card>
           <Card title="Latest log lines" id="log-title">
             {data.logLines.length ? (
-              <LogBox labelledBy="log-title" testId="run-log">
+              <LogBox label="Run log" testId="run-log">
                 {data.logLines.map((line) => (
                   <div key={line.id} className="whitespace-pre-wrap break-words">
                     <Time at={line.at} format="clock" className="text-slate-400" /> {line.text}

@@ -57,7 +57,9 @@ async function trainingWithRuns(ownerId: string) {
   for (const step of [250, 500]) {
     for (const prompt of [0, 1]) {
       const key = stepSampleKey(run.id, step, prompt)
-      const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 40 * prompt, g: step / 4, b: 90 } } })
+      const jpeg = await sharp({
+        create: { width: 64, height: 64, channels: 3, background: { r: 40 * prompt, g: step / 4, b: 90 } },
+      })
         .jpeg()
         .toBuffer()
       await storage.put(key, jpeg, { contentType: 'image/jpeg', contentLength: jpeg.length })

@@ -22,7 +22,14 @@ test.describe('in New York', () => {
     const training = await createReadyTraining(user.id)
     const createdAt = new Date('2026-11-30T04:43:00Z')
     const run = await prisma.trainingRun.create({
-      data: { trainingId: training.id, status: 'canceled', provider: 'local', error: 'Canceled by you.', createdAt, finishedAt: createdAt },
+      data: {
+        trainingId: training.id,
+        status: 'canceled',
+        provider: 'local',
+        error: 'Canceled by you.',
+        createdAt,
+        finishedAt: createdAt,
+      },
     })
     // The first visit has no cookie: the page is rendered in UTC, sets the cookie and reloads once.
     await page.goto(`/trainings/${training.id}/runs/${run.id}`)
@@ -57,7 +64,9 @@ test('a time zone cookie the server does not know is UTC, never an error', async
   })
   for (const value of ['Mars%2FOlympus', '%E0%A4%A', '%3C%2Fscript%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E', 'x'.repeat(3000)]) {
     const response = await page.request.get(`/trainings/${training.id}/runs/${run.id}`, {
-      headers: { Cookie: `${TZ_COOKIE}=${value}; ${(await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ')}` },
+      headers: {
+        Cookie: `${TZ_COOKIE}=${value}; ${(await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ')}`,
+      },
     })
     expect(response.status()).toBe(200)
     const html = await response.text()

@@ -20,10 +20,7 @@ export const links: LinksFunction = () => [
   { rel: 'stylesheet', href: tailwindHref },
 ]
 
-export const meta: MetaFunction = () => [
-  { title: 'Trainyard' },
-  { name: 'description', content: 'Train LoRA image models on your own photos on rented GPUs.' },
-]
+export const meta: MetaFunction = () => [{ title: 'Trainyard' }]
 
 export async function loader({ request }: LoaderFunctionArgs) {
   const userId = await getUserId(request)
@@ -45,6 +42,8 @@ function Document({ children }: { children: React.ReactNode }) {
       <head>
         <meta charSet="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
+        {/* Here rather than in meta: a route's meta replaces the root's, and few routes repeat it. */}
+        <meta name="description" content="Train LoRA image models on your own photos on rented GPUs." />
         {/* First in the head, before anything paints: a page rendered in another zone reloads at once.
             The zone in it passed parseTimeZone (letters, digits, _ + - /), so it cannot end the script. */}
         <script nonce={nonce} dangerouslySetInnerHTML={{ __html: timeZoneScript(timeZone) }} />

@@ -2,11 +2,11 @@
 // production server with a small seeded account, in Debian's chromium (CHROME_PATH, /usr/bin/chromium
 // by default), as a phone (Lighthouse's default: a mid-range phone on a throttled network, simulated)
 // and as a desktop. Not a test: it prints the scores and fails only when a page does not load.
+import { spawn, type ChildProcess } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { PrismaClient } from '@prisma/client'
-import * as chromeLauncher from 'chrome-launcher'
 import lighthouse, { desktopConfig, type Flags } from 'lighthouse'
 import sharp from 'sharp'
 import { imageKey, stepSampleKey } from '../../app/storage/keys'
@@ -152,12 +152,58 @@ async function seed(prisma: PrismaClient, storageDir: string) {
   }
 }
 
+const CHROME_START_TIMEOUT_MS = 30_000
+
+/**
+ * Chromium with a DevTools port for Lighthouse, started here rather than with chrome-launcher (which
+ * Lighthouse brings, but which is not a dependency of ours): the port is read from the line Chromium
+ * prints. Its zone is UTC, what the server assumes without the zone cookie, so no page reloads itself to
+ * change zone in the middle of a measurement.
+ */
+async function startChromium(profileDir: string): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(
+    process.env.CHROME_PATH ?? '/usr/bin/chromium',
+    [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--remote-debugging-port=0',
+      `--user-data-dir=${profileDir}`,
+      'about:blank',
+    ],
+    { env: { ...process.env, TZ: 'UTC' }, stdio: ['ignore', 'ignore', 'pipe'] },
+  )
+  return new Promise((resolve, reject) => {
+    let output = ''
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`chromium did not open its DevTools port in ${CHROME_START_TIMEOUT_MS / 1000} s:\n${output}`))
+    }, CHROME_START_TIMEOUT_MS)
+    child.once('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    child.stderr!.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /DevTools listening on ws:\/\/[^:]+:(\d+)\//.exec(output)
+      if (match) {
+        clearTimeout(timer)
+        child.stderr!.removeAllListeners('data')
+        child.stderr!.resume()
+        resolve({ port: Number(match[1]), child })
+      }
+    })
+  })
+}
+
 export async function runLighthouseBench(options: LighthouseOptions): Promise<LighthouseRow[]> {
   const prisma = options.createClient(options.databaseUrl)
   const storageDir = path.join(options.workDir, 'lighthouse-storage')
   fs.mkdirSync(storageDir, { recursive: true })
   let server: AppProcess | undefined
-  let chrome: chromeLauncher.LaunchedChrome | undefined
+  let chrome: { port: number; child: ChildProcess } | undefined
   try {
     const { cookie, pages } = await seed(prisma, storageDir)
     await prisma.$disconnect()
@@ -173,13 +219,7 @@ export async function runLighthouseBench(options: LighthouseOptions): Promise<Li
     }
     delete env.S3_BUCKET
     server = await startAppProcess(env, { timeoutMs: SERVER_START_TIMEOUT_MS })
-    chrome = await chromeLauncher.launch({
-      chromePath: process.env.CHROME_PATH ?? '/usr/bin/chromium',
-      chromeFlags: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-      // Pages render in the browser's zone; UTC is what the server assumes without the cookie, so no
-      // page reloads itself to change zone in the middle of a measurement.
-      envVars: { ...process.env, TZ: 'UTC' } as Record<string, string>,
-    })
+    chrome = await startChromium(path.join(options.workDir, 'chromium-profile'))
     const rows: LighthouseRow[] = []
     for (const page of pages) {
       for (const formFactor of FORM_FACTORS) {
@@ -203,7 +243,7 @@ export async function runLighthouseBench(options: LighthouseOptions): Promise<Li
     }
     return rows
   } finally {
-    await chrome?.kill()
+    chrome?.child.kill('SIGTERM')
     await server?.stop()
     await prisma.$disconnect()
   }

@@ -79,7 +79,7 @@ describe('SpotChoice', () => {
 
 describe('mergeTimeline', () => {
   test('events sit among the states in time order, before states not reached yet', () => {
-    const step = (status: string, at: string | null) => ({ status, label: status, at, clock: null, state: 'done' }) as never
+    const step = (status: string, at: string | null) => ({ status, label: status, at, state: 'done' }) as never
     const entries = mergeTimeline(
       [step('queued', '2026-11-30T01:00:00Z'), step('training', '2026-11-30T01:05:00Z'), step('succeeded', null)],
       [

@@ -57,7 +57,7 @@ export function GeneralErrorBoundary({
 
   return (
     <div className="mx-auto flex max-w-lg flex-col items-center gap-4 py-16 text-center">
-      <p className="text-5xl font-bold text-slate-300">{status}</p>
+      <p className="text-5xl font-bold text-slate-500">{status}</p>
       <h1 className="text-2xl font-semibold text-slate-900">{message.title}</h1>
       <div className="text-slate-600">{text}</div>
       <Link to="/" className={buttonVariants({ variant: 'secondary' })}>

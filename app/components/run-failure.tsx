@@ -3,6 +3,7 @@
 // click away, and Try again (a new run with the same training) and Edit settings.
 import { Form, Link } from '@remix-run/react'
 import { ErrorList, SubmitButton } from './forms'
+import { LogBox } from './log-box'
 import { Alert } from './ui/alert'
 import { buttonVariants } from './ui/button'
 
@@ -28,7 +29,7 @@ export function RunFailure({
   const title = failure?.title ?? (status === 'failed' ? 'The run failed' : 'The run was canceled')
   return (
     <section aria-labelledby="failure-title" className="flex flex-col gap-3" data-testid="run-failure">
-      <Alert tone={status === 'failed' ? 'error' : 'warning'} className="flex flex-col gap-2 p-4">
+      <Alert tone={status === 'failed' ? 'error' : 'neutral'} className="flex flex-col gap-2 p-4">
         <h3 id="failure-title" className="font-semibold">
           {title}
         </h3>
@@ -56,12 +57,9 @@ export function RunFailure({
         {detail ? (
           <details className="text-slate-800">
             <summary className="cursor-pointer font-medium">The trainer’s output</summary>
-            <pre
-              className="mt-2 max-h-80 overflow-auto whitespace-pre-wrap break-words rounded-md bg-slate-900 p-3 text-xs leading-relaxed text-slate-100"
-              data-testid="error-detail"
-            >
+            <LogBox label="The trainer’s output" className="mt-2 whitespace-pre-wrap break-words" testId="error-detail">
               {detail}
-            </pre>
+            </LogBox>
           </details>
         ) : null}
       </Alert>

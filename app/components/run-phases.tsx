@@ -3,6 +3,7 @@
 // app/runs/cost.ts, like the run's cost split, so the two agree). A run that has not reached its machine
 // yet has none.
 import type { PhaseView } from '~/runs/phases'
+import { Time } from './time'
 import { cn } from './ui/cn'
 
 export function RunPhases({ phases, active }: { phases: PhaseView[]; active: boolean }) {
@@ -27,9 +28,7 @@ export function RunPhases({ phases, active }: { phases: PhaseView[]; active: boo
             {phase.current ? <span className="sr-only"> (now)</span> : null}
           </span>
           <span className="flex gap-2 tabular-nums text-slate-600">
-            <time dateTime={phase.startedAt} className="text-slate-400">
-              {phase.clock}
-            </time>
+            <Time at={phase.startedAt} format="clock" className="text-slate-500" />
             <span>{phase.current ? `${phase.duration} so far` : phase.duration}</span>
             {phase.cost ? <span aria-label={`cost ${phase.cost}`}>· {phase.cost}</span> : null}
           </span>

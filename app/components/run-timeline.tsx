@@ -1,10 +1,10 @@
-// The states a run went through, in order, with the time it reached each (UTC). States a failed or
+// The states a run went through, in order, with the time it reached each (the reader's zone, UTC on hover). States a failed or
 // canceled run never reached are shown struck through, so the reader sees where it stopped. What the
 // server did on its own (a spot machine reclaimed, a zone without capacity, what a cancel kept) is
 // shown among the states in time order, in amber.
 import { cn } from './ui/cn'
 import type { TimelineStep } from '~/runs/status'
-import { formatClock } from '~/utils/format'
+import { Time } from './time'
 
 export type TimelineEvent = { kind: string; text: string; step: number | null; at: string }
 
@@ -54,15 +54,15 @@ export function RunTimeline({ steps, events = [] }: { steps: TimelineStep[]; eve
               <span aria-hidden className="relative ml-0.5 mt-1.5 h-2 w-2 shrink-0 rounded-full bg-amber-500" />
               <div className="flex min-w-0 flex-1 flex-wrap items-baseline justify-between gap-x-3 text-sm">
                 <span className="min-w-0 break-words text-amber-900">{event.text}</span>
-                <time dateTime={event.at} className="tabular-nums text-slate-500">
-                  {formatClock(new Date(event.at))} UTC
-                </time>
+                <Time at={event.at} format="clock" className="tabular-nums text-slate-500" />
               </div>
             </li>
           )
         }
         const { step } = entry
-        const failed = step.state === 'done' && (step.status === 'failed' || step.status === 'canceled')
+        const failed = step.state === 'done' && step.status === 'failed'
+        // Someone chose to cancel: the end of the run, in the neutral tone of the status badge, not red.
+        const canceled = step.state === 'done' && step.status === 'canceled'
         return (
           <li
             key={step.status}
@@ -76,16 +76,18 @@ export function RunTimeline({ steps, events = [] }: { steps: TimelineStep[]; eve
               aria-hidden
               className={cn(
                 'relative mt-1 h-3 w-3 shrink-0 rounded-full border-2',
-                failed ? 'border-red-600 bg-red-600' : DOTS[step.state],
+                failed ? 'border-red-600 bg-red-600' : canceled ? 'border-slate-500 bg-slate-500' : DOTS[step.state],
               )}
             />
             <div className="flex min-w-0 flex-1 flex-wrap items-baseline justify-between gap-x-3 text-sm">
               <span
                 className={cn(
                   step.state === 'current' && 'font-semibold text-brand-700',
-                  step.state === 'done' && (failed ? 'font-semibold text-red-700' : 'text-slate-900'),
+                  step.state === 'done' &&
+                    (failed ? 'font-semibold text-red-700' : canceled ? 'font-semibold' : 'text-slate-900'),
                   step.state === 'upcoming' && 'text-slate-500',
-                  step.state === 'skipped' && 'text-slate-400 line-through',
+                  // slate-600 on white: struck-through text still needs 4.5:1 (slate-400 was 2.6:1).
+                  step.state === 'skipped' && 'text-slate-600 line-through',
                 )}
               >
                 {step.label}
@@ -99,11 +101,7 @@ export function RunTimeline({ steps, events = [] }: { steps: TimelineStep[]; eve
                         : ''}
                 </span>
               </span>
-              {step.at ? (
-                <time dateTime={step.at} className="tabular-nums text-slate-500">
-                  {step.clock} UTC
-                </time>
-              ) : null}
+              {step.at ? <Time at={step.at} format="clock" className="tabular-nums text-slate-500" /> : null}
             </div>
           </li>
         )

@@ -26,6 +26,7 @@ import {
 import {
   KNOB_NAMES,
   knobForPath,
+  knobIssueText,
   knobsToInputs,
   parseKnobInputs,
   readKnobs,
@@ -70,7 +71,7 @@ export function TrainingConfigEditor({ initialText, initialInputs, family, serve
     if (!live.success) {
       for (const issue of live.issues) {
         const knob = knobForPath(issue.path)
-        if (knob && !errors[knob]) errors[knob] = [formatIssue(issue)]
+        if (knob && !errors[knob]) errors[knob] = [knobIssueText(knob, issue)]
       }
     }
     return errors

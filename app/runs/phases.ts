@@ -134,7 +134,6 @@ export type PhaseView = {
   phase: string
   label: string
   startedAt: string
-  clock: string
   duration: string
   /**
    * What its time cost, priced per machine by overlap (app/runs/cost.ts: the same split as the run's cost

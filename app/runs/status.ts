@@ -72,7 +72,6 @@ export type TimelineStep = {
   label: string
   /** ISO time the run reached this state, null when it has not (or when that was not recorded). */
   at: string | null
-  clock: string | null
   state: 'done' | 'current' | 'upcoming' | 'skipped'
 }
 

@@ -4,7 +4,7 @@
 import { describeMachine as describeProviderMachine, freeCostText } from '../gpu/registry.server'
 import { prisma } from '../utils/db.server'
 import { getEnv } from '../utils/env.server'
-import { formatClock, formatDuration, formatUsd } from '../utils/format'
+import { formatDuration, formatUsd } from '../utils/format'
 import { parsePhases, phaseLabel, type PhaseSpan, type PhaseView } from './phases'
 import { parseSamples, uploadedSamples } from './samples'
 import { offeredCheckpoint } from './checkpoints.server'
@@ -152,7 +152,7 @@ export function buildTimeline(run: TimelineRun, firstAt: Partial<Record<string, 
     run.status === 'succeeded' ? active.length - 1 : Math.max(0, ...[...reached.keys()].map((s) => active.indexOf(s)))
   const stepOf = (status: RunStatus, state: TimelineStep['state']): TimelineStep => {
     const at = reached.get(status) ?? null
-    return { status, label: runStatusLabel(status), at: at?.toISOString() ?? null, clock: at ? formatClock(at) : null, state }
+    return { status, label: runStatusLabel(status), at: at?.toISOString() ?? null, state }
   }
   const steps = ACTIVE_RUN_STATUSES.map((status, index) => {
     if (current >= 0) return stepOf(status, index < current ? 'done' : index === current ? 'current' : 'upcoming')
@@ -209,7 +209,6 @@ export async function loadRunActivity(runId: string) {
       status: r.status,
       phase: r.phase,
       text: r.text!,
-      clock: formatClock(r.at),
       at: r.at.toISOString(),
     })),
   }
@@ -240,7 +239,6 @@ export function buildPhaseTimeline(
       phase: span.phase,
       label: phaseLabel(span.phase),
       startedAt: span.startedAt,
-      clock: formatClock(start),
       duration: formatDuration(ms),
       cost: costs[i] ?? null,
       current: active && span.endedAt === null,
@@ -336,7 +334,6 @@ export async function loadRunOutputs(run: {
       text: e.text,
       step: e.step,
       at: e.at.toISOString(),
-      clock: formatClock(e.at),
     })),
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { getBaseModel } from './base-models'
 import { validateConfig } from './config'
-import { knobForPath, knobsToInputs, parseKnobInputs, readKnobs, writeKnobs, type ConfigKnobs } from './knobs'
+import { knobForPath, knobIssueText, knobsToInputs, parseKnobInputs, readKnobs, writeKnobs, type ConfigKnobs } from './knobs'
 import { findPreset, TRAINING_PRESETS } from './presets'
 
 const balanced = () => structuredClone(findPreset('flux-balanced')!.config)
@@ -76,14 +76,13 @@ describe('form inputs', () => {
     expect(parseKnobInputs(knobsToInputs(knobs))).toEqual({ knobs, errors: {} })
   })
 
-  test('not a number: the path and a clear message; ranges are left to the schema', () => {
+  test('not a number: the field name and a clear message, no JSON path; ranges are left to the schema', () => {
     const inputs = { ...knobsToInputs(readKnobs(balanced())), steps: '12abc', lr: '', rank: '-3', optimizer: 'magic' }
     const { knobs, errors } = parseKnobInputs(inputs)
     expect(errors).toEqual({
-      steps: 'config.process[0].train.steps: must be a whole number',
-      lr: 'config.process[0].train.lr: is required',
-      optimizer:
-        'config.process[0].train.optimizer: must be one of "adamw8bit", "adamw", "adam8bit", "adam", "prodigy", "adafactor", "lion8bit"',
+      steps: 'Steps must be a whole number',
+      lr: 'Learning rate is required',
+      optimizer: 'Optimizer must be one of "adamw8bit", "adamw", "adam8bit", "adam", "prodigy", "adafactor", "lion8bit"',
     })
     expect(knobs.rank).toBe(-3)
     expect(parseKnobInputs({ lr: '0x10' }).errors.lr).toMatch(/must be a number, such as 0.0001 or 1e-4/)
@@ -92,6 +91,25 @@ describe('form inputs', () => {
 
   test('sample prompts: one per line, blank lines dropped', () => {
     expect(parseKnobInputs({ samplePrompts: ' a [trigger]\r\n\n b \n' }).knobs.samplePrompts).toEqual(['a [trigger]', 'b'])
+  })
+
+  test('the schema problems with a knob, in words for its field', () => {
+    const config = writeKnobs(balanced(), { rank: 300, steps: 0, samplePrompts: ['a photo', ''] })
+    const result = validateConfig(config)
+    expect(result.success).toBe(false)
+    const words = result.success
+      ? []
+      : result.issues.flatMap((issue) => {
+          const knob = knobForPath(issue.path)
+          return knob ? [knobIssueText(knob, issue)] : []
+        })
+    expect(words.sort()).toEqual(['Rank must be at most 256', 'Sample prompt 2 must not be empty', 'Steps must be at least 1'])
+    expect(
+      knobIssueText('resolution', { path: 'config.process[0].datasets[0].resolution[1]', message: 'must be at least 256' }),
+    ).toBe('Resolution, item 2, must be at least 256')
+    expect(knobIssueText('samplePrompts', { path: 'config.process[0].sample.prompts[0]', message: '${…} is not allowed' })).toBe(
+      'Sample prompt 1: ${…} is not allowed',
+    )
   })
 
   test('knobForPath maps a validation path to its field', () => {

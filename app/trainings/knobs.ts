@@ -33,6 +33,40 @@ export const KNOB_PATHS: Record<KnobName, string> = {
   saveEvery: `${P}.save.save_every`,
 }
 
+/**
+ * Each knob's name in a sentence, as its field's label says it: the knob form shows "Rank must be at
+ * most 256", not the JSON path; the raw JSON editor keeps the path, which is where the reader looks.
+ */
+const KNOB_LABELS: Record<KnobName, string> = {
+  steps: 'Steps',
+  lr: 'Learning rate',
+  rank: 'Rank',
+  resolution: 'Resolution',
+  batchSize: 'Batch size',
+  optimizer: 'Optimizer',
+  samplePrompts: 'Sample prompts',
+  saveEvery: 'Save every',
+}
+
+/**
+ * A validation problem of a knob in words: "Rank must be at most 256", "Sample prompt 2 must not be
+ * empty". A path below the knob that names no list item keeps its tail: "Resolution (.size) …".
+ */
+export function knobIssueText(knob: KnobName, issue: { path: string; message: string }) {
+  const rest = issue.path.slice(KNOB_PATHS[knob].length)
+  const item = /^\[(\d+)\]$/.exec(rest)
+  const subject = !rest
+    ? KNOB_LABELS[knob]
+    : item
+      ? knob === 'samplePrompts'
+        ? `Sample prompt ${Number(item[1]) + 1}`
+        : `${KNOB_LABELS[knob]}, item ${Number(item[1]) + 1},`
+      : `${KNOB_LABELS[knob]} (${rest})`
+  // "must be …", "is required" continue the sentence; a message that is a sentence of its own
+  // ("${…} would make the trainer …") follows a colon.
+  return /^[a-z]/.test(issue.message) ? `${subject} ${issue.message}` : `${subject.replace(/,$/, '')}: ${issue.message}`
+}
+
 type Json = Record<string, unknown>
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)
@@ -147,20 +181,20 @@ export function parseKnobInputs(inputs: Partial<KnobInputs>): {
   for (const key of INTEGER_KNOBS) {
     const raw = inputs[key]?.trim()
     if (raw === undefined) continue
-    if (!/^-?\d+$/.test(raw)) errors[key] = `${KNOB_PATHS[key]}: ${raw ? 'must be a whole number' : 'is required'}`
+    if (!/^-?\d+$/.test(raw)) errors[key] = `${KNOB_LABELS[key]} ${raw ? 'must be a whole number' : 'is required'}`
     else knobs[key] = Number(raw)
   }
   const lr = inputs.lr?.trim()
   if (lr !== undefined) {
     // Number('') is 0 and Number('0x10') is 16: accept only what a person means by a decimal number.
     if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(lr))
-      errors.lr = `${KNOB_PATHS.lr}: ${lr ? 'must be a number, such as 0.0001 or 1e-4' : 'is required'}`
+      errors.lr = `${KNOB_LABELS.lr} ${lr ? 'must be a number, such as 0.0001 or 1e-4' : 'is required'}`
     else knobs.lr = Number(lr)
   }
   if (inputs.optimizer !== undefined) {
     const optimizer = OPTIMIZERS.find((o) => o === inputs.optimizer)
     if (optimizer) knobs.optimizer = optimizer
-    else errors.optimizer = `${KNOB_PATHS.optimizer}: must be one of ${OPTIMIZERS.map((o) => `"${o}"`).join(', ')}`
+    else errors.optimizer = `${KNOB_LABELS.optimizer} must be one of ${OPTIMIZERS.map((o) => `"${o}"`).join(', ')}`
   }
   if (inputs.samplePrompts !== undefined) {
     knobs.samplePrompts = inputs.samplePrompts

@@ -5,10 +5,12 @@ import {
   durationInWords,
   formatBytes,
   formatClock,
+  formatDate,
   formatDateTime,
   formatDuration,
   formatEta,
   formatUsd,
+  formatUtc,
 } from './format'
 
 test('durations, money, sizes and ETA read like a person would say them', () => {
@@ -51,8 +53,17 @@ test('counts take the word English gives them', () => {
   expect([0, 1, 2].map((n) => countOf(n, 'run', 'runs'))).toEqual(['0 runs', '1 run', '2 runs'])
 })
 
-test('dates and clocks are UTC', () => {
+test("dates and clocks are in the reader's zone, UTC by default and said so", () => {
   const date = new Date('2026-11-27T14:05:09.500Z')
   expect(formatDateTime(date)).toBe('2026-11-27 14:05 UTC')
   expect(formatClock(date)).toBe('14:05:09')
+  expect(formatDate(date)).toBe('2026-11-27')
+  // New York is UTC-5 in November; Tokyo is UTC+9, already the next day at midnight.
+  expect(formatDateTime(date, 'America/New_York')).toBe('2026-11-27 09:05')
+  expect(formatClock(date, 'America/New_York')).toBe('09:05:09')
+  expect(formatDateTime(new Date('2026-11-27T15:00:00Z'), 'Asia/Tokyo')).toBe('2026-11-28 00:00')
+  expect(formatDate(new Date('2026-11-27T15:00:00Z'), 'Asia/Tokyo')).toBe('2026-11-28')
+  // The tooltip: the exact time in UTC whatever the reader's zone.
+  expect(formatUtc(date)).toBe('2026-11-27 14:05 UTC')
+  expect(formatUtc(date, { seconds: true })).toBe('2026-11-27 14:05:09 UTC')
 })

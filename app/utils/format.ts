@@ -1,6 +1,7 @@
 // Text for durations, money, sizes, dates and counts: one module for the whole app, shared by the
-// server and the browser. Pages format on the server so the server-rendered page and the hydrated one
-// say the same thing; dates are in UTC for the same reason (the server does not know the reader's zone).
+// server and the browser. Dates are shown in the reader's time zone: the browser tells the server its
+// zone in a cookie (app/utils/time-zone.ts), so the server-rendered page and the hydrated one format
+// with the same zone and say the same thing. Without the cookie (or with a zone we do not know) it is UTC.
 
 const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', useGrouping: false })
 const englishPlurals = new Intl.PluralRules('en-US')
@@ -53,12 +54,53 @@ export function formatBytes(bytes: number) {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`
 }
 
-/** "2026-11-27 14:05 UTC": one zone for everyone, so server and browser render the same text. */
-export function formatDateTime(date: Date) {
-  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+// One formatter per zone and style: building an Intl.DateTimeFormat is slow, and the zones are a
+// known, bounded list (a zone is checked against Intl before it gets here).
+const dateTimeFormats = new Map<string, Intl.DateTimeFormat>()
+function partsIn(date: Date, timeZone: string) {
+  let format = dateTimeFormats.get(timeZone)
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    })
+    dateTimeFormats.set(timeZone, format)
+  }
+  const parts: Record<string, string> = {}
+  for (const part of format.formatToParts(date)) parts[part.type] = part.value
+  return parts as Record<'year' | 'month' | 'day' | 'hour' | 'minute' | 'second', string>
 }
 
-/** "14:05:09" (UTC), for the timeline and the log lines. */
-export function formatClock(date: Date) {
-  return date.toISOString().slice(11, 19)
+const utcSuffix = (timeZone: string) => (timeZone === 'UTC' ? ' UTC' : '')
+
+/** "2026-11-27 14:05" in the reader's zone; "2026-11-27 14:05 UTC" when that zone is UTC. */
+export function formatDateTime(date: Date, timeZone = 'UTC') {
+  const p = partsIn(date, timeZone)
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}${utcSuffix(timeZone)}`
+}
+
+/** "2026-11-27" in the reader's zone. */
+export function formatDate(date: Date, timeZone = 'UTC') {
+  const p = partsIn(date, timeZone)
+  return `${p.year}-${p.month}-${p.day}`
+}
+
+/** "14:05:09" in the reader's zone, for the timeline and the log lines. */
+export function formatClock(date: Date, timeZone = 'UTC') {
+  const p = partsIn(date, timeZone)
+  return `${p.hour}:${p.minute}:${p.second}`
+}
+
+/** "2026-11-27 14:05 UTC" (with seconds: "14:05:09 UTC"): one zone for everyone, for a tooltip. */
+export function formatUtc(date: Date, { seconds = false } = {}) {
+  return `${date
+    .toISOString()
+    .slice(0, seconds ? 19 : 16)
+    .replace('T', ' ')} UTC`
 }

@@ -17,6 +17,35 @@ export function parsePermissionString(permission: PermissionString) {
   return { action, entity, access: accesses }
 }
 
+/**
+ * The permissions some check in the code reads, as `action:entity:access`: the roles matrix offers
+ * these and no others, since a box like "create gpu" or "update run" would change nothing (runs are
+ * governed by their training's permissions). An "own" check is also passed by "any", so both show.
+ * permissions.test.ts holds this list to the checks in the code, both ways.
+ */
+export const MATRIX_PERMISSIONS = [
+  'read:user:any',
+  'update:user:any',
+  'create:role:any',
+  'read:role:any',
+  'update:role:any',
+  'delete:role:any',
+  'create:training:own',
+  'create:training:any',
+  'read:training:own',
+  'read:training:any',
+  'update:training:own',
+  'update:training:any',
+  'delete:training:own',
+  'delete:training:any',
+  'read:gpu:any',
+  'delete:gpu:any',
+] as const satisfies ReadonlyArray<`${Action}:${Entity}:${Access}`>
+
+const matrixSet: ReadonlySet<string> = new Set(MATRIX_PERMISSIONS)
+/** Whether the roles matrix offers this `action:entity:access`. */
+export const isMatrixPermission = (key: string) => matrixSet.has(key)
+
 export type UserWithRoles = {
   roles: Array<{ name: string; permissions: Array<{ action: string; entity: string; access: string }> }>
 }

@@ -3,7 +3,8 @@
 // Not a test: it prints figures and never fails on them (only on a broken run).
 //   --json          print one JSON object on stdout (json.ts), everything else on stderr
 //   --db D          sqlite (default) or postgres (a throwaway cluster, tests/setup/postgres.ts)
-//   --only X        run one part: upload, pages (with the client JS size), supervisor or storage (default: all)
+//   --only X        run one part: upload, pages (with the client JS size), supervisor, storage or lighthouse
+//                   (the Lighthouse scores of the main pages, scripts/bench/lighthouse.ts) (default: all)
 //   --files N       photos to upload (default 50; 20 with --json)
 //   --parallel N    uploads at a time, and sharp jobs at a time in the direct run (default 4)
 //   --runs LIST     active runs per supervisor cycle (default 10,100,1000; 1000 with --json)
@@ -22,6 +23,7 @@ import { measureClientJs, type ClientJsFigures } from './client-js'
 import type { DatabaseKind } from '../../prisma/database-url'
 import { openBenchDatabases } from './databases'
 import { benchJson, GOALS } from './json'
+import { LIGHTHOUSE_VERSION, runLighthouseBench, type LighthouseRow } from './lighthouse'
 import { runPageBench, type PageBenchResult } from './pages'
 import { runSupervisorBench, type CycleFigures } from './supervisor'
 import { runStorageBench, type StorageFigures } from './storage'
@@ -30,7 +32,7 @@ import { PHOTO_HEIGHT_PX, PHOTO_WIDTH_PX, runUploadBench, type BenchResult } fro
 const RSS_GOAL_MB = 200
 const SESSION_SECRET = 'bench-session-secret-0123456789'
 const PAGE_WARMUP_MS = 2000
-const PARTS = ['upload', 'pages', 'supervisor', 'storage'] as const
+const PARTS = ['upload', 'pages', 'supervisor', 'storage', 'lighthouse'] as const
 type Part = (typeof PARTS)[number]
 
 function positiveInt(value: string | undefined, fallback: number, name: string) {
@@ -176,6 +178,29 @@ function reportStorage(figures: StorageFigures[]) {
   )
 }
 
+function reportLighthouse(rows: LighthouseRow[]) {
+  console.log(
+    `\nLighthouse ${LIGHTHOUSE_VERSION} on the production server, ${os.availableParallelism()} CPUs shared with the server; ` +
+      `phone: Lighthouse's default (simulated mid-range phone and slow 4G), desktop: its desktop preset\n`,
+  )
+  console.log(
+    table([
+      ['Page', 'Phone: perf · a11y · best practices · SEO', 'Desktop: perf · a11y · best practices · SEO'],
+      ...[...new Set(rows.map((r) => r.page))].map((page): [string, string, string] => {
+        const of = (formFactor: LighthouseRow['formFactor']) => {
+          const scores = rows.find((r) => r.page === page && r.formFactor === formFactor)?.scores
+          return scores
+            ? Object.values(scores)
+                .map((v) => v ?? '—')
+                .join(' · ')
+            : '—'
+        }
+        return [page, of('phone'), of('desktop')]
+      }),
+    ]),
+  )
+}
+
 function sizeList(value: string | undefined, fallback: number[]) {
   if (value === undefined) return fallback
   const sizes = value.split(',').map((v) => Number(v.trim()))
@@ -214,7 +239,7 @@ if (asJson) {
 // agent tokens made in this process must match the server's.
 process.env.SESSION_SECRET = SESSION_SECRET
 // Once, before any part: every part measures the same build, even if app/ changes meanwhile.
-if (runs('upload') || runs('pages')) ensureProductionBuild()
+if (runs('upload') || runs('pages') || runs('lighthouse')) ensureProductionBuild()
 const loadBefore = os.loadavg()
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'trainyard-bench-'))
 const databases = await openBenchDatabases(db, work)
@@ -223,6 +248,7 @@ let pages: PageBenchResult | null = null
 let clientJs: ClientJsFigures | null = null
 let supervisor: CycleFigures[] | null = null
 let storage: StorageFigures[] | null = null
+let lighthouse: LighthouseRow[] | null = null
 try {
   // The app modules this process loads (cookie signing, agent tokens) read the environment, and
   // db.server makes the app's own client from it: give it a database of its own that nothing uses, so
@@ -267,6 +293,17 @@ try {
   if (runs('storage')) {
     storage = await runStorageBench({ workDir: work })
     if (!asJson) reportStorage(storage)
+  }
+  // Minutes of Chromium: with --json (a machine reading figures) only when asked for by name. Its table
+  // goes to stderr there, like everything but the JSON.
+  if (runs('lighthouse') && (!asJson || values.only === 'lighthouse')) {
+    lighthouse = await runLighthouseBench({
+      databaseUrl: await databases.create('bench_lighthouse'),
+      workDir: work,
+      sessionSecret: SESSION_SECRET,
+      createClient,
+    })
+    reportLighthouse(lighthouse)
   }
 } finally {
   databases.close()

@@ -68,11 +68,12 @@ test('create from a preset, tune it in the form and the JSON, duplicate, delete'
   await expect(jsonEditor(page)).toHaveValue(/"steps": 1500,,/)
   expect((await storedConfig(trainingId)).config.process[0]!.train.steps).toBe(300)
 
-  // …valid JSON moves the knobs, and an out-of-range value is named by its path.
+  // …valid JSON moves the knobs, and an out-of-range value is said in words by its field, by its path in the JSON's list.
   await jsonEditor(page).fill(good.replace('"steps": 1500,', '"steps": 1600,').replace(/"lr": [^,]+,/, '"lr": -1,'))
   await expect(page.getByLabel('Steps', { exact: true })).toHaveValue('1600')
   await expect(page.getByLabel('Learning rate')).toHaveValue('-1')
-  await expect(page.getByText('config.process[0].train.lr: must be greater than 0').first()).toBeVisible()
+  await expect(page.getByText('config.process[0].train.lr: must be greater than 0')).toBeVisible()
+  await expect(page.getByText('Learning rate must be greater than 0')).toBeVisible()
   await page.getByLabel('Learning rate').fill('0.0002')
   await expect(jsonEditor(page)).toHaveValue(/"lr": 0.0002,/)
   await page.getByRole('button', { name: 'Save config' }).click()

@@ -6,6 +6,8 @@ const alertVariants = cva('rounded-md border px-4 py-3 text-sm', {
   variants: {
     tone: {
       info: 'border-brand-100 bg-brand-50 text-slate-800',
+      // A canceled run: someone chose it, so neither an error nor a warning.
+      neutral: 'border-slate-200 bg-slate-50 text-slate-800',
       success: 'border-green-200 bg-green-50 text-green-900',
       warning: 'border-amber-200 bg-amber-50 text-amber-900',
       error: 'border-red-200 bg-red-50 text-red-800',

@@ -21,9 +21,10 @@ import { cn } from '~/components/ui/cn'
 import { getErrorMessage } from '~/utils/misc'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { isActiveRunStatus, isTerminalRunStatus } from '~/runs/status'
-import { countOf, formatDateTime, formatDuration } from '~/utils/format'
+import { countOf, formatDuration } from '~/utils/format'
 import { CANCELED_BY_ADMIN, endRun } from '~/runs/runs.server'
 import { redirectWithToast } from '~/utils/toast.server'
+import { Time } from '~/components/time'
 import { PageNumberSchema } from '~/utils/pagination'
 import {
   apportionCents,
@@ -144,7 +145,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
         instanceType: gpu.instanceType ?? '—',
         spot: gpu.spot,
         zone: gpu.zone,
-        launched: formatDateTime(start),
+        launchedAt: start.toISOString(),
         age: formatDuration(now.getTime() - start.getTime()),
         ranFor: gpu.launchedAt ? formatDuration(cost.paidMs) : '—',
         cost: gpu.launchedAt ? centsText(machineCents[i]!, cost.totalUsd) : '—',
@@ -337,7 +338,7 @@ export default function GpuFleet() {
                 </dd>
                 <dt>Launched</dt>
                 <dd className="text-slate-900">
-                  {gpu.launched} <span className="text-slate-500">({gpu.age} ago)</span>
+                  <Time at={gpu.launchedAt} /> <span className="text-slate-500">({gpu.age} ago)</span>
                 </dd>
                 <dt>Ran for</dt>
                 <dd className="tabular-nums text-slate-900">{gpu.ranFor}</dd>

@@ -1,6 +1,7 @@
-// /admin/roles/:roleId — rename or delete a role, choose its permissions in a matrix (rows are
-// entities, columns are actions, each cell has an "own" and an "any" box), and set its members' default
-// monthly GPU budget.
+// /admin/roles/:roleId — rename or delete a role, set its members' default monthly GPU budget, and
+// choose its permissions in a matrix: rows are entities, columns are actions, each cell has an "own" and
+// an "any" box where some check in the code reads that permission (MATRIX_PERMISSIONS), and a dash where
+// none does.
 import { getFormProps, getInputProps, useForm } from '@conform-to/react'
 import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { invariantResponse } from '@epic-web/invariant'
@@ -15,7 +16,15 @@ import { BudgetFormSchema } from '~/runs/budget'
 import { requireUserId } from '~/utils/auth.server'
 import { isUniqueViolation, prisma } from '~/utils/db.server'
 import { formReply, type FormReply } from '~/utils/forms'
-import { ACCESSES, ACTIONS, ENTITIES, userHasPermission, type PermissionString } from '~/utils/permissions'
+import {
+  ACCESSES,
+  ACTIONS,
+  ENTITIES,
+  isMatrixPermission,
+  MATRIX_PERMISSIONS,
+  userHasPermission,
+  type PermissionString,
+} from '~/utils/permissions'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { useUser } from '~/utils/user'
@@ -44,9 +53,9 @@ const INTENT_PERMISSIONS = {
 
 const ROLE_USERS_SHOWN = 20
 
-/** Every cell of the matrix, for the browser (PERMISSION_KEYS is server code). */
-const ALL_KEYS: PermissionString[] = ENTITIES.flatMap((entity) =>
-  ACTIONS.flatMap((action) => ACCESSES.map((access) => `${action}:${entity}:${access}` as const)),
+/** The rows of the matrix: entities with at least one permission that some check reads. */
+const MATRIX_ENTITIES = ENTITIES.filter((entity) =>
+  ACTIONS.some((action) => ACCESSES.some((access) => isMatrixPermission(`${action}:${entity}:${access}`))),
 )
 
 const RenameSchema = z.object({ intent: z.literal('rename'), name: RoleNameSchema, description: RoleDescriptionSchema })
@@ -260,11 +269,17 @@ export default function AdminRole() {
         <p className="-mt-1 text-sm text-slate-600">
           “own” lets a user act on what they created; “any” on everyone’s.
           {role.name === ADMIN_ROLE ? ' The admin role keeps every permission it has: the admin pages depend on them.' : null}
-          {canUpdate && ALL_KEYS.some((key) => !userHasPermission(user, key))
+          {canUpdate && MATRIX_PERMISSIONS.some((key) => !userHasPermission(user, key))
             ? ' You can give or take away only permissions you hold yourself; the others are locked.'
             : null}
         </p>
         <Form method="POST" className="flex flex-col gap-4" key={role.permissionKeys.join(',')}>
+          {/* A permission no check reads (an older role's "create gpu") is not offered, and kept as it is. */}
+          {role.permissionKeys
+            .filter((key) => !isMatrixPermission(key))
+            .map((key) => (
+              <input key={key} type="hidden" name="permission" value={key} />
+            ))}
           <fieldset className="min-w-0" disabled={!canUpdate}>
             <legend className="sr-only">Permissions of {role.name}</legend>
             <div className="-mx-4 overflow-x-auto px-4 sm:-mx-6 sm:px-6">
@@ -282,7 +297,7 @@ export default function AdminRole() {
                   </tr>
                 </thead>
                 <tbody className="divide-y divide-slate-100">
-                  {ENTITIES.map((entity) => (
+                  {MATRIX_ENTITIES.map((entity) => (
                     <tr key={entity}>
                       <th scope="row" className="py-2 pr-4 text-left font-medium">
                         {entity}
@@ -290,8 +305,17 @@ export default function AdminRole() {
                       {ACTIONS.map((action) => (
                         <td key={action} className="px-2 py-2">
                           <div className="flex flex-col gap-1 sm:flex-row sm:gap-3">
+                            {ACCESSES.every((access) => !isMatrixPermission(`${action}:${entity}:${access}`)) ? (
+                              <span className="text-slate-500">
+                                <span aria-hidden>—</span>
+                                <span className="sr-only">
+                                  nothing to {action} for {entity}
+                                </span>
+                              </span>
+                            ) : null}
                             {ACCESSES.map((access) => {
                               const key = `${action}:${entity}:${access}` as const
+                              if (!isMatrixPermission(key)) return null
                               return (
                                 <label key={key} className="flex items-center gap-1 whitespace-nowrap" title={descriptions[key]}>
                                   <input

@@ -33,8 +33,10 @@ describe('the role list', () => {
       permissionCount: 0,
       builtIn: false,
     })
-    expect(roles.find((r) => r.name === 'admin')).toMatchObject({ builtIn: true, permissionCount: 20 })
-    expect(roles.find((r) => r.name === 'user')).toMatchObject({ builtIn: true, permissionCount: 20 })
+    // The seeded roles hold 20 permissions each, counted here as the role's page offers them: only
+    // those some check reads (admin: every "any" one of them; user: the "own" ones of trainings).
+    expect(roles.find((r) => r.name === 'admin')).toMatchObject({ builtIn: true, permissionCount: 12 })
+    expect(roles.find((r) => r.name === 'user')).toMatchObject({ builtIn: true, permissionCount: 4 })
   })
 })
 

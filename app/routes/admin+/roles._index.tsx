@@ -12,7 +12,7 @@ import { StatusButton } from '~/components/ui/status-button'
 import { isUniqueViolation, prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { useIsPending } from '~/utils/misc'
-import { userHasPermission } from '~/utils/permissions'
+import { isMatrixPermission, userHasPermission } from '~/utils/permissions'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { useUser } from '~/utils/user'
@@ -44,7 +44,13 @@ export async function loader({ request }: LoaderFunctionArgs) {
   await requireUserWithPermission(request, 'read:role:any')
   const roles = await prisma.role.findMany({
     orderBy: { name: 'asc' },
-    select: { id: true, name: true, description: true, _count: { select: { users: true, permissions: true } } },
+    select: {
+      id: true,
+      name: true,
+      description: true,
+      permissions: { select: { action: true, entity: true, access: true } },
+      _count: { select: { users: true } },
+    },
   })
   return json({
     roles: roles.map((r) => ({
@@ -52,7 +58,8 @@ export async function loader({ request }: LoaderFunctionArgs) {
       name: r.name,
       description: r.description,
       userCount: r._count.users,
-      permissionCount: r._count.permissions,
+      // What the role's page offers: a permission no check reads is not counted.
+      permissionCount: r.permissions.filter((p) => isMatrixPermission(`${p.action}:${p.entity}:${p.access}`)).length,
       builtIn: isBuiltInRole(r.name),
     })),
   })

@@ -19,6 +19,8 @@ import { userHasPermission, type PermissionString } from '~/utils/permissions'
 import { requireUserWithPermission, userHasAnyAccess } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { useUser } from '~/utils/user'
+import { Time } from '~/components/time'
+import { type ReactNode } from 'react'
 import { permissionKey, setUserRoles } from './admin.server'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.user.email ?? 'User'} · Admin · Trainyard` }]
@@ -118,11 +120,6 @@ export async function action({ request, params }: ActionFunctionArgs) {
   return redirectWithToast(`/admin/users/${user.id}`, { type: 'success', description: `Roles saved for ${user.email}.` })
 }
 
-function formatDate(iso: string) {
-  // ISO date and time in UTC: identical on the server and in the browser, so hydration matches.
-  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`
-}
-
 export default function AdminUser() {
   const { user, roles } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
@@ -138,11 +135,11 @@ export default function AdminUser() {
       c.providerName === 'github' ? `GitHub${c.providerDisplayName ? ` (${c.providerDisplayName})` : ''}` : c.providerName,
     ),
   ]
-  const details: Array<[string, string]> = [
+  const details: Array<[string, ReactNode]> = [
     ['Email', user.email],
     ['Name', user.name ?? '—'],
-    ['Created', formatDate(user.createdAt)],
-    ['Updated', formatDate(user.updatedAt)],
+    ['Created', <Time key="created" at={user.createdAt} />],
+    ['Updated', <Time key="updated" at={user.updatedAt} />],
     ['Sign-in methods', methods.join(', ') || 'none'],
     ['Active sessions', String(user.sessionCount)],
     ['Trainings', String(user.trainingCount)],

@@ -15,6 +15,7 @@ import { requireUserId } from '~/utils/auth.server'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { redirectWithToast } from '~/utils/toast.server'
+import { Time } from '~/components/time'
 
 export const meta: MetaFunction = () => [{ title: 'Connections · Settings · Trainyard' }]
 
@@ -84,10 +85,6 @@ export async function action({ request }: ActionFunctionArgs) {
   return redirectWithToast(CONNECTIONS_PATH, { type: 'success', description: `Disconnected ${label} account${account}.` })
 }
 
-// A fixed locale and time zone: the server and the browser render the same text (no hydration
-// mismatch), whatever the visitor's settings.
-const dateFormat = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeZone: 'UTC' })
-
 export default function ConnectionsSettings() {
   const { connections, hasPassword } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
@@ -121,7 +118,7 @@ export default function ConnectionsSettings() {
                     {label} <span className="text-slate-700">@{name}</span>
                   </p>
                   <p className="text-xs text-slate-500">
-                    Connected <time dateTime={connection.createdAt}>{dateFormat.format(new Date(connection.createdAt))}</time>
+                    Connected <Time at={connection.createdAt} format="date" />
                   </p>
                 </div>
                 <Form method="POST">

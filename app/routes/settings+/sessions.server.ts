@@ -51,13 +51,3 @@ export function describeUserAgent(userAgent: string | null) {
   if (known) return known
   return userAgent.length > MAX_UNKNOWN_AGENT_CHARS ? `${userAgent.slice(0, MAX_UNKNOWN_AGENT_CHARS)}…` : userAgent
 }
-
-const DATE_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })
-
-/**
- * Dates are formatted on the server, in UTC and said so: formatting in the browser's time zone
- * would render differently on the server and the client and break hydration.
- */
-export function formatDate(date: Date) {
-  return `${DATE_FORMAT.format(date)} UTC`
-}

@@ -13,7 +13,9 @@ import { getSessionId, purgeExpiredSessions, requireUserId } from '~/utils/auth.
 import { prisma } from '~/utils/db.server'
 import { formReply, type FormReply } from '~/utils/forms'
 import { redirectWithToast } from '~/utils/toast.server'
-import { describeUserAgent, formatDate, signOutOtherSessions } from './sessions.server'
+import { Time, useTimeZone } from '~/components/time'
+import { formatDateTime } from '~/utils/format'
+import { describeUserAgent, signOutOtherSessions } from './sessions.server'
 
 export const meta: MetaFunction = () => [{ title: 'Sessions · Settings · Trainyard' }]
 
@@ -45,8 +47,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
         device: describeUserAgent(s.userAgent),
         userAgent: s.userAgent,
         createdAt: s.createdAt.toISOString(),
-        created: formatDate(s.createdAt),
-        expires: formatDate(s.expirationDate),
+        expiresAt: s.expirationDate.toISOString(),
         isCurrent: s.id === currentSessionId,
       }))
       // This device first, then the newest.
@@ -92,6 +93,7 @@ export default function SessionsSettings() {
   const { sessions } = useLoaderData<typeof loader>()
   const actionData = useActionData<typeof action>()
   const others = sessions.filter((s) => !s.isCurrent).length
+  const timeZone = useTimeZone()
   return (
     <Card title="Sessions" id="sessions-heading" headingLevel="h2" headingClassName="text-lg" className="gap-4">
       <p className="-mt-2 text-sm text-slate-600">
@@ -108,7 +110,7 @@ export default function SessionsSettings() {
                 {s.isCurrent ? <Badge tone="info">This device</Badge> : null}
               </p>
               <p className="text-xs text-slate-500">
-                Logged in <time dateTime={s.createdAt}>{s.created}</time> · expires {s.expires}
+                Logged in <Time at={s.createdAt} /> · expires <Time at={s.expiresAt} />
               </p>
             </div>
             {s.isCurrent ? null : (
@@ -118,7 +120,7 @@ export default function SessionsSettings() {
                   name="intent"
                   value="sign-out-session"
                   variant="secondary"
-                  aria-label={`Sign out ${s.device}, logged in ${s.created}`}
+                  aria-label={`Sign out ${s.device}, logged in ${formatDateTime(new Date(s.createdAt), timeZone)}`}
                 >
                   Sign out
                 </SubmitButton>

@@ -21,6 +21,8 @@ import { parseConfigText, STEPS_MAX } from '~/trainings/config'
 import { GeneralErrorBoundary, NotFound } from '~/components/error-boundary'
 import { ErrorList } from '~/components/forms'
 import { useRevalidateWhile } from '~/components/live-revalidation'
+import { LogBox } from '~/components/log-box'
+import { Time } from '~/components/time'
 import { LossChart } from '~/components/loss-chart'
 import { RunProgress } from '~/components/run-progress'
 import { RunStatusBadge } from '~/components/run-status-badge'
@@ -54,7 +56,7 @@ import {
 } from '~/runs/view.server'
 import { failureAdvice } from '~/runs/failures'
 import { requireRun } from '~/runs/access.server'
-import { formatBytes, formatDateTime, formatEta } from '~/utils/format'
+import { formatBytes, formatEta } from '~/utils/format'
 import { CANCELED_BY_USER, endRun, startRun, StartRunError } from '~/runs/runs.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { jobName } from '~/trainings/config'
@@ -137,7 +139,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       id: run.id,
       status: run.status,
       active: isActiveRunStatus(run.status),
-      created: formatDateTime(run.createdAt),
+      createdAt: run.createdAt.toISOString(),
       duration: runDuration(run, now),
       step: run.step,
       totalSteps: run.totalSteps,
@@ -212,11 +214,11 @@ async function loadSteering(run: Parameters<typeof loadRunOutputs>[0], configTex
     events: outputs.events,
     sampleEvery: sample?.sample_every ?? null,
     continuedFrom: links?.continuedFrom
-      ? { id: links.continuedFrom.id, created: formatDateTime(links.continuedFrom.createdAt), step: links.continuedFromStep }
+      ? { id: links.continuedFrom.id, createdAt: links.continuedFrom.createdAt.toISOString(), step: links.continuedFromStep }
       : null,
     continuations: (links?.continuations ?? []).map((c) => ({
       id: c.id,
-      created: formatDateTime(c.createdAt),
+      createdAt: c.createdAt.toISOString(),
       step: c.continuedFromStep,
     })),
   }
@@ -381,7 +383,9 @@ export default function RunPage() {
           ← All runs
         </Link>
         <div className="flex flex-wrap items-center gap-3">
-          <h2 className="text-xl font-semibold">Run of {run.created}</h2>
+          <h2 className="text-xl font-semibold">
+            Run of <Time at={run.createdAt} />
+          </h2>
           <RunStatusBadge status={run.status} />
         </div>
         <p className="text-sm text-slate-600" aria-live="polite">
@@ -392,7 +396,7 @@ export default function RunPage() {
           <p className="text-sm text-slate-600" data-testid="continued-from">
             Continues{' '}
             <Link to={`/trainings/${data.training.id}/runs/${data.continuedFrom.id}`} className="link">
-              the run of {data.continuedFrom.created}
+              the run of <Time at={data.continuedFrom.createdAt} />
             </Link>
             {data.continuedFrom.step !== null ? ` from step ${data.continuedFrom.step.toLocaleString('en-US')}` : null}.
           </p>
@@ -404,7 +408,7 @@ export default function RunPage() {
               <span key={c.id}>
                 {i > 0 ? ', ' : null}
                 <Link to={`/trainings/${data.training.id}/runs/${c.id}`} className="link">
-                  the run of {c.created}
+                  the run of <Time at={c.createdAt} />
                 </Link>
                 {c.step !== null ? ` (from step ${c.step.toLocaleString('en-US')})` : null}
               </span>
@@ -436,9 +440,11 @@ export default function RunPage() {
         />
       ) : null}
 
-      <div className="grid gap-6 lg:grid-cols-[1fr_20rem]">
-        <div className="flex min-w-0 flex-col gap-6">
-          <Card title="Progress" id="progress-title">
+      {/* Two columns on wide screens. Below that the columns dissolve (display: contents) into one
+          list of cards, where CSS order puts Progress and Cancel first: what a phone user came for. */}
+      <div className="flex flex-col gap-6 lg:grid lg:grid-cols-[1fr_20rem]" data-testid="run-layout">
+        <div className="contents lg:flex lg:min-w-0 lg:flex-col lg:gap-6">
+          <Card title="Progress" id="progress-title" className="order-first lg:order-none">
             <RunProgress
               step={run.step}
               totalSteps={run.totalSteps}
@@ -458,19 +464,13 @@ export default function RunPage() {
           </Card>
           <Card title="Latest log lines" id="log-title">
             {data.logLines.length ? (
-              <pre
-                className="max-h-80 overflow-auto rounded-md bg-slate-900 p-3 text-xs leading-relaxed text-slate-100"
-                data-testid="run-log"
-              >
+              <LogBox label="Run log" testId="run-log">
                 {data.logLines.map((line) => (
                   <div key={line.id} className="whitespace-pre-wrap break-words">
-                    <time dateTime={line.at} className="text-slate-400">
-                      {line.clock}
-                    </time>{' '}
-                    {line.text}
+                    <Time at={line.at} format="clock" className="text-slate-400" /> {line.text}
                   </div>
                 ))}
-              </pre>
+              </LogBox>
             ) : (
               <p className="text-sm text-slate-600">No messages from the machine yet.</p>
             )}
@@ -501,7 +501,7 @@ export default function RunPage() {
           </Card>
         </div>
 
-        <div className="flex flex-col gap-6">
+        <div className="contents lg:flex lg:flex-col lg:gap-6">
           <Card title="Phases" id="phases-title">
             <RunPhases phases={data.phases} active={run.active} />
           </Card>
@@ -540,9 +540,13 @@ export default function RunPage() {
             </dl>
           </Card>
           {canCancel ? (
-            <CancelRunForm pending={canceling} errors={errors} />
+            <div className="order-first lg:order-none">
+              <CancelRunForm pending={canceling} errors={errors} />
+            </div>
           ) : errors && run.active ? (
-            <ErrorList errors={errors} />
+            <div className="order-first lg:order-none">
+              <ErrorList errors={errors} />
+            </div>
           ) : null}
         </div>
       </div>

@@ -18,7 +18,7 @@ type ListData = {
     steps: string
     cost: string
     duration: string
-    continuedFrom: { id: string; created: string; step: number | null } | null
+    continuedFrom: { id: string; createdAt: string; step: number | null } | null
   }>
 }
 

@@ -9,6 +9,7 @@ import { z } from 'zod'
 import { GeneralErrorBoundary, trainingNotFound } from '~/components/error-boundary'
 import { ErrorList } from '~/components/forms'
 import { useRevalidateWhile } from '~/components/live-revalidation'
+import { Time } from '~/components/time'
 import { Pagination } from '~/components/pagination'
 import { RunStatusBadge } from '~/components/run-status-badge'
 import { buttonVariants } from '~/components/ui/button'
@@ -19,7 +20,6 @@ import { trainingResolutionPx } from '~/images/pipeline.server'
 import { userHasPermission } from '~/utils/permissions'
 import { isActiveRunStatus } from '~/runs/status'
 import { runDuration, runUsage } from '~/runs/view.server'
-import { formatDateTime } from '~/utils/format'
 import { spotPolicyFor, startRun, StartRunError } from '~/runs/runs.server'
 import { StartWithEstimate } from '~/components/run-estimate'
 import { startEstimatesFor } from '~/runs/estimate.server'
@@ -117,13 +117,12 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     runs: runs.map((run) => ({
       id: run.id,
       status: run.status,
-      created: formatDateTime(run.createdAt),
       createdAt: run.createdAt.toISOString(),
       duration: runDuration(run, now),
       steps: run.totalSteps ? `${run.step ?? 0} / ${run.totalSteps}` : '—',
       cost: runUsage(run, now).cost,
       continuedFrom: run.continuedFrom
-        ? { id: run.continuedFrom.id, created: formatDateTime(run.continuedFrom.createdAt), step: run.continuedFromStep }
+        ? { id: run.continuedFrom.id, createdAt: run.continuedFrom.createdAt.toISOString(), step: run.continuedFromStep }
         : null,
     })),
     spot,
@@ -248,7 +247,7 @@ export default function TrainingRuns() {
           <div className="overflow-hidden rounded-lg border border-slate-200 bg-white">
             <div
               aria-hidden
-              className={`hidden border-b border-slate-200 bg-slate-50 px-4 py-2 text-xs font-medium uppercase tracking-wide text-slate-500 sm:grid ${RUN_COLUMNS}`}
+              className={`hidden gap-x-4 border-b border-slate-200 bg-slate-50 px-4 py-2 text-xs font-medium uppercase tracking-wide text-slate-600 sm:grid ${RUN_COLUMNS}`}
             >
               <span>State</span>
               <span>Started</span>
@@ -266,9 +265,7 @@ export default function TrainingRuns() {
                     <span className="col-span-2 sm:col-span-1">
                       <RunStatusBadge status={run.status} />
                     </span>
-                    <time dateTime={run.createdAt} className="col-span-2 font-medium text-slate-900 sm:col-span-1">
-                      {run.created}
-                    </time>
+                    <Time at={run.createdAt} className="col-span-2 font-medium text-slate-900 sm:col-span-1" />
                     <span className="text-slate-600">
                       <span className="sm:sr-only">Duration: </span>
                       {run.duration}
@@ -286,7 +283,7 @@ export default function TrainingRuns() {
                     <p className="px-4 pb-3 text-xs text-slate-600" data-testid="continued-from">
                       Continued from{' '}
                       <Link to={`/trainings/${data.training.id}/runs/${run.continuedFrom.id}`} className="link">
-                        the run of {run.continuedFrom.created}
+                        the run of <Time at={run.continuedFrom.createdAt} />
                       </Link>
                       {run.continuedFrom.step !== null ? ` at step ${run.continuedFrom.step.toLocaleString('en-US')}` : null}
                     </p>

@@ -161,12 +161,13 @@ describe('config: main knobs', () => {
     expect(parsed.config.process[0]!.datasets[0]!.resolution).toEqual([512, 768])
   })
 
-  test('a negative learning rate: the message with its path beside the field and the JSON; nothing saved', async () => {
+  test('a negative learning rate: in words beside the field, with its path beside the JSON; nothing saved', async () => {
     const { training, cookie } = await setup()
     const response = await post(training.id, cookie, knobsForm(balanced(), { lr: '-0.001', steps: '999' }))
     expect(response.status).toBe(400)
     const body = (await response.json()) as Failure
-    expect(body.fieldErrors.lr).toEqual(['config.process[0].train.lr: must be greater than 0'])
+    // The field says it in words; the raw JSON's list keeps the path, where the reader looks in the JSON.
+    expect(body.fieldErrors.lr).toEqual(['Learning rate must be greater than 0'])
     expect(body.fieldErrors.config).toEqual(['config.process[0].train.lr: must be greater than 0'])
     expect(body.formErrors).toEqual(['Nothing was saved: the config has problems.'])
     expect(body.values).toMatchObject({ lr: '-0.001', steps: '999' })
@@ -176,7 +177,7 @@ describe('config: main knobs', () => {
   test('not a number', async () => {
     const { training, cookie } = await setup()
     const body = (await (await post(training.id, cookie, knobsForm(balanced(), { steps: 'lots' }))).json()) as Failure
-    expect(body.fieldErrors.steps).toEqual(['config.process[0].train.steps: must be a whole number'])
+    expect(body.fieldErrors.steps).toEqual(['Steps must be a whole number'])
     expect((await stored(training.id)).config).toBe(training.config)
   })
 
@@ -233,7 +234,7 @@ describe('config: raw JSON', () => {
       'config.process[0].train.steps: must be at least 1',
       'config.process[0].train.warmup: is not a known setting',
     ])
-    expect(body.fieldErrors.steps).toEqual(['config.process[0].train.steps: must be at least 1'])
+    expect(body.fieldErrors.steps).toEqual(['Steps must be at least 1'])
     expect((await stored(training.id)).config).toBe(training.config)
   })
 
@@ -416,7 +417,7 @@ describe('config: what would make the trainer read the server’s environment', 
     expect(response.status).toBe(400)
     const body = (await response.json()) as Failure
     expect(body.formErrors).toEqual(['Nothing was saved: the config has problems.'])
-    expect(body.fieldErrors.samplePrompts).toEqual([`config.process[0].sample.prompts[1]: ${ENV}`])
+    expect(body.fieldErrors.samplePrompts).toEqual([`Sample prompt 2: ${ENV}`])
     expect(body.fieldErrors.config).toEqual([`config.process[0].sample.prompts[1]: ${ENV}`])
     expect((await stored(training.id)).config).toBe(training.config)
   })

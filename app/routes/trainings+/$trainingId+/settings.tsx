@@ -33,7 +33,7 @@ import {
   withServerFields,
   type ConfigResult,
 } from '~/trainings/config'
-import { KNOB_NAMES, knobForPath, parseKnobInputs, writeKnobs, type KnobInputs } from '~/trainings/knobs'
+import { KNOB_NAMES, knobForPath, knobIssueText, parseKnobInputs, writeKnobs, type KnobInputs } from '~/trainings/knobs'
 import { requireTraining } from '~/trainings/access.server'
 import { BaseModelSlugSchema, TrainingNameSchema, TriggerWordSchema } from '~/trainings/validation'
 import { useUser } from '~/utils/user'
@@ -181,7 +181,7 @@ async function handleConfig(intent: 'knobs' | 'json', formData: FormData, traini
     const fieldErrors: Record<string, string[]> = { config: result.issues.map(formatIssue) }
     for (const issue of result.issues) {
       const knob = knobForPath(issue.path)
-      if (knob) fieldErrors[knob] = [...(fieldErrors[knob] ?? []), formatIssue(issue)]
+      if (knob) fieldErrors[knob] = [...(fieldErrors[knob] ?? []), knobIssueText(knob, issue)]
     }
     return refuse(formData, { formErrors: ['Nothing was saved: the config has problems.'], fieldErrors })
   }

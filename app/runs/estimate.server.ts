@@ -94,7 +94,7 @@ export const EC2_INSTALL_SECONDS = 600
  * Measured on the test machine (tests/integration/estimate-accuracy.test.ts prints the parts).
  */
 export const LOCAL_SIMULATED_TABLE = {
-  bootSeconds: 0.6,
+  bootSeconds: 0.3,
   downloadSeconds: 0.1,
   loadingSeconds: 0,
   uploadSeconds: 0.4,

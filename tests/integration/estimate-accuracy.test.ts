@@ -32,14 +32,14 @@ import { startFakeEc2, type FakeEc2 } from '../fake-ec2/server'
 import { createReadyTraining, READY_RESOLUTION_PX } from '../run-fixtures'
 import { driveUntil, finished, type RunRow } from '../run-driver'
 
-const SIMULATED_SECONDS = 15
+const SIMULATED_SECONDS = 10
 
 // Read by getEnv() (the job's simulated seconds, the estimate's table) and the SDK's credential chain.
 vi.hoisted(() => {
   process.env.AWS_ACCESS_KEY_ID = 'FAKEEC2'
   process.env.AWS_SECRET_ACCESS_KEY = 'FAKEEC2SECRET'
   process.env.EC2_TRAINER = 'simulate'
-  process.env.SIMULATED_TRAINING_SECONDS = '15'
+  process.env.SIMULATED_TRAINING_SECONDS = '10'
   process.env.EC2_AMI_ID = 'ami-0123456789abcdef0'
 })
 

@@ -121,9 +121,9 @@ describe('startRun: the monthly budget', () => {
       /^This run is estimated at [\d.]+ GPU hours? but [\d.]+ of your [\d.]+ monthly GPU hours are left/,
     )
 
-    // Ended after a few minutes of machine time: what it cost counts, no longer its estimate.
+    // Ended after a quarter of its estimated machine time: what it cost counts, no longer its estimate.
     await endRun(first.runId, 'canceled', { error: 'Canceled by you.' })
-    await prisma.trainingRun.update({ where: { id: first.runId }, data: { gpuMinutes: 3 } })
+    await prisma.trainingRun.update({ where: { id: first.runId }, data: { gpuMinutes: estimate.seconds / 60 / 4 } })
     await expect(startRun({ trainingId: b.id, startedById: user.id }, { provider: 'local' })).resolves.toMatchObject({
       created: true,
     })

@@ -108,6 +108,8 @@ test('a dataset with a small image is ready and can start: the small image is ad
   await expect(page.getByRole('listitem', { name: 'p-3.jpg' }).getByText('Small: trained at its own size')).toBeVisible()
 
   await page.getByRole('button', { name: 'Start training' }).first().click()
+  await expect(page.getByTestId('start-confirm')).toBeVisible()
+  await page.getByRole('button', { name: 'Start training' }).click()
   await expect(page).toHaveURL(new RegExp(`/trainings/${training.id}/runs/[a-z0-9]+$`))
   // Not left running for the next tests.
   await page.getByRole('button', { name: 'Cancel run' }).click()

@@ -55,6 +55,8 @@ test('while a run trains the tab title and the page follow it live; when it ends
   const training = await createReadyTraining(user.id, { name: 'Ada by email' })
   await page.goto(`/trainings/${training.id}/runs`)
   await page.getByRole('button', { name: 'Start training' }).click()
+  await expect(page.getByTestId('start-confirm')).toBeVisible()
+  await page.getByRole('button', { name: 'Start training' }).click()
   await expect(page).toHaveURL(/\/runs\/[a-z0-9]+$/)
   const runUrl = new URL(page.url())
   await page.evaluate(() => Object.assign(window, { __sameDocument: true }))

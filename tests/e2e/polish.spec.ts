@@ -119,6 +119,8 @@ test.describe('on a phone', () => {
     const training = await createReadyTraining(user.id, { name: 'On a phone' })
     await page.goto(`/trainings/${training.id}/runs`)
     await page.getByRole('button', { name: 'Start training' }).tap()
+    await expect(page.getByTestId('start-confirm')).toBeVisible()
+    await page.getByRole('button', { name: 'Start training' }).tap()
     await expect(page).toHaveURL(/\/runs\/[a-z0-9]+$/)
     const top = async (name: string) => (await page.getByRole('region', { name }).boundingBox())!.y
     const cancel = page.getByRole('button', { name: 'Cancel run' })

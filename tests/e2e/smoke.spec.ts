@@ -7,7 +7,7 @@ test('the home page and a logged-in header', async ({ page, login }) => {
   const user = await login({ name: 'Smoke Tester' })
   await page.goto('/')
   // A user without trainings is welcomed to their first one (returning users: app/routes/_index.test.ts).
-  await expect(page.getByText(`Welcome to Trainyard, ${user.name}!`)).toBeVisible()
+  await expect(page.getByRole('heading', { name: `Welcome to Trainyard, ${user.name}!` })).toBeVisible()
 })
 
 test('an unknown page is a 404 inside the layout', async ({ page }) => {

@@ -2,6 +2,7 @@
 // "own" permission, or anyone with the "any" permission. Someone else's training is a 404 — never a
 // 403 that would confirm it exists.
 import { json } from '@remix-run/node'
+import { narrowAccesses } from '../api/principal.server'
 import { requireUserId } from '../utils/auth.server'
 import { prisma } from '../utils/db.server'
 import type { Action } from '../utils/permissions'
@@ -21,7 +22,15 @@ export async function requireTraining(request: Request, trainingId: string | und
     where: {
       id: userId,
       roles: {
-        some: { permissions: { some: { action, entity: 'training', access: { in: isOwner ? ['own', 'any'] : ['any'] } } } },
+        some: {
+          permissions: {
+            some: {
+              action,
+              entity: 'training',
+              access: { in: narrowAccesses(request, action, isOwner ? ['own', 'any'] : ['any']) },
+            },
+          },
+        },
       },
     },
   })

@@ -1,6 +1,7 @@
 // Sessions and passwords. A session is a database row behind an httpOnly, SameSite=Lax cookie.
 import { redirect } from '@remix-run/node'
 import bcrypt from 'bcryptjs'
+import { getApiPrincipal } from '../api/principal.server'
 import { prisma } from './db.server'
 import { getReturnTo, safeRedirect } from './misc'
 import { authSessionStorage, SESSION_ID_KEY } from './session.server'
@@ -33,6 +34,10 @@ export function getUserId(request: Request) {
 }
 
 async function lookUpUserId(request: Request) {
+  // An API request was logged in by its token (app/api/router.server.ts); its cookies count for nothing.
+  const principal = getApiPrincipal(request)
+  if (principal) return principal.userId
+  if (new URL(request.url).pathname.startsWith('/api/')) return null
   const authSession = await authSessionStorage.getSession(request.headers.get('cookie'))
   const sessionId = authSession.get(SESSION_ID_KEY)
   if (!sessionId) return null

@@ -51,6 +51,14 @@ const schema = z
     GITHUB_API_URL: z.string().url().default('https://api.github.com'),
     /** POSTs to the auth pages allowed per client address per minute. */
     AUTH_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+    /** Requests one API token may make a minute (per app process), and failed token logins per address. */
+    API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+    /**
+     * Webhook URLs may not point at loopback, private, link-local or cloud metadata addresses (server-side
+     * request forgery), except these: comma-separated addresses or CIDR ranges the operator allows
+     * (tests allow 127.0.0.1).
+     */
+    WEBHOOK_ALLOWED_ADDRESSES: z.string().default(''),
     /** Behind a load balancer, how many proxies to trust for the client address (0 = none). */
     TRUST_PROXY: z.coerce.number().int().min(0).default(0),
     LOG_REQUESTS: booleanString,

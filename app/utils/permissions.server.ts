@@ -1,5 +1,6 @@
 // The one server-side permission check. Throws a 403 Response that the error boundary renders.
 import { json } from '@remix-run/node'
+import { narrowAccesses } from '../api/principal.server'
 import { requireUserId } from './auth.server'
 import { prisma } from './db.server'
 import {
@@ -17,7 +18,10 @@ export async function requireUserWithPermission(request: Request, permission: Pe
   const { action, entity, access } = parsePermissionString(permission)
   const user = await prisma.user.findFirst({
     select: { id: true },
-    where: { id: userId, roles: { some: { permissions: { some: { action, entity, access: { in: access } } } } } },
+    where: {
+      id: userId,
+      roles: { some: { permissions: { some: { action, entity, access: { in: narrowAccesses(request, action, access) } } } } },
+    },
   })
   if (!user) {
     throw json({ error: 'Forbidden', requiredPermission: permission }, { status: 403 })
@@ -27,6 +31,9 @@ export async function requireUserWithPermission(request: Request, permission: Pe
 
 export async function requireUserWithRole(request: Request, name: string) {
   const userId = await requireUserId(request)
+  // A role is all of its permissions: only a token with the admin and write scopes carries one.
+  if (narrowAccesses(request, 'update', ['any']).length === 0)
+    throw json({ error: 'Forbidden', requiredRole: name }, { status: 403 })
   const user = await prisma.user.findFirst({ select: { id: true }, where: { id: userId, roles: { some: { name } } } })
   if (!user) throw json({ error: 'Forbidden', requiredRole: name }, { status: 403 })
   return user.id

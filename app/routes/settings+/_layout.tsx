@@ -21,6 +21,8 @@ const TABS = [
   { to: '/settings/hugging-face', label: 'Hugging Face' },
   { to: '/settings/usage', label: 'Usage' },
   { to: '/settings/notifications', label: 'Notifications' },
+  { to: '/settings/api-tokens', label: 'API tokens' },
+  { to: '/settings/webhooks', label: 'Webhooks' },
 ]
 
 export default function SettingsLayout() {

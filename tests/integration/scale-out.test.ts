@@ -36,8 +36,10 @@ const POLL_INTERVAL_MS = 400
 const SIMULATED_TRAINING_SECONDS = 5
 /** Kill one process once this many runs are training (mid-way: some launched and polled, none done). */
 const TRAINING_BEFORE_KILL = 5
-const KILL_DEADLINE_MS = 45_000
-const FINISH_DEADLINE_MS = 75_000
+// Bounds, not measures: 30 runs are 60 Python processes beside PostgreSQL and three servers, and on a
+// loaded 2-core host the last run ended 73 s after the kill (idle: 14 s) — a 75 s bound failed a CI run.
+const KILL_DEADLINE_MS = 90_000
+const FINISH_DEADLINE_MS = 180_000
 const WATCH_MS = 250
 const LEASE_MS = Math.max(3 * POLL_INTERVAL_MS, MIN_LEASE_MS)
 /** The reclaimed machine's notice: enough for its agent to say so (polls every 400 ms) before it goes. */
@@ -385,7 +387,7 @@ describe.skipIf(!isPostgres && process.env.SCALE_OUT_ON_SQLITE !== '1')('three a
     }
     // console.log: the setup mutes console.info, and the timings belong in the test output.
     console.log(`scale-out (${PROCESSES} processes, ${RUNS} runs):\n${timings.join('\n')}`)
-  }, 170_000)
+  }, 330_000)
 })
 
 async function waitForInstancesTerminated(ec2: FakeEc2) {

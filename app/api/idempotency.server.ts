@@ -47,7 +47,10 @@ function canonicalJson(value: unknown): string {
 
 /** What a key is bound to: the method, the path and the body (as parsed by the operation's schema). */
 export function requestHashOf(method: string, path: string, body: unknown) {
-  return crypto.createHash('sha256').update(`${method.toUpperCase()} ${path}\n${canonicalJson(body ?? null)}`).digest('hex')
+  return crypto
+    .createHash('sha256')
+    .update(`${method.toUpperCase()} ${path}\n${canonicalJson(body ?? null)}`)
+    .digest('hex')
 }
 
 /**
@@ -77,8 +80,9 @@ export async function withIdempotency(
   let rowId: string | null = null
   for (let attempt = 1; rowId === null; attempt++) {
     try {
-      rowId = (await prisma.idempotencyKey.create({ data: { userId, key, requestHash, createdAt: started }, select: { id: true } }))
-        .id
+      rowId = (
+        await prisma.idempotencyKey.create({ data: { userId, key, requestHash, createdAt: started }, select: { id: true } })
+      ).id
     } catch (error) {
       if (!isUniqueViolation(error) || attempt >= INSERT_ATTEMPTS) throw error
       const existing = await prisma.idempotencyKey.findUnique({ where: { userId_key: { userId, key } } })
@@ -98,9 +102,14 @@ export async function withIdempotency(
         )
       }
       if (existing.statusCode === null || existing.response === null) {
-        return apiError(409, 'idempotency_in_progress', 'The first request with this Idempotency-Key is still being answered: retry in a moment.', {
-          headers: { 'retry-after': '1' },
-        })
+        return apiError(
+          409,
+          'idempotency_in_progress',
+          'The first request with this Idempotency-Key is still being answered: retry in a moment.',
+          {
+            headers: { 'retry-after': '1' },
+          },
+        )
       }
       return replay(existing.statusCode, existing.response)
     }

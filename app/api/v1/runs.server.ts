@@ -475,7 +475,11 @@ const downloadRun = defineOperation({
       key = (await offeredCheckpoint(run))?.key ?? run.weightsKey
       if (!key)
         return isActiveRunStatus(run.status)
-          ? apiError(409, 'not_ready', 'This run has not saved its LoRA yet: wait for it to succeed, or ask for a kept checkpoint.')
+          ? apiError(
+              409,
+              'not_ready',
+              'This run has not saved its LoRA yet: wait for it to succeed, or ask for a kept checkpoint.',
+            )
           : apiError(404, 'not_found', 'This run has no LoRA file: it ended before it saved a checkpoint.')
     }
     const storage = await getStorage()

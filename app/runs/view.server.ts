@@ -112,13 +112,20 @@ type UsageInput = {
  * estimate from the launch time and the price; "—" before a machine was launched.
  */
 export function runUsage(run: UsageInput, now = new Date()) {
-  if (!run.startedAt && run.gpuMinutes === null) return { minutes: '—', cost: '—' }
-  const minutes = run.gpuMinutes ?? ((run.finishedAt ?? now).getTime() - run.startedAt!.getTime()) / 60_000
-  const cost = run.costUsd ?? (minutes / 60) * (run.pricePerHour ?? 0)
+  const usage = runUsageAmounts(run, now)
+  if (!usage) return { minutes: '—', cost: '—' }
+  const { minutes, costUsd: cost } = usage
   return {
     minutes: `${minutes < 10 ? minutes.toFixed(1) : Math.round(minutes)} min`,
     cost: freeCostText(run.provider, cost) ?? formatUsd(cost),
   }
+}
+
+/** runUsage's numbers (the API's gpuMinutes and costUsd); null before a machine was launched. */
+export function runUsageAmounts(run: UsageInput, now = new Date()) {
+  if (!run.startedAt && run.gpuMinutes === null) return null
+  const minutes = run.gpuMinutes ?? ((run.finishedAt ?? now).getTime() - run.startedAt!.getTime()) / 60_000
+  return { minutes, costUsd: run.costUsd ?? (minutes / 60) * (run.pricePerHour ?? 0) }
 }
 
 /** How long the run has taken: from queueing to its end, or to now while it is active. */

@@ -57,7 +57,8 @@ import {
 import { failureAdvice } from '~/runs/failures'
 import { requireRun } from '~/runs/access.server'
 import { formatBytes, formatEta } from '~/utils/format'
-import { CANCELED_BY_USER, endRun, startRun, StartRunError } from '~/runs/runs.server'
+import { startRun, StartRunError } from '~/runs/runs.server'
+import { cancelRun, continueRun } from '~/runs/start.server'
 import { redirectWithToast } from '~/utils/toast.server'
 import { jobName } from '~/trainings/config'
 import { useUser } from '~/utils/user'
@@ -241,19 +242,8 @@ export async function action({ request, params }: ActionFunctionArgs) {
       steps: value.steps,
     })
   const keep = value.keep === 'true'
-  const alreadyEnded = (status: string) =>
-    json(
-      formReply(submission, {
-        formErrors: [`This run has already ended (${runStatusLabel(status).toLowerCase()}): there is nothing to cancel.`],
-      }),
-      { status: 409 },
-    )
-  if (!isActiveRunStatus(run.status)) return alreadyEnded(run.status)
-  // Conditional on the run still being active: if it ended meanwhile, that ending stands.
-  if (!(await endRun(run.id, 'canceled', { error: CANCELED_BY_USER, canceledById: userId, keep }))) {
-    const now = await prisma.trainingRun.findUnique({ where: { id: run.id }, select: { status: true } })
-    return alreadyEnded(now?.status ?? run.status)
-  }
+  const canceled = await cancelRun(run, { userId, keep })
+  if (!canceled.ok) return json(formReply(submission, { formErrors: [canceled.message] }), { status: 409 })
   // The supervisor sees the canceled run on its next cycle and terminates the machine.
   return redirectWithToast(`/trainings/${training.id}/runs/${run.id}`, {
     type: 'success',
@@ -297,17 +287,8 @@ async function handleContinue(
     steps,
   }: { trainingId: string; runId: string; userId: string; fromStep: number; steps: number },
 ) {
-  const source = await prisma.trainingRun.findUnique({ where: { id: runId }, select: { spot: true } })
   try {
-    const { runId: newRunId, created } = await startRun({
-      trainingId,
-      startedById: userId,
-      continuedFromId: runId,
-      resumeStep: fromStep,
-      stepsOverride: steps,
-      // The continuation runs on the kind of machine the run it continues ran on, where the operator allows.
-      spot: source?.spot ?? false,
-    })
+    const { runId: newRunId, created } = await continueRun({ trainingId, runId, userId, fromStep, steps })
     return redirectWithToast(
       `/trainings/${trainingId}/runs/${newRunId}`,
       created

@@ -13,14 +13,13 @@ import { Time } from '~/components/time'
 import { Pagination } from '~/components/pagination'
 import { RunStatusBadge } from '~/components/run-status-badge'
 import { buttonVariants } from '~/components/ui/button'
-import { checkDataset } from '~/trainings/dataset-check'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
-import { trainingResolutionPx } from '~/images/pipeline.server'
 import { userHasPermission } from '~/utils/permissions'
 import { isActiveRunStatus } from '~/runs/status'
 import { runDuration, runUsage } from '~/runs/view.server'
 import { spotPolicyFor, startRun, StartRunError } from '~/runs/runs.server'
+import { startDatasetCheck } from '~/runs/start.server'
 import { StartWithEstimate } from '~/components/run-estimate'
 import { startEstimatesFor } from '~/runs/estimate.server'
 import type { HubLink } from '~/utils/huggingface.server'
@@ -56,23 +55,13 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     page: url.searchParams.get('page') ?? '1',
   })
   const where = { trainingId: training.id }
-  const [total, activeRun, images] = await Promise.all([
+  const [total, activeRun, dataset] = await Promise.all([
     prisma.trainingRun.count({ where }),
     prisma.trainingRun.findUnique({
       where: { activeTrainingId: training.id },
       select: { id: true, status: true },
     }),
-    prisma.trainingImage.findMany({
-      where,
-      select: {
-        id: true,
-        name: true,
-        text: true,
-        width: true,
-        height: true,
-        hash: true,
-      },
-    }),
+    startDatasetCheck(training),
   ])
   const pages = Math.max(1, Math.ceil(total / RUNS_PER_PAGE))
   const page = Math.min(requestedPage, pages)
@@ -97,9 +86,6 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       continuedFrom: { select: { id: true, createdAt: true } },
     },
   })
-  const check = checkDataset(images, {
-    resolutionPx: trainingResolutionPx(training.config),
-  })
   const now = new Date()
   const spot = spotPolicyFor()
   return json({
@@ -107,10 +93,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     training: { id: training.id, name: training.name },
     isOwner,
     activeRun,
-    dataset: {
-      ready: check.ready,
-      problems: check.items.filter((i) => !i.ok).map((i) => i.title),
-    },
+    dataset,
     page,
     pages,
     total,

@@ -122,7 +122,6 @@ export async function activeRunIdOf(trainingId: string) {
   return run?.id ?? null
 }
 
-
 /** A copy owned by `ownerId`: name + " (copy)", trigger word, base model and config — not images or runs. */
 export async function duplicateTraining(
   training: { name: string; triggerWord: string; baseModel: string; config: string },

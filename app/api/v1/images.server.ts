@@ -138,7 +138,10 @@ const uploadImages = defineOperation({
   },
   responses: {
     200: { description: 'One result per file', schema: UploadResultSchema },
-    400: { description: 'No file, or a body cut off or malformed (the files received in full are kept)', schema: UploadResultSchema },
+    400: {
+      description: 'No file, or a body cut off or malformed (the files received in full are kept)',
+      schema: UploadResultSchema,
+    },
     413: { description: 'Over the upload’s limits', schema: UploadResultSchema },
     415: { description: 'Not multipart/form-data' },
   },

@@ -52,9 +52,7 @@ const CreateTrainingBody = NewTrainingSchema.extend({
   config: ConfigValue.optional(),
 }).openapi('NewTraining')
 
-const UpdateTrainingBody = TrainingDetailsSchema.partial()
-  .extend({ config: ConfigValue.optional() })
-  .openapi('TrainingUpdate')
+const UpdateTrainingBody = TrainingDetailsSchema.partial().extend({ config: ConfigValue.optional() }).openapi('TrainingUpdate')
 
 const ListTrainingsQuery = PageQuerySchema.extend({
   owner: z
@@ -148,11 +146,7 @@ const listTrainings = defineOperation({
     if (query.owner === 'any' && !hasAny) {
       // The page quietly shows one's own here; a script is better told, so it does not mistake its
       // own trainings for everyone's.
-      return apiError(
-        403,
-        'forbidden',
-        'owner=any needs a user who may read any training and a token with the admin scope.',
-      )
+      return apiError(403, 'forbidden', 'owner=any needs a user who may read any training and a token with the admin scope.')
     }
     const { args, page } = pageArgs(query)
     const rows = await prisma.training.findMany({
@@ -281,7 +275,8 @@ const duplicateTrainingOperation = defineOperation({
   path: '/trainings/{trainingId}/duplicate',
   operationId: 'duplicateTraining',
   summary: 'Duplicate a training',
-  description: 'A new training of yours with the same name (plus “(copy)”), trigger word, base model and config. Images are not copied.',
+  description:
+    'A new training of yours with the same name (plus “(copy)”), trigger word, base model and config. Images are not copied.',
   tag: 'Trainings',
   scope: 'write',
   params: TrainingParams,
@@ -328,7 +323,13 @@ const listBaseModels = defineOperation({
   async handler() {
     return apiJson({
       data: BASE_MODELS.map((m) =>
-        BaseModelSchema.parse({ slug: m.slug, name: m.label, family: m.family, gated: m.gated, license: LICENSE_OF_MODEL[m.slug] ?? null }),
+        BaseModelSchema.parse({
+          slug: m.slug,
+          name: m.label,
+          family: m.family,
+          gated: m.gated,
+          license: LICENSE_OF_MODEL[m.slug] ?? null,
+        }),
       ),
     })
   },

@@ -44,7 +44,6 @@ const pluralRules = new Intl.PluralRules('en-US')
 /** "1 image", "3 images", "1,200 captions". */
 const count = (n: number, one: string, many = `${one}s`) => `${numbers.format(n)} ${pluralRules.select(n) === 'one' ? one : many}`
 
-
 const ImageIds = z.preprocess(
   (v) => (v === undefined ? [] : [v].flat()),
   z.array(z.string().min(1).max(100)).max(1000, 'Too many images at once'),

@@ -22,22 +22,10 @@ import { formReply } from '~/utils/forms'
 import { userHasPermission } from '~/utils/permissions'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
-import {
-  formatIssue,
-  parseConfigText,
-  parseJson,
-  prettyConfig,
-  validateConfig,
-  type ConfigResult,
-} from '~/trainings/config'
+import { formatIssue, parseConfigText, parseJson, prettyConfig, validateConfig, type ConfigResult } from '~/trainings/config'
 import { KNOB_NAMES, knobForPath, knobIssueText, parseKnobInputs, writeKnobs, type KnobInputs } from '~/trainings/knobs'
 import { requireTraining } from '~/trainings/access.server'
-import {
-  deleteTraining,
-  duplicateTraining,
-  updateTrainingDetails,
-  writeTrainingConfig,
-} from '~/trainings/trainings.server'
+import { deleteTraining, duplicateTraining, updateTrainingDetails, writeTrainingConfig } from '~/trainings/trainings.server'
 import { TrainingDetailsSchema } from '~/trainings/validation'
 import { useUser } from '~/utils/user'
 

@@ -6,7 +6,7 @@ import { parseWithZod } from '@conform-to/zod'
 import { useBlocker, useFetcher } from '@remix-run/react'
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type ReactNode } from 'react'
 import { z } from 'zod'
-import { planCaptionReplace, type CaptionChange } from '~/trainings/captions'
+import { CaptionSchema, planCaptionReplace, type CaptionChange } from '~/trainings/captions'
 import { CAPTION_MAX_CHARS, MAX_DATASET_IMAGES, TRIGGER_TOKEN } from '~/trainings/dataset-check'
 import type { FormReply } from '~/utils/forms'
 import { cn } from './ui/cn'
@@ -28,20 +28,6 @@ const numbers = new Intl.NumberFormat('en-US')
 
 // The caption forms' schemas, shared by the Images tab's action and these forms, so the browser
 // refuses what the server would before anything is sent.
-
-/** A caption as typed: surrounding space trimmed; a long one refused with its length, not cut. */
-const CaptionSchema = z
-  .string()
-  .default('')
-  .transform((v) => v.trim())
-  .superRefine((v, ctx) => {
-    if (v.length > CAPTION_MAX_CHARS) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        message: `A caption can be at most ${numbers.format(CAPTION_MAX_CHARS)} characters; this one has ${numbers.format(v.length)}.`,
-      })
-    }
-  })
 
 /** A caption as the editor last knew it stored, JSON-encoded so that "" (no caption) is not read as a missing field. */
 const PreviousCaptionSchema = z

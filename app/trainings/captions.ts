@@ -1,6 +1,7 @@
 // Find-and-replace over a training's captions, shared by the Images tab (its preview of how many
 // captions change) and its action (which applies it): both count the same way. The text to find is
 // literal: "a.b" finds "a.b", not "axb"; "$1" in the replacement is written as "$1".
+import { z } from 'zod'
 import { CAPTION_MAX_CHARS } from './dataset-check'
 
 export type CaptionReplace = { find: string; replace: string; matchCase: boolean }
@@ -31,3 +32,19 @@ export function planCaptionReplace(images: Array<{ id: string; text: string | nu
   }
   return { changes, tooLong: changes.filter((c) => c.to.length > CAPTION_MAX_CHARS).length }
 }
+
+const numbers = new Intl.NumberFormat('en-US')
+
+/** A caption as typed: surrounding space trimmed; a long one refused with its length, not cut. */
+export const CaptionSchema = z
+  .string()
+  .default('')
+  .transform((v) => v.trim())
+  .superRefine((v, ctx) => {
+    if (v.length > CAPTION_MAX_CHARS) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `A caption can be at most ${numbers.format(CAPTION_MAX_CHARS)} characters; this one has ${numbers.format(v.length)}.`,
+      })
+    }
+  })

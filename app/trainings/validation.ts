@@ -1,6 +1,7 @@
 // Field schemas of a training, shared by the "new training" and settings forms.
 import { z } from 'zod'
 import { BASE_MODEL_SLUGS } from './base-models'
+import { PRESET_IDS } from './presets'
 
 export const TRAINING_NAME_MAX_CHARS = 80
 export const TRIGGER_WORD_MAX_CHARS = 32
@@ -36,3 +37,18 @@ export function copyName(name: string) {
   const suffix = ' (copy)'
   return `${name.slice(0, TRAINING_NAME_MAX_CHARS - suffix.length).trimEnd()}${suffix}`
 }
+
+/** The "new training" form's fields; the API's create takes the same (app/api/v1/trainings.server.ts). */
+export const NewTrainingSchema = z.object({
+  name: TrainingNameSchema,
+  triggerWord: TriggerWordSchema,
+  baseModel: BaseModelSlugSchema,
+  preset: z.enum(PRESET_IDS, { errorMap: () => ({ message: 'Choose a preset' }) }),
+})
+
+/** The settings page's details form; the API's update takes the same fields, each optional. */
+export const TrainingDetailsSchema = z.object({
+  name: TrainingNameSchema,
+  triggerWord: TriggerWordSchema,
+  baseModel: BaseModelSlugSchema,
+})

@@ -6,7 +6,6 @@ import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react'
 import { useMemo, useState } from 'react'
-import { z } from 'zod'
 import { GeneralErrorBoundary } from '~/components/error-boundary'
 import { ErrorList, Field, SubmitButton } from '~/components/forms'
 import { RunEstimateView } from '~/components/run-estimate'
@@ -14,24 +13,17 @@ import { BaseModelSelect, PresetPicker, presetBaseModel, TriggerWordField } from
 import { estimateRun, workOfConfig } from '~/runs/estimate'
 import { ratesByBaseModel } from '~/runs/estimate.server'
 import { spotPolicyFor } from '~/runs/runs.server'
-import { BASE_MODELS, findBaseModel, formatBaseModel, getBaseModel } from '~/trainings/base-models'
+import { BASE_MODELS, findBaseModel, getBaseModel } from '~/trainings/base-models'
 import { describeModelGpus } from '~/trainings/base-models.server'
-import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
-import { adaptConfigToBaseModel, formatIssue, serializeConfig, validateConfig } from '~/trainings/config'
-import { DEFAULT_PRESET_ID, findPreset, PRESET_IDS } from '~/trainings/presets'
-import { BaseModelSlugSchema, TrainingNameSchema, TriggerWordSchema } from '~/trainings/validation'
+import { adaptConfigToBaseModel, formatIssue } from '~/trainings/config'
+import { DEFAULT_PRESET_ID, findPreset } from '~/trainings/presets'
+import { createTraining } from '~/trainings/trainings.server'
+import { NewTrainingSchema } from '~/trainings/validation'
 
 export const meta: MetaFunction = () => [{ title: 'New training · Trainyard' }]
-
-const NewTrainingSchema = z.object({
-  name: TrainingNameSchema,
-  triggerWord: TriggerWordSchema,
-  baseModel: BaseModelSlugSchema,
-  preset: z.enum(PRESET_IDS, { errorMap: () => ({ message: 'Choose a preset' }) }),
-})
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireUserWithPermission(request, 'create:training:own')
@@ -51,17 +43,17 @@ export async function action({ request }: ActionFunctionArgs) {
   const submission = parseWithZod(formData, { schema: NewTrainingSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   const { name, triggerWord, preset } = submission.value
-  const model = getBaseModel(submission.value.baseModel)
-  const { config, notes } = adaptConfigToBaseModel(findPreset(preset)!.config, model)
-  // Every preset fits every model (a unit test says so); a failure here is a bug, not bad input.
-  const valid = validateConfig(config, model)
-  if (!valid.success)
-    throw new Error(`Preset ${preset} is invalid for ${model.slug}: ${valid.issues.map(formatIssue).join('; ')}`)
-  const training = await prisma.training.create({
-    select: { id: true },
-    data: { name, triggerWord, baseModel: formatBaseModel(model), config: serializeConfig(valid.config), ownerId: userId },
+  const created = await createTraining({
+    ownerId: userId,
+    name,
+    triggerWord,
+    model: getBaseModel(submission.value.baseModel),
+    presetId: preset,
   })
-  return redirectWithToast(`/trainings/${training.id}`, {
+  // Without a config of the caller's own, only the preset's is checked, and every preset is valid.
+  if (!created.ok) throw new Error(`Preset ${preset} is invalid: ${created.issues.map(formatIssue).join('; ')}`)
+  const { notes } = created
+  return redirectWithToast(`/trainings/${created.id}`, {
     type: 'success',
     title: `Training "${name}" created`,
     description: [...notes, 'Next: add 5 to 200 images of your subject.'].join(' '),

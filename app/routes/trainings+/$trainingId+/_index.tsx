@@ -28,6 +28,7 @@ import { CAPTION_MAX_CHARS, checkDataset, isSmallImage, TRIGGER_TOKEN } from '~/
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { getEnv } from '~/utils/env.server'
+import { captionIs, datasetImagesOf, saveCaption } from '~/images/images.server'
 import { deleteTrainingImages, trainingResolutionPx } from '~/images/pipeline.server'
 import { userHasPermission } from '~/utils/permissions'
 import { requireTraining } from '~/trainings/access.server'
@@ -42,9 +43,6 @@ const numbers = new Intl.NumberFormat('en-US')
 const pluralRules = new Intl.PluralRules('en-US')
 /** "1 image", "3 images", "1,200 captions". */
 const count = (n: number, one: string, many = `${one}s`) => `${numbers.format(n)} ${pluralRules.select(n) === 'one' ? one : many}`
-
-/** A where-clause for a stored caption: none is stored as null (older rows may hold ''). */
-const captionIs = (text: string) => (text ? { text } : { OR: [{ text: null }, { text: '' }] })
 
 const ImageIds = z.preprocess(
   (v) => (v === undefined ? [] : [v].flat()),
@@ -69,11 +67,7 @@ const ActionSchema = z.discriminatedUnion(
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { training, isOwner } = await requireTraining(request, params.trainingId, 'read')
-  const images = await prisma.trainingImage.findMany({
-    where: { trainingId: training.id },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    select: { id: true, name: true, text: true, width: true, height: true, hash: true },
-  })
+  const images = await datasetImagesOf(training.id)
   const env = getEnv()
   const spot = spotPolicyFor()
   return json({
@@ -98,26 +92,13 @@ export async function action({ request, params }: ActionFunctionArgs) {
 
   switch (data.intent) {
     case 'caption': {
-      // updateMany with the training in the filter: an image of another training changes nothing.
-      // With `previous`, only if the stored caption is still the one the edit started from: a save
-      // that arrives late (after a newer one) or after a change made elsewhere changes nothing.
-      const text = data.text || null
-      const [{ count: updated }] = await prisma.$transaction([
-        prisma.trainingImage.updateMany({
-          where: { ...where, id: data.imageId, ...(data.previous === undefined ? {} : captionIs(data.previous)) },
-          data: { text },
-        }),
-        touch,
-      ])
-      if (updated) return json({ ok: true as const, message: 'Caption saved.', text: data.text })
-      const current = await prisma.trainingImage.findFirst({ where: { ...where, id: data.imageId }, select: { text: true } })
-      if (!current)
+      const saved = await saveCaption(training.id, data.imageId, data.text, data.previous)
+      if (saved.kind === 'saved') return json({ ok: true as const, message: 'Caption saved.', text: data.text })
+      if (saved.kind === 'missing')
         return json(formReply(submission, { formErrors: ['This image no longer exists. Reload the page.'] }), { status: 404 })
-      // Already stored as sent (a retry of a save whose answer was lost): nothing to refuse.
-      if ((current.text ?? '') === data.text) return json({ ok: true as const, message: 'Caption saved.', text: data.text })
       const message =
         'This caption was changed elsewhere (another tab or a bulk action) since you started typing, so yours was not saved. Retry to save yours over it.'
-      return json({ ...formReply(submission, { formErrors: [message] }), current: current.text ?? '' }, { status: 409 })
+      return json({ ...formReply(submission, { formErrors: [message] }), current: saved.current }, { status: 409 })
     }
     case 'replace-captions': {
       const images = await prisma.trainingImage.findMany({ where, select: { id: true, text: true } })

@@ -12,7 +12,7 @@ import { ErrorList, Field, SubmitButton } from '~/components/forms'
 import { TrainingConfigEditor } from '~/components/training-config-editor'
 import { BaseModelSelect, TriggerWordField } from '~/components/training-fields'
 import { buttonVariants } from '~/components/ui/button'
-import { formatBaseModel, getBaseModel, parseBaseModel } from '~/trainings/base-models'
+import { getBaseModel, parseBaseModel } from '~/trainings/base-models'
 import { describeModelGpus } from '~/trainings/base-models.server'
 import { trainingRatesFor } from '~/runs/estimate.server'
 import { spotPolicyFor } from '~/runs/runs.server'
@@ -22,22 +22,12 @@ import { formReply } from '~/utils/forms'
 import { userHasPermission } from '~/utils/permissions'
 import { requireUserWithPermission } from '~/utils/permissions.server'
 import { redirectWithToast } from '~/utils/toast.server'
-import {
-  adaptConfigToBaseModel,
-  formatIssue,
-  parseConfigText,
-  parseJson,
-  prettyConfig,
-  serializeConfig,
-  validateConfig,
-  withServerFields,
-  type ConfigResult,
-} from '~/trainings/config'
+import { formatIssue, parseConfigText, parseJson, prettyConfig, validateConfig, type ConfigResult } from '~/trainings/config'
 import { KNOB_NAMES, knobForPath, knobIssueText, parseKnobInputs, writeKnobs, type KnobInputs } from '~/trainings/knobs'
 import { requireTraining } from '~/trainings/access.server'
-import { BaseModelSlugSchema, TrainingNameSchema, TriggerWordSchema } from '~/trainings/validation'
+import { deleteTraining, duplicateTraining, updateTrainingDetails, writeTrainingConfig } from '~/trainings/trainings.server'
+import { TrainingDetailsSchema } from '~/trainings/validation'
 import { useUser } from '~/utils/user'
-import { deleteTraining, duplicateTraining } from './settings.server'
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `Settings · ${data?.training.name ?? 'Training'} · Trainyard` },
@@ -46,7 +36,7 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
 /** The access each intent needs; an unknown intent still needs update rights before it is refused. */
 const INTENT_ACCESS = { details: 'update', knobs: 'update', json: 'update', duplicate: 'read', delete: 'delete' } as const
 
-const DetailsSchema = z.object({ name: TrainingNameSchema, triggerWord: TriggerWordSchema, baseModel: BaseModelSlugSchema })
+const DetailsSchema = TrainingDetailsSchema
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { training, isOwner } = await requireTraining(request, params.trainingId, 'read')
@@ -112,31 +102,9 @@ async function handleDetails(formData: FormData, training: LoadedForAction) {
   const submission = parseWithZod(formData, { schema: DetailsSchema })
   if (submission.status !== 'success') return json(formReply(submission), { status: 400 })
   const { name, triggerWord } = submission.value
-  const model = getBaseModel(submission.value.baseModel)
-  let config = training.config
-  let notes: string[] = []
-  if (parseBaseModel(training.baseModel)?.slug !== model.slug) {
-    // No family check here: the config is about to be moved to the new family.
-    const stored = parseConfigText(training.config)
-    if (!stored.success) {
-      const problems = stored.issues.map(formatIssue).join('; ')
-      return json(
-        formReply(submission, {
-          formErrors: [`The trainer config has problems, so it cannot be moved to ${model.label}. Fix them first: ${problems}`],
-        }),
-        {
-          status: 400,
-        },
-      )
-    }
-    const adapted = adaptConfigToBaseModel(stored.config, model)
-    config = serializeConfig(adapted.config)
-    notes = adapted.notes
-  }
-  await prisma.training.update({
-    where: { id: training.id },
-    data: { name, triggerWord, baseModel: formatBaseModel(model), config },
-  })
+  const updated = await updateTrainingDetails(training, { name, triggerWord, model: getBaseModel(submission.value.baseModel) })
+  if (!updated.ok) return json(formReply(submission, { formErrors: [updated.message] }), { status: 400 })
+  const { notes } = updated
   return redirectWithToast(settingsUrl(training.id), { type: 'success', description: ['Details saved.', ...notes].join(' ') })
 }
 
@@ -185,8 +153,7 @@ async function handleConfig(intent: 'knobs' | 'json', formData: FormData, traini
     }
     return refuse(formData, { formErrors: ['Nothing was saved: the config has problems.'], fieldErrors })
   }
-  const { config, replaced } = withServerFields(result.config, model)
-  await prisma.training.update({ where: { id: training.id }, data: { config: serializeConfig(config) } })
+  const { replaced } = await writeTrainingConfig(training.id, model, result.config)
   return redirectWithToast(settingsUrl(training.id), {
     type: 'success',
     description: replaced.length

@@ -12,10 +12,10 @@ import { API_SCOPES } from '../scopes'
 
 export const MeSchema = z
   .object({
-  id: z.string(),
-  email: z.string(),
-  name: z.string().nullable(),
-  token: z.object({ id: z.string(), scopes: z.array(z.enum(API_SCOPES)) }),
+    id: z.string(),
+    email: z.string(),
+    name: z.string().nullable(),
+    token: z.object({ id: z.string(), scopes: z.array(z.enum(API_SCOPES)) }),
   })
   .openapi('Me')
 

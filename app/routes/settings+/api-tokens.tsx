@@ -241,7 +241,10 @@ export default function ApiTokensSettings() {
             <p className="-mt-1 text-sm text-slate-600">
               {live} of at most {maxLive} still work.
             </p>
-            <ul className="flex flex-col divide-y divide-slate-200 rounded-md border border-slate-200" aria-label="Your API tokens">
+            <ul
+              className="flex flex-col divide-y divide-slate-200 rounded-md border border-slate-200"
+              aria-label="Your API tokens"
+            >
               {tokens.map((t) => (
                 <TokenRow key={t.id} token={t} />
               ))}

@@ -187,7 +187,6 @@ export default function ApiTokensSettings() {
           as you, with the scope you choose. It is shown once; only a fingerprint of it is kept.
         </p>
         <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>
-          <input type="hidden" name="intent" value="create" />
           <Field
             label="Name"
             hint="What uses it, so you know which to revoke: “render server”, “CI”."

@@ -10,7 +10,7 @@ import { createReadyTraining } from '../../tests/run-fixtures'
 import { defineOperation } from './operation'
 import { apiJson } from './respond.server'
 import { createApiRouter } from './router.server'
-import { authenticateApiToken } from './tokens.server'
+import { authenticateApiToken, issueApiToken, MAX_LIVE_TOKENS_PER_USER } from './tokens.server'
 
 type ErrorBody = { error: { code: string; message: string } }
 
@@ -90,6 +90,32 @@ describe('a token’s life', () => {
     const { token } = await createTestToken(user.id)
     const changed = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`
     expect(await authenticateApiToken(`Bearer ${changed}`)).toEqual({ ok: false, reason: 'unknown' })
+  })
+})
+
+describe('the limit of live tokens', () => {
+  test('five creations at once with room for one: exactly one passes (on PostgreSQL each on its own connection)', async () => {
+    for (let round = 0; round < 3; round++) {
+      const user = await createUser()
+      await prisma.apiToken.createMany({
+        data: Array.from({ length: MAX_LIVE_TOKENS_PER_USER - 1 }, (_, i) => ({
+          userId: user.id,
+          name: `t${i}`,
+          hash: `hash-${user.id}-${i}`,
+          prefix: 'ty_abcd',
+          scopes: 'read',
+        })),
+      })
+      const outcomes = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          issueApiToken({ userId: user.id, name: 'at once', scopes: ['read'], expiresAt: null }).then((r) =>
+            r.ok ? 'created' : r.reason,
+          ),
+        ),
+      )
+      expect(outcomes.sort()).toEqual(['created', 'limit', 'limit', 'limit', 'limit'])
+      expect(await prisma.apiToken.count({ where: { userId: user.id } })).toBe(MAX_LIVE_TOKENS_PER_USER)
+    }
   })
 })
 

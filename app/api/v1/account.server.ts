@@ -22,7 +22,7 @@ export const MeSchema = z
 /** A monthly limit per unit: null is no limit. */
 const PerUnitSchema = z.object({ usd: z.number().nullable(), hours: z.number().nullable() })
 
-export const SpendSchema = z
+const SpendSchema = z
   .object({
     month: z.string().describe('The calendar month counted, in UTC: "2026-11"'),
     spent: z.object({ usd: z.number(), hours: z.number() }).describe('What this month’s runs cost: dollars and GPU hours'),

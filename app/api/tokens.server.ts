@@ -4,7 +4,10 @@
 // (app/api/scopes.ts), until it expires or is revoked.
 import crypto from 'node:crypto'
 import { prisma } from '~/utils/db.server'
-import { parseScopes, type ApiScope } from './scopes'
+import { escapeHtml, sendEmail } from '~/utils/email.server'
+import { getEnv } from '~/utils/env.server'
+import { formatUtc } from '~/utils/format'
+import { parseScopes, SCOPE_LABELS, type ApiScope } from './scopes'
 
 export const TOKEN_PREFIX = 'ty_'
 const TOKEN_SHAPE = /^ty_[A-Za-z0-9_-]{40}$/
@@ -12,6 +15,11 @@ const TOKEN_SHAPE = /^ty_[A-Za-z0-9_-]{40}$/
 const SHOWN_CHARS = 7
 /** lastUsedAt is written at most this often per token, not on every request. */
 const LAST_USED_RESOLUTION_MS = 60_000
+/**
+ * Live tokens (neither revoked nor expired) a person may hold at once: far more than scripts need, and
+ * a bound on what a stolen session can mint.
+ */
+export const MAX_LIVE_TOKENS_PER_USER = 50
 
 export function hashApiToken(token: string) {
   return crypto.createHash('sha256').update(token).digest('hex')
@@ -24,13 +32,55 @@ export function generateApiToken() {
 export type NewApiToken = { userId: string; name: string; scopes: ApiScope[]; expiresAt: Date | null }
 
 /** Creates a token and returns it with its row: the only time the token itself exists outside the client. */
-export async function createApiToken({ userId, name, scopes, expiresAt }: NewApiToken) {
-  const token = generateApiToken()
-  const row = await prisma.apiToken.create({
-    data: { userId, name, scopes: scopes.join(','), expiresAt, hash: hashApiToken(token), prefix: token.slice(0, SHOWN_CHARS) },
-    select: { id: true, name: true, prefix: true, scopes: true, expiresAt: true, createdAt: true },
+export async function createApiToken(token: NewApiToken) {
+  const secret = generateApiToken()
+  const row = await prisma.apiToken.create({ data: tokenRow(token, secret), select: TOKEN_CREATED_SELECT })
+  return { token: secret, row }
+}
+
+const TOKEN_CREATED_SELECT = { id: true, name: true, prefix: true, scopes: true, expiresAt: true, createdAt: true } as const
+
+function tokenRow({ userId, name, scopes, expiresAt }: NewApiToken, secret: string) {
+  return { userId, name, scopes: scopes.join(','), expiresAt, hash: hashApiToken(secret), prefix: secret.slice(0, SHOWN_CHARS) }
+}
+
+/** A token the user may still use: not revoked and not expired. */
+function liveTokenWhere(userId: string, now: Date) {
+  return { userId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] }
+}
+
+/**
+ * Whether the user holds some "any" permission: only such a person may give a token the admin scope
+ * (it would carry nothing otherwise, and offering it would mislead).
+ */
+export async function mayHoldAdminScope(userId: string) {
+  const user = await prisma.user.findFirst({
+    select: { id: true },
+    where: { id: userId, roles: { some: { permissions: { some: { access: 'any' } } } } },
   })
-  return { token, row }
+  return Boolean(user)
+}
+
+export type IssuedApiToken =
+  | { ok: true; token: string; row: Awaited<ReturnType<typeof createApiToken>>['row'] }
+  | { ok: false; reason: 'limit' | 'admin_scope' }
+
+/**
+ * Creates a token for Settings, within the rules: the admin scope only for a person holding an "any"
+ * permission, at most MAX_LIVE_TOKENS_PER_USER live tokens. The count and the insert happen while the
+ * user's row is held (as Start does for budgets), so parallel requests cannot pass the limit together.
+ */
+export async function issueApiToken(token: NewApiToken, now = new Date()): Promise<IssuedApiToken> {
+  if (token.scopes.includes('admin') && !(await mayHoldAdminScope(token.userId))) return { ok: false, reason: 'admin_scope' }
+  const secret = generateApiToken()
+  return prisma.$transaction(async (tx) => {
+    // A no-op write that takes the user's row (PostgreSQL) or the database's write lock (SQLite) first.
+    await tx.$executeRaw`UPDATE "User" SET "updatedAt" = "updatedAt" WHERE "id" = ${token.userId}`
+    const live = await tx.apiToken.count({ where: liveTokenWhere(token.userId, now) })
+    if (live >= MAX_LIVE_TOKENS_PER_USER) return { ok: false as const, reason: 'limit' as const }
+    const row = await tx.apiToken.create({ data: tokenRow(token, secret), select: TOKEN_CREATED_SELECT })
+    return { ok: true as const, token: secret, row }
+  })
 }
 
 export type TokenCheck =
@@ -81,4 +131,43 @@ export async function revokeApiToken(userId: string, tokenId: string, now = new 
     data: { revokedAt: now },
   })
   return count === 1
+}
+
+/**
+ * Tells the owner a token was created, as GitHub does: a session someone else has (a shared computer, a
+ * stolen cookie) could mint a token that outlives it, and this is how the owner finds out. The token
+ * itself is never in it. A mail server that fails does not undo the creation; it is logged.
+ */
+export async function sendApiTokenCreatedEmail({
+  email,
+  name,
+  prefix,
+  scopes,
+  expiresAt,
+}: {
+  email: string
+  name: string
+  prefix: string
+  scopes: readonly ApiScope[]
+  expiresAt: Date | null
+}) {
+  const settings = `${getEnv().APP_URL}/settings/api-tokens`
+  const scopeText = scopes.map((scope) => SCOPE_LABELS[scope]).join('; ')
+  const expiry = expiresAt ? `It expires on ${formatUtc(expiresAt)}.` : 'It never expires.'
+  const advice = 'If this was not you, revoke it in Settings at once, then change your password and sign out your other sessions.'
+  const text = [
+    `A new API token was created for your Trainyard account: "${name}" (${prefix}…), with the scopes: ${scopeText}. ${expiry}`,
+    advice,
+    settings,
+  ].join('\n\n')
+  const html = [
+    `<p>A new API token was created for your Trainyard account: <strong>${escapeHtml(name)}</strong> (<code>${escapeHtml(prefix)}…</code>), with the scopes: ${escapeHtml(scopeText)}. ${escapeHtml(expiry)}</p>`,
+    `<p>${escapeHtml(advice)}</p>`,
+    `<p><a href="${escapeHtml(settings)}">${escapeHtml(settings)}</a></p>`,
+  ].join('')
+  try {
+    await sendEmail({ to: email, subject: 'A new API token was created for your Trainyard account', text, html })
+  } catch (error) {
+    console.error('Could not send the new-token email', error)
+  }
 }

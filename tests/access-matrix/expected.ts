@@ -85,6 +85,8 @@ export const EXPECTED: Record<string, Row> = {
   'settings+/hugging-face.tsx:action': signedIn,
   'settings+/notifications.tsx:loader': signedIn,
   'settings+/notifications.tsx:action': signedIn,
+  'settings+/api-tokens.tsx:loader': signedIn,
+  'settings+/api-tokens.tsx:action': ownAccountObject,
   'settings+/connections.tsx:loader': signedIn,
   'settings+/connections.tsx:action': ownAccountObject,
   // Called with the owner's pending GitHub account (see requests.ts): only the owner may confirm it;

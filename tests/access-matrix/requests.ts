@@ -23,6 +23,8 @@ import {
   type World,
 } from './world'
 
+const MATRIX_API_TOKEN_ID = 'matrix-owner-api-token'
+
 export type CallContext = {
   world: World
   principal: Principal
@@ -169,6 +171,19 @@ export const REQUESTS: Record<string, RequestSpec> = {
     prepare: ensureOwnerOtherSession,
     form: ({ world }) => ({ intent: 'sign-out-session', sessionId: world.ownerOtherSessionId }),
     snapshot: async ({ world }) => Boolean(await prisma.session.findUnique({ where: { id: world.ownerOtherSessionId } })),
+  },
+  // Revoking the owner's API token by its id: anyone else finds nothing (it stays live).
+  'settings+/api-tokens.tsx:action': {
+    prepare: async (world) => {
+      const data = { userId: world.owner.id, name: 'matrix', hash: 'matrix-owner-api-token', prefix: 'ty_matr', scopes: 'read' }
+      await prisma.apiToken.upsert({
+        where: { id: MATRIX_API_TOKEN_ID },
+        create: { id: MATRIX_API_TOKEN_ID, ...data },
+        update: { revokedAt: null },
+      })
+    },
+    form: () => ({ intent: 'revoke', tokenId: MATRIX_API_TOKEN_ID }),
+    snapshot: async () => (await prisma.apiToken.findUnique({ where: { id: MATRIX_API_TOKEN_ID } }))?.revokedAt ?? null,
   },
   'settings+/connections.tsx:action': {
     prepare: async (world) => {

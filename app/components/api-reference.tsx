@@ -141,7 +141,7 @@ curl -H "Authorization: Bearer $TRAINYARD_TOKEN" ${base}/me`}</Code>
         <Code label="curl example: create a training and start a run">{`curl -H "Authorization: Bearer $TRAINYARD_TOKEN" -H 'Content-Type: application/json' \\
   -d '{"name":"Portraits","triggerWord":"ohwx","baseModel":"flux-dev"}' ${base}/trainings
 
-curl -H "Authorization: Bearer $TRAINYARD_TOKEN" -F file=@photo1.jpg -F file=@photo2.jpg \\
+curl -H "Authorization: Bearer $TRAINYARD_TOKEN" -F files=@photo1.jpg -F files=@photo2.jpg \\
   ${base}/trainings/TRAINING_ID/images
 
 curl -H "Authorization: Bearer $TRAINYARD_TOKEN" -H 'Content-Type: application/json' \\

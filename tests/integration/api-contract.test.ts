@@ -5,8 +5,11 @@
 // operation) and a body that parses with the documented schema for that status. At the end every
 // operation of the table must have succeeded at least once, so an operation cannot go untried.
 import { afterAll, expect, test, vi } from 'vitest'
+import { z } from 'zod'
 import { ApiErrorSchema } from '~/api/errors'
-import type { AnyApiOperation } from '~/api/operation'
+import { defineOperation, type AnyApiOperation } from '~/api/operation'
+import { apiJson } from '~/api/respond.server'
+import { createApiRouter } from '~/api/router.server'
 import { API_OPERATIONS, openApiDocument } from '~/api/v1/operations.server'
 import { saveUserHuggingFaceToken } from '~/utils/huggingface.server'
 import { api, createTestToken } from '../api-utils'
@@ -79,7 +82,10 @@ class AwaitingOperation extends Error {}
 
 type Recorded = { key: string; status: number; problem: string | null }
 
-function recorder() {
+type Send = (path: string, init: Parameters<typeof api>[1]) => Promise<Response>
+
+/** A recorder over a table of operations; by default the app's, sent through the real route module. */
+function recorder(operations: readonly AnyApiOperation[] = API_OPERATIONS, send: Send = api) {
   const calls: Recorded[] = []
 
   /**
@@ -92,13 +98,13 @@ function recorder() {
     init: Parameters<typeof api>[1] & { search?: string } = {},
   ): Promise<{ response: Response; body: T }> {
     const [method, template] = key.split(' ') as [string, string]
-    const operation = API_OPERATIONS.find((op) => keyOf(op) === key)
+    const operation = operations.find((op) => keyOf(op) === key)
     if (!operation) throw new AwaitingOperation(key)
     const path = template.replace(/\{(\w+)\}/g, (_, name: string) => {
       if (params[name] === undefined) throw new Error(`${key}: no value for {${name}}`)
       return encodeURIComponent(params[name])
     })
-    const response = await api(`${path}${init.search ?? ''}`, { method, ...init })
+    const response = await send(`${path}${init.search ?? ''}`, { method, ...init })
     const text = await response.text()
     let problem: string | null = null
     let body: unknown = null
@@ -134,6 +140,55 @@ function recorder() {
 
   return { calls, call }
 }
+
+test('the recorder refuses an undocumented status, a body off its schema, an error off the shape, a body that is not JSON, a redirect without Location', async () => {
+  const user = await createUser()
+  const { token } = await createTestToken(user.id)
+  const answers: Record<string, () => Response> = {
+    good: () => apiJson({ id: 'a' }),
+    offSchema: () => apiJson({ id: 5 }),
+    undocumented: () => apiJson({ id: 'a' }, { status: 418 }),
+    badError: () => apiJson({ message: 'no' }, { status: 409 }),
+    notJson: () => new Response('hello', { status: 200, headers: { 'content-type': 'application/json' } }),
+    redirectless: () => new Response(null, { status: 302 }),
+  }
+  const table = Object.keys(answers).map((name) =>
+    defineOperation({
+      method: 'GET',
+      path: `/${name}`,
+      operationId: name,
+      summary: name,
+      tag: 'Test',
+      scope: 'read',
+      responses: {
+        200: { description: 'ok', schema: z.object({ id: z.string() }) },
+        204: { description: 'none' },
+        302: { description: 'elsewhere', headers: { Location: 'where' } },
+        409: { description: 'conflict' },
+      },
+      handler: async () => answers[name]!(),
+    }),
+  )
+  const router = createApiRouter(table)
+  const send: Send = (path, init) =>
+    router(
+      new Request(`http://localhost/api/v1${path}`, {
+        method: init?.method,
+        headers: { authorization: `Bearer ${init?.token}` },
+      }),
+    )
+  const { calls, call } = recorder(table, send)
+  for (const name of Object.keys(answers)) await call(`GET /${name}`, {}, { token })
+  await expect(call('GET /missing', {}, { token })).rejects.toBeInstanceOf(AwaitingOperation)
+  expect(Object.fromEntries(calls.map((c) => [c.key, c.problem === null ? 'fine' : 'refused']))).toEqual({
+    'GET /good': 'fine',
+    'GET /offSchema': 'refused',
+    'GET /undocumented': 'refused',
+    'GET /badError': 'refused',
+    'GET /notJson': 'refused',
+    'GET /redirectless': 'refused',
+  })
+})
 
 test('every documented route answers as documented', async (context) => {
   const owner = await createUser()

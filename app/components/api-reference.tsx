@@ -29,38 +29,20 @@ export function ApiReferenceView({ reference }: { reference: ApiReference }) {
   const base = reference.serverUrl
   return (
     <div className="flex flex-col gap-8 lg:flex-row lg:items-start">
+      {/* On a phone the contents fold away above the page; from lg up they stay beside it. Only one of the
+          two is displayed (and so in the accessibility tree) at a time. */}
+      <nav aria-label="API reference contents" className="lg:hidden">
+        <details className="rounded-lg border border-slate-200 bg-white p-3">
+          <summary className="cursor-pointer text-sm font-semibold text-slate-900">Contents</summary>
+          <Contents reference={reference} />
+        </details>
+      </nav>
       <nav
         aria-label="API reference contents"
-        className="lg:sticky lg:top-4 lg:max-h-[calc(100vh-2rem)] lg:w-64 lg:shrink-0 lg:overflow-y-auto"
+        className="hidden lg:sticky lg:top-4 lg:block lg:max-h-[calc(100vh-2rem)] lg:w-64 lg:shrink-0 lg:overflow-y-auto"
       >
-        <details className="rounded-lg border border-slate-200 bg-white p-3 lg:border-0 lg:bg-transparent lg:p-0" open>
-          <summary className="cursor-pointer text-sm font-semibold text-slate-900">Contents</summary>
-          <ul className="mt-2 flex flex-col gap-1 text-sm">
-            {GUIDE.map((section) => (
-              <li key={section.id}>
-                <a className="text-slate-700 hover:text-brand-700 hover:underline" href={`#${section.id}`}>
-                  {section.title}
-                </a>
-              </li>
-            ))}
-            {reference.tags.map((tag) => (
-              <li key={tag.id} className="mt-2">
-                <a className="font-medium text-slate-900 hover:text-brand-700 hover:underline" href={`#${tag.id}`}>
-                  {tag.name}
-                </a>
-                <ul className="mt-1 flex flex-col gap-0.5 border-l border-slate-200 pl-3">
-                  {tag.operations.map((op) => (
-                    <li key={op.id}>
-                      <a className="block break-words text-slate-600 hover:text-brand-700 hover:underline" href={`#${op.id}`}>
-                        <span className="font-mono text-xs">{op.method}</span> {op.summary || op.path}
-                      </a>
-                    </li>
-                  ))}
-                </ul>
-              </li>
-            ))}
-          </ul>
-        </details>
+        <p className="text-sm font-semibold text-slate-900">Contents</p>
+        <Contents reference={reference} />
       </nav>
 
       <div className="flex min-w-0 flex-1 flex-col gap-8">
@@ -91,6 +73,36 @@ export function ApiReferenceView({ reference }: { reference: ApiReference }) {
         ))}
       </div>
     </div>
+  )
+}
+
+function Contents({ reference }: { reference: ApiReference }) {
+  return (
+    <ul className="mt-2 flex flex-col gap-1 text-sm">
+      {GUIDE.map((section) => (
+        <li key={section.id}>
+          <a className="text-slate-700 hover:text-brand-700 hover:underline" href={`#${section.id}`}>
+            {section.title}
+          </a>
+        </li>
+      ))}
+      {reference.tags.map((tag) => (
+        <li key={tag.id} className="mt-2">
+          <a className="font-medium text-slate-900 hover:text-brand-700 hover:underline" href={`#${tag.id}`}>
+            {tag.name}
+          </a>
+          <ul className="mt-1 flex flex-col gap-0.5 border-l border-slate-200 pl-3">
+            {tag.operations.map((op) => (
+              <li key={op.id}>
+                <a className="block break-words text-slate-600 hover:text-brand-700 hover:underline" href={`#${op.id}`}>
+                  <span className="font-mono text-xs">{op.method}</span> {op.summary || op.path}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </li>
+      ))}
+    </ul>
   )
 }
 

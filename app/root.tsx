@@ -1,5 +1,5 @@
 import { json, type LinksFunction, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { Links, Meta, Outlet, Scripts, ScrollRestoration, useLoaderData, useNavigation } from '@remix-run/react'
+import { Link, Links, Meta, Outlet, Scripts, ScrollRestoration, useLoaderData, useNavigation } from '@remix-run/react'
 import { GeneralErrorBoundary } from './components/error-boundary'
 import { Header } from './components/header'
 import { useTimeZone } from './components/time'
@@ -74,6 +74,11 @@ export default function App() {
       <main className="mx-auto w-full max-w-6xl flex-1 px-4 py-8">
         <Outlet />
       </main>
+      <footer className="border-t border-slate-200 py-4 text-center text-sm text-slate-600">
+        <Link to="/docs/api" className="hover:text-slate-900 hover:underline">
+          API reference
+        </Link>
+      </footer>
       <Toaster toast={data.toast} />
     </Document>
   )

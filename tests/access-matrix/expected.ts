@@ -9,6 +9,7 @@
 // Outcomes: `login` (redirect to /login…), `ok` (2xx, or a redirect anywhere but /login),
 // `redirect:/path` where the destination matters, or a status code (`404`, `403`, `400`, `405`).
 // A key is `<file under app/routes>:<loader|action>`; `#label` adds a variant of the same export.
+import { API_WRITE_PROBE } from './api-probe'
 import type { Principal } from './world'
 
 export type Row = Record<Principal, string>
@@ -42,6 +43,14 @@ export const EXPECTED: Record<string, Row> = {
   '$.tsx:loader': all('404'),
   '$.tsx:action': all('404'),
   'resources+/healthcheck.tsx:loader': all('ok'),
+  // The API reference is public.
+  'docs+/api.tsx:loader': all('ok'),
+
+  // The API's one route module: a browser session is no API token, so every caller is a 401 (the
+  // operations behind it have a matrix of their own, tests/access-matrix/api.ts). Before any operation
+  // that writes exists, the POST goes to /me, which answers GET only.
+  'api+/v1.$.ts:loader': all('401'),
+  'api+/v1.$.ts:action': all(API_WRITE_PROBE ? '401' : '405'),
 
   // Accounts.
   '_auth+/login.tsx:loader': visitorOnly('ok'),

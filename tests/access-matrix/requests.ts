@@ -12,6 +12,7 @@ import { getStorage } from '~/storage/storage.server'
 import { saveUserHuggingFaceToken } from '~/utils/huggingface.server'
 import { makeRequest, TEST_PASSWORD, uniqueEmail } from '../db-utils'
 import { makeJpeg } from '../image-fixtures'
+import { API_WRITE_PROBE } from './api-probe'
 import {
   captionUncaptioned,
   ensureOwnerConnection,
@@ -271,6 +272,17 @@ export const REQUESTS: Record<string, RequestSpec> = {
     form: () => ({ intent: 'cancel' }),
     snapshot: async ({ world }) =>
       (await prisma.trainingRun.findUnique({ where: { id: world.activeRunId ?? '' }, select: { status: true } }))?.status,
+  },
+
+  // The API with the caller's session cookie and no token (see api-probe.ts).
+  'api+/v1.$.ts:loader': {
+    params: () => ({ '*': 'me' }),
+    request: async ({ cookie }, url) => new Request(url, { headers: withCookie(cookie) }),
+  },
+  'api+/v1.$.ts:action': {
+    params: () => ({ '*': (API_WRITE_PROBE?.path ?? '/me').slice(1) }),
+    request: async ({ cookie }, url) =>
+      new Request(url, { method: 'POST', body: '{}', headers: withCookie(cookie, { 'content-type': 'application/json' }) }),
   },
 
   'resources+/images.$imageId.$variant.tsx:loader#original': { params: () => ({ variant: 'original' }) },

@@ -59,37 +59,7 @@ export async function createWorld() {
     },
   })
 
-  // A run that succeeded, with what it leaves in storage.
-  const runId = newRunId()
-  const weightsKey = `runs/${runId}/lora.safetensors`
-  const sampleKey = `runs/${runId}/samples/0.jpg`
-  const weights = safetensors()
-  const sample = await makeJpeg({ width: 64, height: 64, seed: 7 })
-  await storage.put(weightsKey, weights, { contentType: 'application/octet-stream', contentLength: weights.length })
-  await storage.put(sampleKey, sample, { contentType: 'image/jpeg', contentLength: sample.length })
-  const startedAt = new Date(Date.now() - 10 * 60_000)
-  const run = await prisma.trainingRun.create({
-    select: { id: true },
-    data: {
-      id: runId,
-      trainingId: training.id,
-      startedById: owner.id,
-      status: 'succeeded',
-      provider: 'local',
-      instanceType: 'local',
-      pricePerHour: 0,
-      step: 100,
-      totalSteps: 100,
-      weightsKey,
-      weightsSize: weights.length,
-      sampleKeys: JSON.stringify([sampleKey]),
-      startedAt,
-      finishedAt: new Date(),
-    },
-  })
-  // What it kept: its final file as the checkpoint of its last step, and a sample taken there.
-  await prisma.runCheckpoint.create({ data: { runId, step: 100, key: weightsKey, bytes: weights.length, final: true } })
-  await prisma.runSample.create({ data: { runId, step: 100, prompt: 0, key: sampleKey } })
+  const { runId, run, weightsKey, sampleKey, startedAt } = await createSucceededRun(training.id, owner.id)
   // The machine of that run, still running (shutting down after the upload), so Terminate has work.
   const gpu = await prisma.gpu.create({
     select: { id: true, instanceId: true },
@@ -133,6 +103,45 @@ export async function createWorld() {
     spareTrainingId: '',
     spareImageId: '',
   }
+}
+
+/**
+ * A run of the training that succeeded, with what it leaves in storage: its LoRA (kept as the checkpoint
+ * of its last step, 100) and one sample of prompt 0 there. Also used by the API's contract test.
+ */
+export async function createSucceededRun(trainingId: string, startedById: string) {
+  const storage = await getStorage()
+  const runId = newRunId()
+  const weightsKey = `runs/${runId}/lora.safetensors`
+  const sampleKey = `runs/${runId}/samples/0.jpg`
+  const weights = safetensors()
+  const sample = await makeJpeg({ width: 64, height: 64, seed: 7 })
+  await storage.put(weightsKey, weights, { contentType: 'application/octet-stream', contentLength: weights.length })
+  await storage.put(sampleKey, sample, { contentType: 'image/jpeg', contentLength: sample.length })
+  const startedAt = new Date(Date.now() - 10 * 60_000)
+  const run = await prisma.trainingRun.create({
+    select: { id: true },
+    data: {
+      id: runId,
+      trainingId: trainingId,
+      startedById,
+      status: 'succeeded',
+      provider: 'local',
+      instanceType: 'local',
+      pricePerHour: 0,
+      step: 100,
+      totalSteps: 100,
+      weightsKey,
+      weightsSize: weights.length,
+      sampleKeys: JSON.stringify([sampleKey]),
+      startedAt,
+      finishedAt: new Date(),
+    },
+  })
+  // What it kept: its final file as the checkpoint of its last step, and a sample taken there.
+  await prisma.runCheckpoint.create({ data: { runId, step: 100, key: weightsKey, bytes: weights.length, final: true } })
+  await prisma.runSample.create({ data: { runId, step: 100, prompt: 0, key: sampleKey } })
+  return { runId, run, weightsKey, sampleKey, startedAt }
 }
 
 export function userIdOf(world: World, principal: Principal) {

@@ -83,6 +83,7 @@ export function defaultParams(names: string[], world: World): Record<string, str
     prompt: '0',
     userId: world.owner.id,
     roleId: world.role.id,
+    webhookId: world.webhook.id,
     '*': world.runKeys.weightsKey,
   }
   return Object.fromEntries(
@@ -169,6 +170,17 @@ export const REQUESTS: Record<string, RequestSpec> = {
     prepare: ensureOwnerOtherSession,
     form: ({ world }) => ({ intent: 'sign-out-session', sessionId: world.ownerOtherSessionId }),
     snapshot: async ({ world }) => Boolean(await prisma.session.findUnique({ where: { id: world.ownerOtherSessionId } })),
+  },
+  'settings+/webhooks.tsx:action': {
+    // An address literal: registering it asks no DNS.
+    form: ({ principal }) => ({ url: `https://93.184.215.14/${principal}`, events: ['run.succeeded'] }),
+    snapshot: () => prisma.webhookEndpoint.count(),
+    changesFor: ['stranger', 'owner', 'admin'],
+  },
+  'settings+/webhooks.$webhookId.tsx:action': {
+    prepare: (world) => prisma.webhookEndpoint.update({ where: { id: world.webhook.id }, data: { enabled: true } }).then(() => undefined),
+    form: () => ({ intent: 'disable' }),
+    snapshot: async ({ world }) => (await prisma.webhookEndpoint.findUnique({ where: { id: world.webhook.id } }))?.enabled,
   },
   'settings+/connections.tsx:action': {
     prepare: async (world) => {

@@ -195,7 +195,7 @@ export function post(
       },
     )
     const timer = setTimeout(
-      () => finish({ statusCode: null, response: `No answer within ${Math.round(timeoutMs / 1000)} s (timed out).` }),
+      () => finish({ statusCode: null, response: `No answer within ${Number((timeoutMs / 1000).toFixed(1))} s (timed out).` }),
       timeoutMs,
     )
     request.on('error', (error) => finish({ statusCode: null, response: `Could not deliver: ${error.message}`.slice(0, RESPONSE_KEEP_BYTES) }))

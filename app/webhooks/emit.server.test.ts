@@ -85,8 +85,8 @@ describe('emitting run events', () => {
     ]
     const inserted = [1, 2, 3, 4, 5].map((messageId) => ({ runId: 'r1', messageId }))
     expect(phaseChanges(answered, inserted)).toEqual([
-      { type: 'run.phase_changed', runId: 'r1', phase: 'booting', previousPhase: 'starting-machine', step: null },
-      { type: 'run.phase_changed', runId: 'r1', phase: 'training', previousPhase: 'booting', step: 5 },
+      { type: 'run.phase_changed', runId: 'r1', phase: 'booting', previousPhase: 'starting-machine', step: null, sequence: 1 },
+      { type: 'run.phase_changed', runId: 'r1', phase: 'training', previousPhase: 'booting', step: 5, sequence: 3 },
     ])
     // Another process inserted message 3 first: this one tells only the change it recorded.
     expect(phaseChanges(answered, inserted.filter((r) => r.messageId !== 3)).map((e) => e.type === 'run.phase_changed' && e.phase)).toEqual([

@@ -110,7 +110,7 @@ export function phaseChanges(
       const phase = phaseOf(message)
       if (phase === null || phase === previous) continue
       if (mine.has(`${run.id}:${message.id}`))
-        events.push({ type: 'run.phase_changed', runId: run.id, phase, previousPhase: previous, step: message.step })
+        events.push({ type: 'run.phase_changed', runId: run.id, phase, previousPhase: previous, step: message.step, sequence: message.id })
       previous = phase
     }
   }

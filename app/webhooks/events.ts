@@ -73,6 +73,10 @@ export const EVENT_DATA_SCHEMAS = {
     phase: z.string().describe('The phase the run entered'),
     previousPhase: z.string().nullable(),
     step: z.number().int().nullable(),
+    sequence: z
+      .number()
+      .int()
+      .describe('The number of the run’s status message that began the phase: phases may recur (loading, quantizing, loading)'),
   }),
   'run.sample_added': RunBase.extend({
     step: z.number().int(),

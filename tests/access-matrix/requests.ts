@@ -177,7 +177,7 @@ export const REQUESTS: Record<string, RequestSpec> = {
     snapshot: () => prisma.webhookEndpoint.count(),
     changesFor: ['stranger', 'owner', 'admin'],
   },
-  'settings+/webhooks.$webhookId.tsx:action': {
+  'settings+/webhooks_.$webhookId.tsx:action': {
     prepare: (world) => prisma.webhookEndpoint.update({ where: { id: world.webhook.id }, data: { enabled: true } }).then(() => undefined),
     form: () => ({ intent: 'disable' }),
     snapshot: async ({ world }) => (await prisma.webhookEndpoint.findUnique({ where: { id: world.webhook.id } }))?.enabled,

@@ -6,7 +6,7 @@ import { prisma } from '~/utils/db.server'
 import { openWebhookSecret } from '~/webhooks/endpoints.server'
 import { callRoute, createSessionCookie, createUser, ctx, makeRequest } from '../../../tests/db-utils'
 import { action, loader } from './webhooks'
-import { action as endpointAction, loader as endpointLoader } from './webhooks.$webhookId'
+import { action as endpointAction, loader as endpointLoader } from './webhooks_.$webhookId'
 
 async function signedIn() {
   const user = await createUser()

@@ -1,6 +1,6 @@
 // /settings/webhooks — a person's webhook endpoints: add one (URL, events, description; the URL must reach
 // a public address) and see its signing secret once, with a button to copy it; the list of endpoints, each
-// leading to its page (./webhooks.$webhookId.tsx: enable, disable, test, delete, the delivery log).
+// leading to its page (./webhooks_.$webhookId.tsx: enable, disable, test, delete, the delivery log).
 import { getFormProps, getInputProps, useForm } from '@conform-to/react'
 import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'

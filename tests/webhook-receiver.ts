@@ -6,7 +6,10 @@ import type { AddressInfo } from 'node:net'
 export type ReceivedWebhook = { path: string; headers: Record<string, string>; body: string; at: number }
 export type ReceiverAnswer = { status: number; body?: string } | 'hang'
 
-export async function startWebhookReceiver({ answers = [] as ReceiverAnswer[], fallback = { status: 204 } as ReceiverAnswer } = {}) {
+export async function startWebhookReceiver({
+  answers = [] as ReceiverAnswer[],
+  fallback = { status: 204 } as ReceiverAnswer,
+} = {}) {
   const received: ReceivedWebhook[] = []
   const queue = [...answers]
   const hanging = new Set<http.ServerResponse>()
@@ -14,7 +17,9 @@ export async function startWebhookReceiver({ answers = [] as ReceiverAnswer[], f
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
-      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]))
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
+      )
       received.push({ path: req.url ?? '/', headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() })
       const answer = queue.shift() ?? fallback
       if (answer === 'hang') {

@@ -220,7 +220,12 @@ export async function recordUploads({ prisma = defaultPrisma, storage }: Ctx, ru
       }
       if (await createOnce(() => prisma.runSample.create({ data: { runId, ...entry.data, key } }))) {
         recorded.samples++
-        await emitRunEventSafely(prisma, { type: 'run.sample_added', runId, step: entry.data.step, promptIndex: entry.data.prompt })
+        await emitRunEventSafely(prisma, {
+          type: 'run.sample_added',
+          runId,
+          step: entry.data.step,
+          promptIndex: entry.data.prompt,
+        })
       }
       haveSample.add(id)
     }

@@ -48,10 +48,18 @@ describe('deliverDueWebhooks', () => {
     const verified = new Webhook(secret).verify(got!.body, got!.headers) as { type: string; data: { webhookId: string } }
     expect(verified).toMatchObject({ type: 'webhook.test', data: { webhookId: endpoint.id } })
     // Another secret, or a changed body, does not verify.
-    expect(() => new Webhook(`whsec_${Buffer.from('another secret of 24 b.').toString('base64')}`).verify(got!.body, got!.headers)).toThrow()
+    expect(() =>
+      new Webhook(`whsec_${Buffer.from('another secret of 24 b.').toString('base64')}`).verify(got!.body, got!.headers),
+    ).toThrow()
     expect(() => new Webhook(secret).verify(got!.body.replace('webhook.test', 'run.succeeded'), got!.headers)).toThrow()
 
-    expect(await rowOf(id)).toMatchObject({ status: 'delivered', attempts: 1, lastStatusCode: 200, lastResponse: 'thanks', lockedBy: null })
+    expect(await rowOf(id)).toMatchObject({
+      status: 'delivered',
+      attempts: 1,
+      lastStatusCode: 200,
+      lastResponse: 'thanks',
+      lockedBy: null,
+    })
     // The secret is stored sealed, never as given.
     const stored = await prisma.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })
     expect(stored.secret).not.toContain(secret.slice(6))
@@ -81,7 +89,12 @@ describe('deliverDueWebhooks', () => {
     const started = Date.now()
     expect(await deliver({ timeoutMs: 400, retryDelaysMs: [0] })).toMatchObject({ retrying: 1 })
     expect(Date.now() - started).toBeLessThan(5000)
-    expect(await rowOf(id)).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: null, lastResponse: 'No answer within 0.4 s (timed out).' })
+    expect(await rowOf(id)).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      lastStatusCode: null,
+      lastResponse: 'No answer within 0.4 s (timed out).',
+    })
     expect(await deliver({ timeoutMs: 400, retryDelaysMs: [0] })).toMatchObject({ delivered: 1 })
     expect(await rowOf(id)).toMatchObject({ status: 'delivered', attempts: 2 })
   })
@@ -120,7 +133,9 @@ describe('deliverDueWebhooks', () => {
     await deliver({ guard: { ...allowLocal, lookup: async () => [{ address: '10.0.0.5', family: 4 }] } })
     const row = await rowOf(id)
     expect(row).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: null })
-    expect(row.lastResponse).toContain('Not sent: The URL points at a network the server may not send to (10.0.0.5 is a private address)')
+    expect(row.lastResponse).toContain(
+      'Not sent: The URL points at a network the server may not send to (10.0.0.5 is a private address)',
+    )
     expect(receiver.received).toHaveLength(0)
   })
 

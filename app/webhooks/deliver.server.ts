@@ -21,7 +21,15 @@ const SECOND_MS = 1000
 const MINUTE_MS = 60 * SECOND_MS
 const HOUR_MS = 60 * MINUTE_MS
 /** The waits after each failed attempt, as Standard Webhooks' own service retries; then the delivery fails. */
-export const DEFAULT_RETRY_DELAYS_MS = [5 * SECOND_MS, 5 * MINUTE_MS, 30 * MINUTE_MS, 2 * HOUR_MS, 5 * HOUR_MS, 10 * HOUR_MS, 10 * HOUR_MS]
+export const DEFAULT_RETRY_DELAYS_MS = [
+  5 * SECOND_MS,
+  5 * MINUTE_MS,
+  30 * MINUTE_MS,
+  2 * HOUR_MS,
+  5 * HOUR_MS,
+  10 * HOUR_MS,
+  10 * HOUR_MS,
+]
 export const DEFAULT_TIMEOUT_MS = 10 * SECOND_MS
 /** Deliveries one process claims per cycle, and sends at once: a backlog cannot stall the supervisor. */
 export const DEFAULT_BATCH_SIZE = 25
@@ -86,7 +94,12 @@ async function deliverOne(
 ): Promise<'delivered' | 'retrying' | 'failed' | null> {
   const delivery = await prisma.webhookDelivery.findUnique({
     where: { id },
-    select: { id: true, payload: true, attempts: true, endpoint: { select: { id: true, url: true, secret: true, enabled: true } } },
+    select: {
+      id: true,
+      payload: true,
+      attempts: true,
+      endpoint: { select: { id: true, url: true, secret: true, enabled: true } },
+    },
   })
   if (!delivery) return null
   const mine = { id, lockedBy: options.workerId }
@@ -130,7 +143,12 @@ async function attempt(
   options: DeliverOptions & { clock: () => Date; timeoutMs: number },
 ): Promise<AttemptResult> {
   const secret = openWebhookSecret(delivery.endpoint.id, delivery.endpoint.secret)
-  if (!secret) return { statusCode: null, response: 'Not sent: the signing secret can no longer be read (the server’s secret was changed). Delete this endpoint and add it again.' }
+  if (!secret)
+    return {
+      statusCode: null,
+      response:
+        'Not sent: the signing secret can no longer be read (the server’s secret was changed). Delete this endpoint and add it again.',
+    }
   // Checked at every attempt: the name may point somewhere else since the endpoint was registered.
   const check = await checkWebhookUrl(delivery.endpoint.url, options.guard)
   if (!check.ok) return { statusCode: null, response: `Not sent: ${check.reason}` }
@@ -161,7 +179,8 @@ export function post(
 ): Promise<AttemptResult> {
   const pinned: LookupFunction = (_hostname, lookupOptions, callback) => {
     // With `all` (Node's happy-eyeballs connect asks so) the answer is a list.
-    if ((lookupOptions as { all?: boolean }).all) (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [address])
+    if ((lookupOptions as { all?: boolean }).all)
+      (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [address])
     else callback(null, address.address, address.family)
   }
   const client = url.protocol === 'https:' ? https : http
@@ -176,12 +195,20 @@ export function post(
     }
     const request = client.request(
       url,
-      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: pinned, agent: false },
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        lookup: pinned,
+        agent: false,
+      },
       (response) => {
         const chunks: Buffer[] = []
         let kept = 0
         const done = () =>
-          finish({ statusCode: response.statusCode ?? null, response: Buffer.concat(chunks).toString('utf8').slice(0, RESPONSE_KEEP_BYTES) })
+          finish({
+            statusCode: response.statusCode ?? null,
+            response: Buffer.concat(chunks).toString('utf8').slice(0, RESPONSE_KEEP_BYTES),
+          })
         response.on('data', (chunk: Buffer) => {
           if (kept < RESPONSE_KEEP_BYTES) {
             chunks.push(chunk.subarray(0, RESPONSE_KEEP_BYTES - kept))
@@ -198,7 +225,9 @@ export function post(
       () => finish({ statusCode: null, response: `No answer within ${Number((timeoutMs / 1000).toFixed(1))} s (timed out).` }),
       timeoutMs,
     )
-    request.on('error', (error) => finish({ statusCode: null, response: `Could not deliver: ${error.message}`.slice(0, RESPONSE_KEEP_BYTES) }))
+    request.on('error', (error) =>
+      finish({ statusCode: null, response: `Could not deliver: ${error.message}`.slice(0, RESPONSE_KEEP_BYTES) }),
+    )
     request.end(body)
   })
 }

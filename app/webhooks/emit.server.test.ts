@@ -11,7 +11,9 @@ import { emitRunEvent, phaseChanges } from './emit.server'
 async function ownerWithEndpoints() {
   const owner = await createUser()
   const endpoint = (events: string, enabled = true) =>
-    prisma.webhookEndpoint.create({ data: { userId: owner.id, url: 'https://93.184.215.14/h', secret: 'sealed', events, enabled } })
+    prisma.webhookEndpoint.create({
+      data: { userId: owner.id, url: 'https://93.184.215.14/h', secret: 'sealed', events, enabled },
+    })
   const all = await endpoint('*')
   const endings = await endpoint('run.succeeded,run.failed')
   const disabled = await endpoint('*', false)
@@ -19,7 +21,11 @@ async function ownerWithEndpoints() {
 }
 
 const deliveriesOf = (runId: string) =>
-  prisma.webhookDelivery.findMany({ where: { runId }, orderBy: { createdAt: 'asc' }, include: { endpoint: { select: { id: true } } } })
+  prisma.webhookDelivery.findMany({
+    where: { runId },
+    orderBy: { createdAt: 'asc' },
+    include: { endpoint: { select: { id: true } } },
+  })
 
 describe('emitting run events', () => {
   test('Start makes run.started for the subscribed, enabled endpoints; endRun makes its ending once', async () => {
@@ -89,8 +95,11 @@ describe('emitting run events', () => {
       { type: 'run.phase_changed', runId: 'r1', phase: 'training', previousPhase: 'booting', step: 5, sequence: 3 },
     ])
     // Another process inserted message 3 first: this one tells only the change it recorded.
-    expect(phaseChanges(answered, inserted.filter((r) => r.messageId !== 3)).map((e) => e.type === 'run.phase_changed' && e.phase)).toEqual([
-      'booting',
-    ])
+    expect(
+      phaseChanges(
+        answered,
+        inserted.filter((r) => r.messageId !== 3),
+      ).map((e) => e.type === 'run.phase_changed' && e.phase),
+    ).toEqual(['booting'])
   })
 })

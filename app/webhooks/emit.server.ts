@@ -5,14 +5,7 @@
 // many processes supervise. Sending is ./deliver.server.ts's job, in a later supervisor cycle.
 import crypto from 'node:crypto'
 import type { Prisma, PrismaClient } from '@prisma/client'
-import {
-  subscribesTo,
-  TEST_EVENT_TYPE,
-  type EventData,
-  type RunEventFields,
-  type RunEventType,
-  type WebhookBody,
-} from './events'
+import { subscribesTo, TEST_EVENT_TYPE, type EventData, type RunEventFields, type RunEventType, type WebhookBody } from './events'
 import { parsePhases, phaseOf } from '../runs/phases'
 
 type Db = PrismaClient | Prisma.TransactionClient
@@ -110,7 +103,14 @@ export function phaseChanges(
       const phase = phaseOf(message)
       if (phase === null || phase === previous) continue
       if (mine.has(`${run.id}:${message.id}`))
-        events.push({ type: 'run.phase_changed', runId: run.id, phase, previousPhase: previous, step: message.step, sequence: message.id })
+        events.push({
+          type: 'run.phase_changed',
+          runId: run.id,
+          phase,
+          previousPhase: previous,
+          step: message.step,
+          sequence: message.id,
+        })
       previous = phase
     }
   }

@@ -33,7 +33,14 @@ export const ENDPOINT_SELECT = {
   createdAt: true,
 } as const
 
-export function endpointView(row: { id: string; url: string; description: string; events: string; enabled: boolean; createdAt: Date }) {
+export function endpointView(row: {
+  id: string
+  url: string
+  description: string
+  events: string
+  enabled: boolean
+  createdAt: Date
+}) {
   return {
     id: row.id,
     url: row.url,

@@ -48,8 +48,7 @@ export function parseEventList(stored: string): RunEventType[] | [typeof ALL_EVE
 /** The stored form of a list: "*" when it is empty, "*" or names every event. */
 export function serializeEventList(events: readonly string[] | undefined): string {
   const wanted = RUN_EVENT_TYPES.filter((t) => events?.includes(t))
-  if (!events || events.length === 0 || events.includes(ALL_EVENTS) || wanted.length === RUN_EVENT_TYPES.length)
-    return ALL_EVENTS
+  if (!events || events.length === 0 || events.includes(ALL_EVENTS) || wanted.length === RUN_EVENT_TYPES.length) return ALL_EVENTS
   return wanted.join(',')
 }
 
@@ -61,7 +60,11 @@ export function subscribesTo(stored: string, type: WebhookEventType) {
 
 /** What a client may send as `events`: run event types, or ["*"]. */
 export const EventListSchema = z
-  .array(z.enum([ALL_EVENTS, ...RUN_EVENT_TYPES], { errorMap: () => ({ message: `Events are "*" or any of ${RUN_EVENT_TYPES.join(', ')}` }) }))
+  .array(
+    z.enum([ALL_EVENTS, ...RUN_EVENT_TYPES], {
+      errorMap: () => ({ message: `Events are "*" or any of ${RUN_EVENT_TYPES.join(', ')}` }),
+    }),
+  )
   .max(RUN_EVENT_TYPES.length + 1)
 
 const RunBase = z.object({ runId: z.string(), trainingId: z.string(), status: z.string() })

@@ -36,8 +36,6 @@ export const UpdateWebhookSchema = z.object({
 /** The page's form: one checkbox per event, at least one ticked (all ticked is stored as "*"). */
 export const WebhookFormSchema = z.object({
   url: WebhookUrlSchema,
-  events: z
-    .array(z.enum(RUN_EVENT_TYPES), { required_error: 'Choose at least one event' })
-    .min(1, 'Choose at least one event'),
+  events: z.array(z.enum(RUN_EVENT_TYPES), { required_error: 'Choose at least one event' }).min(1, 'Choose at least one event'),
   description: WebhookDescriptionSchema.optional(),
 })

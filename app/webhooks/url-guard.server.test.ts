@@ -48,7 +48,10 @@ describe('checkWebhookUrl', () => {
   test('a name is judged by every address it resolves to', async () => {
     expect((await checkWebhookUrl('https://hooks.example.test/', { ...none, lookup: resolvesTo('93.184.215.14') })).ok).toBe(true)
     // One public answer does not excuse a private one beside it (DNS rebinding picks either).
-    const mixed = await checkWebhookUrl('https://hooks.example.test/', { ...none, lookup: resolvesTo('93.184.215.14', '10.1.2.3') })
+    const mixed = await checkWebhookUrl('https://hooks.example.test/', {
+      ...none,
+      lookup: resolvesTo('93.184.215.14', '10.1.2.3'),
+    })
     expect(mixed).toMatchObject({ ok: false, reason: expect.stringContaining('10.1.2.3 is a private address') })
     const localhost = await checkWebhookUrl('http://localhost:9/hook', none)
     expect(localhost.ok).toBe(false)

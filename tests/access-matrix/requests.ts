@@ -178,7 +178,8 @@ export const REQUESTS: Record<string, RequestSpec> = {
     changesFor: ['stranger', 'owner', 'admin'],
   },
   'settings+/webhooks_.$webhookId.tsx:action': {
-    prepare: (world) => prisma.webhookEndpoint.update({ where: { id: world.webhook.id }, data: { enabled: true } }).then(() => undefined),
+    prepare: (world) =>
+      prisma.webhookEndpoint.update({ where: { id: world.webhook.id }, data: { enabled: true } }).then(() => undefined),
     form: () => ({ intent: 'disable' }),
     snapshot: async ({ world }) => (await prisma.webhookEndpoint.findUnique({ where: { id: world.webhook.id } }))?.enabled,
   },

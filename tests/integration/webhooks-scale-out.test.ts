@@ -32,7 +32,8 @@ async function startRunByForm(app: AppProcess, trainingId: string, cookie: strin
   })
   const location = response.headers.get('location') ?? ''
   const runId = /\/runs\/([a-z0-9]+)$/.exec(location)?.[1]
-  if (response.status !== 302 || !runId) throw new Error(`start on ${app.url}: ${response.status} ${location} ${await response.text()}`)
+  if (response.status !== 302 || !runId)
+    throw new Error(`start on ${app.url}: ${response.status} ${location} ${await response.text()}`)
   return runId
 }
 
@@ -71,7 +72,10 @@ describe.skipIf(!isPostgres)('webhooks with three app processes on one PostgreSQ
     for (let u = 0; u < USERS; u++) {
       const user = await createUser()
       const { cookie } = await createSessionCookie(user.id)
-      const created = await createEndpoint({ userId: user.id, url: `${receiver.url}/${user.id}` }, { guard: { allowed: '127.0.0.1/32' } })
+      const created = await createEndpoint(
+        { userId: user.id, url: `${receiver.url}/${user.id}` },
+        { guard: { allowed: '127.0.0.1/32' } },
+      )
       if (!created.ok) throw new Error(created.message)
       secrets.set(user.id, created.value.secret)
       for (let t = 0; t < RUNS_PER_USER; t++) {
@@ -91,7 +95,9 @@ describe.skipIf(!isPostgres)('webhooks with three app processes on one PostgreSQ
       ])
       if (active === 0 && pending === 0) break
       if (Date.now() > deadline)
-        throw new Error(`${active} runs active, ${pending} deliveries pending\n${apps.map((a) => a.output().slice(-3000)).join('\n---\n')}`)
+        throw new Error(
+          `${active} runs active, ${pending} deliveries pending\n${apps.map((a) => a.output().slice(-3000)).join('\n---\n')}`,
+        )
       await new Promise((resolve) => setTimeout(resolve, WATCH_MS))
     }
     const runs = await prisma.trainingRun.findMany({ where: { id: { in: runIds } }, select: { status: true, error: true } })
@@ -113,7 +119,9 @@ describe.skipIf(!isPostgres)('webhooks with three app processes on one PostgreSQ
       }
       expect(ownerOfRun.get(body.data.runId)).toBe(userId)
       // A phase may recur in a run (loading, quantizing, loading): its message number tells the two apart.
-      const key = [body.data.runId, body.type, body.data.sequence ?? '', body.data.step ?? '', body.data.promptIndex ?? ''].join('|')
+      const key = [body.data.runId, body.type, body.data.sequence ?? '', body.data.step ?? '', body.data.promptIndex ?? ''].join(
+        '|',
+      )
       seen.set(key, (seen.get(key) ?? 0) + 1)
     }
     const doubled = [...seen].filter(([, n]) => n > 1)

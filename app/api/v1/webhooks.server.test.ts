@@ -22,7 +22,12 @@ describe('/api/v1/webhooks', () => {
     })
     expect(created.status).toBe(201)
     const body = await jsonOf<Endpoint>(created)
-    expect(body).toMatchObject({ url: 'https://93.184.215.14/hooks', events: ['run.succeeded', 'run.failed'], enabled: true, description: 'CI' })
+    expect(body).toMatchObject({
+      url: 'https://93.184.215.14/hooks',
+      events: ['run.succeeded', 'run.failed'],
+      enabled: true,
+      description: 'CI',
+    })
     expect(body.secret).toMatch(/^whsec_/)
     expect(created.headers.get('location')).toBe(`/api/v1/webhooks/${body.id}`)
     const row = await prisma.webhookEndpoint.findUniqueOrThrow({ where: { id: body.id } })
@@ -42,11 +47,17 @@ describe('/api/v1/webhooks', () => {
     const tested = await api(`/webhooks/${body.id}/test`, { token, method: 'POST' })
     expect(tested.status).toBe(202)
     const { deliveryId } = await jsonOf<{ deliveryId: string }>(tested)
-    const log = await jsonOf<{ data: { id: string; eventType: string; status: string; attempts: number; nextAttemptAt: string | null }[] }>(
-      await api(`/webhooks/${body.id}/deliveries`, { token }),
-    )
+    const log = await jsonOf<{
+      data: { id: string; eventType: string; status: string; attempts: number; nextAttemptAt: string | null }[]
+    }>(await api(`/webhooks/${body.id}/deliveries`, { token }))
     expect(log.data).toEqual([
-      expect.objectContaining({ id: deliveryId, eventType: 'webhook.test', status: 'pending', attempts: 0, nextAttemptAt: expect.any(String) }),
+      expect.objectContaining({
+        id: deliveryId,
+        eventType: 'webhook.test',
+        status: 'pending',
+        attempts: 0,
+        nextAttemptAt: expect.any(String),
+      }),
     ])
 
     expect((await api(`/webhooks/${body.id}`, { token, method: 'DELETE' })).status).toBe(204)
@@ -90,7 +101,9 @@ describe('/api/v1/webhooks', () => {
 
   test('someone else’s endpoint is a 404 for every operation; a read-only token is refused', async () => {
     const owner = await withToken()
-    const { id } = await jsonOf<Endpoint>(await api('/webhooks', { token: owner.token, json: { url: 'https://93.184.215.14/a' } }))
+    const { id } = await jsonOf<Endpoint>(
+      await api('/webhooks', { token: owner.token, json: { url: 'https://93.184.215.14/a' } }),
+    )
     const stranger = await withToken()
     for (const [method, path] of [
       ['GET', `/webhooks/${id}`],

@@ -91,7 +91,11 @@ const createWebhook = defineOperation({
   scope: 'write',
   body: { contentType: 'application/json', schema: CreateWebhookSchema },
   responses: {
-    201: { description: 'The endpoint with its secret', schema: CreatedEndpointSchema, headers: { Location: 'The endpoint’s API path' } },
+    201: {
+      description: 'The endpoint with its secret',
+      schema: CreatedEndpointSchema,
+      headers: { Location: 'The endpoint’s API path' },
+    },
     422: { description: 'A field was refused (an address the server may not send to, among others)' },
   },
   async handler({ body, principal }) {
@@ -178,7 +182,11 @@ const listDeliveries = defineOperation({
   async handler({ params, query, principal }) {
     if (!(await ownOr404(principal.userId, params.webhookId))) return notFound()
     const { args, page } = pageArgs(query)
-    const rows = await prisma.webhookDelivery.findMany({ where: { endpointId: params.webhookId }, select: DELIVERY_SELECT, ...args })
+    const rows = await prisma.webhookDelivery.findMany({
+      where: { endpointId: params.webhookId },
+      select: DELIVERY_SELECT,
+      ...args,
+    })
     return apiJson(page(rows, deliveryView))
   },
 })

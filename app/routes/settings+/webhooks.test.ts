@@ -19,7 +19,11 @@ const add = (form: Record<string, string | string[]>, cookie: string) =>
 const onEndpoint = (webhookId: string, form: Record<string, string> | null, cookie: string) =>
   callRoute(() =>
     form
-      ? endpointAction({ ...ctx, params: { webhookId }, request: makeRequest(`/settings/webhooks/${webhookId}`, { form, cookie }) })
+      ? endpointAction({
+          ...ctx,
+          params: { webhookId },
+          request: makeRequest(`/settings/webhooks/${webhookId}`, { form, cookie }),
+        })
       : endpointLoader({ ...ctx, params: { webhookId }, request: makeRequest(`/settings/webhooks/${webhookId}`, { cookie }) }),
   )
 
@@ -29,22 +33,48 @@ describe('/settings/webhooks', () => {
     const empty = await (await callRoute(() => loader({ ...ctx, request: makeRequest('/settings/webhooks', { cookie }) }))).json()
     expect(empty.endpoints).toEqual([])
 
-    const res = await add({ url: ' https://93.184.215.14/hook ', events: ['run.succeeded', 'run.failed'], description: 'Studio' }, cookie)
+    const res = await add(
+      { url: ' https://93.184.215.14/hook ', events: ['run.succeeded', 'run.failed'], description: 'Studio' },
+      cookie,
+    )
     expect(res.status).toBe(200)
     const { created } = await res.json()
     expect(created.secret).toMatch(/^whsec_/)
     const row = await prisma.webhookEndpoint.findFirstOrThrow({ where: { userId: user.id } })
-    expect(row).toMatchObject({ url: 'https://93.184.215.14/hook', events: 'run.succeeded,run.failed', description: 'Studio', enabled: true })
+    expect(row).toMatchObject({
+      url: 'https://93.184.215.14/hook',
+      events: 'run.succeeded,run.failed',
+      description: 'Studio',
+      enabled: true,
+    })
     expect(row.secret).not.toContain(created.secret)
     expect(openWebhookSecret(row.id, row.secret)).toBe(created.secret)
 
-    const listed = await (await callRoute(() => loader({ ...ctx, request: makeRequest('/settings/webhooks', { cookie }) }))).json()
+    const listed = await (
+      await callRoute(() => loader({ ...ctx, request: makeRequest('/settings/webhooks', { cookie }) }))
+    ).json()
     expect(listed.endpoints).toEqual([expect.objectContaining({ id: row.id, events: ['run.succeeded', 'run.failed'] })])
     expect(JSON.stringify(listed)).not.toContain(created.secret)
 
     // Every event ticked is stored as "*" (and so gets events added later too).
-    await add({ url: 'https://93.184.215.14/all', events: ['run.started', 'run.phase_changed', 'run.sample_added', 'run.checkpoint_added', 'run.succeeded', 'run.failed', 'run.canceled'] }, cookie)
-    expect((await prisma.webhookEndpoint.findFirstOrThrow({ where: { userId: user.id, url: 'https://93.184.215.14/all' } })).events).toBe('*')
+    await add(
+      {
+        url: 'https://93.184.215.14/all',
+        events: [
+          'run.started',
+          'run.phase_changed',
+          'run.sample_added',
+          'run.checkpoint_added',
+          'run.succeeded',
+          'run.failed',
+          'run.canceled',
+        ],
+      },
+      cookie,
+    )
+    expect(
+      (await prisma.webhookEndpoint.findFirstOrThrow({ where: { userId: user.id, url: 'https://93.184.215.14/all' } })).events,
+    ).toBe('*')
   })
 
   test('refusals: beside their field, with what was typed kept, and nothing saved', async () => {

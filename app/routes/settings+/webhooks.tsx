@@ -27,7 +27,10 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const userId = await requireUserId(request)
   const rows = await prisma.webhookEndpoint.findMany({
     where: { userId },
-    select: { ...ENDPOINT_SELECT, deliveries: { take: 1, orderBy: { createdAt: 'desc' }, select: { status: true, createdAt: true } } },
+    select: {
+      ...ENDPOINT_SELECT,
+      deliveries: { take: 1, orderBy: { createdAt: 'desc' }, select: { status: true, createdAt: true } },
+    },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take: MAX_ENDPOINTS_PER_USER,
   })
@@ -72,8 +75,8 @@ export default function WebhooksSettings() {
         <Alert tone="success">
           <div className="flex flex-col gap-2">
             <p>
-              Added <strong className="break-all">{created.endpoint.url}</strong>. Its signing secret is shown only now: copy it into
-              the receiver, which verifies each delivery with it (any Standard Webhooks library).
+              Added <strong className="break-all">{created.endpoint.url}</strong>. Its signing secret is shown only now: copy it
+              into the receiver, which verifies each delivery with it (any Standard Webhooks library).
             </p>
             <div className="flex flex-wrap items-center gap-2">
               <code aria-label="Signing secret" className="break-all rounded bg-white px-2 py-1 text-sm">
@@ -126,7 +129,10 @@ export default function WebhooksSettings() {
             errors={fields.url.errors}
             inputProps={{ ...getInputProps(fields.url, { type: 'url' }), placeholder: 'https://example.com/hooks/trainyard' }}
           />
-          <fieldset className="flex flex-col gap-2" aria-describedby={fields.events.errors ? `${fields.events.id}-error` : undefined}>
+          <fieldset
+            className="flex flex-col gap-2"
+            aria-describedby={fields.events.errors ? `${fields.events.id}-error` : undefined}
+          >
             <legend className="label">Events</legend>
             <div className="grid gap-2 sm:grid-cols-2">
               {RUN_EVENT_TYPES.map((type) => (

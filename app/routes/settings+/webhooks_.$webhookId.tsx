@@ -56,7 +56,9 @@ export async function action({ request, params }: ActionFunctionArgs) {
       await updateEndpoint(endpoint.id, { enabled })
       return redirectWithToast(here, {
         type: 'success',
-        description: enabled ? 'The endpoint is enabled: new events are delivered to it.' : 'The endpoint is disabled: it gets no new events.',
+        description: enabled
+          ? 'The endpoint is enabled: new events are delivered to it.'
+          : 'The endpoint is disabled: it gets no new events.',
       })
     }
     case 'test':

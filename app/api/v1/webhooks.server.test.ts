@@ -125,3 +125,21 @@ describe('/api/v1/webhooks', () => {
     expect((await jsonOf<ErrorBody>(res)).error.code).toBe('insufficient_scope')
   })
 })
+
+describe('the OpenAPI document', () => {
+  test('describes every webhook operation with its named schemas', async () => {
+    const res = await api('/openapi.json')
+    expect(res.status).toBe(200)
+    const doc = await jsonOf<{
+      paths: Record<string, Record<string, unknown>>
+      components: { schemas: Record<string, unknown> }
+    }>(res)
+    expect(Object.keys(doc.paths['/webhooks']!).sort()).toEqual(['get', 'post'])
+    expect(Object.keys(doc.paths['/webhooks/{webhookId}']!).sort()).toEqual(['delete', 'get', 'patch'])
+    expect(doc.paths['/webhooks/{webhookId}/test']).toHaveProperty('post')
+    expect(doc.paths['/webhooks/{webhookId}/deliveries']).toHaveProperty('get')
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(['WebhookEndpoint', 'WebhookEndpointWithSecret', 'WebhookDelivery']),
+    )
+  })
+})

@@ -105,6 +105,9 @@ describe('/settings/webhooks', () => {
 
     expect((await onEndpoint(id, { intent: 'disable' }, cookie)).status).toBe(302)
     expect((await prisma.webhookEndpoint.findUniqueOrThrow({ where: { id } })).enabled).toBe(false)
+    // A disabled endpoint gets no test event (it would wait, unsent, until enabled).
+    await onEndpoint(id, { intent: 'test' }, cookie)
+    expect(await prisma.webhookDelivery.count({ where: { endpointId: id } })).toBe(0)
     await onEndpoint(id, { intent: 'enable' }, cookie)
     expect((await prisma.webhookEndpoint.findUniqueOrThrow({ where: { id } })).enabled).toBe(true)
 

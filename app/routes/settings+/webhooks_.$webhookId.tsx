@@ -62,6 +62,11 @@ export async function action({ request, params }: ActionFunctionArgs) {
       })
     }
     case 'test':
+      if (!endpoint.enabled)
+        return redirectWithToast(here, {
+          type: 'error',
+          description: 'This endpoint is disabled: enable it to send it a test event.',
+        })
       await emitTestEvent(prisma, endpoint.id)
       return redirectWithToast(here, { type: 'success', description: 'A test event is on its way: watch the log below.' })
     case 'delete':

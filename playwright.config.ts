@@ -42,6 +42,8 @@ const appEnv = {
   LOCAL_GPU_DIR: process.env.LOCAL_GPU_DIR,
   SIMULATED_TRAINING_SECONDS: '6',
   POLL_INTERVAL_MS: '500',
+  // Webhooks: the browser test's receiver listens on this host, which only the operator may allow.
+  WEBHOOK_ALLOWED_ADDRESSES: '127.0.0.1/32',
 }
 
 export default defineConfig({

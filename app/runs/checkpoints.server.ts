@@ -14,6 +14,7 @@ import { countOf } from '../utils/format'
 import { checkpointKey, optimizerKey, runKeyPrefix, stepSampleKey, weightsKey } from '../storage/keys'
 import type { Storage } from '../storage/storage.server'
 import { renderJobConfig, SAMPLE_PROMPTS_MAX, SERVER_FILLED, STEPS_MAX, type TrainingConfig } from '../trainings/config'
+import { emitRunEventSafely } from '../webhooks/emit.server'
 
 /** The most step saves a job signs URLs for (thinned evenly past this, the last save kept). */
 export const MAX_CHECKPOINT_UPLOADS = 100
@@ -198,8 +199,10 @@ export async function recordUploads({ prisma = defaultPrisma, storage }: Ctx, ru
         await createOnce(() =>
           prisma.runCheckpoint.create({ data: { runId, step: entry.data.step, key, bytes: entry.data.bytes } }),
         )
-      )
+      ) {
         recorded.checkpoints++
+        await emitRunEventSafely(prisma, { type: 'run.checkpoint_added', runId, step: entry.data.step, size: entry.data.bytes })
+      }
       haveStep.add(entry.data.step)
     }
     for (const raw of report.samples) {
@@ -215,7 +218,15 @@ export async function recordUploads({ prisma = defaultPrisma, storage }: Ctx, ru
         recorded.refused++
         continue
       }
-      if (await createOnce(() => prisma.runSample.create({ data: { runId, ...entry.data, key } }))) recorded.samples++
+      if (await createOnce(() => prisma.runSample.create({ data: { runId, ...entry.data, key } }))) {
+        recorded.samples++
+        await emitRunEventSafely(prisma, {
+          type: 'run.sample_added',
+          runId,
+          step: entry.data.step,
+          promptIndex: entry.data.prompt,
+        })
+      }
       haveSample.add(id)
     }
     const optimizer = OptimizerEntry.safeParse(report.optimizer)

@@ -24,6 +24,7 @@ import { getStorage, type Storage } from '../storage/storage.server'
 import { discardRunOutputs, noteKeptOutputs } from './checkpoints.server'
 import { estimateRunFor } from './estimate.server'
 import { lockOwnerForStart, startBudgetRefusal } from './budget.server'
+import { emitRunEvent, emitRunEventSafely, runEndedEvent } from '../webhooks/emit.server'
 
 export class StartRunError extends Error {
   constructor(
@@ -199,6 +200,7 @@ export async function startRun(
         await tx.trainingRun.create({
           data: { ...runData, id, activeUserSlot: slot, agentTokenHash: agentTokenHash(agentTokenFor(id)) },
         })
+        await emitRunEvent(tx, { type: 'run.started', runId: id })
         return { runId: id, created: true }
       }, START_TRANSACTION)
     } catch (error) {
@@ -302,6 +304,7 @@ export async function endRun(
     },
   })
   if (count !== 1) return false
+  await emitRunEventSafely(prisma, runEndedEvent(runId, status, { now, error, errorKind }))
   await closeOpenPhase(prisma, runId, now)
   if (!keep) await discardRunOutputs({ prisma, storage: storage ?? (await getStorage()) }, runId)
   else if (status !== 'succeeded') await noteKeptOutputs({ prisma }, runId)

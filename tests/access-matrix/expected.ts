@@ -96,6 +96,10 @@ export const EXPECTED: Record<string, Row> = {
   'settings+/notifications.tsx:action': signedIn,
   'settings+/api-tokens.tsx:loader': signedIn,
   'settings+/api-tokens.tsx:action': ownAccountObject,
+  'settings+/webhooks.tsx:loader': signedIn,
+  'settings+/webhooks.tsx:action': signedIn,
+  'settings+/webhooks_.$webhookId.tsx:loader': ownAccountObject,
+  'settings+/webhooks_.$webhookId.tsx:action': ownAccountObject,
   'settings+/connections.tsx:loader': signedIn,
   'settings+/connections.tsx:action': ownAccountObject,
   // Called with the owner's pending GitHub account (see requests.ts): only the owner may confirm it;

@@ -86,6 +86,7 @@ export function defaultParams(names: string[], world: World): Record<string, str
     prompt: '0',
     userId: world.owner.id,
     roleId: world.role.id,
+    webhookId: world.webhook.id,
     '*': world.runKeys.weightsKey,
   }
   return Object.fromEntries(
@@ -185,6 +186,18 @@ export const REQUESTS: Record<string, RequestSpec> = {
     },
     form: () => ({ intent: 'revoke', tokenId: MATRIX_API_TOKEN_ID }),
     snapshot: async () => (await prisma.apiToken.findUnique({ where: { id: MATRIX_API_TOKEN_ID } }))?.revokedAt ?? null,
+  },
+  'settings+/webhooks.tsx:action': {
+    // An address literal: registering it asks no DNS.
+    form: ({ principal }) => ({ url: `https://93.184.215.14/${principal}`, events: ['run.succeeded'] }),
+    snapshot: () => prisma.webhookEndpoint.count(),
+    changesFor: ['stranger', 'owner', 'admin'],
+  },
+  'settings+/webhooks_.$webhookId.tsx:action': {
+    prepare: (world) =>
+      prisma.webhookEndpoint.update({ where: { id: world.webhook.id }, data: { enabled: true } }).then(() => undefined),
+    form: () => ({ intent: 'disable' }),
+    snapshot: async ({ world }) => (await prisma.webhookEndpoint.findUnique({ where: { id: world.webhook.id } }))?.enabled,
   },
   'settings+/connections.tsx:action': {
     prepare: async (world) => {

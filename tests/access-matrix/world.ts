@@ -80,8 +80,14 @@ export async function createWorld() {
     data: { name: 'matrix-role', description: 'Made by the access matrix' },
   })
   const userRole = await prisma.role.findUniqueOrThrow({ where: { name: 'user' }, select: { id: true } })
+  // The owner's webhook endpoint (its secret is never opened here).
+  const webhook = await prisma.webhookEndpoint.create({
+    select: { id: true },
+    data: { userId: owner.id, url: 'https://93.184.215.14/matrix', secret: 'v1.not.a.box' },
+  })
 
   return {
+    webhook,
     admin,
     owner,
     stranger,

@@ -26,6 +26,7 @@ import { leaseRuns, releaseFinishedRuns, renewLeasesWhileBusy } from './leases.s
 import { forgetRun, pollAgents, recordPolls, runBatched } from './poll.server'
 import { redactSecrets } from '../redact.server'
 import { notifyEndedRuns, type NotifyOptions } from '../notify.server'
+import { deliverDueWebhooks, type DeliverOptions } from '../../webhooks/deliver.server'
 import { launchRefusal } from '../launch-refusal.server'
 import { stopRunsOverBudget } from '../budget.server'
 import { renderJobConfig, SERVER_FILLED } from '../../trainings/config'
@@ -92,6 +93,8 @@ export type SupervisorOptions = {
   jobExtras?: (runId: string) => Record<string, unknown>
   /** The end-of-run emails (../notify.server.ts): false skips the step; tests may replace how mail leaves. */
   notify?: false | Pick<NotifyOptions, 'send' | 'appUrl' | 'limit'>
+  /** Sending due webhook deliveries (../../webhooks/deliver.server.ts): false skips the step. */
+  webhooks?: false | Omit<DeliverOptions, 'prisma' | 'workerId'>
 }
 
 export type CycleStats = {
@@ -273,6 +276,8 @@ export async function runSupervisorCycle(options: SupervisorOptions): Promise<Cy
       const notified = await notifyEndedRuns({ ...options.notify, prisma, now, storage: cycle.storage })
       stats.problems.push(...notified.problems)
     }
+    if (options.webhooks !== false)
+      stats.problems.push(...(await deliverDueWebhooks({ ...options.webhooks, prisma, workerId: cycle.workerId })).problems)
   } finally {
     await renewal.stop()
   }

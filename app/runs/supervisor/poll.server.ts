@@ -16,6 +16,7 @@ import { advancePhases, parsePhases, phaseOf } from '../phases'
 import { FAILURE_KIND_MAX_CHARS } from '../failures'
 import { parseSamples, serializeSamples, type RunSample } from '../samples'
 import { recordFinalCheckpoint, recordPolledUploads } from '../checkpoints.server'
+import { emitRunEventSafely, phaseChanges } from '../../webhooks/emit.server'
 
 /** Rows per INSERT: well under SQLite's 32,766 bound parameters at 8 columns a row. */
 const INSERT_CHUNK_ROWS = 500
@@ -73,17 +74,19 @@ type StatusRow = Prisma.TrainingStatusCreateManyInput
  * (another process recorded it first) falls back to one INSERT per row, skipping the duplicates:
  * SQLite has no `skipDuplicates`.
  */
-export async function insertStatusRows(prisma: PrismaClient, rows: StatusRow[]) {
+export async function insertStatusRows(prisma: PrismaClient, rows: StatusRow[], insertedRows?: StatusRow[]) {
   let inserted = 0
   for (const batch of chunk(rows, INSERT_CHUNK_ROWS)) {
     try {
       inserted += (await prisma.trainingStatus.createMany({ data: batch })).count
+      insertedRows?.push(...batch)
     } catch (error) {
       if (!isUniqueViolation(error)) throw error
       for (const row of batch) {
         try {
           await prisma.trainingStatus.create({ data: row, select: { id: true } })
           inserted++
+          insertedRows?.push(row)
         } catch (rowError) {
           if (!isUniqueViolation(rowError)) throw rowError
         }
@@ -186,7 +189,10 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
       at: new Date(m.at),
     })),
   )
-  const messagesRecorded = await insertStatusRows(prisma, rows)
+  const insertedRows: StatusRow[] = []
+  const messagesRecorded = await insertStatusRows(prisma, rows, insertedRows)
+  // Only the process whose insert made a message's row tells the webhooks about its phase change.
+  for (const change of phaseChanges(answered, insertedRows)) await emitRunEventSafely(prisma, change)
 
   // Runs that answered with nothing new: one write for all of them.
   const quiet = answered.filter((a) => a.fresh.length === 0).map((a) => a.run.id)

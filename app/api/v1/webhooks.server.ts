@@ -1,7 +1,7 @@
 // Webhooks through the API: a token's user registers, lists, changes and deletes their endpoints, sends a
 // test event and reads the delivery log — the same engine (app/webhooks/) and input schemas as Settings ›
-// Webhooks. Every operation needs the write scope, reading included: an endpoint's URL and delivery log
-// reveal where a person's events go, which a read-only token (handed to a dashboard) has no need to see.
+// Webhooks. Reading needs the read scope and everything else write, as for every other resource: one
+// rule a script's author can predict (the secret is never readable again, whatever the scope).
 import { z } from 'zod'
 import { prisma } from '~/utils/db.server'
 import { emitTestEvent } from '~/webhooks/emit.server'
@@ -70,7 +70,7 @@ const listWebhooks = defineOperation({
   operationId: 'listWebhooks',
   summary: 'Your webhook endpoints',
   tag: TAG,
-  scope: 'write',
+  scope: 'read',
   query: PageQuerySchema,
   responses: { 200: { description: 'A page of endpoints, newest first', schema: pageSchema(WebhookEndpointSchema) } },
   async handler({ query, principal }) {
@@ -112,7 +112,7 @@ const getWebhook = defineOperation({
   operationId: 'getWebhook',
   summary: 'One endpoint',
   tag: TAG,
-  scope: 'write',
+  scope: 'read',
   params: WebhookParams,
   responses: { 200: { description: 'The endpoint (never its secret)', schema: WebhookEndpointSchema } },
   async handler({ params, principal }) {
@@ -175,7 +175,7 @@ const listDeliveries = defineOperation({
   operationId: 'listWebhookDeliveries',
   summary: 'The delivery log of an endpoint',
   tag: TAG,
-  scope: 'write',
+  scope: 'read',
   params: WebhookParams,
   query: PageQuerySchema,
   responses: { 200: { description: 'A page of deliveries, newest first', schema: pageSchema(WebhookDeliverySchema) } },

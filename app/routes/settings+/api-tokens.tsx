@@ -6,7 +6,7 @@ import { getFormProps, getInputProps, useForm } from '@conform-to/react'
 import { getZodConstraint, parseWithZod } from '@conform-to/zod'
 import { invariantResponse } from '@epic-web/invariant'
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
-import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
+import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
 import { z } from 'zod'
 import { parseScopes, SCOPE_LABELS, type ApiScope } from '~/api/scopes'
 import {
@@ -181,9 +181,9 @@ export default function ApiTokensSettings() {
       <Card title="Create an API token" id="create-token-heading" headingLevel="h2" headingClassName="text-lg" className="gap-4">
         <p className="-mt-2 text-sm text-slate-600">
           A token lets a script or another app use the{' '}
-          <a href="/api/v1/openapi.json" className="link">
+          <Link to="/docs/api" className="link">
             Trainyard API
-          </a>{' '}
+          </Link>{' '}
           as you, with the scope you choose. It is shown once; only a fingerprint of it is kept.
         </p>
         <Form method="POST" className="flex flex-col gap-4" {...getFormProps(form)}>

@@ -283,7 +283,7 @@ export async function download(ctx: Context, command: Extract<Command, { name: '
     fs.rmSync(partial, { force: true })
   }
   if (ctx.global.json) printJson(io, { runId: command.runId, step: command.step ?? null, path: target, bytes })
-  else out(io, `Saved ${target} (${formatBytes(bytes)}).`)
+  else out(io, `Saved ${target}: ${formatBytes(bytes)}.`)
   return EXIT.ok
 }
 

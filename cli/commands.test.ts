@@ -129,7 +129,7 @@ describe('trainings and create', () => {
     expect(result.stderr).toContain('✓ a.jpg (captioned)')
     expect(result.stderr).toContain('✗ bad.jpg: This file is not an image we can read.')
     expect(result.stdout).toContain('Uploaded 3 of 4 files, 1 captioned, to training trnew.')
-    expect(result.stdout).toContain('Dataset check: ready to train.\n  · More images help')
+    expect(result.stdout).toContain('Dataset check: ready to train.\n  · Smallest image: 64 × 48 px (a.jpg): More pixels help.')
   })
 
   test('a folder without images creates nothing', async () => {

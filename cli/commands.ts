@@ -442,8 +442,14 @@ function printReport(io: Io, report: FileReport) {
 function sentence(item: unknown) {
   if (typeof item === 'string') return cleanLine(item)
   if (item && typeof item === 'object') {
+    // The page's check items are { title, detail }; other shapes carry a message.
     const record = item as Record<string, unknown>
-    for (const key of ['message', 'text', 'title']) if (typeof record[key] === 'string') return cleanLine(record[key] as string)
+    const text = (key: string) => (typeof record[key] === 'string' ? (record[key] as string) : null)
+    const title = text('title')
+    const detail = text('detail')
+    if (title && detail) return cleanLine(`${title}: ${detail}`)
+    const one = title ?? detail ?? text('message') ?? text('text')
+    if (one) return cleanLine(one)
   }
   return cleanLine(JSON.stringify(item))
 }

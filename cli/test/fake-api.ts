@@ -178,7 +178,13 @@ export async function startFakeApi(): Promise<FakeApi> {
         return json(res, 200, { id: m[2], caption: body.caption })
       }
       if (req.method === 'GET' && (m = p.match(/^\/trainings\/([^/]+)\/dataset-check$/))) {
-        return json(res, 200, { ready: true, blockers: [], advice: [{ message: 'More images help' }] })
+        return json(res, 200, {
+          ready: true,
+          blockers: [],
+          advice: [
+            { id: 'resolution', level: 'advice', title: 'Smallest image: 64 × 48 px (a.jpg)', detail: 'More pixels help.' },
+          ],
+        })
       }
       if (req.method === 'GET' && (m = p.match(/^\/trainings\/([^/]+)\/estimate$/))) {
         return json(res, 200, {

@@ -76,7 +76,6 @@ const COMMAND_OPTIONS = {
 } satisfies Record<string, Options>
 
 export type CommandName = keyof typeof COMMAND_OPTIONS
-export const COMMAND_NAMES = Object.keys(COMMAND_OPTIONS) as CommandName[]
 
 /** Ids go into URL paths: only the characters ids have, so `..` or `a/b` can never reach another path. */
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/

@@ -179,6 +179,18 @@ describe('runs', () => {
     )
   })
 
+  test('a start another request with the same key is still making: asked again, one run', async () => {
+    api.inject('POST /api/v1/trainings/tr5/runs', {
+      status: 409,
+      body: JSON.stringify({ error: { code: 'idempotency_in_progress', message: 'A request with this key is still running.' } }),
+    })
+    const before = api.runs.length
+    const result = await runCli(['start', 'tr5', '--idempotency-key', 'retry-me'], { env: loggedIn() })
+    expect(result.code, result.stderr).toBe(EXIT.ok)
+    expect(api.runs.length).toBe(before + 1)
+    expect(api.requests.filter((r) => r.method === 'POST').map((r) => r.idempotencyKey)).toEqual(['retry-me', 'retry-me'])
+  })
+
   test('start --follow: progress to the end, exit 0, then download streams the LoRA without the token', async () => {
     const result = await runCli(['start', 'tr1', '--follow', '--interval', '0.1', '--idempotency-key', 'my-key-1'], {
       env: loggedIn(),

@@ -10,6 +10,7 @@ import { ApiClient, apiErrorFromText } from './client'
 import { isInsecureRemote, normalizeUrl, resolveCredentials, writeConfig } from './config'
 import { ApiError, CliFailure, EXIT, UsageError } from './errors'
 import { followRun, outcomeOf } from './follow'
+import { onInterrupt } from './interrupt'
 import { type Io } from './io'
 import { ask } from './prompt'
 import { clean, cleanLine, formatBytes, formatDuration, formatUsd, table } from './text'
@@ -251,6 +252,7 @@ export async function download(ctx: Context, command: Extract<Command, { name: '
   fs.mkdirSync(path.dirname(target), { recursive: true })
   const partial = `${target}.${process.pid}.part`
   let bytes = 0
+  const forget = onInterrupt(() => fs.rmSync(partial, { force: true }))
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       bytes += chunk.length
@@ -280,6 +282,7 @@ export async function download(ctx: Context, command: Extract<Command, { name: '
       fs.unlinkSync(partial)
     }
   } finally {
+    forget()
     fs.rmSync(partial, { force: true })
   }
   if (ctx.global.json) printJson(io, { runId: command.runId, step: command.step ?? null, path: target, bytes })

@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress'
 import { type FollowFlags } from './args'
 import { type ApiClient } from './client'
 import { CliFailure, EXIT } from './errors'
+import { onInterrupt } from './interrupt'
 import { type Io } from './io'
 import { cleanLine, formatDuration, formatUsd } from './text'
 import { TERMINAL_STATUSES, type Run } from './types'
@@ -61,6 +62,7 @@ function barDisplay(io: Io): Display {
     },
     stop() {
       if (started) bar.stop()
+      started = false
     },
   }
 }
@@ -85,6 +87,10 @@ export async function followRun(client: ApiClient, runId: string, flags: FollowF
   const now = () => Date.now()
   const display = io.stderr.isTTY ? barDisplay(io) : lineDisplay(io, now)
   const deadline = now() + flags.timeoutMs
+  const forget = onInterrupt(() => {
+    display.stop()
+    io.stderr.write(`\nStopped following run ${runId}; it goes on. Follow it again with \`trainyard follow ${runId}\`.\n`)
+  })
   try {
     // Bounded by the deadline: every pass waits intervalMs, and the client's retries are bounded too.
     for (;;) {
@@ -100,6 +106,7 @@ export async function followRun(client: ApiClient, runId: string, flags: FollowF
       await new Promise((resolve) => setTimeout(resolve, flags.intervalMs))
     }
   } finally {
+    forget()
     display.stop()
   }
 }

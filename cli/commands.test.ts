@@ -75,6 +75,24 @@ describe('login and whoami', () => {
     expect(flagged.code).toBe(EXIT.auth)
   })
 
+  test('the saved token is never sent to another server named by a flag or a variable', async () => {
+    expect((await runCli(['login', '--url', api.url, '--token', FAKE_TOKEN], { env })).code).toBe(EXIT.ok)
+    api.requests.length = 0
+    const other = 'http://127.0.0.1:1/'
+    for (const result of [
+      await runCli(['whoami', '--url', other], { env }),
+      await runCli(['whoami'], { env: { ...env, TRAINYARD_URL: other } }),
+    ]) {
+      expect(result.code).toBe(EXIT.auth)
+      expect(result.stderr).toBe(
+        `Error: The saved token is for ${api.url}, not http://127.0.0.1:1: give its token too (--token or TRAINYARD_TOKEN), or log in to it.\n`,
+      )
+    }
+    expect(api.requests).toEqual([])
+    // The same server spelled another way is the same server.
+    expect((await runCli(['whoami', '--url', `${api.url}/api/v1`], { env })).code).toBe(EXIT.ok)
+  })
+
   test('--json: machine output, and errors in the API shape on stderr', async () => {
     const ok = await runCli(['whoami', '--json'], { env: loggedIn() })
     expect(JSON.parse(ok.stdout)).toMatchObject({ url: api.url, email: 'ada@example.com', token: { scopes: ['read', 'write'] } })
@@ -222,6 +240,8 @@ describe('runs', () => {
     expect(api.requests).toEqual([])
     expect((await runCli(['download', runId!, '-o', file, '--force'], { env: loggedIn() })).code).toBe(EXIT.ok)
     expect(fs.readFileSync(file).equals(LORA_BYTES)).toBe(true)
+    expect((await runCli(['download', runId!, '-o', 'models/'], { env: loggedIn(), cwd: home })).code).toBe(EXIT.ok)
+    expect(fs.readFileSync(path.join(home, 'models', `${runId}.safetensors`)).equals(LORA_BYTES)).toBe(true)
   })
 
   test('follow: a failed run exits 6 with its reason; a canceled one 7; --timeout 8', async () => {

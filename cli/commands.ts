@@ -218,7 +218,9 @@ export async function download(ctx: Context, command: Extract<Command, { name: '
   const defaultName =
     command.step === undefined ? `${command.runId}.safetensors` : `${command.runId}-step-${command.step}.safetensors`
   let target = path.resolve(io.cwd, command.output ?? '.')
-  if (fs.existsSync(target) && fs.statSync(target).isDirectory()) target = path.join(target, defaultName)
+  // "-o models/" names a folder, made if missing; an existing folder is one with or without the slash.
+  const isFolder = /[\\/]$/.test(command.output ?? '/') || (fs.existsSync(target) && fs.statSync(target).isDirectory())
+  if (isFolder) target = path.join(target, defaultName)
   // Checked before anything is asked of the server, and again when the file is put in place.
   if (fs.existsSync(target) && !command.force) {
     throw new UsageError(`${target} exists: choose another -o, or pass --force to replace it.`, 'download')

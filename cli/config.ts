@@ -79,13 +79,26 @@ export function writeConfig(env: NodeJS.ProcessEnv, credentials: Credentials) {
   return file
 }
 
-/** The credentials a command uses: flags, then the environment, then the file. */
+/**
+ * The credentials a command uses: flags, then the environment, then the file. The saved token goes to
+ * the saved server only: with another URL (a flag, a variable left from another job) it must come with
+ * its own token, or a token would be handed to a server it was not made for.
+ */
 export function resolveCredentials(env: NodeJS.ProcessEnv, flags: { url?: string; token?: string }): Credentials {
   const saved = readConfig(env)
-  const url = flags.url ?? (env.TRAINYARD_URL || undefined) ?? saved.url
-  const token = flags.token ?? (env.TRAINYARD_TOKEN || undefined) ?? saved.token
+  const givenUrl = flags.url ?? (env.TRAINYARD_URL || undefined)
+  const givenToken = flags.token ?? (env.TRAINYARD_TOKEN || undefined)
+  const url = givenUrl ?? saved.url
+  const token = givenToken ?? saved.token
   if (!url || !token) {
     throw new CliFailure('Not logged in: run `trainyard login` (or set TRAINYARD_URL and TRAINYARD_TOKEN).', EXIT.auth)
   }
-  return { url: normalizeUrl(url), token: token.trim() }
+  const baseUrl = normalizeUrl(url)
+  if (!givenToken && givenUrl && saved.url && normalizeUrl(saved.url) !== baseUrl) {
+    throw new CliFailure(
+      `The saved token is for ${normalizeUrl(saved.url)}, not ${baseUrl}: give its token too (--token or TRAINYARD_TOKEN), or log in to it.`,
+      EXIT.auth,
+    )
+  }
+  return { url: baseUrl, token: token.trim() }
 }

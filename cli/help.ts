@@ -21,6 +21,7 @@ Flags for every command:
   --json                        Machine-readable output on stdout (errors as {"error":{…}} on stderr)
   --url URL, --token TOKEN      Use these instead of the saved login (TRAINYARD_URL, TRAINYARD_TOKEN too)
   -h, --help                    Help for a command: trainyard <command> --help
+                                (through npx, say \`npx trainyard help\`: npx keeps a --help or --version given first)
 
 Exit codes:
   0  done

@@ -11,6 +11,7 @@ export default defineConfig({
       'tests/integration/**/*.test.ts',
       'tests/fake-ec2/**/*.test.ts',
       'deploy/**/*.test.ts',
+      'cli/**/*.test.ts',
     ],
     globalSetup: ['tests/setup/global-setup.ts'],
     setupFiles: ['tests/setup/setup-test-env.ts'],

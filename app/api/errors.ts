@@ -11,19 +11,3 @@ export const ApiErrorSchema = z.object({
   }),
 })
 export type ApiErrorBody = z.infer<typeof ApiErrorSchema>
-
-/** The codes every client should expect, with their status; operations may add their own (e.g. budget_exceeded). */
-export const COMMON_ERRORS = {
-  bad_request: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  insufficient_scope: 403,
-  not_found: 404,
-  method_not_allowed: 405,
-  conflict: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  validation_failed: 422,
-  rate_limited: 429,
-  internal: 500,
-} as const

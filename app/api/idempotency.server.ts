@@ -15,7 +15,7 @@ import type { ApiPrincipal } from './principal.server'
 import { apiError, apiJson, toApiResponse } from './respond.server'
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key'
-export const REPLAYED_HEADER = 'Idempotent-Replayed'
+const REPLAYED_HEADER = 'Idempotent-Replayed'
 /** How long a key names its request: a day, as Stripe and the IETF draft suggest. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
 /**

@@ -23,11 +23,6 @@ export function parseScopes(value: string): ApiScope[] {
   return API_SCOPES.filter((scope) => wanted.has(scope))
 }
 
-/** The scope an operation needs for its action: reading needs read (write includes it), anything else write. */
-export function scopeForAction(action: Action): 'read' | 'write' {
-  return action === 'read' ? 'read' : 'write'
-}
-
 export function hasScope(scopes: readonly ApiScope[], needed: 'read' | 'write') {
   return needed === 'read' ? scopes.includes('read') || scopes.includes('write') : scopes.includes('write')
 }

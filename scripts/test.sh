@@ -23,9 +23,9 @@ npx remix build
 echo "== unit and integration tests on SQLite (vitest)"
 npx vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest-sqlite.json" || status=$?
 echo "== the same on PostgreSQL (vitest, TEST_DB=postgres; the Python tests of the agent and the stand-in touch no database, and the estimate-accuracy runs measure the estimate, not the database: they run once)"
-TEST_DB=postgres npx vitest run --exclude 'scripts/agent/**' --exclude 'scripts/stand-in-ai-toolkit/**' --exclude 'tests/integration/scale-out.test.ts' --exclude 'tests/integration/estimate-accuracy.test.ts' --reporter=default --reporter=json --outputFile.json="$reports/vitest-postgres.json" || status=$?
-echo "== three app processes on one PostgreSQL database (alone: its lease timings assume the CPUs are not shared with other test files)"
-TEST_DB=postgres npx vitest run tests/integration/scale-out.test.ts --reporter=default --reporter=json --outputFile.json="$reports/vitest-scale-out.json" || status=$?
+TEST_DB=postgres npx vitest run --exclude 'scripts/agent/**' --exclude 'scripts/stand-in-ai-toolkit/**' --exclude 'tests/integration/scale-out.test.ts' --exclude 'tests/integration/webhooks-scale-out.test.ts' --exclude 'tests/integration/estimate-accuracy.test.ts' --reporter=default --reporter=json --outputFile.json="$reports/vitest-postgres.json" || status=$?
+echo "== three app processes on one PostgreSQL database: runs, then webhooks (one file at a time: their lease timings assume the CPUs are not shared with other test files)"
+TEST_DB=postgres npx vitest run tests/integration/scale-out.test.ts tests/integration/webhooks-scale-out.test.ts --no-file-parallelism --reporter=default --reporter=json --outputFile.json="$reports/vitest-scale-out.json" || status=$?
 echo "== browser tests (playwright, chromium)"
 PLAYWRIGHT_JSON_OUTPUT_NAME="$reports/playwright.json" npx playwright test --reporter=list,json || status=$?
 

@@ -80,7 +80,8 @@ describe('modelCard', () => {
   })
 
   test('an attack in every user string: the front matter keeps its shape and no HTML or Markdown gets through', () => {
-    const attack = 'x"\n---\nlicense: mit\n<script>alert(1)</script> **bold** [link](javascript:alert(1)) `code` \\ | # \u2028 \u0085 \'q\' \ud800'
+    const attack =
+      "x\"\n---\nlicense: mit\n<script>alert(1)</script> **bold** [link](javascript:alert(1)) `code` \\ | # \u2028 \u0085 'q' \ud800"
     const card = modelCard(
       input({
         trainingName: `Evil ${attack}`,
@@ -115,7 +116,17 @@ describe('modelCard', () => {
 
 describe('escaping helpers', () => {
   test('yamlString round-trips through a YAML parser', () => {
-    for (const text of ['plain', 'a: b', '- x', '"quoted"', 'back\\slash', 'tab\tnew\nline', '\u0000\u007f\u0085\u2028\ufeff', '# not a comment', '{ a }'])
+    for (const text of [
+      'plain',
+      'a: b',
+      '- x',
+      '"quoted"',
+      'back\\slash',
+      'tab\tnew\nline',
+      '\u0000\u007f\u0085\u2028\ufeff',
+      '# not a comment',
+      '{ a }',
+    ])
       expect(parseYaml(`v: ${yamlString(text)}`)).toEqual({ v: text })
   })
   test('markdownText is one line of plain text', () => {

@@ -80,6 +80,7 @@ export function cardLicense(model: BaseModel | null): CardLicense | null {
  */
 export function yamlString(text: string) {
   const wellFormed = text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
   const escaped = wellFormed.replace(/[\\"\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff]/g, (c) => {
     if (c === '\\') return '\\\\'
     if (c === '"') return '\\"'
@@ -96,13 +97,16 @@ export function yamlString(text: string) {
  * renders HTML in cards), Markdown's punctuation is backslash-escaped, and line breaks become spaces.
  */
 export function markdownText(text: string) {
-  return text
-    .replace(/[\r\n\u2028\u2029\u0085]+/g, ' ')
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/[\\`*_{}[\]()#+\-.!|~"'=:]/g, (c) => `\\${c}`)
+  return (
+    text
+      .replace(/[\r\n\u2028\u2029\u0085]+/g, ' ')
+      // eslint-disable-next-line no-control-regex -- control characters are dropped from text for people
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/[\\`*_{}[\]()#+\-.!|~"'=:]/g, (c) => `\\${c}`)
+  )
 }
 
 /** A fenced code block whose fence is longer than any run of backticks in the code (CommonMark). */
@@ -142,7 +146,8 @@ function frontMatter(input: ModelCardInput, license: CardLicense | null) {
   const widget = input.samples.filter((s) => s.prompt)
   if (widget.length) {
     lines.push('widget:')
-    for (const sample of widget) lines.push(`- text: ${yamlString(sample.prompt!)}`, '  output:', `    url: ${yamlString(sample.path)}`)
+    for (const sample of widget)
+      lines.push(`- text: ${yamlString(sample.prompt!)}`, '  output:', `    url: ${yamlString(sample.path)}`)
   }
   lines.push('---')
   return lines.join('\n')
@@ -159,7 +164,8 @@ export function modelCard(input: ModelCardInput) {
     }.`,
     '',
   )
-  if (input.triggerWord) body.push('## Trigger word', '', `Use **${markdownText(input.triggerWord)}** in the prompt to bring out what it learned.`, '')
+  if (input.triggerWord)
+    body.push('## Trigger word', '', `Use **${markdownText(input.triggerWord)}** in the prompt to bring out what it learned.`, '')
   body.push('## Download', '', `[${markdownText(input.fileName)}](./${linkPath(input.fileName)}) (safetensors).`, '')
 
   const rows = SETTING_ROWS.flatMap(({ knob, label, format }) => {
@@ -176,7 +182,12 @@ export function modelCard(input: ModelCardInput) {
     body.push('## Samples', '')
     input.samples.forEach((sample, i) => {
       const alt = sample.prompt ? markdownText(sample.prompt) : `Sample ${i + 1}`
-      body.push(`![${alt}](./${linkPath(sample.path)})`, '', sample.prompt ? `*${markdownText(sample.prompt)}*` : `Sample ${i + 1}`, '')
+      body.push(
+        `![${alt}](./${linkPath(sample.path)})`,
+        '',
+        sample.prompt ? `*${markdownText(sample.prompt)}*` : `Sample ${i + 1}`,
+        '',
+      )
     })
   }
 
@@ -185,6 +196,11 @@ export function modelCard(input: ModelCardInput) {
     body.push('## License', '', markdownText(license.text), '')
     if (license.link) body.push(`[Read the license](${license.link})`, '')
   }
-  body.push(input.appUrl ? `Made with [Trainyard](${encodeURI(input.appUrl).replace(/[()]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}).` : 'Made with Trainyard.', '')
+  body.push(
+    input.appUrl
+      ? `Made with [Trainyard](${encodeURI(input.appUrl).replace(/[()]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}).`
+      : 'Made with Trainyard.',
+    '',
+  )
   return `${frontMatter(input, license)}\n\n${body.join('\n')}`
 }

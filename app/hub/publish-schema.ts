@@ -13,7 +13,8 @@ const PART = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 function repoPartProblem(part: string, what: 'name' | 'owner') {
   if (!part) return `The ${what} is empty.`
   if (part.length > REPO_NAME_MAX) return `The ${what} is longer than ${REPO_NAME_MAX} characters.`
-  if (!PART.test(part)) return `The ${what} may hold only letters, digits, “-”, “_” and “.”, and must start with a letter or digit.`
+  if (!PART.test(part))
+    return `The ${what} may hold only letters, digits, “-”, “_” and “.”, and must start with a letter or digit.`
   if (/--|\.\./.test(part)) return `The ${what} may not contain “--” or “..”.`
   if (/[-.]$/.test(part)) return `The ${what} may not end with “-” or “.”.`
   if (part.toLowerCase().endsWith('.git')) return `The ${what} may not end with “.git”.`
@@ -32,7 +33,10 @@ export const RepoSchema = z
       ctx.addIssue({ code: 'custom', message: 'Use “name” or “owner/name”: at most one “/”.' })
       return
     }
-    const problem = parts.length === 2 ? (repoPartProblem(parts[0]!, 'owner') ?? repoPartProblem(parts[1]!, 'name')) : repoPartProblem(parts[0]!, 'name')
+    const problem =
+      parts.length === 2
+        ? (repoPartProblem(parts[0]!, 'owner') ?? repoPartProblem(parts[1]!, 'name'))
+        : repoPartProblem(parts[0]!, 'name')
     if (problem) ctx.addIssue({ code: 'custom', message: problem })
   })
 

@@ -35,7 +35,12 @@ describe('startPublication', () => {
     expect(repo.private).toBe(true)
     expect(repo.commits).toHaveLength(1)
     expect(row.url).toBe(`${hub.url}/linus/ada-portraits/commit/${repo.commits[0]!.oid}`)
-    expect([...repo.files.keys()].sort()).toEqual(['README.md', 'images/sample-1.jpg', 'images/sample-2.jpg', 'portraits_of_ada.safetensors'])
+    expect([...repo.files.keys()].sort()).toEqual([
+      'README.md',
+      'images/sample-1.jpg',
+      'images/sample-2.jpg',
+      'portraits_of_ada.safetensors',
+    ])
     expect(repo.files.get('portraits_of_ada.safetensors')).toEqual(lora)
     expect(repo.files.get('images/sample-1.jpg')).toEqual(finalSamples[0])
     const readme = repo.files.get('README.md')!.toString('utf8')
@@ -59,7 +64,9 @@ describe('startPublication', () => {
       private: false,
     })
     expect(hub.repos.get('studio/shared-lora')!.private).toBe(false)
-    expect(await publish({ runId: run.id, userId: owner.id, repo: 'studio/shared-lora', private: false, step: 500 })).toMatchObject({
+    expect(
+      await publish({ runId: run.id, userId: owner.id, repo: 'studio/shared-lora', private: false, step: 500 }),
+    ).toMatchObject({
       status: 'published',
       step: 500,
     })
@@ -92,7 +99,9 @@ describe('startPublication', () => {
     ]
     for (const [setup, code, message] of cases) {
       const { owner, run } = await createPublishableRun(setup)
-      const refusal = await startPublication({ runId: run.id, userId: owner.id, repo: 'x', private: true }).catch((e: unknown) => e)
+      const refusal = await startPublication({ runId: run.id, userId: owner.id, repo: 'x', private: true }).catch(
+        (e: unknown) => e,
+      )
       expect(refusal).toBeInstanceOf(PublishError)
       expect(refusal).toMatchObject({ code, message: expect.stringMatching(message) })
       expect(await prisma.hubPublication.count({ where: { runId: run.id } })).toBe(0)
@@ -104,7 +113,9 @@ describe('startPublication', () => {
     })
     const other = await createPublishableRun()
     hub.mode = 'down'
-    await expect(startPublication({ runId: other.run.id, userId: other.owner.id, repo: 'x', private: true })).rejects.toMatchObject({
+    await expect(
+      startPublication({ runId: other.run.id, userId: other.owner.id, repo: 'x', private: true }),
+    ).rejects.toMatchObject({
       code: 'hub_unreachable',
       status: 503,
     })
@@ -113,12 +124,16 @@ describe('startPublication', () => {
 
   test('refused for the run: not succeeded, a checkpoint it does not keep, one publication at a time', async () => {
     const failed = await createPublishableRun({ status: 'failed' })
-    await expect(startPublication({ runId: failed.run.id, userId: failed.owner.id, repo: 'x', private: true })).rejects.toMatchObject({
+    await expect(
+      startPublication({ runId: failed.run.id, userId: failed.owner.id, repo: 'x', private: true }),
+    ).rejects.toMatchObject({
       code: 'not_succeeded',
       message: 'Only a run that succeeded can be published; this one is failed.',
     })
     const { owner, run } = await createPublishableRun()
-    await expect(startPublication({ runId: run.id, userId: owner.id, repo: 'x', private: true, step: 250 })).rejects.toMatchObject({
+    await expect(
+      startPublication({ runId: run.id, userId: owner.id, repo: 'x', private: true, step: 250 }),
+    ).rejects.toMatchObject({
       code: 'checkpoint_not_found',
       field: 'step',
       message: 'This run keeps no checkpoint at step 250.',
@@ -155,7 +170,9 @@ describe('startPublication', () => {
   test('a row left uploading by a process that died reads as failed after 30 minutes', async () => {
     const { owner, run } = await createPublishableRun()
     const createdAt = new Date(Date.now() - STALE_UPLOAD_MS - 1000)
-    const recent = await prisma.hubPublication.create({ data: { runId: run.id, userId: owner.id, repo: 'linus/now', status: 'uploading' } })
+    const recent = await prisma.hubPublication.create({
+      data: { runId: run.id, userId: owner.id, repo: 'linus/now', status: 'uploading' },
+    })
     const stale = await prisma.hubPublication.create({
       data: { runId: run.id, userId: owner.id, repo: 'linus/old', status: 'uploading', createdAt },
     })
@@ -164,6 +181,8 @@ describe('startPublication', () => {
     expect(list.find((p) => p.id === recent.id)).toMatchObject({ status: 'uploading', error: null })
     // …and no longer blocks a new publication, while the recent one does.
     await prisma.hubPublication.delete({ where: { id: recent.id } })
-    expect(await publish({ runId: run.id, userId: owner.id, repo: 'again', private: true })).toMatchObject({ status: 'published' })
+    expect(await publish({ runId: run.id, userId: owner.id, repo: 'again', private: true })).toMatchObject({
+      status: 'published',
+    })
   })
 })

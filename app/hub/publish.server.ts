@@ -31,8 +31,7 @@ import { StorageBlob } from './storage-blob.server'
 export const PUBLISH_TIMEOUT_MS = 25 * 60 * 1000
 /** A row `uploading` for longer than this has no process behind it any more (see above). */
 export const STALE_UPLOAD_MS = 30 * 60 * 1000
-export const STALE_UPLOAD_ERROR =
-  'The upload stopped without an answer (the server restarted while it ran): publish again.'
+export const STALE_UPLOAD_ERROR = 'The upload stopped without an answer (the server restarted while it ran): publish again.'
 /** The most sample images a card shows. */
 const MAX_CARD_SAMPLES = 8
 const SETTINGS = 'Settings › Hugging Face'
@@ -134,7 +133,12 @@ async function fileToPublish(run: RunForPublishing, step: number | undefined) {
       select: { key: true, final: true, step: true },
     })
     if (!checkpoint)
-      throw new PublishError('checkpoint_not_found', 404, `This run keeps no checkpoint at step ${step.toLocaleString('en-US')}.`, 'step')
+      throw new PublishError(
+        'checkpoint_not_found',
+        404,
+        `This run keeps no checkpoint at step ${step.toLocaleString('en-US')}.`,
+        'step',
+      )
     return { key: checkpoint.key, step: checkpoint.final ? null : checkpoint.step }
   }
   const offered = await offeredCheckpoint(run)
@@ -247,7 +251,11 @@ async function cardSamples(run: RunForPublishing, step: number | null) {
   const samples = fromRows.length ? fromRows : uploadedSamples(run).slice(0, MAX_CARD_SAMPLES)
   return samples
     .filter((s) => s.key.startsWith(runKeyPrefix(run.id)))
-    .map((s, i) => ({ key: s.key, prompt: s.prompt, path: `images/sample-${i + 1}${/\.(png|webp|jpe?g)$/i.exec(s.key)?.[0]?.toLowerCase() ?? '.jpg'}` }))
+    .map((s, i) => ({
+      key: s.key,
+      prompt: s.prompt,
+      path: `images/sample-${i + 1}${/\.(png|webp|jpe?g)$/i.exec(s.key)?.[0]?.toLowerCase() ?? '.jpg'}`,
+    }))
 }
 
 /** Never rejects: every ending is written to the row. */
@@ -261,9 +269,9 @@ async function upload(job: UploadJob): Promise<void> {
     const lora = await StorageBlob.create(storage, job.fileKey)
     if (!lora) throw new PublishError('missing', 409, 'The LoRA file of this run is missing from storage.')
     const samples = await cardSamples(job.run, job.step)
-    const sampleBlobs = (await Promise.all(samples.map(async (s) => ({ ...s, blob: await StorageBlob.create(storage, s.key) })))).filter(
-      (s): s is typeof s & { blob: StorageBlob } => s.blob !== null,
-    )
+    const sampleBlobs = (
+      await Promise.all(samples.map(async (s) => ({ ...s, blob: await StorageBlob.create(storage, s.key) })))
+    ).filter((s): s is typeof s & { blob: StorageBlob } => s.blob !== null)
     const { training } = job.run
     const fileName = `${jobName(training.name)}.safetensors`
     const parsed = parseConfigText(training.config)
@@ -337,7 +345,8 @@ function failureText(error: unknown, repo: string, phase: 'create' | 'commit'): 
       case 429:
         return 'Hugging Face asked to slow down (too many requests): publish again in a few minutes.'
       default: {
-        if (error.statusCode >= 500) return `Hugging Face failed while publishing (HTTP ${error.statusCode}): publish again in a few minutes.`
+        if (error.statusCode >= 500)
+          return `Hugging Face failed while publishing (HTTP ${error.statusCode}): publish again in a few minutes.`
         // The library appends the URL and request id: the Hub's own sentence is enough.
         const said = error.message.split('. URL: ')[0]?.slice(0, 300) ?? ''
         return `Hugging Face refused the upload (HTTP ${error.statusCode})${said ? `: ${said}` : ''}.`

@@ -69,7 +69,11 @@ export async function hubWhoami(token: string, options: HubOptions = {}): Promis
     auth?: { accessToken?: { role?: unknown } }
   } | null
   const role = body?.auth?.accessToken?.role
-  return { ok: true, name: typeof body?.name === 'string' ? body.name : 'your account', role: typeof role === 'string' ? role : null }
+  return {
+    ok: true,
+    name: typeof body?.name === 'string' ? body.name : 'your account',
+    role: typeof role === 'string' ? role : null,
+  }
 }
 
 export type ModelAccess = 'ok' | 'unauthorized' | 'not-accepted' | 'not-found' | 'unreachable'

@@ -259,6 +259,10 @@ export const REQUESTS: Record<string, RequestSpec> = {
   },
 
   'resources+/images.$imageId.$variant.tsx:loader#original': { params: () => ({ variant: 'original' }) },
+  'resources+/runs.$runId.publish.tsx:action': {
+    form: () => ({ repo: 'matrix-lora', visibility: 'private' }),
+    snapshot: ({ world }) => prisma.hubPublication.count({ where: { runId: world.run.id } }),
+  },
   'resources+/trainings.$trainingId.images.tsx:action': {
     request: async ({ cookie, principal }, url) => {
       const form = new FormData()

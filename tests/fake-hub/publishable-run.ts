@@ -31,7 +31,8 @@ export async function createPublishableRun({
   const training = await createTraining(owner.id, { name })
   const run = await prisma.trainingRun.create({ data: { trainingId: training.id, status, step: 1000, totalSteps: 1000 } })
   const storage = await getStorage()
-  const put = (key: string, bytes: Buffer, contentType: string) => storage.put(key, bytes, { contentType, contentLength: bytes.length })
+  const put = (key: string, bytes: Buffer, contentType: string) =>
+    storage.put(key, bytes, { contentType, contentLength: bytes.length })
 
   const lora = safetensorsBytes(1)
   const checkpoint = safetensorsBytes(0.5)

@@ -156,7 +156,9 @@ export async function startFakeHub({ port = 0, host = '127.0.0.1' }: { port?: nu
     const repo = pathname.slice(1)
     if (GATED_REPOS.includes(repo) || OPEN_REPOS.includes(repo) || hub.repos.has(repo)) {
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' })
-      return res.end(`<!doctype html><title>${escapeHtml(repo)}</title><h1>${escapeHtml(repo)} (local Hugging Face stand-in)</h1>`)
+      return res.end(
+        `<!doctype html><title>${escapeHtml(repo)}</title><h1>${escapeHtml(repo)} (local Hugging Face stand-in)</h1>`,
+      )
     }
     return send(res, 404, { error: 'Not found' })
   })
@@ -171,7 +173,12 @@ export async function startFakeHub({ port = 0, host = '127.0.0.1' }: { port?: nu
 
   function handleUpload(method: string, pathname: string, body: Buffer, account: Account | null, res: http.ServerResponse) {
     if (method === 'POST' && pathname === '/api/repos/create') {
-      const input = JSON.parse(body.toString('utf8')) as { name?: string; organization?: string; type?: string; visibility?: string }
+      const input = JSON.parse(body.toString('utf8')) as {
+        name?: string
+        organization?: string
+        type?: string
+        visibility?: string
+      }
       if (input.type !== 'model' || !input.name) return send(res, 400, { error: 'Only model repositories, with a name' })
       const owner = input.organization ?? account?.name ?? ''
       const refusal = writeRefusal(account, owner)
@@ -184,7 +191,8 @@ export async function startFakeHub({ port = 0, host = '127.0.0.1' }: { port?: nu
     const put = /^\/lfs-objects\/([0-9a-f]{64})$/.exec(pathname)
     if (method === 'PUT' && put) {
       const oid = put[1]!
-      if (createHash('sha256').update(body).digest('hex') !== oid) return send(res, 400, { error: 'The content does not match its oid' })
+      if (createHash('sha256').update(body).digest('hex') !== oid)
+        return send(res, 400, { error: 'The content does not match its oid' })
       lfsObjects.set(oid, body)
       res.writeHead(200, { ETag: `"${oid}"` })
       return res.end()
@@ -216,10 +224,17 @@ export async function startFakeHub({ port = 0, host = '127.0.0.1' }: { port?: nu
       if (what === 'preupload') {
         const input = JSON.parse(body.toString('utf8')) as { files: { path: string; size: number; sample: string }[] }
         return send(res, 200, {
-          files: input.files.map((f) => ({ path: f.path, uploadMode: isText(Buffer.from(f.sample, 'base64')) && f.size < 10_000_000 ? 'regular' : 'lfs' })),
+          files: input.files.map((f) => ({
+            path: f.path,
+            uploadMode: isText(Buffer.from(f.sample, 'base64')) && f.size < 10_000_000 ? 'regular' : 'lfs',
+          })),
         })
       }
-      const lines = body.toString('utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { key: string; value: Record<string, unknown> })
+      const lines = body
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { key: string; value: Record<string, unknown> })
       const header = lines.find((l) => l.key === 'header')
       if (!header) return send(res, 400, { error: 'The commit has no header' })
       const files = new Map(repo.files)

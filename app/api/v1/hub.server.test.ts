@@ -46,7 +46,11 @@ describe('POST /runs/{runId}/publish and GET /runs/{runId}/publications', () => 
     await settled(run.id)
     const list = await jsonOf<{ data: Record<string, unknown>[] }>(await api(`/runs/${run.id}/publications`, { token }))
     expect(list.data).toHaveLength(1)
-    expect(list.data[0]).toMatchObject({ id: publication.id, status: 'published', url: expect.stringContaining('/linus/api-lora/commit/') })
+    expect(list.data[0]).toMatchObject({
+      id: publication.id,
+      status: 'published',
+      url: expect.stringContaining('/linus/api-lora/commit/'),
+    })
     expect(hub.repos.get('linus/api-lora')!.private).toBe(true)
   })
 
@@ -104,7 +108,7 @@ describe('POST /runs/{runId}/publish and GET /runs/{runId}/publications', () => 
 
 test('the OpenAPI document describes both operations with the Publication schema', async () => {
   const { openApiDocument } = await import('./operations.server')
-  const document = openApiDocument() as {
+  const document = openApiDocument() as unknown as {
     paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>>
     components: { schemas: Record<string, unknown> }
   }

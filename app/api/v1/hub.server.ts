@@ -54,7 +54,12 @@ const publishRun = defineOperation({
       return apiJson(toApi(publication), { status: 202 })
     } catch (error) {
       if (error instanceof PublishError)
-        return apiError(error.status, error.code, error.message, error.field ? { fields: { [error.field]: [error.message] } } : {})
+        return apiError(
+          error.status,
+          error.code,
+          error.message,
+          error.field ? { fields: { [error.field]: [error.message] } } : {},
+        )
       throw error
     }
   },

@@ -25,8 +25,9 @@ export async function createPublishableRun({
   hubToken = FAKE_HUB_TOKENS.writer as string | null,
   name = 'Portraits of Ada',
   status = 'succeeded',
-}: { hubToken?: string | null; name?: string; status?: string } = {}) {
-  const owner = await createUser()
+  owner: given,
+}: { hubToken?: string | null; name?: string; status?: string; owner?: { id: string } } = {}) {
+  const owner = given ?? (await createUser())
   if (hubToken) await saveUserHuggingFaceToken(owner.id, hubToken)
   const training = await createTraining(owner.id, { name })
   const run = await prisma.trainingRun.create({ data: { trainingId: training.id, status, step: 1000, totalSteps: 1000 } })

@@ -17,6 +17,7 @@
 //                                                PUT URL per object not stored yet
 //   PUT  /lfs-objects/{oid}                      the object's bytes, refused unless their SHA-256 is the oid
 //   POST /api/models/{repo}/commit/{rev}         the NDJSON commit (header, file, lfsFile, deletedFile) → { commitOid, commitUrl }
+//   GET  /{repo}/resolve/main/{path}             a committed file (a private repository only with its owner's token)
 //
 // Committed files are kept in `repos`, so tests read the README and the LoRA's bytes back.
 //
@@ -152,6 +153,17 @@ export async function startFakeHub({ port = 0, host = '127.0.0.1' }: { port?: nu
       if (!account.accepted)
         return send(res, 403, { error: `Access to model ${repo} is restricted and you are not in the authorized list.` })
       return send(res, 200, {})
+    }
+    const resolve = /^\/([^/]+\/[^/]+)\/resolve\/main\/(.+)$/.exec(pathname)
+    if (resolve) {
+      // A committed file, as the Hub serves it; a private repository only to its owner (or organisation).
+      const stored = hub.repos.get(resolve[1]!)
+      const readable =
+        stored && (!stored.private || (account && (account.name === stored.owner || account.orgs.includes(stored.owner))))
+      const file = readable ? stored.files.get(decodeURIComponent(resolve[2]!)) : undefined
+      if (!file) return send(res, 404, { error: 'Entry not found' })
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': file.length })
+      return res.end(file)
     }
     const repo = pathname.slice(1)
     if (GATED_REPOS.includes(repo) || OPEN_REPOS.includes(repo) || hub.repos.has(repo)) {

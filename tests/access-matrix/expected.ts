@@ -127,7 +127,7 @@ export const EXPECTED: Record<string, Row> = {
   'resources+/runs.$runId.checkpoints.$step.tsx:loader': ownerOrAdmin,
   'resources+/runs.$runId.samples.$step.$prompt.tsx:loader': ownerOrAdmin,
   'resources+/runs.$runId.publish.tsx:loader': ownerOrAdmin,
-  // Nobody in the matrix has saved a Hugging Face token: past the access check, Publish says to save one.
+  // Past the access check, Publish needs the person's own Hub token; the matrix saves none: 409, save one first.
   'resources+/runs.$runId.publish.tsx:action': { anonymous: 'login', stranger: '404', owner: '409', admin: '409' },
   // The upload endpoint takes POSTs only; its GET says so to anyone and reads nothing.
   'resources+/trainings.$trainingId.images.tsx:loader': all('405'),

@@ -260,6 +260,10 @@ export const REQUESTS: Record<string, RequestSpec> = {
 
   'resources+/images.$imageId.$variant.tsx:loader#original': { params: () => ({ variant: 'original' }) },
   'resources+/runs.$runId.publish.tsx:action': {
+    // Neither has a Hub token (another row may have saved the owner's): Publish refuses after the access check.
+    prepare: async (world) => {
+      await prisma.user.updateMany({ where: { id: { in: [world.owner.id, world.admin.id] } }, data: { huggingFaceToken: null } })
+    },
     form: () => ({ repo: 'matrix-lora', visibility: 'private' }),
     snapshot: ({ world }) => prisma.hubPublication.count({ where: { runId: world.run.id } }),
   },

@@ -1,6 +1,7 @@
 // Publishing a finished run's LoRA to the Hub's local stand-in (tests/fake-hub) from the run page: the
 // panel without a token points to Settings; with a write token, Publish shows the upload, then the link,
 // and the repository holds the LoRA and its card.
+import AxeBuilder from '@axe-core/playwright'
 import { saveUserHuggingFaceToken } from '~/utils/huggingface.server'
 import { createPublishableRun } from '../fake-hub/publishable-run'
 import { FAKE_HUB_TOKENS } from '../fake-hub/server'
@@ -24,6 +25,12 @@ test('publish a finished run to Hugging Face and follow the link', async ({ page
 
   const repo = `e2e-hub-lora-${run.id.slice(-6)}`
   await expect(panel.getByLabel('Repository')).toHaveValue('e2e-hub-lora')
+  // The form, as a screen reader meets it: no WCAG 2.1 A/AA violation inside the panel.
+  const audit = await new AxeBuilder({ page })
+    .include('section[aria-labelledby="publish-to-hub-title"]')
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .analyze()
+  expect(audit.violations.map((v) => `${v.id}: ${v.help}`)).toEqual([])
   await panel.getByLabel('Repository').fill('not a name')
   await panel.getByRole('button', { name: 'Publish' }).click()
   await expect(panel.getByText('The name may hold only letters')).toBeVisible()

@@ -157,6 +157,20 @@ describe('startPublication', () => {
     expect(hub.repos.has('grace/taken')).toBe(false)
   })
 
+  test('a Hub that stops answering mid-publish: the upload gives up and the row says so', async () => {
+    const { owner, run } = await createPublishableRun()
+    hub.mode = 'hang-writes'
+    const { done } = await startPublication(
+      { runId: run.id, userId: owner.id, repo: 'stalled', private: true },
+      { timeoutMs: 500 },
+    )
+    await done
+    expect((await listPublications(run.id))[0]).toMatchObject({
+      status: 'failed',
+      error: 'Hugging Face did not answer in time: publish again later.',
+    })
+  })
+
   test('a LoRA missing from storage fails the row with the reason; the token is in no row', async () => {
     const { owner, run } = await createPublishableRun()
     const { getStorage } = await import('~/storage/storage.server')

@@ -149,13 +149,16 @@ async function fileToPublish(run: RunForPublishing, step: number | undefined) {
 }
 
 /** Checks, the row, and the upload in the background; `done` settles when the row has its ending. */
-export async function startPublication(input: {
-  runId: string
-  userId: string
-  repo: string
-  private: boolean
-  step?: number
-}): Promise<{ publication: Publication; done: Promise<void> }> {
+export async function startPublication(
+  input: {
+    runId: string
+    userId: string
+    repo: string
+    private: boolean
+    step?: number
+  },
+  { timeoutMs = PUBLISH_TIMEOUT_MS }: { timeoutMs?: number } = {},
+): Promise<{ publication: Publication; done: Promise<void> }> {
   const run = await prisma.trainingRun.findUnique({
     where: { id: input.runId },
     select: {
@@ -220,7 +223,16 @@ export async function startPublication(input: {
     data: { runId: run.id, userId: input.userId, repo, private: input.private, step: file.step, status: 'uploading' },
     select: PUBLICATION_SELECT,
   })
-  const done = upload({ publicationId: row.id, token, repo, private: input.private, fileKey: file.key, step: file.step, run })
+  const done = upload({
+    publicationId: row.id,
+    token,
+    repo,
+    private: input.private,
+    fileKey: file.key,
+    step: file.step,
+    run,
+    timeoutMs,
+  })
   return { publication: toPublication(row), done }
 }
 
@@ -231,6 +243,7 @@ type UploadJob = {
   private: boolean
   fileKey: string
   step: number | null
+  timeoutMs: number
   run: RunForPublishing & { training: { name: string; triggerWord: string; baseModel: string; config: string } }
 }
 
@@ -261,7 +274,7 @@ async function cardSamples(run: RunForPublishing, step: number | null) {
 /** Never rejects: every ending is written to the row. */
 async function upload(job: UploadJob): Promise<void> {
   const hubUrl = getEnv().HF_ENDPOINT.replace(/\/+$/, '')
-  const signal = AbortSignal.timeout(PUBLISH_TIMEOUT_MS)
+  const signal = AbortSignal.timeout(job.timeoutMs)
   const repoDesignation = { type: 'model' as const, name: job.repo }
   let phase: 'create' | 'commit' = 'create'
   try {

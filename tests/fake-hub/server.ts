@@ -74,8 +74,11 @@ export type FakeHub = {
   port: number
   /** Every request, oldest first (the tests check that nothing was asked, or what was sent). */
   requests: FakeHubRequest[]
-  /** 'up' (default), 'down' (503 to every /api call) or 'hang' (never answers /api calls). */
-  mode: 'up' | 'down' | 'hang'
+  /**
+   * 'up' (default), 'down' (503 to every /api call and upload), 'hang' (never answers them), or
+   * 'hang-writes' (answers reads, never answers a POST or PUT: a Hub that stalls mid-publish).
+   */
+  mode: 'up' | 'down' | 'hang' | 'hang-writes'
   /** Model repositories by "owner/name"; a test may add one (someone else's) before publishing. */
   repos: Map<string, FakeRepo>
   /** The transfers each LFS batch offered (the client must not ask for xet's). */
@@ -110,7 +113,7 @@ export async function startFakeHub({ port = 0, host = '127.0.0.1' }: { port?: nu
     if (pathname === '/healthz') return send(res, 200, 'ok')
     if (pathname.startsWith('/api/') || req.method !== 'GET') {
       if (hub.mode === 'down') return send(res, 503, { error: 'Service Unavailable' })
-      if (hub.mode === 'hang') {
+      if (hub.mode === 'hang' || (hub.mode === 'hang-writes' && req.method !== 'GET')) {
         hanging.add(res)
         return
       }

@@ -101,3 +101,9 @@ describe('loraFacts: key format, where it loads, licence', () => {
     expect(loraFacts(getBaseModel('sdxl-base')).hubLoginUrl).toBeNull()
   })
 })
+
+test('usageSnippet loads from a Hub repository when given one (the published model card)', () => {
+  const snippet = usageSnippet(getBaseModel('sdxl-base'), 'ada.safetensors', 'ohwx', 'ada/cat-lora')
+  expect(snippet).toContain('pipe.load_lora_weights("ada/cat-lora", weight_name="ada.safetensors")')
+  expect(snippet).not.toContain('./ada.safetensors')
+})

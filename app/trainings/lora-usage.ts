@@ -67,12 +67,14 @@ export function loraFacts(model: BaseModel | null): LoraFacts {
 const py = (text: string) => JSON.stringify(text)
 
 /**
- * A few lines of Python that load the LoRA by its downloaded file name, with the pipeline and settings
- * of its family, and use the trigger word. A model no longer in the catalogue gets the generic
- * pipeline with a placeholder for the base model.
+ * A few lines of Python that load the LoRA by its downloaded file name (or, given `hubRepo`, from that
+ * Hugging Face repository), with the pipeline and settings of its family, and use the trigger word. A
+ * model no longer in the catalogue gets the generic pipeline with a placeholder for the base model.
  */
-export function usageSnippet(model: BaseModel | null, fileName: string, triggerWord: string) {
-  const lora = `pipe.load_lora_weights(${py(`./${fileName}`)})`
+export function usageSnippet(model: BaseModel | null, fileName: string, triggerWord: string, hubRepo?: string) {
+  const lora = hubRepo
+    ? `pipe.load_lora_weights(${py(hubRepo)}, weight_name=${py(fileName)})`
+    : `pipe.load_lora_weights(${py(`./${fileName}`)})`
   const prompt = `prompt = ${py(`a photo of ${triggerWord}, natural light, detailed`)}`
   const save = `image.save(${py(`${fileName.replace(/\.safetensors$/, '')}.png`)})`
   const login = (url: string) => [

@@ -41,8 +41,9 @@ async function withOperatorToken<T>(token: string | undefined, fn: () => Promise
 
 describe('the Hub’s answers', () => {
   test('whoami: a known token names its account; an unknown one is refused; a Hub that fails is unreachable', async () => {
-    expect(await hubWhoami(FAKE_HUB_TOKENS.accepted)).toEqual({ ok: true, name: 'ada' })
+    expect(await hubWhoami(FAKE_HUB_TOKENS.accepted)).toEqual({ ok: true, name: 'ada', role: 'read' })
     expect(hub.requests.at(-1)).toMatchObject({ path: '/api/whoami-v2', authorization: `Bearer ${FAKE_HUB_TOKENS.accepted}` })
+    expect(await hubWhoami(FAKE_HUB_TOKENS.writer)).toEqual({ ok: true, name: 'linus', role: 'write' })
     expect(await hubWhoami(FAKE_HUB_TOKENS.unknown)).toEqual({ ok: false, reason: 'refused' })
     hub.mode = 'down'
     expect(await hubWhoami(FAKE_HUB_TOKENS.accepted)).toEqual({ ok: false, reason: 'unreachable' })

@@ -55,15 +55,25 @@ async function hubGet(path: string, token: string | null, options: HubOptions) {
   }
 }
 
-export type WhoamiResult = { ok: true; name: string } | { ok: false; reason: 'refused' | 'unreachable' }
+export type WhoamiResult =
+  | { ok: true; name: string; /** "read", "write", "fineGrained" (or null when the Hub did not say) */ role: string | null }
+  | { ok: false; reason: 'refused' | 'unreachable' }
 
-/** Who the Hub says the token belongs to (`/api/whoami-v2`). */
+/** Who the Hub says the token belongs to (`/api/whoami-v2`), and the token's role. */
 export async function hubWhoami(token: string, options: HubOptions = {}): Promise<WhoamiResult> {
   const answer = await hubGet('/api/whoami-v2', token, options)
   if (answer.status === 401 || answer.status === 403) return { ok: false, reason: 'refused' }
   if (answer.status !== 200 || !answer.response) return { ok: false, reason: 'unreachable' }
-  const body = (await answer.response.json().catch(() => null)) as { name?: unknown } | null
-  return { ok: true, name: typeof body?.name === 'string' ? body.name : 'your account' }
+  const body = (await answer.response.json().catch(() => null)) as {
+    name?: unknown
+    auth?: { accessToken?: { role?: unknown } }
+  } | null
+  const role = body?.auth?.accessToken?.role
+  return {
+    ok: true,
+    name: typeof body?.name === 'string' ? body.name : 'your account',
+    role: typeof role === 'string' ? role : null,
+  }
 }
 
 export type ModelAccess = 'ok' | 'unauthorized' | 'not-accepted' | 'not-found' | 'unreachable'

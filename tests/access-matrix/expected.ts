@@ -141,6 +141,9 @@ export const EXPECTED: Record<string, Row> = {
   'resources+/runs.$runId.samples.$index.tsx:loader': ownerOrAdmin,
   'resources+/runs.$runId.checkpoints.$step.tsx:loader': ownerOrAdmin,
   'resources+/runs.$runId.samples.$step.$prompt.tsx:loader': ownerOrAdmin,
+  'resources+/runs.$runId.publish.tsx:loader': ownerOrAdmin,
+  // Past the access check, Publish needs the person's own Hub token; the matrix saves none: 409, save one first.
+  'resources+/runs.$runId.publish.tsx:action': { anonymous: 'login', stranger: '404', owner: '409', admin: '409' },
   // The upload endpoint takes POSTs only; its GET says so to anyone and reads nothing.
   'resources+/trainings.$trainingId.images.tsx:loader': all('405'),
   'resources+/trainings.$trainingId.images.tsx:action': ownerOrAdmin,

@@ -299,6 +299,14 @@ export const REQUESTS: Record<string, RequestSpec> = {
   },
 
   'resources+/images.$imageId.$variant.tsx:loader#original': { params: () => ({ variant: 'original' }) },
+  'resources+/runs.$runId.publish.tsx:action': {
+    // Neither has a Hub token (another row may have saved the owner's): Publish refuses after the access check.
+    prepare: async (world) => {
+      await prisma.user.updateMany({ where: { id: { in: [world.owner.id, world.admin.id] } }, data: { huggingFaceToken: null } })
+    },
+    form: () => ({ repo: 'matrix-lora', visibility: 'private' }),
+    snapshot: ({ world }) => prisma.hubPublication.count({ where: { runId: world.run.id } }),
+  },
   'resources+/trainings.$trainingId.images.tsx:action': {
     request: async ({ cookie, principal }, url) => {
       const form = new FormData()

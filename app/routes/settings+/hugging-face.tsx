@@ -128,6 +128,10 @@ export default function HuggingFaceSettings() {
         </a>
         . It is stored encrypted and reaches only your runs’ trainers.
       </p>
+      <p className="-mt-2 text-sm text-slate-600" data-testid="hub-write-token-note">
+        To publish a finished LoRA to your Hugging Face account from a run’s page, the token needs <em>write</em> access: a read
+        token can download gated models but not create repositories.
+      </p>
       {data.saved ? (
         <div className="flex flex-wrap items-center justify-between gap-3 rounded-md border border-slate-200 p-3">
           <p className="text-sm">

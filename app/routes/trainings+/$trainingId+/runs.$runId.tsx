@@ -37,6 +37,7 @@ import { Card } from '~/components/ui/card'
 import { parseBaseModel } from '~/trainings/base-models'
 import { loraFacts, usageSnippet } from '~/trainings/lora-usage'
 import { LoraResult } from '~/components/lora-result'
+import { PublishToHub } from '~/components/publish-to-hub'
 import { isLiveMachineState } from '~/gpu/machine-state'
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
@@ -420,6 +421,7 @@ export default function RunPage() {
           from={run.weightsFrom}
         />
       ) : null}
+      {run.weights ? <PublishToHub runId={run.id} canEdit={canEdit} /> : null}
 
       {/* Two columns on wide screens. Below that the columns dissolve (display: contents) into one
           list of cards, where CSS order puts Progress and Cancel first: what a phone user came for. */}

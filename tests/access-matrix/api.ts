@@ -15,6 +15,7 @@ import { endRun, startRun } from '~/runs/runs.server'
 import { saveUserHuggingFaceToken } from '~/utils/huggingface.server'
 import { createTestToken } from '../api-utils'
 import { makeJpeg } from '../image-fixtures'
+import { FAKE_HUB_TOKENS } from '../fake-hub/server'
 import { captionUncaptioned, makeSpareImage, makeSpareTraining, type World } from './world'
 
 export const API_CALLERS = ['none', 'ownerRead', 'ownerWrite', 'stranger', 'adminPlain', 'adminScoped'] as const
@@ -191,7 +192,12 @@ export const API_REQUESTS: Record<string, ApiRequestSpec> = {
   'POST /runs/{runId}/publish': {
     prepare: async (world) => {
       for (const user of [world.owner, world.admin, world.stranger])
-        await saveUserHuggingFaceToken(user.id, 'hf_MatrixToken0123456789abcdefgh')
+        await saveUserHuggingFaceToken(user.id, FAKE_HUB_TOKENS.writer)
+      // One publication of a run at a time: the previous caller's may still be uploading in the background.
+      await prisma.hubPublication.updateMany({
+        where: { status: 'uploading' },
+        data: { status: 'failed', error: 'set aside by the matrix' },
+      })
     },
     json: ({ caller }) => ({ repo: `matrix-${caller}`, private: true }),
   },

@@ -56,6 +56,12 @@ const savedGitHub = vi.hoisted(() => {
   return saved
 })
 
+// Publishing asks the Hub (the local stand-in) about the token before it answers 202.
+await vi.hoisted(async () => {
+  const { useFakeHub } = await import('../fake-hub/vitest')
+  return useFakeHub()
+})
+
 type RouteFunction = (args: { request: Request; params: Record<string, string>; context: Record<string, unknown> }) => unknown
 type RouteModule = Partial<Record<RouteExport, unknown>>
 

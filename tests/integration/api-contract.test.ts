@@ -17,12 +17,18 @@ import { discoverRouteFiles, routePath } from '../access-matrix/routes'
 import { createSucceededRun } from '../access-matrix/world'
 import { createUser } from '../db-utils'
 import { makeJpeg } from '../image-fixtures'
+import { FAKE_HUB_TOKENS } from '../fake-hub/server'
 
 // Registering a webhook on 127.0.0.1 must succeed here, as an operator may allow it.
 const savedAllowed = vi.hoisted(() => {
   const saved = process.env.WEBHOOK_ALLOWED_ADDRESSES
   process.env.WEBHOOK_ALLOWED_ADDRESSES = '127.0.0.1'
   return saved
+})
+// Publishing asks the Hub (the local stand-in) about the token before it answers 202.
+await vi.hoisted(async () => {
+  const { useFakeHub } = await import('../fake-hub/vitest')
+  return useFakeHub()
 })
 afterAll(() => {
   if (savedAllowed === undefined) delete process.env.WEBHOOK_ALLOWED_ADDRESSES
@@ -278,7 +284,7 @@ test('every documented route answers as documented', async (context) => {
     await call('GET /runs/{runId}/samples', { runId: doneId }, as)
     await call('GET /runs/{runId}/download', { runId: doneId }, as)
     await call('GET /runs/{runId}/download', { runId: doneId }, { ...as, search: '?step=100' })
-    await saveUserHuggingFaceToken(owner.id, 'hf_ContractToken0123456789abcdefgh')
+    await saveUserHuggingFaceToken(owner.id, FAKE_HUB_TOKENS.writer)
     await call('POST /runs/{runId}/publish', { runId: doneId }, { ...as, json: { repo: 'contract-lora', private: true } })
     await call('GET /runs/{runId}/publications', { runId: doneId }, as)
 

@@ -20,6 +20,11 @@ Knobs (environment variables; the agent passes a job's simulate settings as thes
   TRAINYARD_STAND_IN_DOWNLOAD        1: the base model is not cached yet, so the Hub's download bars show
   TRAINYARD_STAND_IN_SLOW_SAVE_SECONDS  each .safetensors save is written in place in pieces over that many
                                      seconds, so a save can be watched (or killed) half-written
+  TRAINYARD_STAND_IN_FAIL_FILES      captioner: the files at these 1-based positions ("2,5") cannot be read
+  TRAINYARD_STAND_IN_MISSING_MODEL   captioner: 1: the Hub has no such model (404)
+
+A config whose process type is Qwen3VLCaptioner runs the stand-in captioner (ai-toolkit's
+extensions_built_in/captioner): FAIL_AT_STEP, OOM_AT_STEP=0, GATED and DOWNLOAD apply to it too.
 """
 import argparse
 import collections
@@ -1155,7 +1160,7 @@ POSES = [("standing", "standing"), ("sitting", "sitting"), ("smiling at the came
          ("looking to the side", "looking to the side")]
 SETTINGS = [("a room", "indoors"), ("a city street", "outdoors, street"), ("a garden", "outdoors, garden"),
             ("a studio", "simple background, studio")]
-PNG_PIXEL_BUDGET = 600_000  # bytes of pixel rows a look decodes: the top of a large PNG is enough for its colour
+PNG_PIXEL_BUDGET = 96_000  # bytes of pixel rows a look decodes (~20 ms): the top of a large PNG gives its colour
 
 
 def png_chunks(data):
@@ -1190,7 +1195,7 @@ def png_pixels(chunks):
     prev, pixels = bytearray(stride), []
     for start in range(0, len(raw) - stride, stride + 1):
         kind, row = raw[start], bytearray(raw[start + 1:start + 1 + stride])
-        for x in range(stride):
+        for x in range(stride if kind else 0):
             a = row[x - channels] if x >= channels else 0
             b, c = prev[x], prev[x - channels] if x >= channels else 0
             if kind == 1:
@@ -1395,10 +1400,13 @@ class CaptionProcess:
         failing = {int(n) for n in re.findall(r"\d+", str(knob("FAIL_FILES", "")))}  # 1-based positions
         per_file = seconds / max(1, len(self.file_paths))
         bar = self.progress_bar = Bar(len(self.file_paths), desc="Captioning files", unit="file")
+        deadline = time.monotonic()
         for i, file_path in enumerate(self.file_paths):
             if fail_at is not None and self.step_num == fail_at:
                 raise RuntimeError("simulated failure at step %d" % fail_at)
-            Pace.sleep(per_file)  # the model's generate()
+            # the model's generate(); the stand-in's own look at the file counts in its time
+            deadline = max(deadline, time.monotonic() - per_file) + per_file
+            Pace.sleep(deadline - time.monotonic())
             try:
                 if i + 1 in failing:
                     raise OSError("image file is truncated (4 bytes not processed)")

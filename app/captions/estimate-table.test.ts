@@ -4,24 +4,32 @@
 import { expect, test } from 'vitest'
 import { EC2_BOOT_SECONDS, EC2_INSTALL_SECONDS, LOCAL_SIMULATED_TABLE } from '~/runs/estimate.server'
 import { EC2_CATALOGUE } from '~/gpu/ec2/catalogue'
-import { CAPTION_TABLE, captionPartsFor, captionSecondsFor, SIMULATED_LOADING_SHARE, type CaptionPart } from './estimate-table'
+import {
+  CAPTION_TABLE,
+  captionPartsFor,
+  captionSecondsFor,
+  SIMULATED_LOADING_SHARE,
+  simulatedCaptionSecondsFor,
+  type CaptionPart,
+} from './estimate-table'
 
 const part = (parts: Array<{ part: CaptionPart; seconds: number }>, name: CaptionPart) =>
   parts.find((p) => p.part === name)!.seconds
 
-test('a g5.xlarge on paper: boot, the model download, loading and ~4 s per image at 128 tokens', () => {
+test('a g5.xlarge on paper: boot, the model download, loading and 3.2 s per image at 100 tokens', () => {
   const g5 = CAPTION_TABLE.ec2
-  // 0.2 s prefill + 128 tokens × 30 ms.
-  expect(g5.prefillSeconds + g5.maxNewTokens * g5.tokenSeconds).toBeCloseTo(4.04, 5)
+  // 0.2 s prefill + 100 tokens × 30 ms; 100 = the default options' budget (maxChars 300).
+  expect(g5.maxNewTokens).toBe(100)
+  expect(g5.prefillSeconds + g5.maxNewTokens * g5.tokenSeconds).toBeCloseTo(3.2, 5)
   const twenty = captionPartsFor(20, g5)
   expect(twenty).toEqual([
     { part: 'boot', seconds: 120 },
     { part: 'download', seconds: 92 }, // 90 s of model, 20 × 0.1 s of images
     { part: 'loading', seconds: 30 },
-    { part: 'captioning', seconds: 80.8 },
+    { part: 'captioning', seconds: 64 },
   ])
-  expect(captionSecondsFor(20, g5)).toBe(323)
-  expect(captionSecondsFor(200, g5)).toBe(120 + 90 + 20 + 30 + 808)
+  expect(captionSecondsFor(20, g5)).toBe(306)
+  expect(captionSecondsFor(200, g5)).toBe(120 + 90 + 20 + 30 + 640)
 })
 
 test('weights baked into the image: no download, loading from the image disk instead', () => {
@@ -29,7 +37,7 @@ test('weights baked into the image: no download, loading from the image disk ins
   const baked = captionPartsFor(20, g5, { weightsBaked: true })
   expect(part(baked, 'download')).toBe(2)
   expect(part(baked, 'loading')).toBe(g5.bakedLoadingSeconds)
-  expect(captionSecondsFor(200, g5, { weightsBaked: true })).toBe(120 + 20 + 90 + 808)
+  expect(captionSecondsFor(200, g5, { weightsBaked: true })).toBe(120 + 20 + 90 + 640)
 })
 
 test('installing ai-toolkit at boot adds its minutes to the boot', () => {
@@ -47,20 +55,26 @@ test('the token budget sets the time per image, linearly', () => {
   expect(at(-5)).toBeCloseTo(20, 5)
 })
 
-test('the simulated machine: the stand-in spends simulatedSeconds whatever the count, 15 % of it loading', () => {
+test('the simulated machine: 0.1 s an image within [1 s, the cap], 15 % of it loading, the rest captioning', () => {
   const local = CAPTION_TABLE.local
   expect(local.simulatedSeconds).toBe(60)
-  const parts = captionPartsFor(20, local)
+  expect(simulatedCaptionSecondsFor(20, local)).toBe(2)
+  expect(simulatedCaptionSecondsFor(200, local)).toBe(20)
+  expect(simulatedCaptionSecondsFor(3, local)).toBe(1)
+  expect(simulatedCaptionSecondsFor(5000, local)).toBe(60)
+  expect(simulatedCaptionSecondsFor(200, { ...local, simulatedSeconds: 10 })).toBe(10)
+  const parts = captionPartsFor(200, local)
   expect(part(parts, 'boot')).toBe(0.3)
-  expect(part(parts, 'download')).toBe(0.2) // 20 local fetches
-  expect(part(parts, 'loading')).toBe(SIMULATED_LOADING_SHARE * 60)
-  expect(part(parts, 'captioning')).toBe(51)
-  // The job's own simulateSeconds replaces the row's; 200 images differ only by their fetches.
-  const short = (n: number) => captionSecondsFor(n, local, { simulatedSeconds: 4 })
-  expect(short(20)).toBe(Math.round(0.3 + 0.2 + 4))
-  expect(short(200)).toBe(Math.round(0.3 + 2 + 4))
+  expect(part(parts, 'download')).toBe(2) // 200 local fetches
+  expect(part(parts, 'loading')).toBe(SIMULATED_LOADING_SHARE * 20)
+  expect(part(parts, 'captioning')).toBe(17)
+  expect(captionSecondsFor(20, local)).toBe(Math.round(0.3 + 0.2 + 2))
+  // The job's own simulateSeconds replaces the rule; then 200 images differ only by their fetches.
+  const fixed = (n: number) => captionSecondsFor(n, local, { simulatedSeconds: 4 })
+  expect(fixed(20)).toBe(Math.round(0.3 + 0.2 + 4))
+  expect(fixed(200)).toBe(Math.round(0.3 + 2 + 4))
   // A real trainer on the local provider (LOCAL_TRAINER_COMMAND): the paper figures apply.
-  expect(captionSecondsFor(20, local, { simulatedSeconds: null })).toBe(Math.round(0.3 + 0.2 + 30 + 80.8))
+  expect(captionSecondsFor(20, local, { simulatedSeconds: null })).toBe(Math.round(0.3 + 0.2 + 30 + 64))
   // An EC2 machine told to simulate (the EC2 stand-in): its boot, the stand-in's seconds.
   expect(captionSecondsFor(20, CAPTION_TABLE.ec2, { simulatedSeconds: 10 })).toBe(Math.round(120 + 2 + 10))
 })

@@ -31,9 +31,9 @@
 //   the A10G's 600 GB/s (GDDR6, 24 GB) = 13.4 ms at best. transformers' generate at batch 1 reaches about
 //   60 % of the bandwidth on a model this size (≈ 22 ms) and adds ~8 ms of kernel launches and Python per
 //   token over 36 layers: ≈ 30 ms a token, ~33 tokens/s.
-// Per image at the token budget: 0.2 s + 128 tokens × 0.030 s ≈ 4.0 s. 128 is ai-toolkit's default
-//   max_new_tokens and an upper bound: generation stops at the end of the caption (a one-sentence
-//   caption is ~50–80 tokens, so a real job is likely faster).
+// Per image at the token budget: 0.2 s + 100 tokens × 0.030 s ≈ 3.2 s. 100 is the budget of the default
+//   options (maxChars 300, a token per ~3 characters) and an upper bound: generation stops at the end of
+//   the caption (a one-sentence caption is ~50–80 tokens, so a real job is likely faster).
 // The model's download (not in the image): 8.9 GB from the Hugging Face Hub at an assumed 100 MB/s (a
 //   g5.xlarge has "up to 10 Gbit/s"; the gp3 disk writes 125 MB/s at its baseline) ≈ 90 s.
 // Loading: importing torch, transformers and ai-toolkit's job machinery ≈ 15 s, the weights from the
@@ -68,18 +68,33 @@ export type CaptionTableRow = {
   prefillSeconds: number
   /** Per new token. */
   tokenSeconds: number
-  /** The token budget per image assumed when none is given (ai-toolkit's default max_new_tokens). */
+  /** The token budget per image assumed when none is given (the default options' max_new_tokens). */
   maxNewTokens: number
   /**
-   * The stand-in's whole captioning time (the job's simulateSeconds; the server gives its
-   * SIMULATED_TRAINING_SECONDS), or null for a real captioner. The stand-in spends
-   * SIMULATED_LOADING_SHARE of it loading and spreads the rest evenly over the images.
+   * A simulated captioner (the stand-in): the most its whole captioning time may be (the server's
+   * SIMULATED_TRAINING_SECONDS; 60 is its default), or null for a real captioner.
    */
   simulatedSeconds: number | null
+  /** The stand-in's time per image, within [1 s, simulatedSeconds] for the whole job. */
+  simulatedSecondsPerImage: number
 }
 
-/** The part of a simulated caption job's seconds the stand-in spends before its first image (as training's Pace). */
+/**
+ * The part of a simulated caption job's seconds the stand-in spends before its first image (as training's
+ * Pace); it spreads the rest evenly over the images.
+ */
 export const SIMULATED_LOADING_SHARE = 0.15
+/** The shortest simulated job: the stand-in's start-up lines and its "Captioning complete". */
+export const SIMULATED_MIN_SECONDS = 1
+
+/**
+ * The job's simulateSeconds for this many images: grows with them, so 200 images take longer than 20 as
+ * they would on a GPU, within [SIMULATED_MIN_SECONDS, the row's cap], so a test of 200 stays short.
+ */
+export function simulatedCaptionSecondsFor(imageCount: number, table: CaptionTableRow): number {
+  const cap = table.simulatedSeconds ?? 0
+  return Math.min(cap, Math.max(SIMULATED_MIN_SECONDS, countOf(imageCount) * table.simulatedSecondsPerImage))
+}
 
 /** A g5.xlarge on paper (see the arithmetic above). */
 const G5_XLARGE: CaptionTableRow = {
@@ -96,15 +111,16 @@ const G5_XLARGE: CaptionTableRow = {
   imageFetchSeconds: 0.1,
   prefillSeconds: 0.2,
   tokenSeconds: 0.03,
-  maxNewTokens: 128,
+  maxNewTokens: 100,
   simulatedSeconds: null,
+  simulatedSecondsPerImage: 0.1,
 }
 
 export const CAPTION_TABLE: { readonly [P in ProviderName]: CaptionTableRow } = {
   // The simulated machine: the agent and the stand-in captioner as processes on this computer. Boot as
   // the training estimate measured it (LOCAL_SIMULATED_TABLE.bootSeconds); each image is a local HTTP
-  // fetch; the captioning itself is the stand-in's simulatedSeconds (60 = SIMULATED_TRAINING_SECONDS'
-  // default). With LOCAL_TRAINER_COMMAND (a real ai-toolkit on a GPU of the developer's) the server passes
+  // fetch; the captioning itself is the stand-in's (simulatedCaptionSecondsFor: 0.1 s an image, at most
+  // SIMULATED_TRAINING_SECONDS, 60 by default). With LOCAL_TRAINER_COMMAND (a real ai-toolkit on a GPU of the developer's) the server passes
   // simulatedSeconds: null and the paper figures below apply, as if that GPU were an A10G.
   local: {
     ...G5_XLARGE,
@@ -128,8 +144,16 @@ export type CaptionSetup = {
   installsAtBoot?: boolean
   /** The token budget per image (the job's max_new_tokens); default the row's. */
   maxNewTokens?: number
-  /** Overrides the row's: a number for a simulated captioner (the job's simulateSeconds), null for a real one. */
+  /**
+   * A number: the captioner is simulated and takes this long (the job's simulateSeconds); null: a real
+   * captioner. Unset: as the row says (simulatedCaptionSecondsFor when the row is simulated).
+   */
   simulatedSeconds?: number | null
+}
+
+/** Not a count (NaN, negative, fractional): no images, rather than a NaN that reaches a page. */
+function countOf(imageCount: number) {
+  return Number.isFinite(imageCount) ? Math.max(0, Math.floor(imageCount)) : 0
 }
 
 /** Seconds per part of a caption job of this many images, in tenths (a short job's parts do not round away). */
@@ -138,9 +162,13 @@ export function captionPartsFor(
   table: CaptionTableRow,
   setup: CaptionSetup = {},
 ): Array<{ part: CaptionPart; seconds: number }> {
-  // Not a count (NaN, negative, fractional): no images, rather than a NaN that reaches a page.
-  const images = Number.isFinite(imageCount) ? Math.max(0, Math.floor(imageCount)) : 0
-  const simulated = setup.simulatedSeconds !== undefined ? setup.simulatedSeconds : table.simulatedSeconds
+  const images = countOf(imageCount)
+  const simulated =
+    setup.simulatedSeconds !== undefined
+      ? setup.simulatedSeconds
+      : table.simulatedSeconds === null
+        ? null
+        : simulatedCaptionSecondsFor(images, table)
   const tokens = setup.maxNewTokens ?? table.maxNewTokens
   const boot = table.bootSeconds + (setup.installsAtBoot ? table.installSeconds : 0)
   const fetch = images * table.imageFetchSeconds
@@ -149,7 +177,7 @@ export function captionPartsFor(
   let captioning: number
   if (simulated !== null) {
     // The stand-in's own pacing: nothing to download, SIMULATED_LOADING_SHARE of its seconds loading,
-    // the rest over the images (none: it finds no files and ends).
+    // the rest over the images.
     download = fetch
     loading = SIMULATED_LOADING_SHARE * simulated
     captioning = (1 - SIMULATED_LOADING_SHARE) * simulated

@@ -7,7 +7,9 @@
 // Not a test: it fails only when a job does not succeed or does not caption every image.
 //
 // The jobs are started in this process with startCaptionJob, which writes through the app's own
-// database client (DATABASE_URL of this process), so the server is given that same database.
+// database client (DATABASE_URL of this process), so the server is given that same database. Both
+// processes read the same environment, so this process's estimate and the server's stand-in agree on
+// SIMULATED_TRAINING_SECONDS.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -32,8 +34,6 @@ export type CaptionBenchOptions = {
   sizes: number[]
   workDir: string
   sessionSecret: string
-  /** The stand-in's whole captioning time (SIMULATED_TRAINING_SECONDS of the server and of this process). */
-  simulatedSeconds: number
 }
 
 export type CaptionJobFigures = {
@@ -170,7 +170,6 @@ export async function runCaptionBench(options: CaptionBenchOptions): Promise<Cap
       STORAGE_DIR: storageDir,
       GPU_PROVIDER: 'local',
       LOCAL_GPU_DIR: path.join(options.workDir, 'captions-gpu'),
-      SIMULATED_TRAINING_SECONDS: String(options.simulatedSeconds),
       MAIL_OUTBOX_DIR: path.join(options.workDir, 'captions-outbox'),
       LOG_REQUESTS: 'false',
       RUN_SUPERVISOR: 'true',

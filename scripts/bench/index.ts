@@ -35,9 +35,8 @@ const RSS_GOAL_MB = 200
 const SESSION_SECRET = 'bench-session-secret-0123456789'
 const PAGE_WARMUP_MS = 2000
 const PARTS = ['upload', 'pages', 'supervisor', 'storage', 'lighthouse', 'captions'] as const
-/** The caption jobs' sizes, and the stand-in's seconds for each (unless SIMULATED_TRAINING_SECONDS says). */
+/** The caption jobs' sizes. */
 const CAPTION_SIZES = [20, 200]
-const CAPTION_SIMULATED_SECONDS = 10
 type Part = (typeof PARTS)[number]
 
 function positiveInt(value: string | undefined, fallback: number, name: string) {
@@ -165,10 +164,11 @@ function reportSupervisor(figures: CycleFigures[], db: DatabaseKind) {
   console.log(table(rows))
 }
 
-function reportCaptions(figures: CaptionJobFigures[], simulatedSeconds: number) {
+function reportCaptions(figures: CaptionJobFigures[]) {
   console.log(
     `\nCaption jobs: the production server (its own supervisor, POLL_INTERVAL_MS ${process.env.POLL_INTERVAL_MS ?? 'default'}), ` +
-      `the real agent and the stand-in captioner (${simulatedSeconds} s of captioning) on the local provider, ` +
+      `the real agent and the stand-in captioner on the local provider (SIMULATED_TRAINING_SECONDS ` +
+      `${process.env.SIMULATED_TRAINING_SECONDS ?? 'default'}), ` +
       `${os.availableParallelism()} CPUs; a g5.xlarge on paper from app/captions/estimate-table.ts\n`,
   )
   const usd = (n: number) => `$${n.toFixed(3)}`
@@ -268,8 +268,6 @@ if (asJson) {
 // Before any app module is imported (they are, lazily, by each part): the session cookie and the
 // agent tokens made in this process must match the server's.
 process.env.SESSION_SECRET = SESSION_SECRET
-// The caption jobs' estimate (in this process) and the stand-in's pace (in their server) must agree.
-if (runs('captions')) process.env.SIMULATED_TRAINING_SECONDS ??= String(CAPTION_SIMULATED_SECONDS)
 // Once, before any part: every part measures the same build, even if app/ changes meanwhile.
 if (runs('upload') || runs('pages') || runs('lighthouse') || runs('captions')) ensureProductionBuild()
 const loadBefore = os.loadavg()
@@ -339,11 +337,7 @@ try {
   }
   // Minutes of real jobs: with --json only when asked for by name, its table on stderr as Lighthouse's.
   if (runs('captions') && (!asJson || values.only === 'captions')) {
-    const simulatedSeconds = Number(process.env.SIMULATED_TRAINING_SECONDS)
-    reportCaptions(
-      await runCaptionBench({ sizes: CAPTION_SIZES, workDir: work, sessionSecret: SESSION_SECRET, simulatedSeconds }),
-      simulatedSeconds,
-    )
+    reportCaptions(await runCaptionBench({ sizes: CAPTION_SIZES, workDir: work, sessionSecret: SESSION_SECRET }))
   }
 } finally {
   databases.close()

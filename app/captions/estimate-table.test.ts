@@ -1,7 +1,10 @@
 // The caption estimate's table and its arithmetic: the paper figures for a g5.xlarge add up as the
 // comment in estimate-table.ts says, the simulated machine follows the stand-in's seconds, and the
 // figures shared with the training estimate stay equal to its own.
+import fs from 'node:fs'
+import path from 'node:path'
 import { expect, test } from 'vitest'
+import { repoRoot } from '../../tests/setup/paths'
 import { EC2_BOOT_SECONDS, EC2_INSTALL_SECONDS, LOCAL_SIMULATED_TABLE } from '~/runs/estimate.server'
 import { EC2_CATALOGUE } from '~/gpu/ec2/catalogue'
 import {
@@ -98,4 +101,21 @@ test('the figures shared with the training estimate and the catalogue stay equal
   // The captioner needs ≥ 24 GB of GPU memory and 8.9 GB of RAM to load on the CPU first.
   expect(offer!.gpuMemoryGb).toBeGreaterThanOrEqual(24)
   expect(offer!.ramGib).toBeGreaterThan(8.9)
+})
+
+test('the paper table in docs/gpu-machines.md says what the table computes', () => {
+  const doc = fs.readFileSync(path.join(repoRoot, 'docs', 'gpu-machines.md'), 'utf8')
+  const g5 = CAPTION_TABLE.ec2
+  const price = EC2_CATALOGUE.find((o) => o.instanceType === g5.instanceType)!.pricePerHourUsd
+  for (const images of [20, 200]) {
+    const row = doc.split('\n').find((line) => line.startsWith(`| ${images} `))
+    expect(row, `a row for ${images} images`).toBeDefined()
+    const cells = row!.split('|').slice(2, 5)
+    const setups = [{}, { weightsBaked: true }, { installsAtBoot: true }]
+    setups.forEach((setup, i) => {
+      const seconds = captionSecondsFor(images, g5, setup)
+      expect(cells[i]).toContain(`${seconds.toLocaleString('en-US')} s`)
+      expect(cells[i]).toContain(`$${((seconds * price) / 3600).toFixed(3)}`)
+    })
+  }
 })

@@ -71,12 +71,11 @@ export type CaptionTableRow = {
   /** The token budget per image assumed when none is given (the default options' max_new_tokens). */
   maxNewTokens: number
   /**
-   * A simulated captioner (the stand-in): the most its whole captioning time may be (the server's
-   * SIMULATED_TRAINING_SECONDS; 60 is its default), or null for a real captioner.
+   * A simulated captioner (the stand-in): its whole captioning time, whatever the number of images (the
+   * job's simulateSeconds, which the local provider sets to SIMULATED_TRAINING_SECONDS as for training;
+   * 60 is its default), or null for a real captioner.
    */
   simulatedSeconds: number | null
-  /** The stand-in's time per image, within [1 s, simulatedSeconds] for the whole job. */
-  simulatedSecondsPerImage: number
 }
 
 /**
@@ -84,17 +83,6 @@ export type CaptionTableRow = {
  * Pace); it spreads the rest evenly over the images.
  */
 export const SIMULATED_LOADING_SHARE = 0.15
-/** The shortest simulated job: the stand-in's start-up lines and its "Captioning complete". */
-export const SIMULATED_MIN_SECONDS = 1
-
-/**
- * The job's simulateSeconds for this many images: grows with them, so 200 images take longer than 20 as
- * they would on a GPU, within [SIMULATED_MIN_SECONDS, the row's cap], so a test of 200 stays short.
- */
-export function simulatedCaptionSecondsFor(imageCount: number, table: CaptionTableRow): number {
-  const cap = table.simulatedSeconds ?? 0
-  return Math.min(cap, Math.max(SIMULATED_MIN_SECONDS, countOf(imageCount) * table.simulatedSecondsPerImage))
-}
 
 /** A g5.xlarge on paper (see the arithmetic above). */
 const G5_XLARGE: CaptionTableRow = {
@@ -113,14 +101,13 @@ const G5_XLARGE: CaptionTableRow = {
   tokenSeconds: 0.03,
   maxNewTokens: 100,
   simulatedSeconds: null,
-  simulatedSecondsPerImage: 0.1,
 }
 
 export const CAPTION_TABLE: { readonly [P in ProviderName]: CaptionTableRow } = {
   // The simulated machine: the agent and the stand-in captioner as processes on this computer. Boot as
   // the training estimate measured it (LOCAL_SIMULATED_TABLE.bootSeconds); each image is a local HTTP
-  // fetch; the captioning itself is the stand-in's (simulatedCaptionSecondsFor: 0.1 s an image, at most
-  // SIMULATED_TRAINING_SECONDS, 60 by default). With LOCAL_TRAINER_COMMAND (a real ai-toolkit on a GPU of the developer's) the server passes
+  // fetch; the captioning itself is the stand-in's simulatedSeconds (SIMULATED_TRAINING_SECONDS, 60 by
+  // default; the server passes its own). With LOCAL_TRAINER_COMMAND (a real ai-toolkit on a GPU of the developer's) the server passes
   // simulatedSeconds: null and the paper figures below apply, as if that GPU were an A10G.
   local: {
     ...G5_XLARGE,
@@ -146,7 +133,7 @@ export type CaptionSetup = {
   maxNewTokens?: number
   /**
    * A number: the captioner is simulated and takes this long (the job's simulateSeconds); null: a real
-   * captioner. Unset: as the row says (simulatedCaptionSecondsFor when the row is simulated).
+   * captioner. Unset: as the row says.
    */
   simulatedSeconds?: number | null
 }
@@ -163,12 +150,7 @@ export function captionPartsFor(
   setup: CaptionSetup = {},
 ): Array<{ part: CaptionPart; seconds: number }> {
   const images = countOf(imageCount)
-  const simulated =
-    setup.simulatedSeconds !== undefined
-      ? setup.simulatedSeconds
-      : table.simulatedSeconds === null
-        ? null
-        : simulatedCaptionSecondsFor(images, table)
+  const simulated = setup.simulatedSeconds !== undefined ? setup.simulatedSeconds : table.simulatedSeconds
   const tokens = setup.maxNewTokens ?? table.maxNewTokens
   const boot = table.bootSeconds + (setup.installsAtBoot ? table.installSeconds : 0)
   const fetch = images * table.imageFetchSeconds

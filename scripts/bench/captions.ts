@@ -6,13 +6,13 @@
 // g5.xlarge on paper (app/captions/estimate-table.ts), which nothing here can measure.
 // Not a test: it fails only when a job does not succeed or does not caption every image.
 //
-// The jobs are started in this process with startCaptionJob, which writes through the app's own
-// database client (DATABASE_URL of this process), so the server is given that same database. Both
-// processes read the same environment, so this process's estimate and the server's stand-in agree on
-// SIMULATED_TRAINING_SECONDS.
+// The jobs are started in this process with startCaptionJob, on the benchmark's own database, which the
+// server is given too. Both processes read the same environment, so this process's estimate and the
+// server's stand-in agree on SIMULATED_TRAINING_SECONDS.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import type { PrismaClient } from '@prisma/client'
 import sharp from 'sharp'
 import { CAPTION_TABLE, captionSecondsFor } from '../../app/captions/estimate-table'
 import type { estimateCaptionJob } from '../../app/captions/jobs.server'
@@ -32,8 +32,10 @@ const PHOTO_PX = 512
 
 export type CaptionBenchOptions = {
   sizes: number[]
+  databaseUrl: string
   workDir: string
   sessionSecret: string
+  createClient: (url: string) => PrismaClient
 }
 
 export type CaptionJobFigures = {
@@ -61,8 +63,7 @@ async function photo(seed: number) {
 }
 
 /** A user and a training of `count` uncaptioned JPEGs, in the database and the server's storage folder. */
-async function seedTraining(count: number, storageDir: string) {
-  const { prisma } = await import('../../app/utils/db.server')
+async function seedTraining(prisma: PrismaClient, count: number, storageDir: string) {
   const { findPreset } = await import('../../app/trainings/presets')
   const user = await prisma.user.create({
     data: {
@@ -107,16 +108,19 @@ async function seedTraining(count: number, storageDir: string) {
   return { userId: user.id, trainingId: training.id }
 }
 
-async function runOneJob(count: number, storageDir: string): Promise<CaptionJobFigures> {
-  const { prisma } = await import('../../app/utils/db.server')
+async function runOneJob(prisma: PrismaClient, count: number, storageDir: string): Promise<CaptionJobFigures> {
   // Loaded late, as every part's app modules: they read the environment index.ts has set by then.
   const { startCaptionJob, estimateCaptionJob } = await import('../../app/captions/jobs.server')
 
-  const { userId, trainingId } = await seedTraining(count, storageDir)
-  const estimate = await estimateCaptionJob({ imageCount: count, userId })
+  const { userId, trainingId } = await seedTraining(prisma, count, storageDir)
+  // The estimate on the local provider, as the Images tab shows it before Start.
+  const estimate = await estimateCaptionJob({ imageCount: count, userId }, { provider: 'local' })
   log(`captions: ${count} images, estimated ${estimate.seconds} s on ${estimate.machine}`)
   const started = Date.now()
-  const { runId } = await startCaptionJob({ trainingId, userId, options: CaptionOptionsSchema.parse({}) })
+  const { runId } = await startCaptionJob(
+    { trainingId, userId, options: CaptionOptionsSchema.parse({}) },
+    { prisma, provider: 'local' },
+  )
 
   const deadline = started + (TIMEOUT_FACTOR * estimate.seconds + 60) * 1000
   let firstCaptionAt: number | null = null
@@ -161,11 +165,13 @@ async function runOneJob(count: number, storageDir: string): Promise<CaptionJobF
 export async function runCaptionBench(options: CaptionBenchOptions): Promise<CaptionJobFigures[]> {
   const storageDir = path.join(options.workDir, 'captions-storage')
   fs.mkdirSync(storageDir, { recursive: true })
+  const prisma = options.createClient(options.databaseUrl)
   let server: AppProcess | undefined
   try {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       NODE_ENV: 'production',
+      DATABASE_URL: options.databaseUrl,
       SESSION_SECRET: options.sessionSecret,
       STORAGE_DIR: storageDir,
       GPU_PROVIDER: 'local',
@@ -181,12 +187,13 @@ export async function runCaptionBench(options: CaptionBenchOptions): Promise<Cap
     server = await startAppProcess({ ...env, APP_URL: `http://127.0.0.1:${port}` }, { port, timeoutMs: SERVER_START_TIMEOUT_MS })
     const figures: CaptionJobFigures[] = []
     // One job at a time: each has its own training and user, so no limit refuses the next.
-    for (const count of options.sizes) figures.push(await runOneJob(count, storageDir))
+    for (const count of options.sizes) figures.push(await runOneJob(prisma, count, storageDir))
     return figures
   } catch (error) {
     if (server) log(`captions: the server said:\n${server.output().slice(-4000)}`)
     throw error
   } finally {
     await server?.stop()
+    await prisma.$disconnect()
   }
 }

@@ -337,7 +337,15 @@ try {
   }
   // Minutes of real jobs: with --json only when asked for by name, its table on stderr as Lighthouse's.
   if (runs('captions') && (!asJson || values.only === 'captions')) {
-    reportCaptions(await runCaptionBench({ sizes: CAPTION_SIZES, workDir: work, sessionSecret: SESSION_SECRET }))
+    reportCaptions(
+      await runCaptionBench({
+        sizes: CAPTION_SIZES,
+        databaseUrl: await databases.create('bench_captions'),
+        workDir: work,
+        sessionSecret: SESSION_SECRET,
+        createClient,
+      }),
+    )
   }
 } finally {
   databases.close()

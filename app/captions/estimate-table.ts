@@ -43,11 +43,6 @@
 //   90 s. So baking saves the download (and a dependency on the Hub) rather than much time.
 import type { ProviderName } from '../gpu/provider-env'
 
-/** The model every caption job runs (ai-toolkit's Qwen3VLCaptioner). */
-export const CAPTION_MODEL_ID = 'Qwen/Qwen3-VL-4B-Instruct'
-/** Its two bf16 safetensors shards. */
-export const CAPTION_MODEL_GB = 8.9
-
 export type CaptionTableRow = {
   /** What the provider launches for a caption job, and for people. */
   instanceType: string
@@ -125,7 +120,7 @@ export const CAPTION_TABLE: { readonly [P in ProviderName]: CaptionTableRow } = 
 export type CaptionPart = 'boot' | 'download' | 'loading' | 'captioning'
 
 export type CaptionSetup = {
-  /** The machine image holds the model (EC2_AMI_MODELS names CAPTION_MODEL_ID). */
+  /** The machine image holds the model (EC2_AMI_MODELS names Qwen/Qwen3-VL-4B-Instruct). */
   weightsBaked?: boolean
   /** The machine installs ai-toolkit at boot (EC2 without EC2_AMI_ID). */
   installsAtBoot?: boolean

@@ -29,16 +29,6 @@ export const REAL_CAPTION_TABLE = {
   imageSeconds: 2.5,
 }
 
-/**
- * The stand-in captioner on the local provider: its whole captioning time (the job's simulateSeconds)
- * grows with the images, within [1 s, SIMULATED_TRAINING_SECONDS], so a test of 200 images stays short.
- */
-export const SIMULATED_CAPTION_SECONDS_PER_IMAGE = 0.1
-
-export function simulatedCaptionSeconds(imageCount: number, env: Env = getEnv()) {
-  return Math.min(env.SIMULATED_TRAINING_SECONDS, Math.max(1, imageCount * SIMULATED_CAPTION_SECONDS_PER_IMAGE))
-}
-
 export type CaptionEstimate = {
   seconds: number
   costUsd: number
@@ -71,7 +61,8 @@ export async function estimateCaptionJob(
       { part: 'boot', seconds: boot },
       { part: 'download', seconds: LOCAL_SIMULATED_TABLE.downloadSeconds },
       { part: 'loading', seconds: 0 },
-      { part: 'captioning', seconds: simulatedCaptionSeconds(images, env) },
+      // The stand-in spreads the job's simulateSeconds (SIMULATED_TRAINING_SECONDS) over its images.
+      { part: 'captioning', seconds: env.SIMULATED_TRAINING_SECONDS },
     ]
   } else {
     const baked = provider === 'ec2' && Boolean(env.EC2_AMI_ID) && env.EC2_AMI_MODELS.includes(CAPTION_MODEL)

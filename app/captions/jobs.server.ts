@@ -76,7 +76,18 @@ export async function recordCaptions(prisma: PrismaClient, runId: string, captio
   const run = await prisma.trainingRun.findUnique({ where: { id: runId }, select: { kind: true, captionOptions: true } })
   if (!run || run.kind !== 'caption') return result
   const options = parseCaptionOptions(run.captionOptions)
+  // One read for the batch: a caption whose change is no longer waiting (stored already) costs nothing more.
+  const waiting = new Set(
+    (
+      await prisma.captionChange.findMany({
+        where: { runId, status: 'waiting', imageId: { in: captions.map((c) => c.imageId) } },
+        select: { imageId: true },
+      })
+    ).map((c) => c.imageId),
+  )
   for (const caption of captions) {
+    if (!waiting.has(caption.imageId)) continue
+    waiting.delete(caption.imageId)
     const after = applyCaptionOptions(caption.text, options).slice(0, CAPTION_MAX_CHARS)
     // Nothing usable: the image stays as it was and the change ends `missing` with the job.
     if (!after) continue

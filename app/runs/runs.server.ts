@@ -295,8 +295,7 @@ async function startKindOfRun(
           for (const part of chunk(changes, CHANGE_ROWS_PER_INSERT))
             await tx.captionChange.createMany({ data: part.map((c) => ({ ...c, runId: id })) })
         }
-        // A caption job is no training: the webhooks' run events are about trainings.
-        if (kind === 'train') await emitRunEvent(tx, { type: 'run.started', runId: id })
+        await emitRunEvent(tx, { type: 'run.started', runId: id })
         return { runId: id, created: true }
       }, START_TRANSACTION)
     } catch (error) {
@@ -416,6 +415,8 @@ export async function endRun(
     },
   })
   if (count !== 1) return false
+  // A caption job's images it never captioned (none for a training run); the one ender does it, once.
+  await prisma.captionChange.updateMany({ where: { runId, status: 'waiting' }, data: { status: 'missing' } })
   await emitRunEventSafely(prisma, runEndedEvent(runId, status, { now, error, errorKind }))
   await closeOpenPhase(prisma, runId, now)
   if (!keep) await discardRunOutputs({ prisma, storage: storage ?? (await getStorage()) }, runId)

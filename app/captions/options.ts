@@ -120,7 +120,7 @@ function withTriggerInTags(text: string) {
 
 function lowerFirst(text: string) {
   // "A man" → "a man", but an acronym or a name in capitals ("NASA", "I") is left as it is.
-  return /^[A-Z][a-z]/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text
+  return /^[A-Z](?:[a-z]|\s)/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text
 }
 
 /** Cut at `max` characters on a word boundary, dropping a trailing comma or "and". */

@@ -69,11 +69,10 @@ describe('/settings/usage with a caption job', () => {
         createdAt: new Date(Date.now() + 1000),
       },
     })
-    const page = (await usagePage(user.id)) as Awaited<ReturnType<typeof usagePage>> & {
-      runs: { captionJob: boolean; href: string }[]
-    }
+    const page = await usagePage(user.id)
+    const runs = page.runs as unknown as { captionJob: boolean; href: string }[]
     expect(page.spent.usd).toBe('$1.25')
-    expect(page.runs.map((r) => [r.captionJob, r.href])).toEqual([
+    expect(runs.map((r) => [r.captionJob, r.href])).toEqual([
       [true, `/trainings/${training.id}`],
       [false, `/trainings/${training.id}/runs/${run.id}`],
     ])

@@ -172,7 +172,7 @@ describe('caption jobs on the local provider (real agent, stand-in captioner)', 
       const view = await captionJobView(training.id)
       expect(view!.counts.written).toBe(count)
       const estimate = await estimateCaptionJob({ imageCount: count }, { provider: 'local' })
-      console.info(
+      console.log(
         `caption job of ${count} images on the simulated machine: ${wallSeconds.toFixed(1)} s measured, ` +
           `${estimate.seconds.toFixed(1)} s estimated, $${run.costUsd ?? 0}`,
       )

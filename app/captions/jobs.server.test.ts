@@ -269,6 +269,12 @@ describe('a caption job through the supervisor', () => {
         { imageId: c!, text: 'A child.' },
       ]),
     ).toEqual({ written: 2, kept: 1 })
+    // An agent naming an image of another training (someone else's) writes nothing there.
+    const stranger = await trainingWith()
+    const theirs = stranger.imageIds[4]!
+    const theirsBefore = (await captionsOf(stranger.training.id))[4]!.text
+    expect(await recordCaptions(prisma, runId, [{ imageId: theirs, text: 'A takeover.' }])).toEqual({ written: 0, kept: 0 })
+    expect((await captionsOf(stranger.training.id))[4]).toMatchObject({ text: theirsBefore, captionSource: null })
     let images = await captionsOf(training.id)
     expect(images[1]).toMatchObject({ text: 'my own words', captionSource: null, captionRunId: null })
     const view = await captionJobView(training.id)

@@ -185,7 +185,7 @@ export type CaptionJobView = {
   finishedAt: Date | null
   options: CaptionOptions
   changes: { imageId: string; name: string; before: string | null; after: string | null; status: CaptionChangeStatus }[]
-  counts: Record<Exclude<CaptionChangeStatus, never>, number>
+  counts: Record<CaptionChangeStatus, number>
 }
 
 /** The training's newest caption job, for the Images tab: progress, cost, and what it changed. */

@@ -28,7 +28,7 @@ import { CAPTION_MAX_CHARS, checkDataset, isSmallImage, TRIGGER_TOKEN } from '~/
 import { prisma } from '~/utils/db.server'
 import { formReply } from '~/utils/forms'
 import { getEnv } from '~/utils/env.server'
-import { captionIs, datasetImagesOf, saveCaption } from '~/images/images.server'
+import { captionIs, datasetImagesOf, PERSON_CAPTION, saveCaption } from '~/images/images.server'
 import { deleteTrainingImages, trainingResolutionPx } from '~/images/pipeline.server'
 import { userHasPermission } from '~/utils/permissions'
 import { requireTraining } from '~/trainings/access.server'
@@ -111,7 +111,10 @@ export async function action({ request, params }: ActionFunctionArgs) {
       // Each row only if it still holds what was read: a caption saved meanwhile is left as it is.
       const results = await prisma.$transaction([
         ...changes.map((c) =>
-          prisma.trainingImage.updateMany({ where: { ...where, id: c.id, ...captionIs(c.from) }, data: { text: c.to || null } }),
+          prisma.trainingImage.updateMany({
+            where: { ...where, id: c.id, ...captionIs(c.from) },
+            data: { text: c.to || null, ...PERSON_CAPTION },
+          }),
         ),
         touch,
       ])
@@ -121,7 +124,10 @@ export async function action({ request, params }: ActionFunctionArgs) {
     case 'restore-captions': {
       const results = await prisma.$transaction([
         ...data.changes.map((c) =>
-          prisma.trainingImage.updateMany({ where: { ...where, id: c.id, ...captionIs(c.to) }, data: { text: c.from || null } }),
+          prisma.trainingImage.updateMany({
+            where: { ...where, id: c.id, ...captionIs(c.to) },
+            data: { text: c.from || null, ...PERSON_CAPTION },
+          }),
         ),
         touch,
       ])
@@ -138,14 +144,14 @@ export async function action({ request, params }: ActionFunctionArgs) {
     }
     case 'caption-all': {
       const [{ count: updated }] = await prisma.$transaction([
-        prisma.trainingImage.updateMany({ where, data: { text: data.text } }),
+        prisma.trainingImage.updateMany({ where, data: { text: data.text, ...PERSON_CAPTION } }),
         touch,
       ])
       return json({ ok: true as const, message: `Caption set on ${count(updated, 'image')}.` })
     }
     case 'clear-captions': {
       const [{ count: cleared }] = await prisma.$transaction([
-        prisma.trainingImage.updateMany({ where, data: { text: null } }),
+        prisma.trainingImage.updateMany({ where, data: { text: null, ...PERSON_CAPTION } }),
         touch,
       ])
       return json({ ok: true as const, message: `Captions cleared on ${count(cleared, 'image')}.` })
@@ -162,7 +168,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
         return json(formReply(submission, { formErrors: [message] }), { status: 400 })
       }
       await prisma.$transaction([
-        ...changes.map((c) => prisma.trainingImage.update({ where: { id: c.id }, data: { text: c.text } })),
+        ...changes.map((c) => prisma.trainingImage.update({ where: { id: c.id }, data: { text: c.text, ...PERSON_CAPTION } })),
         touch,
       ])
       return json({

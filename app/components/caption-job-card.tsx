@@ -101,6 +101,7 @@ export function CaptionJobCard({
         <p className="text-sm text-slate-600">Upload photos first: a model then describes each one for you.</p>
       ) : (
         <>
+          <ReviewAnswer />
           {job && job.status !== 'succeeded' ? <LastJobEnding job={job} /> : null}
           <CaptionStartForm imageCount={imageCount} uncaptionedCount={uncaptionedCount} estimates={estimates} />
         </>
@@ -109,13 +110,30 @@ export function CaptionJobCard({
   )
 }
 
+/**
+ * The answer to Accept all or Undo all ("Put back 18 captions…"): the review closes once decided, so the
+ * sentence is said here. The fetcher is the review's own, shared by its key.
+ */
+function ReviewAnswer() {
+  const review = useFetcher<CaptionActionResult>({ key: 'caption-review' })
+  const message = review.state === 'idle' && review.data && 'ok' in review.data ? review.data.message : null
+  return message ? (
+    <p className="text-sm text-slate-700" role="status" data-testid="caption-review-answer">
+      {message}
+    </p>
+  ) : null
+}
+
 /** Why the last job ended short (failed, canceled), with how far it got: the review below shows what it wrote. */
 function LastJobEnding({ job }: { job: CaptionJobSummary }) {
   const done = job.counts.written + job.counts.kept + job.counts.accepted + job.counts.undone
   const asked = done + job.counts.missing + job.counts.waiting
   return (
     <p className="rounded-md border border-amber-200 bg-amber-50 p-2 text-sm text-amber-900" data-testid="caption-last-ending">
-      The last caption job ended ({runStatusLabel(job.status).toLowerCase()}){job.error ? `: ${job.error}` : '.'}{' '}
+      {/* A cancel's reason ("Canceled by you.") names the person only on the run page, which knows who reads it. */}
+      {job.status === 'canceled' || !job.error
+        ? `The last caption job was ${runStatusLabel(job.status).toLowerCase()}.`
+        : `The last caption job failed: ${job.error}`}{' '}
       {asked ? `${numbers.format(done)} of ${numbers.format(asked)} captioned.` : ''}
     </p>
   )

@@ -66,6 +66,7 @@ test('caption 20 photos with one click, review, edit one, and train with the cap
   await expect(review.getByTestId('caption-change')).toHaveCount(PHOTOS)
   await review.getByRole('button', { name: 'Accept all' }).click()
   await expect(review).toBeHidden()
+  await expect(card.getByTestId('caption-review-answer')).toContainText('Accepted')
   await expect(page.getByTestId('ai-badge')).toHaveCount(PHOTOS)
 
   // Editing one makes it a person's: its mark goes, the others keep theirs.

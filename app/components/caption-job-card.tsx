@@ -252,7 +252,7 @@ function CaptionStartForm({
             All ({numbers.format(imageCount)})
             {written ? (
               <span className="block text-xs text-slate-600">
-                Replaces your {plural(written, 'caption')} too; Undo all puts them back.
+                Replaces the {plural(written, 'caption')} there now, yours included; Undo all puts them back.
               </span>
             ) : null}
           </span>
@@ -318,9 +318,13 @@ function CaptionStartForm({
           className="flex flex-col gap-2 rounded-md border border-brand-100 bg-brand-50 p-3"
         >
           <p id={`${id}-confirm`} className="text-sm text-slate-900" data-testid="caption-confirm">
-            Caption {plural(count, 'image')}
-            {estimate ? ` for ${formatEstimateDuration(estimate.seconds)}, ${formatUsd(estimate.costUsd)}` : ''}?
-            {scope === 'all' && written ? ` Your ${plural(written, 'caption')} will be replaced (Undo all puts them back).` : ''}
+            Caption {plural(count, 'image')}?{' '}
+            {estimate
+              ? `It should take ${formatEstimateDuration(estimate.seconds)}, ${formatUsd(estimate.costUsd)}, on ${estimate.machine}.`
+              : 'Its time and cost cannot be estimated.'}
+            {scope === 'all' && written
+              ? ` The ${plural(written, 'caption')} there now will be replaced (Undo all puts them back).`
+              : ''}
           </p>
           <div className="flex flex-wrap gap-2">
             <StatusButton

@@ -45,7 +45,7 @@ test('caption 20 photos with one click, review, edit one, and train with the cap
   const card = page.getByTestId('caption-job-card')
   await expect(card.getByTestId('caption-estimate')).toContainText(`${PHOTOS} images: about`)
   await card.getByRole('button', { name: 'Caption with AI' }).click()
-  await expect(card.getByTestId('caption-confirm')).toContainText(`Caption ${PHOTOS} images for about`)
+  await expect(card.getByTestId('caption-confirm')).toContainText(`Caption ${PHOTOS} images? It should take about`)
   await card.getByRole('button', { name: 'Start captioning' }).click()
 
   // The job runs: its progress is shown, and the captions fill in without a reload, each marked AI.
@@ -111,7 +111,7 @@ test('the caption form checks its fields in the browser and asks before it rents
   await expect(card.getByTestId('caption-estimate')).toContainText('2 images: about')
   await card.getByRole('radio', { name: /^All \(3\)/ }).check()
   await expect(card.getByTestId('caption-estimate')).toContainText('3 images: about')
-  await expect(card).toContainText('Replaces your 1 caption too; Undo all puts them back.')
+  await expect(card).toContainText('Replaces the 1 caption there now, yours included; Undo all puts them back.')
 
   // A bad limit is refused beside its field, before anything is sent.
   const limit = card.getByLabel('Longest caption (characters)')
@@ -124,8 +124,10 @@ test('the caption form checks its fields in the browser and asks before it rents
   // The confirmation says that a person's caption is replaced; "Not now" changes nothing.
   await limit.fill('300')
   await expect(limit).not.toHaveAttribute('aria-invalid', 'true')
-  await expect(card.getByTestId('caption-confirm')).toContainText('Caption 3 images for about')
-  await expect(card.getByTestId('caption-confirm')).toContainText('Your 1 caption will be replaced (Undo all puts them back).')
+  await expect(card.getByTestId('caption-confirm')).toContainText('Caption 3 images? It should take about')
+  await expect(card.getByTestId('caption-confirm')).toContainText(
+    'The 1 caption there now will be replaced (Undo all puts them back).',
+  )
   await card.getByRole('button', { name: 'Not now' }).click()
   await expect(card.getByRole('button', { name: 'Caption with AI' })).toBeVisible()
   expect(await prisma.trainingRun.count({ where: { trainingId: training.id } })).toBe(0)

@@ -335,6 +335,8 @@ export default function TrainingImages() {
           tools; from lg up they sit in the right-hand column. Order only: the markup is not repeated. */}
       <div className="grid gap-6 lg:grid-cols-[1fr_20rem]">
         <div className="flex min-w-0 flex-col gap-6">
+          {/* The job's captions wait for a decision: first in the page's main column. */}
+          {canEdit && captionJob && !captioning && captionJob.counts.written > 0 ? <CaptionReview job={captionJob} /> : null}
           {canEdit ? <ImageUploader trainingId={training.id} maxFileMb={maxFileMb} isEmpty={images.length === 0} /> : null}
           {canEdit && images.length ? (
             <BulkActions
@@ -372,7 +374,6 @@ export default function TrainingImages() {
         </div>
       </div>
       <UnsavedCaptionsGuard count={unsavedCount} />
-      {canEdit && captionJob && !captioning && captionJob.counts.written > 0 ? <CaptionReview job={captionJob} /> : null}
 
       {images.length ? (
         <a

@@ -218,6 +218,9 @@ function CaptionStartForm({
     if (!pending) setConfirming(false)
   }, [pending])
 
+  const optionErrors = [fields.style, fields.prefix, fields.suffix, fields.maxChars, fields.insertTrigger].some(
+    (f) => f.errors?.length,
+  )
   const count = scope === 'all' ? imageCount : uncaptionedCount
   const estimate = scope === 'all' ? estimates.all : estimates.uncaptioned
   const written = imageCount - uncaptionedCount
@@ -259,45 +262,54 @@ function CaptionStartForm({
         </label>
         <ErrorList errors={fields.scope.errors} />
       </fieldset>
-      <fieldset className="flex flex-col gap-1 text-sm">
-        <legend className="label">Style</legend>
-        <label className="flex items-start gap-2">
-          <input type="radio" name={fields.style.name} value="sentence" defaultChecked className="mt-1" />
-          <span>
-            A sentence <span className="text-xs text-slate-600">(FLUX and newer models)</span>
-          </span>
-        </label>
-        <label className="flex items-start gap-2">
-          <input type="radio" name={fields.style.name} value="tags" className="mt-1" />
-          <span>
-            Tags <span className="text-xs text-slate-600">(SD 1.5, SDXL)</span>
-          </span>
-        </label>
-        <ErrorList errors={fields.style.errors} />
-      </fieldset>
-      <label className="flex items-start gap-2 text-sm">
-        <input {...getInputProps(fields.insertTrigger, { type: 'checkbox' })} className="mt-1 h-4 w-4" />
-        <span>
-          Insert <code className="rounded bg-slate-100 px-1">[trigger]</code> where the subject is named
-        </span>
-      </label>
-      <div className="grid grid-cols-2 gap-2">
-        <Field
-          label="Prefix"
-          errors={fields.prefix.errors}
-          inputProps={{ ...getInputProps(fields.prefix, { type: 'text' }), autoComplete: 'off' }}
-        />
-        <Field
-          label="Suffix"
-          errors={fields.suffix.errors}
-          inputProps={{ ...getInputProps(fields.suffix, { type: 'text' }), autoComplete: 'off' }}
-        />
-      </div>
-      <Field
-        label="Longest caption (characters)"
-        errors={fields.maxChars.errors}
-        inputProps={{ ...getInputProps(fields.maxChars, { type: 'number' }), inputMode: 'numeric' }}
-      />
+      {/* The defaults suit most datasets: the rest of the options fold away (on a phone the card would
+          push the grid far down), and open by themselves when one of them is refused. */}
+      <details open={optionErrors || undefined} className="group flex flex-col gap-3">
+        <summary className="cursor-pointer text-sm text-slate-700 hover:text-slate-900">
+          Style, trigger word, prefix and length
+        </summary>
+        <div className="mt-2 flex flex-col gap-3">
+          <fieldset className="flex flex-col gap-1 text-sm">
+            <legend className="label">Style</legend>
+            <label className="flex items-start gap-2">
+              <input type="radio" name={fields.style.name} value="sentence" defaultChecked className="mt-1" />
+              <span>
+                A sentence <span className="text-xs text-slate-600">(FLUX and newer models)</span>
+              </span>
+            </label>
+            <label className="flex items-start gap-2">
+              <input type="radio" name={fields.style.name} value="tags" className="mt-1" />
+              <span>
+                Tags <span className="text-xs text-slate-600">(SD 1.5, SDXL)</span>
+              </span>
+            </label>
+            <ErrorList errors={fields.style.errors} />
+          </fieldset>
+          <label className="flex items-start gap-2 text-sm">
+            <input {...getInputProps(fields.insertTrigger, { type: 'checkbox' })} className="mt-1 h-4 w-4" />
+            <span>
+              Insert <code className="rounded bg-slate-100 px-1">[trigger]</code> where the subject is named
+            </span>
+          </label>
+          <div className="grid grid-cols-2 gap-2">
+            <Field
+              label="Prefix"
+              errors={fields.prefix.errors}
+              inputProps={{ ...getInputProps(fields.prefix, { type: 'text' }), autoComplete: 'off' }}
+            />
+            <Field
+              label="Suffix"
+              errors={fields.suffix.errors}
+              inputProps={{ ...getInputProps(fields.suffix, { type: 'text' }), autoComplete: 'off' }}
+            />
+          </div>
+          <Field
+            label="Longest caption (characters)"
+            errors={fields.maxChars.errors}
+            inputProps={{ ...getInputProps(fields.maxChars, { type: 'number' }), inputMode: 'numeric' }}
+          />
+        </div>
+      </details>
       <p className="text-sm text-slate-600" data-testid="caption-estimate">
         {!count
           ? 'Every image has a caption: choose All to caption them again.'

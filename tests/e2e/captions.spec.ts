@@ -113,8 +113,10 @@ test('the caption form checks its fields in the browser and asks before it rents
   await expect(card.getByTestId('caption-estimate')).toContainText('3 images: about')
   await expect(card).toContainText('Replaces the 1 caption there now, yours included; Undo all puts them back.')
 
-  // A bad limit is refused beside its field, before anything is sent.
+  // A bad limit is refused beside its field, before anything is sent (the options fold away at first).
   const limit = card.getByLabel('Longest caption (characters)')
+  await expect(limit).toBeHidden()
+  await card.getByText('Style, trigger word, prefix and length').click()
   await limit.fill('5')
   await card.getByRole('button', { name: 'Caption with AI' }).click()
   await card.getByRole('button', { name: 'Start captioning' }).click()

@@ -4,7 +4,9 @@
 // exactly those captions. And the form's own checks, before anything is rented.
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import type { Locator } from '@playwright/test'
 import { createTraining, makeJpeg } from '../image-fixtures'
+import { createReadyTraining } from '../run-fixtures'
 import { expect, prisma, test } from './fixtures'
 
 const PHOTOS = 20
@@ -133,4 +135,26 @@ test('the caption form checks its fields in the browser and asks before it rents
   await card.getByRole('button', { name: 'Not now' }).click()
   await expect(card.getByRole('button', { name: 'Caption with AI' })).toBeVisible()
   expect(await prisma.trainingRun.count({ where: { trainingId: training.id } })).toBe(0)
+})
+
+test.describe('on a phone', () => {
+  test.use({ viewport: { width: 412, height: 915 }, isMobile: true, hasTouch: true })
+
+  test('Caption with AI comes after the dataset check and before the caption tools, within the screen', async ({
+    page,
+    login,
+  }) => {
+    const user = await login()
+    const training = await createReadyTraining(user.id, { name: 'Phone captions' })
+    await page.goto(`/trainings/${training.id}`)
+    const top = async (locator: Locator) => (await locator.boundingBox())!.y
+    const check = await top(page.getByTestId('dataset-check'))
+    const card = await top(page.getByTestId('caption-job-card'))
+    const captions = await top(page.getByRole('heading', { name: 'Captions', exact: true }))
+    const upload = await top(page.getByText('Drop more photos here'))
+    expect(check).toBeLessThan(card)
+    expect(card).toBeLessThan(Math.min(captions, upload))
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    expect(overflow).toBeLessThanOrEqual(0)
+  })
 })

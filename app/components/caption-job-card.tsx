@@ -57,7 +57,7 @@ const plural = (n: number, one: string, many = `${one}s`) =>
   `${numbers.format(n)} ${pluralRules.select(n) === 'one' ? one : many}`
 
 /** "$0.04", "under $0.01", "free". */
-export function formatUsd(usd: number) {
+function formatUsd(usd: number) {
   if (usd <= 0) return 'free'
   if (usd < 0.01) return 'under $0.01'
   return `$${usd.toFixed(2)}`

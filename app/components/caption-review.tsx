@@ -33,7 +33,7 @@ const STATUS_TEXT: Record<string, string> = {
 }
 
 /** "The model wrote 18 captions; 2 of yours were kept because you edited them; 1 image got none." */
-export function reviewSummary(counts: CaptionReviewJob['counts']) {
+function reviewSummary(counts: CaptionReviewJob['counts']) {
   const parts = [`The model wrote ${plural(counts.written + counts.accepted, 'caption')}`]
   if (counts.kept)
     parts.push(

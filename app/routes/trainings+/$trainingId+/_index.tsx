@@ -96,7 +96,9 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     isOwner,
     images,
     uncaptionedCount,
-    captionJob,
+    // While the job runs the page asks again every two seconds, and the grid already shows each caption
+    // as it is written: the before/after list (up to 200 pairs) is sent once the job has ended.
+    captionJob: captionJob && isActiveRunStatus(captionJob.status) ? { ...captionJob, changes: [] } : captionJob,
     captionEstimates: { uncaptioned: uncaptionedEstimate ?? null, all: allEstimate ?? null },
     resolutionPx: trainingResolutionPx(training.config),
     maxFileMb: env.UPLOAD_MAX_FILE_MB,

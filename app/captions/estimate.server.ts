@@ -3,7 +3,7 @@
 import type { HardwareNeed } from '../gpu/catalogue'
 import type { ProviderName } from '../gpu/provider-env'
 import { describeMachine, offerFor, runsRealTrainer } from '../gpu/registry.server'
-import { EC2_BOOT_SECONDS, EC2_INSTALL_SECONDS, LOCAL_SIMULATED_TABLE } from '../runs/estimate.server'
+import { CAPTION_TABLE, captionPartsFor } from './estimate-table'
 import type { RunEstimate } from '../runs/estimate'
 import { getEnv, type Env } from '../utils/env.server'
 
@@ -16,18 +16,6 @@ export const CAPTION_HARDWARE_NEED: HardwareNeed = { gpuMemoryGb: 24, ramGib: 16
 
 /** The model the captioner runs, pinned by ai-toolkit's captioner at the commit the machine image installs. */
 export const CAPTION_MODEL = 'Qwen/Qwen3-VL-4B-Instruct'
-
-/**
- * The starting table of a caption job on a real machine (an NVIDIA A10G), in seconds: the model's
- * ~8.9 GB from the Hub at ~100 MB/s (a few seconds when the machine image holds it), loading it onto the
- * GPU, and one image at 512 px with up to ~100 new tokens at ~40 tokens/s.
- */
-export const REAL_CAPTION_TABLE = {
-  downloadSeconds: 90,
-  cachedDownloadSeconds: 5,
-  loadingSeconds: 30,
-  imageSeconds: 2.5,
-}
 
 export type CaptionEstimate = {
   seconds: number
@@ -42,11 +30,12 @@ export type CaptionEstimate = {
 /**
  * What a caption job of `imageCount` images is expected to take and cost on the provider's machine for
  * the captioner: boot (and installing ai-toolkit where the machine image lacks it), the model download
- * (unless the image holds the weights), loading, and each image. The local provider is free.
+ * (unless the image holds the weights), loading, and each image (up to `maxNewTokens` each; default the
+ * table's, the default options' budget). The local provider is free.
  * `userId` is accepted for symmetry with the run estimate (a per-person price is not a thing yet).
  */
 export async function estimateCaptionJob(
-  { imageCount }: { imageCount: number; userId?: string },
+  { imageCount, maxNewTokens }: { imageCount: number; userId?: string; maxNewTokens?: number },
   { provider = getEnv().GPU_PROVIDER, env = getEnv() }: { provider?: ProviderName; env?: Env } = {},
 ): Promise<CaptionEstimate> {
   const images = Math.max(0, Math.floor(imageCount))
@@ -54,25 +43,14 @@ export async function estimateCaptionJob(
   const instanceType = offer?.instanceType ?? 'unknown'
   const pricePerHour = provider === 'local' ? 0 : (offer?.pricePerHourUsd ?? 0)
   const installs = provider === 'ec2' && !env.EC2_AMI_ID
-  const boot = provider === 'ec2' ? EC2_BOOT_SECONDS + (installs ? EC2_INSTALL_SECONDS : 0) : LOCAL_SIMULATED_TABLE.bootSeconds
-  let parts: CaptionEstimate['parts']
-  if (!runsRealTrainer(provider, env)) {
-    parts = [
-      { part: 'boot', seconds: boot },
-      { part: 'download', seconds: LOCAL_SIMULATED_TABLE.downloadSeconds },
-      { part: 'loading', seconds: 0 },
-      // The stand-in spreads the job's simulateSeconds (SIMULATED_TRAINING_SECONDS) over its images.
-      { part: 'captioning', seconds: env.SIMULATED_TRAINING_SECONDS },
-    ]
-  } else {
-    const baked = provider === 'ec2' && Boolean(env.EC2_AMI_ID) && env.EC2_AMI_MODELS.includes(CAPTION_MODEL)
-    parts = [
-      { part: 'boot', seconds: boot },
-      { part: 'download', seconds: baked ? REAL_CAPTION_TABLE.cachedDownloadSeconds : REAL_CAPTION_TABLE.downloadSeconds },
-      { part: 'loading', seconds: REAL_CAPTION_TABLE.loadingSeconds },
-      { part: 'captioning', seconds: images * REAL_CAPTION_TABLE.imageSeconds },
-    ]
-  }
+  // The simulated machine's stand-in spreads the job's simulateSeconds (SIMULATED_TRAINING_SECONDS) over
+  // its images; a real captioner takes the table's paper figures (./estimate-table.ts says where from).
+  const parts = captionPartsFor(images, CAPTION_TABLE[provider], {
+    installsAtBoot: installs,
+    weightsBaked: provider === 'ec2' && Boolean(env.EC2_AMI_ID) && env.EC2_AMI_MODELS.includes(CAPTION_MODEL),
+    maxNewTokens,
+    simulatedSeconds: runsRealTrainer(provider, env) ? null : env.SIMULATED_TRAINING_SECONDS,
+  })
   const seconds = parts.reduce((sum, p) => sum + p.seconds, 0)
   return {
     seconds,

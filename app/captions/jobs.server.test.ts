@@ -3,6 +3,7 @@
 // fake agent (stored once, a person's edit kept), its end (what was not captioned is missing, no LoRA
 // needed, no webhook event or email), cancel, a failure charging only what ran, and the review (accept,
 // undo leaving an edited caption alone). The real agent and stand-in: tests/integration/captions.test.ts.
+import { CAPTION_TABLE } from './estimate-table'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { createUser } from '../../tests/db-utils'
 import { FakeGpuProvider, message, startFakeAgent, type FakeAgent, type FakeMessage } from '../../tests/fake-agent'
@@ -132,7 +133,10 @@ describe('estimateCaptionJob', () => {
     const ec2Of = (imageCount: number) => estimateCaptionJob({ imageCount }, { provider: 'ec2' })
     const [twenty, twoHundred] = await Promise.all([ec2Of(20), ec2Of(200)])
     expect(twenty.machine).toContain('g5.xlarge')
-    expect(twoHundred.seconds - twenty.seconds).toBeCloseTo(180 * 2.5)
+    // Each more image: its fetch, its prefill and its token budget, as the paper table says.
+    const row = CAPTION_TABLE.ec2
+    const perImage = row.imageFetchSeconds + row.prefillSeconds + row.maxNewTokens * row.tokenSeconds
+    expect(twoHundred.seconds - twenty.seconds).toBeCloseTo(180 * perImage, 0)
     expect(twoHundred.costUsd).toBeGreaterThan(twenty.costUsd)
     expect(twenty.costUsd).toBeCloseTo((twenty.seconds / 3600) * 1.006, 3)
   })

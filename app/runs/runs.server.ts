@@ -25,7 +25,7 @@ import { discardRunOutputs, noteKeptOutputs } from './checkpoints.server'
 import { estimateRunFor } from './estimate.server'
 import { lockOwnerForStart, startBudgetRefusal } from './budget.server'
 import { emitRunEvent, emitRunEventSafely, runEndedEvent } from '../webhooks/emit.server'
-import type { CaptionOptions } from '../captions/options'
+import { maxNewTokensFor, type CaptionOptions } from '../captions/options'
 import { CAPTION_HARDWARE_NEED, captionEstimateAsRun, estimateCaptionJob } from '../captions/estimate.server'
 import { chunk } from '../utils/collections'
 import type { RunEstimate } from './estimate'
@@ -205,7 +205,7 @@ async function captionRunPlan(caption: NonNullable<StartRunInput['caption']>, pr
     )
   }
   const estimate = captionEstimateAsRun(
-    await estimateCaptionJob({ imageCount: caption.images.length }, { provider }),
+    await estimateCaptionJob({ imageCount: caption.images.length, maxNewTokens: maxNewTokensFor(caption.options) }, { provider }),
     provider,
     caption.images.length,
   )

@@ -161,7 +161,7 @@ describe('caption jobs on the local provider (real agent, stand-in captioner)', 
     await expectNothingRunning(provider)
   })
 
-  test('measured: 20 and 200 images against the estimate of the simulated machine', async () => {
+  test('20 and 200 images: every caption written (the time is printed beside the estimate)', async () => {
     for (const count of [20, 200]) {
       const provider = localProvider()
       const { training, runId } = await captionJob(`Captions ${count}`, { images: count })
@@ -176,8 +176,8 @@ describe('caption jobs on the local provider (real agent, stand-in captioner)', 
         `caption job of ${count} images on the simulated machine: ${wallSeconds.toFixed(1)} s measured, ` +
           `${estimate.seconds.toFixed(1)} s estimated, $${run.costUsd ?? 0}`,
       )
-      // Within a factor of three either way: the simulated machine's estimate is what the page shows.
-      expect(wallSeconds).toBeLessThan(estimate.seconds * 3 + 5)
+      // The figures are printed, not asserted: a timed test would measure the host (the measurement that
+      // counts is `npm run bench -- --only captions`).
     }
   }, 240_000)
 })

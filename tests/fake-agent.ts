@@ -32,6 +32,8 @@ export type FakeMessage = {
   samples?: { prompt: number; step: number | null }[] | null
   /** A spot machine's notice (with phase `interrupted`): the newest checkpoint uploaded with its optimizer. */
   interrupted?: { step: number | null } | null
+  /** A caption job's captions finished since the previous message. */
+  captions?: { imageId: string; text: string }[] | null
 }
 
 /**

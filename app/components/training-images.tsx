@@ -21,6 +21,8 @@ export type GridImage = {
   text: string | null
   width: number | null
   height: number | null
+  /** 'model': the caption is the one a caption job wrote, unedited since (shown with an "AI" badge). */
+  captionSource?: string | null
 }
 
 const pluralRules = new Intl.PluralRules('en-US')
@@ -418,8 +420,17 @@ export function ImageCard({
           </span>
         ) : null}
       </div>
-      {duplicateOf || small ? (
+      {duplicateOf || small || image.captionSource === 'model' ? (
         <div className="flex flex-wrap gap-1">
+          {image.captionSource === 'model' ? (
+            <span
+              className="rounded bg-brand-50 px-1.5 py-0.5 text-xs font-medium text-brand-700 ring-1 ring-brand-100"
+              title="Written by the AI captioner; once you edit it, it is yours"
+              data-testid="ai-badge"
+            >
+              AI<span className="sr-only"> caption, written by the model</span>
+            </span>
+          ) : null}
           {duplicateOf ? (
             <span className="rounded bg-amber-100 px-1.5 py-0.5 text-xs font-medium text-amber-800">
               Duplicate of {duplicateOf}

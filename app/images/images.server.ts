@@ -15,6 +15,13 @@ export function datasetImagesOf(trainingId: string) {
   })
 }
 
+/**
+ * Written with every caption a person saves (the Images tab, its bulk actions, the API): the caption is
+ * theirs now, no longer the one a caption job wrote, so the "AI" badge goes and an undo of that job
+ * leaves it alone.
+ */
+export const PERSON_CAPTION = { captionSource: null, captionRunId: null } as const
+
 export type CaptionSave = { kind: 'saved' } | { kind: 'missing' } | { kind: 'changed'; current: string }
 
 /**
@@ -33,7 +40,7 @@ export async function saveCaption(
   const [{ count: updated }] = await prisma.$transaction([
     prisma.trainingImage.updateMany({
       where: { ...where, ...(previous === undefined ? {} : captionIs(previous)) },
-      data: { text: text || null },
+      data: { text: text || null, ...PERSON_CAPTION },
     }),
     prisma.training.update({ where: { id: trainingId }, data: { updatedAt: new Date() } }),
   ])

@@ -19,9 +19,10 @@ export async function requireRun(request: Request, trainingId: string | undefine
   return { ...access, run }
 }
 
-/** A run named only by its id (the download routes): access through its training, checked first. */
+/** A run named only by its id (the download routes, the API): access through its training, checked first. */
 export async function requireRunById(request: Request, runId: string | undefined, action: Action) {
-  const run = runId ? await prisma.trainingRun.findUnique({ where: { id: runId }, select: RUN_SELECT }) : null
+  // A caption job has nothing to download and no API of its own: only a training's runs are found here.
+  const run = runId ? await prisma.trainingRun.findFirst({ where: { id: runId, kind: 'train' }, select: RUN_SELECT }) : null
   if (!run) {
     // Anonymous visitors log in first, as for every other page; then they learn it does not exist.
     await requireUserId(request)

@@ -152,6 +152,8 @@ export async function startBudgetRefusal(
 
 export type MonthRun = {
   id: string
+  /** train | caption: a caption job costs like a run and is listed as one, labelled. */
+  kind: string
   trainingId: string
   trainingName: string
   status: string
@@ -182,7 +184,7 @@ export async function usageOf(
     budgetOf(prisma, userId),
     prisma.trainingRun.findMany({
       where: { training: { ownerId: userId }, createdAt: { gte: monthStartUtc(now) } },
-      select: { ...SPEND_RUN_SELECT, trainingId: true, training: { select: { name: true } } },
+      select: { ...SPEND_RUN_SELECT, kind: true, trainingId: true, training: { select: { name: true } } },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       // A month of runs for one person; the page lists the newest and the totals count them all.
       take: 1000,
@@ -201,6 +203,7 @@ export async function usageOf(
     renewsOn: nextMonthStartUtc(now),
     runs: runs.map((r) => ({
       id: r.id,
+      kind: r.kind,
       trainingId: r.trainingId,
       trainingName: r.training.name,
       status: r.status,

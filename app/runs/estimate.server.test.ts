@@ -118,7 +118,7 @@ test(`measured speeds take over after ${MEASURED_RUNS_NEEDED} succeeded runs of 
   const env = ec2Env({ EC2_AMI_ID: 'ami-0123', EC2_AMI_MODELS: [] })
   const table = (await estimateRunFor({ trainingId }, { provider: 'ec2', env }))!
   // Runs of 100 steps that booted in 60 s, downloaded in 100 s, loaded in 50 s and trained at 2 s per step.
-  const addRun = (boot: number) => {
+  const addRun = (boot: number, kind = 'train') => {
     const start = new Date('2026-11-01T10:00:00Z').getTime()
     let at = start
     const spans = (
@@ -137,6 +137,7 @@ test(`measured speeds take over after ${MEASURED_RUNS_NEEDED} succeeded runs of 
     return prisma.trainingRun.create({
       data: {
         trainingId,
+        kind,
         status: 'succeeded',
         provider: 'ec2',
         instanceType: 'g5.2xlarge',
@@ -160,6 +161,8 @@ test(`measured speeds take over after ${MEASURED_RUNS_NEEDED} succeeded runs of 
       finishedAt: new Date(),
     },
   })
+  // Nor does a caption job on the same machine: it trains nothing.
+  await addRun(60, 'caption')
   expect((await estimateRunFor({ trainingId }, { provider: 'ec2', env }))!.speedSource).toBe('table')
   await addRun(90)
   const measured = (await estimateRunFor({ trainingId }, { provider: 'ec2', env }))!

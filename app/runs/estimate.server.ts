@@ -286,7 +286,16 @@ async function measuredRates(
   { prisma, table }: { prisma: PrismaClient; table: TableRates },
 ): Promise<{ runs: number; rates: Partial<TableRates> } | null> {
   const candidates = await prisma.trainingRun.findMany({
-    where: { status: 'succeeded', provider, instanceType, interruptions: 0, phases: { not: null }, startedAt: { not: null } },
+    // A caption job on the same machine says nothing about training speed.
+    where: {
+      kind: 'train',
+      status: 'succeeded',
+      provider,
+      instanceType,
+      interruptions: 0,
+      phases: { not: null },
+      startedAt: { not: null },
+    },
     orderBy: { finishedAt: 'desc' },
     // Other models' runs on the same machine are among them: read a few more than needed.
     take: MEASURED_RUNS_USED * 4,

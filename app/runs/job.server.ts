@@ -11,6 +11,8 @@ import type { Storage } from '../storage/storage.server'
 import { renderJobConfig, SERVER_FILLED } from '../trainings/config'
 import { TRIGGER_TOKEN } from '../trainings/dataset-check'
 import { planOfConfig } from './checkpoints.server'
+import { CAPTION_PROMPTS, maxNewTokensFor, parseCaptionOptions, type CaptionOptions } from '../captions/options'
+import { CAPTION_MODEL } from '../captions/estimate.server'
 
 /** Past the hard stop: booting, the final upload and a supervisor that was down a while. */
 const URL_EXPIRY_MARGIN_S = 60 * 60
@@ -164,6 +166,81 @@ export async function buildAgentJob(
       : {}),
     firstMessageId: options.firstMessageId ?? 1,
     spot: options.spot ?? false,
+    maxRunMinutes,
+    ...(options.hfToken ? { secrets: { HF_TOKEN: options.hfToken } } : {}),
+  }
+}
+
+/** The captioner the machine image carries (ai-toolkit's own, extensions_built_in/captioner). */
+export const CAPTIONER_PROCESS_TYPE = 'Qwen3VLCaptioner'
+
+/**
+ * The config of ai-toolkit's captioner for a caption job, run by run.py as a training config is. No
+ * sqlite_db_path: the captioner then prints its progress and writes `<image>.txt` beside each image,
+ * which the agent reads and reports. `name` and `path_to_caption` are the agent's to fill.
+ */
+export function captionerConfig(options: CaptionOptions) {
+  return {
+    job: 'extension',
+    config: {
+      name: SERVER_FILLED,
+      process: [
+        {
+          type: CAPTIONER_PROCESS_TYPE,
+          device: 'cuda',
+          caption: {
+            model_name_or_path: CAPTION_MODEL,
+            dtype: 'bf16',
+            quantize: false,
+            low_vram: false,
+            extensions: ['jpg', 'jpeg', 'png', 'webp'],
+            path_to_caption: SERVER_FILLED,
+            recaption: true,
+            caption_extension: 'txt',
+            caption_prompt: CAPTION_PROMPTS[options.style],
+            max_res: 512,
+            max_new_tokens: maxNewTokensFor(options),
+            batch_size: 1,
+          },
+        },
+      ],
+    },
+  }
+}
+
+/**
+ * The agent job of a caption job: the images to caption (with their ids, to report each caption by;
+ * no captions sent), the captioner config, nothing to upload. What runs it is as for training.
+ */
+export async function buildCaptionJob(
+  run: { id: string; captionOptions: string | null },
+  images: { id: string; url: string; name: string }[],
+  options: BuildJobOptions,
+): Promise<AgentJob> {
+  const env = getEnv()
+  const maxRunMinutes = options.maxRunMinutes ?? env.MAX_RUN_MINUTES
+  const trainer = options.trainer ?? 'ai-toolkit'
+  const expiresInS = urlExpirySeconds(maxRunMinutes)
+  return {
+    kind: 'caption',
+    runId: run.id,
+    token: agentTokenFor(run.id, options.secret),
+    trainer,
+    ...(trainer === 'ai-toolkit'
+      ? { trainerCwd: options.trainerCwd ?? AI_TOOLKIT_DIR }
+      : { simulateSeconds: options.simulateSeconds ?? env.SIMULATED_TRAINING_SECONDS }),
+    config: captionerConfig(parseCaptionOptions(run.captionOptions)),
+    images: await Promise.all(
+      images.map(async (image) => ({
+        url: await options.storage.signedGetUrl(image.url, { expiresInS }),
+        name: image.name,
+        id: image.id,
+      })),
+    ),
+    uploads: {},
+    firstMessageId: options.firstMessageId ?? 1,
+    // A caption job is not resumed on another machine: it always runs on-demand.
+    spot: false,
     maxRunMinutes,
     ...(options.hfToken ? { secrets: { HF_TOKEN: options.hfToken } } : {}),
   }

@@ -58,6 +58,8 @@ export async function notifyEndedRuns(options: NotifyOptions = {}): Promise<Noti
   const stats: NotifyStats = { sent: 0, skipped: 0, failed: 0, problems: [] }
   const candidates = await prisma.trainingRun.findMany({
     where: {
+      // A caption job's end is shown on the Images tab, not emailed: the emails are about trainings.
+      kind: 'train',
       notifiedAt: null,
       finishedAt: { not: null },
       // Waiting after a failed try.

@@ -25,6 +25,10 @@ import { discardRunOutputs, noteKeptOutputs } from './checkpoints.server'
 import { estimateRunFor } from './estimate.server'
 import { lockOwnerForStart, startBudgetRefusal } from './budget.server'
 import { emitRunEvent, emitRunEventSafely, runEndedEvent } from '../webhooks/emit.server'
+import { maxNewTokensFor, type CaptionOptions } from '../captions/options'
+import { CAPTION_HARDWARE_NEED, captionEstimateAsRun, estimateCaptionJob } from '../captions/estimate.server'
+import { chunk } from '../utils/collections'
+import type { RunEstimate } from './estimate'
 
 export class StartRunError extends Error {
   constructor(
@@ -77,7 +81,13 @@ export type StartRunInput = {
   stepsOverride?: number
   /** Asked for a spot machine (only heeded where the operator offers the choice). */
   spot?: boolean
+  /** train (default) or caption: a caption job (app/captions/jobs.server.ts) is a run of its own kind. */
+  kind?: RunKind
+  /** A caption job's options and the images it captions (each with its caption now: the change's `before`). */
+  caption?: { options: CaptionOptions; images: { id: string; text: string | null }[] }
 }
+
+export type RunKind = 'train' | 'caption'
 
 /**
  * Queues a run of the training. The run counts against the training owner's limit, whoever presses
@@ -88,7 +98,7 @@ export type StartRunInput = {
  * estimate (estimate, estimatedSeconds, estimatedCostUsd).
  */
 export async function startRun(
-  { trainingId, startedById, continuedFromId, resumeStep, stepsOverride, spot }: StartRunInput,
+  { trainingId, startedById, continuedFromId, resumeStep, stepsOverride, spot, kind = 'train', caption }: StartRunInput,
   {
     prisma = defaultPrisma,
     maxActivePerUser = getEnv().MAX_ACTIVE_RUNS_PER_USER,
@@ -111,8 +121,19 @@ export async function startRun(
   })
   if (!training) throw new StartRunError('This training no longer exists.', 'config')
 
-  const existing = await activeRunOf(prisma, trainingId)
+  const existing = await activeRunOf(prisma, trainingId, kind)
   if (existing) return { runId: existing, created: false }
+  if (kind === 'caption') {
+    if (!caption) throw new StartRunError('Choose the images to caption.', 'dataset')
+    return startKindOfRun(prisma, {
+      trainingId,
+      startedById,
+      ownerId: training.ownerId,
+      kind,
+      maxActivePerUser,
+      ...(await captionRunPlan(caption, provider)),
+    })
+  }
 
   const continuation =
     continuedFromId === undefined
@@ -146,29 +167,99 @@ export async function startRun(
     { trainingId, stepsOverride: continuation?.stepsOverride, resumeStep: continuation?.resumeStep, spot: runSpot },
     { prisma, provider },
   )
-  const ownerId = training.ownerId
+  return startKindOfRun(prisma, {
+    trainingId,
+    startedById,
+    ownerId: training.ownerId,
+    kind,
+    maxActivePerUser,
+    estimate,
+    runData: {
+      provider,
+      instanceType: offer.instanceType,
+      pricePerHour: offer.pricePerHourUsd,
+      statuses: hubWarningStatus(hub),
+      spot: runSpot,
+      ...(continuation
+        ? {
+            continuedFromId: continuation.continuedFromId,
+            continuedFromStep: continuation.resumeStep,
+            resumeStep: continuation.resumeStep,
+            stepsOverride: continuation.stepsOverride,
+          }
+        : {}),
+    },
+  })
+}
+
+/**
+ * A caption job's machine (the smallest with what the captioner needs), its estimate, and its change
+ * rows. On-demand always: a caption job is not resumed on another machine, and it is minutes long.
+ */
+async function captionRunPlan(caption: NonNullable<StartRunInput['caption']>, provider: ProviderName) {
+  const offer = offerFor(CAPTION_HARDWARE_NEED, provider)
+  if (!offer) {
+    throw new StartRunError(
+      `No GPU we rent is big enough for the captioner (it needs ${CAPTION_HARDWARE_NEED.gpuMemoryGb} GB).`,
+      'config',
+    )
+  }
+  const estimate = captionEstimateAsRun(
+    await estimateCaptionJob({ imageCount: caption.images.length, maxNewTokens: maxNewTokensFor(caption.options) }, { provider }),
+    provider,
+    caption.images.length,
+  )
+  return {
+    estimate,
+    runData: {
+      provider,
+      instanceType: offer.instanceType,
+      pricePerHour: offer.pricePerHourUsd,
+      spot: false,
+      captionOptions: JSON.stringify(caption.options),
+      totalSteps: caption.images.length,
+    },
+    changes: caption.images.map((image) => ({ imageId: image.id, before: image.text || null })),
+  }
+}
+
+/**
+ * The one write that makes a run of either kind: under the owner's lock, the budget, a free slot of the
+ * owner, the row (and a caption job's change rows, in the same transaction), and its webhook event.
+ */
+async function startKindOfRun(
+  prisma: PrismaClient,
+  {
+    trainingId,
+    startedById,
+    ownerId,
+    kind,
+    maxActivePerUser,
+    estimate,
+    runData: kindData,
+    changes = [],
+  }: {
+    trainingId: string
+    startedById: string
+    ownerId: string
+    kind: RunKind
+    maxActivePerUser: number
+    estimate: RunEstimate | null
+    runData: Omit<Prisma.TrainingRunUncheckedCreateInput, 'trainingId' | 'startedById'>
+    changes?: { imageId: string; before: string | null }[]
+  },
+): Promise<StartRunResult> {
   const slots = Array.from({ length: maxActivePerUser }, (_, n) => `${ownerId}:${n}`)
   const runData = {
     trainingId,
     startedById,
     status: 'queued',
     activeTrainingId: trainingId,
-    provider,
-    instanceType: offer.instanceType,
-    pricePerHour: offer.pricePerHourUsd,
-    statuses: hubWarningStatus(hub),
-    spot: runSpot,
+    kind,
+    ...kindData,
     estimate: estimate ? JSON.stringify(estimate) : null,
     estimatedSeconds: estimate ? Math.round(estimate.seconds) : null,
     estimatedCostUsd: estimate?.costUsd ?? null,
-    ...(continuation
-      ? {
-          continuedFromId: continuation.continuedFromId,
-          continuedFromStep: continuation.resumeStep,
-          resumeStep: continuation.resumeStep,
-          stepsOverride: continuation.stepsOverride,
-        }
-      : {}),
   }
   for (let attempt = 1; ; attempt++) {
     try {
@@ -176,7 +267,7 @@ export async function startRun(
         // The owner's row first: Starts of one owner run one at a time, so the budget's sum and the slot
         // taken are what the other Start left, never a view from before it.
         await lockOwnerForStart(tx, ownerId)
-        const winner = await activeRunOf(tx, trainingId)
+        const winner = await activeRunOf(tx, trainingId, kind)
         if (winner) return { runId: winner, created: false }
         const refusal = await startBudgetRefusal(tx, {
           ownerId,
@@ -200,6 +291,10 @@ export async function startRun(
         await tx.trainingRun.create({
           data: { ...runData, id, activeUserSlot: slot, agentTokenHash: agentTokenHash(agentTokenFor(id)) },
         })
+        if (changes.length > 0) {
+          for (const part of chunk(changes, CHANGE_ROWS_PER_INSERT))
+            await tx.captionChange.createMany({ data: part.map((c) => ({ ...c, runId: id })) })
+        }
         await emitRunEvent(tx, { type: 'run.started', runId: id })
         return { runId: id, created: true }
       }, START_TRANSACTION)
@@ -207,7 +302,7 @@ export async function startRun(
       // The unique indexes still stand behind the lock (a run inserted by anything that skips it): the
       // other insert won, so look again, a bounded number of times.
       if (!isUniqueViolation(error) || attempt >= START_ATTEMPTS) throw error
-      const winner = await activeRunOf(prisma, trainingId)
+      const winner = await activeRunOf(prisma, trainingId, kind)
       if (winner) return { runId: winner, created: false }
     }
   }
@@ -248,10 +343,26 @@ async function checkContinuation(
   return { continuedFromId, resumeStep, stepsOverride }
 }
 
-async function activeRunOf(prisma: PrismaClient | Prisma.TransactionClient, trainingId: string) {
-  const run = await prisma.trainingRun.findUnique({ where: { activeTrainingId: trainingId }, select: { id: true } })
-  return run?.id ?? null
+/**
+ * The training's active run when it is of this kind (a double click: that run is the answer). One of the
+ * other kind refuses the start: a training cannot train and caption at once.
+ */
+async function activeRunOf(prisma: PrismaClient | Prisma.TransactionClient, trainingId: string, kind: RunKind) {
+  const run = await prisma.trainingRun.findUnique({ where: { activeTrainingId: trainingId }, select: { id: true, kind: true } })
+  if (!run) return null
+  if (run.kind !== kind) {
+    throw new StartRunError(
+      run.kind === 'caption'
+        ? 'A caption job is running on this training: wait for it to finish (or cancel it) before training.'
+        : 'A run is in progress on this training: wait for it to finish (or cancel it) before captioning.',
+      'limit',
+    )
+  }
+  return run.id
 }
+
+/** Change rows per INSERT: well under SQLite's bound parameters (200 images is the dataset's most). */
+const CHANGE_ROWS_PER_INSERT = 500
 
 /**
  * Ends an active run: the terminal status, the reason, the end time, and the two active slots freed,
@@ -304,6 +415,8 @@ export async function endRun(
     },
   })
   if (count !== 1) return false
+  // A caption job's images it never captioned (none for a training run); the one ender does it, once.
+  await prisma.captionChange.updateMany({ where: { runId, status: 'waiting' }, data: { status: 'missing' } })
   await emitRunEventSafely(prisma, runEndedEvent(runId, status, { now, error, errorKind }))
   await closeOpenPhase(prisma, runId, now)
   if (!keep) await discardRunOutputs({ prisma, storage: storage ?? (await getStorage()) }, runId)

@@ -25,6 +25,7 @@ export const LOG_LINES = 15
 
 export const RUN_SELECT = {
   id: true,
+  kind: true,
   trainingId: true,
   status: true,
   step: true,

@@ -25,9 +25,10 @@ export async function emitRunEvent(db: Db, event: RunEvent): Promise<number> {
   const { type, runId, now = new Date(), ...fields } = event
   const run = await db.trainingRun.findUnique({
     where: { id: runId },
-    select: { trainingId: true, status: true, training: { select: { ownerId: true } } },
+    select: { trainingId: true, status: true, kind: true, training: { select: { ownerId: true } } },
   })
-  if (!run) return 0
+  // A caption job is a run for the machines, not a training: the run events are about trainings.
+  if (!run || run.kind !== 'train') return 0
   const endpoints = await db.webhookEndpoint.findMany({
     where: { userId: run.training.ownerId, enabled: true },
     select: { id: true, events: true },

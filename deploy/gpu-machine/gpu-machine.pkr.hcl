@@ -3,7 +3,8 @@
 // cache. Use the AMI id it prints as EC2_AMI_ID. docs/gpu-machines.md walks through it:
 //
 //   packer init deploy/gpu-machine            (current Packer: reads plugins.pkr.hcl)
-//   packer build -var region=us-east-1 -var 'preload_models=black-forest-labs/FLUX.1-dev' deploy/gpu-machine
+//   packer build -var region=us-east-1 -var 'preload_models=black-forest-labs/FLUX.1-dev' \
+//     -var preload_captioner=true deploy/gpu-machine
 //
 // Written for both Packer 1.6 (Debian's, whose amazon builder is built in and which refuses the
 // `packer { required_plugins }` block) and current Packer (which needs that block): the block lives
@@ -37,6 +38,12 @@ variable "preload_models" {
   type        = string
   default     = ""
   description = "Hugging Face repos to download into the image, separated by spaces (e.g. black-forest-labs/FLUX.1-dev)."
+}
+
+variable "preload_captioner" {
+  type        = bool
+  default     = false
+  description = "Also download the caption jobs' model, Qwen/Qwen3-VL-4B-Instruct (~8.9 GB, not gated), into the image."
 }
 
 variable "hf_token" {
@@ -96,6 +103,7 @@ source "amazon-ebs" "gpu_machine" {
     Name                   = "trainyard-gpu-machine"
     "trainyard:ai-toolkit" = var.ai_toolkit_commit
     "trainyard:preloaded"  = var.preload_models
+    "trainyard:captioner"  = var.preload_captioner ? "Qwen/Qwen3-VL-4B-Instruct" : ""
   }
 }
 
@@ -112,6 +120,7 @@ build {
     environment_vars = [
       "AI_TOOLKIT_COMMIT=${var.ai_toolkit_commit}",
       "PRELOAD_MODELS=${var.preload_models}",
+      "PRELOAD_CAPTIONER=${var.preload_captioner}",
       "HF_TOKEN=${var.hf_token}",
     ]
   }

@@ -55,6 +55,8 @@ describe.skipIf(!has('packer'))('gpu-machine.pkr.hcl (packer validate)', () => {
       'ai_toolkit_commit=0123456789abcdef0123456789abcdef01234567',
       '-var',
       'volume_size_gb=150',
+      '-var',
+      'preload_captioner=true',
     )
     expect(result.status, result.stdout + result.stderr).toBe(0)
   })
@@ -63,6 +65,13 @@ describe.skipIf(!has('packer'))('gpu-machine.pkr.hcl (packer validate)', () => {
     const result = validate('-var', 'volume_size_gb=lots')
     expect(result.status).not.toBe(0)
     expect(result.stdout + result.stderr).toMatch(/volume_size_gb/)
+    // preload_captioner is a bool: a word that is not one is refused before anything is built.
+    expect(validate('-var', 'preload_captioner=maybe').status).not.toBe(0)
+  })
+
+  test('preload_captioner reaches the script as PRELOAD_CAPTIONER', () => {
+    const template = fs.readFileSync(path.join(folder, 'gpu-machine.pkr.hcl'), 'utf8')
+    expect(template).toContain('"PRELOAD_CAPTIONER=${var.preload_captioner}"')
   })
 })
 if (!has('packer')) test.skip(skipMessage('packer'), () => {})
@@ -93,6 +102,7 @@ describe('provision.sh, dry run', () => {
         AI_TOOLKIT_COMMIT: '',
         AI_TOOLKIT_REPO: '',
         PRELOAD_MODELS: '',
+        PRELOAD_CAPTIONER: '',
         HF_TOKEN: '',
         PATH: `${bin}:${process.env.PATH}`,
         HOME: tmp,
@@ -129,6 +139,70 @@ describe('provision.sh, dry run', () => {
     for (const command of afterVenv) expect(command.startsWith(`+ ${venvPython} `), command).toBe(true)
     // Nothing preloaded unless asked.
     expect(run.stdout).not.toContain('snapshot_download')
+    // The caption jobs' model class is checked once the requirements are in, in the venv.
+    const requirements = run.commands.findIndex((c) => c.includes(' -r ') && c.includes('requirements.txt'))
+    const captioner = run.commands.findIndex((c) => c.includes('Qwen3VLForConditionalGeneration'))
+    expect(captioner).toBeGreaterThan(requirements)
+    expect(run.commands[captioner]!.startsWith(`+ ${venvPython} -c `)).toBe(true)
+  })
+
+  test('the captioner check fails on a transformers without Qwen3-VL, and passes on one with it', () => {
+    fakeNvidiaSmi('580.126.09')
+    const dir = path.join(tmp, 'fresh', 'ai-toolkit')
+    const run = provision({})
+    const line = run.commands.find((c) => c.includes('Qwen3VLForConditionalGeneration'))
+    expect(line).toBeDefined()
+    // The very command the script runs (as bash quoted it), with this machine's python and a stand-in
+    // transformers package first on the path: one from before Qwen3-VL (4.56), one after.
+    const command = line!.slice(2).replace(`${dir}/venv/bin/python`, 'python3')
+    const check = (version: string, hasQwen3Vl: boolean) => {
+      const site = path.join(tmp, `transformers-${version}`)
+      fs.mkdirSync(path.join(site, 'transformers'), { recursive: true })
+      fs.writeFileSync(
+        path.join(site, 'transformers', '__init__.py'),
+        `__version__ = '${version}'\n` + (hasQwen3Vl ? 'class Qwen3VLForConditionalGeneration: pass\n' : ''),
+      )
+      return spawnSync('bash', ['-c', command], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: site } })
+    }
+    const old = check('4.56.2', false)
+    expect(old.status).not.toBe(0)
+    expect(old.stderr).toContain('Qwen3VLForConditionalGeneration')
+    const pinned = check('5.5.3', true)
+    expect(pinned.status, pinned.stderr).toBe(0)
+    expect(pinned.stdout).toContain('transformers 5.5.3 has Qwen3VLForConditionalGeneration')
+  })
+
+  test('PRELOAD_CAPTIONER=true downloads Qwen3-VL-4B-Instruct once, its top-level files only', () => {
+    fakeNvidiaSmi('580.126.09')
+    const run = provision({ PRELOAD_CAPTIONER: 'true' })
+    expect(run.status, run.stderr).toBe(0)
+    const downloads = run.commands.filter((c) => c.includes('snapshot_download'))
+    expect(downloads).toHaveLength(1)
+    // A transformers repo keeps its weights, tokenizer and merges.txt at the top level: the diffusers
+    // patterns (*/*.safetensors) would fetch its json alone.
+    expect(downloads[0]).toMatch(/ Qwen\/Qwen3-VL-4B-Instruct \\\*\.json \\\*\.txt \\\*\.jinja \\\*\.safetensors$/)
+    expect(downloads[0]).not.toContain('\\*/\\*')
+
+    // Named in PRELOAD_MODELS as well: still once, after the others, each with its own patterns.
+    const both = provision({ PRELOAD_CAPTIONER: 'yes', PRELOAD_MODELS: 'Qwen/Qwen3-VL-4B-Instruct black-forest-labs/FLUX.1-dev' })
+    expect(both.status, both.stderr).toBe(0)
+    const twice = both.commands.filter((c) => c.includes('snapshot_download'))
+    expect(twice).toHaveLength(2)
+    expect(twice[0]).toContain('Qwen/Qwen3-VL-4B-Instruct')
+    expect(twice[0]).toContain('\\*.safetensors')
+    expect(twice[1]).toContain('black-forest-labs/FLUX.1-dev')
+    expect(twice[1]).toContain('\\*/\\*.safetensors')
+
+    // Off by default and with false.
+    expect(provision({ PRELOAD_CAPTIONER: 'false' }).stdout).not.toContain('Qwen3-VL-4B-Instruct')
+  })
+
+  test('a PRELOAD_CAPTIONER that is not true or false is refused before anything is installed', () => {
+    fakeNvidiaSmi('580.126.09')
+    const run = provision({ PRELOAD_CAPTIONER: 'Qwen/Qwen3-VL-8B-Instruct' })
+    expect(run.status).toBe(1)
+    expect(run.stderr).toContain('PRELOAD_CAPTIONER is "Qwen/Qwen3-VL-8B-Instruct": say true or false.')
+    expect(run.commands).toEqual([])
   })
 
   test('AI_TOOLKIT_COMMIT installs another commit', () => {

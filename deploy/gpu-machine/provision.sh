@@ -12,6 +12,8 @@
 #   AI_TOOLKIT_REPO    the git remote (default: GitHub's ostris/ai-toolkit)
 #   PRELOAD_MODELS     Hugging Face repos to download into the machine's Hugging Face cache (HF_HOME, or
 #                      ~/.cache/huggingface of the user running this), separated by spaces
+#   PRELOAD_CAPTIONER  true: also download the caption jobs' model, Qwen/Qwen3-VL-4B-Instruct (~8.9 GB,
+#                      Apache-2.0, not gated), so a caption job on this image skips its download
 #   HF_TOKEN           a token that may read the gated ones (FLUX.1-dev): never written to disk here
 #   DRY_RUN=1          print every command that would change the machine instead of running it; the
 #                      read-only checks (nvidia-smi, the Python version, what is installed) still run
@@ -24,6 +26,7 @@ AI_TOOLKIT_COMMIT="${AI_TOOLKIT_COMMIT:-27a03a91f23eb1b757d5ec2e80ee3e129cfcc350
 AI_TOOLKIT_DIR="${AI_TOOLKIT_DIR:-/opt/ai-toolkit}"
 AI_TOOLKIT_REPO="${AI_TOOLKIT_REPO:-https://github.com/ostris/ai-toolkit.git}"
 PRELOAD_MODELS="${PRELOAD_MODELS:-}"
+PRELOAD_CAPTIONER="${PRELOAD_CAPTIONER:-false}"
 DRY_RUN="${DRY_RUN:-0}"
 
 # The torch build ai-toolkit pins at that commit (manager/spec.py, README "Manual installation"), and
@@ -40,6 +43,14 @@ MIN_PYTHON=3.10
 # top-level json: ai-toolkit loads each part from its subfolder, so the single-file checkpoints beside
 # them (FLUX.1-dev's 23.8 GB flux1-dev.safetensors) would double the download for nothing.
 PRELOAD_PATTERNS=("*.json" "*/*.json" "*/*.txt" "*/*.model" "*/*.safetensors")
+# The captioner ai-toolkit runs for caption jobs (extensions_built_in/captioner/Qwen3VLCaptioner.py). It
+# needs nothing beyond the requirements above: transformers 5.5.3 (requirements_base.txt) has Qwen3-VL,
+# which transformers gained in 4.57.0; install_venv checks that the class imports. Its repo is a plain
+# transformers one, everything at the top level (config, tokenizer, merges.txt, chat template, two
+# safetensors shards), so it is preloaded with its own patterns: the diffusers ones above would take
+# only its json.
+CAPTIONER_MODEL=Qwen/Qwen3-VL-4B-Instruct
+CAPTIONER_PATTERNS=("*.json" "*.txt" "*.jinja" "*.safetensors")
 
 VENV="$AI_TOOLKIT_DIR/venv"
 MARKER="$AI_TOOLKIT_DIR/.trainyard-provisioned"
@@ -136,6 +147,13 @@ install_venv() {
   run "$VENV/bin/python" -m pip install -q --no-cache-dir -r "$AI_TOOLKIT_DIR/requirements.txt" -c "$constraints"
   run "$VENV/bin/python" -m pip install -q --no-cache-dir --upgrade "$TORCHCODEC" -c "$constraints"
   run "$VENV/bin/python" -c 'import torch, diffusers, transformers; print("torch", torch.__version__)'
+  # Caption jobs load the model through AutoModelForImageTextToText, which maps qwen3_vl to this class: a
+  # transformers without it would fail only at a user's first caption job, on a rented GPU.
+  if ! run "$VENV/bin/python" -c 'import transformers
+from transformers import Qwen3VLForConditionalGeneration
+print("transformers", transformers.__version__, "has", Qwen3VLForConditionalGeneration.__name__)'; then
+    fail 1 "transformers in $VENV has no Qwen3VLForConditionalGeneration: caption jobs need transformers 4.57 or newer (ai-toolkit pins 5.5.3 in requirements_base.txt)."
+  fi
   if [ "$DRY_RUN" = 1 ]; then
     say "would write $MARKER: $INSTALLED"
   else
@@ -145,9 +163,13 @@ install_venv() {
 
 # snapshot_download reads HF_TOKEN from the environment: the token never reaches a command line or a file.
 preload_models() {
-  local repo models
+  local repo models patterns
   # read -a splits on spaces without expanding a stray * against the current folder.
   read -r -a models <<<"$PRELOAD_MODELS"
+  # Once, even when PRELOAD_MODELS names it too.
+  if [ "$PRELOAD_CAPTIONER" = true ] && [[ " ${models[*]} " != *" $CAPTIONER_MODEL "* ]]; then
+    models+=("$CAPTIONER_MODEL")
+  fi
   for repo in "${models[@]}"; do
     if [[ ! "$repo" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$ ]]; then
       fail 1 "PRELOAD_MODELS has \"$repo\", which is not a Hugging Face repo id like black-forest-labs/FLUX.1-dev."
@@ -156,10 +178,15 @@ preload_models() {
       say "$repo is already in the Hugging Face cache"
       continue
     fi
+    if [ "$repo" = "$CAPTIONER_MODEL" ]; then
+      patterns=("${CAPTIONER_PATTERNS[@]}")
+    else
+      patterns=("${PRELOAD_PATTERNS[@]}")
+    fi
     say "downloading $repo into the Hugging Face cache${HF_TOKEN:+ (with HF_TOKEN)}"
     run "$VENV/bin/python" -c 'import sys
 from huggingface_hub import snapshot_download
-print(snapshot_download(sys.argv[1], allow_patterns=sys.argv[2:]))' "$repo" "${PRELOAD_PATTERNS[@]}"
+print(snapshot_download(sys.argv[1], allow_patterns=sys.argv[2:]))' "$repo" "${patterns[@]}"
     if [ "$DRY_RUN" = 1 ]; then
       say "would add $repo to $PRELOADED"
     else
@@ -168,6 +195,12 @@ print(snapshot_download(sys.argv[1], allow_patterns=sys.argv[2:]))' "$repo" "${P
   done
 }
 
+# Checked before anything is installed, so a typo does not cost a half-hour install first.
+case "$PRELOAD_CAPTIONER" in
+  true | 1 | yes) PRELOAD_CAPTIONER=true ;;
+  false | 0 | no | "") PRELOAD_CAPTIONER=false ;;
+  *) fail 1 "PRELOAD_CAPTIONER is \"$PRELOAD_CAPTIONER\": say true or false." ;;
+esac
 if [ "$DRY_RUN" != 1 ] && [ "$(id -u)" -ne 0 ]; then
   fail 1 "run this as root (sudo): it installs system packages and writes $AI_TOOLKIT_DIR."
 fi

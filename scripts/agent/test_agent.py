@@ -1342,3 +1342,199 @@ class ProgressiveUploadTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def solid_png(width, height, rgb, text=None):
+    """A PNG of one colour; `text` goes into a tEXt "Comment" chunk, which the stand-in captioner reads as words
+    written in the photo (the way a real model reads a sign or a screen)."""
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    note = chunk(b"tEXt", b"Comment\x00" + text.encode("latin-1")) if text else b""
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + note +
+            chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def caption_config(prompt="Describe this photo in one sentence for FLUX: subject, clothing, pose, setting, light."):
+    """The captioner config the app renders: ai-toolkit's Qwen3VLCaptioner, run by run.py as training is."""
+    filled = trainyard_agent.PLACEHOLDER
+    return {"job": "extension", "config": {"name": filled, "process": [{
+        "type": "Qwen3VLCaptioner", "device": "cuda", "caption": {
+            "model_name_or_path": "Qwen/Qwen3-VL-4B-Instruct", "dtype": "bf16", "quantize": False, "low_vram": False,
+            "extensions": ["jpg", "jpeg", "png", "webp"], "path_to_caption": filled, "recaption": True,
+            "caption_extension": "txt", "caption_prompt": prompt, "max_res": 512, "max_new_tokens": 300,
+            "batch_size": 1}}]}}
+
+
+class CaptionJobTest(unittest.TestCase):
+    """A caption job (kind "caption") with the stand-in captioner, run as ai-toolkit's run.py."""
+
+    setUp, tearDown, start, get = AgentTest.setUp, AgentTest.tearDown, AgentTest.start, AgentTest.get
+    poll_until_done, trainers_alive = AgentTest.poll_until_done, AgentTest.trainers_alive
+    COLOURS = [(200, 40, 40), (50, 90, 200), (60, 160, 70), (230, 210, 60), (130, 60, 170)]
+    SECRET = "hf_caption_secret_token_98765"
+
+    def caption_job(self, count=4, texts=None, **extra):
+        images = []
+        for i in range(count):
+            name = "photo%d.png" % (i + 1)
+            self.storage.blobs[name] = solid_png(16 + 8 * i, 24, self.COLOURS[i % len(self.COLOURS)],
+                                                 (texts or {}).get(i))
+            images.append({"url": self.storage.base + "/blob/" + name, "name": name, "id": "img_%d" % (i + 1)})
+        job = {"runId": "cap_1", "token": TOKEN, "kind": "caption", "trainer": "simulate", "standInPath": STAND_IN,
+               "config": caption_config(), "images": images, "uploads": {}, "simulateSeconds": 3}
+        job.update(extra)
+        return job
+
+    @staticmethod
+    def captions(messages):
+        return [c for m in messages for c in m.get("captions") or []]
+
+    def test_captions_arrive_live_each_once_in_order(self):
+        proc = self.start(self.caption_job(count=5))
+        messages = self.poll_until_done()
+        statuses = [m["status"] for m in messages]
+        self.assertEqual([s for i, s in enumerate(statuses) if i == 0 or statuses[i - 1] != s],
+                         ["booting", "preparing", "training", "succeeded"], messages)
+        phases = [m["phase"] for m in messages if m.get("phase")]
+        self.assertEqual(phases, ["preparing", "loading-model", "captioning"], messages)
+        captions = self.captions(messages)
+        self.assertEqual([c["imageId"] for c in captions], ["img_1", "img_2", "img_3", "img_4", "img_5"])
+        self.assertEqual(len({c["text"] for c in captions}), 5, "different images, different captions")
+        self.assertIn("red", captions[0]["text"])
+        self.assertIn("blue", captions[1]["text"])
+        self.assertTrue(all(c["text"].startswith("A person wearing") for c in captions), captions)
+        # Live: captions came on progress messages before the end, not all at once with it.
+        with_captions = [m for m in messages if m.get("captions")]
+        self.assertGreaterEqual(len(with_captions), 2, with_captions)
+        self.assertNotEqual(with_captions[0]["status"], "succeeded")
+        progress = [m for m in messages if m["status"] == "training" and m["step"] is not None and m["totalSteps"]]
+        self.assertEqual([m["step"] for m in progress], sorted(m["step"] for m in progress))
+        self.assertEqual((messages[-1]["step"], messages[-1]["totalSteps"]), (5, 5))
+        self.assertTrue(all(m["totalSteps"] == 5 for m in progress), progress)
+        self.assertTrue(all(m["loss"] is None for m in messages))
+        self.assertEqual(messages[-1]["text"], "5 of 5 image(s) captioned")
+        self.assertEqual(self.storage.puts, {}, "a caption job uploads nothing")
+        with open(os.path.join(self.workdir, "config.json")) as f:
+            config = json.load(f)
+        self.assertEqual(config["config"]["name"], "trainyard_cap_1")
+        caption = config["config"]["process"][0]["caption"]
+        self.assertEqual(caption["path_to_caption"], os.path.join(os.path.abspath(self.workdir), "dataset"))
+        self.assertEqual(caption["model_name_or_path"], "Qwen/Qwen3-VL-4B-Instruct")
+        self.assertEqual(proc.wait(timeout=10), 0)
+
+    def test_tags_when_the_prompt_asks_for_tags(self):
+        self.start(self.caption_job(count=2, config=caption_config("List comma-separated booru-style tags.")))
+        captions = self.captions(self.poll_until_done())
+        self.assertEqual(len(captions), 2)
+        self.assertTrue(captions[0]["text"].startswith("1person, solo, red clothes, "), captions)
+
+    def test_a_file_that_fails_is_skipped_and_the_rest_go_on(self):
+        proc = self.start(self.caption_job(count=4, simulateFailFiles="2"))
+        messages = self.poll_until_done()
+        self.assertEqual(messages[-1]["status"], "succeeded", messages)
+        self.assertEqual([c["imageId"] for c in self.captions(messages)], ["img_1", "img_3", "img_4"])
+        self.assertEqual(messages[-1]["text"], "3 of 4 image(s) captioned (1 could not be read)")
+        self.assertEqual(proc.wait(timeout=10), 0)
+
+    def test_gated_model_without_a_token_is_hub_access(self):
+        self.start(self.caption_job(count=2, simulateGated=True), linger=0.3)
+        last = self.poll_until_done()[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "hub-access"), last)
+        self.assertIn("Qwen/Qwen3-VL-4B-Instruct", last["text"])
+        self.assertIn("Access to model Qwen/Qwen3-VL-4B-Instruct is restricted", last["detail"])
+
+    def test_missing_model_is_hub_access_saying_so(self):
+        self.start(self.caption_job(count=2, simulateMissingModel=True), linger=0.3)
+        last = self.poll_until_done()[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "hub-access"), last)
+        self.assertIn("Hugging Face has no model Qwen/Qwen3-VL-4B-Instruct", last["text"])
+        self.assertEqual(self.captions([last]), [])
+
+    def test_out_of_gpu_memory_while_loading(self):
+        self.start(self.caption_job(count=2, simulateOomAtStep=0), linger=0.3)
+        last = self.poll_until_done()[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "gpu-out-of-memory"), last)
+        self.assertIn("CUDA out of memory", last["detail"])
+
+    def test_a_crash_midway_keeps_the_captions_already_sent(self):
+        proc = self.start(self.caption_job(count=5, simulateFailAtStep=3), linger=0.3)
+        messages = self.poll_until_done()
+        last = messages[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "trainer-crashed"), last)
+        self.assertIn("Captioning stopped: the captioner exited with code 1", last["text"])
+        self.assertIn("RuntimeError: simulated failure at step 3", last["text"])
+        self.assertEqual([c["imageId"] for c in self.captions(messages)], ["img_1", "img_2", "img_3"])
+        self.assertEqual(proc.wait(timeout=10), 1)
+
+    def test_a_caption_with_a_secret_in_it_is_redacted(self):
+        job = self.caption_job(count=2, texts={1: "token " + self.SECRET + " on the screen"},
+                               secrets={"HF_TOKEN": self.SECRET})
+        self.start(job, linger=0.3)
+        messages = self.poll_until_done()
+        captions = self.captions(messages)
+        self.assertEqual(messages[-1]["status"], "succeeded", messages)
+        self.assertIn('"token [redacted] on the screen" visible', captions[1]["text"])
+        self.assertNotIn(self.SECRET, json.dumps(messages))
+
+    def test_a_long_caption_is_capped(self):
+        config = caption_config()
+        config["config"]["process"][0]["caption"]["max_new_tokens"] = 4000
+        self.start(self.caption_job(count=1, texts={0: "word " * 1000}, config=config), linger=0.3)
+        caption = self.captions(self.poll_until_done())[0]["text"]
+        self.assertEqual(len(caption), trainyard_agent.MAX_CAPTION_CHARS)
+
+    def wait_for_captioning(self, proc):
+        messages, deadline = [], time.monotonic() + 20
+        while time.monotonic() < deadline:
+            messages += json.loads(self.get("/status?after=%d" % (messages[-1]["id"] if messages else 0))[1])["messages"]
+            if any(c for m in messages for c in m.get("captions") or []):
+                return messages
+            time.sleep(0.05)
+        self.fail("no caption within 20 s: %r" % messages)
+
+    def test_sigterm_stops_the_captioner_and_exits(self):
+        proc = self.start(self.caption_job(count=4, simulateSeconds=16))
+        self.wait_for_captioning(proc)
+        self.assertTrue(self.trainers_alive())
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=8), 143)
+        time.sleep(0.2)
+        self.assertEqual(self.trainers_alive(), [])
+
+    def test_spot_notice_stops_and_fails_keeping_the_captions_sent(self):
+        proc = self.start(self.caption_job(count=4, simulateSeconds=16, spot=True), linger=0.3,
+                          extra_env={"TRAINYARD_IMDS_URL": self.storage.base, "TRAINYARD_IMDS_POLL_SECONDS": "0.1"})
+        messages = self.wait_for_captioning(proc)
+        self.storage.notice = {"action": "terminate", "time": "2026-11-30T02:00:00Z"}
+        messages += self.poll_until_done(timeout=20)[len(messages):]
+        last = messages[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "spot-interruption"), last)
+        self.assertIn("The spot machine is being reclaimed (terminate at 2026-11-30T02:00:00Z)", last["text"])
+        ids = [c["imageId"] for c in self.captions(messages)]
+        self.assertEqual(ids, ["img_%d" % (i + 1) for i in range(len(ids))])
+        self.assertIn("%d of 4 image(s) captioned" % len(ids), last["text"])
+        self.assertEqual(proc.wait(timeout=10), 1)
+        self.assertEqual(self.trainers_alive(), [])
+
+    def test_time_limit_stops_the_captioner_and_keeps_what_it_wrote(self):
+        proc = self.start(self.caption_job(count=4, simulateSeconds=16, maxRunMinutes=0.06), linger=0.3)
+        messages = self.poll_until_done(timeout=15)
+        last = messages[-1]
+        self.assertEqual((last["status"], last["kind"]), ("failed", "time-limit"), last)
+        self.assertRegex(last["text"], r"^time limit reached \(0\.06 min\): the captioner was stopped \d+ s before it; "
+                                       r"\d of 4 image\(s\) captioned\.$")
+        self.assertEqual(proc.wait(timeout=10), 1)
+
+    def test_bad_caption_jobs(self):
+        for change, said in (({"images": [{"url": "http://127.0.0.1:9/x", "name": "x.png"}]}, "{ url, name, id }"),
+                             ({"images": [{"url": "http://127.0.0.1:9/x", "id": "a"}] * 2}, "each image id must appear once"),
+                             ({"uploads": {"weights": {"url": "http://127.0.0.1:9/w"}}}, "uploads must be {}"),
+                             ({"kind": "paint"}, "unknown kind 'paint'")):
+            with self.subTest(said=said):
+                self.start(dict(self.caption_job(count=1), **change), linger=5)
+                messages = self.poll_until_done()
+                self.assertEqual([m["status"] for m in messages], ["booting", "failed"])
+                self.assertIn(said, messages[-1]["text"])

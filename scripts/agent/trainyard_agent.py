@@ -77,6 +77,14 @@ SPOT_STOP_GRACE_SECONDS = 10.0  # of the notice's two minutes: the rest is for u
 SPOT_SERVE_SECONDS = 3600.0  # after a spot notice /status answers until the machine goes (two minutes), at most this
 IMDS_TIMEOUT_SECONDS = 2.0
 SPOT_ACTIONS = ("terminate", "stop", "hibernate")
+# A caption job (kind "caption"): ai-toolkit's captioner (extensions_built_in/captioner/BaseCaptioner.py) prints
+# "Found N files to caption" (or "Found N files. M need captioning.") and ticks its "Captioning files" bar once
+# per file, after the file's <name>.txt is written; a file it cannot read is "Error captioning file PATH: …".
+CAPTION_BAR = "Captioning files"
+FOUND_FILES_RE = re.compile(r"\s*Found (\d+) files(?: to caption|\. (\d+) need captioning\.)")
+CAPTION_ERROR_RE = re.compile(r"Error captioning file (.+?): ")
+MAX_CAPTION_CHARS = 2000
+MAX_CAPTION_READ_BYTES = 64 * 1024  # a model's caption is short: a larger file is read only this far
 
 class Failure(Exception):
     """Why the run failed, for the person who started it (never a URL: they are signed); its kind; the raw
@@ -214,6 +222,9 @@ def classify_failure(code, lines, job):
                  r"RepositoryNotFoundError|Access to model \S+ is restricted", out):
         m = re.search(r"Access to model ([\w.-]+/[\w.-]+)", out) or re.search(r"huggingface\.co/(?!api/)([\w.-]+/[\w.-]+)", out)
         repo = m.group(1) if m else str((job.get("baseModel") or {}).get("id") or "")
+        if "RepositoryNotFoundError" in out and "GatedRepoError" not in out:
+            return "hub-access", ("Hugging Face has no model %s (or it is private and the token cannot see it). Check "
+                                  "the model id and the token." % repo)
         return "hub-access", ("Hugging Face refused access to %s (a gated model, or a missing or invalid token). "
                               "Accept the license at https://huggingface.co/%s and check the token." % (repo, repo))
     if re.search(r"ConnectionError|ConnectTimeout|ReadTimeout|MaxRetryError|Max retries exceeded|IncompleteRead|"
@@ -225,10 +236,11 @@ def classify_failure(code, lines, job):
     # ai-toolkit's refusals of a config: toolkit/config.py, toolkit/job.py, jobs/BaseJob.py, toolkit/config_modules.py.
     if re.search(r"config file (error|is invalid|must)|Environment variable \S+ not set|Unknown (job|process) type|"
                  r"must be specified|mutually exclusive|at the same time|is only supported with|no longer supported|"
-                 r"save_format must be|Could not find config file", out):
+                 r"save_format must be|Could not find config file|is required in config", out):
         return "config-refused", "ai-toolkit refused the config (%s). Edit the settings, then try again." % error
-    return "trainer-crashed", ("Training stopped: the trainer exited with code %d (%s). Try again; if it fails the "
-                               "same way, its last output shows why." % (code, error))
+    what = ("Captioning", "captioner") if job.get("kind") == "caption" else ("Training", "trainer")
+    return "trainer-crashed", ("%s stopped: the %s exited with code %d (%s). Try again; if it fails the "
+                               "same way, its last output shows why." % (what[0], what[1], code, error))
 
 
 class Messages:
@@ -242,6 +254,7 @@ class Messages:
         self.first = first
         self.done = threading.Event()
         self.collect = None  # returns what was uploaded since the last message (or None), taken into the next one
+        self.collect_captions = None  # a caption job's captions finished since the last message (or None)
 
     def add(self, status, text="", step=None, total=None, loss=None, **extra):
         """`extra`: phase, kind, detail, samples, interrupted; those that are None are left out."""
@@ -254,6 +267,9 @@ class Messages:
             uploaded = self.collect() if self.collect else None
             if uploaded:
                 msg["uploaded"] = uploaded
+            captions = self.collect_captions() if self.collect_captions else None
+            if captions:
+                msg["captions"] = captions
             self._items.append(msg)
             if status in TERMINAL or extra.get("phase") == "interrupted":
                 self.done.set()
@@ -475,8 +491,16 @@ class Agent:
         self.last_emit, self.emitted_step = 0.0, 0
         self.samples = []  # [{prompt, step}] per uploaded sample target
         self.terminated = threading.Event()
-        self.secrets = job.get("secrets") or {}
+        self.secrets = {k: str(v) for k, v in (job.get("secrets") or {}).items() if str(v)}  # "" would redact everything
         self.toolkit_dir = job.get("trainerCwd") or workdir
+        # A caption job: its images' files in the captioner's order, each with its image id; the captions read
+        # so far (each file once, from caption_next on) wait in caption_pending for the next message.
+        self.caption_job = job.get("kind") == "caption"
+        self.image_ids = {}  # dataset file stem -> image id
+        self.caption_files = []  # [(caption file name, image id)], sorted as the captioner sorts its images
+        self.caption_next, self.caption_pending, self.captioned, self.caption_errors = 0, [], 0, 0
+        self.caption_lock = threading.Lock()
+        self.messages.collect_captions = self.take_captions
 
     def log(self, line):
         try:
@@ -510,6 +534,8 @@ class Agent:
                 self.check_machine()
             self.prepare()
             self.train()
+            if self.caption_job:  # nothing to upload: the captions went out with the messages
+                return self.emit("succeeded", self.caption_summary())
             self.upload()
             self.emit("succeeded", "weights and %d sample(s) uploaded" % len(self.samples), samples=self.samples)
         except Exception as e:  # a bug here must still end the run, not leave it hanging
@@ -527,6 +553,9 @@ class Agent:
             self.log("uploader: %s: %s" % (type(e).__name__, e))
 
     def time_limit_text(self):
+        if self.caption_job:
+            return "time limit reached (%s): the captioner was stopped %.0f s before it; %s." % (
+                self.limit_words, self.stopped_early, self.caption_summary())
         kept = max(self.uploader.checkpoints) if self.uploader.checkpoints else None
         return "time limit reached (%s): the run was stopped %.0f s before it, and %s." % (
             self.limit_words, self.stopped_early, "the checkpoint at step %d is kept" % kept if kept is not None else
@@ -543,6 +572,8 @@ class Agent:
 
     def time_limit(self, minutes):
         self.abort_reason, self.abort_kind = "time limit reached (%g min)" % minutes, "time-limit"
+        if self.caption_job:
+            self.read_captions(self.progress[0] or 0)  # those the captioner has moved past are whole
         self.fail(self.abort_reason, "time-limit")  # first, so the trainer's death is not reported as the reason
         self.kill_trainer()
 
@@ -593,6 +624,14 @@ class Agent:
         once, and send nothing after it (the app resumes the run on a new machine from that step)."""
         self.spot_notice.set()
         self.log("spot interruption notice: %s" % json.dumps(notice)[:300])
+        when = (str(notice.get("action"))[:20], str(notice.get("time") or "?")[:40])
+        if self.caption_job:  # not resumed: it fails, with the captions made so far already sent
+            self.abort_reason, self.abort_kind = "the spot machine is being reclaimed", "spot-interruption"
+            self.interrupt_trainer(grace=SPOT_STOP_GRACE_SECONDS)
+            ended = self.proc is not None and self.proc.poll() is not None
+            self.read_captions(None if ended else self.progress[0] or 0)
+            return self.emit("failed", "The spot machine is being reclaimed (%s at %s): captioning stopped; %s. Start "
+                             "again for the rest." % (when + (self.caption_summary(),)), kind="spot-interruption")
         self.abort_reason, self.abort_kind = "the spot machine is being reclaimed", "agent-error"
         self.interrupt_trainer(grace=SPOT_STOP_GRACE_SECONDS)
         self.finish_uploads()
@@ -600,8 +639,7 @@ class Agent:
         status = self.messages.last_status()
         self.emit(status if status and status not in TERMINAL else "training",
                   "The spot machine is being reclaimed (%s at %s): training stopped; %s." % (
-                      str(notice.get("action"))[:20], str(notice.get("time") or "?")[:40],
-                      "it resumes from step %d on a new machine" % step if step is not None else
+                      when[0], when[1], "it resumes from step %d on a new machine" % step if step is not None else
                       "no checkpoint was saved yet, so a new machine starts from the beginning"),
                   phase="interrupted", interrupted={"step": step})
 
@@ -709,6 +747,7 @@ class Agent:
             if not ext:
                 raise Failure(label + " is not a JPEG, PNG or WebP file")
             os.replace(part, stem + ext)
+            self.image_ids[os.path.basename(stem)] = str(image.get("id") or "")
             caption = str(image.get("caption") or "").replace("[trigger]", trigger)
             # No caption, no file: ai-toolkit then reads the dataset's default_caption (the job sets it to
             # the trigger word), as kohya-style datasets leave an uncaptioned image without a sidecar.
@@ -781,6 +820,10 @@ class Agent:
             raise Failure("the job's config is not an ai-toolkit job (no config.process)")
         name = inner.get("name")
         inner["name"] = safe_name(name if name and name != PLACEHOLDER else "trainyard_" + str(self.job["runId"]))
+        self.name = inner["name"]
+        if self.caption_job:
+            self.write_caption_config(config, processes)
+            return
         base = self.job.get("baseModel")
         self.expected_total = None
         for p in processes:
@@ -794,12 +837,61 @@ class Agent:
             steps = (p.get("train") or {}).get("steps")
             if isinstance(steps, int) and steps > 0 and self.expected_total is None:
                 self.expected_total = steps
-        self.name = inner["name"]
         # jobs/process/BaseTrainProcess.py: save_root = training_folder / the process's name (default the job's)
         own = processes[0].get("name")
         self.save_root = os.path.join(self.output_dir, own if isinstance(own, str) and own else self.name)
         with open(self.config_path, "w", encoding="utf-8") as f:
             json.dump(config, f, indent=2)
+
+    def write_caption_config(self, config, processes):
+        """The captioner's config (BaseCaptioner's caption section) pointed at the dataset; the captioner's order of
+        the files (CaptionConfig.extensions, sorted by path) mapped to their image ids."""
+        captioners = [p for p in processes if isinstance(p, dict) and isinstance(p.get("caption"), dict)]
+        if len(captioners) != 1:
+            raise Failure("the job's config is not an ai-toolkit captioner job (one process with a caption section)",
+                          "config-refused")
+        caption = captioners[0]["caption"]
+        caption["path_to_caption"] = self.dataset_dir
+        ext = str(caption.get("caption_extension", "txt"))
+        if not re.match(r"[A-Za-z0-9]{1,10}\Z", ext):
+            raise Failure("the captioner config's caption_extension must be letters and digits", "config-refused")
+        exts = [str(e).lower() for e in caption.get("extensions") or []]
+        names = sorted(f for f in os.listdir(self.dataset_dir)
+                       if not f.startswith(".") and any(f.lower().endswith("." + e) for e in exts))
+        self.caption_files = [(os.path.splitext(f)[0] + "." + ext, self.image_ids.get(os.path.splitext(f)[0], ""))
+                              for f in names]
+        self.expected_total = len(self.caption_files)
+        with open(self.config_path, "w", encoding="utf-8") as f:
+            json.dump(config, f, indent=2)
+
+    def read_captions(self, upto=None):
+        """Reads the captions of the files the captioner has moved past (the first `upto`; None: all, once it has
+        exited), each once and in its order, redacted of the job's secrets and capped. A file it skipped (or whose
+        caption is blank) has no caption."""
+        with self.caption_lock:
+            end = len(self.caption_files) if upto is None else min(int(upto), len(self.caption_files))
+            while self.caption_next < end:
+                name, image_id = self.caption_files[self.caption_next]
+                self.caption_next += 1
+                try:
+                    with open(os.path.join(self.dataset_dir, name), "rb") as f:
+                        text = f.read(MAX_CAPTION_READ_BYTES).decode("utf-8", "replace")
+                except OSError:
+                    continue
+                for secret in self.secrets.values():
+                    text = text.replace(secret, "[redacted]")
+                if text.strip() and image_id:
+                    self.caption_pending.append({"imageId": image_id, "text": text[:MAX_CAPTION_CHARS]})
+                    self.captioned += 1
+
+    def take_captions(self):
+        with self.caption_lock:
+            taken, self.caption_pending = self.caption_pending, []
+        return taken or None
+
+    def caption_summary(self):
+        skipped = " (%d could not be read)" % self.caption_errors if self.caption_errors else ""
+        return "%d of %d image(s) captioned%s" % (self.captioned, len(self.caption_files), skipped)
 
     def trainer_command(self):
         job = self.job
@@ -834,8 +926,9 @@ class Agent:
         self.check_abort()
         self.progress = (self.resume_step or 0, self.expected_total, None)
         self.emitted_step = self.resume_step or 0
-        self.emit("training", "starting ai-toolkit" if self.job.get("trainer") == "ai-toolkit" else
-                  "starting the %s trainer" % self.job.get("trainer"), phase="loading-model")
+        self.emit("training", "starting ai-toolkit's captioner" if self.caption_job else "starting ai-toolkit"
+                  if self.job.get("trainer") == "ai-toolkit" else "starting the %s trainer" % self.job.get("trainer"),
+                  phase="loading-model")
         self.phase, self.last_emit = "loading-model", time.monotonic()
         env = self.trainer_env()
         env.update(self.stand_in_env())
@@ -884,16 +977,52 @@ class Agent:
                           "Lower the learning rate, or check the images and captions, then try again."
                           % (last - first + 1, first, last), "diverged")
         code = self.proc.wait()
+        if self.caption_job:
+            self.read_captions()  # it has exited: every caption file it wrote is whole
         self.check_abort()
         if self.progress[0] and self.progress[0] > self.emitted_step:
-            self.emit("training", "step %d/%d" % (self.progress[0], self.progress[1]))
+            self.emit("training", self.step_text(self.progress[0], self.progress[1]))
         if code != 0:
             kind, text = classify_failure(code, list(self.tail), self.job)
             raise Failure(text, kind)
 
+    def step_text(self, step, total):
+        return ("captioned %d of %d image(s)" if self.caption_job else "step %d/%d") % (step, total)
+
+    def handle_caption_line(self, line, bar, now):
+        """A caption job's progress: only the "Captioning files" bar moves the step, and the captions of the files
+        it has moved past are read; the Hub's byte bars and "Loading …" lines are the model's phases."""
+        skipped = CAPTION_ERROR_RE.search(line)  # may follow a bar's redraw on the same line (stdout after stderr)
+        if skipped:
+            self.caption_errors += 1
+            self.log("the captioner skipped %s" % skipped.group(1)[:300])
+        found = FOUND_FILES_RE.match(line)
+        if bar and bar[0] == CAPTION_BAR:
+            step, total = int(bar[1]), int(bar[2])
+            self.progress = (step, total, None)
+            self.read_captions(step)
+            text = self.step_text(step, total)
+            if not self.set_phase("captioning", text) and step > self.emitted_step and (
+                    now - self.last_emit >= self.opts.progress_interval or step == total):
+                self.emit("training", text)
+                self.last_emit, self.emitted_step = now, step
+        elif bar and "B/s" in bar[3] and bar[2] > 0:
+            text = "downloading the captioning model: " + in_words(bar[1], bar[2])
+            if not self.set_phase("downloading-model", text) and \
+                    now - self.last_emit >= DOWNLOAD_MESSAGE_EVERY * self.opts.progress_interval:
+                self.emit("training", text)
+                self.last_emit = now
+        elif found:
+            self.progress = (0, int(found.group(2) or found.group(1)), None)
+            self.set_phase("captioning", "captioning %d image(s)" % self.progress[1])
+        elif re.match(r"\s*Loading ", line):
+            self.set_phase("loading-model", "loading the captioning model (%s)" % line.strip()[:200])
+
     def handle_line(self, line, bar):
         """Progress and phases from one line of ai-toolkit's output; only its training bar moves the step."""
         now = time.monotonic()
+        if self.caption_job:
+            return self.handle_caption_line(line, bar, now)
         if bar and bar[0] == self.name:  # BaseSDTrainProcess.py: ToolkitProgressBar(desc=self.job.name, total=steps)
             step, total = int(bar[1]), int(bar[2])
             loss, nan = parse_loss(bar[3])
@@ -1176,6 +1305,10 @@ def job_problem(job):
         return "unknown trainer %r" % (job.get("trainer"),)
     if job.get("trainer") == "simulate" and not (isinstance(job.get("standInPath"), str) and job["standInPath"]):
         return "a simulated run needs standInPath (the stand-in ai-toolkit's run.py)"
+    if job.get("kind", "train") not in ("train", "caption"):
+        return "unknown kind %r" % (job.get("kind"),)
+    if job.get("kind") == "caption":
+        return caption_job_problem(job)
     if not isinstance(job.get("images"), list) or not all(isinstance(i, dict) and i.get("url") for i in job["images"]):
         return "images must be a list of { url, name, caption }"
     uploads = job.get("uploads")
@@ -1192,6 +1325,22 @@ def job_problem(job):
                                    isinstance(resume["checkpoint"].get("url"), str) and
                                    (resume.get("optimizer") is None or isinstance(resume["optimizer"], dict))):
         return "resume must be { step (a whole number >= 1), checkpoint: { url }, optimizer: { url } | null }"
+    if "firstMessageId" in job and not valid_first_message_id(job["firstMessageId"]):
+        return "firstMessageId must be a whole number from 1 to %d" % MAX_FIRST_MESSAGE_ID
+    return None
+
+
+def caption_job_problem(job):
+    """A caption job: images with their ids (each caption is reported by id), nothing to upload, nothing to resume."""
+    images = job.get("images")
+    if not isinstance(images, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("url"), str) and i["url"] and isinstance(i.get("id"), str) and
+            0 < len(i["id"]) <= 200 for i in images):
+        return "images must be a list of { url, name, id }"
+    if len({i["id"] for i in images}) != len(images):
+        return "each image id must appear once"
+    if job.get("uploads", {}) != {} or job.get("resume") is not None:
+        return "a caption job uploads nothing and resumes nothing (uploads must be {}, no resume)"
     if "firstMessageId" in job and not valid_first_message_id(job["firstMessageId"]):
         return "firstMessageId must be a whole number from 1 to %d" % MAX_FIRST_MESSAGE_ID
     return None
@@ -1269,7 +1418,7 @@ def main(argv=None):
             agent.terminated.wait(0.2)
         for timer in timers:
             timer.cancel()
-        if agent.spot_notice.is_set() and not agent.terminated.is_set():
+        if agent.spot_notice.is_set() and not agent.terminated.is_set() and not agent.caption_job:
             agent.log("spot interruption: serving /status until the machine goes")
             agent.terminated.wait(max(args.linger_seconds, SPOT_SERVE_SECONDS))
         elif not agent.terminated.is_set():

@@ -1,10 +1,11 @@
-// `npm run bench [-- options]`: the upload benchmark, the page benchmark and the client JS size, and the
-// supervisor benchmark, on a fresh SQLite database each, or on PostgreSQL.
+// `npm run bench [-- options]`: the upload benchmark, the page benchmark and the client JS size, the
+// supervisor benchmark and caption jobs of 20 and 200 images, on a fresh SQLite database each, or on PostgreSQL.
 // Not a test: it prints figures and never fails on them (only on a broken run).
 //   --json          print one JSON object on stdout (json.ts), everything else on stderr
 //   --db D          sqlite (default) or postgres (a throwaway cluster, tests/setup/postgres.ts)
-//   --only X        run one part: upload, pages (with the client JS size), supervisor, storage or lighthouse
-//                   (the Lighthouse scores of the main pages, scripts/bench/lighthouse.ts) (default: all)
+//   --only X        run one part: upload, pages (with the client JS size), supervisor, storage, lighthouse
+//                   (the Lighthouse scores of the main pages, scripts/bench/lighthouse.ts) or captions
+//                   (caption jobs through the server, agent and stand-in, scripts/bench/captions.ts) (default: all)
 //   --files N       photos to upload (default 50; 20 with --json)
 //   --parallel N    uploads at a time, and sharp jobs at a time in the direct run (default 4)
 //   --runs LIST     active runs per supervisor cycle (default 10,100,1000; 1000 with --json)
@@ -22,6 +23,7 @@ import { ensureProductionBuild } from './build'
 import { measureClientJs, type ClientJsFigures } from './client-js'
 import type { DatabaseKind } from '../../prisma/database-url'
 import { openBenchDatabases } from './databases'
+import { runCaptionBench, type CaptionJobFigures } from './captions'
 import { benchJson, GOALS } from './json'
 import { LIGHTHOUSE_VERSION, runLighthouseBench, type LighthouseRow } from './lighthouse'
 import { runPageBench, type PageBenchResult } from './pages'
@@ -32,7 +34,9 @@ import { PHOTO_HEIGHT_PX, PHOTO_WIDTH_PX, runUploadBench, type BenchResult } fro
 const RSS_GOAL_MB = 200
 const SESSION_SECRET = 'bench-session-secret-0123456789'
 const PAGE_WARMUP_MS = 2000
-const PARTS = ['upload', 'pages', 'supervisor', 'storage', 'lighthouse'] as const
+const PARTS = ['upload', 'pages', 'supervisor', 'storage', 'lighthouse', 'captions'] as const
+/** The caption jobs' sizes. */
+const CAPTION_SIZES = [20, 200]
 type Part = (typeof PARTS)[number]
 
 function positiveInt(value: string | undefined, fallback: number, name: string) {
@@ -160,6 +164,32 @@ function reportSupervisor(figures: CycleFigures[], db: DatabaseKind) {
   console.log(table(rows))
 }
 
+function reportCaptions(figures: CaptionJobFigures[]) {
+  console.log(
+    `\nCaption jobs: the production server (its own supervisor, POLL_INTERVAL_MS ${process.env.POLL_INTERVAL_MS ?? 'default'}), ` +
+      `the real agent and the stand-in captioner on the local provider (SIMULATED_TRAINING_SECONDS ` +
+      `${process.env.SIMULATED_TRAINING_SECONDS ?? 'default'}), ` +
+      `${os.availableParallelism()} CPUs; a g5.xlarge on paper from app/captions/estimate-table.ts\n`,
+  )
+  const usd = (n: number) => `$${n.toFixed(3)}`
+  const rows: Array<[string, string, string]> = [['Images', 'Measured: wall · first caption · cost', 'Estimate']]
+  for (const f of figures) {
+    rows.push([
+      `${f.images} (${f.written} written)`,
+      `${f.wallSeconds.toFixed(1)} s · ${f.firstCaptionSeconds === null ? '—' : `${f.firstCaptionSeconds.toFixed(1)} s`} · ${usd(f.costUsd)}`,
+      `${f.estimate.seconds} s · ${usd(f.estimate.costUsd)} (${f.estimate.machine})`,
+    ])
+  }
+  for (const f of figures) {
+    rows.push([
+      `${f.images} on a g5.xlarge (paper)`,
+      '—',
+      `${f.paper.seconds} s · ${usd(f.paper.costUsd)}; weights baked in: ${f.paper.bakedSeconds} s · ${usd(f.paper.bakedCostUsd)}`,
+    ])
+  }
+  console.log(table(rows))
+}
+
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`
 
 function reportStorage(figures: StorageFigures[]) {
@@ -239,7 +269,7 @@ if (asJson) {
 // agent tokens made in this process must match the server's.
 process.env.SESSION_SECRET = SESSION_SECRET
 // Once, before any part: every part measures the same build, even if app/ changes meanwhile.
-if (runs('upload') || runs('pages') || runs('lighthouse')) ensureProductionBuild()
+if (runs('upload') || runs('pages') || runs('lighthouse') || runs('captions')) ensureProductionBuild()
 const loadBefore = os.loadavg()
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'trainyard-bench-'))
 const databases = await openBenchDatabases(db, work)
@@ -304,6 +334,18 @@ try {
       createClient,
     })
     reportLighthouse(lighthouse)
+  }
+  // Minutes of real jobs: with --json only when asked for by name, its table on stderr as Lighthouse's.
+  if (runs('captions') && (!asJson || values.only === 'captions')) {
+    reportCaptions(
+      await runCaptionBench({
+        sizes: CAPTION_SIZES,
+        databaseUrl: await databases.create('bench_captions'),
+        workDir: work,
+        sessionSecret: SESSION_SECRET,
+        createClient,
+      }),
+    )
   }
 } finally {
   databases.close()

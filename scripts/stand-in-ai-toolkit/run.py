@@ -20,6 +20,11 @@ Knobs (environment variables; the agent passes a job's simulate settings as thes
   TRAINYARD_STAND_IN_DOWNLOAD        1: the base model is not cached yet, so the Hub's download bars show
   TRAINYARD_STAND_IN_SLOW_SAVE_SECONDS  each .safetensors save is written in place in pieces over that many
                                      seconds, so a save can be watched (or killed) half-written
+  TRAINYARD_STAND_IN_FAIL_FILES      captioner: the files at these 1-based positions ("2,5") cannot be read
+  TRAINYARD_STAND_IN_MISSING_MODEL   captioner: 1: the Hub has no such model (404)
+
+A config whose process type is Qwen3VLCaptioner runs the stand-in captioner (ai-toolkit's
+extensions_built_in/captioner): FAIL_AT_STEP, OOM_AT_STEP=0, GATED and DOWNLOAD apply to it too.
 """
 import argparse
 import collections
@@ -35,6 +40,7 @@ import struct
 import sys
 import time
 import zipfile
+import zlib
 
 VERSION = "0.12.26"  # ai-toolkit's version.py at the targeted commit: it goes into each LoRA's metadata
 POSSIBLE_EXTENSIONS = [".json", ".jsonc", ".yaml", ".yml"]
@@ -1135,6 +1141,294 @@ class TrainProcess:
         self.out("")
 
 
+# --- the captioner (extensions_built_in/captioner/BaseCaptioner.py, Qwen3VLCaptioner.py) ---------------
+
+class RepositoryNotFoundError(OSError):
+    """huggingface_hub.errors.RepositoryNotFoundError: the Hub answered 404 for a model id it does not have."""
+
+
+RepositoryNotFoundError.__module__ = "huggingface_hub.errors"
+
+# Qwen/Qwen3-VL-4B-Instruct's weights as the Hub lists them (about 8.9 GB together).
+QWEN3_VL_FILES = [("model-00001-of-00002.safetensors", 4_967_215_296), ("model-00002-of-00002.safetensors", 3_908_021_912)]
+# Named colours a caption may use: the nearest one to each looked-at pixel gets its vote.
+COLOURS = [("black", (20, 20, 20)), ("white", (235, 235, 235)), ("gray", (128, 128, 128)), ("red", (200, 40, 40)),
+           ("orange", (230, 140, 40)), ("yellow", (230, 210, 60)), ("green", (60, 160, 70)), ("teal", (40, 150, 150)),
+           ("blue", (50, 90, 200)), ("purple", (130, 60, 170)), ("pink", (230, 140, 180)), ("brown", (120, 80, 50)),
+           ("beige", (210, 190, 150))]
+POSES = [("standing", "standing"), ("sitting", "sitting"), ("smiling at the camera", "smiling, looking at viewer"),
+         ("looking to the side", "looking to the side")]
+SETTINGS = [("a room", "indoors"), ("a city street", "outdoors, street"), ("a garden", "outdoors, garden"),
+            ("a studio", "simple background, studio")]
+PNG_PIXEL_BUDGET = 96_000  # bytes of pixel rows a look decodes (~20 ms): the top of a large PNG gives its colour
+
+
+def png_chunks(data):
+    """[(type, payload)] of a PNG, or OSError as PIL's for a file cut short (no IEND)."""
+    chunks, i = [], 8
+    while i + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[i:i + 4])
+        kind = data[i + 4:i + 8]
+        if i + 12 + length > len(data):
+            break
+        chunks.append((kind, data[i + 8:i + 8 + length]))
+        if kind == b"IEND":
+            return chunks
+        i += 12 + length
+    raise OSError("image file is truncated (%d bytes not processed)" % max(0, len(data) - i))
+
+
+def png_pixels(chunks):
+    """Up to PNG_PIXEL_BUDGET bytes of RGB pixels of an 8-bit, non-interlaced PNG (grey, RGB, palette, with or
+    without alpha), rows unfiltered as the PNG standard says; [] for any other kind."""
+    ihdr = dict(chunks).get(b"IHDR", b"")
+    if len(ihdr) != 13:
+        return []
+    width, height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", ihdr)
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour)
+    if depth != 8 or interlace or not channels or not width:
+        return []
+    palette = dict(chunks).get(b"PLTE", b"")
+    stride = width * channels
+    raw = zlib.decompressobj().decompress(b"".join(p for k, p in chunks if k == b"IDAT"),
+                                          min(PNG_PIXEL_BUDGET, height * (stride + 1)))
+    prev, pixels = bytearray(stride), []
+    for start in range(0, len(raw) - stride, stride + 1):
+        kind, row = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        for x in range(stride if kind else 0):
+            a = row[x - channels] if x >= channels else 0
+            b, c = prev[x], prev[x - channels] if x >= channels else 0
+            if kind == 1:
+                row[x] = (row[x] + a) & 0xFF
+            elif kind == 2:
+                row[x] = (row[x] + b) & 0xFF
+            elif kind == 3:
+                row[x] = (row[x] + (a + b) // 2) & 0xFF
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                row[x] = (row[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        prev = row
+        for x in range(0, stride, channels * max(1, width // 64)):  # at most ~64 pixels a row
+            if colour == 3:
+                i = row[x] * 3
+                pixels.append(tuple(palette[i:i + 3]) if i + 3 <= len(palette) else (0, 0, 0))
+            elif channels <= 2:
+                pixels.append((row[x],) * 3)
+            else:
+                pixels.append(tuple(row[x:x + 3]))
+    return pixels
+
+
+def look_at_image(path):
+    """What the stand-in "sees": size, orientation, dominant colour, light and any text written in the image
+    (a PNG's tEXt "Comment" or "Description"), from the file's own bytes. Only PNG pixels are decoded
+    (standard library only): a JPEG's or WebP's colour and light come from a digest of its bytes, so
+    different files still get different captions. Unreadable or cut-short files raise PIL's errors."""
+    with open(path, "rb") as f:
+        data = f.read()
+    size = image_size(path)
+    if size is None:
+        raise OSError("cannot identify image file %r" % path)
+    text, pixels = None, []
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        chunks = png_chunks(data)
+        pixels = png_pixels(chunks)
+        for kind, payload in chunks:
+            if kind == b"tEXt" and b"\x00" in payload:
+                key, value = payload.split(b"\x00", 1)
+                if key in (b"Comment", b"Description"):
+                    text = value.decode("latin-1")
+    elif data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise OSError("image file is truncated (%d bytes not processed)" % min(len(data), 4))
+    digest = hashlib.sha256(data).digest()
+    if pixels:
+        votes = collections.Counter(min(COLOURS, key=lambda nc: sum((p - q) ** 2 for p, q in zip(px, nc[1])))[0]
+                                    for px in pixels)
+        colour = votes.most_common(1)[0][0]
+        brightness = sum(sum(px) for px in pixels) / (3.0 * len(pixels))
+    else:
+        colour, brightness = COLOURS[digest[0] % len(COLOURS)][0], digest[1]
+    light = "bright" if brightness > 170 else "dim" if brightness < 70 else "soft"
+    w, h = size
+    orientation = "landscape" if w > h * 1.1 else "portrait" if h > w * 1.1 else "square"
+    return {"width": w, "height": h, "orientation": orientation, "colour": colour, "light": light, "text": text,
+            "pose": POSES[digest[2] % len(POSES)], "setting": SETTINGS[digest[3] % len(SETTINGS)]}
+
+
+def wants_tags(prompt):
+    """The server asks for booru-style tags by naming them ("... comma-separated tags ..."): the word "tag" or
+    "tags" anywhere in the prompt; any other prompt gets one descriptive sentence."""
+    return re.search(r"\btags?\b", str(prompt or ""), re.I) is not None
+
+
+def caption_from_look(look, prompt, max_new_tokens):
+    if wants_tags(prompt):
+        parts = ["1person", "solo", "%s clothes" % look["colour"], look["pose"][1], look["setting"][1],
+                 look["orientation"], "%s lighting" % look["light"], "photo"]
+        if look["text"]:
+            parts.append('text "%s"' % look["text"])
+        caption = ", ".join(parts)
+    else:
+        caption = "A person wearing %s clothes, %s in %s, photographed in %s format at %dx%d pixels in %s light%s." % (
+            look["colour"], look["pose"][0], look["setting"][0], look["orientation"], look["width"], look["height"],
+            look["light"], ', with the words "%s" visible' % look["text"] if look["text"] else "")
+    # generate() stops at max_new_tokens: about three words for every four tokens
+    words = caption.split(" ")
+    limit = max(1, int(max_new_tokens) * 3 // 4)
+    return " ".join(words[:limit]) if len(words) > limit else caption
+
+
+class CaptionProcess:
+    """BaseCaptioner + Qwen3VLCaptioner, run outside ai-toolkit's UI (no SQLite database, no AITK_JOB_ID):
+    it prints, and writes <image name>.txt beside each image."""
+
+    def __init__(self, job, process_config):
+        self.job, self.config = job, process_config
+        print(json.dumps(process_config, indent=4))  # jobs/process/BaseProcess.py
+        # BaseCaptioner: a UI job only with both the database and AITK_JOB_ID
+        db = process_config.get("sqlite_db_path", "./aitk_db.db")
+        if os.path.exists(db):
+            print(f"Using SQLite database at {db}")
+        job_id = os.environ.get("AITK_JOB_ID")
+        if job_id is not None:
+            print(f'Job ID: "{job_id.strip()}"')
+        cfg = process_config.get("caption") or {}
+        # CaptionConfig's checks, in its order
+        if cfg.get("model_name_or_path") is None:
+            raise ValueError("model_name_or_path is required in config")
+        if not cfg.get("extensions"):
+            raise ValueError("At least one extension is required in config")
+        if cfg.get("path_to_caption") is None:
+            raise ValueError("path_to_caption is required in config")
+        self.model_id = str(cfg["model_name_or_path"])
+        self.extensions = [str(e) for e in cfg["extensions"]]
+        self.path = str(cfg["path_to_caption"])
+        self.recaption = bool(cfg.get("recaption", False))
+        self.caption_extension = str(cfg.get("caption_extension", "txt"))
+        self.prompt = cfg.get("caption_prompt", "Describe this image in detail.")
+        self.max_new_tokens = int(cfg.get("max_new_tokens", 128))
+        self.low_vram, self.quantize = bool(cfg.get("low_vram")), bool(cfg.get("quantize"))
+        self.file_paths, self.step_num, self.progress_bar = [], 0, None
+
+    def run(self):
+        seconds = float(knob("SECONDS", "60"))
+        self.load_model(0.2 * seconds)
+        self.find_files()
+        self.run_caption_loop(0.8 * seconds)
+        print("")
+        print("****************************************************")
+        print("Captioning complete")
+        print("****************************************************")
+
+    def load_model(self, seconds):
+        print("Loading Qwen3VL model", flush=True)
+        self.check_hub()
+        if knob("DOWNLOAD") in ("1", "true"):  # huggingface_hub's bars: the weights are not cached yet
+            fetch = Bar(len(QWEN3_VL_FILES), desc="Fetching %d files" % len(QWEN3_VL_FILES))
+            for name, size in QWEN3_VL_FILES:
+                bar = Bar(size, desc=name, unit="B", unit_scale=True, pos=1)
+                for _ in range(8):
+                    Pace.sleep(seconds / 2 / len(QWEN3_VL_FILES) / 8)
+                    bar.update(size // 8)
+                bar.update(size - bar.n)
+                bar.close()
+                fetch.update()
+            fetch.close()
+        bar = Bar(713, desc="Loading weights")  # transformers 5's loading bar, one tick per tensor
+        for _ in range(10):
+            Pace.sleep(seconds / 4 / 10)
+            bar.update(71 if bar.n < 639 else 713 - bar.n)
+        bar.close()
+        if int_knob("OOM_AT_STEP") == 0 and not self.low_vram:
+            raise OutOfMemoryError(cuda_oom_text())  # self.model.to(self.device_torch)
+        if self.quantize:
+            print("Quantizing Qwen3VL model", flush=True)
+        Pace.sleep(seconds / 4)
+
+    def check_hub(self):
+        """What AutoModelForImageTextToText.from_pretrained raises for a gated model without a token, or for an id
+        the Hub does not have (TRAINYARD_STAND_IN_MISSING_MODEL, or one that is not owner/name nor a folder):
+        huggingface_hub's error, then transformers' OSError raised while handling it."""
+        url = "https://huggingface.co/%s/resolve/main/config.json" % self.model_id
+        request_id = "(Request ID: Root=1-6912c0de-4a7b9e1f2c3d5e6f7a8b9c0d;5e3f1b2a-7c9d-4e6f-8a1b-2c3d4e5f6a7b)"
+        missing = knob("MISSING_MODEL") in ("1", "true") or (
+            not os.path.isdir(self.model_id) and not re.match(r"[\w.-]+/[\w.-]+\Z", self.model_id))
+        try:
+            if missing:
+                raise RepositoryNotFoundError(
+                    "404 Client Error. %s\n\nRepository Not Found for url: %s.\nPlease make sure you specified the "
+                    "correct `repo_id` and `repo_type`.\nIf you are trying to access a private or gated repo, make sure "
+                    "you are authenticated. For more details, see https://huggingface.co/docs/huggingface_hub/"
+                    "authentication" % (request_id, url))
+            if knob("GATED") in ("1", "true") and not os.environ.get("HF_TOKEN"):
+                raise GatedRepoError(
+                    "401 Client Error. %s\n\nCannot access gated repo for url %s.\nAccess to model %s is restricted. "
+                    "You must have access to it and be authenticated to access it. Please log in." % (
+                        request_id, url, self.model_id))
+        except OSError:
+            raise OSError(
+                f"{self.model_id} is not a local folder and is not a valid model identifier listed on "
+                "'https://huggingface.co/models'\nIf this is a private repository, make sure to pass a token "
+                "having permission to this repo either by logging in with `hf auth login` or by passing "
+                "`token=<your_token>`")
+
+    def find_files(self):
+        for root, dirs, files in os.walk(self.path):
+            dirs[:] = [d for d in dirs if d != "_controls" and not d.startswith(".")]
+            for file in files:
+                if any(file.lower().endswith(f".{ext}") and not file.startswith(".") for ext in self.extensions):
+                    self.file_paths.append(os.path.join(root, file))
+        self.file_paths.sort()
+        if not self.recaption:
+            keep = []
+            for path in self.file_paths:
+                caption_path = f"{os.path.splitext(path)[0]}.{self.caption_extension}"
+                has_caption = False
+                if os.path.exists(caption_path):
+                    with open(caption_path, "r", encoding="utf-8") as f:
+                        has_caption = f.read().strip() != ""
+                if not has_caption:
+                    keep.append(path)
+            print(f"Found {len(self.file_paths)} files. {len(keep)} need captioning.")
+            self.file_paths = keep
+        else:
+            print(f"Found {len(self.file_paths)} files to caption")
+
+    def run_caption_loop(self, seconds):
+        fail_at = int_knob("FAIL_AT_STEP")
+        failing = {int(n) for n in re.findall(r"\d+", str(knob("FAIL_FILES", "")))}  # 1-based positions
+        per_file = seconds / max(1, len(self.file_paths))
+        bar = self.progress_bar = Bar(len(self.file_paths), desc="Captioning files", unit="file")
+        deadline = time.monotonic()
+        for i, file_path in enumerate(self.file_paths):
+            if fail_at is not None and self.step_num == fail_at:
+                raise RuntimeError("simulated failure at step %d" % fail_at)
+            # the model's generate(); the stand-in's own look at the file counts in its time
+            deadline = max(deadline, time.monotonic() - per_file) + per_file
+            Pace.sleep(deadline - time.monotonic())
+            try:
+                if i + 1 in failing:
+                    raise OSError("image file is truncated (4 bytes not processed)")
+                caption = caption_from_look(look_at_image(file_path), self.prompt, self.max_new_tokens)
+                self.save_caption_for_file(file_path, caption)
+            except Exception as e:
+                print(f"Error captioning file {file_path}: {e}", flush=True)
+                continue
+            finally:
+                self.step_num += 1
+                bar.update()
+        bar.close()
+        self.progress_bar = None
+
+    def save_caption_for_file(self, file_path, caption):
+        caption_path = f"{os.path.splitext(file_path)[0]}.{self.caption_extension}"
+        if os.path.exists(caption_path):  # delete it if it already exists
+            os.remove(caption_path)
+        with open(caption_path, "w", encoding="utf-8") as f:
+            f.write(caption)
+
+
 class Job:
     """jobs/BaseJob.py with TrainJob / ExtensionJob: config.name, the meta, one process per entry."""
 
@@ -1153,6 +1447,9 @@ class Job:
         for i, process in enumerate(self.config["process"]):
             if "type" not in process:
                 raise ValueError(f'config file is invalid. Missing "config.process[{i}].type" key')
+            if process["type"] == "Qwen3VLCaptioner" and config["job"] == "extension":
+                self.process.append(CaptionProcess(self, process))  # extensions_built_in/captioner
+                continue
             if process["type"] not in ("sd_trainer", "ui_trainer"):
                 raise ValueError(f'config file is invalid. Unknown process type: {process["type"]}')
             self.process.append(TrainProcess(self, process))

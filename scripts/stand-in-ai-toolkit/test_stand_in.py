@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 import unittest
+import zlib
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -744,3 +745,191 @@ class PartsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def solid_png(width, height, rgb, text=None, paeth=False):
+    """A PNG of one colour (rows unfiltered, or Paeth-filtered as an encoder would: the first pixel, then zeros);
+    `text` in a tEXt "Comment" chunk."""
+    if paeth:
+        rows = b"\x04" + bytes(rgb) + bytes(3 * (width - 1)) + (b"\x04" + bytes(3 * width)) * (height - 1)
+    else:
+        rows = (b"\x00" + bytes(rgb) * width) * height
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    note = chunk(b"tEXt", b"Comment\x00" + text.encode("latin-1")) if text else b""
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + note +
+            chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+class CaptionerTest(unittest.TestCase):
+    """The stand-in captioner: ai-toolkit's Qwen3VLCaptioner (extensions_built_in/captioner) as run.py runs it."""
+
+    SENTENCE = "Describe this photo in one sentence for FLUX: subject, clothing, pose, setting, light."
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="stand-in-caption-test-")
+        self.dataset = os.path.join(self.tmp.name, "dataset")
+        for folder in ("sub", "_controls", ".thumbs"):
+            os.makedirs(os.path.join(self.dataset, folder))
+        files = {"a.png": solid_png(64, 32, (200, 40, 40)), "b.png": solid_png(20, 40, (50, 90, 200), "open 24h"),
+                 "c.jpg": stand_in.jpeg_bytes(40, 40, lambda bx, by: 90), "sub/e.png": solid_png(9, 9, (240, 240, 240), paeth=True),
+                 ".hidden.png": solid_png(4, 4, (0, 0, 0)), "_controls/z.png": solid_png(4, 4, (0, 0, 0)),
+                 ".thumbs/y.png": solid_png(4, 4, (0, 0, 0)), "notes.gif": b"GIF89a"}
+        for name, data in files.items():
+            with open(os.path.join(self.dataset, name), "wb") as f:
+                f.write(data)
+        with open(os.path.join(self.dataset, "a.txt"), "w") as f:
+            f.write("an old caption, replaced")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def config(self, **caption):
+        settings = {"model_name_or_path": "Qwen/Qwen3-VL-4B-Instruct", "dtype": "bf16", "quantize": False,
+                    "low_vram": False, "extensions": ["jpg", "jpeg", "png", "webp"], "path_to_caption": self.dataset,
+                    "recaption": True, "caption_extension": "txt", "caption_prompt": self.SENTENCE, "max_res": 512,
+                    "max_new_tokens": 300, "batch_size": 1}
+        settings.update(caption)
+        return {"job": "extension", "config": {"name": "cap", "process": [
+            {"type": "Qwen3VLCaptioner", "device": "cuda", "caption": settings}]}}
+
+    def run_stand_in(self, config, env=None, seconds=0.5):
+        return StandInTest.run_stand_in(self, config, env=env, seconds=seconds)
+
+    def caption(self, name):
+        path = os.path.join(self.dataset, os.path.splitext(name)[0] + ".txt")
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+
+    def test_lines_bars_and_caption_files_as_ai_toolkit_writes_them(self):
+        started = time.monotonic()
+        code, out = self.run_stand_in(self.config(), seconds=1.5)
+        self.assertGreaterEqual(time.monotonic() - started, 1.4, "the run is spread over TRAINYARD_STAND_IN_SECONDS")
+        self.assertEqual(code, 0, out)
+        order = ['"type": "Qwen3VLCaptioner"', "# Running job: cap", "Running  1 process", "Loading Qwen3VL model",
+                 "Loading weights: 100%", "Found 4 files to caption", "\rCaptioning files:   0%|          | 0/4 [",
+                 "Captioning files: 100%|██████████| 4/4 [", "Captioning complete"]
+        at = [out.find(text) for text in order]
+        self.assertTrue(all(i >= 0 for i in at) and at == sorted(at), list(zip(order, at)))
+        self.assertRegex(out, r"Captioning files: 100%\|██████████\| 4/4 \[\d\d:\d\d<00:00, +[\d.]+file/s\]\n")
+        self.assertTrue(out.endswith("****************************************************\nCaptioning complete\n"
+                                     "****************************************************\n"), out[-300:])
+        self.assertNotIn("Fetching", out, "the weights are cached unless TRAINYARD_STAND_IN_DOWNLOAD says not")
+        # Each caption beside its image, from what the image holds; an old one replaced.
+        self.assertEqual(self.caption("a.png"), "A person wearing red clothes, %s in %s, photographed in landscape "
+                         "format at 64x32 pixels in soft light." % (self.pose("a.png"), self.setting("a.png")))
+        self.assertIn("wearing blue clothes", self.caption("b.png"))
+        self.assertIn("portrait format at 20x40 pixels", self.caption("b.png"))
+        self.assertTrue(self.caption("b.png").endswith(', with the words "open 24h" visible.'))
+        self.assertIn("square format at 40x40 pixels", self.caption("c.jpg"))
+        self.assertIn("wearing white clothes", self.caption("sub/e.png"), "a Paeth-filtered PNG decoded")
+        self.assertIn("in bright light", self.caption("sub/e.png"))
+        for skipped in (".hidden.png", "_controls/z.png", ".thumbs/y.png", "notes.gif"):
+            self.assertIsNone(self.caption(skipped), skipped)
+
+    def pose(self, name):
+        return stand_in.look_at_image(os.path.join(self.dataset, name))["pose"][0]
+
+    def setting(self, name):
+        return stand_in.look_at_image(os.path.join(self.dataset, name))["setting"][0]
+
+    def test_tags_when_the_prompt_asks_for_tags(self):
+        code, out = self.run_stand_in(self.config(caption_prompt="List comma-separated booru-style tags for SDXL."))
+        self.assertEqual(code, 0, out)
+        self.assertTrue(self.caption("a.png").startswith("1person, solo, red clothes, "), self.caption("a.png"))
+        self.assertTrue(self.caption("b.png").endswith(', portrait, soft lighting, photo, text "open 24h"'))
+        self.assertTrue(stand_in.wants_tags("Tag this image"))
+        self.assertFalse(stand_in.wants_tags(self.SENTENCE))
+        self.assertFalse(stand_in.wants_tags("a vintage photo, no stages"))
+
+    def test_max_new_tokens_cuts_the_caption(self):
+        code, out = self.run_stand_in(self.config(max_new_tokens=8))
+        self.assertEqual(code, 0, out)
+        # generate() stops at max_new_tokens: 8 tokens, about six words
+        self.assertEqual(self.caption("a.png").split(" ")[:5], ["A", "person", "wearing", "red", "clothes,"])
+        self.assertEqual(len(self.caption("a.png").split(" ")), 6)
+
+    def test_without_recaption_only_the_uncaptioned_are_captioned(self):
+        code, out = self.run_stand_in(self.config(recaption=False))
+        self.assertEqual(code, 0, out)
+        self.assertIn("Found 4 files. 3 need captioning.\n", out)
+        self.assertEqual(self.caption("a.png"), "an old caption, replaced")
+        self.assertIn("| 3/3 [", out)
+
+    def test_a_file_that_fails_is_reported_and_the_rest_go_on(self):
+        with open(os.path.join(self.dataset, "c.jpg"), "r+b") as f:  # a JPEG cut short: PIL cannot decode it
+            f.truncate(os.path.getsize(os.path.join(self.dataset, "c.jpg")) - 2)
+        code, out = self.run_stand_in(self.config(), env={"TRAINYARD_STAND_IN_FAIL_FILES": "1"})
+        self.assertEqual(code, 0, out)
+        self.assertIn("Error captioning file %s: image file is truncated" % os.path.join(self.dataset, "a.png"), out)
+        self.assertIn("Error captioning file %s: image file is truncated" % os.path.join(self.dataset, "c.jpg"), out)
+        self.assertEqual(self.caption("a.png"), "an old caption, replaced", "a failed file keeps what it had")
+        self.assertIsNone(self.caption("c.jpg"))
+        self.assertIsNotNone(self.caption("b.png"))
+        self.assertIsNotNone(self.caption("sub/e.png"))
+        self.assertIn("Captioning complete", out)
+
+    def test_gated_and_missing_models_fail_as_the_hub_answers(self):
+        code, out = self.run_stand_in(self.config(), env={"TRAINYARD_STAND_IN_GATED": "1"})
+        self.assertEqual(code, 1)
+        self.assertIn("huggingface_hub.errors.GatedRepoError: 401 Client Error.", out)
+        self.assertIn("Access to model Qwen/Qwen3-VL-4B-Instruct is restricted.", out)
+        self.assertLess(out.index("Loading Qwen3VL model"), out.index("GatedRepoError"))
+        self.assertNotIn("Found", out)
+        code, out = self.run_stand_in(self.config(), env={"TRAINYARD_STAND_IN_GATED": "1", "HF_TOKEN": "hf_x"})
+        self.assertEqual(code, 0, out)
+        for env, model in (({"TRAINYARD_STAND_IN_MISSING_MODEL": "1"}, "Qwen/Qwen3-VL-4B-Instruct"), ({}, "no-such-model")):
+            code, out = self.run_stand_in(self.config(model_name_or_path=model), env=env)
+            self.assertEqual(code, 1)
+            self.assertIn("huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error.", out)
+            self.assertIn("Repository Not Found for url: https://huggingface.co/%s/resolve/main/config.json." % model, out)
+            self.assertTrue(out.rstrip().endswith("`token=<your_token>`"), out[-200:])
+
+    def test_out_of_gpu_memory_while_loading(self):
+        code, out = self.run_stand_in(self.config(), env={"TRAINYARD_STAND_IN_OOM_AT_STEP": "0"})
+        self.assertEqual(code, 1)
+        self.assertRegex(out, r"\ntorch\.OutOfMemoryError: CUDA out of memory\. Tried to allocate")
+        self.assertIsNone(self.caption("b.png"))
+        code, out = self.run_stand_in(self.config(low_vram=True), env={"TRAINYARD_STAND_IN_OOM_AT_STEP": "0"})
+        self.assertEqual(code, 0, out)
+
+    def test_a_crash_midway_keeps_the_captions_written(self):
+        code, out = self.run_stand_in(self.config(), env={"TRAINYARD_STAND_IN_FAIL_AT_STEP": "2"})
+        self.assertEqual(code, 1)
+        self.assertTrue(out.rstrip().endswith("RuntimeError: simulated failure at step 2"), out[-300:])
+        self.assertIn("Error running job: simulated failure at step 2", out)
+        self.assertNotEqual(self.caption("a.png"), "an old caption, replaced")
+        self.assertIsNotNone(self.caption("b.png"))
+        self.assertIsNone(self.caption("c.jpg"))
+
+    def test_download_bars_count_the_models_bytes(self):
+        code, out = self.run_stand_in(self.config(), env={"TRAINYARD_STAND_IN_DOWNLOAD": "1"})
+        self.assertEqual(code, 0, out)
+        self.assertRegex(out, r"model-00001-of-00002\.safetensors: 100%\|[^|]+\| 4\.97G/4\.97G \[")
+        self.assertLess(out.index("Fetching 2 files"), out.index("Loading weights"))
+
+    def test_config_refusals_are_captionconfigs(self):
+        config = self.config()
+        del config["config"]["process"][0]["caption"]["path_to_caption"]
+        code, out = self.run_stand_in(config)
+        self.assertEqual(code, 1)
+        self.assertTrue(out.rstrip().endswith("ValueError: path_to_caption is required in config"), out[-200:])
+        config = self.config()
+        config["job"] = "train"
+        code, out = self.run_stand_in(config)
+        self.assertIn("Unknown process type: Qwen3VLCaptioner", out)
+
+    def test_sigint_stops_as_run_py_does(self):
+        path = os.path.join(self.tmp.name, "config.json")
+        with open(path, "w") as f:
+            json.dump(self.config(), f)
+        running = Running(path, dict(os.environ, TRAINYARD_STAND_IN_SECONDS="20", PYTHONDONTWRITEBYTECODE="1"))
+        running.wait_for(lambda: "Captioning files:" in running.out, "the captioning bar")
+        running.proc.send_signal(signal.SIGINT)
+        code, out = running.finish()
+        self.assertEqual(code, 0, out)
+        self.assertIn("Job stopped", out)

@@ -145,6 +145,22 @@ describe('reading runs', () => {
     expect((await api('/runs?limit=0', { token })).status).toBe(422)
   })
 
+  test('a caption job is no run of the API: left out of both lists, and its id is a 404', async () => {
+    const { user, token } = await owner()
+    const training = await createTraining(user.id)
+    const run = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'failed' } })
+    const job = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'succeeded', kind: 'caption' } })
+    const listed = await jsonOf<{ data: ApiRun[] }>(await api(`/trainings/${training.id}/runs`, { token }))
+    expect(listed.data.map((r) => r.id)).toEqual([run.id])
+    const mine = await jsonOf<{ data: ApiRun[] }>(await api('/runs?limit=100', { token }))
+    expect(mine.data.map((r) => r.id)).toEqual([run.id])
+    for (const path of [`/runs/${job.id}`, `/runs/${job.id}/checkpoints`, `/runs/${job.id}/download`]) {
+      const refused = await api(path, { token })
+      expect(refused.status, path).toBe(404)
+      expect((await jsonOf<ApiErr>(refused)).error.code).toBe('not_found')
+    }
+  })
+
   test('checkpoints with their download paths, samples with prompts and signed URLs', async () => {
     const { user, token } = await owner()
     const { run } = await succeededRun(user.id)

@@ -133,7 +133,8 @@ const API_RUN_SELECT = { ...RUN_SELECT, continuedFromStep: true, training: { sel
 
 type RunRow = NonNullable<Awaited<ReturnType<typeof findRun>>>
 function findRun(id: string) {
-  return prisma.trainingRun.findUnique({ where: { id }, select: API_RUN_SELECT })
+  // Caption jobs are runs for the machines only: the API's runs are trainings, so a job's id is a 404.
+  return prisma.trainingRun.findFirst({ where: { id, kind: 'train' }, select: API_RUN_SELECT })
 }
 
 /** A run as the API shows it to `viewerId` (whose reading of a cancel is theirs, as on the page). */
@@ -217,7 +218,7 @@ const listRuns = defineOperation({
     const { args, page } = pageArgs(query)
     const rows = await prisma.trainingRun.findMany({
       ...args,
-      where: { training: { ownerId: principal.userId } },
+      where: { training: { ownerId: principal.userId }, kind: 'train' },
       select: API_RUN_SELECT,
     })
     return apiJson(await runPage(page(rows), principal.userId))
@@ -241,7 +242,11 @@ const listTrainingRuns = defineOperation({
   async handler({ request, params, query, principal }) {
     const { training } = await requireTraining(request, params.trainingId, 'read')
     const { args, page } = pageArgs(query)
-    const rows = await prisma.trainingRun.findMany({ ...args, where: { trainingId: training.id }, select: API_RUN_SELECT })
+    const rows = await prisma.trainingRun.findMany({
+      ...args,
+      where: { trainingId: training.id, kind: 'train' },
+      select: API_RUN_SELECT,
+    })
     return apiJson(await runPage(page(rows), principal.userId))
   },
 })

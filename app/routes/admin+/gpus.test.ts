@@ -387,3 +387,14 @@ describe('cost and the share of paid time spent training', () => {
     expect(usd(data.totals.spot.cost) + usd(data.totals.onDemand.cost)).toBe(listed)
   })
 })
+
+describe('a caption job’s machine', () => {
+  test('is listed, labelled "caption job", linking to its training’s Images tab', async () => {
+    const cookie = await admin()
+    const { run, training, gpu } = await machine()
+    await prisma.trainingRun.update({ where: { id: run.id }, data: { kind: 'caption' } })
+    const data = await fleet(cookie, '?state=all')
+    const row = data.gpus.find((g) => g.id === gpu.id) as Fleet['gpus'][number] & { run: { captionJob: boolean } }
+    expect(row.run).toMatchObject({ id: run.id, href: `/trainings/${training.id}`, captionJob: true })
+  })
+})

@@ -156,7 +156,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
           ? {
               id: run.id,
               status: run.status,
-              href: `/trainings/${gpu.trainingId}/runs/${run.id}`,
+              // A caption job is shown (and followed) on its training's Images tab.
+              href: run.kind === 'caption' ? `/trainings/${gpu.trainingId}` : `/trainings/${gpu.trainingId}/runs/${run.id}`,
+              captionJob: run.kind === 'caption',
               // Not the run's machine any more: a spot interruption moved the run to another.
               former: gpu.run === null,
             }
@@ -168,7 +170,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   })
 }
 
-const COST_RUN_SELECT = { id: true, status: true, phases: true, finishedAt: true, pricePerHour: true } as const
+const COST_RUN_SELECT = { id: true, kind: true, status: true, phases: true, finishedAt: true, pricePerHour: true } as const
 
 type MachineTotal = { spot: boolean; interrupted: boolean; cost: CostBreakdown; cents: number }
 
@@ -321,6 +323,7 @@ export default function GpuFleet() {
                       <Link to={gpu.run.href} className="link">
                         {gpu.trainingName}
                       </Link>
+                      {gpu.run.captionJob ? <span className="text-slate-600">caption job</span> : null}
                       <RunStatusBadge status={gpu.run.status} />
                       {gpu.run.former ? <span className="text-slate-500">(a machine it used before)</span> : null}
                     </>

@@ -54,3 +54,27 @@ describe('/settings/usage', () => {
     })
   })
 })
+
+describe('/settings/usage with a caption job', () => {
+  test('the caption job costs and is listed, labelled, linking to the Images tab', async () => {
+    const user = await createUser()
+    const training = await createReadyTraining(user.id)
+    const run = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'succeeded', costUsd: 1 } })
+    await prisma.trainingRun.create({
+      data: {
+        trainingId: training.id,
+        status: 'succeeded',
+        kind: 'caption',
+        costUsd: 0.25,
+        createdAt: new Date(Date.now() + 1000),
+      },
+    })
+    const page = await usagePage(user.id)
+    const runs = page.runs as unknown as { captionJob: boolean; href: string }[]
+    expect(page.spent.usd).toBe('$1.25')
+    expect(runs.map((r) => [r.captionJob, r.href])).toEqual([
+      [true, `/trainings/${training.id}`],
+      [false, `/trainings/${training.id}/runs/${run.id}`],
+    ])
+  })
+})

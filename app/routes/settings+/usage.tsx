@@ -30,6 +30,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
     runCount: usage.runs.length,
     runs: usage.runs.slice(0, RUNS_SHOWN).map((r) => ({
       id: r.id,
+      // A caption job has no run page: it is followed on its training's Images tab.
+      captionJob: r.kind === 'caption',
+      href: r.kind === 'caption' ? `/trainings/${r.trainingId}` : `/trainings/${r.trainingId}/runs/${r.id}`,
       trainingId: r.trainingId,
       trainingName: r.trainingName,
       status: r.status,
@@ -99,9 +102,10 @@ export default function UsageSettings() {
                   {data.runs.map((run) => (
                     <tr key={run.id}>
                       <td className="px-4 py-2">
-                        <Link to={`/trainings/${run.trainingId}/runs/${run.id}`} className="link">
+                        <Link to={run.href} className="link">
                           {run.trainingName}
                         </Link>
+                        {run.captionJob ? <span className="text-slate-600"> · caption job</span> : null}
                       </td>
                       <td className="px-4 py-2">
                         <RunStatusBadge status={run.status} />

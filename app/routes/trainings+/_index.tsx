@@ -71,7 +71,8 @@ export async function loader({ request }: LoaderFunctionArgs) {
         ...(scope === 'all' ? { owner: { select: { email: true } } } : {}),
         // The newest run: Prisma loads the runs of the page's trainings in one more query and keeps the
         // first of each (a few runs per training in practice).
-        runs: { select: { status: true }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 1 },
+        // (a caption job is no run of the training's model).
+        runs: { where: { kind: 'train' }, select: { status: true }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 1 },
       },
     })
   // The count and the asked-for page together; a page past the end (rare) is asked again as the last.

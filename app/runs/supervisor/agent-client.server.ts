@@ -33,6 +33,13 @@ const AgentMessageSchema = z.object({
     .default(null),
   // What the agent finished uploading since its previous message (step saves, samples, optimizer state).
   uploaded: UploadedSchema,
+  // A caption job: the captions finished since the previous message, each image once (the agent caps the
+  // text at 2,000 characters; more is refused here as a wrong answer would be).
+  captions: z
+    .array(z.object({ imageId: z.string().min(1).max(64), text: z.string().max(8000) }))
+    .max(1000)
+    .nullable()
+    .optional(),
   // A spot machine's interruption notice came (phase `interrupted`): the newest checkpoint uploaded with
   // its optimizer state, or null before the first. Absent on every other message.
   interrupted: z

@@ -17,7 +17,8 @@ import { CapacityExhaustedError, type GpuProvider, type LaunchAttempt, type Mach
 import { activeProviderNames, getGpuProvider, isProviderName, offerFor, type ProviderName } from '../../gpu/registry.server'
 import { reapOrphans, terminateMachines } from './reaper.server'
 import { ACTIVE_RUN_STATUSES, isActiveRunStatus } from '../status'
-import { buildAgentJob, launchRequestFor } from '../job.server'
+import { buildAgentJob, buildCaptionJob, launchRequestFor } from '../job.server'
+import { CAPTION_HARDWARE_NEED } from '../../captions/estimate.server'
 import { huggingFaceTokenFor } from '../../utils/huggingface.server'
 import { agentTokenFor, agentTokenHash, endRun } from '../runs.server'
 import { jobKey } from '../../storage/keys'
@@ -111,6 +112,8 @@ export type CycleStats = {
 
 const RUN_SELECT = {
   id: true,
+  kind: true,
+  captionOptions: true,
   status: true,
   trainingId: true,
   provider: true,
@@ -341,33 +344,52 @@ async function launchRun(cycle: Cycle, run: LeasedRun) {
     })
     const storage = await cycle.storage()
     const { token: hfToken } = await huggingFaceTokenFor(training.ownerId, { prisma })
-    // A machine after the first resumes where the run got to, and numbers its messages after the last
-    // one recorded, so every message id of the run stays unique across its machines.
-    const resume = await resumeFor(prisma, run)
-    const job = await buildAgentJob(run, training, training.images, {
-      storage,
-      maxRunMinutes,
-      hfToken,
-      resume,
-      firstMessageId: run.lastMessageId + 1,
-      // The agent watches for the interruption notice only on a spot machine.
-      spot: spot && provider.capabilities.spot,
-    })
-    Object.assign(job, options.jobExtras?.(run.id))
-    // The job's prompts (the job carries its config as the agent's opaque JSON: rendered again here).
-    const rendered = renderJobConfig(training, { datasetFolder: SERVER_FILLED, outputFolder: SERVER_FILLED })
-    planned = plannedSamples(rendered.config.process[0]?.sample.prompts ?? [], training.triggerWord)
-    // What the base model needs: a provider that falls back to another machine type picks one this big.
-    const model = parseBaseModel(training.baseModel)
-    const minGpuMemoryGb = model ? hardwareNeedOf(model, rendered.config.process[0]?.model).gpuMemoryGb : undefined
-    request = await launchRequestFor(provider, {
-      runId: run.id, // startRun records the offer; a row without one gets the provider's smallest.
-      instanceType: run.instanceType ?? offerFor({ gpuMemoryGb: 0 }, provider.name)?.instanceType ?? 'unknown',
-      job,
-      maxRunMinutes,
-      storage,
-    })
-    request = { ...request, attempt, spot, ...(minGpuMemoryGb === undefined ? {} : { minGpuMemoryGb }) }
+    if (run.kind === 'caption') {
+      // The images the job was started for (one change row each), as they are now: one deleted since is left out.
+      const images = await prisma.trainingImage.findMany({
+        where: { trainingId: run.trainingId, captionChanges: { some: { runId: run.id, status: 'waiting' } } },
+        select: { id: true, url: true, name: true },
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      })
+      const job = await buildCaptionJob(run, images, { storage, maxRunMinutes, hfToken, firstMessageId: run.lastMessageId + 1 })
+      Object.assign(job, options.jobExtras?.(run.id))
+      request = await launchRequestFor(provider, {
+        runId: run.id,
+        instanceType: run.instanceType ?? offerFor(CAPTION_HARDWARE_NEED, provider.name)?.instanceType ?? 'unknown',
+        job,
+        maxRunMinutes,
+        storage,
+      })
+      request = { ...request, attempt, spot: false, minGpuMemoryGb: CAPTION_HARDWARE_NEED.gpuMemoryGb }
+    } else {
+      // A machine after the first resumes where the run got to, and numbers its messages after the last
+      // one recorded, so every message id of the run stays unique across its machines.
+      const resume = await resumeFor(prisma, run)
+      const job = await buildAgentJob(run, training, training.images, {
+        storage,
+        maxRunMinutes,
+        hfToken,
+        resume,
+        firstMessageId: run.lastMessageId + 1,
+        // The agent watches for the interruption notice only on a spot machine.
+        spot: spot && provider.capabilities.spot,
+      })
+      Object.assign(job, options.jobExtras?.(run.id))
+      // The job's prompts (the job carries its config as the agent's opaque JSON: rendered again here).
+      const rendered = renderJobConfig(training, { datasetFolder: SERVER_FILLED, outputFolder: SERVER_FILLED })
+      planned = plannedSamples(rendered.config.process[0]?.sample.prompts ?? [], training.triggerWord)
+      // What the base model needs: a provider that falls back to another machine type picks one this big.
+      const model = parseBaseModel(training.baseModel)
+      const minGpuMemoryGb = model ? hardwareNeedOf(model, rendered.config.process[0]?.model).gpuMemoryGb : undefined
+      request = await launchRequestFor(provider, {
+        runId: run.id, // startRun records the offer; a row without one gets the provider's smallest.
+        instanceType: run.instanceType ?? offerFor({ gpuMemoryGb: 0 }, provider.name)?.instanceType ?? 'unknown',
+        job,
+        maxRunMinutes,
+        storage,
+      })
+      request = { ...request, attempt, spot, ...(minGpuMemoryGb === undefined ? {} : { minGpuMemoryGb }) }
+    }
   } catch (error) {
     return fail(`Could not prepare the job: ${message(error)}`)
   }

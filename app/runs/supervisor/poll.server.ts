@@ -17,6 +17,7 @@ import { FAILURE_KIND_MAX_CHARS } from '../failures'
 import { parseSamples, serializeSamples, type RunSample } from '../samples'
 import { recordFinalCheckpoint, recordPolledUploads } from '../checkpoints.server'
 import { emitRunEventSafely, phaseChanges } from '../../webhooks/emit.server'
+import { recordCaptions } from '../../captions/jobs.server'
 
 /** Rows per INSERT: well under SQLite's 32,766 bound parameters at 8 columns a row. */
 const INSERT_CHUNK_ROWS = 500
@@ -205,6 +206,15 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
     ])
   }
 
+  // A caption job's captions, before any ending marks what was not captioned `missing`. Every process
+  // that got the messages records them: recordCaptions claims each image's change once (waiting →
+  // written), so a message polled by two processes stores each caption once, and a process that ends
+  // the run has stored every caption it saw before it does.
+  for (const { run, fresh } of answered) {
+    const captions = fresh.flatMap((m) => (m.captions ?? []).map((c) => ({ imageId: c.imageId, text: redact(c.text) })))
+    if (captions.length > 0) await recordCaptions(prisma, run.id, captions)
+  }
+
   // Moved to a new machine by the cycle (cycle.server.ts) once this poll's messages are recorded.
   const interrupted = new Set(answered.filter((a) => a.fresh.some(isInterruptionNotice)).map((a) => a.run.id))
 
@@ -303,6 +313,9 @@ export async function recordPolls(ctx: PollContext, runs: readonly PollableRun[]
  */
 async function finishSucceeded(ctx: PollContext, runId: string, reported: AgentMessage['samples']) {
   const { prisma, now } = ctx
+  // A caption job makes no LoRA: its captions were stored as they came.
+  const kind = await prisma.trainingRun.findUnique({ where: { id: runId }, select: { kind: true } })
+  if (kind?.kind === 'caption') return endRun(runId, 'succeeded', { prisma, now })
   const storage = await ctx.storage()
   const key = weightsKey(runId)
   const weights = await storage.get(key)

@@ -613,3 +613,13 @@ describe('checkpoints: choose, continue, cancel and keep', () => {
     }
   })
 })
+
+describe('a caption job', () => {
+  test('has no run page: it redirects to the Images tab, where the job is shown', async () => {
+    const { cookie, training } = await setup()
+    const job = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'succeeded', kind: 'caption' } })
+    const response = await load(training.id, job.id, cookie)
+    expect(response.status).toBe(302)
+    expect(response.headers.get('location')).toBe(`/trainings/${training.id}`)
+  })
+})

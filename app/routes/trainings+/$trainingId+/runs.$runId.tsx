@@ -10,7 +10,7 @@
 // revalidates every ~2 s while the run (or the shutdown of its machine) is in progress; the supervisor
 // writes the rows.
 import { parseWithZod } from '@conform-to/zod'
-import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
+import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node'
 import { Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react'
 import { z } from 'zod'
 import { CancelRunForm } from '~/components/cancel-run-form'
@@ -104,6 +104,8 @@ const HUB_URL = 'https://huggingface.co'
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { training, isOwner, run, userId } = await requireRun(request, params.trainingId, params.runId, 'read')
+  // A caption job has no LoRA, samples or loss: its progress and review are on the Images tab.
+  if (run.kind === 'caption') throw redirect(`/trainings/${training.id}`)
   const [activity, gpu] = await Promise.all([
     loadRunActivity(run.id),
     prisma.gpu.findUnique({ where: { runId: run.id }, select: { status: true } }),

@@ -255,3 +255,21 @@ describe('continuations and the spot choice', () => {
     }
   })
 })
+
+describe('caption jobs', () => {
+  test('are not listed among the runs, and Start while one is active says so', async () => {
+    const { user, cookie } = await owner()
+    const training = await createReadyTraining(user.id)
+    const run = await prisma.trainingRun.create({ data: { trainingId: training.id, status: 'failed' } })
+    await prisma.trainingRun.create({
+      data: { trainingId: training.id, status: 'training', kind: 'caption', activeTrainingId: training.id },
+    })
+    const data = await list(training.id, cookie)
+    expect(data.total).toBe(1)
+    expect(data.runs.map((r) => r.id)).toEqual([run.id])
+    const response = await start(training.id, cookie)
+    expect(response.status).toBe(400)
+    expect(JSON.stringify(await response.json())).toContain('A caption job is running on this training')
+    expect(await prisma.trainingRun.count({ where: { trainingId: training.id } })).toBe(2)
+  })
+})

@@ -54,7 +54,8 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const { page: requestedPage } = SearchParamsSchema.parse({
     page: url.searchParams.get('page') ?? '1',
   })
-  const where = { trainingId: training.id }
+  // Caption jobs show on the Images tab, not among the training's runs.
+  const where = { trainingId: training.id, kind: 'train' }
   const [total, activeRun, dataset] = await Promise.all([
     prisma.trainingRun.count({ where }),
     prisma.trainingRun.findUnique({

@@ -15,6 +15,7 @@ type Spend = {
   left: { usd: number | null; hours: number | null }
   runs: Array<{
     runId: string
+    kind: 'train' | 'caption'
     trainingId: string
     trainingName: string
     status: string
@@ -39,6 +40,8 @@ type UsagePage = {
     cost: string
     hours: string
     estimate: string | null
+    captionJob: boolean
+    href: string
   }>
 }
 
@@ -127,8 +130,9 @@ describe('GET /me/spend', () => {
         cost: formatUsd(r.costUsd),
         hours: formatHours(r.hours),
         estimate: r.estimatedCostUsd === null ? null : formatUsd(r.estimatedCostUsd),
+        captionJob: r.kind === 'caption',
       })),
-    ).toEqual(page.runs.map(({ id: _id, ...rest }) => rest))
+    ).toEqual(page.runs.map(({ id: _id, href: _href, ...rest }) => rest))
     expect(spend.runs.map((r) => r.trainingName)).toEqual(['Landscapes', 'Portraits'])
   })
 

@@ -32,6 +32,7 @@ const SpendSchema = z
       .array(
         z.object({
           runId: z.string(),
+          kind: z.enum(['train', 'caption']).describe('A training run, or a caption job (it costs machine time too)'),
           trainingId: z.string(),
           trainingName: z.string(),
           status: z.enum(RUN_STATUSES),
@@ -83,6 +84,7 @@ const getMySpend = defineOperation({
         left: usage.left,
         runs: usage.runs.map((run) => ({
           runId: run.id,
+          kind: run.kind === 'caption' ? ('caption' as const) : ('train' as const),
           trainingId: run.trainingId,
           trainingName: run.trainingName,
           status: run.status,

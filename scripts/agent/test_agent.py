@@ -83,7 +83,11 @@ class Storage:
                 if self.path.startswith("/img/") or (self.path.startswith("/flaky/") and n > 1):
                     return self.send(200, png_bytes())
                 if self.path.startswith("/has/"):  # for fake trainers that wait for an upload
-                    return self.send(200 if self.path[4:] in storage.puts else 404)
+                    # "/has/put/x?contains=text": that upload, holding that text (a file PUT more than once)
+                    key, _, needle = self.path[4:].partition("?contains=")
+                    put = storage.puts.get(key)
+                    found = put is not None and (not needle or needle.replace("%20", " ").encode() in put[1])
+                    return self.send(200 if found else 404)
                 if self.path.startswith("/blob/") and self.path[6:] in storage.blobs:
                     return self.send(200, storage.blobs[self.path[6:]])
                 if self.path == "/latest/meta-data/spot/instance-action":
@@ -1125,6 +1129,9 @@ class ProgressiveUploadTest(unittest.TestCase):
                 if n in (10, 20):  # it trains on only once the agent has uploaded them
                     wait_for(BASE + "/has/%s/ckpt/%d" % ("put-flaky" if n == 20 else "put", n))
                     wait_for(BASE + "/has/put/sample/%d_1" % n)
+                    # and the optimizer state of this step, which step 25's save overwrites: on a busy
+                    # host the agent's two looks at it could otherwise straddle that overwrite
+                    wait_for(BASE + "/has/put/optimizer.pt?contains=optimizer%%20state%%20of%%20step%%20%d" % n)
                 time.sleep(0.02)
             save()
             jpeg_samples(30, 3)

@@ -92,3 +92,18 @@ export function startProductionServer(env: Record<string, string> = {}, options?
     options,
   )
 }
+
+/** Presses Start on a training's Runs tab as a browser form post would; the new run's id. */
+export async function startRunByForm(app: AppProcess, trainingId: string, cookie: string) {
+  const response = await fetch(`${app.url}/trainings/${trainingId}/runs?index`, {
+    method: 'POST',
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ intent: 'start' }),
+    redirect: 'manual',
+  })
+  const location = response.headers.get('location') ?? ''
+  const runId = /\/runs\/([a-z0-9]+)$/.exec(location)?.[1]
+  if (response.status !== 302 || !runId)
+    throw new Error(`start on ${app.url}: ${response.status} ${location} ${await response.text()}`)
+  return runId
+}

@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { prisma } from '~/utils/db.server'
 import { TAG_RUN } from '~/gpu/ec2/provider.server'
 import { MIN_LEASE_MS } from '~/runs/supervisor/cycle.server'
-import { freePort, startAppProcess, type AppProcess } from '../app-process'
+import { freePort, startAppProcess, type AppProcess, startRunByForm } from '../app-process'
 import { createSessionCookie, createUser } from '../db-utils'
 import { startFakeEc2, type FakeEc2, type FakeInstance } from '../fake-ec2/server'
 import { createReadyTraining } from '../run-fixtures'
@@ -88,20 +88,6 @@ async function startLoadBalancer(backends: Backend[]) {
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
-}
-
-async function startRunByForm(app: AppProcess, trainingId: string, cookie: string) {
-  const response = await fetch(`${app.url}/trainings/${trainingId}/runs?index`, {
-    method: 'POST',
-    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ intent: 'start' }),
-    redirect: 'manual',
-  })
-  const location = response.headers.get('location') ?? ''
-  const runId = /\/runs\/([a-z0-9]+)$/.exec(location)?.[1]
-  if (response.status !== 302 || !runId)
-    throw new Error(`start on ${app.url}: ${response.status} ${location} ${await response.text()}`)
-  return runId
 }
 
 /**

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { Webhook } from 'standardwebhooks'
 import { prisma } from '~/utils/db.server'
 import { createEndpoint } from '~/webhooks/endpoints.server'
-import { freePort, requireProductionBuild, startAppProcess, type AppProcess } from '../app-process'
+import { freePort, requireProductionBuild, startAppProcess, type AppProcess, startRunByForm } from '../app-process'
 import { createSessionCookie, createUser } from '../db-utils'
 import { createReadyTraining } from '../run-fixtures'
 import { startWebhookReceiver, type WebhookReceiver } from '../webhook-receiver'
@@ -22,20 +22,6 @@ const RUNS_PER_USER = 2
 const POLL_INTERVAL_MS = 400
 const FINISH_DEADLINE_MS = 120_000
 const WATCH_MS = 300
-
-async function startRunByForm(app: AppProcess, trainingId: string, cookie: string) {
-  const response = await fetch(`${app.url}/trainings/${trainingId}/runs?index`, {
-    method: 'POST',
-    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ intent: 'start' }),
-    redirect: 'manual',
-  })
-  const location = response.headers.get('location') ?? ''
-  const runId = /\/runs\/([a-z0-9]+)$/.exec(location)?.[1]
-  if (response.status !== 302 || !runId)
-    throw new Error(`start on ${app.url}: ${response.status} ${location} ${await response.text()}`)
-  return runId
-}
 
 describe.skipIf(!isPostgres)('webhooks with three app processes on one PostgreSQL database', () => {
   const apps: AppProcess[] = []
